@@ -1,0 +1,12 @@
+"""Test settings: the production settings with test-only defaults for the required secrets."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost,app.peer.internal")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from config.settings import *  # noqa: E402,F403
+
+# Fast hashing: tests create many members.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

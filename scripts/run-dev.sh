@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make run`: migrations, then the web server and a Celery worker; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG=${DEBUG:-true}
+host_port=${RUN_ADDR:-127.0.0.1:8000}
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py createcachetable
+mkdir -p var/broker/queue var/broker/processed
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 --beat --schedule var/celerybeat-schedule &
+worker=$!
+.venv/bin/python manage.py runserver "$host_port" &
+web=$!
+stop() { kill "$web" "$worker" 2>/dev/null || true; wait "$web" "$worker" 2>/dev/null || true; }
+trap stop INT TERM EXIT
+echo "Elonara: http://$host_port/  (Ctrl-C stops the web server and the worker)"
+wait -n "$web" "$worker"
