@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "members",
     "elonara",
     "bluesky",
+    "bluesky.agents",
     "invitations",
 ]
 
