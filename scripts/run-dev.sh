@@ -6,7 +6,7 @@ export DEBUG=${DEBUG:-true}
 host_port=${RUN_ADDR:-127.0.0.1:8000}
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py createcachetable
-mkdir -p var/broker/queue var/broker/processed
+mkdir -p var/broker/queue var/broker/processed var/broker/control
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 --beat --schedule var/celerybeat-schedule &
 worker=$!
 .venv/bin/python manage.py runserver "$host_port" &
