@@ -1,0 +1,202 @@
+"""Composing an invitation post: text, mention and link facets, limits.
+
+Django-free on purpose: it takes plain values, so the tables in tests/invitations/test_composer.py
+exercise it without a database. Bluesky counts a post's length in grapheme clusters (at most 300)
+and bytes (at most 3,000 UTF-8 bytes); facet offsets are UTF-8 byte offsets, end exclusive.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import regex
+
+MAX_GRAPHEMES = 300
+MAX_BYTES = 3000
+ELLIPSIS = "…"
+
+# Placeholders a host may use in their message. {mention} and {link} are never shortened.
+DEFAULT_TEMPLATE = "{mention} you're invited to {name} on {date}. Hope to see you there! {link}"
+DEFAULT_COMMUNITY_TEMPLATE = "{mention} you're invited to join {name}. Hope to see you there! {link}"
+_PLACEHOLDER = re.compile(r"\{(mention|link|name|date)\}")
+
+MENTION_FEATURE = "app.bsky.richtext.facet#mention"
+LINK_FEATURE = "app.bsky.richtext.facet#link"
+
+
+class ComposeError(ValueError):
+    """The post cannot be made to fit, even with the host's text removed."""
+
+    def __init__(self, *, reason: str, graphemes: int, byte_length: int) -> None:
+        self.reason = reason
+        self.graphemes = graphemes
+        self.byte_length = byte_length
+        super().__init__(f"{reason} ({graphemes} graphemes, {byte_length} bytes)")
+
+
+@dataclass(frozen=True)
+class ComposedPost:
+    text: str
+    facets: list[dict] = field(default_factory=list)
+    langs: list[str] = field(default_factory=list)
+
+    def as_record(self, *, created_at: datetime | None = None) -> dict:
+        """The `app.bsky.feed.post` record. createdAt is fixed by the caller for idempotent retries."""
+        when = (created_at or datetime.now(UTC)).astimezone(UTC)
+        record = {
+            "$type": "app.bsky.feed.post",
+            "text": self.text,
+            "facets": self.facets,
+            "createdAt": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+        if self.langs:
+            record["langs"] = self.langs
+        return record
+
+
+def grapheme_count(text: str) -> int:
+    return len(regex.findall(r"\X", text))
+
+
+def _byte_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _truncate(text: str, *, max_graphemes: int, max_bytes: int) -> str:
+    """The longest prefix of whole graphemes that fits, ending in an ellipsis when shortened."""
+    if grapheme_count(text) <= max_graphemes and _byte_len(text) <= max_bytes:
+        return text
+    ellipsis_bytes = _byte_len(ELLIPSIS)
+    if max_graphemes < 1 or max_bytes < ellipsis_bytes:
+        return ""
+    kept: list[str] = []
+    used_bytes = 0
+    for cluster in regex.findall(r"\X", text):
+        size = _byte_len(cluster)
+        if len(kept) + 1 > max_graphemes - 1 or used_bytes + size > max_bytes - ellipsis_bytes:
+            break
+        kept.append(cluster)
+        used_bytes += size
+    # Do not leave a dangling space before the ellipsis.
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def compose_invitation(
+    *,
+    template: str,
+    recipient_handle: str,
+    recipient_did: str,
+    name: str,
+    date: str,
+    url: str,
+    langs: list[str] | None = None,
+    max_graphemes: int = MAX_GRAPHEMES,
+    max_bytes: int = MAX_BYTES,
+) -> ComposedPost:
+    """Fill the host's template; shorten only the free text (theirs and the event name/date).
+
+    A template lacking {mention} gets it in front, one lacking {link} gets it at the end: the
+    mention is the invitation and the link is where it leads, so neither is ever dropped.
+    """
+    template = template.strip() or DEFAULT_TEMPLATE
+    if "{mention}" not in template:
+        template = "{mention} " + template
+    if "{link}" not in template:
+        template = template + " {link}"
+    mention_text = "@" + recipient_handle.lstrip("@")
+
+    # Segments: (kind, text) with kind "mention", "link" or "free".
+    segments: list[tuple[str, str]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        if match.start() > position:
+            segments.append(("free", template[position : match.start()]))
+        key = match.group(1)
+        if key == "mention":
+            segments.append(("mention", mention_text))
+        elif key == "link":
+            segments.append(("link", url))
+        else:
+            segments.append(("free", name if key == "name" else date))
+        position = match.end()
+    if position < len(template):
+        segments.append(("free", template[position:]))
+
+    fixed_graphemes = sum(grapheme_count(t) for k, t in segments if k != "free")
+    fixed_bytes = sum(_byte_len(t) for k, t in segments if k != "free")
+    if fixed_graphemes > max_graphemes or fixed_bytes > max_bytes:
+        raise ComposeError(reason="mention and link alone exceed the post limits",
+                           graphemes=fixed_graphemes, byte_length=fixed_bytes)
+    # One grapheme per fixed part is kept back for the space that separates it from the rest.
+    separators = sum(1 for k, _ in segments if k != "free")
+    free_graphemes = max_graphemes - fixed_graphemes - separators
+    free_bytes = max_bytes - fixed_bytes - separators
+    if free_graphemes < 0 or free_bytes < 0:
+        raise ComposeError(reason="mention and link alone exceed the post limits",
+                           graphemes=fixed_graphemes, byte_length=fixed_bytes)
+    free_graphemes += separators
+    free_bytes += separators
+    reserve = separators
+
+    text_parts: list[str] = []
+    facets: list[dict] = []
+    byte_offset = 0
+    budget_exhausted = False
+    for kind, text in segments:
+        if kind == "free":
+            if budget_exhausted:
+                # Past the cut, free text shrinks to a separating space.
+                text = " " if text and free_graphemes >= 1 and free_bytes >= 1 else ""
+            else:
+                shortened = _truncate(
+                    text, max_graphemes=free_graphemes - reserve, max_bytes=free_bytes - reserve
+                )
+                if shortened != text:
+                    budget_exhausted = True
+                    if free_graphemes - grapheme_count(shortened) >= 1 and free_bytes - _byte_len(shortened) >= 1:
+                        shortened += " "
+                text = shortened
+            free_graphemes -= grapheme_count(text)
+            free_bytes -= _byte_len(text)
+        else:
+            start = byte_offset
+            end = start + _byte_len(text)
+            feature = (
+                {"$type": MENTION_FEATURE, "did": recipient_did}
+                if kind == "mention"
+                else {"$type": LINK_FEATURE, "uri": url}
+            )
+            facets.append({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]})
+        text_parts.append(text)
+        byte_offset += _byte_len(text)
+
+    # Only trailing whitespace is dropped: facets index from the start, so they stay valid.
+    full = "".join(text_parts).rstrip()
+    return ComposedPost(text=full, facets=facets, langs=list(langs or []))
+
+
+# --- Record keys ------------------------------------------------------------------------------
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def tid_new(*, now_us: int | None = None, clock_id: int | None = None) -> str:
+    """A timestamp identifier (TID), the record key format Bluesky uses for posts.
+
+    64 bits: top bit 0, 53 bits of microseconds since the epoch, 10 bits of clock id, written as
+    13 characters of sortable base32. Assigned once per invitation, before its first attempt.
+    """
+    micros = now_us if now_us is not None else time.time_ns() // 1000
+    clock = clock_id if clock_id is not None else secrets.randbelow(1024)
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock & 0x3FF)
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+TID_PATTERN = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
