@@ -1,0 +1,192 @@
+"""Checks an `app.bsky.feed.post` record before any request is made.
+
+The PDS validates too, but a refused write costs a request and (for 4xx) is not retryable, so we
+refuse early with a precise message. Limits come from the app.bsky.feed.post and
+app.bsky.richtext.facet lexicons: text <= 300 graphemes and <= 3000 UTF-8 bytes, facet ranges in
+UTF-8 bytes (end exclusive), at most 3 langs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import regex
+
+from bluesky.agents.errors import RecordProblem, RecordValidationError
+
+POST_NSID = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_BYTES = 3000
+MAX_LANGS = 3
+MAX_TAG_GRAPHEMES = 64
+MAX_TAG_BYTES = 640
+MAX_URI_LENGTH = 8192  # generous; the lexicon has no limit but a post is capped at 3000 bytes anyway
+
+FACET_MENTION = "app.bsky.richtext.facet#mention"
+FACET_LINK = "app.bsky.richtext.facet#link"
+FACET_TAG = "app.bsky.richtext.facet#tag"
+
+_GRAPHEME = regex.compile(r"\X")
+# DID syntax from the atproto DID spec: method lower-case letters, identifier without a trailing ':'/'%'.
+_DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$")
+# RFC 3339 as atproto restricts it: upper-case T, seconds required, a timezone required, no -00:00.
+_DATETIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,20})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+# BCP-47 language tag, shape only (primary 2-3 letters or i-/x- forms, then subtags).
+_LANG = re.compile(r"^([a-zA-Z]{2,3}|[a-zA-Z]{4,8}|[ix])(-[a-zA-Z0-9]{1,8})*$")
+# Record keys: 1-512 chars of A-Za-z0-9 . - _ : ~, and not "." or "..".
+_RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
+
+
+def grapheme_count(text: str) -> int:
+    return len(_GRAPHEME.findall(text))
+
+
+def is_valid_did(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 2048 and bool(_DID.match(value))
+
+
+def is_valid_datetime(value: Any) -> bool:
+    if not isinstance(value, str) or not _DATETIME.match(value) or value.endswith("-00:00"):
+        return False
+    # The regex fixes the shape; fromisoformat checks the calendar (no 2026-02-30, no 25:00).
+    candidate = value[:-1] + "+00:00" if value.endswith("Z") else value
+    # fromisoformat accepts up to 6 fractional digits; trim longer fractions before the range check.
+    match = re.match(r"^(.*?\.\d{6})\d+(.*)$", candidate)
+    if match:
+        candidate = match.group(1) + match.group(2)
+    try:
+        datetime.fromisoformat(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def is_valid_rkey(value: Any) -> bool:
+    return isinstance(value, str) and value not in (".", "..") and bool(_RKEY.match(value))
+
+
+def _is_http_uri(value: Any) -> bool:
+    if not isinstance(value, str) or not value or len(value) > MAX_URI_LENGTH:
+        return False
+    if any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_char_boundary(data: bytes, offset: int) -> bool:
+    # A UTF-8 continuation byte is 0b10xxxxxx; a range may not start or end inside a character.
+    return offset == len(data) or (data[offset] & 0xC0) != 0x80
+
+
+def _check_facets(facets: Any, text_bytes: bytes, problems: list[RecordProblem]) -> None:
+    if not isinstance(facets, list):
+        problems.append(RecordProblem("facets", "must be a list"))
+        return
+    for i, facet in enumerate(facets):
+        where = f"facets[{i}]"
+        if not isinstance(facet, dict):
+            problems.append(RecordProblem(where, "must be an object"))
+            continue
+        index = facet.get("index")
+        if not isinstance(index, dict):
+            problems.append(RecordProblem(f"{where}.index", "is required"))
+        else:
+            start, end = index.get("byteStart"), index.get("byteEnd")
+            if type(start) is not int or type(end) is not int:
+                problems.append(RecordProblem(f"{where}.index", "byteStart and byteEnd must be integers"))
+            elif not (0 <= start < end <= len(text_bytes)):
+                problems.append(
+                    RecordProblem(
+                        f"{where}.index",
+                        f"byte range {start}..{end} is not inside the text ({len(text_bytes)} bytes)",
+                    )
+                )
+            elif not (_is_char_boundary(text_bytes, start) and _is_char_boundary(text_bytes, end)):
+                problems.append(RecordProblem(f"{where}.index", "byte range splits a UTF-8 character"))
+        features = facet.get("features")
+        if not isinstance(features, list) or not features:
+            problems.append(RecordProblem(f"{where}.features", "must be a non-empty list"))
+            continue
+        for j, feature in enumerate(features):
+            fwhere = f"{where}.features[{j}]"
+            if not isinstance(feature, dict):
+                problems.append(RecordProblem(fwhere, "must be an object"))
+                continue
+            kind = feature.get("$type")
+            if kind == FACET_MENTION:
+                if not is_valid_did(feature.get("did")):
+                    problems.append(RecordProblem(f"{fwhere}.did", "must be a valid DID"))
+            elif kind == FACET_LINK:
+                if not _is_http_uri(feature.get("uri")):
+                    problems.append(RecordProblem(f"{fwhere}.uri", "must be an http(s) URI"))
+            elif kind == FACET_TAG:
+                tag = feature.get("tag")
+                if (
+                    not isinstance(tag, str)
+                    or not tag
+                    or any(ch.isspace() for ch in tag)
+                    or grapheme_count(tag) > MAX_TAG_GRAPHEMES
+                    or len(tag.encode()) > MAX_TAG_BYTES
+                ):
+                    problems.append(RecordProblem(f"{fwhere}.tag", "must be a short tag without spaces"))
+            else:
+                # Only feature types we understand are sent: an unknown one would be shown by no client.
+                problems.append(RecordProblem(f"{fwhere}.$type", f"unsupported facet feature {kind!r}"))
+
+
+def record_problems(record: Any) -> list[RecordProblem]:
+    """Every problem found in a post record (empty list = valid)."""
+    problems: list[RecordProblem] = []
+    if not isinstance(record, dict):
+        return [RecordProblem("record", "must be an object")]
+    if record.get("$type") != POST_NSID:
+        problems.append(RecordProblem("$type", f"must be {POST_NSID!r}"))
+
+    text = record.get("text")
+    text_bytes = b""
+    if not isinstance(text, str):
+        problems.append(RecordProblem("text", "is required and must be a string"))
+    else:
+        try:
+            text_bytes = text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates cannot be sent as UTF-8 at all.
+            problems.append(RecordProblem("text", "is not valid Unicode"))
+        else:
+            if len(text_bytes) > MAX_BYTES:
+                problems.append(RecordProblem("text", f"is {len(text_bytes)} bytes; the limit is {MAX_BYTES}"))
+            graphemes = grapheme_count(text)
+            if graphemes > MAX_GRAPHEMES:
+                problems.append(RecordProblem("text", f"is {graphemes} characters; the limit is {MAX_GRAPHEMES}"))
+
+    if not is_valid_datetime(record.get("createdAt")):
+        problems.append(RecordProblem("createdAt", "must be an RFC 3339 date-time with a timezone"))
+
+    if "facets" in record:
+        _check_facets(record["facets"], text_bytes, problems)
+
+    if "langs" in record:
+        langs = record["langs"]
+        if not isinstance(langs, list) or len(langs) > MAX_LANGS:
+            problems.append(RecordProblem("langs", f"must be a list of at most {MAX_LANGS} language tags"))
+        else:
+            for i, lang in enumerate(langs):
+                if not isinstance(lang, str) or not _LANG.match(lang):
+                    problems.append(RecordProblem(f"langs[{i}]", "must be a BCP-47 language tag"))
+    return problems
+
+
+def validate_post_record(record: Any) -> None:
+    """Raise `RecordValidationError` listing every problem, or return if the record is valid."""
+    problems = record_problems(record)
+    if problems:
+        raise RecordValidationError(problems)
