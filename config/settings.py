@@ -204,6 +204,8 @@ BLUESKY_WRITE_POINTS_PER_HOUR = env.int("BLUESKY_WRITE_POINTS_PER_HOUR", default
 BLUESKY_WRITE_POINTS_PER_DAY = env.int("BLUESKY_WRITE_POINTS_PER_DAY", default=35000)
 BLUESKY_WRITE_POINTS_PER_POST = env.int("BLUESKY_WRITE_POINTS_PER_POST", default=3)
 INVITATIONS_DAILY_CAP_PER_HOST = env.int("INVITATIONS_DAILY_CAP_PER_HOST", default=200)
+# Pace invitation posts to the write budget above (off only for benchmarks against a local PDS).
+INVITATIONS_PACING_ENABLED = env.bool("INVITATIONS_PACING_ENABLED", default=True)
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
