@@ -1,0 +1,159 @@
+"""Reading a member's Bluesky social graph (followers / follows) through their own PDS.
+
+The PDS proxies `app.bsky.graph.*` to the App View named by the `atproto-proxy` header
+(settings.BLUESKY_APPVIEW); the member's DPoP session (nonces, refresh) is handled by
+`BlueskyOAuthService`. Pages are cached briefly so paging back and forth in the picker, and the
+server-side check that a picked account really is connected to the host, do not refetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+GraphKind = Literal["followers", "follows"]
+PAGE_LIMIT = 100
+CACHE_SECONDS = 120
+_NSID = {"followers": "app.bsky.graph.getFollowers", "follows": "app.bsky.graph.getFollows"}
+
+
+class GraphError(Exception):
+    """A graph page could not be read. `code`: not_connected | missing_scope | upstream | invalid_response."""
+
+    def __init__(self, *, code: str, message: str, status: int | None = None) -> None:
+        self.code = code
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class GraphProfile:
+    did: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GraphPage:
+    kind: str
+    profiles: list[GraphProfile]
+    cursor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "profiles": [p.as_dict() for p in self.profiles], "cursor": self.cursor}
+
+
+def _cache_key(*, member_id: int, kind: str, cursor: str | None) -> str:
+    # Cursors are opaque and may be long: hash them into the key.
+    digest = hashlib.sha256((cursor or "").encode()).hexdigest()[:32]
+    return f"bsky-graph:{member_id}:{kind}:{digest}"
+
+
+def _response_json(response: Any) -> tuple[int, Any]:
+    """The session's `get` returns an httpx-like response; accept a plain dict too."""
+    if isinstance(response, dict):
+        return 200, response
+    status = getattr(response, "status_code", 200)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return status, body
+
+
+def _profile_from(item: Any) -> GraphProfile | None:
+    # Untrusted input from the App View: keep only well-formed strings.
+    if not isinstance(item, dict):
+        return None
+    did, handle = item.get("did"), item.get("handle")
+    if not isinstance(did, str) or not did.startswith("did:") or not isinstance(handle, str):
+        return None
+    display_name = item.get("displayName") if isinstance(item.get("displayName"), str) else ""
+    avatar = item.get("avatar") if isinstance(item.get("avatar"), str) else ""
+    # Only https avatars are shown (an http or javascript: URL from upstream is dropped).
+    if not avatar.startswith("https://"):
+        avatar = ""
+    return GraphProfile(did=did, handle=handle, display_name=display_name[:640], avatar_url=avatar)
+
+
+class BlueskyGraphService:
+    def __init__(self, *, oauth_service: Any = None) -> None:
+        self._oauth_service = oauth_service
+
+    def _session_for(self, member: Any) -> Any:
+        if self._oauth_service is None:
+            from bluesky.services import BlueskyOAuthService
+
+            self._oauth_service = BlueskyOAuthService()
+        session = self._oauth_service.get_identity_for_member(member)
+        if session is None:
+            raise GraphError(code="not_connected", message="Connect your Bluesky account to see your followers.")
+        return session
+
+    def get_followers(self, member: Any, cursor: str | None = None) -> GraphPage:
+        return self.get_page(member=member, kind="followers", cursor=cursor)
+
+    def get_follows(self, member: Any, cursor: str | None = None) -> GraphPage:
+        return self.get_page(member=member, kind="follows", cursor=cursor)
+
+    def get_page(self, *, member: Any, kind: GraphKind, cursor: str | None = None) -> GraphPage:
+        if kind not in _NSID:
+            raise GraphError(code="invalid_request", message="Unknown graph kind.")
+        key = _cache_key(member_id=member.pk, kind=kind, cursor=cursor)
+        cached = cache.get(key)
+        if cached is not None:
+            return GraphPage(
+                kind=kind, profiles=[GraphProfile(**p) for p in cached["profiles"]], cursor=cached["cursor"]
+            )
+        session = self._session_for(member)
+        params: dict[str, Any] = {"actor": session.did, "limit": PAGE_LIMIT}
+        if cursor:
+            params["cursor"] = cursor
+        response = session.get(_NSID[kind], params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
+        status, body = _response_json(response)
+        if status == 403:
+            raise GraphError(code="missing_scope", status=status,
+                             message="Bluesky did not grant permission to read your followers: reauthorize.")
+        if status >= 400 or not isinstance(body, dict):
+            logger.warning("graph read failed", extra={"kind": kind, "status": status})
+            raise GraphError(code="upstream", status=status, message="Bluesky could not list your followers now.")
+        items = body.get(kind)
+        if not isinstance(items, list):
+            raise GraphError(code="invalid_response", status=status, message="Bluesky sent an unexpected answer.")
+        profiles = [p for p in (_profile_from(i) for i in items) if p is not None]
+        next_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) and body.get("cursor") else None
+        page = GraphPage(kind=kind, profiles=profiles, cursor=next_cursor)
+        cache.set(key, {"profiles": [p.as_dict() for p in profiles], "cursor": next_cursor}, CACHE_SECONDS)
+        return page
+
+    def find_connected(self, *, member: Any, dids: set[str], max_pages: int = 200) -> dict[str, GraphProfile]:
+        """Which of `dids` follow the member or are followed by them (server-side anti-spam check).
+
+        Walks both lists page by page (cached) and stops as soon as every DID has been found.
+        """
+        found: dict[str, GraphProfile] = {}
+        wanted = set(dids)
+        for kind in ("followers", "follows"):
+            cursor: str | None = None
+            for _ in range(max_pages):
+                page = self.get_page(member=member, kind=kind, cursor=cursor)
+                for profile in page.profiles:
+                    if profile.did in wanted and profile.did not in found:
+                        found[profile.did] = profile
+                if len(found) == len(wanted) or page.cursor is None:
+                    break
+                cursor = page.cursor
+            if len(found) == len(wanted):
+                break
+        return found

@@ -1,0 +1,110 @@
+"""Pacing posts to Bluesky's write budget, shared by every worker through the Django cache.
+
+Bluesky charges createRecord BLUESKY_WRITE_POINTS_PER_POST points out of
+BLUESKY_WRITE_POINTS_PER_HOUR per hour and BLUESKY_WRITE_POINTS_PER_DAY per day, per account.
+Hourly: a virtual-scheduling (GCRA) reservation spaces posts evenly at 3600 * per_post / per_hour
+seconds, so no sliding hour ever holds more than the budget and a long run uses all of it. Daily: a
+counter per UTC day; a full day pushes the reservation to the next day.
+
+A reservation is a slot in time: the caller waits until its slot and then posts without asking
+again, so N queued invitations cost at most 2N task runs instead of a thundering herd re-checking.
+The cache must be shared by all workers (Redis in production and in the services tests); the
+lock is `cache.add`, atomic on Redis and on the database cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+
+_LOCK_SECONDS = 5
+_STATE_SECONDS = 2 * 24 * 3600
+
+
+class PacingBusy(Exception):
+    """The shared budget lock could not be taken in time (another worker holds it)."""
+
+    def __init__(self, *, account: str) -> None:
+        self.account = account
+        super().__init__("write budget is busy")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    points_per_hour: int
+    points_per_day: int
+    points_per_post: int
+
+    @classmethod
+    def from_settings(cls) -> BudgetConfig:
+        return cls(
+            points_per_hour=settings.BLUESKY_WRITE_POINTS_PER_HOUR,
+            points_per_day=settings.BLUESKY_WRITE_POINTS_PER_DAY,
+            points_per_post=settings.BLUESKY_WRITE_POINTS_PER_POST,
+        )
+
+    @property
+    def interval(self) -> float:
+        return 3600.0 * self.points_per_post / max(self.points_per_hour, 1)
+
+
+def pacing_enabled() -> bool:
+    return bool(getattr(settings, "INVITATIONS_PACING_ENABLED", True))
+
+
+class WriteBudget:
+    def __init__(self, *, account: str, config: BudgetConfig | None = None) -> None:
+        self.account = account
+        self.config = config or BudgetConfig.from_settings()
+        self._tat_key = f"wb:{account}:tat"
+        self._lock_key = f"wb:{account}:lock"
+
+    def _day_key(self, when: float) -> str:
+        return f"wb:{self.account}:day:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
+
+    def _locked(self, fn):
+        deadline = time.monotonic() + 3.0
+        while not cache.add(self._lock_key, 1, _LOCK_SECONDS):
+            if time.monotonic() > deadline:
+                raise PacingBusy(account=self.account)
+            time.sleep(0.005)
+        try:
+            return fn()
+        finally:
+            cache.delete(self._lock_key)
+
+    def reserve(self, *, now: float | None = None) -> float:
+        """Take the next free slot for one post; returns its epoch time (<= now means: post now)."""
+        now = time.time() if now is None else now
+        cost = self.config.points_per_post
+
+        def take() -> float:
+            tat = float(cache.get(self._tat_key) or 0.0)
+            slot = max(tat, now)
+            # A full day moves the slot to the start of the next UTC day, as often as needed.
+            for _ in range(30):
+                day_key = self._day_key(slot)
+                used = int(cache.get(day_key) or 0)
+                if used + cost <= self.config.points_per_day:
+                    break
+                day = datetime.fromtimestamp(slot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                slot = (day + timedelta(days=1)).timestamp()
+            cache.set(day_key, used + cost, _STATE_SECONDS)
+            cache.set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
+            return slot
+
+        return self._locked(take)
+
+    def push_back(self, *, until: float) -> None:
+        """After a 429: nobody posts for this account before `until` (RateLimit-Reset)."""
+
+        def push() -> None:
+            tat = float(cache.get(self._tat_key) or 0.0)
+            if until > tat:
+                cache.set(self._tat_key, until, _STATE_SECONDS)
+
+        self._locked(push)
