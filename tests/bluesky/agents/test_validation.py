@@ -43,8 +43,15 @@ VALID = [
     post(facets=[mention(6, 15)]),
     post(text="Café 🎉 @bob.test", facets=[mention(11, 20)]),  # é = 2 bytes, 🎉 = 4 bytes
     post(text="see https://example.com/e/1", facets=[link(4, 27, "https://example.com/e/1")]),
-    post(text="x #tag", facets=[{"index": {"byteStart": 2, "byteEnd": 6},
-                                  "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "tag"}]}]),
+    post(
+        text="x #tag",
+        facets=[
+            {
+                "index": {"byteStart": 2, "byteEnd": 6},
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "tag"}],
+            }
+        ],
+    ),
     post(langs=["en"]),
     post(langs=["en", "pt-BR", "zh-Hant"]),
     post(text="a" * 300),
@@ -96,10 +103,14 @@ def test_valid_records_pass(record):
         (post(facets=[link(0, 5, "https://")]), ["facets[0].features[0].uri"]),
         (post(facets=[link(0, 5, "https://exa mple.com/")]), ["facets[0].features[0].uri"]),
         (post(facets=[{"index": {"byteStart": 0, "byteEnd": 5}, "features": []}]), ["facets[0].features"]),
-        (post(facets=[{"index": {"byteStart": 0, "byteEnd": 5}, "features": [{"$type": "x#y"}]}]),
-         ["facets[0].features[0].$type"]),
-        (post(facets=[{"features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "a b"}]}]),
-         ["facets[0].features[0].tag", "facets[0].index"]),
+        (
+            post(facets=[{"index": {"byteStart": 0, "byteEnd": 5}, "features": [{"$type": "x#y"}]}]),
+            ["facets[0].features[0].$type"],
+        ),
+        (
+            post(facets=[{"features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "a b"}]}]),
+            ["facets[0].features[0].tag", "facets[0].index"],
+        ),
         (post(langs="en"), ["langs"]),
         (post(langs=["en", "fr", "de", "es"]), ["langs"]),
         (post(langs=["english!"]), ["langs[0]"]),
@@ -134,8 +145,18 @@ def test_byte_limit_message_names_the_limit():
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("3kz5abcdxyz22", True), ("self", True), ("a:b~c_d-e.f", True), (".", False), ("..", False), ("", False),
-     ("a/b", False), ("a b", False), ("x" * 513, False), (None, False)],
+    [
+        ("3kz5abcdxyz22", True),
+        ("self", True),
+        ("a:b~c_d-e.f", True),
+        (".", False),
+        ("..", False),
+        ("", False),
+        ("a/b", False),
+        ("a b", False),
+        ("x" * 513, False),
+        (None, False),
+    ],
 )
 def test_rkey_syntax(value, ok):
     assert is_valid_rkey(value) is ok
@@ -143,10 +164,17 @@ def test_rkey_syntax(value, ok):
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("1985-04-12T23:20:50.123Z", True), ("1985-04-12T23:20:50.12345678912345Z", True),
-     ("1985-04-12T23:20:50.123+00:00", True), ("1985-04-12T23:20:50Z", True),
-     ("1985-04-12T23:20Z", False), ("1985-04-12 23:20:50Z", False), ("1985-04-12T23:20:50.Z", False),
-     ("85-04-12T23:20:50Z", False), ("1985-13-12T23:20:50Z", False)],
+    [
+        ("1985-04-12T23:20:50.123Z", True),
+        ("1985-04-12T23:20:50.12345678912345Z", True),
+        ("1985-04-12T23:20:50.123+00:00", True),
+        ("1985-04-12T23:20:50Z", True),
+        ("1985-04-12T23:20Z", False),
+        ("1985-04-12 23:20:50Z", False),
+        ("1985-04-12T23:20:50.Z", False),
+        ("85-04-12T23:20:50Z", False),
+        ("1985-13-12T23:20:50Z", False),
+    ],
 )
 def test_datetime_syntax(value, ok):
     assert is_valid_datetime(value) is ok

@@ -1,0 +1,81 @@
+"""App-password endpoints: login, POST and CSRF required; removal forgets the secret and its session.
+(Adding one signs in for real, so it is tested against the PDS in test_peer_legacy.py.)"""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from bluesky.agents.models import AppPasswordSession, MemberAppPassword
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user(username="ana", password="pw-123456")
+
+
+def test_login_required(client):
+    for name in ("app_password", "app_password_add", "app_password_remove"):
+        response = client.post(reverse(f"bluesky_agents:{name}"))
+        assert response.status_code in (302, 405)
+        if response.status_code == 302:
+            assert "login" in response["Location"]
+
+
+def test_get_not_allowed_on_writes(client, member):
+    client.force_login(member)
+    assert client.get(reverse("bluesky_agents:app_password_add")).status_code == 405
+    assert client.get(reverse("bluesky_agents:app_password_remove")).status_code == 405
+
+
+def test_csrf_enforced(member):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    response = client.post(reverse("bluesky_agents:app_password_add"), {"identifier": "a.test", "app_password": "x"})
+    assert response.status_code == 403
+    assert not MemberAppPassword.objects.exists()
+
+
+def test_page_shows_form_and_never_the_secret(client, member):
+    secret = "abcd-efgh-ijkl-mnop"
+    MemberAppPassword.objects.create(member=member, identifier="ana.test", handle="ana.test", app_password=secret)
+    client.force_login(member)
+    page = client.get(reverse("bluesky_agents:app_password"))
+    assert page.status_code == 200
+    assert b"@ana.test" in page.content and b"Remove app password" in page.content
+    assert secret.encode() not in page.content
+
+
+def test_remove_forgets_password_and_session(client, member):
+    MemberAppPassword.objects.create(member=member, identifier="ana.test", app_password="abcd-efgh-ijkl-mnop")
+    AppPasswordSession.objects.create(
+        account_key=f"member:{member.pk}", identifier="ana.test", access_jwt="a", refresh_jwt="r"
+    )
+    client.force_login(member)
+    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert not MemberAppPassword.objects.exists()
+    assert not AppPasswordSession.objects.exists()
+
+
+def test_next_must_be_same_site(client, member):
+    client.force_login(member)
+    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("bluesky_agents:app_password")
+
+
+def test_secret_columns_hold_no_plaintext(member):
+    from django.db import connection
+
+    MemberAppPassword.objects.create(member=member, identifier="ana.test", app_password="abcd-efgh-ijkl-mnop")
+    AppPasswordSession.objects.create(
+        account_key="k", identifier="ana.test", access_jwt="eyJaccess", refresh_jwt="eyJrefresh"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app_password FROM bluesky_agents_memberapppassword")
+        (stored,) = cursor.fetchone()
+        cursor.execute("SELECT access_jwt, refresh_jwt FROM bluesky_agents_apppasswordsession")
+        access, refresh = cursor.fetchone()
+    assert "abcd" not in stored and "eyJaccess" not in access and "eyJrefresh" not in refresh
+    assert MemberAppPassword.objects.get().app_password == "abcd-efgh-ijkl-mnop"
