@@ -182,29 +182,21 @@ class BlueskyAgentInterface(abc.ABC):
         try:
             payload = call("POST", "com.atproto.repo.createRecord", json=body)
         except XrpcFailure as exc:
-            status = int(getattr(exc, "status", 0) or 0)
-            # A key already taken answers 4xx (400 InvalidRequest / 409 on some servers). If it holds
-            # exactly this record an earlier attempt succeeded: report that post, do not fail.
-            if rkey and status in (400, 409):
-                existing = self._read_existing(call=call, repo_did=repo_did, rkey=rkey)
-                if existing is not None:
-                    if existing.get("value") == record:
-                        return BlueskyResult.ok(
-                            uri=str(existing.get("uri", "")),
-                            cid=str(existing.get("cid", "")),
-                            payload=existing,
-                            agent=self.name,
-                            repo_did=repo_did,
-                            already_existed=True,
-                        )
-                    return BlueskyResult.failure(
-                        reason=Reason.RKEY_CONFLICT,
-                        error="A different post already uses this record key.",
-                        agent=self.name,
-                        repo_did=repo_did,
-                    )
+            # A taken key is refused in a server-specific way (the official PDS answers 500 "There is
+            # already a value at key"; others 400/409), and a 5xx may also hide a write that did happen.
+            # So with a fixed key, read it back: if it holds exactly this record, an earlier attempt
+            # succeeded and this is that post, not a failure.
+            if rkey and (exc.status in (400, 409) or exc.status >= 500):
+                settled = self._settle_from_existing(call=call, repo_did=repo_did, record=record, rkey=rkey)
+                if settled is not None:
+                    return settled
             return result_from_xrpc_error(exc, agent=self.name, repo_did=repo_did)
         except TransportFailure as exc:
+            # A timeout may come after the PDS committed the write: same read-back.
+            if rkey:
+                settled = self._settle_from_existing(call=call, repo_did=repo_did, record=record, rkey=rkey)
+                if settled is not None:
+                    return settled
             return result_from_transport_error(exc, agent=self.name, repo_did=repo_did)
         uri, cid = payload.get("uri"), payload.get("cid")
         if not isinstance(uri, str) or not isinstance(cid, str) or not uri.startswith("at://"):
@@ -216,6 +208,28 @@ class BlueskyAgentInterface(abc.ABC):
                 repo_did=repo_did,
             )
         return BlueskyResult.ok(uri=uri, cid=cid, payload=payload, agent=self.name, repo_did=repo_did)
+
+    def _settle_from_existing(
+        self, *, call: XrpcCall, repo_did: str, record: dict[str, Any], rkey: str
+    ) -> BlueskyResult | None:
+        existing = self._read_existing(call=call, repo_did=repo_did, rkey=rkey)
+        if existing is None:
+            return None
+        if existing.get("value") == record:
+            return BlueskyResult.ok(
+                uri=str(existing.get("uri", "")),
+                cid=str(existing.get("cid", "")),
+                payload=existing,
+                agent=self.name,
+                repo_did=repo_did,
+                already_existed=True,
+            )
+        return BlueskyResult.failure(
+            reason=Reason.RKEY_CONFLICT,
+            error="A different post already uses this record key.",
+            agent=self.name,
+            repo_did=repo_did,
+        )
 
     def _read_existing(self, *, call: XrpcCall, repo_did: str, rkey: str) -> dict[str, Any] | None:
         try:

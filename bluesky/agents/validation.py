@@ -143,11 +143,23 @@ def _check_facets(facets: Any, text_bytes: bytes, problems: list[RecordProblem])
                 problems.append(RecordProblem(f"{fwhere}.$type", f"unsupported facet feature {kind!r}"))
 
 
+def _float_paths(value: Any, path: str) -> list[str]:
+    # The atproto data model has no floats (records are DAG-CBOR): the PDS would refuse them.
+    if isinstance(value, float):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _float_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _float_paths(v, f"{path}[{i}]")]
+    return []
+
+
 def record_problems(record: Any) -> list[RecordProblem]:
     """Every problem found in a post record (empty list = valid)."""
     problems: list[RecordProblem] = []
     if not isinstance(record, dict):
         return [RecordProblem("record", "must be an object")]
+    problems.extend(RecordProblem(path, "floats are not allowed in records") for path in _float_paths(record, ""))
     if record.get("$type") != POST_NSID:
         problems.append(RecordProblem("$type", f"must be {POST_NSID!r}"))
 

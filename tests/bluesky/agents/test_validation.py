@@ -112,6 +112,7 @@ def test_valid_records_pass(record):
             ["facets[0].features[0].tag", "facets[0].index"],
         ),
         (post(langs="en"), ["langs"]),
+        (post(extra={"score": 1.5}), ["extra.score"]),
         (post(langs=["en", "fr", "de", "es"]), ["langs"]),
         (post(langs=["english!"]), ["langs[0]"]),
         (post(langs=[""]), ["langs[0]"]),
