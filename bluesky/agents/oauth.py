@@ -53,8 +53,13 @@ class OAuthBlueskyAgent(BlueskyAgentInterface):
     @property
     def oauth_service(self) -> Any:
         if self._oauth_service is None:
-            from bluesky.services import BlueskyOAuthService
-
+            try:
+                from bluesky.services import BlueskyOAuthService
+            except ImportError as exc:
+                # Deployed before the Connect-Bluesky service exists: nobody can be connected yet.
+                raise AgentError(
+                    "Posting with your own Bluesky connection is not available yet.", code=Reason.NOT_CONNECTED
+                ) from exc
             self._oauth_service = BlueskyOAuthService()
         return self._oauth_service
 

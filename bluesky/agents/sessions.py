@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from bluesky.agents.errors import AppPasswordSessionError
 from bluesky.agents.models import AppPasswordSession, MemberAppPassword, RelayAccount
+from bluesky.agents.protocol import protocol
 from bluesky.agents.results import Reason
 from bluesky.agents.xrpc import TransportFailure, XrpcFailure, call_with
 
@@ -105,21 +106,15 @@ def _token_expiry(token: str, *, now: datetime) -> datetime:
 
 
 def _default_http() -> Any:
-    from bluesky.network import safe_http_client
-
-    return safe_http_client()
+    return protocol().safe_http_client()
 
 
 def _default_resolver() -> Any:
-    from bluesky.network import identity_resolver
-
-    return identity_resolver()
+    return protocol().identity_resolver()
 
 
 def _pds_client(*, http: Any, pds_url: str, token: str | None) -> Any:
-    from bluesky.atproto import PdsClient
-
-    return PdsClient(http=http, pds_url=pds_url, access_token=token)
+    return protocol().PdsClient(http=http, pds_url=pds_url, access_token=token)
 
 
 class AppPasswordSessionManager:
@@ -259,17 +254,16 @@ class AppPasswordSessionManager:
         return self._store(row, body, pds_url=row.pds_url)
 
     def _create(self, row: AppPasswordSession, account: AppPasswordAccount) -> SessionView:
-        from bluesky.atproto import AtprotoError, TransportError
-
+        p = protocol()
         try:
             identity = self.resolver.resolve(account.identifier)
-        except TransportError as exc:
+        except p.TransportError as exc:
             raise AppPasswordSessionError(
                 "Could not reach the servers that resolve the Bluesky account.",
                 code=Reason.IDENTITY_UNRESOLVED,
                 retryable=True,
             ) from exc
-        except AtprotoError as exc:
+        except p.AtprotoError as exc:
             raise AppPasswordSessionError(
                 f"The Bluesky account {account.identifier!r} could not be resolved.", code=Reason.IDENTITY_UNRESOLVED
             ) from exc

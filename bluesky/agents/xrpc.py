@@ -34,9 +34,10 @@ class TransportFailure(Exception):
 
 
 def _atproto_errors() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
-    from bluesky.atproto import AtprotoError, TransportError, XrpcError
+    from bluesky.agents.protocol import protocol
 
-    return XrpcError, TransportError, AtprotoError
+    p = protocol()
+    return p.XrpcError, p.TransportError, p.AtprotoError
 
 
 def failure_from_atproto(exc: BaseException) -> XrpcFailure | TransportFailure:
