@@ -66,3 +66,15 @@ def http_client_with_transport(transport: httpx.BaseTransport):
 def new_tid_like_rkey() -> str:
     alphabet = "234567abcdefghijklmnopqrstuvwxyz"
     return "3" + "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def resolver_with_http(http):
+    """The project's identity resolver (or the interim one) over the given HTTP client."""
+    p = protocol()
+    if p.source == "interim":
+        from bluesky.agents._interim_atproto import IdentityResolver
+
+        return IdentityResolver(http=http)
+    from bluesky.atproto import IdentityResolver
+
+    return IdentityResolver(http=http)
