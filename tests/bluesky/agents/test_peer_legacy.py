@@ -12,64 +12,23 @@ from bluesky.agents.errors import AppPasswordSessionError
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.agents.models import AppPasswordSession, MemberAppPassword, WritesModeChange
-from bluesky.agents.protocol import protocol
 from bluesky.agents.results import Reason
 from bluesky.agents.sessions import AppPasswordSessionManager, relay_account_get
-from tests.bluesky.agents.conftest import WireCounter, attr, http_client_with_transport, new_tid_like_rkey
+from tests.bluesky.agents.conftest import (
+    WireCounter,
+    attr,
+    http_client_with_transport,
+    mention_post,
+    new_tid_like_rkey,
+    read_back,
+)
 
 pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def peer_settings(settings, peer):
-    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
-    settings.ATPROTO_HANDLE_RESOLVER_URL = attr(peer, "pds_url").rstrip("/")
-    settings.ATPROTO_PLC_URL = attr(peer, "plc_url").rstrip("/")
-    settings.BLUESKY_RELAY_IDENTIFIER = ""
-    settings.BLUESKY_RELAY_APP_PASSWORD = ""
-    return settings
-
-
-@pytest.fixture
-def wire(peer_settings):
-    counter = WireCounter(httpx.HTTPTransport())
-    counter.http = http_client_with_transport(counter)
-    return counter
-
-
-@pytest.fixture
 def member(django_user_model):
     return django_user_model.objects.create_user(username="host", password="pw-123456")
-
-
-def mention_post(target_handle: str, target_did: str, n: int = 0) -> dict:
-    # Non-ASCII before the mention so UTF-8 byte offsets differ from character offsets.
-    prefix = f"Olá! Café ☕ #{n}: "
-    mention = f"@{target_handle}"
-    start = len(prefix.encode())
-    return {
-        "$type": "app.bsky.feed.post",
-        "text": f"{prefix}{mention} is invited 🎉",
-        "createdAt": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "langs": ["pt", "en"],
-        "facets": [
-            {
-                "index": {"byteStart": start, "byteEnd": start + len(mention.encode())},
-                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": target_did}],
-            }
-        ],
-    }
-
-
-def read_back(http, peer, uri: str) -> dict:
-    """com.atproto.repo.getRecord, unauthenticated, exactly as any client would read the post."""
-    did, collection, rkey = uri.removeprefix("at://").split("/")
-    client = protocol().PdsClient(http=http, pds_url=attr(peer, "pds_url"), access_token=None)
-    from bluesky.agents.xrpc import call_with
-
-    return call_with(
-        client, "GET", "com.atproto.repo.getRecord", params={"repo": did, "collection": collection, "rkey": rkey}
-    )
 
 
 def test_member_app_password_posts_reuse_one_session_and_survive_expiry(peer, accounts, member, wire):
