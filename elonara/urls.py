@@ -1,6 +1,16 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from elonara import views
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="base.html"), name="home"),
+    path("", views.home, name="home"),
+    path("communities/", views.community_list, name="community-list"),
+    path("communities/new/", views.community_create, name="community-create"),
+    path("communities/<slug:slug>/", views.community_detail, name="community-detail"),
+    path("communities/<slug:slug>/join/", views.community_join, name="community-join"),
+    path("communities/<slug:slug>/leave/", views.community_leave, name="community-leave"),
+    path("events/new/", views.event_create, name="event-create"),
+    path("events/<int:pk>/", views.event_detail, name="event-detail"),
+    path("events/<int:pk>/edit/", views.event_edit, name="event-edit"),
+    path("events/<int:pk>/rsvp/", views.event_rsvp, name="event-rsvp"),
 ]

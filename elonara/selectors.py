@@ -1,0 +1,82 @@
+"""Reads for communities, events and RSVPs."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from elonara.models import RSVP, Community, CommunityMembership, Event
+from members.models import Member
+
+
+def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
+    """Events that have not ended yet, soonest first."""
+    return (
+        Event.objects.filter(ends_at__gte=timezone.now())
+        .select_related("host", "community")
+        .order_by("starts_at")[:limit]
+    )
+
+
+def event_list_for_community(*, community: Community) -> QuerySet[Event]:
+    return community.events.filter(ends_at__gte=timezone.now()).select_related("host").order_by("starts_at")
+
+
+def community_list(*, limit: int = 200) -> QuerySet[Community]:
+    return Community.objects.order_by("name")[:limit]
+
+
+def community_list_for_member(*, member: Member) -> QuerySet[Community]:
+    return Community.objects.filter(memberships__member=member).order_by("name").distinct()
+
+
+def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
+    return community.memberships.select_related("member").order_by("-role", "joined_at")
+
+
+def community_membership_for(*, community: Community, member: Member) -> CommunityMembership | None:
+    if not member.is_authenticated:
+        return None
+    return community.memberships.filter(member=member).first()
+
+
+def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
+    grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
+    for rsvp in event.rsvps.select_related("member").order_by("updated_at"):
+        grouped[rsvp.status].append(rsvp)
+    return grouped
+
+
+def rsvp_for(*, event: Event, member: Member) -> RSVP | None:
+    if not member.is_authenticated:
+        return None
+    return event.rsvps.filter(member=member).first()
+
+
+def rsvp_list_upcoming_for_member(*, member: Member) -> QuerySet[RSVP]:
+    return (
+        RSVP.objects.filter(member=member, event__ends_at__gte=timezone.now())
+        .select_related("event")
+        .order_by("event__starts_at")
+    )
+
+
+def event_is_host(*, event: Event, member: Member) -> bool:
+    return bool(member.is_authenticated and event.host_id == member.pk)
+
+
+def event_is_attending(*, event: Event, member: Member) -> bool:
+    """Has the member answered going or maybe?"""
+    if not member.is_authenticated:
+        return False
+    return event.rsvps.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE]).exists()
+
+
+def community_is_host(*, community: Community, member: Member) -> bool:
+    if not member.is_authenticated:
+        return False
+    return community.memberships.filter(member=member, role=CommunityMembership.Role.HOST).exists()
+
+
+def community_is_member(*, community: Community, member: Member) -> bool:
+    return bool(member.is_authenticated and community.memberships.filter(member=member).exists())

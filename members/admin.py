@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from members.models import Member
+
+
+@admin.register(Member)
+class MemberAdmin(UserAdmin):
+    fieldsets = (*UserAdmin.fieldsets, ("Profile", {"fields": ("display_name", "bio")}))
+    list_display = ["username", "display_name", "email", "is_staff", "date_joined"]
+    search_fields = ["username", "display_name", "email"]
