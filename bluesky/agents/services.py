@@ -122,11 +122,19 @@ def member_app_password_set(
         )
 
 
-@transaction.atomic
-def member_app_password_remove(*, member: Any) -> bool:
-    """Forget the member's app password and its cached session. True if there was one."""
-    deleted, _ = MemberAppPassword.objects.filter(member_id=member.pk).delete()
-    AppPasswordSession.objects.filter(account_key=f"member:{member.pk}").delete()
+def member_app_password_remove(*, member: Any, sessions: AppPasswordSessionManager | None = None) -> bool:
+    """Forget the member's app password and its cached session. True if there was one.
+
+    The session is first ended at the PDS (com.atproto.server.deleteSession, best effort), so the
+    tokens we held die with it even though the member may keep the app password itself.
+    """
+    account_key = f"member:{member.pk}"
+    row = AppPasswordSession.objects.filter(account_key=account_key).first()
+    if row is not None and row.refresh_jwt and row.pds_url:
+        (sessions or AppPasswordSessionManager()).end_session(row)
+    with transaction.atomic():
+        deleted, _ = MemberAppPassword.objects.filter(member_id=member.pk).delete()
+        AppPasswordSession.objects.filter(account_key=account_key).delete()
     return bool(deleted)
 
 

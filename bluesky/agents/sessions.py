@@ -170,8 +170,18 @@ class AppPasswordSessionManager:
 
         return call
 
-    def forget(self, *, account_key: str) -> None:
-        AppPasswordSession.objects.filter(account_key=account_key).delete()
+    def end_session(self, row: AppPasswordSession) -> bool:
+        """Ask the PDS to delete the session (refresh token); False if it could not be reached or refused."""
+        client = _pds_client(http=self.http, pds_url=row.pds_url, token=row.refresh_jwt)
+        try:
+            call_with(client, "POST", "com.atproto.server.deleteSession")
+        except (XrpcFailure, TransportFailure) as exc:
+            logger.info(
+                "app-password session not deleted at the PDS",
+                extra={"account_key": row.account_key, "failure": type(exc).__name__},
+            )
+            return False
+        return True
 
     # --- internals ------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ from bluesky.agents.errors import AppPasswordSessionError
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.agents.models import AppPasswordSession, MemberAppPassword, WritesModeChange
+from bluesky.agents.protocol import protocol
 from bluesky.agents.results import Reason
 from bluesky.agents.sessions import AppPasswordSessionManager, relay_account_get
+from bluesky.agents.xrpc import XrpcFailure, call_with
 from tests.bluesky.agents.conftest import (
     WireCounter,
     attr,
@@ -208,3 +210,26 @@ def test_admin_check_relay_really_signs_in(client, accounts, peer_settings, djan
     peer_settings.BLUESKY_RELAY_APP_PASSWORD = "wxyz-wxyz-wxyz-wxyz"
     page = client.post(reverse("admin:bluesky_agents_check_relay"), follow=True)
     assert b"refused the app password" in page.content
+
+
+def test_removing_app_password_ends_the_session_at_the_pds(peer, accounts, member, wire):
+    alice = accounts["alice"]
+    sessions = AppPasswordSessionManager(http=wire.http)
+    services.member_app_password_set(
+        member=member, identifier=attr(alice, "handle"), app_password=attr(alice, "app_password"), sessions=sessions
+    )
+    row = AppPasswordSession.objects.get(account_key=f"member:{member.pk}")
+    refresh_jwt, pds_url = row.refresh_jwt, row.pds_url
+    assert services.member_app_password_remove(member=member, sessions=sessions) is True
+    assert wire.calls["com.atproto.server.deleteSession"] == 1
+    assert not MemberAppPassword.objects.exists() and not AppPasswordSession.objects.exists()
+    # The PDS no longer honours the refresh token we held.
+    client = protocol().PdsClient(http=wire.http, pds_url=pds_url, access_token=refresh_jwt)
+    with pytest.raises(XrpcFailure) as info:
+        call_with(client, "POST", "com.atproto.server.refreshSession")
+    assert info.value.status in (400, 401)
+    # And the member can no longer post through their own account (no relay configured).
+    result = LegacyBlueskyAgent(sessions=sessions).create_post_for_member(
+        member, mention_post(attr(alice, "handle"), attr(alice, "did"))
+    )
+    assert not result.success and result.reason == Reason.NOT_CONNECTED
