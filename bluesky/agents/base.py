@@ -169,6 +169,35 @@ class BlueskyAgentInterface(abc.ABC):
             return result_from_xrpc_error(exc, agent=self.name)
         except TransportFailure as exc:
             return result_from_transport_error(exc, agent=self.name)
+        except Exception as exc:  # noqa: BLE001 - the contract: callers always get a BlueskyResult
+            return self._result_from_unexpected(exc)
+
+    def _result_from_unexpected(self, exc: Exception) -> BlueskyResult:
+        """Errors raised outside our XRPC seam (e.g. by the OAuth service while refreshing)."""
+        from bluesky.agents.protocol import protocol
+        from bluesky.agents.xrpc import failure_from_atproto
+
+        p = protocol()
+        if isinstance(exc, p.XrpcError | p.TransportError):
+            failure = failure_from_atproto(exc)
+            if isinstance(failure, XrpcFailure):
+                return result_from_xrpc_error(failure, agent=self.name)
+            return result_from_transport_error(failure, agent=self.name)
+        code = str(getattr(exc, "code", "") or "")
+        if code in ("needs_reconnection", "invalid_grant", "not_connected", "revoked"):
+            return BlueskyResult.failure(
+                reason=Reason.NEEDS_REAUTHORIZATION,
+                error="Your Bluesky connection has expired; please reconnect your Bluesky account.",
+                agent=self.name,
+            )
+        # Only the class name is logged: exception text could carry server-controlled content.
+        logger.error("unexpected error while posting to Bluesky: %s", type(exc).__name__)
+        return BlueskyResult.failure(
+            reason=Reason.INTERNAL_ERROR,
+            error="Something went wrong while posting to Bluesky.",
+            retryable=False,
+            agent=self.name,
+        )
 
     @abc.abstractmethod
     def _create_post(self, member, record: dict[str, Any], *, rkey: str | None) -> BlueskyResult: ...

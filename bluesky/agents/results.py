@@ -28,6 +28,7 @@ class Reason:
     SERVER_ERROR = "server_error"  # 5xx
     TRANSPORT = "transport"  # timeout, connection refused, blocked host
     REQUEST_REJECTED = "request_rejected"  # any other 4xx
+    INTERNAL_ERROR = "internal_error"  # a bug or an unexpected exception: not retried
 
 
 @dataclass(frozen=True, slots=True)

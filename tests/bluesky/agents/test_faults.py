@@ -279,3 +279,11 @@ def test_concurrent_workers_refresh_once(relay):
     assert pds.calls.count("com.atproto.server.refreshSession") == 1
     assert "com.atproto.server.createSession" not in pds.calls
     assert len({v.access_jwt for v in views}) == 1
+
+
+def test_malformed_success_answer_is_a_failure(relay, member):
+    stored_session(relay)
+    pds = FakePds(lambda r: httpx.Response(200, text="<html>proxy login</html>"))
+    result = agent_for(pds).create_post_for_member(member, RECORD)
+    assert (result.success, result.reason, result.retryable) == (False, Reason.REQUEST_REJECTED, False)
+    assert not result.uri
