@@ -10,3 +10,6 @@ from config.settings import *  # noqa: E402,F403
 
 # Fast hashing: tests create many members.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Pages render without a collectstatic run (production uses the hashed manifest storage).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
