@@ -1,0 +1,238 @@
+"""Handles and DIDs: syntax, resolution both ways, and the DID document's PDS.
+
+Facts from the AT Protocol handle and DID specs: a handle resolves by DNS TXT `_atproto.<handle>`
+(`did=...`, exactly one) or HTTPS `/.well-known/atproto-did`; DNS wins. A handle is only trusted
+when the DID document it leads to lists `at://<handle>` in `alsoKnownAs`. `did:plc` documents come
+from the PLC directory, `did:web` from `https://<host>/.well-known/did.json`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from bluesky.atproto.cache import TtlCache
+from bluesky.atproto.errors import AtprotoError, IdentityResolutionError, TransportError
+from bluesky.atproto.http import SafeHttpClient
+
+_HANDLE_RE = re.compile(
+    r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+_PLC_RE = re.compile(r"^did:plc:[a-z2-7]{24}$")
+_WEB_RE = re.compile(r"^did:web:[a-zA-Z0-9.-]+(%3[aA][0-9]+)?$")
+# Top-level names the handle spec reserves; `.test` is allowed only on a local test network.
+_RESERVED_TLDS = {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
+INVALID_HANDLE = "handle.invalid"
+IDENTITY_TTL = 600.0
+
+
+def normalize_handle(text: str) -> str:
+    return text.strip().removeprefix("@").strip().lower()
+
+
+def is_valid_handle(handle: str, *, allow_test_tld: bool = False) -> bool:
+    if len(handle) > 253 or not _HANDLE_RE.match(handle):
+        return False
+    tld = handle.rsplit(".", 1)[-1].lower()
+    if tld in _RESERVED_TLDS:
+        return False
+    return allow_test_tld or tld != "test"
+
+
+def is_valid_did(did: str) -> bool:
+    """The two DID methods atproto accounts use."""
+    if len(did) > 2048:
+        return False
+    if did.startswith("did:plc:"):
+        return bool(_PLC_RE.match(did))
+    if did.startswith("did:web:"):
+        # host only: a did:web with a path is not an atproto account.
+        return bool(_WEB_RE.match(did))
+    return False
+
+
+@dataclass(frozen=True)
+class ResolvedIdentity:
+    did: str
+    handle: str  # INVALID_HANDLE when it could not be verified both ways
+    pds_url: str
+    handle_verified: bool
+    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+def pds_endpoint(document: dict[str, Any], did: str) -> str:
+    for service in document.get("service") or []:
+        if not isinstance(service, dict):
+            continue
+        if service.get("id") in ("#atproto_pds", f"{did}#atproto_pds") and \
+                service.get("type") == "AtprotoPersonalDataServer":
+            endpoint = service.get("serviceEndpoint")
+            if isinstance(endpoint, str):
+                parts = urlsplit(endpoint)
+                if parts.scheme in ("https", "http") and parts.hostname and not parts.query and not parts.fragment:
+                    return endpoint.rstrip("/")
+    raise IdentityResolutionError("That account's DID document names no usable Bluesky server.", code="no_pds")
+
+
+def handles_in(document: dict[str, Any]) -> list[str]:
+    return [normalize_handle(a[5:]) for a in document.get("alsoKnownAs") or []
+            if isinstance(a, str) and a.startswith("at://")]
+
+
+DnsTxtLookup = Callable[[str], list[str]]
+
+
+def _dnspython_txt(name: str) -> list[str]:
+    import dns.exception
+    import dns.resolver
+
+    try:
+        answer = dns.resolver.resolve(name, "TXT", lifetime=3.0)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers, dns.exception.Timeout):
+        return []
+    return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+
+
+class IdentityResolver:
+    """Resolves handles and DIDs through the SSRF-safe client; caches answers for 10 minutes.
+
+    `handle_resolver_url`, when set, replaces DNS/well-known handle resolution by that service's
+    `com.atproto.identity.resolveHandle` (networks without DNS, like the local test network).
+    `dns_txt` is injectable so tests never query real DNS.
+    """
+
+    def __init__(self, *, http: SafeHttpClient, plc_url: str = "https://plc.directory",
+                 handle_resolver_url: str | None = None, dns_txt: DnsTxtLookup | None = None,
+                 ttl: float = IDENTITY_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.http = http
+        self.plc_url = plc_url.rstrip("/")
+        self.handle_resolver_url = (handle_resolver_url or "").rstrip("/") or None
+        self.dns_txt = dns_txt or _dnspython_txt
+        self.allow_test_tld = http.allow_insecure
+        self._handles = TtlCache(ttl, clock)
+        self._documents = TtlCache(ttl, clock)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="handle-resolve")
+
+    # --- handle -> DID ---------------------------------------------------------------
+    def resolve_handle(self, handle: str, *, fresh: bool = False) -> str:
+        handle = normalize_handle(handle)
+        if not is_valid_handle(handle, allow_test_tld=self.allow_test_tld):
+            raise IdentityResolutionError("That is not a valid Bluesky handle.", code="invalid_handle")
+        if not fresh and (did := self._handles.get(handle)):
+            return did
+        did = self._resolve_handle_uncached(handle)
+        self._handles.put(handle, did)
+        return did
+
+    def _resolve_handle_uncached(self, handle: str) -> str:
+        if self.handle_resolver_url:
+            return self._via_resolver_service(handle)
+        dns_future = self._pool.submit(self._via_dns, handle)
+        https_future = self._pool.submit(self._via_well_known, handle)
+        try:
+            did = dns_future.result()
+        except IdentityResolutionError:
+            https_future.cancel()
+            raise
+        if did:
+            https_future.cancel()
+            return did
+        did = https_future.result()
+        if did:
+            return did
+        raise IdentityResolutionError(f"No Bluesky account was found for @{handle}.", code="handle_not_found")
+
+    def _via_dns(self, handle: str) -> str | None:
+        records = [r.strip() for r in self.dns_txt(f"_atproto.{handle}")]
+        dids = [r[4:] for r in records if r.startswith("did=")]
+        if len(dids) > 1:
+            raise IdentityResolutionError(f"@{handle} has conflicting DNS records.", code="ambiguous_handle")
+        if dids and is_valid_did(dids[0]):
+            return dids[0]
+        return None
+
+    def _via_well_known(self, handle: str) -> str | None:
+        try:
+            response = self.http.request("GET", f"https://{handle}/.well-known/atproto-did", max_bytes=2048)
+        except AtprotoError:
+            return None
+        if response.status_code != 200:
+            return None
+        lines = response.text.strip().splitlines()
+        did = lines[0].strip() if lines else ""
+        return did if is_valid_did(did) else None
+
+    def _via_resolver_service(self, handle: str) -> str:
+        url = f"{self.handle_resolver_url}/xrpc/com.atproto.identity.resolveHandle"
+        try:
+            response = self.http.request("GET", url, params={"handle": handle}, expect_json=True)
+        except TransportError as exc:
+            raise IdentityResolutionError("The handle resolver could not be reached.", code="resolver_down") from exc
+        if response.status_code == 400:
+            raise IdentityResolutionError(f"No Bluesky account was found for @{handle}.", code="handle_not_found")
+        if response.status_code != 200:
+            raise IdentityResolutionError("The handle resolver could not be reached.", code="resolver_down")
+        did = response.json().get("did", "")
+        if not isinstance(did, str) or not is_valid_did(did):
+            raise IdentityResolutionError("The handle resolver gave an invalid answer.", code="invalid_did")
+        return did
+
+    # --- DID -> document ---------------------------------------------------------------
+    def resolve_did(self, did: str, *, fresh: bool = False) -> dict[str, Any]:
+        if not is_valid_did(did):
+            raise IdentityResolutionError("That is not a valid DID.", code="invalid_did")
+        if not fresh and (doc := self._documents.get(did)):
+            return doc
+        if did.startswith("did:plc:"):
+            url = f"{self.plc_url}/{quote(did, safe=':')}"
+        else:
+            host = unquote(did[len("did:web:"):])
+            url = f"https://{host}/.well-known/did.json"
+        try:
+            response = self.http.request("GET", url, expect_json=True)
+        except TransportError as exc:
+            raise IdentityResolutionError("The account's identity could not be looked up.",
+                                          code="did_unreachable") from exc
+        if response.status_code in (404, 410):
+            raise IdentityResolutionError("That account does not exist (any more).", code="did_not_found")
+        if response.status_code != 200:
+            raise IdentityResolutionError("The account's identity could not be looked up.", code="did_unreachable")
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise IdentityResolutionError("The account's DID document is not valid.", code="bad_document") from exc
+        if not isinstance(document, dict) or document.get("id") != did:
+            raise IdentityResolutionError("The account's DID document does not match its DID.", code="bad_document")
+        self._documents.put(did, document)
+        return document
+
+    # --- both ways ---------------------------------------------------------------------
+    def resolve(self, handle_or_did: str, *, fresh: bool = False) -> ResolvedIdentity:
+        """A verified identity. From a handle, the handle must point back; from a DID, an
+        unverifiable handle shows as `handle.invalid`."""
+        text = handle_or_did.strip()
+        if text.startswith("did:"):
+            did = text
+            document = self.resolve_did(did, fresh=fresh)
+            handle, verified = INVALID_HANDLE, False
+            for candidate in handles_in(document)[:1]:
+                try:
+                    if self.resolve_handle(candidate, fresh=fresh) == did:
+                        handle, verified = candidate, True
+                except IdentityResolutionError:
+                    pass
+            return ResolvedIdentity(did, handle, pds_endpoint(document, did), verified, document)
+        handle = normalize_handle(text)
+        did = self.resolve_handle(handle, fresh=fresh)
+        document = self.resolve_did(did, fresh=fresh)
+        if handle not in handles_in(document):
+            raise IdentityResolutionError(f"@{handle} is not confirmed by its account.", code="handle_mismatch")
+        return ResolvedIdentity(did, handle, pds_endpoint(document, did), True, document)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
