@@ -1,3 +1,12 @@
+from django.urls import path
+
+from invitations import views
+
 app_name = "invitations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:kind>/<int:pk>/invite/", views.picker, name="picker"),
+    path("batches/<int:batch_id>/", views.progress, name="progress"),
+    path("batches/<int:batch_id>/retry/", views.retry_failed, name="retry_failed"),
+    path("decline/<str:token>/", views.decline, name="decline"),
+]

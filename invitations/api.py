@@ -1,0 +1,112 @@
+"""DRF endpoints: graph pages (with "already invited" marks), preview, bulk creation, batch status.
+
+Errors map in one place (`_error`): typed service errors become 4xx JSON with a stable code.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bluesky.graph import BlueskyGraphService, GraphError
+from invitations import selectors, services, targets
+from invitations.composer import ComposeError
+from invitations.models import InvitationBatch
+from invitations.views import get_target
+
+GRAPH_ERROR_STATUS = {"not_connected": 409, "missing_scope": 403, "invalid_request": 400}
+
+
+def _error(code: str, message: str, http_status: int) -> Response:
+    return Response({"error": code, "message": message}, status=http_status)
+
+
+def _hosted_target(request: Request, kind: str, pk: int):
+    target = get_target(kind, pk)
+    if not targets.target_is_hosted_by(target, member=request.user):
+        raise Http404("Not the host")
+    return target
+
+
+class GraphPageView(APIView):
+    """GET /api/invitations/<kind>/<pk>/graph/<followers|follows>/?cursor=..."""
+
+    def get(self, request: Request, kind: str, pk: int, graph: str) -> Response:
+        target = _hosted_target(request, kind, pk)
+        try:
+            page = BlueskyGraphService().get_page(member=request.user, kind=graph,
+                                                   cursor=request.query_params.get("cursor") or None)
+        except GraphError as exc:
+            return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
+        invited = selectors.invited_dids(target=target)
+        data = page.as_dict()
+        for profile in data["profiles"]:
+            profile["invited"] = invited.get(profile["did"], "")
+        return Response(data)
+
+
+class PreviewSerializer(serializers.Serializer):
+    message = serializers.CharField(allow_blank=True, max_length=3000, required=False, default="")
+    did = serializers.CharField(max_length=2048)
+    handle = serializers.CharField(max_length=253)
+
+
+class PreviewView(APIView):
+    def post(self, request: Request, kind: str, pk: int) -> Response:
+        target = _hosted_target(request, kind, pk)
+        ser = PreviewSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            post = services.invitation_preview(
+                host=request.user, target=target, message_template=ser.validated_data["message"],
+                recipient_did=ser.validated_data["did"], recipient_handle=ser.validated_data["handle"],
+            )
+        except ComposeError as exc:
+            return _error("message_too_long", str(exc), 400)
+        return Response({"text": post.text, "facets": post.facets, "langs": post.langs})
+
+
+class BulkCreateSerializer(serializers.Serializer):
+    message = serializers.CharField(allow_blank=True, max_length=3000, required=False, default="")
+    dids = serializers.ListField(child=serializers.CharField(max_length=2048), min_length=1, max_length=5000)
+
+
+class BulkCreateView(APIView):
+    """POST /api/invitations/<kind>/<pk>/ {"dids": [...], "message": "..."}"""
+
+    def post(self, request: Request, kind: str, pk: int) -> Response:
+        target = _hosted_target(request, kind, pk)
+        ser = BulkCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            result = services.invitation_bulk_create(
+                host=request.user, target=target, recipient_dids=ser.validated_data["dids"],
+                message_template=ser.validated_data["message"],
+            )
+        except services.InvitationError as exc:
+            return _error(exc.code, str(exc), 403 if exc.code == "not_host" else 400)
+        except GraphError as exc:
+            return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
+        batch = result.batch
+        return Response(
+            {
+                "batch": batch.pk if batch else None,
+                "created": result.created_count,
+                "skipped": result.skipped,
+                "progress_url": f"/invitations/batches/{batch.pk}/" if batch else None,
+                "status_url": f"/api/invitations/batches/{batch.pk}/" if batch else None,
+            },
+            status=status.HTTP_201_CREATED if batch else status.HTTP_200_OK,
+        )
+
+
+class BatchStatusView(APIView):
+    """GET /api/invitations/batches/<id>/ -> sent / failed / waiting counts and failures."""
+
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
+        return Response(selectors.batch_progress(batch=batch))

@@ -1,0 +1,139 @@
+"""Invitations: a host invites one Bluesky account to an event or a community, by a post.
+
+Status only moves forward (see `invitations.services.TRANSITIONS`); the record key is fixed when
+the invitation is created, before any attempt, so a retried or redelivered send can never create
+a second post.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+ONE_TARGET = Q(event__isnull=False, community__isnull=True) | Q(event__isnull=True, community__isnull=False)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class InvitationBatch(models.Model):
+    """One "Send" from the picker: the host's message, shared by its invitations (progress page)."""
+
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitation_batches")
+    event = models.ForeignKey("elonara.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        "elonara.Community", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    message_template = models.TextField(blank=True)
+    langs = models.CharField(max_length=64, blank=True, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=ONE_TARGET,
+                name="invitation_batch_one_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} by {self.host_id}"
+
+    @property
+    def target(self):
+        return self.event or self.community
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    # Indexes are chosen for the queries we run (a 10,000-row batch pays for each one on insert):
+    # the composite indexes in Meta cover batch, host, event and community lookups.
+    batch = models.ForeignKey(InvitationBatch, on_delete=models.CASCADE, related_name="invitations", db_index=False)
+    host = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations_sent", db_index=False
+    )
+    event = models.ForeignKey(
+        "elonara.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="bluesky_invitations",
+        db_index=False,
+    )
+    community = models.ForeignKey(
+        "elonara.Community", null=True, blank=True, on_delete=models.CASCADE, related_name="bluesky_invitations",
+        db_index=False,
+    )
+    recipient_did = models.CharField(max_length=2048)
+    recipient_handle = models.CharField(max_length=253)
+    recipient_display_name = models.CharField(max_length=640, blank=True)
+    recipient_avatar_url = models.URLField(max_length=2048, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Shown on the landing page to recognise the invitation; grants nothing by itself.
+    token = models.CharField(max_length=32, unique=True, default=_new_token)
+    # Fixed before the first attempt; the write uses it, so "already exists" means "sent".
+    rkey = models.CharField(max_length=13)
+    record_created_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    retryable = models.BooleanField(default=False)
+    post_uri = models.CharField(max_length=2048, blank=True)
+    post_cid = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "recipient_did"], condition=Q(event__isnull=False), name="invitation_once_per_event"
+            ),
+            models.UniqueConstraint(
+                fields=["community", "recipient_did"],
+                condition=Q(community__isnull=False),
+                name="invitation_once_per_community",
+            ),
+            models.CheckConstraint(
+                condition=ONE_TARGET,
+                name="invitation_one_target",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["batch", "status"], name="invitation_batch_status"),
+            models.Index(fields=["recipient_did", "status"], name="invitation_recipient_status"),
+            models.Index(fields=["host", "created_at"], name="invitation_host_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_handle} -> {self.target} ({self.status})"
+
+    @property
+    def target(self):
+        return self.event or self.community
+
+
+class InvitationDecline(models.Model):
+    """An invitee said "no more invitations from this host": never invite that DID from them again."""
+
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient_did = models.CharField(max_length=2048)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "recipient_did"], name="invitation_decline_once")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_did} declined {self.host}"

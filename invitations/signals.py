@@ -1,0 +1,29 @@
+"""Accepting invitations when the invitee RSVPs, joins, or connects Bluesky afterwards.
+
+Adapters only (one service call each). The foundation's `rsvp_changed` / `community_joined` are
+sent after commit, so the invitation update runs in its own short transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from invitations import services
+
+ACCEPTING_RSVP = {"going", "maybe"}
+
+
+def on_rsvp_changed(sender: Any, rsvp: Any, **kwargs: Any) -> None:
+    if str(rsvp.status) in ACCEPTING_RSVP:
+        services.invitation_accept_for_member(member=rsvp.member, target=rsvp.event)
+
+
+def on_community_joined(sender: Any, membership: Any, **kwargs: Any) -> None:
+    services.invitation_accept_for_member(member=membership.member, target=membership.community)
+
+
+def on_identity_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    member = instance.member
+    transaction.on_commit(lambda: services.invitations_accept_existing(member=member))

@@ -1,0 +1,76 @@
+"""Pages: the picker ("Invite from Bluesky"), the progress page, retry, decline. Thin adapters."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from invitations import selectors, services, targets
+from invitations.models import InvitationBatch
+
+TARGET_MODELS = {"event": "Event", "community": "Community"}
+
+
+def get_target(kind: str, pk: int):
+    if kind not in TARGET_MODELS:
+        raise Http404("Unknown target")
+    return get_object_or_404(apps.get_model("elonara", TARGET_MODELS[kind]), pk=pk)
+
+
+@login_required
+@require_GET
+def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    target = get_target(kind, pk)
+    if not targets.target_is_hosted_by(target, member=request.user):
+        raise Http404("Not the host")
+    return render(
+        request,
+        "invitations/picker.html",
+        {
+            "target": target,
+            "kind": kind,
+            "target_name": targets.target_name(target),
+            "default_template": services.default_template_for(target),
+            "remaining_today": services.invitation_daily_remaining(host=request.user),
+            "connected": bool(targets.member_did(request.user)),
+        },
+    )
+
+
+@login_required
+@require_GET
+def progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(InvitationBatch.objects.select_related("event", "community"), pk=batch_id,
+                              host=request.user)
+    return render(
+        request,
+        "invitations/progress.html",
+        {"batch": batch, "target": batch.target, "target_name": targets.target_name(batch.target),
+         "progress": selectors.batch_progress(batch=batch)},
+    )
+
+
+@login_required
+@require_POST
+def retry_failed(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
+    count = services.invitation_retry_failed(host=request.user, batch=batch)
+    messages.info(request, f"{count} invitation(s) queued again.")
+    return HttpResponseRedirect(reverse("invitations:progress", args=[batch.pk]))
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_decline(member=request.user, token=token)
+    except services.InvitationError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("home"))
+    messages.info(request, "Invitation declined. This host will not invite you again.")
+    return HttpResponseRedirect(invitation.target.get_absolute_url())

@@ -1,0 +1,172 @@
+"""Invitation rules that need no peer: anti-spam, caps, forward-only status, accept, decline, retry."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from invitations import selectors, services
+from invitations.composer import TID_PATTERN
+from invitations.models import Invitation, InvitationDecline
+from tests.invitations.conftest import join, link_identity, make_community, make_member, profile, random_did, rsvp
+
+S = Invitation.Status
+
+
+def _enqueue(host, target, profiles, message=""):
+    return services.invitations_enqueue(host=host, target=target, profiles=profiles, message_template=message)
+
+
+@pytest.mark.django_db
+def test_enqueue_fixes_rkey_and_token_and_queues_after_commit(host, event, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = _enqueue(host, event, [profile("bob.test"), profile("carol.test")])
+    assert len(result.created) == 2 and not result.skipped
+    assert len(callbacks) == 1  # one dispatch after commit, never before
+    rows = list(Invitation.objects.filter(batch=result.batch))
+    assert all(TID_PATTERN.match(r.rkey) for r in rows)
+    assert len({r.rkey for r in rows}) == 2 and len({r.token for r in rows}) == 2
+    assert {r.status for r in rows} == {S.PENDING}
+    ids = services.invitation_batch_dispatch(batch_id=result.batch.pk)
+    assert sorted(ids) == sorted(r.pk for r in rows)
+    assert set(Invitation.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.QUEUED}
+
+
+@pytest.mark.django_db
+def test_inviting_twice_is_refused_politely(host, event):
+    bob = profile("bob.test")
+    _enqueue(host, event, [bob])
+    again = _enqueue(host, event, [bob, profile("carol.test")])
+    assert again.skipped == {bob.did: "already_invited"}
+    assert len(again.created) == 1
+    assert Invitation.objects.filter(event=event, recipient_did=bob.did).count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(INVITATIONS_DAILY_CAP_PER_HOST=3)
+def test_daily_cap_per_host(host, event):
+    people = [profile(f"p{i}.test") for i in range(5)]
+    result = _enqueue(host, event, people)
+    assert len(result.created) == 3
+    assert [d for d, r in result.skipped.items() if r == "daily_cap"] == [p.did for p in people[3:]]
+    later = _enqueue(host, event, [profile("late.test")])
+    assert later.created == [] and list(later.skipped.values()) == ["daily_cap"]
+    assert services.invitation_daily_remaining(host=host) == 0
+
+
+@pytest.mark.django_db
+def test_declined_and_members_are_never_invited(host, event):
+    declined = profile("no.test")
+    InvitationDecline.objects.create(host=host, recipient_did=declined.did)
+    attendee = make_member("dave")
+    attendee_did = random_did()
+    link_identity(member=attendee, did=attendee_did, handle="dave.test")
+    rsvp(member=attendee, event=event)
+    result = _enqueue(host, event, [declined, profile("dave.test", did=attendee_did), profile("ok.test")])
+    assert result.skipped == {declined.did: "declined", attendee_did: "already_member"}
+    assert [i.recipient_handle for i in result.created] == ["ok.test"]
+
+
+@pytest.mark.django_db
+def test_community_members_are_not_invited(host):
+    community = make_community(host=host)
+    member = make_member("erin")
+    did = random_did()
+    link_identity(member=member, did=did, handle="erin.test")
+    join(member=member, community=community)
+    result = _enqueue(host, community, [profile("erin.test", did=did)])
+    assert result.skipped == {did: "already_member"}
+
+
+@pytest.mark.django_db
+def test_only_the_host_may_invite(host, event):
+    other = make_member("mallory")
+    with pytest.raises(services.InvitationError) as info:
+        services.invitation_bulk_create(host=other, target=event, recipient_dids=[random_did()])
+    assert info.value.code == "not_host"
+
+
+@pytest.mark.django_db
+def test_status_moves_forward_only(host, event):
+    inv = _enqueue(host, event, [profile("bob.test")]).created[0]
+    assert not services._transition(invitation_id=inv.pk, to=S.SENT)  # pending cannot jump to sent
+    assert services._transition(invitation_id=inv.pk, to=S.QUEUED)
+    assert services._transition(invitation_id=inv.pk, to=S.SENDING)
+    assert services._transition(invitation_id=inv.pk, to=S.SENT)
+    for backwards in (S.PENDING, S.QUEUED, S.SENDING, S.FAILED):
+        assert not services._transition(invitation_id=inv.pk, to=backwards)
+    assert services._transition(invitation_id=inv.pk, to=S.ACCEPTED)
+    assert not services._transition(invitation_id=inv.pk, to=S.SENT)
+    inv.refresh_from_db()
+    assert inv.status == S.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_send_skips_finished_invitations_without_posting(host, event):
+    inv = _enqueue(host, event, [profile("bob.test")]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+
+    class NeverCalled:
+        def create_post_for_member(self, *args, **kwargs):  # the test fails if a post is attempted
+            raise AssertionError("posted an invitation that was already sent")
+
+    outcome = services.invitation_send(invitation_id=inv.pk, agent=NeverCalled())
+    assert outcome.status == S.SENT and outcome.retry_in is None
+
+
+@pytest.mark.django_db
+def test_rsvp_marks_the_invitation_accepted(host, event, django_capture_on_commit_callbacks):
+    bob = make_member("bob")
+    did = random_did()
+    inv = _enqueue(host, event, [profile("bob.test", did=did)]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    link_identity(member=bob, did=did, handle="bob.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        rsvp(member=bob, event=event)
+    inv.refresh_from_db()
+    assert inv.status == S.ACCEPTED and inv.accepted_by == bob
+
+
+@pytest.mark.django_db
+def test_connecting_bluesky_after_rsvp_accepts(host, event, django_capture_on_commit_callbacks):
+    bob = make_member("bob")
+    did = random_did()
+    inv = _enqueue(host, event, [profile("bob.test", did=did)]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        rsvp(member=bob, event=event)
+        link_identity(member=bob, did=did, handle="bob.test")
+    inv.refresh_from_db()
+    assert inv.status == S.ACCEPTED
+    assert [i.pk for i in selectors.invitations_for_member(member=bob)] == [inv.pk]
+
+
+@pytest.mark.django_db
+def test_only_the_invitee_can_decline(host, event):
+    did = random_did()
+    inv = _enqueue(host, event, [profile("bob.test", did=did)]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    stranger = make_member("stranger")
+    with pytest.raises(services.InvitationError):
+        services.invitation_decline(member=stranger, token=inv.token)
+    bob = make_member("bob")
+    link_identity(member=bob, did=did, handle="bob.test")
+    services.invitation_decline(member=bob, token=inv.token)
+    inv.refresh_from_db()
+    assert inv.status == S.DECLINED
+    assert _enqueue(host, make_community(host=host), [profile("bob.test", did=did)]).skipped == {did: "declined"}
+
+
+@pytest.mark.django_db
+def test_retry_failed_requeues_only_retryable(host, event, django_capture_on_commit_callbacks):
+    created = _enqueue(host, event, [profile("a.test"), profile("b.test")]).created
+    Invitation.objects.filter(pk=created[0].pk).update(status=S.FAILED, retryable=True, failure_reason="5xx")
+    Invitation.objects.filter(pk=created[1].pk).update(status=S.FAILED, retryable=False, failure_reason="bad")
+    with django_capture_on_commit_callbacks() as callbacks:
+        moved = services.invitation_retry_failed(host=host, batch=created[0].batch)
+    assert moved == 1 and len(callbacks) == 1
+    statuses = dict(Invitation.objects.filter(batch=created[0].batch).values_list("pk", "status"))
+    assert statuses == {created[0].pk: S.QUEUED, created[1].pk: S.FAILED}
+    progress = selectors.batch_progress(batch=created[0].batch)
+    assert (progress["waiting"], progress["failed"]) == (1, 1)
+    assert progress["failures"][0]["reason"] == "bad"
