@@ -120,11 +120,16 @@ def result_from_xrpc_error(exc: XrpcFailure, *, agent: str, repo_did: str = "") 
 
 
 def result_from_transport_error(exc: Exception, *, agent: str, repo_did: str = "") -> BlueskyResult:
+    retryable = bool(getattr(exc, "retryable", True))
     return BlueskyResult.failure(
         reason=Reason.TRANSPORT,
-        error="Could not reach the Bluesky server (timeout or connection problem); the post will be retried.",
-        retryable=True,
-        payload={"error": type(exc).__name__},
+        error=(
+            "Could not reach the Bluesky server (timeout or connection problem); the post will be retried."
+            if retryable
+            else "The Bluesky server gave an answer that cannot be used."
+        ),
+        retryable=retryable,
+        payload={"error": str(getattr(exc, "kind", "") or type(exc).__name__)},
         agent=agent,
         repo_did=repo_did,
     )

@@ -35,6 +35,7 @@ EXPIRY_MARGIN = timedelta(seconds=60)
 # Tokens whose expiry we cannot read are trusted this long (the PDS issues ~2 h access tokens).
 UNKNOWN_EXPIRY = timedelta(minutes=5)
 # Errors that mean "this token is no good", as opposed to "the server is unwell".
+_TRANSIENT_IDENTITY_CODES = {"did_unreachable", "resolver_down"}
 _TOKEN_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 
 
@@ -252,7 +253,9 @@ class AppPasswordSessionManager:
             raise _session_error(exc, doing="refresh the Bluesky session") from exc
         except TransportFailure as exc:
             raise AppPasswordSessionError(
-                "Could not reach the Bluesky server to refresh the session.", code=Reason.TRANSPORT, retryable=True
+                "Could not reach the Bluesky server to refresh the session.",
+                code=Reason.TRANSPORT,
+                retryable=exc.retryable,
             ) from exc
         if body.get("did") and body.get("did") != row.did:
             # The server swapped accounts under us: never post with that session.
@@ -266,16 +269,22 @@ class AppPasswordSessionManager:
     def _create(self, row: AppPasswordSession, account: AppPasswordAccount) -> SessionView:
         p = protocol()
         try:
-            identity = self.resolver.resolve(account.identifier)
-        except p.TransportError as exc:
+            # Fresh, not cached: which PDS hosts the account is exactly what we are about to trust.
+            identity = self.resolver.resolve(account.identifier, fresh=True)
+        except p.IdentityResolutionError as exc:
+            transient = exc.code in _TRANSIENT_IDENTITY_CODES
             raise AppPasswordSessionError(
-                "Could not reach the servers that resolve the Bluesky account.",
+                "Could not reach the servers that resolve the Bluesky account."
+                if transient
+                else f"The Bluesky account {account.identifier!r} could not be resolved ({exc.message})",
                 code=Reason.IDENTITY_UNRESOLVED,
-                retryable=True,
+                retryable=transient,
             ) from exc
         except p.AtprotoError as exc:
             raise AppPasswordSessionError(
-                f"The Bluesky account {account.identifier!r} could not be resolved.", code=Reason.IDENTITY_UNRESOLVED
+                "Could not reach the servers that resolve the Bluesky account.",
+                code=Reason.IDENTITY_UNRESOLVED,
+                retryable=bool(getattr(exc, "retryable", False)),
             ) from exc
         pds_url = str(identity.pds_url).rstrip("/")
         client = _pds_client(http=self.http, pds_url=pds_url, token=None)
@@ -292,7 +301,7 @@ class AppPasswordSessionManager:
             raise _session_error(exc, doing="sign in to Bluesky with the app password") from exc
         except TransportFailure as exc:
             raise AppPasswordSessionError(
-                "Could not reach the Bluesky server to sign in.", code=Reason.TRANSPORT, retryable=True
+                "Could not reach the Bluesky server to sign in.", code=Reason.TRANSPORT, retryable=exc.retryable
             ) from exc
         if body.get("did") != identity.did:
             # The DID the PDS signed us in as must be the account the DID document says lives there.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bluesky.atproto import AtprotoError, TransportError, XrpcError
+
 
 class XrpcFailure(Exception):
     """An XRPC error answer: HTTP status, the lexicon error name, the server's message, headers."""
@@ -26,31 +28,29 @@ class XrpcFailure(Exception):
 
 
 class TransportFailure(Exception):
-    """No usable HTTP answer: timeout, refused connection, blocked host, oversized body."""
+    """No usable HTTP answer: timeout, refused connection, blocked host, oversized body.
+    `retryable` is False for answers that will not get better (a refused URL, a redirect)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, retryable: bool = True) -> None:
         super().__init__(f"transport failure: {kind}")
         self.kind = kind
+        self.retryable = retryable
 
 
-def _atproto_errors() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
-    from bluesky.agents.protocol import protocol
-
-    p = protocol()
-    return p.XrpcError, p.TransportError, p.AtprotoError
-
-
-def failure_from_atproto(exc: BaseException) -> XrpcFailure | TransportFailure:
-    xrpc_error, transport_error, _ = _atproto_errors()
-    if isinstance(exc, xrpc_error):
+def failure_from_atproto(exc: AtprotoError) -> XrpcFailure | TransportFailure:
+    if isinstance(exc, XrpcError):
         return XrpcFailure(
-            status=int(getattr(exc, "status", 0) or 0),
-            error=str(getattr(exc, "error", "") or ""),
-            message=str(getattr(exc, "message", "") or getattr(exc, "error_message", "") or ""),
-            headers=getattr(exc, "headers", None),
-            retry_after=getattr(exc, "retry_after", None),
+            status=int(exc.status or 0),
+            error=str(exc.error or ""),
+            # The server's own words (XrpcError.message is ours and only restates the status).
+            message=str(getattr(exc, "server_message", "") or ""),
+            headers=exc.headers,
+            retry_after=exc.retry_after,
         )
-    return TransportFailure(type(exc).__name__)
+    if isinstance(exc, TransportError):
+        return TransportFailure(str(exc.code), retryable=bool(getattr(exc, "retryable", True)))
+    # UnsafeURLError and any other client-side refusal: retrying cannot help.
+    return TransportFailure(str(getattr(exc, "code", type(exc).__name__)), retryable=False)
 
 
 def _payload_from_response(response: Any) -> dict[str, Any]:
@@ -85,7 +85,6 @@ def call_with(
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Call `nsid` on a PdsClient or a BlueskySession, normalising answers and errors."""
-    xrpc_error, transport_error, atproto_error = _atproto_errors()
     try:
         if method == "GET":
             kwargs: dict[str, Any] = {"params": params or {}}
@@ -97,8 +96,6 @@ def call_with(
             if headers:
                 kwargs["headers"] = headers
             response = client.post(nsid, **kwargs)
-    except (xrpc_error, transport_error) as exc:
+    except AtprotoError as exc:
         raise failure_from_atproto(exc) from exc
-    except atproto_error as exc:
-        raise TransportFailure(type(exc).__name__) from exc
     return _payload_from_response(response)

@@ -5,10 +5,12 @@ from collections import Counter
 
 import httpx
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from bluesky.agents.protocol import protocol
 from bluesky.agents.xrpc import call_with
+from bluesky.atproto import IdentityResolver, SafeHttpClient
 
 
 @pytest.fixture(autouse=True)
@@ -54,16 +56,9 @@ class WireCounter(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def http_client_with_transport(transport: httpx.BaseTransport):
-    """The project's SSRF-safe client (or the interim one) over the given transport."""
-    p = protocol()
-    if p.source == "interim":
-        from bluesky.agents._interim_atproto import InterimHttp
-
-        return InterimHttp(transport=transport)
-    from bluesky.atproto.http import SafeHttpClient
-
-    return SafeHttpClient(transport=transport)
+def http_client_with_transport(transport: httpx.BaseTransport) -> SafeHttpClient:
+    """The project's SSRF-checked client over the given transport (URL checks still apply)."""
+    return SafeHttpClient(allow_insecure=True, transport=transport)
 
 
 def new_tid_like_rkey() -> str:
@@ -71,16 +66,11 @@ def new_tid_like_rkey() -> str:
     return "3" + "".join(secrets.choice(alphabet) for _ in range(12))
 
 
-def resolver_with_http(http):
-    """The project's identity resolver (or the interim one) over the given HTTP client."""
-    p = protocol()
-    if p.source == "interim":
-        from bluesky.agents._interim_atproto import IdentityResolver
-
-        return IdentityResolver(http=http)
-    from bluesky.atproto import IdentityResolver
-
-    return IdentityResolver(http=http)
+def resolver_with_http(http: SafeHttpClient) -> IdentityResolver:
+    """The project's identity resolver over the given HTTP client, configured from settings."""
+    return IdentityResolver(
+        http=http, plc_url=settings.ATPROTO_PLC_URL, handle_resolver_url=settings.ATPROTO_HANDLE_RESOLVER_URL or None
+    )
 
 
 # --- peer fixtures and helpers (the `peer`/`accounts` fixtures come from tests/peer/) -------------

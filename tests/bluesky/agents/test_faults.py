@@ -18,11 +18,11 @@ from tests.bluesky.agents.conftest import http_client_with_transport, resolver_w
 
 pytestmark = pytest.mark.django_db
 
-PDS = "http://pds.fault.invalid"
-PLC = "http://plc.fault.invalid"
+PDS = "http://pds.fault.test"
+PLC = "http://plc.fault.test"
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 OTHER_DID = "did:plc:z72i7hdynmk6r22z27h6tvur"
-HANDLE = "relay.fault.invalid"
+HANDLE = "relay.fault.test"
 RECORD = {"$type": "app.bsky.feed.post", "text": "hello", "createdAt": "2026-11-22T23:00:00.000Z"}
 
 
@@ -68,7 +68,7 @@ class FakePds:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         nsid = request.url.path.removeprefix("/xrpc/")
         self.calls.append(nsid)
-        if request.url.host == "plc.fault.invalid":
+        if request.url.host == "plc.fault.test":
             return httpx.Response(
                 200,
                 json={
@@ -285,5 +285,5 @@ def test_malformed_success_answer_is_a_failure(relay, member):
     stored_session(relay)
     pds = FakePds(lambda r: httpx.Response(200, text="<html>proxy login</html>"))
     result = agent_for(pds).create_post_for_member(member, RECORD)
-    assert (result.success, result.reason, result.retryable) == (False, Reason.REQUEST_REJECTED, False)
+    assert (result.success, result.reason, result.retryable) == (False, Reason.TRANSPORT, False)
     assert not result.uri

@@ -74,7 +74,7 @@ class FakeNetwork:
         url = str(request.url).split("?", 1)[0]
         self.calls.append((request.method, url))
         if url.startswith(PLC + "/"):
-            did = url[len(PLC) + 1:].replace("%3A", ":")
+            did = url[len(PLC) + 1 :].replace("%3A", ":")
             doc = self.documents.get(did)
             return httpx.Response(200, json=doc) if doc else httpx.Response(404, json={"message": "not found"})
         if url.endswith("/xrpc/com.atproto.identity.resolveHandle"):
@@ -82,12 +82,13 @@ class FakeNetwork:
             return httpx.Response(200, json={"did": did}) if did else httpx.Response(400, json={"error": "x"})
         if url.endswith("/.well-known/oauth-protected-resource"):
             origin = url[: -len("/.well-known/oauth-protected-resource")]
-            return httpx.Response(200, json={"resource": origin,
-                                             "authorization_servers": [self.resource_issuer.get(origin, ISSUER)]})
+            return httpx.Response(
+                200, json={"resource": origin, "authorization_servers": [self.resource_issuer.get(origin, ISSUER)]}
+            )
         if url == f"{ISSUER}/.well-known/oauth-authorization-server":
             return httpx.Response(200, json={**auth_server_metadata(), **self.asm_overrides})
         if url.startswith(ISSUER + "/oauth/"):
-            return self._oauth(request, url[len(ISSUER) + 7:])
+            return self._oauth(request, url[len(ISSUER) + 7 :])
         return httpx.Response(404)
 
     def _oauth(self, request: httpx.Request, endpoint: str) -> httpx.Response:
@@ -97,13 +98,21 @@ class FakeNetwork:
         if self.always_nonce_error or not _has_nonce(request.headers["DPoP"]):
             return httpx.Response(400, json={"error": "use_dpop_nonce"}, headers={"DPoP-Nonce": f"n{len(self.calls)}"})
         if endpoint == "par":
-            return httpx.Response(201, json={"request_uri": "urn:ietf:params:oauth:request_uri:req-1",
-                                             "expires_in": 60})
+            return httpx.Response(
+                201, json={"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 60}
+            )
         if endpoint == "token":
-            return httpx.Response(200, json={
-                "access_token": "at-" + form.get("grant_type", ""), "refresh_token": "rt-1",
-                "token_type": self.token_type, "scope": self.token_scope, "sub": self.token_sub, "expires_in": 3600,
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "access_token": "at-" + form.get("grant_type", ""),
+                    "refresh_token": "rt-1",
+                    "token_type": self.token_type,
+                    "scope": self.token_scope,
+                    "sub": self.token_sub,
+                    "expires_in": 3600,
+                },
+            )
         if endpoint == "revoke":
             self.revoked.append(form.get("token"))
             return httpx.Response(200)

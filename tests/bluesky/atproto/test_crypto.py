@@ -31,8 +31,10 @@ def test_dpop_proof_verifies_with_its_embedded_key():
 
 def test_every_proof_has_a_new_jti():
     key = DpopKey.generate()
-    jtis = {jwt.decode(key.proof("GET", "https://a.example/"), options={"verify_signature": False})["jti"]
-            for _ in range(50)}
+    jtis = {
+        jwt.decode(key.proof("GET", "https://a.example/"), options={"verify_signature": False})["jti"]
+        for _ in range(50)
+    }
     assert len(jtis) == 50
 
 

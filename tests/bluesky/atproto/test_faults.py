@@ -17,8 +17,9 @@ from tests.bluesky.atproto.fake_network import ALICE, ISSUER, MALLORY, PDS, PLC,
 def client_for(network: FakeNetwork) -> OAuthClient:
     http = SafeHttpClient(transport=network.transport())
     resolver = IdentityResolver(http=http, plc_url=PLC, handle_resolver_url="https://resolver.example.com")
-    config = ClientConfig(client_id="http://localhost?redirect_uri=x", redirect_uri="http://127.0.0.1:8000/cb",
-                          scope="atproto")
+    config = ClientConfig(
+        client_id="http://localhost?redirect_uri=x", redirect_uri="http://127.0.0.1:8000/cb", scope="atproto"
+    )
     return OAuthClient(config, http=http, resolver=resolver)
 
 
@@ -66,14 +67,17 @@ def test_callback_iss_mismatch_refused_without_token_call():
     assert len(network.calls) == before
 
 
-@pytest.mark.parametrize("override, missing", [
-    ({"issuer": "https://other.example.com"}, "issuer_mismatch"),
-    ({"require_pushed_authorization_requests": False}, "incompatible"),
-    ({"code_challenge_methods_supported": ["plain"]}, "incompatible"),
-    ({"dpop_signing_alg_values_supported": ["ES256K"]}, "incompatible"),
-    ({"authorization_response_iss_parameter_supported": False}, "incompatible"),
-    ({"scopes_supported": ["openid"]}, "incompatible"),
-])
+@pytest.mark.parametrize(
+    "override, missing",
+    [
+        ({"issuer": "https://other.example.com"}, "issuer_mismatch"),
+        ({"require_pushed_authorization_requests": False}, "incompatible"),
+        ({"code_challenge_methods_supported": ["plain"]}, "incompatible"),
+        ({"dpop_signing_alg_values_supported": ["ES256K"]}, "incompatible"),
+        ({"authorization_response_iss_parameter_supported": False}, "incompatible"),
+        ({"scopes_supported": ["openid"]}, "incompatible"),
+    ],
+)
 def test_lying_or_lacking_metadata_is_refused(override, missing):
     network = FakeNetwork(asm_overrides=override)
     http = SafeHttpClient(transport=network.transport())

@@ -21,13 +21,33 @@ class RecordingBackend(httpcore.NetworkBackend):
         raise httpcore.ConnectError("no network in tests")
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/", "https://127.1/", "https://2130706433/", "https://0x7f.1/", "https://017700000001/",
-    "https://0x7f000001/", "https://[::1]/", "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/",
-    "https://169.254.169.254/latest/meta-data/", "https://10.1.2.3/", "https://172.16.0.1/", "https://192.168.1.1/",
-    "https://100.64.0.1/", "https://[fc00::1]/", "https://[fd12:3456::1]/", "https://[fe80::1]/", "https://0.0.0.0/",
-    "https://224.0.0.1/", "https://[64:ff9b::7f00:1]/", "https://localhost/", "https://foo.localhost/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/",
+        "https://127.1/",
+        "https://2130706433/",
+        "https://0x7f.1/",
+        "https://017700000001/",
+        "https://0x7f000001/",
+        "https://[::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:7f00:1]/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/",
+        "https://172.16.0.1/",
+        "https://192.168.1.1/",
+        "https://100.64.0.1/",
+        "https://[fc00::1]/",
+        "https://[fd12:3456::1]/",
+        "https://[fe80::1]/",
+        "https://0.0.0.0/",
+        "https://224.0.0.1/",
+        "https://[64:ff9b::7f00:1]/",
+        "https://localhost/",
+        "https://foo.localhost/",
+    ],
+)
 def test_private_and_loopback_literals_are_refused(url):
     backend = RecordingBackend()
     http = SafeHttpClient(network_backend=backend, resolve_host=lambda h, p: pytest.fail("no DNS for literals"))
@@ -36,15 +56,25 @@ def test_private_and_loopback_literals_are_refused(url):
     assert backend.connected_to == []
 
 
-@pytest.mark.parametrize("url", ["http://example.com/", "ftp://example.com/", "file:///etc/passwd",
-                                 "https://user:pw@example.com/", "javascript:alert(1)", "https:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/",
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "https://user:pw@example.com/",
+        "javascript:alert(1)",
+        "https:///nohost",
+    ],
+)
 def test_bad_schemes_and_shapes_are_refused(url):
     with pytest.raises(UnsafeURLError):
         SafeHttpClient(network_backend=RecordingBackend()).request("GET", url)
 
 
-@pytest.mark.parametrize("answers", [["127.0.0.1"], ["10.0.0.5"], ["169.254.169.254"], ["::1"], ["fd00::1"],
-                                     ["93.184.216.34", "10.0.0.1"]])
+@pytest.mark.parametrize(
+    "answers", [["127.0.0.1"], ["10.0.0.5"], ["169.254.169.254"], ["::1"], ["fd00::1"], ["93.184.216.34", "10.0.0.1"]]
+)
 def test_names_resolving_to_private_addresses_are_refused(answers):
     backend = RecordingBackend()
     http = SafeHttpClient(network_backend=backend, resolve_host=lambda host, port: answers)
@@ -122,8 +152,9 @@ def test_slow_drip_hits_the_total_deadline():
             time.sleep(0.05)
             yield b"."
 
-    http = SafeHttpClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=drip())),
-                          timeout=0.5, max_bytes=10_000)
+    http = SafeHttpClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=drip())), timeout=0.5, max_bytes=10_000
+    )
     with pytest.raises(TransportError) as excinfo:
         http.request("GET", "https://pds.example.com/")
     assert excinfo.value.code == "timeout"

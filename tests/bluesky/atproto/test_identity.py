@@ -8,12 +8,27 @@ from bluesky.atproto.identity import normalize_handle
 from tests.bluesky.atproto.fake_network import ALICE, PDS, PLC, FakeNetwork, did_document
 
 
-@pytest.mark.parametrize("handle, ok", [
-    ("alice.bsky.social", True), ("a.co", True), ("xn--ls8h.example.com", True), ("jay.bsky.social", True),
-    ("nodot", False), ("-bad.example.com", False), ("bad-.example.com", False), ("a..b.com", False),
-    ("alice.local", False), ("alice.invalid", False), ("alice.onion", False), ("1.2.3.4", False),
-    ("alice.test", False), ("a" * 64 + ".com", False), ("alice.bsky.social.", False), ("al ice.com", False),
-])
+@pytest.mark.parametrize(
+    "handle, ok",
+    [
+        ("alice.bsky.social", True),
+        ("a.co", True),
+        ("xn--ls8h.example.com", True),
+        ("jay.bsky.social", True),
+        ("nodot", False),
+        ("-bad.example.com", False),
+        ("bad-.example.com", False),
+        ("a..b.com", False),
+        ("alice.local", False),
+        ("alice.invalid", False),
+        ("alice.onion", False),
+        ("1.2.3.4", False),
+        ("alice.test", False),
+        ("a" * 64 + ".com", False),
+        ("alice.bsky.social.", False),
+        ("al ice.com", False),
+    ],
+)
 def test_handle_syntax(handle, ok):
     assert is_valid_handle(handle) is ok
 
@@ -26,19 +41,27 @@ def test_normalize_handle():
     assert normalize_handle("  @Alice.Bsky.Social ") == "alice.bsky.social"
 
 
-@pytest.mark.parametrize("did, ok", [
-    ("did:plc:z72i7hdynmk6r22z27h6tvur", True), ("did:plc:Z72i7hdynmk6r22z27h6tvur", False),
-    ("did:plc:z72i7hdynmk6r22z27h6tvu", False), ("did:web:example.com", True),
-    ("did:web:example.com:user:alice", False), ("did:key:zQ3sh", False), ("did:plc:z72i7hdynmk6r22z27h6tvu1", False),
-])
+@pytest.mark.parametrize(
+    "did, ok",
+    [
+        ("did:plc:z72i7hdynmk6r22z27h6tvur", True),
+        ("did:plc:Z72i7hdynmk6r22z27h6tvur", False),
+        ("did:plc:z72i7hdynmk6r22z27h6tvu", False),
+        ("did:web:example.com", True),
+        ("did:web:example.com:user:alice", False),
+        ("did:key:zQ3sh", False),
+        ("did:plc:z72i7hdynmk6r22z27h6tvu1", False),
+    ],
+)
 def test_did_syntax(did, ok):
     assert is_valid_did(did) is ok
 
 
 def resolver_with(network, dns=None, handle_resolver=None):
     http = SafeHttpClient(transport=network.transport())
-    return IdentityResolver(http=http, plc_url=PLC, handle_resolver_url=handle_resolver,
-                            dns_txt=dns or (lambda name: []))
+    return IdentityResolver(
+        http=http, plc_url=PLC, handle_resolver_url=handle_resolver, dns_txt=dns or (lambda name: [])
+    )
 
 
 def test_dns_txt_wins_and_the_document_must_point_back():
@@ -46,7 +69,11 @@ def test_dns_txt_wins_and_the_document_must_point_back():
     resolver = resolver_with(network, dns=lambda name: [f"did={ALICE}"] if name == "_atproto.alice.example.com" else [])
     identity = resolver.resolve("@Alice.Example.com")
     assert (identity.did, identity.handle, identity.pds_url, identity.handle_verified) == (
-        ALICE, "alice.example.com", PDS, True)
+        ALICE,
+        "alice.example.com",
+        PDS,
+        True,
+    )
 
 
 def test_conflicting_dns_records_fail():
