@@ -30,10 +30,15 @@ def connect(request, peer_settings, app_host):
     def _connect(member, account, *, scope=None):
         service = oauth_services.BlueskyOAuthService()
         authorize_url = service.start_authorization(member, attr(account, "handle"))
-        callback_url = (
-            peer_consent(authorize_url, account, scope=scope) if scope else peer_consent(authorize_url, account)
+        if not isinstance(authorize_url, str):  # a redirect response or a result object
+            authorize_url = getattr(authorize_url, "url", None) or authorize_url["Location"]
+        answer = peer_consent(authorize_url, account, scope) if scope else peer_consent(authorize_url, account)
+        # consent() returns the callback's query parameters (code, state, iss); a URL also works.
+        callback = (
+            RequestFactory().get(answer)
+            if isinstance(answer, str)
+            else RequestFactory().get("/bluesky/callback/", answer)
         )
-        callback = RequestFactory().get(callback_url)
         SessionMiddleware(lambda r: None).process_request(callback)
         callback.user = member
         service.handle_callback(callback)
