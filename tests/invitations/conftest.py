@@ -33,7 +33,7 @@ def make_event(*, host, title: str = "Board games night 🎲"):
 
     return elonara_services.event_create(
         host=host, title=title, starts_at=timezone.now() + timedelta(days=3),
-        ends_at=timezone.now() + timedelta(days=3, hours=3), description="Bring a game.",
+        ends_at=timezone.now() + timedelta(days=3, hours=3), description="Bring a game.", venue="Café Lumière",
     )
 
 
