@@ -1,0 +1,49 @@
+"""Our client signing keys in the database: generated on first use, rotated by a command."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bluesky.atproto import ClientKey, ClientKeyset
+from bluesky.models import BlueskyIdentity, ClientSigningKey
+
+
+def _create_active_key() -> ClientSigningKey:
+    key = ClientKey.generate()
+    return ClientSigningKey.objects.create(kid=key.kid, private_key_pem=key.to_pem(), public_jwk=key.public_jwk,
+                                           is_active=True)
+
+
+@transaction.atomic
+def client_key_ensure_active() -> ClientSigningKey:
+    # Row lock on PostgreSQL; on SQLite the IMMEDIATE transaction serialises writers.
+    active = ClientSigningKey.objects.select_for_update().filter(is_active=True).first()
+    return active or _create_active_key()
+
+
+def client_keys_published():
+    """Keys whose public half belongs in the JWKS: the active one and retired ones still in use."""
+    in_use = BlueskyIdentity.objects.exclude(client_kid="").values_list("client_kid", flat=True)
+    return ClientSigningKey.objects.filter(Q(is_active=True) | Q(kid__in=in_use))
+
+
+def client_keyset_load() -> ClientKeyset:
+    active = client_key_ensure_active()
+    keys = [ClientKey.from_pem(row.kid, row.private_key_pem) for row in client_keys_published()]
+    return ClientKeyset(keys, active_kid=active.kid)
+
+
+@transaction.atomic
+def client_key_rotate() -> tuple[ClientSigningKey, int]:
+    """Make a new active key; retire the old one; forget retired keys no identity uses any more."""
+    now = timezone.now()
+    ClientSigningKey.objects.select_for_update().filter(is_active=True).update(is_active=False, retired_at=now)
+    new = _create_active_key()
+    in_use = BlueskyIdentity.objects.exclude(client_kid="").values_list("client_kid", flat=True)
+    dropped, _ = ClientSigningKey.objects.filter(is_active=False).exclude(kid__in=in_use).delete()
+    from bluesky import network
+
+    network.reset()
+    return new, dropped

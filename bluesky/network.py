@@ -1,0 +1,117 @@
+"""Process-wide protocol objects built from settings: one pooled SSRF-safe client, one identity
+resolver, one metadata cache, one OAuth client. Rebuilt when settings change (tests)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from bluesky.atproto import (
+    ClientConfig,
+    ClientKeyset,
+    DpopNonceStore,
+    IdentityResolver,
+    MetadataResolver,
+    OAuthClient,
+    SafeHttpClient,
+    confidential_client_metadata,
+    loopback_client_id,
+)
+
+CLIENT_METADATA_PATH = "/bluesky/client-metadata.json"
+JWKS_PATH = "/bluesky/jwks.json"
+CALLBACK_PATH = "/bluesky/callback/"
+KEYSET_TTL = 60.0  # seconds a process trusts its copy of the signing keys
+
+
+@lru_cache(maxsize=1)
+def safe_http_client() -> SafeHttpClient:
+    return SafeHttpClient(allow_insecure=settings.ATPROTO_ALLOW_INSECURE_HOSTS)
+
+
+@lru_cache(maxsize=1)
+def identity_resolver() -> IdentityResolver:
+    return IdentityResolver(http=safe_http_client(), plc_url=settings.ATPROTO_PLC_URL,
+                            handle_resolver_url=settings.ATPROTO_HANDLE_RESOLVER_URL or None)
+
+
+@lru_cache(maxsize=1)
+def metadata_resolver() -> MetadataResolver:
+    return MetadataResolver(http=safe_http_client())
+
+
+def is_confidential_client() -> bool:
+    return settings.ELONARA_PUBLIC_URL.startswith("https://")
+
+
+def redirect_uri() -> str:
+    if is_confidential_client():
+        return settings.ELONARA_PUBLIC_URL + CALLBACK_PATH
+    # The loopback client must name 127.0.0.1, never "localhost", in its redirect.
+    parts = urlsplit(settings.ELONARA_PUBLIC_URL)
+    return f"http://127.0.0.1:{parts.port or 80}{CALLBACK_PATH}"
+
+
+def client_id() -> str:
+    if is_confidential_client():
+        return settings.ELONARA_PUBLIC_URL + CLIENT_METADATA_PATH
+    return loopback_client_id(redirect_uri=redirect_uri(), scope=settings.BLUESKY_OAUTH_SCOPE)
+
+
+_keyset_lock = threading.Lock()
+_keyset_cache: dict[str, tuple[float, ClientKeyset]] = {}
+
+
+def client_keyset() -> ClientKeyset:
+    """The signing keys from the database (shared by every process), cached briefly."""
+    from bluesky.keys import client_keyset_load  # models: imported late, this module loads early
+
+    with _keyset_lock:
+        hit = _keyset_cache.get("keyset")
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        keyset = client_keyset_load()
+        _keyset_cache["keyset"] = (time.monotonic() + KEYSET_TTL, keyset)
+        return keyset
+
+
+def client_metadata_document() -> dict:
+    return confidential_client_metadata(
+        client_id=client_id(), redirect_uris=[redirect_uri()], scope=settings.BLUESKY_OAUTH_SCOPE,
+        jwks_uri=settings.ELONARA_PUBLIC_URL + JWKS_PATH, client_name="Elonara",
+        client_uri=settings.ELONARA_PUBLIC_URL,
+    )
+
+
+@lru_cache(maxsize=1)
+def auth_server_nonces() -> DpopNonceStore:
+    """Authorization-server nonces, shared by every flow of this process (one origin, one nonce)."""
+    return DpopNonceStore()
+
+
+def oauth_client() -> OAuthClient:
+    """Cheap to build: the expensive parts (pool, caches, nonces, keys) are shared."""
+    keyset = client_keyset() if is_confidential_client() else None
+    config = ClientConfig(client_id=client_id(), redirect_uri=redirect_uri(), scope=settings.BLUESKY_OAUTH_SCOPE,
+                          keyset=keyset)
+    return OAuthClient(config, http=safe_http_client(), resolver=identity_resolver(), metadata=metadata_resolver(),
+                       nonce_store=auth_server_nonces())
+
+
+def reset() -> None:
+    for cached in (safe_http_client, identity_resolver, metadata_resolver, auth_server_nonces):
+        cached.cache_clear()
+    with _keyset_lock:
+        _keyset_cache.clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str, **kwargs) -> None:
+    if setting.startswith(("ATPROTO_", "BLUESKY_", "ELONARA_PUBLIC_URL")):
+        reset()
