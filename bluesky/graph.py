@@ -16,6 +16,9 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.cache import cache
 
+from bluesky.atproto import AtprotoError, XrpcError
+from bluesky.services import BlueskyOAuthService, ReconnectionNeededError
+
 logger = logging.getLogger(__name__)
 
 GraphKind = Literal["followers", "follows"]
@@ -60,18 +63,6 @@ def _cache_key(*, member_id: int, kind: str, cursor: str | None) -> str:
     return f"bsky-graph:{member_id}:{kind}:{digest}"
 
 
-def _response_json(response: Any) -> tuple[int, Any]:
-    """The session's `get` returns an httpx-like response; accept a plain dict too."""
-    if isinstance(response, dict):
-        return 200, response
-    status = getattr(response, "status_code", 200)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return status, body
-
-
 def _profile_from(item: Any) -> GraphProfile | None:
     # Untrusted input from the App View: keep only well-formed strings.
     if not isinstance(item, dict):
@@ -93,8 +84,6 @@ class BlueskyGraphService:
 
     def _session_for(self, member: Any) -> Any:
         if self._oauth_service is None:
-            from bluesky.services import BlueskyOAuthService
-
             self._oauth_service = BlueskyOAuthService()
         session = self._oauth_service.get_identity_for_member(member)
         if session is None:
@@ -120,17 +109,26 @@ class BlueskyGraphService:
         params: dict[str, Any] = {"actor": session.did, "limit": PAGE_LIMIT}
         if cursor:
             params["cursor"] = cursor
-        response = session.get(_NSID[kind], params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
-        status, body = _response_json(response)
-        if status == 403:
-            raise GraphError(code="missing_scope", status=status,
-                             message="Bluesky did not grant permission to read your followers: reauthorize.")
-        if status >= 400 or not isinstance(body, dict):
-            logger.warning("graph read failed", extra={"kind": kind, "status": status})
-            raise GraphError(code="upstream", status=status, message="Bluesky could not list your followers now.")
+        try:
+            body = session.get(_NSID[kind], params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
+        except ReconnectionNeededError as exc:
+            raise GraphError(code="not_connected", message=str(exc)) from exc
+        except XrpcError as exc:
+            if exc.status == 403:
+                raise GraphError(code="missing_scope", status=403,
+                                 message="Bluesky did not grant permission to read your followers: "
+                                         "reauthorize Elonara on your Bluesky card.") from exc
+            logger.warning("graph read failed", extra={"kind": kind, "status": exc.status, "error": exc.error})
+            raise GraphError(code="upstream", status=exc.status,
+                             message="Bluesky could not list your followers now; try again.") from exc
+        except AtprotoError as exc:  # transport: timeout, refused, unsafe URL
+            logger.warning("graph read failed", extra={"kind": kind, "error": type(exc).__name__})
+            raise GraphError(code="upstream", message="Bluesky could not be reached; try again.") from exc
+        if not isinstance(body, dict):
+            raise GraphError(code="invalid_response", message="Bluesky sent an unexpected answer.")
         items = body.get(kind)
         if not isinstance(items, list):
-            raise GraphError(code="invalid_response", status=status, message="Bluesky sent an unexpected answer.")
+            raise GraphError(code="invalid_response", message="Bluesky sent an unexpected answer.")
         profiles = [p for p in (_profile_from(i) for i in items) if p is not None]
         next_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) and body.get("cursor") else None
         page = GraphPage(kind=kind, profiles=profiles, cursor=next_cursor)

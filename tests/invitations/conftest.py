@@ -57,11 +57,19 @@ def join(*, member, community):
 
 def link_identity(*, member, did: str, handle: str):
     """A connected Bluesky identity row, as the Connect flow leaves it (no usable tokens needed here)."""
-    try:
-        from bluesky.models import BlueskyIdentity
-    except ImportError:
-        pytest.skip("bluesky.models.BlueskyIdentity has not landed yet (Connect-Bluesky issue)")
-    return BlueskyIdentity.objects.create(member=member, did=did, handle=handle)
+    from bluesky.models import BlueskyIdentity
+
+    return BlueskyIdentity.objects.create(
+        member=member, did=did, handle=handle, pds_url="http://127.0.0.1:9/", issuer="http://127.0.0.1:9/",
+        scope="atproto", access_token="unused", dpop_private_jwk="{}", connected_at=timezone.now(),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _field_encryption_key(settings):
+    # Identities hold encrypted columns; the test settings define no key.
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        settings.FIELD_ENCRYPTION_KEYS = ["aW52aXRhdGlvbnMtdGVzdHMtb25seS1rZXktMDEyMzQ="]
 
 
 @pytest.fixture(autouse=True)
