@@ -1,0 +1,1 @@
+"""Tests of the AT Protocol test peer and its fixtures."""
