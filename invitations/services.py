@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -209,7 +210,7 @@ def invitations_enqueue(
 
     with transaction.atomic():
         # Lock the host row so two concurrent "Send" clicks cannot both pass the daily cap.
-        type(host).objects.select_for_update().filter(pk=host.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=host.pk).first()
         remaining = invitation_daily_remaining(host=host)
         for profile in fresh[remaining:]:
             result.skipped[profile.did] = "daily_cap"
