@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost,app.peer.internal")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# A fixed test-only Fernet key (secrets are encrypted in tests exactly as in production).
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Keof7XbqthEuNqL3aTUnsmpgRkixJB_7hCEXhGq7PAQ=")
 
 from config.settings import *  # noqa: E402,F403
 
