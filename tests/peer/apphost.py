@@ -19,8 +19,15 @@ from tests.peer.runtime import TlsFiles
 HOSTNAME = "app.peer.internal"
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded by a proxy.
 HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "proxy-connection",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
 }
 
 

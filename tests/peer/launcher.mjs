@@ -61,7 +61,8 @@ async function stop(code) {
       }
     }
     try {
-      fs.rmSync(process.env.TMPDIR, { recursive: true, force: true })
+      // Our data (PDS files, blobs, the private PostgreSQL cluster) goes with us.
+      fs.rmSync(runDir, { recursive: true, force: true })
     } catch {}
     log('stopped')
     process.exit(code)

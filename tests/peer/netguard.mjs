@@ -6,6 +6,7 @@
 //    tests serve client metadata from) answer 127.0.0.1; the placeholder hosts dev-env uses
 //    (`*.invalid`) and every other name fail at once with ENOTFOUND.
 import dns from 'node:dns'
+import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 
 const LOOPBACK = '127.0.0.1'
@@ -91,3 +92,6 @@ if (dns.Resolver) {
     }
   }
 }
+
+// ES modules that import { lookup } from 'node:dns' get the patched functions too.
+syncBuiltinESMExports()

