@@ -57,10 +57,10 @@ class GraphPage:
         return {"kind": self.kind, "profiles": [p.as_dict() for p in self.profiles], "cursor": self.cursor}
 
 
-def _cache_key(*, member_id: int, kind: str, cursor: str | None) -> str:
+def _cache_key(*, member_id: int, kind: str, cursor: str | None, limit: int) -> str:
     # Cursors are opaque and may be long: hash them into the key.
     digest = hashlib.sha256((cursor or "").encode()).hexdigest()[:32]
-    return f"bsky-graph:{member_id}:{kind}:{digest}"
+    return f"bsky-graph:{member_id}:{kind}:{limit}:{digest}"
 
 
 def _profile_from(item: Any) -> GraphProfile | None:
@@ -96,17 +96,19 @@ class BlueskyGraphService:
     def get_follows(self, member: Any, cursor: str | None = None) -> GraphPage:
         return self.get_page(member=member, kind="follows", cursor=cursor)
 
-    def get_page(self, *, member: Any, kind: GraphKind, cursor: str | None = None) -> GraphPage:
+    def get_page(self, *, member: Any, kind: GraphKind, cursor: str | None = None,
+                 limit: int = PAGE_LIMIT) -> GraphPage:
         if kind not in _NSID:
             raise GraphError(code="invalid_request", message="Unknown graph kind.")
-        key = _cache_key(member_id=member.pk, kind=kind, cursor=cursor)
+        limit = max(1, min(limit, PAGE_LIMIT))
+        key = _cache_key(member_id=member.pk, kind=kind, cursor=cursor, limit=limit)
         cached = cache.get(key)
         if cached is not None:
             return GraphPage(
                 kind=kind, profiles=[GraphProfile(**p) for p in cached["profiles"]], cursor=cached["cursor"]
             )
         session = self._session_for(member)
-        params: dict[str, Any] = {"actor": session.did, "limit": PAGE_LIMIT}
+        params: dict[str, Any] = {"actor": session.did, "limit": limit}
         if cursor:
             params["cursor"] = cursor
         try:
@@ -135,7 +137,8 @@ class BlueskyGraphService:
         cache.set(key, {"profiles": [p.as_dict() for p in profiles], "cursor": next_cursor}, CACHE_SECONDS)
         return page
 
-    def find_connected(self, *, member: Any, dids: set[str], max_pages: int = 200) -> dict[str, GraphProfile]:
+    def find_connected(self, *, member: Any, dids: set[str], max_pages: int = 200,
+                       limit: int = PAGE_LIMIT) -> dict[str, GraphProfile]:
         """Which of `dids` follow the member or are followed by them (server-side anti-spam check).
 
         Walks both lists page by page (cached) and stops as soon as every DID has been found.
@@ -145,7 +148,7 @@ class BlueskyGraphService:
         for kind in ("followers", "follows"):
             cursor: str | None = None
             for _ in range(max_pages):
-                page = self.get_page(member=member, kind=kind, cursor=cursor)
+                page = self.get_page(member=member, kind=kind, cursor=cursor, limit=limit)
                 for profile in page.profiles:
                     if profile.did in wanted and profile.did not in found:
                         found[profile.did] = profile

@@ -1,0 +1,101 @@
+"""BlueskyGraphService: followers/follows through the member's PDS, proxied to the official App View."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from bluesky.graph import BlueskyGraphService, GraphError, _profile_from
+from bluesky.models import BlueskyIdentity
+from tests.invitations.conftest import make_member
+from tests.invitations.peer_helpers import configure_for_peer, connect_bluesky
+
+
+def test_untrusted_profiles_are_sanitised():
+    assert _profile_from({"did": "not-a-did", "handle": "x"}) is None
+    assert _profile_from(["junk"]) is None
+    p = _profile_from({"did": "did:plc:abc", "handle": "bob.test", "displayName": 7,
+                       "avatar": "javascript:alert(1)"})
+    assert (p.display_name, p.avatar_url) == ("", "")
+    p = _profile_from({"did": "did:plc:abc", "handle": "bob.test", "displayName": "Bob",
+                       "avatar": "https://cdn.example/avatar.jpg"})
+    assert (p.display_name, p.avatar_url) == ("Bob", "https://cdn.example/avatar.jpg")
+
+
+@pytest.fixture
+def locmem_cache(settings):
+    if settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                       "LOCATION": "graph-tests"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice_member(settings, peer, accounts, peer_consent, locmem_cache):
+    configure_for_peer(settings, peer)
+    member = make_member("alice")
+    client = Client()
+    client.force_login(member)
+    connect_bluesky(client, peer_consent, accounts["alice"])
+    return member
+
+
+@pytest.mark.peer
+@pytest.mark.django_db(transaction=True)
+def test_followers_and_follows_from_the_app_view(alice_member, accounts):
+    graph = BlueskyGraphService()
+    followers = graph.get_followers(alice_member)
+    assert {p.did: p.handle for p in followers.profiles} == {
+        accounts["bob"].did: accounts["bob"].handle, accounts["carol"].did: accounts["carol"].handle}
+    assert followers.cursor is None
+    follows = graph.get_follows(alice_member)
+    assert [p.did for p in follows.profiles] == [accounts["bob"].did]
+
+
+@pytest.mark.peer
+@pytest.mark.django_db(transaction=True)
+def test_paging_with_real_cursors_and_cache(alice_member, accounts):
+    graph = BlueskyGraphService()
+    first = graph.get_page(member=alice_member, kind="followers", limit=1)
+    assert len(first.profiles) == 1 and first.cursor
+    second = graph.get_page(member=alice_member, kind="followers", cursor=first.cursor, limit=1)
+    assert {first.profiles[0].did, second.profiles[0].did} == {accounts["bob"].did, accounts["carol"].did}
+    # Paging back is served from the cache: it works even with the session gone.
+    BlueskyIdentity.objects.filter(member=alice_member).update(status=BlueskyIdentity.Status.NEEDS_RECONNECTION)
+    assert graph.get_page(member=alice_member, kind="followers", limit=1) == first
+    with pytest.raises(GraphError) as info:
+        graph.get_page(member=alice_member, kind="follows", limit=1)
+    assert info.value.code == "not_connected"
+
+
+@pytest.mark.peer
+@pytest.mark.django_db(transaction=True)
+def test_find_connected_checks_both_lists(alice_member, accounts):
+    stranger = "did:plc:" + "b" * 24
+    found = BlueskyGraphService().find_connected(
+        member=alice_member, dids={accounts["bob"].did, accounts["carol"].did, stranger}, limit=1)
+    assert set(found) == {accounts["bob"].did, accounts["carol"].did}
+
+
+@pytest.mark.peer
+@pytest.mark.django_db(transaction=True)
+def test_narrow_grant_is_a_clear_missing_scope(settings, peer, accounts, peer_consent, locmem_cache):
+    configure_for_peer(settings, peer)
+    member = make_member("alice")
+    client = Client()
+    client.force_login(member)
+    response = client.post("/bluesky/connect/", {"identifier": accounts["alice"].handle})
+    answer = peer_consent(response["Location"], accounts["alice"], "atproto repo:app.bsky.feed.post?action=create")
+    client.get("/bluesky/callback/", answer)
+    with pytest.raises(GraphError) as info:
+        BlueskyGraphService().get_followers(member)
+    assert info.value.code == "missing_scope"
+
+
+def test_not_connected_member(db, locmem_cache):
+    with pytest.raises(GraphError) as info:
+        BlueskyGraphService().get_followers(make_member("nobody"))
+    assert info.value.code == "not_connected"
