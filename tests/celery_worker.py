@@ -16,7 +16,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def subprocess_database_url() -> str:
     """The URL of the database this test run really uses (pytest-django renames it)."""
     s = connection.settings_dict
     if s["ENGINE"].endswith("sqlite3"):
@@ -30,7 +30,7 @@ def celery_worker(*, concurrency: int = 1, extra_env: dict[str, str] | None = No
                   log_path: Path | None = None) -> Iterator[subprocess.Popen]:
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         raise RuntimeError("services tests need CELERY_BROKER_URL=redis://... (scripts/test-services.sh)")
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     env.update(extra_env or {})
     log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(

@@ -181,6 +181,7 @@ class SafeHttpClient:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.request_count = 0  # every request put on the wire, retries included (benchmarks read it)
+        self.request_hooks: list[Callable[[httpx.Request], None]] = []
         self._transport = transport or GuardedTransport(
             resolve_host=resolve_host or _system_resolve, allow_private=allow_insecure,
             network_backend=network_backend,
@@ -196,6 +197,12 @@ class SafeHttpClient:
 
     def _count(self, request: httpx.Request) -> None:
         self.request_count += 1
+        for hook in self.request_hooks:
+            hook(request)
+
+    def add_request_hook(self, hook: Callable[[httpx.Request], None]) -> None:
+        """Observe every request put on the wire (benchmarks and tests count them)."""
+        self.request_hooks.append(hook)
 
     def check_url(self, url: str) -> str:
         """Refuse what must never be fetched, before any connection: scheme, credentials, odd hosts."""
