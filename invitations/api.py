@@ -21,6 +21,13 @@ from invitations.views import get_target
 GRAPH_ERROR_STATUS = {"not_connected": 409, "missing_scope": 403, "invalid_request": 400}
 
 
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
 def _error(code: str, message: str, http_status: int) -> Response:
     return Response({"error": code, "message": message}, status=http_status)
 
@@ -39,7 +46,8 @@ class GraphPageView(APIView):
         target = _hosted_target(request, kind, pk)
         try:
             page = BlueskyGraphService().get_page(member=request.user, kind=graph,
-                                                   cursor=request.query_params.get("cursor") or None)
+                                                   cursor=request.query_params.get("cursor") or None,
+                                                   limit=_int(request.query_params.get("limit"), 100))
         except GraphError as exc:
             return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
         invited = selectors.invited_dids(target=target)

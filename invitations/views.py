@@ -22,6 +22,13 @@ def get_target(kind: str, pk: int):
     return get_object_or_404(apps.get_model("elonara", TARGET_MODELS[kind]), pk=pk)
 
 
+def _page_size(raw: str | None) -> int:
+    try:
+        return max(1, min(int(raw or 100), 100))
+    except ValueError:
+        return 100
+
+
 @login_required
 @require_GET
 def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
@@ -38,6 +45,7 @@ def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "default_template": services.default_template_for(target),
             "remaining_today": services.invitation_daily_remaining(host=request.user),
             "connected": bool(targets.member_did(request.user)),
+            "page_size": _page_size(request.GET.get("page_size")),
         },
     )
 

@@ -38,7 +38,8 @@
       var state = tabs[kind];
       if (state.pages[index]) { return Promise.resolve(state.pages[index]); }
       var cursor = state.cursors[index];
-      var url = root.dataset.graphUrl + kind + "/" + (cursor ? "?cursor=" + encodeURIComponent(cursor) : "");
+      var url = root.dataset.graphUrl + kind + "/?limit=" + encodeURIComponent(root.dataset.pageSize || "100") +
+        (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
       return fetchJSON(url).then(function (data) {
         state.pages[index] = data.profiles;
         if (data.cursor) { state.cursors[index + 1] = data.cursor; } else { state.done = true; }
