@@ -1,4 +1,4 @@
-"""Fixtures for Connect-Bluesky tests against the test peer."""
+"""pytest plugin: Elonara pointed at the test peer (used by bluesky, browser and invitations tests)."""
 
 import pytest
 
