@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bluesky.agents.errors import AgentError
+from bluesky.agents.results import Reason
 from bluesky.atproto import AtprotoError, TransportError, XrpcError
+
+_SESSION_GONE_CODES = {"needs_reconnection", "not_connected"}
 
 
 class XrpcFailure(Exception):
@@ -97,5 +101,8 @@ def call_with(
                 kwargs["headers"] = headers
             response = client.post(nsid, **kwargs)
     except AtprotoError as exc:
+        if exc.code in _SESSION_GONE_CODES:
+            # The OAuth service gave up on the session (refresh refused, or disconnected meanwhile).
+            raise AgentError(exc.message, code=Reason.NEEDS_REAUTHORIZATION) from exc
         raise failure_from_atproto(exc) from exc
     return _payload_from_response(response)
