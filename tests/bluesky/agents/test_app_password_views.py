@@ -79,3 +79,18 @@ def test_secret_columns_hold_no_plaintext(member):
         access, refresh = cursor.fetchone()
     assert "abcd" not in stored and "eyJaccess" not in access and "eyJrefresh" not in refresh
     assert MemberAppPassword.objects.get().app_password == "abcd-efgh-ijkl-mnop"
+
+
+def test_bluesky_card_on_profile_offers_the_form_and_comes_back(client, member):
+    client.force_login(member)
+    profile = client.get(reverse("members:me"), follow=True)
+    assert profile.status_code == 200
+    html = profile.content.decode()
+    assert reverse("bluesky_agents:app_password_add") in html and "Save app password" in html
+    page_path = profile.redirect_chain[-1][0] if profile.redirect_chain else reverse("members:me")
+    MemberAppPassword.objects.create(member=member, identifier="ana.test", handle="ana.test", app_password="s-e-c-r")
+    shown = client.get(page_path).content.decode()
+    assert "Remove app password" in shown and "@ana.test" in shown and "s-e-c-r" not in shown
+    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": page_path})
+    assert response.status_code == 302 and response["Location"] == page_path
+    assert "Remove app password" not in client.get(page_path).content.decode()
