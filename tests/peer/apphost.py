@@ -98,6 +98,20 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = False
     app_host: AppHost
 
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, in the connection's own thread, so one slow or broken
+        # client cannot stall the accept loop.
+        request.settimeout(30)
+        try:
+            request.do_handshake()
+        except (OSError, ssl.SSLError):
+            return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up mid-request are normal here (a test that checks an untrusted CA).
+        pass
+
 
 class AppHost:
     """`https://app.peer.internal:<port>` on 127.0.0.1, certified by the peer's test CA.
@@ -117,7 +131,7 @@ class AppHost:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(tls.cert_path, tls.key_path)
         self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=False)
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
         self._server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
         self._server.server_bind()
         self._server.server_activate()

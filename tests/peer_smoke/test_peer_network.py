@@ -135,8 +135,12 @@ def test_app_host_serves_json_over_tls_with_the_test_ca(app_host):
     assert url == f"https://app.peer.internal:{app_host.port}/smoke/doc.json"
     status, body = tls_get(app_host, "/smoke/doc.json")
     assert (status, body) == (200, b'{"hello": "peer"}')
-    assert app_host.fetched("/smoke/doc.json") == 1
+    assert app_host.fetched("/smoke/doc.json") == 1  # counted once it is answered
     assert tls_get(app_host, "/smoke/missing.json")[0] == 404
+
+    # A client that connects and never speaks TLS does not stall the others.
+    with socket.create_connection(("127.0.0.1", app_host.port), timeout=10):
+        assert tls_get(app_host, "/smoke/doc.json")[0] == 200
 
     # Without the test CA the certificate is not trusted.
     with socket.create_connection(("127.0.0.1", app_host.port), timeout=10) as raw:
