@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from invitations import targets
@@ -281,12 +283,18 @@ def invitation_batch_dispatch(*, batch_id: int) -> list[int]:
     return list(Invitation.objects.filter(batch_id=batch_id, status=S.QUEUED).values_list("pk", flat=True))
 
 
-def _posting_account(host: Any) -> str:
-    # The repo an agent writes to is learned from its first result (member's own repo or the relay);
-    # until then, pace per host.
-    from django.core.cache import cache
-
-    return cache.get(f"inv-repo:{host.pk}") or f"member:{host.pk}"
+def _posting_account(host: Any, agent: Any) -> str:
+    """The budget key of the account the agent will write with: the member's own app-password
+    account or the shared relay (legacy), or the member's DID (OAuth). Stable across attempts."""
+    account_for_member = getattr(agent, "account_for_member", None)
+    if account_for_member is not None:
+        try:
+            account = account_for_member(host)
+        except Exception:  # noqa: BLE001 - no account: the post attempt will report it properly
+            return f"member:{host.pk}"
+        return f"{account.kind}:{account.account_key}"
+    did = targets.member_did(host)
+    return f"did:{did}" if did else f"member:{host.pk}"
 
 
 def _backoff(attempt: int) -> float:
@@ -309,27 +317,27 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
     if invitation is None or invitation.status not in (S.QUEUED, S.SENDING):
         return SendOutcome(status=invitation.status if invitation else "missing")
     host = invitation.host
+    if agent is None:
+        from bluesky.agents.factory import BlueskyAgentFactory
+
+        agent = BlueskyAgentFactory.make()
 
     if pacing_enabled() and slot_at is None:
         try:
-            slot = WriteBudget(account=_posting_account(host)).reserve()
+            slot = WriteBudget(account=_posting_account(host, agent)).reserve()
         except PacingBusy:
             return SendOutcome(status=invitation.status, retry_in=random.uniform(0.2, 1.0))
         wait = slot - time.time()
         if wait > 0.05:
             return SendOutcome(status=invitation.status, retry_in=wait, slot_at=slot)
 
-    # Claim: queued -> sending (or sending -> sending on redelivery); freeze the record first time.
-    if not _transition(invitation_id=invitation.pk, to=S.SENDING):
+    # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
+    # attempt, and freeze createdAt the first time so every attempt writes the identical record.
+    if not _transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
+                       record_created_at=Coalesce("record_created_at", Value(timezone.now()))):
         return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
-    invitation.refresh_from_db()
-    if invitation.record_created_at is None:
-        Invitation.objects.filter(pk=invitation.pk, record_created_at__isnull=True).update(
-            record_created_at=timezone.now()
-        )
-        invitation.refresh_from_db()
-    Invitation.objects.filter(pk=invitation.pk).update(attempts=invitation.attempts + 1)
-    attempt = invitation.attempts + 1
+    invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
+    attempt = invitation.attempts
 
     try:
         post = invitation_compose(invitation=invitation)
@@ -337,17 +345,9 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
 
-    if agent is None:
-        from bluesky.agents.factory import BlueskyAgentFactory
-
-        agent = BlueskyAgentFactory.make()
     result = agent.create_post_for_member(host, record, rkey=invitation.rkey)
 
     if result.success:
-        if result.repo_did:
-            from django.core.cache import cache
-
-            cache.set(f"inv-repo:{host.pk}", f"repo:{result.repo_did}", 24 * 3600)
         _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
                     sent_at=timezone.now(), failure_code="", failure_reason="", retryable=False)
         return SendOutcome(status=S.SENT)
@@ -359,7 +359,7 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
                 return _fail(invitation, code=code, reason=result.error, retryable=True)
             reset = result.retry_after.timestamp() if result.retry_after else time.time() + _backoff(attempt)
             if pacing_enabled():
-                WriteBudget(account=_posting_account(host)).push_back(until=reset)
+                WriteBudget(account=_posting_account(host, agent)).push_back(until=reset)
             # Back into the queue for a fresh slot after the reset (a bit of jitter spreads them).
             return SendOutcome(status=S.SENDING, retry_in=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
         if attempt >= MAX_TRANSIENT_ATTEMPTS:

@@ -1,0 +1,73 @@
+"""Benchmark: with pacing on, the share of the write budget one worker uses over a run, and 429s.
+
+A small budget makes the run last about a minute: BLUESKY_WRITE_POINTS_PER_HOUR is set so that the
+budget allows RATE posts per second (3 points each), and more invitations are queued than the
+window can take, so pacing (not the queue) is the limit. Prints figures, asserts nothing.
+
+    . DIR/services.env; [ELONARA_PEER_STATE=...] .venv/bin/python bench/invitations_pacing.py [SECONDS] [RATE]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.invitations_common import bench_environment, guests, make_host_and_event  # noqa: E402
+
+POINTS_PER_POST = 3
+
+
+def main() -> None:
+    window = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    rate = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0  # posts per second the budget allows
+    per_hour = int(rate * POINTS_PER_POST * 3600)
+    env = {"BLUESKY_WRITE_POINTS_PER_HOUR": str(per_hour), "BLUESKY_WRITE_POINTS_PER_POST": str(POINTS_PER_POST)}
+    with bench_environment(pacing=True, extra_env=env) as (peer, _env):
+        from invitations import services
+        from invitations.models import Invitation
+        from tests.celery_worker import celery_worker
+
+        host, event = make_host_and_event(peer, title="Pacing benchmark")
+        budget_posts = int(window * rate)
+        log = Path(tempfile.mkdtemp(prefix="bench-inv-")) / "worker.log"
+        with celery_worker(concurrency=2, log_path=log):
+            result = services.invitations_enqueue(
+                host=host, target=event, profiles=guests(int(budget_posts * 1.5) + 10, "p"), message_template=""
+            )
+            # The window starts with the first post (the worker's start-up is not the budget's fault).
+            rows = Invitation.objects.filter(batch=result.batch)
+            while not rows.filter(status=Invitation.Status.SENT).exists():
+                time.sleep(0.05)
+            first = rows.filter(status=Invitation.Status.SENT).order_by("sent_at").first().sent_at
+            time.sleep(window + 1.0)
+        from datetime import timedelta
+
+        in_window = rows.filter(status=Invitation.Status.SENT, sent_at__gte=first,
+                                sent_at__lt=first + timedelta(seconds=window))
+        sent = in_window.count()
+        times = sorted(t.timestamp() for t in in_window.values_list("sent_at", flat=True))
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        rate_limited = rows.filter(failure_code="rate_limited").count() + rows.filter(attempts__gt=1).count()
+        failed = rows.filter(status=Invitation.Status.FAILED).count()
+        budget_points = per_hour * window / 3600
+        used_points = sent * POINTS_PER_POST
+        # Worst burst: the most posts in any 10-second stretch, against what the budget allows there.
+        burst = max((sum(1 for t in times if s <= t < s + 10) for s in times), default=0)
+        if "--gaps" in sys.argv:
+            print("gaps", [round(g, 2) for g in gaps])
+        print(f"invitations_pacing: budget {per_hour} points/hour ({rate:g} posts/s at {POINTS_PER_POST} points), "
+              f"window {window:g} s: {sent} posts = {used_points} of {budget_points:.0f} points "
+              f"-> {100 * used_points / budget_points:.1f} % of the write budget used")
+        print(f"  spacing between posts: min {min(gaps, default=0):.3f} s, median "
+              f"{sorted(gaps)[len(gaps) // 2] if gaps else 0:.3f} s (budget interval {1 / rate:.3f} s); "
+              f"most posts in any 10 s: {burst} (budget {10 * rate:g})")
+        print(f"  429 / retried attempts: {rate_limited}; failed: {failed}; still queued when the window closed: "
+              f"{rows.exclude(status__in=[Invitation.Status.SENT, Invitation.Status.FAILED]).count()}")
+
+
+if __name__ == "__main__":
+    main()
