@@ -299,10 +299,10 @@ class OAuthClient:
     def _revoke(self, tokens: TokenSet, dpop_key: DpopKey, server: AuthServerMetadata) -> None:
         if not server.revocation_endpoint:
             raise OAuthTokenError(error="revocation_unsupported")
-        for token in (tokens.refresh_token, tokens.access_token):
-            if token:
-                form = {"token": token, **self._client_auth(server.issuer, tokens.client_kid)}
-                self._post(server.revocation_endpoint, form, dpop_key, expect_body=False)
+        # Revoking the refresh token ends the whole session (its access tokens die with it).
+        token = tokens.refresh_token or tokens.access_token
+        form = {"token": token, **self._client_auth(server.issuer, tokens.client_kid)}
+        self._post(server.revocation_endpoint, form, dpop_key, expect_body=False)
 
     def _revoke_quietly(self, tokens: TokenSet, dpop_key: DpopKey, server: AuthServerMetadata) -> None:
         try:
