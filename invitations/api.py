@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -105,8 +106,8 @@ class BulkCreateView(APIView):
                 "batch": batch.pk if batch else None,
                 "created": result.created_count,
                 "skipped": result.skipped,
-                "progress_url": f"/invitations/batches/{batch.pk}/" if batch else None,
-                "status_url": f"/api/invitations/batches/{batch.pk}/" if batch else None,
+                "progress_url": reverse("invitations:progress", args=[batch.pk]) if batch else None,
+                "status_url": reverse("invitations-api-batch", args=[batch.pk]) if batch else None,
             },
             status=status.HTTP_201_CREATED if batch else status.HTTP_200_OK,
         )

@@ -135,3 +135,18 @@ def test_retry_requires_post_and_the_host(client, host, event):
     assert client.get(url).status_code == 405
     client.force_login(make_member("mallory"))
     assert client.post(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_admin_lists_invitations_read_only(client, host, event):
+    inv = services.invitations_enqueue(host=host, target=event, profiles=[profile("bob.test")],
+                                       message_template="").created[0]
+    staff = make_member("staff")
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    listing = client.get("/admin/invitations/invitation/")
+    assert listing.status_code == 200 and "bob.test" in listing.content.decode()
+    change = client.get(f"/admin/invitations/invitation/{inv.pk}/change/")
+    assert change.status_code == 200
+    assert client.get("/admin/invitations/invitation/add/").status_code == 403
