@@ -27,9 +27,28 @@ def _require(name: str) -> str:
 
 
 @contextmanager
+def fresh_database(db_url: str):
+    """A new PostgreSQL database beside `db_url`'s for one run; dropped afterwards."""
+    import psycopg
+
+    name = f"bench_inv_{secrets.token_hex(4)}"
+    parts = urlsplit(db_url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def bench_environment(*, pacing: bool, extra_env: dict[str, str] | None = None):
     """Yields (peer, settings env) with Django set up on a fresh database; cleans everything up."""
-    import psycopg
     from cryptography.fernet import Fernet
 
     from tests.peer.runtime import PeerProcess, PeerState
@@ -44,23 +63,10 @@ def bench_environment(*, pacing: bool, extra_env: dict[str, str] | None = None):
         process = PeerProcess()
         stack.callback(process.stop)
         peer = process.start()
-    name = f"bench_inv_{secrets.token_hex(4)}"
-    parts = urlsplit(db_url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    stack.callback(drop)
+    bench_db_url = stack.enter_context(fresh_database(db_url))
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
+        "DATABASE_URL": bench_db_url,
         "ATPROTO_ALLOW_INSECURE_HOSTS": "true",
         "ATPROTO_HANDLE_RESOLVER_URL": peer.pds_url.rstrip("/"),
         "ATPROTO_PLC_URL": peer.plc_url.rstrip("/"),

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/invitations_enqueue.py [N]
 
-Uses DATABASE_URL / CELERY_BROKER_URL when set (PostgreSQL + Redis from scripts/test-services.sh),
-else a throwaway SQLite file and kombu's in-memory broker. Measures:
+With DATABASE_URL / CELERY_BROKER_URL set (PostgreSQL + Redis from scripts/test-services.sh) a fresh
+database is created beside DATABASE_URL's and dropped afterwards; else a throwaway SQLite file and
+kombu's in-memory broker. Measures:
   - create: `invitations_enqueue` (validation queries, batch + bulk insert, commit, after-commit hook);
   - dispatch: `dispatch_batch` (pending -> queued, one `send_invitation` message per invitation).
 The graph check of `invitation_bulk_create` is not part of it (it reads the App View).
@@ -20,10 +21,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-_tmp = tempfile.mkdtemp(prefix="bench-inv-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmp}/bench.sqlite3")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ["INVITATIONS_DAILY_CAP_PER_HOST"] = "1000000"
+if not os.environ.get("CELERY_BROKER_URL"):
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+
+from contextlib import ExitStack  # noqa: E402
+
+from bench.invitations_common import fresh_database  # noqa: E402
+
+_stack = ExitStack()
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    os.environ["DATABASE_URL"] = _stack.enter_context(fresh_database(os.environ["DATABASE_URL"]))
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='bench-inv-')}/bench.sqlite3"
 
 import django  # noqa: E402
 
@@ -48,7 +58,7 @@ def main() -> None:
     host = Member.objects.create_user(username=f"bench-host-{stamp}", password=None)
     event = elonara_services.event_create(
         host=host, title="Benchmark night", starts_at=timezone.now() + timedelta(days=2),
-        ends_at=timezone.now() + timedelta(days=2, hours=2), description="",
+        ends_at=timezone.now() + timedelta(days=2, hours=2), description="", venue="Main hall",
     )
     profiles = [
         GraphProfile(did=f"did:plc:bench{stamp % 10**8:08d}{i:011d}"[:32], handle=f"guest{i}.bench.test",
@@ -80,4 +90,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with _stack:
+        main()
