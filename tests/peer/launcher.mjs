@@ -9,12 +9,15 @@
 // NODE_EXTRA_CA_CERTS (read by Node at start: the test CA the app host's certificate chains to).
 import './netguard.mjs'
 
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
 
 const started = Date.now()
 const log = (...a) => console.log(`[peer +${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a)
@@ -41,8 +44,6 @@ fs.mkdirSync(runDir, { recursive: true })
 process.env.TMPDIR = path.join(runDir, 'tmp')
 fs.mkdirSync(process.env.TMPDIR, { recursive: true })
 
-const devEnv = await import(pathToFileURL(path.join(nodeModules, '@atproto/dev-env/dist/index.js')).href)
-const { AtpAgent } = await import(pathToFileURL(path.join(nodeModules, '@atproto/api/dist/index.js')).href)
 
 // ---------------------------------------------------------------------------------------------
 // What we started, stopped in reverse order.
@@ -96,24 +97,22 @@ function freePort() {
 }
 
 const isRoot = process.getuid && process.getuid() === 0
-function asPgOwner(cmd, args, opts = {}) {
+function asPgOwner(cmd, args) {
   // initdb refuses to run as root: the private cluster belongs to the postgres user then.
   const full = path.join(pgBin, cmd)
-  if (isRoot) return execFileSync('runuser', ['-u', 'postgres', '--', full, ...args], opts)
-  return execFileSync(full, args, opts)
+  if (isRoot) return run('runuser', ['-u', 'postgres', '--', full, ...args])
+  return run(full, args)
 }
 
 function psql(url, sql) {
-  execFileSync(path.join(pgBin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  return run(path.join(pgBin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql])
 }
 
 async function setupPostgres() {
   const dbName = `elonara_peer_${process.pid}_${crypto.randomBytes(3).toString('hex')}`
   const adminUrl = process.env.ELONARA_TEST_PG_ADMIN_URL
   if (adminUrl) {
-    psql(adminUrl, `CREATE DATABASE ${dbName}`)
+    await psql(adminUrl, `CREATE DATABASE ${dbName}`)
     cleanups.push(async () => psql(adminUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`))
     const u = new URL(adminUrl)
     u.pathname = `/${dbName}`
@@ -125,19 +124,14 @@ async function setupPostgres() {
   fs.mkdirSync(pgdata, { recursive: true })
   fs.mkdirSync(sock, { recursive: true })
   fs.chmodSync(runDir, 0o755)
-  if (isRoot) execFileSync('chown', ['postgres:postgres', pgdata, sock])
+  if (isRoot) await run('chown', ['postgres:postgres', pgdata, sock])
   const port = await freePort()
-  asPgOwner('initdb', ['-D', pgdata, '-U', 'peer', '--auth=trust', '-E', 'UTF8', '--no-sync'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  await asPgOwner('initdb', ['-D', pgdata, '-U', 'peer', '--auth=trust', '-E', 'UTF8', '--no-sync'])
   const opts = `-h 127.0.0.1 -p ${port} -k ${sock} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`
-  asPgOwner('pg_ctl', ['-D', pgdata, '-l', path.join(pgdata, 'postgres.log'), '-w', '-t', '60', '-o', opts, 'start'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  cleanups.push(async () =>
-    asPgOwner('pg_ctl', ['-D', pgdata, '-m', 'fast', '-w', 'stop'], { stdio: ['ignore', 'ignore', 'pipe'] }),
-  )
-  psql(`postgres://peer@127.0.0.1:${port}/postgres`, `CREATE DATABASE ${dbName}`)
+  // The cluster is ours from here on, even if start fails half-way.
+  cleanups.push(() => asPgOwner('pg_ctl', ['-D', pgdata, '-m', 'fast', '-w', 'stop']))
+  await asPgOwner('pg_ctl', ['-D', pgdata, '-l', path.join(pgdata, 'postgres.log'), '-w', '-t', '60', '-o', opts, 'start'])
+  await psql(`postgres://peer@127.0.0.1:${port}/postgres`, `CREATE DATABASE ${dbName}`)
   log('PostgreSQL: private cluster on port', port)
   return `postgres://peer@127.0.0.1:${port}/${dbName}`
 }
@@ -152,8 +146,30 @@ const FOLLOWS = [
 
 const secret = () => crypto.randomBytes(12).toString('base64url')
 
+// Only the dev-env pieces we compose (its index also loads Ozone, feed generators, seeds...):
+// loading the npm tree is most of the start time.
+async function loadModules() {
+  const load = (rel) => import(pathToFileURL(path.join(nodeModules, rel)).href)
+  const [{ TestPlc }, { TestBsync }, { TestBsky }, { TestPds }, { mockNetworkUtilities }, { AtpAgent }] =
+    await Promise.all([
+      load('@atproto/dev-env/dist/plc.js'),
+      load('@atproto/dev-env/dist/bsync.js'),
+      load('@atproto/dev-env/dist/bsky.js'),
+      load('@atproto/dev-env/dist/pds.js'),
+      load('@atproto/dev-env/dist/util.js'),
+      load('@atproto/api/dist/index.js'),
+    ])
+  log('modules loaded')
+  return { TestPlc, TestBsync, TestBsky, TestPds, mockNetworkUtilities, AtpAgent }
+}
+
 async function main() {
-  const dbUrl = await setupPostgres()
+  // PostgreSQL starts (other processes) while this one loads the npm tree.
+  const pgReady = setupPostgres()
+  pgReady.catch(() => {})
+  const devEnv = await loadModules()
+  const { AtpAgent } = devEnv
+  const dbUrl = await pgReady
 
   const plc = await devEnv.TestPlc.create({})
   cleanups.push(() => plc.close())
