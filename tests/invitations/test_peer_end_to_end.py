@@ -9,6 +9,7 @@ the OAuth agent (alice's DPoP session) and once with the legacy agent (alice's a
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import regex
@@ -108,11 +109,13 @@ def test_invite_a_follower_end_to_end(mode, peer, accounts, peer_consent, tmp_pa
     landing_path = link_uri.split("://", 1)[1].split("/", 1)[1]
     landing = bob_client.get("/" + landing_path).content.decode()
     assert f"@{alice_acc.handle}</strong> invited you" in landing and "Sign up" in landing
-    signup = bob_client.post("/members/signup/", {
+    signup_url = re.search(r'href="(/members/signup/\?next=[^"]+)"', landing).group(1)
+    signup = bob_client.post(signup_url, {
         "username": "bob", "email": "bob@example.org", "display_name": "Bob",
         "password1": "correct-horse-battery-9", "password2": "correct-horse-battery-9",
     })
-    assert signup.status_code == 302, signup.content[:1000]
+    # Back on the event page the invitation came from.
+    assert signup.status_code == 302 and signup["Location"] == "/" + landing_path, signup.content[:1000]
     connect_bluesky(bob_client, peer_consent, bob_acc)
     home = bob_client.get("/").content.decode()
     assert "Your Bluesky invitations" in home and f"invitation={invitation.token}" in home
