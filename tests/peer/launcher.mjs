@@ -121,12 +121,27 @@ async function setupPostgres() {
   }
   const pgdata = path.join(runDir, 'pgdata')
   const sock = path.join(runDir, 'pgsock')
-  fs.mkdirSync(pgdata, { recursive: true })
   fs.mkdirSync(sock, { recursive: true })
   fs.chmodSync(runDir, 0o755)
-  if (isRoot) await run('chown', ['postgres:postgres', pgdata, sock])
   const port = await freePort()
-  await asPgOwner('initdb', ['-D', pgdata, '-U', 'peer', '--auth=trust', '-E', 'UTF8', '--no-sync'])
+  // initdb takes seconds; a copy of a cluster initialised once (kept beside the npm tree) does not.
+  const template = path.join(path.dirname(nodeModules), `pg-template-${path.basename(path.dirname(pgBin))}`)
+  if (fs.existsSync(path.join(template, 'PG_VERSION'))) {
+    await run('cp', ['-a', template, pgdata])
+  } else {
+    fs.mkdirSync(pgdata, { recursive: true })
+    if (isRoot) await run('chown', ['postgres:postgres', pgdata])
+    await asPgOwner('initdb', ['-D', pgdata, '-U', 'peer', '--auth=trust', '-E', 'UTF8', '--no-sync'])
+    const partial = `${template}.partial.${process.pid}`
+    try {
+      await run('cp', ['-a', pgdata, partial])
+      fs.renameSync(partial, template)
+    } catch {
+      // Another launcher made it first, or the cache is read-only: initdb again next time.
+      fs.rmSync(partial, { recursive: true, force: true })
+    }
+  }
+  if (isRoot) await run('chown', ['postgres:postgres', sock])
   const opts = `-h 127.0.0.1 -p ${port} -k ${sock} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`
   // The cluster is ours from here on, even if start fails half-way.
   cleanups.push(() => asPgOwner('pg_ctl', ['-D', pgdata, '-m', 'fast', '-w', 'stop']))
