@@ -170,3 +170,33 @@ def test_retry_failed_requeues_only_retryable(host, event, django_capture_on_com
     progress = selectors.batch_progress(batch=created[0].batch)
     assert (progress["waiting"], progress["failed"]) == (1, 1)
     assert progress["failures"][0]["reason"] == "bad"
+
+
+@pytest.mark.django_db
+def test_joining_the_community_accepts_and_post_names_it(host, django_capture_on_commit_callbacks):
+    community = make_community(host=host, name="Go players")
+    did = random_did()
+    inv = _enqueue(host, community, [profile("erin.test", did=did)]).created[0]
+    post = services.invitation_compose(invitation=inv)
+    assert post.text.startswith("@erin.test you're invited to join Go players.")
+    assert post.text.endswith(f"{community.get_absolute_url()}?invitation={inv.token}")
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    erin = make_member("erin")
+    link_identity(member=erin, did=did, handle="erin.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        join(member=erin, community=community)
+    inv.refresh_from_db()
+    assert inv.status == S.ACCEPTED and inv.accepted_by == erin
+
+
+@pytest.mark.django_db
+def test_not_going_does_not_accept(host, event, django_capture_on_commit_callbacks):
+    did = random_did()
+    inv = _enqueue(host, event, [profile("bob.test", did=did)]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    bob = make_member("bob")
+    link_identity(member=bob, did=did, handle="bob.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        rsvp(member=bob, event=event, status="not_going")
+    inv.refresh_from_db()
+    assert inv.status == S.SENT
