@@ -260,8 +260,9 @@ def _insert_invitations(*, batch: InvitationBatch, host: Any, profiles: list[Any
     columns = ", ".join(connection.ops.quote_name(c) for c in _INSERT_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # COPY: values travel as data, never as SQL text.
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # COPY: values travel as data, never as SQL text. The raw cursor's errors are mapped to
+            # Django's (IntegrityError on a concurrent duplicate) like any ORM call's.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for values in params:
                     copy.write_row(values)
         else:

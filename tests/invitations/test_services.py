@@ -200,3 +200,14 @@ def test_not_going_does_not_accept(host, event, django_capture_on_commit_callbac
         rsvp(member=bob, event=event, status="not_going")
     inv.refresh_from_db()
     assert inv.status == S.SENT
+
+
+@pytest.mark.django_db
+def test_bulk_insert_maps_a_concurrent_duplicate_to_integrity_error(host, event):
+    from django.db import IntegrityError, transaction
+
+    bob = profile("bob.test")
+    batch = _enqueue(host, event, [bob]).batch
+    # What a concurrent request that passed the "already invited" check would hit.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services._insert_invitations(batch=batch, host=host, profiles=[bob], event=event, community=None)
