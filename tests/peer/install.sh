@@ -6,7 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 key=$(sha256sum "$here/package-lock.json" | cut -c1-16)
-dir="${ELONARA_PEER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/elonara-peer}/$key"
+dir="${ELONARA_PEER_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/elonara-peer}/$key"
 if [ "${1:-}" = "--print-dir" ]; then echo "$dir"; exit 0; fi
 [ -f "$dir/.complete" ] && exit 0
 
