@@ -43,10 +43,7 @@ def invitation_banner(context, target):
     user = getattr(request, "user", None)
     if invitation is None:
         return {"invitation": None}
-    host_did_handle = targets.member_handle(invitation.host) or str(invitation.host)
-    invitation.host_handle = host_did_handle
-    # Remember it across sign-up / log-in so the invitation can be shown again afterwards.
-    request.session["invitation_token"] = invitation.token
+    invitation.host_handle = targets.member_handle(invitation.host) or str(invitation.host)
     next_path = request.get_full_path()
     signup = _safe_reverse("members:signup")
     login = _safe_reverse("members:login")

@@ -150,3 +150,26 @@ def test_admin_lists_invitations_read_only(client, host, event):
     change = client.get(f"/admin/invitations/invitation/{inv.pk}/change/")
     assert change.status_code == 200
     assert client.get("/admin/invitations/invitation/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_event_page_banner_and_decline_by_the_invitee(client, host, event):
+    did = random_did()
+    inv = services.invitations_enqueue(host=host, target=event, profiles=[profile("bob.test", did=did)],
+                                       message_template="").created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
+    landing = f"{event.get_absolute_url()}?invitation={inv.token}"
+    anonymous = client.get(landing).content.decode()
+    assert "@alice.test</strong> invited you" in anonymous and "Sign up" in anonymous and "Decline" not in anonymous
+    bob = make_member("bob")
+    link_identity(member=bob, did=did, handle="bob.test")
+    client.force_login(bob)
+    page = client.get(landing).content.decode()
+    assert "Decline" in page
+    assert client.post(reverse("invitations:decline", args=[inv.token])).status_code == 302
+    inv.refresh_from_db()
+    assert inv.status == S.DECLINED
+    # The host's page shows "Invite from Bluesky"; bob's does not.
+    assert "Invite from Bluesky" not in client.get(event.get_absolute_url()).content.decode()
+    client.force_login(host)
+    assert "Invite from Bluesky" in client.get(event.get_absolute_url()).content.decode()
