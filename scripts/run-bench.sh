@@ -12,6 +12,7 @@ peer_pid=""
 cleanup() {
   [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
   scripts/test-services.sh stop "$run_dir" || true
+  rm -rf "$run_dir"
 }
 trap cleanup EXIT
 

@@ -9,7 +9,7 @@ scripts/bootstrap.sh
 [ -x tests/peer/install.sh ] && tests/peer/install.sh
 
 run_dir=$(mktemp -d /tmp/elonara-test.XXXXXX)
-cleanup() { scripts/test-services.sh stop "$run_dir" || true; }
+cleanup() { scripts/test-services.sh stop "$run_dir" || true; rm -rf "$run_dir"; }
 trap cleanup EXIT
 
 echo "== ruff"

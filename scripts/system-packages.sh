@@ -10,6 +10,9 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v openssl >/dev/null || need+=(openssl)
+# npm fetches Node 22 for the test peer (tests/peer/install.sh).
+command -v npm >/dev/null || need+=(npm)
+command -v python3 >/dev/null || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "Installing Debian packages: ${need[*]}"
 sudo=""
