@@ -6,6 +6,12 @@ python=${PYTHON:-python3}
 stamp=.venv/.requirements.sha256
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
+    # Debian splits venv out of python3.
+    echo "Installing python3-venv (needed for .venv)"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv
+  fi
   "$python" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
