@@ -373,6 +373,31 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
     return _fail(invitation, code=code, reason=result.error or "Bluesky refused the post.", retryable=False)
 
 
+def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) -> int:
+    """Publish the send task again for invitations left waiting (a broker that lost its message).
+
+    Safe at any time: a still-live message and the new one converge (conditional claim, fixed rkey).
+    """
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Invitation.objects.filter(status__in=[S.QUEUED, S.SENDING], updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    pending_batches = set(
+        Invitation.objects.filter(status=S.PENDING, created_at__lt=cutoff).values_list("batch_id", flat=True)
+    )
+
+    def publish() -> None:
+        from invitations.tasks import dispatch_batch, send_invitation
+
+        for pk in ids:
+            send_invitation.delay(pk)
+        for batch_id in pending_batches:
+            dispatch_batch.delay(batch_id)
+
+    transaction.on_commit(publish)
+    return len(ids) + len(pending_batches)
+
+
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
     """Called when the task itself gives up (e.g. unexpected error repeated): never leave it in limbo."""
     _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],

@@ -211,3 +211,19 @@ def test_bulk_insert_maps_a_concurrent_duplicate_to_integrity_error(host, event)
     # What a concurrent request that passed the "already invited" check would hit.
     with pytest.raises(IntegrityError), transaction.atomic():
         services._insert_invitations(batch=batch, host=host, profiles=[bob], event=event, community=None)
+
+
+@pytest.mark.django_db
+def test_requeue_stale_publishes_only_old_waiting_invitations(host, event, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    created = _enqueue(host, event, [profile("a.test"), profile("b.test"), profile("c.test")]).created
+    services.invitation_batch_dispatch(batch_id=created[0].batch_id)
+    old = timezone.now() - timedelta(hours=2)
+    Invitation.objects.filter(pk=created[0].pk).update(updated_at=old)  # stuck in queued
+    Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, updated_at=old)  # done: left alone
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.invitations_requeue_stale(older_than=timedelta(minutes=30)) == 1
+    assert len(callbacks) == 1
