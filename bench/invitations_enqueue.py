@@ -33,7 +33,8 @@ _stack = ExitStack()
 if os.environ.get("DATABASE_URL", "").startswith("postgres"):
     os.environ["DATABASE_URL"] = _stack.enter_context(fresh_database(os.environ["DATABASE_URL"]))
 else:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='bench-inv-')}/bench.sqlite3"
+    _tmp = _stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-inv-"))
+    os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/bench.sqlite3"
 
 import django  # noqa: E402
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,14 +27,15 @@ def main() -> None:
     rate = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0  # posts per second the budget allows
     per_hour = int(rate * POINTS_PER_POST * 3600)
     env = {"BLUESKY_WRITE_POINTS_PER_HOUR": str(per_hour), "BLUESKY_WRITE_POINTS_PER_POST": str(POINTS_PER_POST)}
-    with bench_environment(pacing=True, extra_env=env) as (peer, _env):
+    with ExitStack() as stack, bench_environment(pacing=True, extra_env=env) as (peer, _env):
         from invitations import services
         from invitations.models import Invitation
         from tests.celery_worker import celery_worker
 
         host, event = make_host_and_event(peer, title="Pacing benchmark")
         budget_posts = int(window * rate)
-        log = Path(tempfile.mkdtemp(prefix="bench-inv-")) / "worker.log"
+        logs = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-inv-"))
+        log = Path(logs) / "worker.log"
         with celery_worker(concurrency=2, log_path=log):
             result = services.invitations_enqueue(
                 host=host, target=event, profiles=guests(int(budget_posts * 1.5) + 10, "p"), message_template=""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -19,13 +20,14 @@ from bench.invitations_common import bench_environment, guests, make_host_and_ev
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    with bench_environment(pacing=False) as (peer, _env):
+    with ExitStack() as stack, bench_environment(pacing=False) as (peer, _env):
         from invitations import services
         from invitations.models import Invitation
         from tests.celery_worker import celery_worker
 
         host, event = make_host_and_event(peer, title="Send-rate benchmark")
-        log = Path(tempfile.mkdtemp(prefix="bench-inv-")) / "worker.log"
+        logs = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-inv-"))
+        log = Path(logs) / "worker.log"
         with celery_worker(concurrency=concurrency, log_path=log):
             # Warm-up: the worker's first post creates the app-password session (one createSession).
             warm = services.invitations_enqueue(host=host, target=event, profiles=guests(1, "warm"),
