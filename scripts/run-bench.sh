@@ -10,9 +10,11 @@ tests/peer/install.sh
 run_dir=$(mktemp -d /tmp/elonara-bench.XXXXXX)
 peer_pid=""
 cleanup() {
-  [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
+  local status=$?
+  if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
   scripts/test-services.sh stop "$run_dir" || true
-  rm -rf "$run_dir"
+  rm -rf "$run_dir" 2>/dev/null || true
+  exit "$status"
 }
 trap cleanup EXIT
 

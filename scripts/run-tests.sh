@@ -9,7 +9,13 @@ scripts/bootstrap.sh
 [ -x tests/peer/install.sh ] && tests/peer/install.sh
 
 run_dir=$(mktemp -d /tmp/elonara-test.XXXXXX)
-cleanup() { scripts/test-services.sh stop "$run_dir" || true; rm -rf "$run_dir"; }
+cleanup() {
+  # Keep the test run's own exit status: cleanup must never turn a pass into a failure.
+  local status=$?
+  scripts/test-services.sh stop "$run_dir" || true
+  rm -rf "$run_dir" 2>/dev/null || true
+  exit "$status"
+}
 trap cleanup EXIT
 
 echo "== ruff"

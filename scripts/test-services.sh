@@ -47,7 +47,10 @@ stop)
     as_pg_owner "$pg_bin/pg_ctl" -D "$dir/pgdata" -m fast -w stop >/dev/null || true
   fi
   if [ -f "$dir/redis.pid" ]; then
-    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    redis_pid=$(cat "$dir/redis.pid")
+    kill "$redis_pid" 2>/dev/null || true
+    # Wait until it is gone, so the caller can remove the folder it writes in.
+    for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
   fi
   ;;
 *)
