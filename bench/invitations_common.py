@@ -105,13 +105,13 @@ def make_host_and_event(peer, *, title: str):
 
     from django.utils import timezone
 
-    from bluesky.agents import services as agent_services
+    from bluesky import services as bluesky_services
     from elonara import services as elonara_services
     from members.models import Member
 
     alice = peer.accounts["alice"]
     host = Member.objects.create_user(username=f"alice-{secrets.token_hex(3)}", password=None)
-    agent_services.member_app_password_set(member=host, identifier=alice.handle, app_password=alice.app_password)
+    bluesky_services.member_app_password_set(member=host, identifier=alice.handle, app_password=alice.app_password)
     event = elonara_services.event_create(
         host=host, title=title, starts_at=timezone.now() + timedelta(days=1),
         ends_at=timezone.now() + timedelta(days=1, hours=2), venue="Bench hall",

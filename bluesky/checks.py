@@ -1,21 +1,37 @@
-"""Deploy checks for the Bluesky integration."""
+"""System checks for the Bluesky integration.
 
+`encryption_keys_check` runs on every start-up (runserver, migrate, any management command), so a
+production process without usable FIELD_ENCRYPTION_KEYS refuses to start instead of failing at
+the first secret it stores. The rest are deploy checks (`check --deploy`).
+"""
+
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+
+_KEY_HINT = ("Generate one with: python -c 'from cryptography.fernet import Fernet; "
+             "print(Fernet.generate_key().decode())'")
+
+
+@register(Tags.security)
+def encryption_keys_check(app_configs, **kwargs):
+    keys = [k.strip() for k in settings.FIELD_ENCRYPTION_KEYS if k.strip()]
+    if not keys and not settings.DEBUG:
+        return [Error("FIELD_ENCRYPTION_KEYS is empty: stored Bluesky secrets cannot be encrypted.",
+                      hint=_KEY_HINT, id="bluesky.E001")]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            # The position, never the value: this message ends up in logs.
+            return [Error(f"FIELD_ENCRYPTION_KEYS entry {position} is not a Fernet key.", hint=_KEY_HINT,
+                          id="bluesky.E002")]
+    return []
 
 
 @register(Tags.security, deploy=True)
 def bluesky_deploy_checks(app_configs, **kwargs):
     problems = []
-    if not settings.DEBUG and not [k for k in settings.FIELD_ENCRYPTION_KEYS if k.strip()]:
-        problems.append(
-            Error(
-                "FIELD_ENCRYPTION_KEYS is empty: stored Bluesky secrets cannot be encrypted.",
-                hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())'",
-                id="bluesky.E001",
-            )
-        )
     if settings.ATPROTO_ALLOW_INSECURE_HOSTS:
         problems.append(
             Warning(

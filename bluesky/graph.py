@@ -1,8 +1,8 @@
 """Reading a member's Bluesky social graph (followers / follows) through their own PDS.
 
 The PDS proxies `app.bsky.graph.*` to the App View named by the `atproto-proxy` header
-(settings.BLUESKY_APPVIEW); the member's DPoP session (nonces, refresh) is handled by
-`BlueskyOAuthService`. Pages are cached briefly so paging back and forth in the picker, and the
+(settings.BLUESKY_APPVIEW); the member's DPoP session (nonces, refresh) is `OAuthPdsSession`.
+Pages are cached briefly so paging back and forth in the picker, and the
 server-side check that a picked account really is connected to the host, do not refetch.
 """
 
@@ -17,7 +17,10 @@ from django.conf import settings
 from django.core.cache import cache
 
 from bluesky.atproto import AtprotoError, XrpcError
-from bluesky.services import BlueskyOAuthService, ReconnectionNeededError
+from bluesky.errors import SessionEndedError
+from bluesky.records import is_did
+from bluesky.sessions import OAuthPdsSession
+from members.models import Member
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def _profile_from(item: Any) -> GraphProfile | None:
     if not isinstance(item, dict):
         return None
     did, handle = item.get("did"), item.get("handle")
-    if not isinstance(did, str) or not did.startswith("did:") or not isinstance(handle, str):
+    if not is_did(did) or not isinstance(handle, str):
         return None
     display_name = item.get("displayName") if isinstance(item.get("displayName"), str) else ""
     avatar = item.get("avatar") if isinstance(item.get("avatar"), str) else ""
@@ -79,24 +82,19 @@ def _profile_from(item: Any) -> GraphProfile | None:
 
 
 class BlueskyGraphService:
-    def __init__(self, *, oauth_service: Any = None) -> None:
-        self._oauth_service = oauth_service
-
-    def _session_for(self, member: Any) -> Any:
-        if self._oauth_service is None:
-            self._oauth_service = BlueskyOAuthService()
-        session = self._oauth_service.get_identity_for_member(member)
+    def _session_for(self, member: Member) -> OAuthPdsSession:
+        session = OAuthPdsSession.for_member(member)
         if session is None:
             raise GraphError(code="not_connected", message="Connect your Bluesky account to see your followers.")
         return session
 
-    def get_followers(self, member: Any, cursor: str | None = None) -> GraphPage:
+    def get_followers(self, member: Member, cursor: str | None = None) -> GraphPage:
         return self.get_page(member=member, kind="followers", cursor=cursor)
 
-    def get_follows(self, member: Any, cursor: str | None = None) -> GraphPage:
+    def get_follows(self, member: Member, cursor: str | None = None) -> GraphPage:
         return self.get_page(member=member, kind="follows", cursor=cursor)
 
-    def get_page(self, *, member: Any, kind: GraphKind, cursor: str | None = None,
+    def get_page(self, *, member: Member, kind: GraphKind, cursor: str | None = None,
                  limit: int = PAGE_LIMIT) -> GraphPage:
         if kind not in _NSID:
             raise GraphError(code="invalid_request", message="Unknown graph kind.")
@@ -113,7 +111,7 @@ class BlueskyGraphService:
             params["cursor"] = cursor
         try:
             body = session.get(_NSID[kind], params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
-        except ReconnectionNeededError as exc:
+        except SessionEndedError as exc:
             raise GraphError(code="not_connected", message=str(exc)) from exc
         except XrpcError as exc:
             if exc.status == 403:
@@ -137,7 +135,7 @@ class BlueskyGraphService:
         cache.set(key, {"profiles": [p.as_dict() for p in profiles], "cursor": next_cursor}, CACHE_SECONDS)
         return page
 
-    def find_connected(self, *, member: Any, dids: set[str], max_pages: int = 200,
+    def find_connected(self, *, member: Member, dids: set[str], max_pages: int = 200,
                        limit: int = PAGE_LIMIT) -> dict[str, GraphProfile]:
         """Which of `dids` follow the member or are followed by them (server-side anti-spam check).
 

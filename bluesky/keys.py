@@ -1,6 +1,10 @@
-"""Our client signing keys in the database: generated on first use, rotated by a command."""
+"""Our client signing keys in the database: generated on first use, rotated by a command, and
+cached briefly by each process (`client_keyset`)."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 from django.db import transaction
 from django.db.models import Q
@@ -35,6 +39,28 @@ def client_keyset_load() -> ClientKeyset:
     return ClientKeyset(keys, active_kid=active.kid)
 
 
+KEYSET_TTL = 60.0  # seconds a process trusts its copy of the signing keys
+_keyset_lock = threading.Lock()
+_keyset_cache: dict[str, tuple[float, ClientKeyset]] = {}
+
+
+def client_keyset() -> ClientKeyset:
+    """The signing keys from the database (shared by every process), cached briefly."""
+    with _keyset_lock:
+        hit = _keyset_cache.get("keyset")
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        keyset = client_keyset_load()
+        _keyset_cache["keyset"] = (time.monotonic() + KEYSET_TTL, keyset)
+        return keyset
+
+
+def client_keyset_forget() -> None:
+    """Drop this process's copy (after a rotation, or when settings change in tests)."""
+    with _keyset_lock:
+        _keyset_cache.clear()
+
+
 @transaction.atomic
 def client_key_rotate() -> tuple[ClientSigningKey, int]:
     """Make a new active key; retire the old one; forget retired keys no identity uses any more."""
@@ -43,7 +69,5 @@ def client_key_rotate() -> tuple[ClientSigningKey, int]:
     new = _create_active_key()
     in_use = BlueskyIdentity.objects.exclude(client_kid="").values_list("client_kid", flat=True)
     dropped, _ = ClientSigningKey.objects.filter(is_active=False).exclude(kid__in=in_use).delete()
-    from bluesky import network
-
-    network.reset()
+    client_keyset_forget()
     return new, dropped

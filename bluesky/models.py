@@ -1,3 +1,9 @@
+"""Everything Elonara keeps about Bluesky: members' OAuth identities and pending sign-ins, our client
+signing keys, the writes-mode switch and its audit trail, the relay account, members' app passwords
+and the app-password sessions shared by every web process and worker. Secrets are encrypted."""
+
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 
@@ -69,3 +75,118 @@ class ClientSigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kid}{' (active)' if self.is_active else ''}"
+
+
+# --- Posting ------------------------------------------------------------------------------
+
+class WritesMode(models.TextChoices):
+    LEGACY = "legacy", "Legacy (app password)"
+    OAUTH = "oauth", "OAuth (member's own session)"
+
+
+class WritesModeSetting(models.Model):
+    """The one site-wide writes mode (a single row, pk=1). Absent row = settings.BLUESKY_WRITES_MODE."""
+
+    SINGLETON_PK = 1
+
+    mode = models.CharField(max_length=16, choices=WritesMode.choices, default=WritesMode.LEGACY)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "writes mode"
+        verbose_name_plural = "writes mode"
+
+    def __str__(self) -> str:
+        return f"Writes mode: {self.get_mode_display()}"
+
+
+class WritesModeChange(models.Model):
+    """Audit trail: one row per change of the writes mode. Never edited or deleted from the admin."""
+
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept even if the staff account is deleted later.
+    changed_by_username = models.CharField(max_length=150, blank=True)
+    from_mode = models.CharField(max_length=16, choices=WritesMode.choices)
+    to_mode = models.CharField(max_length=16, choices=WritesMode.choices)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.changed_at:%Y-%m-%d %H:%M:%S} {self.changed_by_username or '?'}: {self.from_mode} -> {self.to_mode}"
+        )
+
+
+class RelayAccount(models.Model):
+    """The relay account set by staff in the admin (a single row, pk=1). When its identifier is
+    empty, BLUESKY_RELAY_IDENTIFIER / BLUESKY_RELAY_APP_PASSWORD from settings are used."""
+
+    SINGLETON_PK = 1
+
+    identifier = models.CharField(max_length=253, blank=True, help_text="Handle or DID of the relay account.")
+    app_password = EncryptedTextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "relay account"
+        verbose_name_plural = "relay account"
+
+    def __str__(self) -> str:
+        return self.identifier or "(from settings)"
+
+
+class MemberAppPassword(models.Model):
+    """A member's own app password, used by the legacy agent to post from their account."""
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bluesky_app_password"
+    )
+    identifier = models.CharField(max_length=253, help_text="Handle or DID")
+    did = models.CharField(max_length=2048, blank=True)
+    handle = models.CharField(max_length=253, blank=True)
+    app_password = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.handle or self.identifier} (app password)"
+
+
+class AppPasswordSession(models.Model):
+    """A createSession result reused across tasks and processes.
+
+    One row per posting account (`account_key`), renewed under `bluesky.sessions.refresh_under_lock`
+    so two workers never spend two of createSession's 30-per-5-minutes or race on the single-use
+    refresh token.
+    """
+
+    account_key = models.CharField(max_length=300, unique=True)
+    identifier = models.CharField(max_length=253)
+    # HMAC of identifier + app password: a changed password invalidates the cached session.
+    credential_fingerprint = models.CharField(max_length=64, blank=True)
+    did = models.CharField(max_length=2048, blank=True)
+    handle = models.CharField(max_length=253, blank=True)
+    pds_url = models.CharField(max_length=2048, blank=True)
+    access_jwt = EncryptedTextField(blank=True)
+    refresh_jwt = EncryptedTextField(blank=True)
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    session_created_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    create_count = models.PositiveIntegerField(default=0)
+    refresh_count = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.account_key
+
+    @property
+    def has_session(self) -> bool:
+        return bool(self.access_jwt and self.refresh_jwt and self.did and self.pds_url)

@@ -1,11 +1,24 @@
-"""Reads about members' Bluesky connections (never secrets)."""
+"""Reads about Bluesky connections, posting accounts and the writes mode (never secrets out)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
-from bluesky.models import BlueskyIdentity
+from django.conf import settings
+
+from bluesky.atproto import normalize_identifier
+from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting
+from bluesky.models import (
+    AppPasswordSession,
+    BlueskyIdentity,
+    MemberAppPassword,
+    RelayAccount,
+    WritesMode,
+    WritesModeSetting,
+)
+from bluesky.sessions import AppPasswordAccount
 from members.models import Member
 
 # Plain words for the permissions a member granted.
@@ -41,7 +54,7 @@ class IdentitySummary:
     scope: str
     permissions: list[str]
     status: str
-    connected_at: object
+    connected_at: datetime
     can_post: bool
     can_read_graph: bool
 
@@ -50,16 +63,96 @@ def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
     identity = BlueskyIdentity.objects.filter(member=member).first() if member.is_authenticated else None
     if identity is None:
         return None
-    granted = set(identity.scope.split())
-    can_post = bool(granted & {"transition:generic", "repo:app.bsky.feed.post?action=create",
-                               "repo:app.bsky.feed.post", "repo:*"})
-    can_read = "transition:generic" in granted or any(t.startswith("rpc:app.bsky.graph.getFollow") for t in granted)
     return IdentitySummary(
         did=identity.did, handle=identity.handle, server_host=urlsplit(identity.pds_url).netloc,
         scope=identity.scope, permissions=scope_in_words(identity.scope), status=identity.status,
-        connected_at=identity.connected_at, can_post=can_post, can_read_graph=can_read,
+        connected_at=identity.connected_at, can_post=scope_allows_posting(identity.scope),
+        can_read_graph=scope_allows_graph_reads(identity.scope),
     )
 
 
-def identity_is_connected(*, member: Member) -> bool:
-    return BlueskyIdentity.objects.filter(member=member, status=BlueskyIdentity.Status.CONNECTED).exists()
+def member_did_get(*, member: Member) -> str:
+    """The DID of the member's connected (or expired) Bluesky identity; "" if none."""
+    if not member.is_authenticated:
+        return ""
+    return BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first() or ""
+
+
+# --- Posting accounts ----------------------------------------------------------------------------
+
+def relay_account_get() -> AppPasswordAccount | None:
+    """The relay account: the admin's `RelayAccount` row when it has an identifier, else settings."""
+    row = RelayAccount.objects.filter(pk=RelayAccount.SINGLETON_PK).first()
+    if row is not None and row.identifier.strip() and row.app_password:
+        identifier, password = row.identifier, row.app_password
+    else:
+        identifier = settings.BLUESKY_RELAY_IDENTIFIER or ""
+        password = settings.BLUESKY_RELAY_APP_PASSWORD or ""
+    identifier = normalize_identifier(identifier)
+    if not identifier or not password:
+        return None
+    return AppPasswordAccount(account_key=f"relay:{identifier}", identifier=identifier, app_password=password,
+                              kind="relay")
+
+
+def member_account_get(*, member: Member) -> AppPasswordAccount | None:
+    row = MemberAppPassword.objects.filter(member_id=member.pk).first()
+    if row is None or not row.app_password:
+        return None
+    return AppPasswordAccount(account_key=f"member:{member.pk}", identifier=row.identifier,
+                              app_password=row.app_password, kind="member")
+
+
+def member_app_password_get(*, member: Member) -> MemberAppPassword | None:
+    return MemberAppPassword.objects.filter(member_id=member.pk).first() if member.is_authenticated else None
+
+
+# --- Writes mode ---------------------------------------------------------------------------------
+
+def writes_mode_default() -> str:
+    mode = (settings.BLUESKY_WRITES_MODE or WritesMode.LEGACY).strip().lower()
+    return mode if mode in WritesMode.values else WritesMode.LEGACY
+
+
+def writes_mode_get() -> str:
+    """The writes mode in force now (read from the database on every call: no restart needed)."""
+    mode = WritesModeSetting.objects.filter(pk=WritesModeSetting.SINGLETON_PK).values_list("mode", flat=True).first()
+    return mode or writes_mode_default()
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStatus:
+    configured: bool
+    source: str  # "admin", "settings" or ""
+    identifier: str
+    did: str = ""
+    handle: str = ""
+    session_created_at: datetime | None = None
+    refreshed_at: datetime | None = None
+    create_count: int = 0
+    refresh_count: int = 0
+    last_error: str = ""
+
+
+def relay_status_get() -> RelayStatus:
+    account = relay_account_get()
+    if account is None:
+        return RelayStatus(configured=False, source="", identifier="")
+    admin_row = RelayAccount.objects.filter(pk=RelayAccount.SINGLETON_PK).first()
+    source = (
+        "admin" if admin_row is not None and admin_row.identifier.strip() and admin_row.app_password else "settings"
+    )
+    row = AppPasswordSession.objects.filter(account_key=account.account_key).first()
+    if row is None:
+        return RelayStatus(configured=True, source=source, identifier=account.identifier)
+    return RelayStatus(
+        configured=True, source=source, identifier=account.identifier, did=row.did, handle=row.handle,
+        session_created_at=row.session_created_at, refreshed_at=row.refreshed_at, create_count=row.create_count,
+        refresh_count=row.refresh_count, last_error=row.last_error,
+    )
+
+
+def oauth_posting_identity_count() -> int:
+    """Connected members whose granted scope lets Elonara post for them."""
+    scopes = BlueskyIdentity.objects.filter(status=BlueskyIdentity.Status.CONNECTED).values_list("scope", flat=True)
+    return sum(1 for scope in scopes.iterator() if scope_allows_posting(scope))

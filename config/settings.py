@@ -43,7 +43,6 @@ INSTALLED_APPS = [
     "members",
     "elonara",
     "bluesky",
-    "bluesky.agents",
     "invitations",
 ]
 
@@ -124,6 +123,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "bluesky-oauth-requests-cleanup": {"task": "bluesky.tasks.oauth_requests_cleanup_task", "schedule": 600.0},
+    # Invitations whose broker message was lost (a broker restart without persistence) are
+    # published again; a live message and the new one converge, so this is always safe.
+    "invitations-requeue-stale": {"task": "invitations.requeue_stale", "schedule": 900.0},
 }
 
 # --- Auth -------------------------------------------------------------------------------

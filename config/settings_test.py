@@ -7,6 +7,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost,app.peer.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 # A fixed test-only Fernet key (secrets are encrypted in tests exactly as in production).
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Keof7XbqthEuNqL3aTUnsmpgRkixJB_7hCEXhGq7PAQ=")
+# An in-memory broker unless a test run names a real one (the services tier sets Redis): the
+# filesystem default needs folders under var/ that a fresh clone does not have.
+os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -14,8 +14,5 @@ class InvitationsConfig(AppConfig):
 
         rsvp_changed.connect(signals.on_rsvp_changed, dispatch_uid="invitations:rsvp_changed")
         community_joined.connect(signals.on_community_joined, dispatch_uid="invitations:community_joined")
-        try:
-            identity_model = self.apps.get_model("bluesky", "BlueskyIdentity")
-        except LookupError:  # the Connect-Bluesky models are not there yet
-            return
-        post_save.connect(signals.on_identity_saved, sender=identity_model, dispatch_uid="invitations:identity")
+        post_save.connect(signals.on_identity_saved, sender="bluesky.BlueskyIdentity",
+                          dispatch_uid="invitations:identity")

@@ -1,7 +1,8 @@
 """Composing an invitation post: text, mention and link facets, limits.
 
 Django-free on purpose: it takes plain values, so the tables in tests/invitations/test_composer.py
-exercise it without a database. Bluesky counts a post's length in grapheme clusters (at most 300)
+exercise it without a database. The limits and grapheme counting are `bluesky.records`'.
+Bluesky counts a post's length in grapheme clusters (at most 300)
 and bytes (at most 3,000 UTF-8 bytes); facet offsets are UTF-8 byte offsets, end exclusive.
 """
 
@@ -13,10 +14,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import regex
+from bluesky.records import FACET_LINK, FACET_MENTION, MAX_BYTES, MAX_GRAPHEMES, grapheme_count, graphemes
 
-MAX_GRAPHEMES = 300
-MAX_BYTES = 3000
 ELLIPSIS = "…"
 
 # Placeholders a host may use in their message. {mention} and {link} are never shortened.
@@ -24,8 +23,6 @@ DEFAULT_TEMPLATE = "{mention} you're invited to {name} on {date}. Hope to see yo
 DEFAULT_COMMUNITY_TEMPLATE = "{mention} you're invited to join {name}. Hope to see you there! {link}"
 _PLACEHOLDER = re.compile(r"\{(mention|link|name|date)\}")
 
-MENTION_FEATURE = "app.bsky.richtext.facet#mention"
-LINK_FEATURE = "app.bsky.richtext.facet#link"
 
 
 class ComposeError(ValueError):
@@ -58,10 +55,6 @@ class ComposedPost:
         return record
 
 
-def grapheme_count(text: str) -> int:
-    return len(regex.findall(r"\X", text))
-
-
 def _byte_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
@@ -75,7 +68,7 @@ def _truncate(text: str, *, max_graphemes: int, max_bytes: int) -> str:
         return ""
     kept: list[str] = []
     used_bytes = 0
-    for cluster in regex.findall(r"\X", text):
+    for cluster in graphemes(text):
         size = _byte_len(cluster)
         if len(kept) + 1 > max_graphemes - 1 or used_bytes + size > max_bytes - ellipsis_bytes:
             break
@@ -166,9 +159,9 @@ def compose_invitation(
             start = byte_offset
             end = start + _byte_len(text)
             feature = (
-                {"$type": MENTION_FEATURE, "did": recipient_did}
+                {"$type": FACET_MENTION, "did": recipient_did}
                 if kind == "mention"
-                else {"$type": LINK_FEATURE, "uri": url}
+                else {"$type": FACET_LINK, "uri": url}
             )
             facets.append({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]})
         text_parts.append(text)

@@ -56,7 +56,7 @@ class BudgetConfig:
 
 
 def pacing_enabled() -> bool:
-    return bool(getattr(settings, "INVITATIONS_PACING_ENABLED", True))
+    return settings.INVITATIONS_PACING_ENABLED
 
 
 class WriteBudget:

@@ -6,8 +6,12 @@ from typing import Any
 
 from django.db.models import Count
 
+from bluesky.models import BlueskyIdentity
+from bluesky.selectors import member_did_get
 from invitations import targets
 from invitations.models import Invitation, InvitationBatch
+from invitations.targets import Target
+from members.models import Member
 
 S = Invitation.Status
 WAITING = (S.PENDING, S.QUEUED, S.SENDING)
@@ -31,16 +35,15 @@ def batch_progress(*, batch: InvitationBatch) -> dict[str, Any]:
     }
 
 
-def invitation_for_landing(*, target: Any, token: str | None) -> Invitation | None:
+def invitation_for_landing(*, target: Target, token: str | None) -> Invitation | None:
     if not token or len(token) > 64:
         return None
-    kind_filter = {"event": target} if targets.target_kind(target) == "event" else {"community": target}
-    return Invitation.objects.select_related("host").filter(token=token, **kind_filter).first()
+    return Invitation.objects.select_related("host").filter(token=token, **targets.target_filter(target)).first()
 
 
-def invitations_for_member(*, member: Any) -> list[Invitation]:
+def invitations_for_member(*, member: Member) -> list[Invitation]:
     """Invitations addressed to the member's connected Bluesky account (home page)."""
-    did = targets.member_did(member)
+    did = member_did_get(member=member)
     if not did:
         return []
     return list(
@@ -50,7 +53,12 @@ def invitations_for_member(*, member: Any) -> list[Invitation]:
     )
 
 
-def invited_dids(*, target: Any) -> dict[str, str]:
+def invited_dids(*, target: Target) -> dict[str, str]:
     """DID -> status of everyone already invited to this target (the picker marks them)."""
-    kind_filter = {"event": target} if targets.target_kind(target) == "event" else {"community": target}
-    return dict(Invitation.objects.filter(**kind_filter).values_list("recipient_did", "status"))
+    return dict(Invitation.objects.filter(**targets.target_filter(target)).values_list("recipient_did", "status"))
+
+
+def host_handle_get(*, host: Member) -> str:
+    """How the landing banner names the host: their Bluesky handle, else their username."""
+    handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
+    return handle or str(host)

@@ -23,6 +23,11 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bluesky.agents.base import BlueskyAgentInterface
+from bluesky.agents.factory import BlueskyAgentFactory
+from bluesky.graph import BlueskyGraphService, GraphProfile
+from bluesky.selectors import member_did_get
+from elonara.models import Community, Event
 from invitations import targets
 from invitations.composer import (
     DEFAULT_COMMUNITY_TEMPLATE,
@@ -34,6 +39,8 @@ from invitations.composer import (
 )
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, _new_token
 from invitations.pacing import PacingBusy, WriteBudget, pacing_enabled
+from invitations.targets import Target
+from members.models import Member
 
 logger = logging.getLogger(__name__)
 S = Invitation.Status
@@ -93,12 +100,7 @@ def _transition(*, invitation_id: int, to: str, **fields: Any) -> bool:
     return updated == 1
 
 
-def _target_kwargs(target: Any) -> dict[str, Any]:
-    kind = targets.target_kind(target)
-    return {"event": target, "community": None} if kind == "event" else {"event": None, "community": target}
-
-
-def default_template_for(target: Any) -> str:
+def default_template_for(target: Target) -> str:
     return DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
 
 
@@ -118,7 +120,7 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
     )
 
 
-def invitation_preview(*, host: Any, target: Any, message_template: str, recipient_did: str,
+def invitation_preview(*, host: Member, target: Target, message_template: str, recipient_did: str,
                        recipient_handle: str) -> ComposedPost:
     """The post as it will be sent to this recipient (the token shown is a placeholder)."""
     return compose_invitation(
@@ -132,7 +134,7 @@ def invitation_preview(*, host: Any, target: Any, message_template: str, recipie
     )
 
 
-def invitation_daily_remaining(*, host: Any) -> int:
+def invitation_daily_remaining(*, host: Member) -> int:
     since = timezone.now() - timedelta(days=1)
     used = Invitation.objects.filter(host=host, created_at__gte=since).count()
     return max(settings.INVITATIONS_DAILY_CAP_PER_HOST - used, 0)
@@ -140,11 +142,11 @@ def invitation_daily_remaining(*, host: Any) -> int:
 
 def invitation_bulk_create(
     *,
-    host: Any,
-    target: Any,
+    host: Member,
+    target: Target,
     recipient_dids: list[str],
     message_template: str = "",
-    graph_service: Any = None,
+    graph_service: BlueskyGraphService | None = None,
 ) -> BulkCreateResult:
     """Invite accounts connected to the host. The client's list is only a wish: each DID is checked
     against the host's real followers/follows (App View, through their PDS), the daily cap,
@@ -163,10 +165,7 @@ def invitation_bulk_create(
     except ComposeError as exc:
         raise InvitationError(code="message_too_long", message="This message cannot fit in a post.") from exc
 
-    if graph_service is None:
-        from bluesky.graph import BlueskyGraphService
-
-        graph_service = BlueskyGraphService()
+    graph_service = graph_service or BlueskyGraphService()
     connected = graph_service.find_connected(member=host, dids=set(wanted))
     result = BulkCreateResult(batch=None)
     for did in wanted:
@@ -179,7 +178,8 @@ def invitation_bulk_create(
 
 
 def invitations_enqueue(
-    *, host: Any, target: Any, profiles: list[Any], message_template: str, result: BulkCreateResult | None = None
+    *, host: Member, target: Target, profiles: list[GraphProfile], message_template: str,
+    result: BulkCreateResult | None = None
 ) -> BulkCreateResult:
     """Write the invitations for already-verified profiles and queue their sending after commit.
 
@@ -187,11 +187,10 @@ def invitations_enqueue(
     benchmark measures for 10,000 recipients.
     """
     result = result or BulkCreateResult(batch=None)
-    kwargs = _target_kwargs(target)
     dids = [p.did for p in profiles]
-    target_filter = {"event": target} if kwargs["event"] is not None else {"community": target}
     already = set(
-        Invitation.objects.filter(**target_filter, recipient_did__in=dids).values_list("recipient_did", flat=True)
+        Invitation.objects.filter(**targets.target_filter(target), recipient_did__in=dids)
+        .values_list("recipient_did", flat=True)
     )
     declined = set(
         InvitationDecline.objects.filter(host=host, recipient_did__in=dids).values_list("recipient_did", flat=True)
@@ -219,12 +218,13 @@ def invitations_enqueue(
         fresh = fresh[:remaining]
         if not fresh:
             return result
+        fields = targets.target_fields(target)
         batch = InvitationBatch.objects.create(
-            host=host, message_template=message_template or "", langs="en", **kwargs
+            host=host, message_template=message_template or "", langs="en", **fields
         )
         try:
             with transaction.atomic():
-                _insert_invitations(batch=batch, host=host, profiles=fresh, **kwargs)
+                _insert_invitations(batch=batch, host=host, profiles=fresh, **fields)
         except IntegrityError as exc:
             # A concurrent request invited one of them first: refuse politely, write nothing.
             raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
@@ -241,7 +241,8 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert_invitations(*, batch: InvitationBatch, host: Any, profiles: list[Any], event: Any, community: Any) -> None:
+def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[GraphProfile], event: Event | None,
+                        community: Community | None) -> None:
     """The insert path for large batches: the ORM's per-field preparation of 10,000 model instances
     costs more than the database does (PostgreSQL: COPY; others: executemany with parameters)."""
     now = timezone.now()
@@ -284,18 +285,11 @@ def invitation_batch_dispatch(*, batch_id: int) -> list[int]:
     return list(Invitation.objects.filter(batch_id=batch_id, status=S.QUEUED).values_list("pk", flat=True))
 
 
-def _posting_account(host: Any, agent: Any) -> str:
-    """The budget key of the account the agent will write with: the member's own app-password
-    account or the shared relay (legacy), or the member's DID (OAuth). Stable across attempts."""
-    account_for_member = getattr(agent, "account_for_member", None)
-    if account_for_member is not None:
-        try:
-            account = account_for_member(host)
-        except Exception:  # noqa: BLE001 - no account: the post attempt will report it properly
-            return f"member:{host.pk}"
-        return f"{account.kind}:{account.account_key}"
-    did = targets.member_did(host)
-    return f"did:{did}" if did else f"member:{host.pk}"
+def _budget_account(host: Member, agent: BlueskyAgentInterface) -> str:
+    """The write budget this post spends: the agent's posting account (stable across attempts)."""
+    account = agent.posting_account(host)
+    # No account: the post attempt will report it; the host's own key keeps it out of others' budgets.
+    return account.key if account is not None else f"member:{host.pk}"
 
 
 def _backoff(attempt: int) -> float:
@@ -310,7 +304,8 @@ def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) ->
     return SendOutcome(status=S.FAILED)
 
 
-def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: Any = None) -> SendOutcome:
+def invitation_send(*, invitation_id: int, slot_at: float | None = None,
+                    agent: BlueskyAgentInterface | None = None) -> SendOutcome:
     """One attempt to post one invitation. Safe to run any number of times for the same id."""
     invitation = Invitation.objects.select_related("batch", "host", "event", "community").filter(
         pk=invitation_id
@@ -318,14 +313,11 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
     if invitation is None or invitation.status not in (S.QUEUED, S.SENDING):
         return SendOutcome(status=invitation.status if invitation else "missing")
     host = invitation.host
-    if agent is None:
-        from bluesky.agents.factory import BlueskyAgentFactory
-
-        agent = BlueskyAgentFactory.make()
+    agent = agent or BlueskyAgentFactory.make()
 
     if pacing_enabled() and slot_at is None:
         try:
-            slot = WriteBudget(account=_posting_account(host, agent)).reserve()
+            slot = WriteBudget(account=_budget_account(host, agent)).reserve()
         except PacingBusy:
             return SendOutcome(status=invitation.status, retry_in=random.uniform(0.2, 1.0))
         wait = slot - time.time()
@@ -360,7 +352,7 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
                 return _fail(invitation, code=code, reason=result.error, retryable=True)
             reset = result.retry_after.timestamp() if result.retry_after else time.time() + _backoff(attempt)
             if pacing_enabled():
-                WriteBudget(account=_posting_account(host, agent)).push_back(until=reset)
+                WriteBudget(account=_budget_account(host, agent)).push_back(until=reset)
             # Back into the queue for a fresh slot after the reset (a bit of jitter spreads them).
             return SendOutcome(status=S.SENDING, retry_in=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
         if attempt >= MAX_TRANSIENT_ATTEMPTS:
@@ -404,7 +396,7 @@ def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
                 retryable=True)
 
 
-def invitation_retry_failed(*, host: Any, batch: InvitationBatch) -> int:
+def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
     """Re-queue this batch's retryable failures ("Retry failed" on the progress page)."""
     if batch.host_id != host.pk:
         raise InvitationError(code="not_host", message="Only the host can retry these invitations.")
@@ -427,20 +419,19 @@ def invitation_retry_failed(*, host: Any, batch: InvitationBatch) -> int:
     return moved
 
 
-def invitation_accept_for_member(*, member: Any, target: Any) -> int:
+def invitation_accept_for_member(*, member: Member, target: Target) -> int:
     """The member RSVPed or joined: their invitations to this target (by their Bluesky DID) are accepted."""
-    did = targets.member_did(member)
+    did = member_did_get(member=member)
     if not did:
         return 0
-    target_filter = {"event": target} if targets.target_kind(target) == "event" else {"community": target}
     return Invitation.objects.filter(
-        **target_filter, recipient_did=did, status__in=[S.SENT, S.FAILED]
+        **targets.target_filter(target), recipient_did=did, status__in=[S.SENT, S.FAILED]
     ).update(status=S.ACCEPTED, accepted_at=timezone.now(), accepted_by=member, updated_at=timezone.now())
 
 
-def invitations_accept_existing(*, member: Any) -> int:
+def invitations_accept_existing(*, member: Member) -> int:
     """After connecting Bluesky: accept invitations to targets the member already RSVPed/joined."""
-    did = targets.member_did(member)
+    did = member_did_get(member=member)
     if not did:
         return 0
     accepted = 0
@@ -452,7 +443,7 @@ def invitations_accept_existing(*, member: Any) -> int:
     return accepted
 
 
-def invitation_decline(*, member: Any, token: str) -> Invitation:
+def invitation_decline(*, member: Member, token: str) -> Invitation:
     """The invitee declines: this invitation is declined and their DID is never invited by this host again.
 
     Only the invitee can decline (their connected Bluesky DID must be the recipient's): the link is in
@@ -461,7 +452,7 @@ def invitation_decline(*, member: Any, token: str) -> Invitation:
     invitation = Invitation.objects.filter(token=token).first()
     if invitation is None:
         raise InvitationError(code="not_found", message="This invitation does not exist.")
-    if targets.member_did(member) != invitation.recipient_did:
+    if member_did_get(member=member) != invitation.recipient_did:
         raise InvitationError(code="not_recipient", message="Only the invited person can decline this invitation.")
     with transaction.atomic():
         _transition(invitation_id=invitation.pk, to=S.DECLINED)

@@ -10,20 +10,22 @@ from typing import Any
 
 from django.db import transaction
 
+from bluesky.models import BlueskyIdentity
+from elonara.models import RSVP, CommunityMembership
 from invitations import services
 
 ACCEPTING_RSVP = {"going", "maybe"}
 
 
-def on_rsvp_changed(sender: Any, rsvp: Any, **kwargs: Any) -> None:
+def on_rsvp_changed(sender: Any, rsvp: RSVP, **kwargs: Any) -> None:
     if str(rsvp.status) in ACCEPTING_RSVP:
         services.invitation_accept_for_member(member=rsvp.member, target=rsvp.event)
 
 
-def on_community_joined(sender: Any, membership: Any, **kwargs: Any) -> None:
+def on_community_joined(sender: Any, membership: CommunityMembership, **kwargs: Any) -> None:
     services.invitation_accept_for_member(member=membership.member, target=membership.community)
 
 
-def on_identity_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+def on_identity_saved(sender: Any, instance: BlueskyIdentity, **kwargs: Any) -> None:
     member = instance.member
     transaction.on_commit(lambda: services.invitations_accept_existing(member=member))

@@ -1,7 +1,7 @@
-"""The few facts invitations need about an event or a community, and about a member's Bluesky DID.
+"""The few facts invitations need about what they invite to: an event or a community.
 
-Kept in one module so the rest of the app does not depend on the field names of the `elonara`
-and `bluesky` models.
+One place for "event or community": the model filter, the words in the post, the landing URL and
+who hosts or is already in it, so the rest of the app never branches on the kind itself.
 """
 
 from __future__ import annotations
@@ -10,87 +10,68 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.apps import apps
 from django.conf import settings
 from django.utils import formats, timezone
 
+from bluesky.models import BlueskyIdentity
+from elonara import selectors as elonara_selectors
+from elonara.models import Community, Event
+from members.models import Member
 
-def _model(app_label: str, name: str):
-    return apps.get_model(app_label, name)
-
-
-def target_kind(target: Any) -> str:
-    return "event" if target._meta.model_name == "event" else "community"
-
-
-def target_name(target: Any) -> str:
-    return str(getattr(target, "name", None) or getattr(target, "title", None) or target)
+Target = Event | Community
 
 
-def target_date_text(target: Any) -> str:
+def target_kind(target: Target) -> str:
+    return "event" if isinstance(target, Event) else "community"
+
+
+def target_filter(target: Target) -> dict[str, Any]:
+    """Keyword filter selecting rows about this target (invitations, batches)."""
+    return {"event": target} if isinstance(target, Event) else {"community": target}
+
+
+def target_fields(target: Target) -> dict[str, Any]:
+    """Both target columns, for a new row: the one that applies set, the other None."""
+    return {"event": target, "community": None} if isinstance(target, Event) else {"event": None, "community": target}
+
+
+def target_name(target: Target) -> str:
+    return target.title if isinstance(target, Event) else target.name
+
+
+def target_date_text(target: Target) -> str:
     """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00 (Europe/Paris)"."""
-    when = getattr(target, "starts_at", None)
-    if when is None:
+    if not isinstance(target, Event):
         return ""
-    zone_name = getattr(target, "time_zone", "") or "UTC"
+    zone_name = target.time_zone or "UTC"
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         zone, zone_name = ZoneInfo("UTC"), "UTC"
-    return formats.date_format(timezone.localtime(when, zone), "D j M Y, H:i") + f" ({zone_name})"
+    return formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i") + f" ({zone_name})"
 
 
-def target_public_url(target: Any, *, token: str) -> str:
+def target_public_url(target: Target, *, token: str) -> str:
     """Absolute URL of the target's page with the invitation token, so the landing page knows it."""
     return f"{settings.ELONARA_PUBLIC_URL}{target.get_absolute_url()}?{urlencode({'invitation': token})}"
 
 
-def target_is_hosted_by(target: Any, *, member: Any) -> bool:
-    from elonara import selectors as elonara_selectors
-
-    if target_kind(target) == "event":
-        return bool(elonara_selectors.event_is_host(event=target, member=member))
-    return bool(elonara_selectors.community_is_host(community=target, member=member))
+def target_is_hosted_by(target: Target, *, member: Member) -> bool:
+    if isinstance(target, Event):
+        return elonara_selectors.event_is_host(event=target, member=member)
+    return elonara_selectors.community_is_host(community=target, member=member)
 
 
-def _identity_model():
-    try:
-        return _model("bluesky", "BlueskyIdentity")
-    except LookupError:  # before the Connect-Bluesky models exist nobody has a DID
-        return None
-
-
-def member_did(member: Any) -> str:
-    model = _identity_model()
-    if model is None or member is None or not getattr(member, "is_authenticated", False):
-        return ""
-    identity = model.objects.filter(member=member).only("did").first()
-    return identity.did if identity else ""
-
-
-def member_is_in(target: Any, *, member: Any) -> bool:
+def member_is_in(target: Target, *, member: Member) -> bool:
     """Has the member RSVPed to the event / joined the community?"""
-    from elonara import selectors as elonara_selectors
-
-    if target_kind(target) == "event":
-        return bool(elonara_selectors.event_is_attending(event=target, member=member))
-    return bool(elonara_selectors.community_is_member(community=target, member=member))
+    if isinstance(target, Event):
+        return elonara_selectors.event_is_attending(event=target, member=member)
+    return elonara_selectors.community_is_member(community=target, member=member)
 
 
-def target_member_dids(target: Any, *, dids: list[str]) -> set[str]:
+def target_member_dids(target: Target, *, dids: list[str]) -> set[str]:
     """Which of these DIDs belong to members already attending / in the community."""
     if not dids:
         return set()
-    model = _identity_model()
-    if model is None:
-        return set()
-    identities = model.objects.filter(did__in=dids).select_related("member")
+    identities = BlueskyIdentity.objects.filter(did__in=dids).select_related("member")
     return {i.did for i in identities if member_is_in(target, member=i.member)}
-
-
-def member_handle(member: Any) -> str:
-    model = _identity_model()
-    if model is None:
-        return ""
-    identity = model.objects.filter(member=member).only("handle").first()
-    return identity.handle if identity else ""

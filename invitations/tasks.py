@@ -43,3 +43,9 @@ def send_invitation(self, invitation_id: int, slot_at: float | None = None) -> s
         send_invitation.apply_async(args=[invitation_id], kwargs={"slot_at": outcome.slot_at},
                                     countdown=outcome.retry_in)
     return outcome.status
+
+
+@shared_task(name="invitations.requeue_stale")
+def requeue_stale() -> int:
+    """Beat, every 15 minutes: publish again what a lost broker message left waiting."""
+    return services.invitations_requeue_stale()

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from bluesky.selectors import member_did_get
 from invitations import selectors, services, targets
 from invitations.models import InvitationBatch
 
@@ -44,7 +45,7 @@ def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "target_name": targets.target_name(target),
             "default_template": services.default_template_for(target),
             "remaining_today": services.invitation_daily_remaining(host=request.user),
-            "connected": bool(targets.member_did(request.user)),
+            "connected": bool(member_did_get(member=request.user)),
             "page_size": _page_size(request.GET.get("page_size")),
         },
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bluesky import network
+from bluesky import clients
 
 
 @pytest.fixture
@@ -12,9 +12,9 @@ def peer_settings(settings, peer):
     settings.ATPROTO_HANDLE_RESOLVER_URL = peer.pds_url
     settings.ATPROTO_PLC_URL = peer.plc_url
     settings.BLUESKY_APPVIEW = f"{peer.appview_did}#bsky_appview"
-    network.reset()
+    clients.reset()
     yield settings
-    network.reset()
+    clients.reset()
 
 
 @pytest.fixture
@@ -25,12 +25,12 @@ def confidential_app(peer_settings, new_app_host, live_server):
     host.proxy_to(live_server.url)
     peer_settings.ELONARA_PUBLIC_URL = host.url
     peer_settings.CSRF_TRUSTED_ORIGINS = [host.url]
-    network.reset()
+    clients.reset()
     return host
 
 
 @pytest.fixture
 def loopback_app(peer_settings):
     peer_settings.ELONARA_PUBLIC_URL = "http://127.0.0.1:8000"
-    network.reset()
+    clients.reset()
     return peer_settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bluesky.agents.base import BlueskyAgentInterface
 from bluesky.agents.legacy import LegacyBlueskyAgent
-from bluesky.agents.models import WritesMode
 from bluesky.agents.oauth import OAuthBlueskyAgent
-from bluesky.agents.selectors import writes_mode_get
+from bluesky.models import WritesMode
+from bluesky.selectors import writes_mode_get
 
 
 class BlueskyAgentFactory:

@@ -3,37 +3,38 @@ or else the relay account."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
 
-from bluesky.agents.base import BlueskyAgentInterface
-from bluesky.agents.errors import AgentError
-from bluesky.agents.results import BlueskyResult, Reason
-from bluesky.agents.sessions import (
-    AppPasswordAccount,
-    AppPasswordSessionManager,
-    member_account_get,
-    relay_account_get,
-)
+from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
+from bluesky.atproto import IdentityResolver, SafeHttpClient
+from bluesky.errors import NotConnectedError
+from bluesky.selectors import member_account_get, relay_account_get
+from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession
+from members.models import Member
 
 
 class LegacyBlueskyAgent(BlueskyAgentInterface):
     name = "legacy"
 
-    def __init__(self, *, sessions: AppPasswordSessionManager | None = None) -> None:
-        self.sessions = sessions or AppPasswordSessionManager()
+    def __init__(self, *, http: SafeHttpClient | None = None, resolver: IdentityResolver | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        # Defaults: the process-wide clients (tests pass a MockTransport-backed client to inject faults).
+        self._http, self._resolver, self._now = http, resolver, now
 
-    def account_for_member(self, member: Any) -> AppPasswordAccount:
-        account = member_account_get(member=member) or relay_account_get()
+    def app_password_account(self, member: Member) -> AppPasswordAccount | None:
+        return member_account_get(member=member) or relay_account_get()
+
+    def posting_account(self, member: Member) -> PostingAccount | None:
+        account = self.app_password_account(member)
+        return PostingAccount(kind=account.kind, key=account.account_key) if account else None
+
+    def session_for(self, account: AppPasswordAccount) -> AppPasswordPdsSession:
+        return AppPasswordPdsSession(account, http=self._http, resolver=self._resolver, now=self._now)
+
+    def _open_session(self, member: Member) -> AppPasswordPdsSession:
+        account = self.app_password_account(member)
         if account is None:
-            raise AgentError(
-                "Posting needs an app password: add one on your Bluesky card, or ask staff to configure "
-                "the relay account.",
-                code=Reason.NOT_CONNECTED,
-            )
-        return account
-
-    def _create_post(self, member: Any, record: dict[str, Any], *, rkey: str | None) -> BlueskyResult:
-        account = self.account_for_member(member)
-        view = self.sessions.session_for(account)
-        call = self.sessions.caller(account, view)
-        return self._write_post(call=call, repo_did=view.did, record=record, rkey=rkey)
+            raise NotConnectedError("Posting needs an app password: add one on your Bluesky card, or ask staff to "
+                                    "configure the relay account.")
+        return self.session_for(account).open()

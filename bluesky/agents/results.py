@@ -1,7 +1,7 @@
 """What a post attempt returns: `BlueskyResult`, the one shape every agent answers with.
 
 Callers (invitations) decide on `success`, `retryable` and `retry_after` alone; `reason` is a
-stable code for logic and metrics, `error` a sentence safe to show a member (it never holds a
+stable code (`bluesky.errors.Reason`) for logic and metrics, `error` a sentence safe to show a member (it never holds a
 token, a password or a server's raw body).
 """
 
@@ -10,25 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-
-class Reason:
-    """Stable reason codes carried by failed results (and by `BlueskyResult.reason`)."""
-
-    NOT_CONNECTED = "not_connected"  # no OAuth identity / no app password and no relay
-    RELAY_NOT_CONFIGURED = "relay_not_configured"
-    SCOPE_MISSING = "scope_missing"  # the OAuth grant does not allow creating posts
-    NEEDS_REAUTHORIZATION = "needs_reauthorization"  # session dead (refresh failed / revoked)
-    AUTH_FAILED = "auth_failed"  # app password refused by the PDS
-    IDENTITY_MISMATCH = "identity_mismatch"  # createSession's DID is not the resolved account
-    IDENTITY_UNRESOLVED = "identity_unresolved"
-    RATE_LIMITED = "rate_limited"
-    INVALID_RECORD = "invalid_record"  # refused by our validation or by the PDS
-    RKEY_CONFLICT = "rkey_conflict"  # the record key holds a different record
-    SERVER_ERROR = "server_error"  # 5xx
-    TRANSPORT = "transport"  # timeout, connection refused, blocked host
-    REQUEST_REJECTED = "request_rejected"  # any other 4xx
-    INTERNAL_ERROR = "internal_error"  # a bug or an unexpected exception: not retried
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from bluesky.atproto.identity import (
     is_valid_did,
     is_valid_handle,
     normalize_handle,
+    normalize_identifier,
 )
 from bluesky.atproto.keys import ClientKey, ClientKeyset
 from bluesky.atproto.metadata import AuthServerMetadata, MetadataResolver
@@ -35,5 +36,5 @@ __all__ = [
     "MetadataResolver", "OAuthClient", "OAuthFlowError", "OAuthTokenError", "PdsClient", "PendingAuthorization",
     "ResolvedIdentity", "SafeHttpClient", "TokenSet", "TransportError", "UnsafeURLError", "XrpcError",
     "callback_error", "confidential_client_metadata", "is_valid_did", "is_valid_handle", "loopback_client_id",
-    "normalize_handle",
+    "normalize_handle", "normalize_identifier",
 ]

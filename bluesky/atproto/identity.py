@@ -35,6 +35,12 @@ def normalize_handle(text: str) -> str:
     return text.strip().removeprefix("@").strip().lower()
 
 
+def normalize_identifier(text: str) -> str:
+    """A handle or a DID as a member typed it: DIDs are case-sensitive and kept, handles normalised."""
+    text = text.strip()
+    return text if text.startswith("did:") else normalize_handle(text)
+
+
 def is_valid_handle(handle: str, *, allow_test_tld: bool = False) -> bool:
     if len(handle) > 253 or not _HANDLE_RE.match(handle):
         return False

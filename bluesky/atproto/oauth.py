@@ -86,21 +86,6 @@ class TokenSet:
         granted = set(self.scope.split())
         return all(w in granted for w in wanted)
 
-    def expires_within(self, seconds: float) -> bool:
-        return self.expires_at is not None and self.expires_at <= datetime.now(UTC) + timedelta(seconds=seconds)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TokenSet:
-        values = dict(data)
-        if values.get("expires_at"):
-            values["expires_at"] = datetime.fromisoformat(values["expires_at"])
-        return cls(**values)
-
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)  # 64 characters, within RFC 7636's 43..128

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,34 @@ from bluesky.atproto.http import SafeHttpClient, is_json_response
 
 _KEPT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
                  "www-authenticate", "retry-after")
+# The error names a PDS uses for "this token is no good" (DPoP: 401 invalid_token; app-password
+# sessions: 400 ExpiredToken / InvalidToken, 401 AuthenticationRequired / AuthMissing).
+TOKEN_ERROR_NAMES = frozenset({"invalid_token", "InvalidToken", "ExpiredToken", "AuthenticationRequired",
+                               "AuthMissing"})
+
+
+def retry_after_from_headers(headers: httpx.Headers | dict[str, str], *, now: float | None = None) -> datetime | None:
+    """When a 429/503 may be retried: `RateLimit-Reset` (epoch seconds) or `Retry-After` (seconds)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    reset = (lowered.get("ratelimit-reset") or "").strip()
+    if reset:
+        try:
+            return datetime.fromtimestamp(int(float(reset)), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    delay = (lowered.get("retry-after") or "").strip()
+    if delay:
+        try:
+            base = time.time() if now is None else now
+            return datetime.fromtimestamp(base + max(float(delay), 0.0), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return None
+
+
+def is_token_rejection(status: int, error: str) -> bool:
+    """The server refused the access token itself (not a nonce challenge: DpopAuth answers those)."""
+    return (status == 401 and error != "use_dpop_nonce") or (status == 400 and error in TOKEN_ERROR_NAMES)
 
 
 def xrpc_error(response: httpx.Response) -> XrpcError:
@@ -27,13 +56,9 @@ def xrpc_error(response: httpx.Response) -> XrpcError:
     challenge = response.headers.get("www-authenticate", "")
     if response.status_code == 401 and 'error="invalid_token"' in challenge:
         error = error or "invalid_token"
-    retry_after = None
-    reset = response.headers.get("ratelimit-reset")
-    if reset and reset.strip().isdigit():
-        retry_after = datetime.fromtimestamp(int(reset.strip()), tz=UTC)
+    retry_after = retry_after_from_headers(response.headers)
     headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
-    kind = InvalidTokenError if response.status_code == 401 and error in ("invalid_token", "InvalidToken",
-                                                                           "ExpiredToken") else XrpcError
+    kind = InvalidTokenError if is_token_rejection(response.status_code, error) else XrpcError
     return kind(status=response.status_code, error=error, server_message=server_message,
                 retry_after=retry_after, headers=headers)
 

@@ -1,6 +1,7 @@
 from django import template
 
-from bluesky.selectors import identity_get_for_member
+from bluesky.forms import AppPasswordForm
+from bluesky.selectors import identity_get_for_member, member_app_password_get
 
 register = template.Library()
 
@@ -8,3 +9,15 @@ register = template.Library()
 @register.simple_tag
 def bluesky_identity(member):
     return identity_get_for_member(member=member)
+
+
+@register.inclusion_tag("bluesky/_app_password_form.html", takes_context=True)
+def app_password_form(context):
+    """The app-password block for the logged-in member, returning to the current page after a POST."""
+    request = context["request"]
+    return {
+        "app_password": member_app_password_get(member=request.user),
+        "app_password_form": AppPasswordForm(),
+        "next": request.get_full_path(),
+        "csrf_token": context.get("csrf_token"),
+    }

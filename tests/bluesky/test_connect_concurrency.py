@@ -16,7 +16,7 @@ from django.db import connection
 from django.urls import reverse
 
 from bluesky.models import BlueskyIdentity
-from bluesky.services import BlueskyOAuthService
+from bluesky.sessions import OAuthPdsSession
 from members.models import Member
 from tests.celery_worker import subprocess_database_url
 
@@ -50,5 +50,5 @@ def test_eight_processes_refresh_once(client, loopback_app, peer, accounts, peer
 
     assert sum(r["refresh_grants"] for r in results) == 1
     assert all(r["rotated"] for r in results)
-    session = BlueskyOAuthService().get_identity_for_member(member)
+    session = OAuthPdsSession.for_member(member)
     assert session.get("com.atproto.server.getSession")["did"] == accounts["alice"].did

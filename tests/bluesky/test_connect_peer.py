@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from bluesky import network
+from bluesky import clients
 from bluesky.atproto import DpopKey, InvalidTokenError, OAuthTokenError, PdsClient
 from bluesky.models import BlueskyIdentity, OAuthAuthorizationRequest
-from bluesky.services import BlueskyOAuthService, _tokens_of, identity_refresh
+from bluesky.sessions import OAuthPdsSession, identity_refresh, tokens_of
 from members.models import Member
 
 pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def connect(client, identifier, account, peer_consent, scope=None):
 
 
 def pds_for(identity):
-    return PdsClient(http=network.safe_http_client(), pds_url=identity.pds_url, access_token=identity.access_token,
+    return PdsClient(http=clients.safe_http_client(), pds_url=identity.pds_url, access_token=identity.access_token,
                      dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk))
 
 
@@ -48,18 +48,18 @@ def test_connect_refresh_disconnect_reconnect(client, member, confidential_app, 
     stale = pds_for(identity)
     with pytest.raises(InvalidTokenError):
         stale.get("com.atproto.server.getSession")
-    session = BlueskyOAuthService().get_identity_for_member(member)
+    session = OAuthPdsSession.for_member(member)
     assert session.get("com.atproto.server.getSession")["did"] == alice.did
 
-    final_tokens = _tokens_of(refreshed)
+    final_tokens = tokens_of(refreshed)
     client.post(reverse("bluesky:disconnect"))
     assert not BlueskyIdentity.objects.filter(member=member).exists()
     with pytest.raises(OAuthTokenError) as excinfo:
-        network.oauth_client().refresh(final_tokens, dpop_key=DpopKey.from_private_jwk(refreshed.dpop_private_jwk))
+        clients.oauth_client().refresh(final_tokens, dpop_key=DpopKey.from_private_jwk(refreshed.dpop_private_jwk))
     assert excinfo.value.error == "invalid_grant"
 
     connect(client, alice.handle, alice, peer_consent)
-    assert BlueskyOAuthService().is_connected(member)
+    assert BlueskyIdentity.objects.filter(member=member, status="connected").exists()
 
 
 def test_connect_by_did_and_by_server_url(client, member, loopback_app, peer, accounts, peer_consent):

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from bluesky import network
+from bluesky import clients
 from bluesky.models import BlueskyIdentity, ClientSigningKey
-from bluesky.services import BlueskyOAuthService, identity_refresh
+from bluesky.sessions import OAuthPdsSession, identity_refresh
 from members.models import Member
 
 
@@ -44,14 +44,14 @@ def test_loopback_mode_publishes_no_metadata(client, settings):
 @pytest.mark.django_db
 def test_confidential_metadata_and_jwks(client, settings):
     settings.ELONARA_PUBLIC_URL = "https://elonara.example.org"
-    network.reset()
+    clients.reset()
     meta = client.get("/bluesky/client-metadata.json").json()
     assert meta["client_id"] == "https://elonara.example.org/bluesky/client-metadata.json"
     assert meta["redirect_uris"] == ["https://elonara.example.org/bluesky/callback/"]
     assert meta["token_endpoint_auth_method"] == "private_key_jwt" and meta["dpop_bound_access_tokens"] is True
     keys = client.get("/bluesky/jwks.json").json()["keys"]
     assert len(keys) == 1 and keys[0]["kid"] and "d" not in keys[0]
-    network.reset()
+    clients.reset()
 
 
 @pytest.mark.peer
@@ -66,7 +66,7 @@ def test_no_secret_reaches_html_api_admin_logs_or_database(client, loopback_app,
     params = peer_consent(start.url, accounts["alice"])
     client.get(reverse("bluesky:callback"), params)
     identity = identity_refresh(identity_id=BlueskyIdentity.objects.get(member=member).pk, force=True)
-    BlueskyOAuthService().get_identity_for_member(member).get("com.atproto.server.getSession")
+    OAuthPdsSession.for_member(member).get("com.atproto.server.getSession")
 
     secrets = {
         "access token": identity.access_token,
@@ -110,9 +110,9 @@ def test_key_rotations_leave_identities_usable(client, loopback_app, accounts, p
     call_command("rotate_encryption_keys")
     call_command("rotate_encryption_keys")  # idempotent
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key is gone
-    session = BlueskyOAuthService().get_identity_for_member(member)
+    session = OAuthPdsSession.for_member(member)
     assert session.get("com.atproto.server.getSession")["did"] == accounts["bob"].did
-    identity_refresh(identity_id=session.identity_id, force=True)
+    identity_refresh(identity_id=session.row.pk, force=True)
     assert session.get("com.atproto.server.getSession")["did"] == accounts["bob"].did
 
 
@@ -132,5 +132,5 @@ def test_client_key_rotation_keeps_bound_sessions(client, confidential_app, acco
     assert published == {old_kid, new_kid} and old_kid != new_kid
     refreshed = identity_refresh(identity_id=identity.pk, force=True)  # signed with the session's own key
     assert refreshed.client_kid == old_kid
-    session = BlueskyOAuthService().get_identity_for_member(member)
+    session = OAuthPdsSession.for_member(member)
     assert session.get("com.atproto.server.getSession")["did"] == accounts["carol"].did

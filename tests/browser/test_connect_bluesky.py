@@ -2,7 +2,7 @@
 
 import pytest
 
-from bluesky import network
+from bluesky import clients
 from members.models import Member
 
 pytestmark = [pytest.mark.browser, pytest.mark.peer, pytest.mark.django_db(transaction=True)]
@@ -12,7 +12,7 @@ def test_connect_in_a_browser(live_server, launch_browser, peer_settings, accoun
     # Loopback client: the redirect names 127.0.0.1, so the member uses Elonara at 127.0.0.1 too.
     base = live_server.url.replace("localhost", "127.0.0.1")
     peer_settings.ELONARA_PUBLIC_URL = base
-    network.reset()
+    clients.reset()
     Member.objects.create_user(username="ann", password="pw-long-enough-123", display_name="Ann")
     alice = accounts["alice"]
 

@@ -12,8 +12,8 @@ import os
 import pytest
 from django.test import Client
 
-from bluesky.agents import services as agent_services
-from bluesky.agents.models import WritesMode
+from bluesky import services as bluesky_services
+from bluesky.models import WritesMode
 from invitations.models import Invitation
 from tests.browser.conftest import launch_browser, page  # noqa: F401 - fixtures
 from tests.invitations.conftest import make_event, make_member
@@ -38,7 +38,7 @@ pytestmark = [
 def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent, live_server, page,  # noqa: F811
                                           tmp_path):
     configure_for_peer(settings, peer)
-    agent_services.writes_mode_set(mode=WritesMode.OAUTH)
+    bluesky_services.writes_mode_set(mode=WritesMode.OAUTH)
     alice, bob, carol = accounts["alice"], accounts["bob"], accounts["carol"]
     host = make_member("alice")
     client = Client()

@@ -5,10 +5,9 @@ import unicodedata
 import pytest
 import regex
 
+from bluesky.records import FACET_LINK, FACET_MENTION
 from invitations.composer import (
     DEFAULT_TEMPLATE,
-    LINK_FEATURE,
-    MENTION_FEATURE,
     TID_PATTERN,
     ComposeError,
     compose_invitation,
@@ -32,8 +31,8 @@ def _facet_text(post, facet) -> str:
 def _check(post, handle: str) -> None:
     assert _graphemes(post.text) <= 300
     assert len(post.text.encode("utf-8")) <= 3000
-    mention = [f for f in post.facets if f["features"][0]["$type"] == MENTION_FEATURE]
-    link = [f for f in post.facets if f["features"][0]["$type"] == LINK_FEATURE]
+    mention = [f for f in post.facets if f["features"][0]["$type"] == FACET_MENTION]
+    link = [f for f in post.facets if f["features"][0]["$type"] == FACET_LINK]
     assert len(mention) == 1 and len(link) == 1
     assert _facet_text(post, mention[0]) == "@" + handle
     assert mention[0]["features"][0]["did"] == DID

@@ -15,8 +15,8 @@ import pytest
 import regex
 from django.test import Client
 
-from bluesky.agents import services as agent_services
-from bluesky.agents.models import WritesMode
+from bluesky import services as bluesky_services
+from bluesky.models import WritesMode
 from invitations.models import Invitation
 from tests.invitations.conftest import make_event, make_member
 from tests.invitations.peer_helpers import (
@@ -45,13 +45,13 @@ def _peer_settings(settings, peer):
 @pytest.mark.parametrize("mode", [WritesMode.OAUTH, WritesMode.LEGACY])
 def test_invite_a_follower_end_to_end(mode, peer, accounts, peer_consent, tmp_path):
     alice_acc, bob_acc = accounts["alice"], accounts["bob"]
-    agent_services.writes_mode_set(mode=mode)
+    bluesky_services.writes_mode_set(mode=mode)
     host = make_member("alice")
     host_client = Client()
     host_client.force_login(host)
     connect_bluesky(host_client, peer_consent, alice_acc)
     if mode == WritesMode.LEGACY:
-        agent_services.member_app_password_set(member=host, identifier=alice_acc.handle,
+        bluesky_services.member_app_password_set(member=host, identifier=alice_acc.handle,
                                                app_password=alice_acc.app_password)
     event = make_event(host=host, title="Rooftop board games 🎲")
 

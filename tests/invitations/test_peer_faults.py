@@ -16,11 +16,10 @@ import time
 import httpx
 import pytest
 
-from bluesky.agents import services as agent_services
+from bluesky import services as bluesky_services
 from bluesky.agents.legacy import LegacyBlueskyAgent
-from bluesky.agents.models import WritesMode
-from bluesky.agents.sessions import AppPasswordSessionManager
 from bluesky.atproto import SafeHttpClient
+from bluesky.models import WritesMode
 from invitations import services
 from invitations.models import Invitation
 from invitations.tasks import send_invitation
@@ -46,10 +45,10 @@ def _peer_settings(settings, peer):
 
 @pytest.fixture
 def alice_host(accounts):
-    agent_services.writes_mode_set(mode=WritesMode.LEGACY)
+    bluesky_services.writes_mode_set(mode=WritesMode.LEGACY)
     host = make_member("alice")
     alice = accounts["alice"]
-    agent_services.member_app_password_set(member=host, identifier=alice.handle, app_password=alice.app_password)
+    bluesky_services.member_app_password_set(member=host, identifier=alice.handle, app_password=alice.app_password)
     return host
 
 
@@ -138,8 +137,7 @@ def test_transient_faults_end_sent_permanent_ends_failed(settings, peer, account
     # createRecord calls in order: invitation 1 meets 503, a timeout, then a timeout after the PDS
     # committed; invitation 2 goes through; invitation 3 meets a 429; invitation 4 a permanent 400.
     transport = FaultyPds({1: "503", 2: "timeout-before", 3: "timeout-after", 5: "429", 7: "400"})
-    agent = LegacyBlueskyAgent(sessions=AppPasswordSessionManager(
-        http=SafeHttpClient(allow_insecure=True, transport=transport)))
+    agent = LegacyBlueskyAgent(http=SafeHttpClient(allow_insecure=True, transport=transport))
 
     rows = list(result.batch.invitations.order_by("pk"))
     for row in rows:

@@ -8,32 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from bluesky.agents.protocol import protocol
-from bluesky.agents.xrpc import call_with
-from bluesky.atproto import IdentityResolver, SafeHttpClient
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    # Admin pages render {% static %}; the manifest storage of production needs collectstatic first.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture(autouse=True)
-def _field_encryption_key(settings):
-    # config/settings_test.py sets no FIELD_ENCRYPTION_KEYS and DEBUG is off, so give the tests a key.
-    if not settings.FIELD_ENCRYPTION_KEYS:
-        settings.FIELD_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI="]
-
-
-@pytest.fixture(autouse=True)
-def _login_url(settings):
-    # The members app's login page may not exist yet; login_required only needs a URL to redirect to.
-    settings.LOGIN_URL = "/members/login/"
-
+from bluesky.atproto import IdentityResolver, PdsClient, SafeHttpClient
 
 # --- helpers shared by the peer and fault tests ----------------------------------------------
 
@@ -115,15 +90,5 @@ def mention_post(target_handle: str, target_did: str, n: int = 0) -> dict:
 def read_back(http, peer, uri: str) -> dict:
     """com.atproto.repo.getRecord, unauthenticated, exactly as any client would read the post."""
     did, collection, rkey = uri.removeprefix("at://").split("/")
-    client = protocol().PdsClient(http=http, pds_url=attr(peer, "pds_url"), access_token=None)
-    return call_with(
-        client, "GET", "com.atproto.repo.getRecord", params={"repo": did, "collection": collection, "rkey": rkey}
-    )
-
-
-def pytest_collection_modifyitems(config, items):
-    # Until tests/peer provides the `peer` fixture, peer tests here are skipped, not errors.
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is not None and "peer" in info.names_closure and not info.name2fixturedefs.get("peer"):
-            item.add_marker(pytest.mark.skip(reason="AT Protocol test peer fixtures (tests/peer/) not available"))
+    client = PdsClient(http=http, pds_url=attr(peer, "pds_url"), access_token=None)
+    return client.get("com.atproto.repo.getRecord", params={"repo": did, "collection": collection, "rkey": rkey})

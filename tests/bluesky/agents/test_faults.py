@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from bluesky.agents.legacy import LegacyBlueskyAgent
-from bluesky.agents.models import AppPasswordSession
-from bluesky.agents.results import Reason
-from bluesky.agents.sessions import AppPasswordSessionManager, relay_account_get
+from bluesky.errors import Reason
+from bluesky.models import AppPasswordSession
+from bluesky.selectors import relay_account_get
 from tests.bluesky.agents.conftest import http_client_with_transport, resolver_with_http
 
 pytestmark = pytest.mark.django_db
@@ -99,13 +99,9 @@ class FakePds:
         return httpx.Response(404, json={"error": "MethodNotImplemented"})
 
 
-def manager_for(handler):
-    http = http_client_with_transport(httpx.MockTransport(handler))
-    return AppPasswordSessionManager(http=http, resolver=resolver_with_http(http))
-
-
 def agent_for(handler):
-    return LegacyBlueskyAgent(sessions=manager_for(handler))
+    http = http_client_with_transport(httpx.MockTransport(handler))
+    return LegacyBlueskyAgent(http=http, resolver=resolver_with_http(http))
 
 
 def test_429_maps_to_rate_limited_with_reset(relay, member):
@@ -263,8 +259,7 @@ def test_concurrent_workers_refresh_once(relay):
 
     def worker():
         try:
-            manager = manager_for(handler)
-            views.append(manager.session_for(relay))
+            views.append(agent_for(handler).session_for(relay).open())
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -278,7 +273,7 @@ def test_concurrent_workers_refresh_once(relay):
     assert not errors
     assert pds.calls.count("com.atproto.server.refreshSession") == 1
     assert "com.atproto.server.createSession" not in pds.calls
-    assert len({v.access_jwt for v in views}) == 1
+    assert len({v.access_token for v in views}) == 1
 
 
 def test_malformed_success_answer_is_a_failure(relay, member):

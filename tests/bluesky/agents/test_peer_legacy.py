@@ -7,15 +7,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bluesky.agents import services
-from bluesky.agents.errors import AppPasswordSessionError
+from bluesky import services
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.legacy import LegacyBlueskyAgent
-from bluesky.agents.models import AppPasswordSession, MemberAppPassword, WritesModeChange
-from bluesky.agents.protocol import protocol
-from bluesky.agents.results import Reason
-from bluesky.agents.sessions import AppPasswordSessionManager, relay_account_get
-from bluesky.agents.xrpc import XrpcFailure, call_with
+from bluesky.atproto import PdsClient, XrpcError
+from bluesky.errors import AppPasswordSessionError, Reason
+from bluesky.models import AppPasswordSession, MemberAppPassword, WritesModeChange
+from bluesky.selectors import relay_account_get
 from tests.bluesky.agents.conftest import (
     WireCounter,
     attr,
@@ -35,12 +33,11 @@ def member(django_user_model):
 
 def test_member_app_password_posts_reuse_one_session_and_survive_expiry(peer, accounts, member, wire):
     alice, bob = accounts["alice"], accounts["bob"]
-    sessions = AppPasswordSessionManager(http=wire.http)
     saved = services.member_app_password_set(
-        member=member, identifier=attr(alice, "handle"), app_password=attr(alice, "app_password"), sessions=sessions
+        member=member, identifier=attr(alice, "handle"), app_password=attr(alice, "app_password"), http=wire.http
     )
     assert saved.did == attr(alice, "did")
-    agent = LegacyBlueskyAgent(sessions=sessions)
+    agent = LegacyBlueskyAgent(http=wire.http)
 
     sent = []
     for n in range(5):
@@ -59,7 +56,7 @@ def test_member_app_password_posts_reuse_one_session_and_survive_expiry(peer, ac
 
     # Another process (fresh manager, fresh HTTP client) reuses the stored session: no sign-in.
     other_wire = WireCounter(httpx.HTTPTransport())
-    other = LegacyBlueskyAgent(sessions=AppPasswordSessionManager(http=http_client_with_transport(other_wire)))
+    other = LegacyBlueskyAgent(http=http_client_with_transport(other_wire))
     assert other.create_post_for_member(member, mention_post(attr(bob, "handle"), attr(bob, "did"), 9)).success
     assert other_wire.calls["com.atproto.server.createSession"] == 0
 
@@ -101,7 +98,7 @@ def test_relay_account_posts_when_member_has_no_app_password(peer, accounts, mem
     carol, bob = accounts["carol"], accounts["bob"]
     peer_settings.BLUESKY_RELAY_IDENTIFIER = attr(carol, "handle")
     peer_settings.BLUESKY_RELAY_APP_PASSWORD = attr(carol, "app_password")
-    agent = LegacyBlueskyAgent(sessions=AppPasswordSessionManager(http=wire.http))
+    agent = LegacyBlueskyAgent(http=wire.http)
     record = mention_post(attr(bob, "handle"), attr(bob, "did"))
     result = agent.create_post_for_member(member, record)
     assert result.success, result
@@ -119,7 +116,7 @@ def test_fixed_rkey_never_creates_a_second_post(peer, accounts, member, wire, pe
     alice, bob = accounts["alice"], accounts["bob"]
     peer_settings.BLUESKY_RELAY_IDENTIFIER = attr(alice, "did")  # a DID works as identifier too
     peer_settings.BLUESKY_RELAY_APP_PASSWORD = attr(alice, "app_password")
-    agent = LegacyBlueskyAgent(sessions=AppPasswordSessionManager(http=wire.http))
+    agent = LegacyBlueskyAgent(http=wire.http)
     rkey = new_tid_like_rkey()
     record = mention_post(attr(bob, "handle"), attr(bob, "did"))
     first = agent.create_post_for_member(member, record, rkey=rkey)
@@ -138,7 +135,7 @@ def test_wrong_app_password_is_refused_and_nothing_stored(accounts, member, wire
             member=member,
             identifier=attr(accounts["alice"], "handle"),
             app_password="aaaa-bbbb-cccc-dddd",
-            sessions=AppPasswordSessionManager(http=wire.http),
+            http=wire.http,
         )
     assert info.value.code == Reason.AUTH_FAILED
     assert "aaaa-bbbb" not in info.value.message
@@ -150,7 +147,7 @@ def test_member_adds_app_password_through_the_page(client, accounts, member, pee
     alice = accounts["alice"]
     client.force_login(member)
     response = client.post(
-        reverse("bluesky_agents:app_password_add"),
+        reverse("bluesky:app_password_add"),
         {"identifier": "@" + attr(alice, "handle").upper(), "app_password": attr(alice, "app_password")},
         follow=True,
     )
@@ -181,7 +178,7 @@ def test_admin_flip_sends_the_next_post_through_the_other_agent(
 
     staff = django_user_model.objects.create_superuser(username="admin", email="a@x.org", password="pw-123456")
     client.force_login(staff)
-    url = reverse("admin:bluesky_agents_writesmodesetting_change", args=[1])
+    url = reverse("admin:bluesky_writesmodesetting_change", args=[1])
     assert client.post(url, {"mode": "legacy", "_save": "Save"}).status_code == 302
 
     after = BlueskyAgentFactory.make().create_post_for_member(member, record)
@@ -200,7 +197,7 @@ def test_admin_check_relay_really_signs_in(client, accounts, peer_settings, djan
     }
     staff = django_user_model.objects.create_superuser(username="admin2", email="b@x.org", password="pw-123456")
     client.force_login(staff)
-    page = client.post(reverse("admin:bluesky_agents_check_relay"), follow=True)
+    page = client.post(reverse("admin:bluesky_check_relay"), follow=True)
     assert b"Relay session works" in page.content
     assert attr(carol, "did").encode() in page.content
     assert attr(carol, "app_password").encode() not in page.content
@@ -208,28 +205,27 @@ def test_admin_check_relay_really_signs_in(client, accounts, peer_settings, djan
     assert row.did == attr(carol, "did") and row.create_count == 1
 
     peer_settings.BLUESKY_RELAY_APP_PASSWORD = "wxyz-wxyz-wxyz-wxyz"
-    page = client.post(reverse("admin:bluesky_agents_check_relay"), follow=True)
+    page = client.post(reverse("admin:bluesky_check_relay"), follow=True)
     assert b"refused the app password" in page.content
 
 
 def test_removing_app_password_ends_the_session_at_the_pds(peer, accounts, member, wire):
     alice = accounts["alice"]
-    sessions = AppPasswordSessionManager(http=wire.http)
     services.member_app_password_set(
-        member=member, identifier=attr(alice, "handle"), app_password=attr(alice, "app_password"), sessions=sessions
+        member=member, identifier=attr(alice, "handle"), app_password=attr(alice, "app_password"), http=wire.http
     )
     row = AppPasswordSession.objects.get(account_key=f"member:{member.pk}")
     refresh_jwt, pds_url = row.refresh_jwt, row.pds_url
-    assert services.member_app_password_remove(member=member, sessions=sessions) is True
+    assert services.member_app_password_remove(member=member, http=wire.http) is True
     assert wire.calls["com.atproto.server.deleteSession"] == 1
     assert not MemberAppPassword.objects.exists() and not AppPasswordSession.objects.exists()
     # The PDS no longer honours the refresh token we held.
-    client = protocol().PdsClient(http=wire.http, pds_url=pds_url, access_token=refresh_jwt)
-    with pytest.raises(XrpcFailure) as info:
-        call_with(client, "POST", "com.atproto.server.refreshSession")
+    client = PdsClient(http=wire.http, pds_url=pds_url, access_token=refresh_jwt)
+    with pytest.raises(XrpcError) as info:
+        client.post("com.atproto.server.refreshSession")
     assert info.value.status in (400, 401)
     # And the member can no longer post through their own account (no relay configured).
-    result = LegacyBlueskyAgent(sessions=sessions).create_post_for_member(
+    result = LegacyBlueskyAgent(http=wire.http).create_post_for_member(
         member, mention_post(attr(alice, "handle"), attr(alice, "did"))
     )
     assert not result.success and result.reason == Reason.NOT_CONNECTED

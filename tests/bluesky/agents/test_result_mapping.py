@@ -5,14 +5,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bluesky.agents.base import result_from_transport_error, result_from_xrpc_error, retry_after_from
-from bluesky.agents.oauth import scope_allows_posting
-from bluesky.agents.results import Reason
-from bluesky.agents.xrpc import TransportFailure, XrpcFailure
+from bluesky.agents.base import result_from_transport_error, result_from_xrpc_error
+from bluesky.atproto import TransportError
+from bluesky.atproto.scopes import scope_allows_posting
+from bluesky.atproto.xrpc import retry_after_from_headers, xrpc_error
+from bluesky.errors import Reason
 
 
 def failure(status, error="", message="", headers=None):
-    return XrpcFailure(status=status, error=error, message=message, headers=httpx.Headers(headers or {}))
+    # The answer as the PDS sends it, through the same mapping the client uses.
+    return xrpc_error(httpx.Response(status, json={"error": error, "message": message}, headers=headers or {}))
 
 
 def test_429_uses_ratelimit_reset():
@@ -84,12 +86,13 @@ def test_server_text_is_trimmed():
 
 
 def test_transport_failure_retryable():
-    result = result_from_transport_error(TransportFailure("ReadTimeout"), agent="legacy")
+    result = result_from_transport_error(TransportError(code="ReadTimeout"), agent="legacy")
     assert (result.reason, result.retryable) == (Reason.TRANSPORT, True)
 
 
 def test_retry_after_ignores_garbage():
-    assert retry_after_from(failure(429, headers={"RateLimit-Reset": "soon"})) is None
+    assert retry_after_from_headers({"RateLimit-Reset": "soon"}) is None
+    assert failure(429, headers={"RateLimit-Reset": "soon"}).retry_after is None
 
 
 @pytest.mark.parametrize(

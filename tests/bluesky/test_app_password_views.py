@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from bluesky.agents.models import AppPasswordSession, MemberAppPassword
+from bluesky.models import AppPasswordSession, MemberAppPassword
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def member(django_user_model):
 
 def test_login_required(client):
     for name in ("app_password", "app_password_add", "app_password_remove"):
-        response = client.post(reverse(f"bluesky_agents:{name}"))
+        response = client.post(reverse(f"bluesky:{name}"))
         assert response.status_code in (302, 405)
         if response.status_code == 302:
             assert "login" in response["Location"]
@@ -25,14 +25,14 @@ def test_login_required(client):
 
 def test_get_not_allowed_on_writes(client, member):
     client.force_login(member)
-    assert client.get(reverse("bluesky_agents:app_password_add")).status_code == 405
-    assert client.get(reverse("bluesky_agents:app_password_remove")).status_code == 405
+    assert client.get(reverse("bluesky:app_password_add")).status_code == 405
+    assert client.get(reverse("bluesky:app_password_remove")).status_code == 405
 
 
 def test_csrf_enforced(member):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
-    response = client.post(reverse("bluesky_agents:app_password_add"), {"identifier": "a.test", "app_password": "x"})
+    response = client.post(reverse("bluesky:app_password_add"), {"identifier": "a.test", "app_password": "x"})
     assert response.status_code == 403
     assert not MemberAppPassword.objects.exists()
 
@@ -41,7 +41,7 @@ def test_page_shows_form_and_never_the_secret(client, member):
     secret = "abcd-efgh-ijkl-mnop"
     MemberAppPassword.objects.create(member=member, identifier="ana.test", handle="ana.test", app_password=secret)
     client.force_login(member)
-    page = client.get(reverse("bluesky_agents:app_password"))
+    page = client.get(reverse("bluesky:app_password"))
     assert page.status_code == 200
     assert b"@ana.test" in page.content and b"Remove app password" in page.content
     assert secret.encode() not in page.content
@@ -53,7 +53,7 @@ def test_remove_forgets_password_and_session(client, member):
         account_key=f"member:{member.pk}", identifier="ana.test", access_jwt="a", refresh_jwt="r"
     )
     client.force_login(member)
-    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": "/"})
+    response = client.post(reverse("bluesky:app_password_remove"), {"next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert not MemberAppPassword.objects.exists()
     assert not AppPasswordSession.objects.exists()
@@ -61,8 +61,8 @@ def test_remove_forgets_password_and_session(client, member):
 
 def test_next_must_be_same_site(client, member):
     client.force_login(member)
-    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": "https://evil.example/"})
-    assert response["Location"] == reverse("bluesky_agents:app_password")
+    response = client.post(reverse("bluesky:app_password_remove"), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("bluesky:app_password")
 
 
 def test_secret_columns_hold_no_plaintext(member):
@@ -73,9 +73,9 @@ def test_secret_columns_hold_no_plaintext(member):
         account_key="k", identifier="ana.test", access_jwt="eyJaccess", refresh_jwt="eyJrefresh"
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT app_password FROM bluesky_agents_memberapppassword")
+        cursor.execute("SELECT app_password FROM bluesky_memberapppassword")
         (stored,) = cursor.fetchone()
-        cursor.execute("SELECT access_jwt, refresh_jwt FROM bluesky_agents_apppasswordsession")
+        cursor.execute("SELECT access_jwt, refresh_jwt FROM bluesky_apppasswordsession")
         access, refresh = cursor.fetchone()
     assert "abcd" not in stored and "eyJaccess" not in access and "eyJrefresh" not in refresh
     assert MemberAppPassword.objects.get().app_password == "abcd-efgh-ijkl-mnop"
@@ -86,11 +86,11 @@ def test_bluesky_card_on_profile_offers_the_form_and_comes_back(client, member):
     profile = client.get(reverse("members:me"), follow=True)
     assert profile.status_code == 200
     html = profile.content.decode()
-    assert reverse("bluesky_agents:app_password_add") in html and "Save app password" in html
+    assert reverse("bluesky:app_password_add") in html and "Save app password" in html
     page_path = profile.redirect_chain[-1][0] if profile.redirect_chain else reverse("members:me")
     MemberAppPassword.objects.create(member=member, identifier="ana.test", handle="ana.test", app_password="s-e-c-r")
     shown = client.get(page_path).content.decode()
     assert "Remove app password" in shown and "@ana.test" in shown and "s-e-c-r" not in shown
-    response = client.post(reverse("bluesky_agents:app_password_remove"), {"next": page_path})
+    response = client.post(reverse("bluesky:app_password_remove"), {"next": page_path})
     assert response.status_code == 302 and response["Location"] == page_path
     assert "Remove app password" not in client.get(page_path).content.decode()

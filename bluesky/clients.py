@@ -1,10 +1,9 @@
-"""Process-wide protocol objects built from settings: one pooled SSRF-safe client, one identity
-resolver, one metadata cache, one OAuth client. Rebuilt when settings change (tests)."""
+"""The process-wide AT Protocol clients, built from settings: one pooled SSRF-safe HTTP client, one
+identity resolver, one metadata cache, the OAuth client with our client id, redirect URI and keys.
+Rebuilt when settings change (tests)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -12,9 +11,9 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from bluesky import keys
 from bluesky.atproto import (
     ClientConfig,
-    ClientKeyset,
     DpopNonceStore,
     IdentityResolver,
     MetadataResolver,
@@ -27,7 +26,6 @@ from bluesky.atproto import (
 CLIENT_METADATA_PATH = "/bluesky/client-metadata.json"
 JWKS_PATH = "/bluesky/jwks.json"
 CALLBACK_PATH = "/bluesky/callback/"
-KEYSET_TTL = 60.0  # seconds a process trusts its copy of the signing keys
 
 
 @lru_cache(maxsize=1)
@@ -64,23 +62,6 @@ def client_id() -> str:
     return loopback_client_id(redirect_uri=redirect_uri(), scope=settings.BLUESKY_OAUTH_SCOPE)
 
 
-_keyset_lock = threading.Lock()
-_keyset_cache: dict[str, tuple[float, ClientKeyset]] = {}
-
-
-def client_keyset() -> ClientKeyset:
-    """The signing keys from the database (shared by every process), cached briefly."""
-    from bluesky.keys import client_keyset_load  # models: imported late, this module loads early
-
-    with _keyset_lock:
-        hit = _keyset_cache.get("keyset")
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        keyset = client_keyset_load()
-        _keyset_cache["keyset"] = (time.monotonic() + KEYSET_TTL, keyset)
-        return keyset
-
-
 def client_metadata_document() -> dict:
     return confidential_client_metadata(
         client_id=client_id(), redirect_uris=[redirect_uri()], scope=settings.BLUESKY_OAUTH_SCOPE,
@@ -97,7 +78,7 @@ def auth_server_nonces() -> DpopNonceStore:
 
 def oauth_client() -> OAuthClient:
     """Cheap to build: the expensive parts (pool, caches, nonces, keys) are shared."""
-    keyset = client_keyset() if is_confidential_client() else None
+    keyset = keys.client_keyset() if is_confidential_client() else None
     config = ClientConfig(client_id=client_id(), redirect_uri=redirect_uri(), scope=settings.BLUESKY_OAUTH_SCOPE,
                           keyset=keyset)
     return OAuthClient(config, http=safe_http_client(), resolver=identity_resolver(), metadata=metadata_resolver(),
@@ -107,8 +88,7 @@ def oauth_client() -> OAuthClient:
 def reset() -> None:
     for cached in (safe_http_client, identity_resolver, metadata_resolver, auth_server_nonces):
         cached.cache_clear()
-    with _keyset_lock:
-        _keyset_cache.clear()
+    keys.client_keyset_forget()
 
 
 @receiver(setting_changed)

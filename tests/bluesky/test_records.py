@@ -2,8 +2,8 @@
 
 import pytest
 
-from bluesky.agents.errors import RecordValidationError
-from bluesky.agents.validation import (
+from bluesky.errors import RecordValidationError
+from bluesky.records import (
     grapheme_count,
     is_valid_datetime,
     is_valid_rkey,

@@ -1,4 +1,5 @@
-"""Checks an `app.bsky.feed.post` record before any request is made.
+"""Post records: the limits of `app.bsky.feed.post`, counting graphemes, and checking a record
+before any request is made. Django-free, so the invitation composer shares the same rules.
 
 The PDS validates too, but a refused write costs a request and (for 4xx) is not retryable, so we
 refuse early with a precise message. Limits come from the app.bsky.feed.post and
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 import regex
 
-from bluesky.agents.errors import RecordProblem, RecordValidationError
+from bluesky.errors import RecordProblem, RecordValidationError
 
 POST_NSID = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
@@ -46,7 +47,12 @@ def grapheme_count(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-def is_valid_did(value: Any) -> bool:
+def graphemes(text: str) -> list[str]:
+    return _GRAPHEME.findall(text)
+
+
+def is_did(value: Any) -> bool:
+    """Any DID, as the lexicons' `did` format allows (mentions may name any method)."""
     return isinstance(value, str) and len(value) <= 2048 and bool(_DID.match(value))
 
 
@@ -123,7 +129,7 @@ def _check_facets(facets: Any, text_bytes: bytes, problems: list[RecordProblem])
                 continue
             kind = feature.get("$type")
             if kind == FACET_MENTION:
-                if not is_valid_did(feature.get("did")):
+                if not is_did(feature.get("did")):
                     problems.append(RecordProblem(f"{fwhere}.did", "must be a valid DID"))
             elif kind == FACET_LINK:
                 if not _is_http_uri(feature.get("uri")):

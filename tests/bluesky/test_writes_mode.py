@@ -3,13 +3,13 @@
 import pytest
 from django.urls import reverse
 
-from bluesky.agents.errors import WritesModeError
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.legacy import LegacyBlueskyAgent
-from bluesky.agents.models import WritesModeChange, WritesModeSetting
 from bluesky.agents.oauth import OAuthBlueskyAgent
-from bluesky.agents.selectors import writes_mode_get
-from bluesky.agents.services import writes_mode_set
+from bluesky.errors import WritesModeError
+from bluesky.models import WritesModeChange, WritesModeSetting
+from bluesky.selectors import writes_mode_get
+from bluesky.services import writes_mode_set
 
 pytestmark = pytest.mark.django_db
 
@@ -49,9 +49,9 @@ def test_staff_flips_mode_in_admin_and_factory_follows(client, staff, settings):
     settings.BLUESKY_WRITES_MODE = "legacy"
     client.force_login(staff)
     # The list view leads to the single row's change form.
-    listing = client.get(reverse("admin:bluesky_agents_writesmodesetting_changelist"))
+    listing = client.get(reverse("admin:bluesky_writesmodesetting_changelist"))
     assert listing.status_code == 302
-    url = reverse("admin:bluesky_agents_writesmodesetting_change", args=[1])
+    url = reverse("admin:bluesky_writesmodesetting_change", args=[1])
     assert listing["Location"] == url
     page = client.get(url)
     assert page.status_code == 200
@@ -76,7 +76,7 @@ def test_staff_flips_mode_in_admin_and_factory_follows(client, staff, settings):
 def test_non_staff_cannot_flip(client, django_user_model):
     member = django_user_model.objects.create_user(username="m", password="pw-123456")
     client.force_login(member)
-    url = reverse("admin:bluesky_agents_writesmodesetting_change", args=[1])
+    url = reverse("admin:bluesky_writesmodesetting_change", args=[1])
     response = client.post(url, {"mode": "oauth", "_save": "Save"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert writes_mode_get() == "legacy"
@@ -87,5 +87,5 @@ def test_check_relay_without_relay_reports_not_configured(client, staff, setting
     settings.BLUESKY_RELAY_IDENTIFIER = ""
     settings.BLUESKY_RELAY_APP_PASSWORD = ""
     client.force_login(staff)
-    response = client.post(reverse("admin:bluesky_agents_check_relay"), follow=True)
+    response = client.post(reverse("admin:bluesky_check_relay"), follow=True)
     assert b"No relay account is configured" in response.content

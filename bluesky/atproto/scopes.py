@@ -1,0 +1,39 @@
+"""What a granted OAuth scope string allows. One rule, used by the card, the API, the OAuth agent
+and the admin's readiness count, so they never disagree. No Django imports."""
+
+from __future__ import annotations
+
+# Any one of these lets a session create app.bsky.feed.post records (observed on the official PDS).
+POSTING_SCOPES = (
+    "transition:generic",
+    "repo:app.bsky.feed.post?action=create",
+    "repo:app.bsky.feed.post",
+    "repo:*",
+)
+
+
+def _creates_posts(token: str) -> bool:
+    if token in POSTING_SCOPES:
+        return True
+    # repo:<collection>?action=create&action=... or repo?collection=app.bsky.feed.post
+    if token.startswith("repo:app.bsky.feed.post?"):
+        return "action=create" in token or "action=" not in token
+    if token.startswith("repo?") and "collection=app.bsky.feed.post" in token:
+        return "action=create" in token or "action=" not in token
+    return False
+
+
+def scope_allows_posting(scope: str) -> bool:
+    """Whether a granted scope string lets the session create posts (checked before any request)."""
+    granted = set((scope or "").split())
+    return "atproto" in granted and any(_creates_posts(token) for token in granted)
+
+
+def scope_allows_graph_reads(scope: str) -> bool:
+    """Whether followers/follows can be read through the PDS's App View proxy."""
+    granted = set((scope or "").split())
+    if "atproto" not in granted:
+        return False
+    if "transition:generic" in granted:
+        return True
+    return any(t.startswith(("rpc:app.bsky.graph.getFollowers", "rpc:app.bsky.graph.getFollows")) for t in granted)

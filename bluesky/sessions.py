@@ -1,0 +1,490 @@
+"""Sessions on an account's PDS: one seam (`PdsSession`), two kinds.
+
+- `OAuthPdsSession`: a member's connected identity; DPoP-bound tokens, refreshed at the
+  authorization server with `refresh_token` (single-use, so a replay kills the session).
+- `AppPasswordPdsSession`: a member's own app password or the relay account; Bearer tokens from
+  `createSession`, renewed with `refreshSession`, and created again only when refreshing fails
+  (createSession is limited to 30 per 5 minutes and 300 a day per account).
+
+Both renew through `refresh_under_lock`, so across every web process and worker a session is
+renewed at most once: the row is locked and re-read, and a token another process already
+renewed is used as it is. Both answer `get`/`post` with the parsed JSON body or raise the
+protocol's errors (`XrpcError`, `TransportError`, ...) or `SessionEndedError`.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import hmac
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import jwt
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from bluesky import clients
+from bluesky.atproto import (
+    AtprotoError,
+    DpopKey,
+    DpopNonceStore,
+    IdentityResolutionError,
+    IdentityResolver,
+    InvalidTokenError,
+    OAuthTokenError,
+    PdsClient,
+    SafeHttpClient,
+    TokenSet,
+    TransportError,
+    XrpcError,
+)
+from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
+from bluesky.errors import AppPasswordSessionError, Reason, SessionEndedError
+from bluesky.models import AppPasswordSession, BlueskyIdentity
+
+logger = logging.getLogger(__name__)
+
+Row = TypeVar("Row", bound=models.Model)
+
+# OAuth: refresh this long before expiry, plus jitter so many sessions (and workers) spread out.
+REFRESH_AHEAD_SECONDS = 60
+REFRESH_JITTER_SECONDS = 30
+# App passwords: renew a little before the server would refuse the token.
+EXPIRY_MARGIN = timedelta(seconds=60)
+# App-password tokens whose expiry we cannot read are trusted this long (the PDS issues ~2 h tokens).
+UNKNOWN_EXPIRY = timedelta(minutes=5)
+# Identity-resolution failures that say "try later" rather than "this account is wrong".
+_TRANSIENT_IDENTITY_CODES = {"did_unreachable", "resolver_down"}
+
+
+def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None]) -> Row:
+    """Renew a stored session at most once across every process; return the row as it is now.
+
+    The row is locked (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the IMMEDIATE transaction
+    already holds the database's write lock) and re-read. If `still_needed` says another process
+    already did the work, nothing is sent. `renew` changes and saves the row; a `SessionEndedError`
+    it raises is committed first (the row records that the session ended), then re-raised.
+    """
+    ended: SessionEndedError | None = None
+    with transaction.atomic():
+        locked = type(row).objects.select_for_update().filter(pk=row.pk).first()
+        if locked is None:
+            raise SessionEndedError("This Bluesky session was removed meanwhile.")
+        if not still_needed(locked):
+            return locked
+        try:
+            renew(locked)
+        except SessionEndedError as exc:
+            ended = exc
+    if ended is not None:
+        raise ended
+    return locked
+
+
+class PdsSession(abc.ABC):
+    """A usable session on one account's PDS.
+
+    Before a call the token is renewed if it is about to expire; when the PDS rejects it anyway,
+    it is renewed once (unless another process already did) and the call retried once. A second
+    rejection ends the session.
+    """
+
+    kind: str = ""
+    row: Any
+
+    def __init__(self, *, http: SafeHttpClient | None = None) -> None:
+        self._http = http
+
+    @property
+    def http(self) -> SafeHttpClient:
+        return self._http or clients.safe_http_client()
+
+    @property
+    def did(self) -> str:
+        return self.row.did
+
+    @property
+    def handle(self) -> str:
+        return self.row.handle
+
+    @property
+    def pds_url(self) -> str:
+        return self.row.pds_url
+
+    def get(self, nsid: str, params: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._call("GET", nsid, params=params, headers=headers)
+
+    def post(self, nsid: str, json: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._call("POST", nsid, json_body=json, headers=headers)
+
+    def _call(self, method: str, nsid: str, **request: Any) -> dict[str, Any]:
+        self.row = self._reload()
+        if not self._is_fresh(self.row):
+            self.row = refresh_under_lock(self.row, still_needed=lambda r: not self._is_fresh(r), renew=self._renew)
+        rejected = self._access_token(self.row)
+        try:
+            return self._send(method, nsid, **request)
+        except InvalidTokenError:
+            pass
+        self.row = refresh_under_lock(
+            self.row, still_needed=lambda r: self._access_token(r) == rejected or not self._usable(r),
+            renew=self._renew,
+        )
+        try:
+            return self._send(method, nsid, **request)
+        except InvalidTokenError as exc:
+            self._end()
+            raise SessionEndedError() from exc
+
+    # --- what each kind supplies ----------------------------------------------------------
+    @abc.abstractmethod
+    def _reload(self) -> Any: ...
+
+    @abc.abstractmethod
+    def _is_fresh(self, row: Any) -> bool: ...
+
+    @abc.abstractmethod
+    def _usable(self, row: Any) -> bool: ...
+
+    @abc.abstractmethod
+    def _access_token(self, row: Any) -> str: ...
+
+    @abc.abstractmethod
+    def _renew(self, row: Any) -> None:
+        """Called under the lock with the re-read row: renew it and save it."""
+
+    @abc.abstractmethod
+    def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]: ...
+
+    def _end(self) -> None:  # noqa: B027 - optional: an app-password session has nothing to mark
+        """The PDS refused a freshly renewed token."""
+
+
+# --- OAuth ----------------------------------------------------------------------------------
+
+def tokens_of(identity: BlueskyIdentity) -> TokenSet:
+    return TokenSet(access_token=identity.access_token, refresh_token=identity.refresh_token or None,
+                    scope=identity.scope, sub=identity.did, issuer=identity.issuer, pds_url=identity.pds_url,
+                    handle=identity.handle, expires_at=identity.expires_at, client_kid=identity.client_kid or None)
+
+
+class OAuthPdsSession(PdsSession):
+    """A member's connected Bluesky identity (DPoP calls on their own PDS)."""
+
+    kind = "oauth"
+
+    def __init__(self, identity: BlueskyIdentity, *, http: SafeHttpClient | None = None) -> None:
+        super().__init__(http=http)
+        self.row = identity
+
+    @classmethod
+    def for_member(cls, member: Any) -> OAuthPdsSession | None:
+        identity = BlueskyIdentity.objects.filter(
+            member_id=member.pk, status=BlueskyIdentity.Status.CONNECTED).first()
+        return cls(identity) if identity else None
+
+    @property
+    def scope(self) -> str:
+        return self.row.scope
+
+    def refresh(self, *, force: bool = False, seen_access_token: str | None = None) -> BlueskyIdentity:
+        """Renew now if needed (`force`: always). `seen_access_token`: the token the caller found
+        wanting; if the stored one differs, another process already renewed it."""
+        def still_needed(identity: BlueskyIdentity) -> bool:
+            if seen_access_token is not None:
+                return identity.access_token == seen_access_token
+            return force or not self._is_fresh(identity)
+
+        self.row = refresh_under_lock(self.row, still_needed=still_needed, renew=self._renew)
+        return self.row
+
+    def _reload(self) -> BlueskyIdentity:
+        identity = BlueskyIdentity.objects.filter(pk=self.row.pk).first()
+        if identity is None or identity.status != BlueskyIdentity.Status.CONNECTED:
+            raise SessionEndedError()
+        return identity
+
+    def _is_fresh(self, identity: BlueskyIdentity) -> bool:
+        if identity.expires_at is None:
+            return True
+        ahead = REFRESH_AHEAD_SECONDS + random.uniform(0, REFRESH_JITTER_SECONDS)  # noqa: S311 - not security
+        return identity.expires_at > timezone.now() + timedelta(seconds=ahead)
+
+    def _usable(self, identity: BlueskyIdentity) -> bool:
+        return identity.status == BlueskyIdentity.Status.CONNECTED
+
+    def _access_token(self, identity: BlueskyIdentity) -> str:
+        return identity.access_token
+
+    def _renew(self, identity: BlueskyIdentity) -> None:
+        if identity.status != BlueskyIdentity.Status.CONNECTED:
+            raise SessionEndedError()
+        nonces = DpopNonceStore.from_dict(identity.dpop_nonces)
+        client = clients.oauth_client()
+        for origin, nonce in nonces.to_dict().items():
+            # A fresh process starts with the nonce this identity last saw: saves a 400 round trip.
+            if client.nonces.get(origin) is None:
+                client.nonces.set(origin, nonce)
+        try:
+            tokens = client.refresh(tokens_of(identity), dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk))
+        except OAuthTokenError as exc:
+            if exc.error != "invalid_grant":
+                raise
+            identity.status = BlueskyIdentity.Status.NEEDS_RECONNECTION
+            identity.save(update_fields=["status", "updated_at"])
+            logger.info("bluesky session ended by the server", extra={"identity_id": identity.pk})
+            raise SessionEndedError() from exc
+        identity.access_token = tokens.access_token
+        identity.refresh_token = tokens.refresh_token or ""
+        identity.scope = tokens.scope
+        identity.expires_at = tokens.expires_at
+        identity.refreshed_at = timezone.now()
+        identity.dpop_nonces = {**nonces.to_dict(), **client.nonces.to_dict()}
+        identity.save(update_fields=["access_token", "refresh_token", "scope", "expires_at", "refreshed_at",
+                                     "dpop_nonces", "updated_at"])
+
+    def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+        identity = self.row
+        nonces = DpopNonceStore.from_dict(identity.dpop_nonces)
+        client = PdsClient(http=self.http, pds_url=identity.pds_url, access_token=identity.access_token,
+                           dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk), nonce_store=nonces)
+        try:
+            if method == "GET":
+                return client.get(nsid, params=params, headers=headers)
+            return client.post(nsid, json=json_body, headers=headers)
+        finally:
+            if nonces.changed:
+                # Only the nonce column: a concurrent refresh may be rewriting the tokens.
+                BlueskyIdentity.objects.filter(pk=identity.pk).update(dpop_nonces=nonces.to_dict())
+
+    def _end(self) -> None:
+        BlueskyIdentity.objects.filter(pk=self.row.pk).update(
+            status=BlueskyIdentity.Status.NEEDS_RECONNECTION, updated_at=timezone.now())
+
+
+def identity_refresh(*, identity_id: int, seen_access_token: str | None = None,
+                     force: bool = False) -> BlueskyIdentity:
+    """Refresh a member's OAuth session now (see `OAuthPdsSession.refresh`)."""
+    identity = BlueskyIdentity.objects.get(pk=identity_id)
+    return OAuthPdsSession(identity).refresh(force=force, seen_access_token=seen_access_token)
+
+
+# --- App passwords --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AppPasswordAccount:
+    """Credentials of one posting account. Never logged; `__repr__` hides the password.
+
+    `account_key` names the account everywhere (session row, write budget): `member:<pk>` or
+    `relay:<identifier>`."""
+
+    account_key: str
+    identifier: str
+    app_password: str
+    kind: str  # "member" or "relay"
+
+    def __repr__(self) -> str:
+        return f"AppPasswordAccount(account_key={self.account_key!r}, identifier={self.identifier!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        # HMAC, not a bare hash: the column must not let anyone test guesses of the password.
+        msg = f"{self.identifier}\x00{self.app_password}".encode()
+        return hmac.new(settings.SECRET_KEY.encode(), msg, hashlib.sha256).hexdigest()
+
+
+def _token_expiry(token: str, *, now: datetime) -> datetime:
+    # Reading our own session's expiry: the PDS signed it for itself, we cannot and need not verify.
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        exp = claims.get("exp")
+        if isinstance(exp, int | float):
+            return datetime.fromtimestamp(exp, tz=UTC)
+    except jwt.PyJWTError:
+        pass
+    return now + UNKNOWN_EXPIRY
+
+
+def session_error(exc: XrpcError, *, doing: str) -> AppPasswordSessionError:
+    """A createSession/refreshSession refusal in words a member or an admin can act on."""
+    if exc.status == 429:
+        return AppPasswordSessionError(f"Bluesky's rate limit was reached while trying to {doing}.",
+                                       code=Reason.RATE_LIMITED, retryable=True, retry_after=exc.retry_after)
+    if exc.status >= 500:
+        return AppPasswordSessionError(f"The Bluesky server had a problem while trying to {doing}.",
+                                       code=Reason.SERVER_ERROR, retryable=True)
+    if exc.status == 401 or exc.error in TOKEN_ERROR_NAMES:
+        return AppPasswordSessionError(f"Bluesky refused the app password (could not {doing}).",
+                                       code=Reason.AUTH_FAILED)
+    return AppPasswordSessionError(f"Bluesky refused the request to {doing} ({exc.status}).",
+                                   code=Reason.REQUEST_REJECTED)
+
+
+class AppPasswordPdsSession(PdsSession):
+    """An app-password session (a member's own, or the relay's), stored encrypted and shared."""
+
+    kind = "app_password"
+
+    def __init__(self, account: AppPasswordAccount, *, http: SafeHttpClient | None = None,
+                 resolver: IdentityResolver | None = None, now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(http=http)
+        self.account = account
+        self._resolver = resolver
+        self._now = now or timezone.now
+        self.row = None
+
+    @property
+    def resolver(self) -> IdentityResolver:
+        return self._resolver or clients.identity_resolver()
+
+    @property
+    def access_token(self) -> str:
+        return self.row.access_jwt
+
+    def open(self) -> AppPasswordPdsSession:
+        """Make sure a usable session exists (reused, refreshed, or created); returns self."""
+        self.row = self._reload()
+        if not self._is_fresh(self.row):
+            self.row = refresh_under_lock(self.row, still_needed=lambda r: not self._is_fresh(r), renew=self._renew)
+        return self
+
+    def _reload(self) -> AppPasswordSession:
+        row, _ = AppPasswordSession.objects.get_or_create(
+            account_key=self.account.account_key, defaults={"identifier": self.account.identifier})
+        return row
+
+    def _usable(self, row: AppPasswordSession) -> bool:
+        return row.has_session and row.credential_fingerprint == self.account.fingerprint
+
+    def _is_fresh(self, row: AppPasswordSession) -> bool:
+        return (self._usable(row) and row.access_expires_at is not None
+                and row.access_expires_at > self._now() + EXPIRY_MARGIN)
+
+    def _access_token(self, row: AppPasswordSession) -> str:
+        return row.access_jwt
+
+    def _renew(self, row: AppPasswordSession) -> None:
+        if self._usable(row) and self._refresh(row):
+            return
+        self._create(row)
+
+    def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+        client = PdsClient(http=self.http, pds_url=self.row.pds_url, access_token=self.row.access_jwt)
+        if method == "GET":
+            return client.get(nsid, params=params, headers=headers)
+        return client.post(nsid, json=json_body, headers=headers)
+
+    def _store(self, row: AppPasswordSession, body: dict[str, Any], *, pds_url: str) -> None:
+        access, refresh = body.get("accessJwt"), body.get("refreshJwt")
+        if not isinstance(access, str) or not isinstance(refresh, str) or not access or not refresh:
+            raise AppPasswordSessionError("The Bluesky server did not return a session.",
+                                          code=Reason.REQUEST_REJECTED, retryable=True)
+        now = self._now()
+        row.access_jwt = access
+        row.refresh_jwt = refresh
+        row.access_expires_at = _token_expiry(access, now=now)
+        row.refresh_expires_at = _token_expiry(refresh, now=now)
+        if isinstance(body.get("handle"), str):
+            row.handle = body["handle"]
+        row.pds_url = pds_url
+        row.last_error = ""
+        row.save()
+
+    def _refresh(self, row: AppPasswordSession) -> bool:
+        """Refresh with the stored refresh token. False: the token is dead, create a new session.
+        Transient failures raise: recreating would spend createSession's small budget for nothing."""
+        if row.refresh_expires_at is not None and row.refresh_expires_at <= self._now():
+            return False
+        client = PdsClient(http=self.http, pds_url=row.pds_url, access_token=row.refresh_jwt)
+        try:
+            body = client.post("com.atproto.server.refreshSession")
+        except XrpcError as exc:
+            if exc.status in (400, 401) or exc.error in TOKEN_ERROR_NAMES:
+                logger.info("app-password session refresh refused; creating a new one",
+                            extra={"account_key": row.account_key, "status": exc.status, "error": exc.error})
+                return False
+            raise session_error(exc, doing="refresh the Bluesky session") from exc
+        except TransportError as exc:
+            raise AppPasswordSessionError("Could not reach the Bluesky server to refresh the session.",
+                                          code=Reason.TRANSPORT, retryable=exc.retryable) from exc
+        except AtprotoError as exc:  # a refused URL: retrying cannot help
+            raise AppPasswordSessionError("The Bluesky server's address cannot be used.",
+                                          code=Reason.TRANSPORT) from exc
+        if body.get("did") and body.get("did") != row.did:
+            # The server swapped accounts under us: never post with that session.
+            raise AppPasswordSessionError("The Bluesky server returned a session for another account.",
+                                          code=Reason.IDENTITY_MISMATCH)
+        row.refreshed_at = self._now()
+        row.refresh_count += 1
+        self._store(row, body, pds_url=row.pds_url)
+        return True
+
+    def _create(self, row: AppPasswordSession) -> None:
+        account = self.account
+        try:
+            # Fresh, not cached: which PDS hosts the account is exactly what we are about to trust.
+            identity = self.resolver.resolve(account.identifier, fresh=True)
+        except IdentityResolutionError as exc:
+            transient = exc.code in _TRANSIENT_IDENTITY_CODES
+            raise AppPasswordSessionError(
+                "Could not reach the servers that resolve the Bluesky account." if transient
+                else f"The Bluesky account {account.identifier!r} could not be resolved ({exc.message})",
+                code=Reason.IDENTITY_UNRESOLVED, retryable=transient,
+            ) from exc
+        except AtprotoError as exc:
+            raise AppPasswordSessionError("Could not reach the servers that resolve the Bluesky account.",
+                                          code=Reason.IDENTITY_UNRESOLVED,
+                                          retryable=isinstance(exc, TransportError) and exc.retryable) from exc
+        pds_url = identity.pds_url.rstrip("/")
+        client = PdsClient(http=self.http, pds_url=pds_url)
+        try:
+            body = client.post("com.atproto.server.createSession",
+                               json={"identifier": account.identifier, "password": account.app_password})
+        except XrpcError as exc:
+            row.last_error = f"createSession {exc.status} {exc.error}"[:300]
+            row.save(update_fields=["last_error", "updated_at"])
+            raise session_error(exc, doing="sign in to Bluesky with the app password") from exc
+        except TransportError as exc:
+            raise AppPasswordSessionError("Could not reach the Bluesky server to sign in.", code=Reason.TRANSPORT,
+                                          retryable=exc.retryable) from exc
+        except AtprotoError as exc:
+            raise AppPasswordSessionError("The Bluesky server's address cannot be used.",
+                                          code=Reason.TRANSPORT) from exc
+        if body.get("did") != identity.did:
+            # The DID the PDS signed us in as must be the account the DID document says lives there.
+            row.last_error = "createSession returned another DID than the resolved identity"
+            row.access_jwt = row.refresh_jwt = ""
+            row.save()
+            raise AppPasswordSessionError("The Bluesky server signed in a different account than the one configured.",
+                                          code=Reason.IDENTITY_MISMATCH)
+        row.identifier = account.identifier
+        row.credential_fingerprint = account.fingerprint
+        row.did = identity.did
+        row.handle = identity.handle
+        row.session_created_at = self._now()
+        row.create_count += 1
+        logger.info("app-password session created", extra={"account_key": row.account_key, "did": identity.did})
+        self._store(row, body, pds_url=pds_url)
+
+
+def app_password_session_delete(row: AppPasswordSession, *, http: SafeHttpClient | None = None) -> bool:
+    """Ask the PDS to end the session (deleteSession with the refresh token); False if it could not
+    be reached or refused."""
+    client = PdsClient(http=http or clients.safe_http_client(), pds_url=row.pds_url, access_token=row.refresh_jwt)
+    try:
+        client.post("com.atproto.server.deleteSession")
+    except AtprotoError as exc:
+        logger.info("app-password session not deleted at the PDS",
+                    extra={"account_key": row.account_key, "failure": type(exc).__name__})
+        return False
+    return True
