@@ -25,6 +25,7 @@ from bluesky.atproto import (
     PendingAuthorization,
     SafeHttpClient,
     TokenSet,
+    XrpcError,
     callback_error,
     normalize_identifier,
 )
@@ -213,10 +214,10 @@ def relay_check(*, http: SafeHttpClient | None = None, resolver: IdentityResolve
         session.open().get("com.atproto.server.getSession")
     except BlueskyError as exc:
         return RelayCheck(ok=False, message=exc.message)
-    except AtprotoError as exc:
-        status = getattr(exc, "status", None)
-        return RelayCheck(ok=False, message=f"The relay session was refused ({status} {exc.code})." if status
-                          else "Could not reach the relay account's server.")
+    except XrpcError as exc:
+        return RelayCheck(ok=False, message=f"The relay session was refused ({exc.status} {exc.error}).")
+    except AtprotoError:
+        return RelayCheck(ok=False, message="Could not reach the relay account's server.")
     return RelayCheck(ok=True, message=f"Relay session works for @{session.handle} ({session.did}).",
                       did=session.did, handle=session.handle)
 

@@ -47,3 +47,33 @@ def test_deploy_check_flags_missing_encryption_keys_and_insecure_hosts():
     result = manage("check", "--deploy", env=env)
     assert "bluesky.E001" in result.stdout + result.stderr
     assert "bluesky.W001" in result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_encryption_keys(tmp_path):
+    # Not only `check --deploy`: every start-up (migrate, runserver, any command) refuses.
+    env = {k: v for k, v in PRODUCTION.items() if k != "FIELD_ENCRYPTION_KEYS"}
+    result = manage("migrate", env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in result.stderr and "bluesky.E001" in result.stderr
+
+
+def test_production_refuses_a_key_that_is_not_a_fernet_key_without_printing_it():
+    result = manage("check", env={**PRODUCTION, "FIELD_ENCRYPTION_KEYS": "not-a-fernet-key-secret-value"})
+    assert result.returncode != 0 and "bluesky.E002" in result.stderr
+    assert "not-a-fernet-key-secret-value" not in result.stdout + result.stderr
+
+
+def test_development_starts_without_encryption_keys():
+    env = {k: v for k, v in PRODUCTION.items() if k not in ("FIELD_ENCRYPTION_KEYS", "SECRET_KEY", "ALLOWED_HOSTS")}
+    result = manage("check", env={**env, "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_beat_publishes_stale_invitations_again():
+    from django.conf import settings
+
+    from config.celery import app
+
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "invitations.requeue_stale")
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks and entry["schedule"] <= 3600
