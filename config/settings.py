@@ -241,5 +241,7 @@ LOGGING = {
         # httpx/httpcore log full URLs and headers at DEBUG; keep them quiet.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # runserver's request lines, through the redacting handler above.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

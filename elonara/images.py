@@ -39,6 +39,10 @@ class ProcessedImage:
     height: int
 
 
+def _size_text(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
 def _refuse(message: str) -> InvalidInputError:
     return InvalidInputError(message, field=_FIELD)
 
@@ -53,11 +57,11 @@ def cover_image_process(*, upload) -> ProcessedImage:
     if size is None or size <= 0:
         raise _refuse("The image file is empty.")
     if size > max_bytes:
-        raise _refuse(f"The image is too large: at most {max_bytes // (1024 * 1024)} MB.")
+        raise _refuse(f"The image is too large: at most {_size_text(max_bytes)}.")
     upload.seek(0)
     data = upload.read(max_bytes + 1)
     if len(data) > max_bytes:  # size was a lie
-        raise _refuse(f"The image is too large: at most {max_bytes // (1024 * 1024)} MB.")
+        raise _refuse(f"The image is too large: at most {_size_text(max_bytes)}.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -246,7 +246,8 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     """Record or change a member's answer; counts are refreshed by a worker after commit."""
     if status not in RSVP.Status.values:
         raise InvalidInputError("Choose going, maybe or not going.", field="status")
-    if event.status == Event.Status.CANCELLED:
+    # Read from the database, not the caller's copy: the host may have just cancelled it.
+    if Event.objects.filter(pk=event.pk, status=Event.Status.CANCELLED).exists():
         raise NotAllowedError("This event is cancelled.")
     rsvp, _created = RSVP.objects.update_or_create(event=event, member=member, defaults={"status": status})
     from elonara.tasks import event_refresh_counts  # tasks import services: avoid the cycle at import time
