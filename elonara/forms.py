@@ -19,7 +19,7 @@ def _image_field() -> forms.FileField:
 
 def _image_alt_field() -> forms.CharField:
     return forms.CharField(
-        label="Image description", max_length=300, required=False,
+        label="Image alt text", max_length=300, required=False,
         help_text="What the image shows, for people who cannot see it.",
     )
 

@@ -20,7 +20,7 @@ class CoverImage(models.Model):
     image = models.ImageField("cover image", upload_to=cover_upload_to, blank=True, max_length=200)
     image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    image_alt = models.CharField("image description", max_length=300, blank=True)
+    image_alt = models.CharField("image alt text", max_length=300, blank=True)
 
     class Meta:
         abstract = True

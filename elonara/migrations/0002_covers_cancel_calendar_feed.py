@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='community',
             name='image_alt',
-            field=models.CharField(blank=True, max_length=300, verbose_name='image description'),
+            field=models.CharField(blank=True, max_length=300, verbose_name='image alt text'),
         ),
         migrations.AddField(
             model_name='community',
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='event',
             name='image_alt',
-            field=models.CharField(blank=True, max_length=300, verbose_name='image description'),
+            field=models.CharField(blank=True, max_length=300, verbose_name='image alt text'),
         ),
         migrations.AddField(
             model_name='event',
