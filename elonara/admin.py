@@ -15,6 +15,8 @@ class CommunityAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["created_by"]
+    # Covers are uploaded through the site, which validates and re-encodes them (elonara.images).
+    readonly_fields = ["image", "image_width", "image_height"]
     inlines = [MembershipInline]
 
 
@@ -30,7 +32,8 @@ class CommunityMembershipAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     list_display = ["title", "host", "community", "starts_at", "time_zone", "status", "going_count", "maybe_count"]
     list_filter = ["status", "time_zone", "community"]
-    readonly_fields = ["sequence", "cancelled_at", "image_width", "image_height"]
+    # Covers are uploaded through the site, which validates and re-encodes them (elonara.images).
+    readonly_fields = ["sequence", "cancelled_at", "image", "image_width", "image_height"]
     search_fields = ["title", "description", "venue"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["host", "community"]

@@ -25,7 +25,8 @@ print(type(default_storage._wrapped).__name__, response.status_code)
 
 def _probe(tmp_path, **extra) -> subprocess.CompletedProcess:
     clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    env = {**clean, **PRODUCTION, "MEDIA_ROOT": str(tmp_path / "media"), **extra}
+    env = {**clean, **PRODUCTION, "MEDIA_ROOT": str(tmp_path / "media"),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **extra}
     return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 
