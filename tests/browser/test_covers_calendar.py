@@ -65,6 +65,7 @@ def test_cover_image_and_add_to_calendar(live_server, page, settings, tmp_path):
     page.goto(f"{base}/members/me/")
     page.get_by_role("button", name="Create my calendar feed").click()
     feed_url = page.locator("#feed-url").input_value()
+    page.screenshot(path="/tmp/elonara-calendar-feed.png", full_page=True)
     assert feed_url.startswith(settings.ELONARA_PUBLIC_URL + "/calendar/feed/")
     path = feed_url.removeprefix(settings.ELONARA_PUBLIC_URL)
     response = httpx.get(f"{base}{path}")

@@ -156,3 +156,21 @@ def test_only_a_host_edits_a_community(client, ann):
     client.force_login(bob)
     assert client.get("/communities/knitters/edit/").status_code == 403
     assert client.post("/communities/knitters/edit/", {"name": "Mine"}).status_code == 403
+
+
+def test_event_edit_page_replaces_and_removes_the_cover(client, ann, media_root):
+    event = _event(ann, image=upload(image_bytes("PNG")))
+    client.force_login(ann)
+    form = client.get(f"/events/{event.pk}/edit/").content.decode()
+    assert 'enctype="multipart/form-data"' in form and "Remove the current image" in form
+    fields = {"title": "Picnic", "starts_at": "2031-05-01T12:00", "ends_at": "2031-05-01T14:00",
+              "time_zone": "UTC", "venue": "Park"}
+    old = event.image.name
+    assert client.post(f"/events/{event.pk}/edit/",
+                       {**fields, "image": upload(image_bytes("JPEG"), name="n.jpg")}).status_code == 302
+    event.refresh_from_db()
+    assert event.image.name != old
+    assert client.post(f"/events/{event.pk}/edit/", {**fields, "remove_image": "on"}).status_code == 302
+    event.refresh_from_db()
+    assert not event.image
+    assert "Remove the current image" not in client.get(f"/events/{event.pk}/edit/").content.decode()
