@@ -149,8 +149,23 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Uploaded media (cover images) ----------------------------------------------------
+# Files go through Django's storage API: local files under MEDIA_ROOT by default; any backend
+# in production (e.g. MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage with django-storages
+# installed and MEDIA_STORAGE_OPTIONS='{"bucket_name": "..."}').
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
+# Django itself serves MEDIA_URL from MEDIA_ROOT (development, or a small site without a
+# front web server). Off in production by default: let the web server or the storage serve it.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+# Largest cover image upload accepted (bytes); it is re-encoded and resized before storage.
+ELONARA_COVER_MAX_UPLOAD_BYTES = env.int("ELONARA_COVER_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -218,11 +233,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Private calendar feed URLs carry a secret token: it never reaches a log line.
+    "filters": {"redact_feed_tokens": {"()": "elonara.log_filters.RedactCalendarFeedTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_feed_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx/httpcore log full URLs and headers at DEBUG; keep them quiet.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # runserver's request lines, through the redacting handler above.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

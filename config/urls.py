@@ -1,6 +1,10 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import include, path, re_path
+from django.views.static import serve
 
 
 def moved(new_prefix: str):
@@ -26,3 +30,11 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("elonara.urls")),
 ]
+
+if settings.SERVE_MEDIA:
+    # Uploaded covers from MEDIA_ROOT (development, small sites). Production normally serves them
+    # from the web server or the storage backend's own URLs instead (see README).
+    prefix = settings.MEDIA_URL.lstrip("/")
+    if prefix and "://" not in settings.MEDIA_URL:
+        media = re_path(rf"^{re.escape(prefix)}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+        urlpatterns.insert(0, media)

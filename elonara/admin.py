@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from elonara.models import RSVP, Community, CommunityMembership, Event
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
 
 
 class MembershipInline(admin.TabularInline):
@@ -15,6 +15,8 @@ class CommunityAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["created_by"]
+    # Covers are uploaded through the site, which validates and re-encodes them (elonara.images).
+    readonly_fields = ["image", "image_width", "image_height"]
     inlines = [MembershipInline]
 
 
@@ -28,8 +30,10 @@ class CommunityMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["title", "host", "community", "starts_at", "time_zone", "going_count", "maybe_count"]
-    list_filter = ["time_zone", "community"]
+    list_display = ["title", "host", "community", "starts_at", "time_zone", "status", "going_count", "maybe_count"]
+    list_filter = ["status", "time_zone", "community"]
+    # Covers are uploaded through the site, which validates and re-encodes them (elonara.images).
+    readonly_fields = ["sequence", "cancelled_at", "image", "image_width", "image_height"]
     search_fields = ["title", "description", "venue"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["host", "community"]
@@ -41,3 +45,16 @@ class RSVPAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["event__title", "member__username"]
     raw_id_fields = ["event", "member"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Admins can see that a feed exists and delete it (revoke); the token hash is never shown."""
+
+    list_display = ["member", "created_at", "last_used_at"]
+    search_fields = ["member__username"]
+    fields = ["member", "created_at", "last_used_at"]
+    readonly_fields = ["member", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False

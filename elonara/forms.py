@@ -2,7 +2,30 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
+from elonara.images import MIN_HEIGHT, MIN_WIDTH
 from elonara.models import TIME_ZONE_CHOICES, Community
+
+# The service (elonara.images) does the real checks on the decoded file; this only guides the picker.
+IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
+
+
+def _image_field() -> forms.FileField:
+    return forms.FileField(
+        label="Cover image", required=False, widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
+        help_text=f"Optional. JPEG, PNG or WebP, at least {MIN_WIDTH}×{MIN_HEIGHT} pixels. "
+                  "Shown on the page and in link previews.",
+    )
+
+
+def _image_alt_field() -> forms.CharField:
+    return forms.CharField(
+        label="Image alt text", max_length=300, required=False,
+        help_text="What the image shows, for people who cannot see it.",
+    )
+
+
+def _remove_image_field() -> forms.BooleanField:
+    return forms.BooleanField(label="Remove the current image", required=False)
 
 
 class CommunityForm(forms.Form):
@@ -14,6 +37,23 @@ class CommunityForm(forms.Form):
         help_text="Letters, numbers and dashes. Leave empty to derive it from the name.",
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    image = _image_field()
+    image_alt = _image_alt_field()
+
+
+class CommunityEditForm(forms.Form):
+    """The address (slug) is not editable: links to the community are already out there."""
+
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    image = _image_field()
+    image_alt = _image_alt_field()
+    remove_image = _remove_image_field()
+
+    def __init__(self, *args, has_image: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not has_image:
+            del self.fields["remove_image"]
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -34,11 +74,16 @@ class EventForm(forms.Form):
     online_url = forms.URLField(label="Online link", max_length=500, required=False, assume_scheme="https")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
     community = forms.ModelChoiceField(queryset=Community.objects.none(), required=False, empty_label="(none)")
+    image = _image_field()
+    image_alt = _image_alt_field()
+    remove_image = _remove_image_field()
 
-    def __init__(self, *args, communities=None, **kwargs):
+    def __init__(self, *args, communities=None, has_image: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if communities is not None:
             self.fields["community"].queryset = communities
+        if not has_image:
+            del self.fields["remove_image"]
 
     def clean(self):
         data = super().clean()

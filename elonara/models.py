@@ -1,3 +1,4 @@
+import uuid
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -7,7 +8,25 @@ from django.urls import reverse
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
 
-class Community(models.Model):
+def cover_upload_to(instance: models.Model, filename: str) -> str:
+    # The uploaded name is ignored: covers are re-encoded as JPEG under a random name, so
+    # nothing the uploader chose (name, extension, metadata) reaches storage or URLs.
+    return f"covers/{instance._meta.model_name}/{uuid.uuid4().hex}.jpg"
+
+
+class CoverImage(models.Model):
+    """An optional cover image, validated and resized by elonara.images before it is stored."""
+
+    image = models.ImageField("cover image", upload_to=cover_upload_to, blank=True, max_length=200)
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_alt = models.CharField("image alt text", max_length=300, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Community(CoverImage):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
@@ -46,7 +65,11 @@ class CommunityMembership(models.Model):
         return f"{self.member} in {self.community} ({self.role})"
 
 
-class Event(models.Model):
+class Event(CoverImage):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
+
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hosted_events")
@@ -62,6 +85,11 @@ class Event(models.Model):
     # Kept up to date by a Celery task after each RSVP change (see elonara.tasks).
     going_count = models.PositiveIntegerField(default=0)
     maybe_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # iCalendar SEQUENCE (RFC 5545 3.8.7.4): grows with every change a calendar entry shows, so
+    # calendar apps replace their copy instead of keeping a stale one.
+    sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +107,10 @@ class Event(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("event-detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
 
 
 class RSVP(models.Model):
@@ -98,3 +130,16 @@ class RSVP(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} → {self.event}: {self.get_status_display()}"
+
+
+class CalendarFeed(models.Model):
+    """A member's private calendar feed. Only a SHA-256 of its secret token is stored: the token
+    is shown once, to its owner, and a leaked database does not reveal live feed URLs."""
+
+    member = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.member}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from elonara.models import RSVP, Community, CommunityMembership, Event
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
 from members.models import Member
 
 
@@ -80,3 +82,34 @@ def community_is_host(*, community: Community, member: Member) -> bool:
 
 def community_is_member(*, community: Community, member: Member) -> bool:
     return bool(member.is_authenticated and community.memberships.filter(member=member).exists())
+
+
+# Calendar feeds keep recent past events (so a calendar app does not drop what just happened)
+# and everything ahead, up to a bound that keeps a feed cheap to build.
+CALENDAR_FEED_PAST = timedelta(days=90)
+CALENDAR_FEED_MAX_EVENTS = 500
+
+
+def event_list_for_member_calendar(*, member: Member) -> QuerySet[Event]:
+    """Events the member hosts or has answered going/maybe to, cancelled ones included."""
+    since = timezone.now() - CALENDAR_FEED_PAST
+    attending = RSVP.objects.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE])
+    return (
+        Event.objects.filter(Q(host=member) | Q(pk__in=attending.values("event_id")), ends_at__gte=since)
+        .select_related("host")
+        .order_by("starts_at")[:CALENDAR_FEED_MAX_EVENTS]
+    )
+
+
+def event_list_for_community_calendar(*, community: Community) -> QuerySet[Event]:
+    since = timezone.now() - CALENDAR_FEED_PAST
+    return (
+        community.events.filter(ends_at__gte=since).select_related("host").order_by("starts_at")
+        [:CALENDAR_FEED_MAX_EVENTS]
+    )
+
+
+def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:
+    if not member.is_authenticated:
+        return None
+    return CalendarFeed.objects.filter(member=member).first()

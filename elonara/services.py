@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.dispatch import Signal
+from django.utils import timezone
 from django.utils.text import slugify
 
 from elonara.errors import InvalidInputError, NotAllowedError
-from elonara.models import RSVP, Community, CommunityMembership, Event
+from elonara.images import ProcessedImage, cover_image_process
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
 from members.models import Member
 
 # Sent after a member RSVPs or joins, once the transaction commits (invitations listen).
@@ -27,23 +31,81 @@ def _unique_slug(base: str) -> str:
     return slug
 
 
+def _cover_image_set(
+    *, instance: Community | Event, image: ProcessedImage | None, remove_image: bool = False
+) -> None:
+    """Store a new cover (already validated by the caller) or drop the current one.
+
+    The replaced file is deleted from storage only once the transaction commits, so a rolled
+    back change never leaves a row pointing at a missing file.
+    """
+    if image is None and not remove_image:
+        return
+    old_name = instance.image.name if instance.image else ""
+    if image is not None:
+        instance.image.save(image.content.name, image.content, save=False)
+        instance.image_width, instance.image_height = image.width, image.height
+    else:
+        instance.image = ""
+        instance.image_width = instance.image_height = None
+        instance.image_alt = ""
+    if old_name:
+        storage = instance.image.storage
+        transaction.on_commit(lambda: storage.delete(old_name))
+
+
 @transaction.atomic
-def community_create(*, creator: Member, name: str, description: str = "", slug: str = "") -> Community:
-    """Create a community; its creator becomes its host."""
+def community_create(
+    *, creator: Member, name: str, description: str = "", slug: str = "", image=None, image_alt: str = ""
+) -> Community:
+    """Create a community; its creator becomes its host. `image` is an uploaded file (optional)."""
     name = name.strip()
     if not name:
         raise InvalidInputError("A community needs a name.", field="name")
     slug = slugify(slug.strip()) if slug.strip() else _unique_slug(name)
     if Community.objects.filter(slug=slug).exists():
         raise InvalidInputError("That address is already taken; pick another.", field="slug")
+    # Checked (and decoded) before anything is written.
+    processed = cover_image_process(upload=image) if image is not None else None
     try:
         with transaction.atomic():
-            community = Community.objects.create(
-                name=name, slug=slug, description=description.strip(), created_by=creator
+            community = Community(
+                name=name, slug=slug, description=description.strip(), created_by=creator,
+                image_alt=image_alt.strip(),
             )
+            _cover_image_set(instance=community, image=processed)
+            community.save()
     except IntegrityError as exc:  # a concurrent create took the slug
         raise InvalidInputError("That address is already taken; pick another.", field="slug") from exc
     CommunityMembership.objects.create(community=community, member=creator, role=CommunityMembership.Role.HOST)
+    return community
+
+
+@transaction.atomic
+def community_update(
+    *,
+    community: Community,
+    editor: Member,
+    name: str | None = None,
+    description: str | None = None,
+    image_alt: str | None = None,
+    image=None,
+    remove_image: bool = False,
+) -> Community:
+    """Change a community's name, description or cover; only its hosts may. The address stays."""
+    if not community.memberships.filter(member=editor, role=CommunityMembership.Role.HOST).exists():
+        raise NotAllowedError("Only a host can edit this community.")
+    if name is not None:
+        if not name.strip():
+            raise InvalidInputError("A community needs a name.", field="name")
+        community.name = name.strip()
+    if description is not None:
+        community.description = description.strip()
+    if image_alt is not None:
+        community.image_alt = image_alt.strip()
+    processed = cover_image_process(upload=image) if image is not None else None
+    _cover_image_set(instance=community, image=processed, remove_image=remove_image)
+    community.save()
     return community
 
 
@@ -103,25 +165,40 @@ def event_create(
     venue: str = "",
     online_url: str = "",
     community: Community | None = None,
+    image=None,
+    image_alt: str = "",
 ) -> Event:
+    """Publish an event. `image` is an uploaded cover file (optional), validated before any write."""
     if not title.strip():
         raise InvalidInputError("An event needs a title.", field="title")
     _validate_event(
         host=host, starts_at=starts_at, ends_at=ends_at, time_zone=time_zone,
         venue=venue, online_url=online_url, community=community,
     )
-    return Event.objects.create(
+    processed = cover_image_process(upload=image) if image is not None else None
+    event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
+        image_alt=image_alt.strip(),
     )
+    _cover_image_set(instance=event, image=processed)
+    event.save()
+    return event
+
+
+# What a calendar entry shows: a change to any of these is a new revision (SEQUENCE + 1).
+CALENDAR_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url")
 
 
 @transaction.atomic
-def event_update(*, event: Event, editor: Member, **changes) -> Event:
-    """Change an event's details; only its host may."""
+def event_update(*, event: Event, editor: Member, image=None, remove_image: bool = False, **changes) -> Event:
+    """Change an event's details and cover; only its host may.
+
+    Each change to what a calendar entry shows raises the event's iCalendar SEQUENCE.
+    """
     if event.host_id != editor.pk:
         raise NotAllowedError("Only the host can edit this event.")
-    allowed = {"title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url", "community"}
+    allowed = {*CALENDAR_FIELDS, "community", "image_alt"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -132,9 +209,35 @@ def event_update(*, event: Event, editor: Member, **changes) -> Event:
         host=editor, starts_at=merged["starts_at"], ends_at=merged["ends_at"], time_zone=merged["time_zone"],
         venue=merged["venue"], online_url=merged["online_url"], community=merged["community"],
     )
-    for name, value in merged.items():
-        setattr(event, name, value.strip() if isinstance(value, str) else value)
+    processed = cover_image_process(upload=image) if image is not None else None
+    # Lock the row: two concurrent edits must each get their own SEQUENCE number.
+    current = Event.objects.select_for_update().get(pk=event.pk)
+    cleaned = {name: value.strip() if isinstance(value, str) else value for name, value in merged.items()}
+    if any(cleaned[name] != getattr(current, name) for name in CALENDAR_FIELDS):
+        event.sequence = current.sequence + 1
+    else:
+        event.sequence = current.sequence
+    for name, value in cleaned.items():
+        setattr(event, name, value)
+    _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
+    return event
+
+
+@transaction.atomic
+def event_cancel(*, event: Event, actor: Member) -> Event:
+    """Cancel an event (its host only). It stays visible, marked cancelled, and calendar feeds
+    carry STATUS:CANCELLED with a higher SEQUENCE so calendar apps update their copy."""
+    if event.host_id != actor.pk:
+        raise NotAllowedError("Only the host can cancel this event.")
+    current = Event.objects.select_for_update().get(pk=event.pk)
+    if current.status != Event.Status.CANCELLED:
+        current.status = Event.Status.CANCELLED
+        current.cancelled_at = timezone.now()
+        current.sequence += 1
+        current.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
+    event.status, event.cancelled_at, event.sequence = current.status, current.cancelled_at, current.sequence
+    event.updated_at = current.updated_at
     return event
 
 
@@ -143,6 +246,9 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     """Record or change a member's answer; counts are refreshed by a worker after commit."""
     if status not in RSVP.Status.values:
         raise InvalidInputError("Choose going, maybe or not going.", field="status")
+    # Read from the database, not the caller's copy: the host may have just cancelled it.
+    if Event.objects.filter(pk=event.pk, status=Event.Status.CANCELLED).exists():
+        raise NotAllowedError("This event is cancelled.")
     rsvp, _created = RSVP.objects.update_or_create(event=event, member=member, defaults={"status": status})
     from elonara.tasks import event_refresh_counts  # tasks import services: avoid the cycle at import time
 
@@ -165,3 +271,43 @@ def event_recount(*, event_id: int) -> Event | None:
     event.refresh_from_db()
     return event
 
+
+
+def _feed_token_hash(token: str) -> str:
+    # The token has 256 random bits, so a plain SHA-256 is enough (no salt or slow hash needed).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def calendar_feed_issue(*, member: Member) -> tuple[CalendarFeed, str]:
+    """Create the member's private calendar feed, or replace its token (the old URL stops working).
+
+    Returns the feed and the secret token. The token is not stored: show it to the member now.
+    """
+    token = secrets.token_urlsafe(32)
+    feed, _created = CalendarFeed.objects.update_or_create(
+        member=member, defaults={"token_hash": _feed_token_hash(token), "created_at": timezone.now(),
+                                 "last_used_at": None},
+    )
+    return feed, token
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, member: Member) -> bool:
+    """Turn the member's private feed off; its URL answers 404 from now on."""
+    deleted, _ = CalendarFeed.objects.filter(member=member).delete()
+    return bool(deleted)
+
+
+def calendar_feed_authenticate(*, token: str) -> CalendarFeed | None:
+    """The feed a token opens, or None. Records the use at most once an hour (calendar apps poll)."""
+    if not token or len(token) > 100:
+        return None
+    feed = CalendarFeed.objects.select_related("member").filter(token_hash=_feed_token_hash(token)).first()
+    if feed is None or not feed.member.is_active:
+        return None
+    now = timezone.now()
+    if feed.last_used_at is None or now - feed.last_used_at > timedelta(hours=1):
+        CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=now)
+        feed.last_used_at = now
+    return feed

@@ -7,10 +7,17 @@ urlpatterns = [
     path("communities/", views.community_list, name="community-list"),
     path("communities/new/", views.community_create, name="community-create"),
     path("communities/<slug:slug>/", views.community_detail, name="community-detail"),
+    path("communities/<slug:slug>/edit/", views.community_edit, name="community-edit"),
+    path("communities/<slug:slug>/calendar.ics", views.community_calendar, name="community-calendar"),
     path("communities/<slug:slug>/join/", views.community_join, name="community-join"),
     path("communities/<slug:slug>/leave/", views.community_leave, name="community-leave"),
     path("events/new/", views.event_create, name="event-create"),
     path("events/<int:pk>/", views.event_detail, name="event-detail"),
     path("events/<int:pk>/edit/", views.event_edit, name="event-edit"),
     path("events/<int:pk>/rsvp/", views.event_rsvp, name="event-rsvp"),
+    path("events/<int:pk>/calendar.ics", views.event_ics, name="event-ics"),
+    path("events/<int:pk>/cancel/", views.event_cancel, name="event-cancel"),
+    path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
+    # The token is a secret: elonara.log_filters keeps it out of log lines.
+    path("calendar/feed/<str:token>.ics", views.member_calendar, name="member-calendar"),
 ]

@@ -3,12 +3,16 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from elonara import selectors, services
+from elonara import cards, ical, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
-from elonara.forms import CommunityForm, EventForm, RSVPForm
+from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
 
 
@@ -30,7 +34,7 @@ def community_list(request):
 
 @login_required
 def community_create(request):
-    form = CommunityForm(request.POST or None)
+    form = CommunityForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             community = services.community_create(creator=request.user, **form.cleaned_data)
@@ -42,6 +46,25 @@ def community_create(request):
     return render(request, "elonara/community_form.html", {"form": form})
 
 
+@login_required
+def community_edit(request, slug):
+    community = get_object_or_404(Community, slug=slug)
+    if not selectors.community_is_host(community=community, member=request.user):
+        raise PermissionDenied("Only a host can edit this community.")
+    initial = {"name": community.name, "description": community.description, "image_alt": community.image_alt}
+    form = CommunityEditForm(request.POST or None, request.FILES or None, initial=initial,
+                             has_image=bool(community.image))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.community_update(community=community, editor=request.user, **form.cleaned_data)
+        except ElonaraError as error:
+            _apply_error(form, error)
+        else:
+            messages.success(request, "Community updated.")
+            return redirect(community)
+    return render(request, "elonara/community_edit.html", {"form": form, "community": community})
+
+
 def community_detail(request, slug):
     community = get_object_or_404(Community, slug=slug)
     membership = selectors.community_membership_for(community=community, member=request.user)
@@ -51,8 +74,28 @@ def community_detail(request, slug):
         "is_host": bool(membership and membership.role == "host"),
         "memberships": selectors.community_members(community=community),
         "events": selectors.event_list_for_community(community=community),
+        "card": cards.community_link_card(community=community, with_image_bytes=False),
+        "calendar_url": cards.absolute_url(reverse("community-calendar", args=[community.slug])),
     }
     return render(request, "elonara/community_detail.html", context)
+
+
+def _calendar_response(body: bytes, *, filename: str, download: bool) -> HttpResponse:
+    response = HttpResponse(body, content_type=ical.CONTENT_TYPE)
+    disposition = "attachment" if download else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
+@require_GET
+def community_calendar(request, slug):
+    """The community's public calendar feed (subscribe by URL)."""
+    community = get_object_or_404(Community, slug=slug)
+    events = selectors.event_list_for_community_calendar(community=community)
+    response = _calendar_response(ical.community_feed_ics(community=community, events=events),
+                                  filename=f"{community.slug}.ics", download=False)
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @require_POST
@@ -83,7 +126,7 @@ def event_create(request):
     initial = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
-    form = EventForm(request.POST or None, communities=communities, initial=initial)
+    form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             event = services.event_create(host=request.user, **form.cleaned_data)
@@ -104,11 +147,13 @@ def event_edit(request, pk):
     initial = {
         "title": event.title, "description": event.description, "venue": event.venue,
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
+        "image_alt": event.image_alt,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
     communities = selectors.community_list_for_member(member=request.user)
-    form = EventForm(request.POST or None, communities=communities, initial=initial)
+    form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
+                     has_image=bool(event.image))
     if request.method == "POST" and form.is_valid():
         try:
             services.event_update(event=event, editor=request.user, **form.cleaned_data)
@@ -130,8 +175,30 @@ def event_detail(request, pk):
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "attendees": selectors.event_attendees_by_status(event=event),
+        "card": cards.event_link_card(event=event, with_image_bytes=False),
     }
     return render(request, "elonara/event_detail.html", context)
+
+
+@require_GET
+def event_ics(request, pk):
+    """"Add to calendar": the event as a one-event .ics download."""
+    event = get_object_or_404(Event, pk=pk)
+    filename = f"{slugify(event.title)[:60] or 'event'}-{event.pk}.ics"
+    return _calendar_response(ical.event_ics(event=event), filename=filename, download=True)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_cancel(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    if event.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can cancel this event.")
+    if request.method == "POST":
+        services.event_cancel(event=event, actor=request.user)
+        messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
+        return redirect(event)
+    return render(request, "elonara/event_cancel.html", {"event": event})
 
 
 @require_POST
@@ -140,8 +207,59 @@ def event_rsvp(request, pk):
     event = get_object_or_404(Event, pk=pk)
     form = RSVPForm(request.POST)
     if form.is_valid():
-        rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"])
-        messages.success(request, f"Your answer: {rsvp.get_status_display()}.")
+        try:
+            rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"])
+        except ElonaraError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Your answer: {rsvp.get_status_display()}.")
     else:
         messages.error(request, "Choose going, maybe or not going.")
     return redirect(event)
+
+
+@require_GET
+def member_calendar(request, token):
+    """A member's private feed. No login (calendar apps cannot); the secret token is the key.
+
+    An unknown or revoked token is a plain 404: it says nothing about whether a feed existed.
+    """
+    feed = services.calendar_feed_authenticate(token=token)
+    if feed is None:
+        raise Http404("No such calendar")
+    events = selectors.event_list_for_member_calendar(member=feed.member)
+    response = _calendar_response(ical.member_feed_ics(member=feed.member, events=events),
+                                  filename="elonara.ics", download=False)
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_feed_manage(request):
+    """Create, replace or turn off the member's private feed. A new URL is shown once, here."""
+    feed_url = ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "regenerate":
+            _feed, token = services.calendar_feed_issue(member=request.user)
+            feed_url = cards.absolute_url(reverse("member-calendar", args=[token]))
+            messages.success(request, "Your private calendar feed is ready. Copy its address now: "
+                                      "it is shown only once.")
+        elif action == "revoke":
+            services.calendar_feed_revoke(member=request.user)
+            messages.success(request, "Your calendar feed is turned off; its address no longer works.")
+            return redirect("calendar-feed")
+    feed = selectors.calendar_feed_for_member(member=request.user)
+    return render(request, "elonara/calendar_feed.html", {
+        "feed": feed, "feed_url": feed_url, "webcal_url": _webcal(feed_url),
+    })
+
+
+def _webcal(url: str) -> str:
+    """webcal:// asks the system's calendar app to subscribe (the same URL, any scheme)."""
+    if not url:
+        return ""
+    return "webcal://" + url.split("://", 1)[1]

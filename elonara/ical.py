@@ -1,0 +1,126 @@
+"""iCalendar (RFC 5545) files for events: one event's download and the calendar feeds.
+
+Built with the `icalendar` library. Each event is written in its own time zone (DTSTART/DTEND
+with TZID, plus that zone's VTIMEZONE), so calendar apps keep the wall-clock time across
+daylight-saving changes; its UID is stable and its SEQUENCE grows with each revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+from django.conf import settings
+
+from elonara.cards import absolute_url
+from elonara.models import Event
+
+PRODID = "-//Elonara//Events//EN"
+FEED_REFRESH = timedelta(hours=1)
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+def event_uid(event: Event) -> str:
+    """Stable for the event's life: same id, same public host."""
+    host = urlsplit(settings.ELONARA_PUBLIC_URL).hostname or "elonara.invalid"
+    return f"event-{event.pk}@{host}"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=256)
+def _vtimezone_ical(zone_name: str, first_year: int, last_year: int) -> bytes:
+    # Building a VTIMEZONE walks the zone's transitions: cache it per zone and span of years.
+    component = icalendar.Timezone.from_tzinfo(
+        ZoneInfo(zone_name), tzid=zone_name, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1),
+    )
+    return component.to_ical()
+
+
+def _vtimezone(zone_name: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    return icalendar.Timezone.from_ical(_vtimezone_ical(zone_name, first_year, last_year))
+
+
+def _vevent(event: Event) -> icalendar.Event:
+    zone = _zone(event.time_zone)
+    page = absolute_url(event.get_absolute_url())
+    cancelled = event.status == Event.Status.CANCELLED
+    lines = [event.description.strip()] if event.description.strip() else []
+    if event.online_url:
+        lines.append(f"Online: {event.online_url}")
+    lines.append(page)
+    component = icalendar.Event.new(
+        uid=event_uid(event),
+        summary=f"Cancelled: {event.title}" if cancelled else event.title,
+        start=event.starts_at.astimezone(zone),
+        end=event.ends_at.astimezone(zone),
+        # Without METHOD, DTSTAMP is when the entry was last revised (RFC 5545 3.8.7.2).
+        stamp=event.updated_at,
+        created=event.created_at,
+        last_modified=event.updated_at,
+        sequence=event.sequence,
+        status="CANCELLED" if cancelled else "CONFIRMED",
+        description="\n\n".join(lines),
+        location=event.venue or ("Online" if event.online_url else None),
+        url=page,
+        transparency="TRANSPARENT" if cancelled else "OPAQUE",
+    )
+    return component
+
+
+def calendar_build(*, events: Iterable[Event], name: str, uid: str, feed: bool) -> bytes:
+    """An iCalendar object holding these events, each with its zone's VTIMEZONE.
+
+    `uid` names the calendar itself (RFC 7986); `feed` adds the refresh hints of a subscription.
+    """
+    events = list(events)
+    # Calendar.new writes NAME and the older X-WR-CALNAME that many clients still read.
+    calendar = icalendar.Calendar.new(prodid=PRODID, name=name, uid=uid)
+    calendar.add("CALSCALE", "GREGORIAN")
+    if feed:
+        # RFC 7986 requires the VALUE=DURATION parameter on REFRESH-INTERVAL.
+        calendar.add("REFRESH-INTERVAL", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+        calendar.add("X-PUBLISHED-TTL", icalendar.vDuration(FEED_REFRESH))  # its older, still-read twin
+    spans: dict[str, tuple[int, int]] = {}
+    for event in events:
+        zone_name = event.time_zone or "UTC"
+        if zone_name == "UTC":
+            continue  # written as UTC times (…Z): no VTIMEZONE needed
+        zone = _zone(zone_name)
+        first, last = event.starts_at.astimezone(zone).year, event.ends_at.astimezone(zone).year
+        known = spans.get(zone_name)
+        spans[zone_name] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+    for zone_name, (first, last) in sorted(spans.items()):
+        calendar.add_component(_vtimezone(zone_name, first, last))
+    for event in events:
+        calendar.add_component(_vevent(event))
+    return calendar.to_ical()
+
+
+def event_ics(*, event: Event) -> bytes:
+    """The single-event file behind "Add to calendar"."""
+    return calendar_build(events=[event], name=event.title, uid=event_uid(event), feed=False)
+
+
+def _feed_uid(kind: str, key: object) -> str:
+    host = urlsplit(settings.ELONARA_PUBLIC_URL).hostname or "elonara.invalid"
+    return f"{kind}-{key}@{host}"
+
+
+def member_feed_ics(*, member, events: Iterable[Event]) -> bytes:
+    return calendar_build(events=events, name=f"{member.name} · Elonara", uid=_feed_uid("member-feed", member.pk),
+                          feed=True)
+
+
+def community_feed_ics(*, community, events: Iterable[Event]) -> bytes:
+    return calendar_build(events=events, name=f"{community.name} · Elonara",
+                          uid=_feed_uid("community-feed", community.pk), feed=True)

@@ -1,0 +1,176 @@
+"""Cover images: what is refused, what is stored, and that the stored file is what we made."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from elonara import images, services
+from elonara.errors import InvalidInputError
+from elonara.models import Event
+from members.models import Member
+from tests.elonara.conftest import image_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ann():
+    return Member.objects.create_user(username="ann", password="pw-long-enough-123", display_name="Ann")
+
+
+def _event(host, **extra):
+    start = timezone.now() + timedelta(days=5)
+    return services.event_create(host=host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                                 venue="Park", **extra)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "JPEG, PNG or WebP"),
+        (b"%PDF-1.4 not an image at all", "JPEG, PNG or WebP"),
+        (image_bytes("GIF", mode="P", color=3), "JPEG, PNG or WebP"),
+        (image_bytes("BMP"), "JPEG, PNG or WebP"),
+        (image_bytes("PNG", size=(120, 80)), "too small"),
+        (image_bytes("PNG", size=(1000, 100)), "too small"),
+        (image_bytes("PNG", size=(12_001, 400)), "too large"),
+        (image_bytes("PNG", size=(7000, 7000)), "too large"),  # 49 MP
+        (image_bytes("JPEG", size=(800, 420))[:600], "could not be read"),  # truncated
+    ],
+    ids=["empty", "svg", "pdf", "gif", "bmp", "tiny", "thin", "too-wide", "too-many-pixels", "truncated"],
+)
+def test_bad_files_are_refused_before_anything_is_stored(ann, media_root, data, message):
+    with pytest.raises(InvalidInputError) as refused:
+        _event(ann, image=upload(data))
+    assert message in refused.value.message
+    assert refused.value.field == "image"
+    assert not Event.objects.exists()
+    assert not media_root.exists() or not any(media_root.rglob("*.jpg"))
+
+
+def test_a_file_over_the_byte_limit_is_refused(ann, settings):
+    settings.ELONARA_COVER_MAX_UPLOAD_BYTES = 50_000
+    noisy = Image.effect_noise((900, 600), 90).convert("RGB")
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="PNG")
+    assert buffer.tell() > 50_000
+    with pytest.raises(InvalidInputError, match="too large"):
+        _event(ann, image=upload(buffer.getvalue()))
+
+
+def test_upload_is_reencoded_resized_and_stored_through_the_storage_api(ann, media_root):
+    # A PNG with transparency, named and typed as a JPEG by the uploader: Pillow's reading decides.
+    data = image_bytes("PNG", size=(2400, 1260), mode="RGBA", color=(0, 0, 0, 0))
+    event = _event(ann, image=upload(data, name="../../etc/evil.jpg", content_type="image/jpeg"),
+                   image_alt="A lake at dawn")
+    event.refresh_from_db()
+    assert event.image.name.startswith("covers/event/") and event.image.name.endswith(".jpg")
+    assert "evil" not in event.image.name
+    stored = Path(media_root, event.image.name)
+    assert stored.is_file()
+    with Image.open(stored) as picture:
+        assert picture.format == "JPEG"
+        assert picture.size == (1200, 630) == (event.image_width, event.image_height)
+        assert picture.getpixel((1100, 300)) == pytest.approx((255, 255, 255), abs=3)  # transparent -> white
+    assert stored.stat().st_size <= images.OUTPUT_MAX_BYTES
+    assert event.image_alt == "A lake at dawn"
+
+
+def test_exif_orientation_is_applied_and_metadata_dropped(ann, media_root):
+    picture = Image.new("RGB", (800, 400), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    exif[0x010F] = "SecretCam"  # camera make: must not survive
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", exif=exif)
+    event = _event(ann, image=upload(buffer.getvalue(), name="p.jpg", content_type="image/jpeg"))
+    with Image.open(Path(media_root, event.image.name)) as stored:
+        assert stored.size == (400, 800)  # upright
+        assert not stored.getexif()
+    assert b"SecretCam" not in Path(media_root, event.image.name).read_bytes()
+
+
+def test_noisy_photo_still_fits_the_bluesky_thumb_limit(ann, media_root):
+    noisy = Image.effect_noise((2400, 2400), 120).convert("RGB")
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="JPEG", quality=95)
+    assert buffer.tell() > images.OUTPUT_MAX_BYTES
+    event = _event(ann, image=upload(buffer.getvalue()))
+    assert Path(media_root, event.image.name).stat().st_size <= images.OUTPUT_MAX_BYTES
+
+
+def test_replacing_and_removing_a_cover_deletes_old_files_after_commit(
+    ann, media_root, django_capture_on_commit_callbacks
+):
+    event = _event(ann, image=upload(image_bytes("WEBP")))
+    first = Path(media_root, event.image.name)
+    assert first.is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_update(event=event, editor=ann, image=upload(image_bytes("JPEG"), name="b.jpg"))
+    event.refresh_from_db()
+    second = Path(media_root, event.image.name)
+    assert second.is_file() and second != first and not first.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_update(event=event, editor=ann, remove_image=True)
+    event.refresh_from_db()
+    assert not event.image and event.image_width is None and not second.exists()
+
+
+def test_a_refused_replacement_keeps_the_current_cover(ann, media_root):
+    event = _event(ann, image=upload(image_bytes("PNG")))
+    name = event.image.name
+    with pytest.raises(InvalidInputError):
+        services.event_update(event=event, editor=ann, title="Renamed", image=upload(b"nope"))
+    event.refresh_from_db()
+    assert event.image.name == name and event.title == "Picnic"
+    assert Path(media_root, name).is_file()
+
+
+def test_community_cover_through_the_pages(client, ann, media_root):
+    client.force_login(ann)
+    response = client.post("/communities/new/", {
+        "name": "Lake Swimmers", "description": "Cold water.",
+        "image": upload(image_bytes("PNG"), name="swim.png"), "image_alt": "Swimmers at a lake",
+    })
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert 'id="cover-image"' in page and 'alt="Swimmers at a lake"' in page
+    # The host edits it: a bad file shows the message on the form and changes nothing.
+    bad = client.post("/communities/lake-swimmers/edit/", {"name": "Lake Swimmers", "image": upload(b"GIF89a...")})
+    assert bad.status_code == 200 and "JPEG, PNG or WebP" in bad.content.decode()
+    ok = client.post("/communities/lake-swimmers/edit/", {"name": "Lake Swimmers", "remove_image": "on"})
+    assert ok.status_code == 302
+    assert 'id="cover-image"' not in client.get(ok.url).content.decode()
+
+
+def test_only_a_host_edits_a_community(client, ann):
+    services.community_create(creator=ann, name="Knitters")
+    bob = Member.objects.create_user(username="bob", password="pw-long-enough-123")
+    client.force_login(bob)
+    assert client.get("/communities/knitters/edit/").status_code == 403
+    assert client.post("/communities/knitters/edit/", {"name": "Mine"}).status_code == 403
+
+
+def test_event_edit_page_replaces_and_removes_the_cover(client, ann, media_root):
+    event = _event(ann, image=upload(image_bytes("PNG")))
+    client.force_login(ann)
+    form = client.get(f"/events/{event.pk}/edit/").content.decode()
+    assert 'enctype="multipart/form-data"' in form and "Remove the current image" in form
+    fields = {"title": "Picnic", "starts_at": "2031-05-01T12:00", "ends_at": "2031-05-01T14:00",
+              "time_zone": "UTC", "venue": "Park"}
+    old = event.image.name
+    assert client.post(f"/events/{event.pk}/edit/",
+                       {**fields, "image": upload(image_bytes("JPEG"), name="n.jpg")}).status_code == 302
+    event.refresh_from_db()
+    assert event.image.name != old
+    assert client.post(f"/events/{event.pk}/edit/", {**fields, "remove_image": "on"}).status_code == 302
+    event.refresh_from_db()
+    assert not event.image
+    assert "Remove the current image" not in client.get(f"/events/{event.pk}/edit/").content.decode()
