@@ -10,6 +10,7 @@ UTF-8 bytes (end exclusive), at most 3 langs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,17 @@ MAX_URI_LENGTH = 8192  # generous; the lexicon has no limit but a post is capped
 FACET_MENTION = "app.bsky.richtext.facet#mention"
 FACET_LINK = "app.bsky.richtext.facet#link"
 FACET_TAG = "app.bsky.richtext.facet#tag"
+EMBED_EXTERNAL = "app.bsky.embed.external"
+# app.bsky.embed.external#external.thumb: an image blob of at most 1,000,000 bytes.
+MAX_THUMB_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class BlobUpload:
+    """Bytes to upload with com.atproto.repo.uploadBlob before the record that refers to them."""
+
+    data: bytes = field(repr=False)
+    mime_type: str
 
 _GRAPHEME = regex.compile(r"\X")
 # DID syntax from the atproto DID spec: method lower-case letters, identifier without a trailing ':'/'%'.
@@ -149,6 +161,39 @@ def _check_facets(facets: Any, text_bytes: bytes, problems: list[RecordProblem])
                 problems.append(RecordProblem(f"{fwhere}.$type", f"unsupported facet feature {kind!r}"))
 
 
+def _check_blob(blob: Any, where: str, problems: list[RecordProblem], *, max_size: int) -> None:
+    if not isinstance(blob, dict) or blob.get("$type") != "blob":
+        problems.append(RecordProblem(where, "must be a blob"))
+        return
+    ref = blob.get("ref")
+    if not isinstance(ref, dict) or not isinstance(ref.get("$link"), str) or not ref["$link"]:
+        problems.append(RecordProblem(f"{where}.ref", "must link to the uploaded blob"))
+    mime = blob.get("mimeType")
+    if not isinstance(mime, str) or not mime.startswith("image/"):
+        problems.append(RecordProblem(f"{where}.mimeType", "must be an image type"))
+    size = blob.get("size")
+    if type(size) is not int or not 0 < size <= max_size:
+        problems.append(RecordProblem(f"{where}.size", f"must be at most {max_size} bytes"))
+
+
+def _check_embed(embed: Any, problems: list[RecordProblem]) -> None:
+    if not isinstance(embed, dict) or embed.get("$type") != EMBED_EXTERNAL:
+        # Only the embed we write (a link card); anything else would be a bug of ours.
+        problems.append(RecordProblem("embed", f"only {EMBED_EXTERNAL!r} embeds are supported"))
+        return
+    external = embed.get("external")
+    if not isinstance(external, dict):
+        problems.append(RecordProblem("embed.external", "is required"))
+        return
+    if not _is_http_uri(external.get("uri")):
+        problems.append(RecordProblem("embed.external.uri", "must be an http(s) URI"))
+    for name in ("title", "description"):
+        if not isinstance(external.get(name), str):
+            problems.append(RecordProblem(f"embed.external.{name}", "is required and must be a string"))
+    if "thumb" in external:
+        _check_blob(external["thumb"], "embed.external.thumb", problems, max_size=MAX_THUMB_BYTES)
+
+
 def _float_paths(value: Any, path: str) -> list[str]:
     # The atproto data model has no floats (records are DAG-CBOR): the PDS would refuse them.
     if isinstance(value, float):
@@ -191,6 +236,9 @@ def record_problems(record: Any) -> list[RecordProblem]:
 
     if "facets" in record:
         _check_facets(record["facets"], text_bytes, problems)
+
+    if "embed" in record:
+        _check_embed(record["embed"], problems)
 
     if "langs" in record:
         langs = record["langs"]

@@ -29,6 +29,7 @@ _SCOPE_WORDS = {
     "repo:app.bsky.feed.post?action=create": "Create posts",
     "repo:app.bsky.feed.post": "Create, edit and delete posts",
     "repo:*": "Change anything in your repository",
+    "blob:image/*": "Upload images (link-card pictures)",
 }
 
 

@@ -124,6 +124,15 @@ class PdsSession(abc.ABC):
     def post(self, nsid: str, json: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
         return self._call("POST", nsid, json_body=json, headers=headers)
 
+    def upload_blob(self, data: bytes, *, mime_type: str) -> dict[str, Any]:
+        """com.atproto.repo.uploadBlob; returns the blob object a record refers to."""
+        body = self._call("POST", "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime_type})
+        blob = body.get("blob")
+        if not isinstance(blob, dict) or blob.get("$type") != "blob":
+            raise TransportError("The server did not return the uploaded blob.", code="blob_missing",
+                                 retryable=False)
+        return blob
+
     def _call(self, method: str, nsid: str, **request: Any) -> dict[str, Any]:
         self.row = self._reload()
         if not self._is_fresh(self.row):
@@ -161,8 +170,13 @@ class PdsSession(abc.ABC):
         """Called under the lock with the re-read row: renew it and save it."""
 
     @abc.abstractmethod
+    def _client(self) -> PdsClient:
+        """A client carrying the current token (DPoP-bound or Bearer)."""
+
     def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
-              headers: dict[str, str] | None = None) -> dict[str, Any]: ...
+              content: bytes | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._client().call(method, nsid, params=params, json_body=json_body, content=content,
+                                    headers=headers)
 
     def _end(self) -> None:  # noqa: B027 - optional: an app-password session has nothing to mark
         """The PDS refused a freshly renewed token."""
@@ -251,20 +265,20 @@ class OAuthPdsSession(PdsSession):
         identity.save(update_fields=["access_token", "refresh_token", "scope", "expires_at", "refreshed_at",
                                      "dpop_nonces", "updated_at"])
 
-    def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
-              headers: dict[str, str] | None = None) -> dict[str, Any]:
+    def _client(self) -> PdsClient:
         identity = self.row
-        nonces = DpopNonceStore.from_dict(identity.dpop_nonces)
-        client = PdsClient(http=self.http, pds_url=identity.pds_url, access_token=identity.access_token,
-                           dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk), nonce_store=nonces)
+        return PdsClient(http=self.http, pds_url=identity.pds_url, access_token=identity.access_token,
+                         dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk),
+                         nonce_store=DpopNonceStore.from_dict(identity.dpop_nonces))
+
+    def _send(self, method: str, nsid: str, **request: Any) -> dict[str, Any]:
+        client = self._client()
         try:
-            if method == "GET":
-                return client.get(nsid, params=params, headers=headers)
-            return client.post(nsid, json=json_body, headers=headers)
+            return client.call(method, nsid, **request)
         finally:
-            if nonces.changed:
+            if client.nonces.changed:
                 # Only the nonce column: a concurrent refresh may be rewriting the tokens.
-                BlueskyIdentity.objects.filter(pk=identity.pk).update(dpop_nonces=nonces.to_dict())
+                BlueskyIdentity.objects.filter(pk=self.row.pk).update(dpop_nonces=client.nonces.to_dict())
 
     def _end(self) -> None:
         BlueskyIdentity.objects.filter(pk=self.row.pk).update(
@@ -377,12 +391,8 @@ class AppPasswordPdsSession(PdsSession):
             return
         self._create(row)
 
-    def _send(self, method: str, nsid: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
-              headers: dict[str, str] | None = None) -> dict[str, Any]:
-        client = PdsClient(http=self.http, pds_url=self.row.pds_url, access_token=self.row.access_jwt)
-        if method == "GET":
-            return client.get(nsid, params=params, headers=headers)
-        return client.post(nsid, json=json_body, headers=headers)
+    def _client(self) -> PdsClient:
+        return PdsClient(http=self.http, pds_url=self.row.pds_url, access_token=self.row.access_jwt)
 
     def _store(self, row: AppPasswordSession, body: dict[str, Any], *, pds_url: str) -> None:
         access, refresh = body.get("accessJwt"), body.get("refreshJwt")

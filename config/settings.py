@@ -209,7 +209,7 @@ ATPROTO_ALLOW_INSECURE_HOSTS = env.bool("ATPROTO_ALLOW_INSECURE_HOSTS", default=
 BLUESKY_OAUTH_SCOPE = env(
     "BLUESKY_OAUTH_SCOPE",
     default=(
-        "atproto repo:app.bsky.feed.post?action=create "
+        "atproto repo:app.bsky.feed.post?action=create blob:image/* "
         "rpc:app.bsky.graph.getFollowers?aud=* rpc:app.bsky.graph.getFollows?aud=*"
     ),
 )

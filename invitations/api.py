@@ -76,7 +76,8 @@ class PreviewView(APIView):
             )
         except ComposeError as exc:
             return _error("message_too_long", str(exc), 400)
-        return Response({"text": post.text, "facets": post.facets, "langs": post.langs})
+        return Response({"text": post.text, "facets": post.facets, "langs": post.langs, "embed": post.embed,
+                         "card_image": target.image.url if target.image else None})
 
 
 class BulkCreateSerializer(serializers.Serializer):

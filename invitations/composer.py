@@ -14,7 +14,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bluesky.records import FACET_LINK, FACET_MENTION, MAX_BYTES, MAX_GRAPHEMES, grapheme_count, graphemes
+from bluesky.records import (
+    EMBED_EXTERNAL,
+    FACET_LINK,
+    FACET_MENTION,
+    MAX_BYTES,
+    MAX_GRAPHEMES,
+    grapheme_count,
+    graphemes,
+)
 
 ELLIPSIS = "…"
 
@@ -40,6 +48,9 @@ class ComposedPost:
     text: str
     facets: list[dict] = field(default_factory=list)
     langs: list[str] = field(default_factory=list)
+    # The link card (`app.bsky.embed.external`), without its thumbnail: the posting account
+    # uploads that image itself, just before writing.
+    embed: dict | None = None
 
     def as_record(self, *, created_at: datetime | None = None) -> dict:
         """The `app.bsky.feed.post` record. createdAt is fixed by the caller for idempotent retries."""
@@ -52,6 +63,8 @@ class ComposedPost:
         }
         if self.langs:
             record["langs"] = self.langs
+        if self.embed:
+            record["embed"] = self.embed
         return record
 
 
@@ -87,6 +100,8 @@ def compose_invitation(
     date: str,
     url: str,
     langs: list[str] | None = None,
+    card_title: str = "",
+    card_description: str = "",
     max_graphemes: int = MAX_GRAPHEMES,
     max_bytes: int = MAX_BYTES,
 ) -> ComposedPost:
@@ -94,6 +109,7 @@ def compose_invitation(
 
     A template lacking {mention} gets it in front, one lacking {link} gets it at the end: the
     mention is the invitation and the link is where it leads, so neither is ever dropped.
+    With `card_title`, the post carries a link card for `url` (title and one-line description).
     """
     template = template.strip() or DEFAULT_TEMPLATE
     if "{mention}" not in template:
@@ -169,7 +185,11 @@ def compose_invitation(
 
     # Only trailing whitespace is dropped: facets index from the start, so they stay valid.
     full = "".join(text_parts).rstrip()
-    return ComposedPost(text=full, facets=facets, langs=list(langs or []))
+    embed = None
+    if card_title:
+        embed = {"$type": EMBED_EXTERNAL,
+                 "external": {"uri": url, "title": card_title, "description": card_description}}
+    return ComposedPost(text=full, facets=facets, langs=list(langs or []), embed=embed)
 
 
 # --- Record keys ------------------------------------------------------------------------------

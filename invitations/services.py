@@ -26,7 +26,9 @@ from django.utils import timezone
 from bluesky.agents.base import BlueskyAgentInterface
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.graph import BlueskyGraphService, GraphProfile
+from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
+from elonara.cards import link_card_for
 from elonara.models import Community, Event
 from invitations import targets
 from invitations.composer import (
@@ -109,6 +111,7 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
     batch = invitation.batch
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
+    card = link_card_for(target, with_image_bytes=False)
     return compose_invitation(
         template=template or default_template_for(target),
         recipient_handle=invitation.recipient_handle,
@@ -117,12 +120,21 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
         date=targets.target_date_text(target),
         url=targets.target_public_url(target, token=invitation.token),
         langs=[lang for lang in batch.langs.split(",") if lang] if batch.langs else [],
+        card_title=card.title,
+        card_description=card.description,
     )
+
+
+def invitation_thumb(*, target: Target) -> BlobUpload | None:
+    """The link card's image, if the event or community has one (read from storage)."""
+    image = link_card_for(target, with_image_bytes=True).image
+    return BlobUpload(data=image.data, mime_type=image.mime_type) if image is not None and image.data else None
 
 
 def invitation_preview(*, host: Member, target: Target, message_template: str, recipient_did: str,
                        recipient_handle: str) -> ComposedPost:
     """The post as it will be sent to this recipient (the token shown is a placeholder)."""
+    card = link_card_for(target, with_image_bytes=False)
     return compose_invitation(
         template=message_template or default_template_for(target),
         recipient_handle=recipient_handle,
@@ -131,6 +143,8 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         date=targets.target_date_text(target),
         url=targets.target_public_url(target, token="PREVIEW"),
         langs=["en"],
+        card_title=card.title,
+        card_description=card.description,
     )
 
 
@@ -338,7 +352,8 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
 
-    result = agent.create_post_for_member(host, record, rkey=invitation.rkey)
+    result = agent.create_post_for_member(host, record, rkey=invitation.rkey,
+                                          thumb=invitation_thumb(target=invitation.target))
 
     if result.success:
         _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,

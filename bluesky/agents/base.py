@@ -17,7 +17,7 @@ from bluesky.agents.results import BlueskyResult
 from bluesky.atproto import AtprotoError, TransportError, XrpcError
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.errors import BlueskyError, Reason, RecordValidationError
-from bluesky.records import POST_NSID, is_valid_rkey, validate_post_record
+from bluesky.records import POST_NSID, BlobUpload, is_valid_rkey, validate_post_record
 from bluesky.sessions import PdsSession
 from members.models import Member
 
@@ -34,6 +34,12 @@ class PostingAccount:
 
     kind: str  # "member", "relay" or "oauth"
     key: str
+
+
+def with_thumb(record: dict[str, Any], blob: dict[str, Any]) -> dict[str, Any]:
+    """The record with its link card's thumbnail set to an uploaded blob (the input is not changed)."""
+    embed = record["embed"]
+    return {**record, "embed": {**embed, "external": {**embed["external"], "thumb": blob}}}
 
 
 def _server_words(exc: XrpcError) -> str:
@@ -110,13 +116,20 @@ class BlueskyAgentInterface(abc.ABC):
         """A failure to report before any write (e.g. a grant that cannot post), or None."""
         return None
 
-    def create_post_for_member(self, member: Member, record: dict[str, Any], *,
-                               rkey: str | None = None) -> BlueskyResult:
+    def _may_upload(self, session: PdsSession, mime_type: str) -> bool:
+        """Whether this session may upload a blob of that type (an OAuth grant may not)."""
+        return True
+
+    def create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None = None,
+                               thumb: BlobUpload | None = None) -> BlueskyResult:
         """Create `record` (an app.bsky.feed.post) for `member`.
 
         `rkey`: fix the record key before the first attempt so a retry can never create a second
         post; if that key already holds this exact record, the result is a success with the
         existing URI/CID and `already_existed=True`.
+        `thumb`: the image of the record's link card (`embed.external`), uploaded by the posting
+        account first. A session not allowed to upload images posts the card without it. The
+        same bytes give the same blob, so a retry writes the identical record.
         """
         try:
             validate_post_record(record)
@@ -135,7 +148,13 @@ class BlueskyAgentInterface(abc.ABC):
             refused = self._check_session(session)
             if refused is not None:
                 return refused
+            if thumb is not None and "embed" in record and self._may_upload(session, thumb.mime_type):
+                record = with_thumb(record, session.upload_blob(thumb.data, mime_type=thumb.mime_type))
+                validate_post_record(record)
             return self._write_post(session=session, record=record, rkey=rkey)
+        except RecordValidationError as exc:
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name,
+                                         repo_did=repo_did)
         except BlueskyError as exc:
             return BlueskyResult.failure(reason=exc.code, error=exc.message, retryable=exc.retryable,
                                          retry_after=exc.retry_after, agent=self.name, repo_did=repo_did)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.results import BlueskyResult
-from bluesky.atproto.scopes import scope_allows_posting
+from bluesky.atproto.scopes import scope_allows_blob, scope_allows_posting
 from bluesky.errors import NotConnectedError, Reason
 from bluesky.models import BlueskyIdentity
 from bluesky.sessions import OAuthPdsSession
@@ -36,3 +36,6 @@ class OAuthBlueskyAgent(BlueskyAgentInterface):
             return None
         return BlueskyResult.failure(reason=Reason.SCOPE_MISSING, error=REAUTHORIZE_MESSAGE, agent=self.name,
                                      repo_did=session.did)
+
+    def _may_upload(self, session: OAuthPdsSession, mime_type: str) -> bool:
+        return scope_allows_blob(session.scope, mime_type)

@@ -227,7 +227,8 @@ class SafeHttpClient:
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                 params: dict[str, Any] | None = None, data: dict[str, str] | None = None,
-                json_body: Any = None, auth: httpx.Auth | None = None, expect_json: bool = False,
+                json_body: Any = None, content: bytes | None = None, auth: httpx.Auth | None = None,
+                expect_json: bool = False,
                 max_bytes: int | None = None, timeout: float | None = None) -> httpx.Response:
         """Send one request (plus any retry its `auth` flow makes) and return the read response.
 
@@ -238,7 +239,7 @@ class SafeHttpClient:
         budget = timeout or self.timeout
         deadline = time.monotonic() + budget
         request = self._client.build_request(method, url, headers=headers, params=params, data=data,
-                                             json=json_body, timeout=httpx.Timeout(budget))
+                                             json=json_body, content=content, timeout=httpx.Timeout(budget))
         host = request.url.host
         try:
             response = self._client.send(request, auth=auth, stream=True)

@@ -3,6 +3,8 @@ and the admin's readiness count, so they never disagree. No Django imports."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 # Any one of these lets a session create app.bsky.feed.post records (observed on the official PDS).
 POSTING_SCOPES = (
     "transition:generic",
@@ -37,3 +39,28 @@ def scope_allows_graph_reads(scope: str) -> bool:
     if "transition:generic" in granted:
         return True
     return any(t.startswith(("rpc:app.bsky.graph.getFollowers", "rpc:app.bsky.graph.getFollows")) for t in granted)
+
+
+def _accepts(pattern: str, mime: str) -> bool:
+    if pattern == "*/*" or pattern == mime:
+        return True
+    return pattern.endswith("/*") and mime.startswith(pattern[:-1])
+
+
+def scope_allows_blob(scope: str, mime_type: str) -> bool:
+    """Whether the session may upload a blob of `mime_type` (`blob:image/*`, `blob?accept=...`)."""
+    granted = set((scope or "").split())
+    if "atproto" not in granted:
+        return False
+    if "transition:generic" in granted:
+        return True
+    for token in granted:
+        if token.startswith("blob:"):
+            patterns = [token.removeprefix("blob:")]
+        elif token.startswith("blob?"):
+            patterns = parse_qs(token.removeprefix("blob?")).get("accept", [])
+        else:
+            continue
+        if any(_accepts(p, mime_type) for p in patterns):
+            return True
+    return False

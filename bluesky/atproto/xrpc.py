@@ -75,8 +75,9 @@ class PdsClient:
         self.dpop_key = dpop_key
         self.nonces = nonce_store or DpopNonceStore()
 
-    def _call(self, method: str, nsid: str, *, params: dict[str, Any] | None = None,
-              json_body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    def call(self, method: str, nsid: str, *, params: dict[str, Any] | None = None,
+              json_body: Any = None, content: bytes | None = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
         url = f"{self.pds_url}/xrpc/{nsid}"
         request_headers = dict(headers or {})
         auth = None
@@ -84,8 +85,8 @@ class PdsClient:
             auth = DpopAuth(self.dpop_key, self.nonces, access_token=self.access_token)
         elif self.access_token:
             request_headers["Authorization"] = f"Bearer {self.access_token}"
-        response = self.http.request(method, url, params=params, json_body=json_body, headers=request_headers,
-                                     auth=auth)
+        response = self.http.request(method, url, params=params, json_body=json_body, content=content,
+                                     headers=request_headers, auth=auth)
         if response.status_code >= 300:
             raise xrpc_error(response)
         if not response.content:
@@ -97,7 +98,7 @@ class PdsClient:
 
     def get(self, nsid: str, params: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> dict[str, Any]:
-        return self._call("GET", nsid, params=params, headers=headers)
+        return self.call("GET", nsid, params=params, headers=headers)
 
     def post(self, nsid: str, json: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        return self._call("POST", nsid, json_body=json, headers=headers)
+        return self.call("POST", nsid, json_body=json, headers=headers)
