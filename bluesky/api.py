@@ -19,6 +19,8 @@ class IdentitySerializer(serializers.Serializer):
 
 
 class IdentityView(APIView):
+    token_permission = "read"
+
     def get(self, request):
         summary = identity_get_for_member(member=request.user)
         if summary is None:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.templatetags.static import static
+from django.urls import reverse
 
 from bluesky import keys
 from bluesky.atproto import (
@@ -63,10 +65,13 @@ def client_id() -> str:
 
 
 def client_metadata_document() -> dict:
+    # Authorization servers show the name, logo, terms and privacy policy on their consent screen.
+    origin = settings.ELONARA_PUBLIC_URL
     return confidential_client_metadata(
         client_id=client_id(), redirect_uris=[redirect_uri()], scope=settings.BLUESKY_OAUTH_SCOPE,
-        jwks_uri=settings.ELONARA_PUBLIC_URL + JWKS_PATH, client_name="Elonara",
-        client_uri=settings.ELONARA_PUBLIC_URL,
+        jwks_uri=origin + JWKS_PATH, client_name="Elonara", client_uri=origin,
+        logo_uri=origin + static("img/elonara-logo.png"), tos_uri=origin + reverse("terms"),
+        policy_uri=origin + reverse("privacy"),
     )
 
 

@@ -45,10 +45,23 @@ class BlueskyIdentity(models.Model):
 
 
 class OAuthAuthorizationRequest(models.Model):
-    """A started sign-in, kept server-side until its callback: single use, 10 minutes."""
+    """A started sign-in, kept server-side until its callback: single use, 10 minutes, and bound to
+    the browser session that started it (`browser_hash`), so a callback URL opened anywhere else
+    is refused."""
+
+    class Purpose(models.TextChoices):
+        CONNECT = "connect", "Connect a member's account"
+        SIGN_IN = "signin", "Sign in or sign up with Bluesky"
 
     state = models.CharField(max_length=100, primary_key=True)
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The member who connects; empty for a sign-in (nobody is signed in yet).
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CONNECT)
+    # SHA-256 of a random secret kept in the starting browser's session.
+    browser_hash = models.CharField(max_length=64, blank=True)
+    # Where to go afterwards (a same-site path, checked when stored).
+    next_path = models.CharField(max_length=2000, blank=True)
     issuer = models.URLField(max_length=500)
     # JSON of the pending authorization: PKCE verifier and DPoP key inside, hence encrypted.
     payload = EncryptedTextField()
@@ -56,7 +69,23 @@ class OAuthAuthorizationRequest(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
-        return f"sign-in for member {self.member_id} at {self.issuer}"
+        return f"{self.get_purpose_display()} at {self.issuer}"
+
+
+class BlueskySignIn(models.Model):
+    """A member who signed up with Bluesky signs in with this DID, even after disconnecting the
+    account from posting (their way back in when they have no password)."""
+
+    member = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bluesky_sign_in")
+    did = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Bluesky sign-in"
+
+    def __str__(self) -> str:
+        return f"{self.did} -> member {self.member_id}"
 
 
 class ClientSigningKey(models.Model):

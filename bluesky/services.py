@@ -7,13 +7,18 @@ Sessions themselves (calls, refresh under a lock shared by every process) live i
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bluesky import clients
@@ -22,6 +27,7 @@ from bluesky.atproto import (
     DpopKey,
     IdentityResolver,
     OAuthFlowError,
+    PdsClient,
     PendingAuthorization,
     SafeHttpClient,
     TokenSet,
@@ -33,6 +39,7 @@ from bluesky.errors import AppPasswordSessionError, BlueskyError, NotConnectedEr
 from bluesky.models import (
     AppPasswordSession,
     BlueskyIdentity,
+    BlueskySignIn,
     MemberAppPassword,
     OAuthAuthorizationRequest,
     RelayAccount,
@@ -52,37 +59,74 @@ MAX_LOGIN_INPUT = 512
 
 # --- Connecting a member's account (OAuth) ---------------------------------------------------------
 
-def oauth_start(*, member: Member, login_input: str) -> str:
-    """Push the authorization request and return the URL to send the member's browser to.
+def browser_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
-    `login_input`: a handle, a DID, or a server URL ("log in with bsky.social")."""
+
+def oauth_start(*, login_input: str, browser_secret: str, member: Member | None = None,
+                purpose: str = OAuthAuthorizationRequest.Purpose.CONNECT, next_path: str = "") -> str:
+    """Push the authorization request and return the URL to send the browser to.
+
+    `login_input`: a handle, a DID, or a server URL ("log in with bsky.social").
+    `browser_secret`: a random value kept in the starting browser's session; the callback must
+    come back with it. `member`: who connects (`purpose` connect); nobody for a sign-in.
+    `next_path`: a same-site path to land on afterwards (the caller checks it is same-site).
+    """
+    if purpose == OAuthAuthorizationRequest.Purpose.CONNECT and member is None:
+        raise NotConnectedError("Sign in to Elonara before connecting a Bluesky account.")
     text = (login_input or "").strip()
     if not text:
         raise OAuthFlowError("Enter your Bluesky handle, DID or server address.", code="empty_input")
     if len(text) > MAX_LOGIN_INPUT:
         raise OAuthFlowError("That is too long to be a handle, DID or server address.", code="invalid_input")
     pending = clients.oauth_client().start_authorization(text)
-    OAuthAuthorizationRequest.objects.filter(member=member, expires_at__lt=timezone.now()).delete()
-    OAuthAuthorizationRequest.objects.create(state=pending.state, member=member, issuer=pending.issuer,
-                                             payload=json.dumps(pending.to_dict()),
-                                             expires_at=timezone.now() + REQUEST_LIFETIME)
+    oauth_requests_cleanup()
+    OAuthAuthorizationRequest.objects.create(
+        state=pending.state, member=member, purpose=purpose, browser_hash=browser_hash(browser_secret),
+        next_path=next_path[:2000], issuer=pending.issuer, payload=json.dumps(pending.to_dict()),
+        expires_at=timezone.now() + REQUEST_LIFETIME,
+    )
     return pending.authorization_url
 
 
-def oauth_reauthorize(*, member: Member) -> str:
+def oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
     """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
     did = BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first()
     if did is None:
         raise NotConnectedError()
-    return oauth_start(member=member, login_input=did)
+    return oauth_start(member=member, login_input=did, browser_secret=browser_secret)
 
 
-def oauth_complete(*, member: Member, params: Mapping[str, str]) -> BlueskyIdentity:
-    """Finish a sign-in from the callback's query parameters. Raises `AtprotoError` subclasses with
-    member-safe messages; nothing stored changes unless everything checks out."""
-    pending_row = _authorization_request_consume(params.get("state", ""))
-    if pending_row.member_id != member.pk:
+@dataclass(frozen=True)
+class OAuthCompletion:
+    identity: BlueskyIdentity
+    member: Member
+    purpose: str
+    member_created: bool
+    next_path: str
+
+
+def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
+                   member: Member | None = None) -> OAuthCompletion:
+    """Finish a connect or a sign-in from the callback's query parameters.
+
+    The pending request must have been started by this browser (and, to connect, by this member):
+    otherwise it is refused and left alone, so nobody else opening a victim's callback URL can
+    cancel the victim's sign-in. Raises `AtprotoError` subclasses with member-safe messages;
+    nothing stored changes unless everything checks out.
+    """
+    state = params.get("state", "")[:100]
+    pending_row = OAuthAuthorizationRequest.objects.filter(state=state).first() if state else None
+    if pending_row is None:
+        raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
+                             code="state_unknown")
+    if not hmac.compare_digest(pending_row.browser_hash, browser_hash(browser_secret)):
+        raise OAuthFlowError("This sign-in was started in another browser. Please start again here.",
+                             code="wrong_browser")
+    connecting = pending_row.purpose == OAuthAuthorizationRequest.Purpose.CONNECT
+    if connecting and (member is None or pending_row.member_id != member.pk):
         raise OAuthFlowError("This sign-in was started by someone else.", code="wrong_member")
+    _authorization_request_consume(pending_row)
     if pending_row.expires_at < timezone.now():
         raise OAuthFlowError("This sign-in took too long. Please start again.", code="state_expired")
     if error := callback_error(dict(params.items())):
@@ -91,29 +135,95 @@ def oauth_complete(*, member: Member, params: Mapping[str, str]) -> BlueskyIdent
     client = clients.oauth_client()
     tokens = client.complete_authorization(pending, code=params.get("code", ""), iss=params.get("iss"))
     try:
-        return _identity_store(member=member, tokens=tokens, dpop_key=pending.dpop_key,
-                               nonces=client.nonces.to_dict())
-    except OAuthFlowError:
+        with transaction.atomic():
+            created = False
+            if connecting:
+                owner = pending_row.member
+            else:
+                owner, created = _member_for_sign_in(tokens)
+            identity = _identity_store(member=owner, tokens=tokens, dpop_key=pending.dpop_key,
+                                       nonces=client.nonces.to_dict())
+    except (OAuthFlowError, IntegrityError) as exc:
+        # Never keep a session we did not store: the server forgets it too.
         _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
+        if isinstance(exc, IntegrityError):
+            raise OAuthFlowError("That Bluesky account was just connected elsewhere. Please try again.",
+                                 code="store_conflict") from exc
         raise
+    return OAuthCompletion(identity=identity, member=owner, purpose=pending_row.purpose, member_created=created,
+                           next_path=pending_row.next_path)
 
 
-def _authorization_request_consume(state: str) -> OAuthAuthorizationRequest:
+def _authorization_request_consume(row: OAuthAuthorizationRequest) -> None:
     # Deleted before anything else happens, in its own transaction: single use even when the
-    # rest of the callback fails.
+    # rest of the callback fails (a concurrent callback with the same state finds nothing).
     with transaction.atomic():
-        row = OAuthAuthorizationRequest.objects.select_for_update().filter(state=state[:100]).first() \
-            if state else None
-        if row is None:
-            raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
-                                 code="state_unknown")
-        OAuthAuthorizationRequest.objects.filter(pk=row.pk).delete()
-    return row
+        deleted, _ = OAuthAuthorizationRequest.objects.filter(pk=row.pk).delete()
+    if not deleted:
+        raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
+                             code="state_unknown")
+
+
+def _member_for_sign_in(tokens: TokenSet) -> tuple[Member, bool]:
+    """The member this DID signs in (by DID only: a handle can move to another account), or a new
+    member made for it from the Bluesky profile."""
+    identity = BlueskyIdentity.objects.select_related("member").filter(did=tokens.sub).first()
+    if identity is not None:
+        BlueskySignIn.objects.filter(member=identity.member, did=tokens.sub).update(last_used_at=timezone.now())
+        return identity.member, False
+    link = BlueskySignIn.objects.select_related("member").filter(did=tokens.sub).first()
+    if link is not None:
+        BlueskySignIn.objects.filter(pk=link.pk).update(last_used_at=timezone.now())
+        return link.member, False
+    display_name, avatar_url = _bluesky_profile(did=tokens.sub, pds_url=tokens.pds_url)
+    member = Member(username=_username_from(tokens.handle), display_name=display_name[:100] or tokens.handle[:100],
+                    avatar_url=avatar_url)
+    member.set_unusable_password()
+    member.save()
+    BlueskySignIn.objects.create(member=member, did=tokens.sub, last_used_at=timezone.now())
+    return member, True
+
+
+_USERNAME_CHARS = re.compile(r"[^a-z0-9_-]+")
+
+
+def _username_from(handle: str) -> str:
+    base = _USERNAME_CHARS.sub("", handle.split(".", 1)[0].lower())[:30] or "member"
+    taken = set(Member.objects.filter(username__startswith=base).values_list("username", flat=True))
+    if base not in taken:
+        return base
+    for n in range(2, 1000):
+        if f"{base}-{n}" not in taken:
+            return f"{base}-{n}"
+    return f"{base}-{secrets.token_hex(4)}"
+
+
+def _bluesky_profile(*, did: str, pds_url: str) -> tuple[str, str]:
+    """Display name and avatar URL from the account's public profile record ("" when unknown).
+
+    Read from the account's own PDS without credentials, like any app would; a failure only
+    costs the nicety."""
+    client = PdsClient(http=clients.safe_http_client(), pds_url=pds_url)
+    try:
+        record = client.get("com.atproto.repo.getRecord",
+                            params={"repo": did, "collection": "app.bsky.actor.profile", "rkey": "self"})
+    except AtprotoError:
+        return "", ""
+    value = record.get("value") if isinstance(record.get("value"), dict) else {}
+    name = value.get("displayName") if isinstance(value.get("displayName"), str) else ""
+    avatar = value.get("avatar") if isinstance(value.get("avatar"), dict) else {}
+    ref = avatar.get("ref") if isinstance(avatar.get("ref"), dict) else {}
+    cid = ref.get("$link") if isinstance(ref.get("$link"), str) else ""
+    avatar_url = ""
+    if cid and re.fullmatch(r"[a-z0-9]{10,100}", cid):
+        avatar_url = f"{pds_url.rstrip('/')}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
+    return " ".join(name.split())[:100], avatar_url
 
 
 @transaction.atomic
 def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonces: dict[str, str]) -> BlueskyIdentity:
-    if BlueskyIdentity.objects.filter(did=tokens.sub).exclude(member=member).exists():
+    if (BlueskyIdentity.objects.filter(did=tokens.sub).exclude(member=member).exists()
+            or BlueskySignIn.objects.filter(did=tokens.sub).exclude(member=member).exists()):
         raise OAuthFlowError("That Bluesky account is already connected to another Elonara member.",
                              code="did_taken")
     previous = BlueskyIdentity.objects.select_for_update().filter(member=member).first()
@@ -148,6 +258,7 @@ def _revoke_quietly(tokens: TokenSet, dpop_private_jwk: str) -> None:
 
 
 def oauth_requests_cleanup() -> int:
+    """Forget every member's and every visitor's abandoned sign-ins (beat, every 10 minutes)."""
     deleted, _ = OAuthAuthorizationRequest.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted
 

@@ -6,6 +6,7 @@ app_name = "bluesky"
 
 urlpatterns = [
     path("connect/", views.connect, name="connect"),
+    path("sign-in/", views.sign_in, name="sign_in"),
     path("reauthorize/", views.reauthorize, name="reauthorize"),
     path("callback/", views.callback, name="callback"),
     path("disconnect/", views.disconnect, name="disconnect"),

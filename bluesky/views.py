@@ -2,37 +2,84 @@
 OAuth client's public documents. Thin: parse input, call one service, redirect or render."""
 
 import logging
+import secrets
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from bluesky import clients, keys, services
 from bluesky.atproto import AtprotoError
 from bluesky.errors import BlueskyError
 from bluesky.forms import AppPasswordForm
+from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest
+from elonara.ratelimit import RateLimitedError, rate_limit_request
 
 logger = logging.getLogger(__name__)
+
+
+BROWSER_SECRET_KEY = "bluesky_browser_secret"
 
 
 def _profile(request):
     return redirect("members:profile", username=request.user.username)
 
 
+def _browser_secret(request: HttpRequest) -> str:
+    """A random value in this browser's session: a callback must come back to the same browser."""
+    secret = request.session.get(BROWSER_SECRET_KEY)
+    if not secret:
+        secret = request.session[BROWSER_SECRET_KEY] = secrets.token_urlsafe(32)
+    return secret
+
+
+def _same_site_path(request: HttpRequest, candidate: str) -> str:
+    # Open-redirect guard: only paths on this site.
+    if candidate and candidate.startswith("/") and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+@sensitive_post_parameters()
 @require_POST
 @login_required
 def connect(request):
     try:
-        url = services.oauth_start(member=request.user, login_input=request.POST.get("identifier", ""))
-    except AtprotoError as error:
+        rate_limit_request(request, "bluesky_start")
+        url = services.oauth_start(member=request.user, login_input=request.POST.get("identifier", ""),
+                                   browser_secret=_browser_secret(request))
+    except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky connect refused", extra={"code": error.code})
         messages.error(request, error.message)
         return _profile(request)
+    return redirect(url)
+
+
+@sensitive_post_parameters()
+@require_POST
+def sign_in(request):
+    """ "Continue with Bluesky": sign in, or sign up, with a Bluesky account (no password)."""
+    next_path = _same_site_path(request, request.POST.get("next", ""))
+    try:
+        rate_limit_request(request, "bluesky_start")
+        url = services.oauth_start(login_input=request.POST.get("identifier", ""),
+                                   browser_secret=_browser_secret(request),
+                                   purpose=OAuthAuthorizationRequest.Purpose.SIGN_IN, next_path=next_path)
+    except (AtprotoError, RateLimitedError) as error:
+        logger.info("bluesky sign-in refused", extra={"code": error.code})
+        messages.error(request, error.message)
+        login_url = reverse("members:login")
+        return redirect(f"{login_url}?{urlencode({'next': next_path})}" if next_path else login_url)
     return redirect(url)
 
 
@@ -40,8 +87,9 @@ def connect(request):
 @login_required
 def reauthorize(request):
     try:
-        url = services.oauth_reauthorize(member=request.user)
-    except (AtprotoError, BlueskyError) as error:
+        rate_limit_request(request, "bluesky_start")
+        url = services.oauth_reauthorize(member=request.user, browser_secret=_browser_secret(request))
+    except (AtprotoError, BlueskyError, RateLimitedError) as error:
         messages.error(request, error.message)
         return _profile(request)
     return redirect(url)
@@ -49,22 +97,36 @@ def reauthorize(request):
 
 @require_GET
 @never_cache
-@login_required
 def callback(request):
+    member = request.user if request.user.is_authenticated else None
     try:
-        identity = services.oauth_complete(member=request.user, params=request.GET)
+        done = services.oauth_complete(params=request.GET, browser_secret=_browser_secret(request), member=member)
     except AtprotoError as error:
         logger.info("bluesky callback refused", extra={"code": error.code})
         return render(request, "bluesky/connect_error.html", {"message": error.message}, status=400)
-    messages.success(request, f"Connected to Bluesky as @{identity.handle}.")
-    return _profile(request)
+    if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
+        messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")
+        return _profile(request)
+    # A new session key for the signed-in member (django.contrib.auth rotates it).
+    login(request, done.member, backend="django.contrib.auth.backends.ModelBackend")
+    if done.member_created:
+        messages.success(request, f"Welcome to Elonara, {done.member.name}! You signed up with Bluesky as "
+                                  f"@{done.identity.handle}.")
+    else:
+        messages.success(request, f"Signed in with Bluesky as @{done.identity.handle}.")
+    return redirect(_same_site_path(request, done.next_path) or "home")
 
 
 @require_POST
 @login_required
 def disconnect(request):
+    handle = BlueskyIdentity.objects.filter(member=request.user).values_list("handle", flat=True).first()
     if services.identity_disconnect(member=request.user):
         messages.success(request, "Your Bluesky account is disconnected.")
+        if BlueskySignIn.objects.filter(member=request.user).exists():
+            # Their way back in when they have no password: the sign-in link stays.
+            messages.info(request, f"You can still sign in to Elonara with Bluesky as @{handle}"
+                                   f"{'' if request.user.has_usable_password() else ', or set a password'}.")
     return _profile(request)
 
 
@@ -72,12 +134,7 @@ def disconnect(request):
 
 def _next_url(request: HttpRequest) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    # Open-redirect guard: only same-site paths.
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("bluesky:app_password")
+    return _same_site_path(request, candidate) or reverse("bluesky:app_password")
 
 
 @login_required
@@ -86,12 +143,18 @@ def app_password_page(request: HttpRequest) -> HttpResponse:
     return render(request, "bluesky/app_password_page.html", {"next": request.get_full_path()})
 
 
+@sensitive_post_parameters("app_password")
 @login_required
 @require_POST
 def app_password_add(request: HttpRequest) -> HttpResponse:
     form = AppPasswordForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter your Bluesky handle and an app password.")
+        return HttpResponseRedirect(_next_url(request))
+    try:
+        rate_limit_request(request, "app_password")
+    except RateLimitedError as exc:
+        messages.error(request, f"The app password was not saved: {exc.message}")
         return HttpResponseRedirect(_next_url(request))
     try:
         saved = services.member_app_password_set(member=request.user, identifier=form.cleaned_data["identifier"],

@@ -176,9 +176,36 @@ STORAGES = {
 }
 
 # --- REST framework ---------------------------------------------------------------------
+# --- Rate limits --------------------------------------------------------------------------
+# "<attempts>/<seconds>", counted per client address and per member, across processes (cache).
+
+
+def _rate_limit(name: str, default: str) -> tuple[int, int]:
+    count, _, seconds = env(f"RATE_LIMIT_{name.upper()}", default=default).partition("/")
+    return int(count), int(seconds)
+
+
+RATE_LIMITS = {
+    # Connect / "Continue with Bluesky" starts: each makes a PAR at a server of the member's choosing.
+    "bluesky_start": _rate_limit("bluesky_start", "20/600"),
+    # App-password saves: each is a createSession at a server of the member's choosing.
+    "app_password": _rate_limit("app_password", "5/600"),
+    "invitations": _rate_limit("invitations", "30/3600"),
+    "api": _rate_limit("api", "600/600"),
+    "api_token": _rate_limit("api_token", "30/600"),
+}
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Elonara API tokens (scripts, apps) first, so a refused token answers 401 with a challenge.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "members.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "members.authentication.TokenPermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["members.authentication.ApiRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 

@@ -28,6 +28,10 @@ def community_list(*, limit: int = 200) -> QuerySet[Community]:
     return Community.objects.order_by("name")[:limit]
 
 
+def community_list_created_by(*, member: Member) -> QuerySet[Community]:
+    return Community.objects.filter(created_by=member).order_by("name")
+
+
 def community_list_for_member(*, member: Member) -> QuerySet[Community]:
     return Community.objects.filter(memberships__member=member).order_by("name").distinct()
 

@@ -1,9 +1,12 @@
 from django.urls import path
+from django.views.generic import TemplateView
 
 from elonara import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("terms/", TemplateView.as_view(template_name="elonara/terms.html"), name="terms"),
+    path("privacy/", TemplateView.as_view(template_name="elonara/privacy.html"), name="privacy"),
     path("communities/", views.community_list, name="community-list"),
     path("communities/new/", views.community_create, name="community-create"),
     path("communities/<slug:slug>/", views.community_detail, name="community-detail"),

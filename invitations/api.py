@@ -42,6 +42,8 @@ def _hosted_target(request: Request, kind: str, pk: int):
 
 class GraphPageView(APIView):
     """GET /api/invitations/<kind>/<pk>/graph/<followers|follows>/?cursor=..."""
+    token_permission = "invitations"
+
 
     def get(self, request: Request, kind: str, pk: int, graph: str) -> Response:
         target = _hosted_target(request, kind, pk)
@@ -65,6 +67,8 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class PreviewView(APIView):
+    token_permission = "invitations"
+
     def post(self, request: Request, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
         ser = PreviewSerializer(data=request.data)
@@ -87,6 +91,8 @@ class BulkCreateSerializer(serializers.Serializer):
 
 class BulkCreateView(APIView):
     """POST /api/invitations/<kind>/<pk>/ {"dids": [...], "message": "..."}"""
+    token_permission = "invitations"
+
 
     def post(self, request: Request, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
@@ -116,6 +122,8 @@ class BulkCreateView(APIView):
 
 class BatchStatusView(APIView):
     """GET /api/invitations/batches/<id>/ -> sent / failed / waiting counts and failures."""
+    token_permission = "invitations"
+
 
     def get(self, request: Request, batch_id: int) -> Response:
         batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)

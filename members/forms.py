@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from members.models import Member
+from members.models import ApiToken, Member
 
 
 class SignUpForm(UserCreationForm):
@@ -18,3 +18,8 @@ class ProfileForm(forms.ModelForm):
         model = Member
         fields = ("display_name", "email", "bio")
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. “calendar script”.")
+    permissions = forms.MultipleChoiceField(choices=ApiToken.Permission.choices, widget=forms.CheckboxSelectMultiple)

@@ -7,6 +7,8 @@ class Member(AbstractUser):
 
     display_name = models.CharField(max_length=100, blank=True)
     bio = models.TextField(blank=True)
+    # From the Bluesky profile at sign-up with Bluesky (an https URL; never fetched by us).
+    avatar_url = models.URLField(max_length=2000, blank=True)
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -14,3 +16,28 @@ class Member(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.username
+
+
+class ApiToken(models.Model):
+    """A member's personal API token: a long-lived secret (stored as a hash) that obtains
+    short-lived signed access tokens with the permissions chosen here. Revocable."""
+
+    class Permission(models.TextChoices):
+        READ = "read", "Read (events, communities, your Bluesky connection)"
+        EVENTS = "events", "Events (RSVP)"
+        INVITATIONS = "invitations", "Invitations (pick, preview, send, follow progress)"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    permissions = models.JSONField(default=list)
+    # SHA-256 of the secret: the secret itself is shown once and never stored.
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.member})"

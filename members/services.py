@@ -2,6 +2,8 @@
 
 from django.db import transaction
 
+from bluesky import services as bluesky_services
+from elonara.models import Community, Event
 from members.models import Member
 
 
@@ -12,3 +14,21 @@ def member_update_profile(*, member: Member, display_name: str, email: str, bio:
     member.bio = bio.strip()
     member.save(update_fields=["display_name", "email", "bio"])
     return member
+
+
+def member_delete(*, member: Member) -> None:
+    """Delete a member and everything that is theirs.
+
+    The Bluesky session is revoked at the member's server and the app-password session ended
+    there first (network calls, outside any transaction); then, in one transaction, the events
+    they host and communities they created go (with their RSVPs, memberships and invitations),
+    and the member row with everything that hangs off it: identity, DPoP key, app password,
+    sign-in link, API tokens, calendar feed, RSVPs, memberships, sent invitations, pending
+    sign-ins. Posts already on Bluesky are the member's own and stay there.
+    """
+    bluesky_services.identity_disconnect(member=member)
+    bluesky_services.member_app_password_remove(member=member)
+    with transaction.atomic():
+        Event.objects.filter(host=member).delete()
+        Community.objects.filter(created_by=member).delete()
+        member.delete()

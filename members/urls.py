@@ -11,5 +11,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", views.my_profile, name="me"),
     path("me/edit/", views.profile_edit, name="profile-edit"),
+    path("me/api-tokens/", views.api_token_create, name="api-token-create"),
+    path("me/api-tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("me/delete/", views.account_delete, name="account-delete"),
+    path("me/password/", views.password_set, name="password"),
     path("<str:username>/", views.profile, name="profile"),
 ]

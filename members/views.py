@@ -1,13 +1,17 @@
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from elonara import selectors as event_selectors
-from members.forms import ProfileForm, SignUpForm
-from members.models import Member
-from members.services import member_update_profile
+from members import api_tokens
+from members.forms import ApiTokenForm, ProfileForm, SignUpForm
+from members.models import ApiToken, Member
+from members.services import member_delete, member_update_profile
 
 
 def signup(request):
@@ -27,10 +31,13 @@ def signup(request):
 
 def profile(request, username):
     member = get_object_or_404(Member, username=username)
+    is_self = request.user.is_authenticated and request.user.pk == member.pk
     context = {
         "profile_member": member,
-        "is_self": request.user.is_authenticated and request.user.pk == member.pk,
+        "is_self": is_self,
         "communities": event_selectors.community_list_for_member(member=member),
+        "api_tokens": ApiToken.objects.filter(member=member, revoked_at__isnull=True) if is_self else [],
+        "api_token_form": ApiTokenForm() if is_self else None,
     }
     return render(request, "members/profile.html", context)
 
@@ -48,3 +55,61 @@ def profile_edit(request):
         messages.success(request, "Profile saved.")
         return redirect("members:profile", username=request.user.username)
     return render(request, "members/profile_edit.html", {"form": form})
+
+
+@never_cache
+@login_required
+@require_POST
+def api_token_create(request):
+    form = ApiTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the token a name and choose at least one permission.")
+        return redirect("members:me")
+    try:
+        created = api_tokens.api_token_create(member=request.user, name=form.cleaned_data["name"],
+                                              permissions=form.cleaned_data["permissions"])
+    except api_tokens.ApiTokenError as exc:
+        messages.error(request, exc.message)
+        return redirect("members:me")
+    # Shown once, on a page that is never cached; only its hash is stored.
+    return render(request, "members/api_token_created.html", {"created": created})
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, token_id: int):
+    if api_tokens.api_token_revoke(member=request.user, token_id=token_id):
+        messages.success(request, "API token revoked: it stops working at once.")
+    return redirect("members:me")
+
+
+@login_required
+def account_delete(request):
+    member = request.user
+    if request.method == "POST":
+        if request.POST.get("confirm_username", "").strip() != member.username:
+            messages.error(request, "Type your username to confirm.")
+        else:
+            logout(request)
+            member_delete(member=member)
+            messages.success(request, "Your Elonara account is deleted. Posts already on Bluesky are yours and "
+                                      "stay there.")
+            return redirect("home")
+    context = {
+        "hosted_events": member.hosted_events.all(),
+        "created_communities": event_selectors.community_list_created_by(member=member),
+    }
+    return render(request, "members/account_delete.html", context)
+
+
+@login_required
+def password_set(request):
+    """Change the password, or set a first one (members who signed up with Bluesky have none)."""
+    form_class = PasswordChangeForm if request.user.has_usable_password() else SetPasswordForm
+    form = form_class(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        update_session_auth_hash(request, form.user)
+        messages.success(request, "Password saved. You can now also log in with your username and password.")
+        return redirect("members:me")
+    return render(request, "members/password.html", {"form": form})

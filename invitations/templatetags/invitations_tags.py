@@ -47,15 +47,27 @@ def invitation_banner(context, target):
     next_path = request.get_full_path()
     signup = _safe_reverse("members:signup")
     login = _safe_reverse("members:login")
+    is_invitee = user.is_authenticated and member_did_get(member=user) == invitation.recipient_did
+    kind = targets.target_kind(target)
+    answerable = is_invitee and invitation.status in (invitation.Status.SENT, invitation.Status.FAILED,
+                                                      invitation.Status.ACCEPTED)
+    answer_url = ""
+    if answerable:
+        answer_url = (reverse("event-rsvp", args=[target.pk]) if kind == "event"
+                      else reverse("community-join", args=[target.slug]))
     return {
         "invitation": invitation,
-        "kind": targets.target_kind(target),
+        "kind": kind,
         "user": user,
+        "landing_path": next_path,
         "signup_url": f"{signup}?{urlencode({'next': next_path})}" if signup else "",
         "login_url": f"{login}?{urlencode({'next': next_path})}" if login else "",
-        "can_decline": bool(user.is_authenticated
-                            and member_did_get(member=user) == invitation.recipient_did
-                            and invitation.status == invitation.Status.SENT),
+        "is_invitee": is_invitee,
+        "answer_url": answer_url,
+        "answers": [("going", "Going"), ("maybe", "Maybe"), ("not_going", "Can't go")],
+        "can_decline": is_invitee and invitation.status == invitation.Status.SENT,
+        "csrf_token": context.get("csrf_token"),
+        "request": request,
     }
 
 

@@ -28,8 +28,11 @@ def test_every_post_needs_csrf_and_login(name):
 
 
 @pytest.mark.django_db
-def test_callback_needs_login_and_unknown_state_is_refused(client):
-    assert client.get(reverse("bluesky:callback"), {"state": "x", "code": "y"}).status_code == 302
+def test_callback_refuses_an_unknown_state_signed_in_or_not(client):
+    # Signed out is allowed since "Continue with Bluesky" (its own tests check a connect still needs
+    # the member who started it); an unknown state is refused either way, before any token call.
+    anonymous = client.get(reverse("bluesky:callback"), {"state": "x", "code": "y"})
+    assert anonymous.status_code == 400 and "unknown, expired or already used" in anonymous.content.decode()
     client.force_login(Member.objects.create_user(username="ann", password="pw-long-enough-123"))
     page = client.get(reverse("bluesky:callback"), {"state": "made-up", "code": "y", "iss": "https://x.example"})
     assert page.status_code == 400 and "unknown, expired or already used" in page.content.decode()

@@ -18,9 +18,10 @@ pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def connect(peer_settings, app_host, peer_consent):
     def _connect(member, account, *, scope=None):
-        authorize_url = services.oauth_start(member=member, login_input=attr(account, "handle"))
+        authorize_url = services.oauth_start(member=member, login_input=attr(account, "handle"),
+                                             browser_secret="test-browser")
         answer = peer_consent(authorize_url, account, scope) if scope else peer_consent(authorize_url, account)
-        return services.oauth_complete(member=member, params=answer)
+        return services.oauth_complete(member=member, params=answer, browser_secret="test-browser").identity
 
     return _connect
 

@@ -1,0 +1,78 @@
+"""Rate limits shared by every process (the Django cache: Redis in production).
+
+A limit counts attempts in fixed windows under several keys at once (the member and the client's
+address), so neither a member with many addresses nor an address with many accounts gets past it.
+Limits are settings (`RATE_LIMITS`), so operators can tune them without code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    per_seconds: int
+
+    @classmethod
+    def named(cls, name: str) -> Limit:
+        count, per_seconds = settings.RATE_LIMITS[name]
+        return cls(name=name, count=count, per_seconds=per_seconds)
+
+
+class RateLimitedError(Exception):
+    """Too many attempts; `retry_after` seconds until the window ends."""
+
+    code = "rate_limited"
+
+    def __init__(self, *, limit: Limit, retry_after: int) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        minutes = max(1, math.ceil(retry_after / 60))
+        self.message = f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        super().__init__(self.message)
+
+
+def client_address(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: a forwarded-for header is whatever the client says unless a proxy we trust
+    # rewrites it (the production server sets REMOTE_ADDR from the proxy; see README, Deploying).
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def rate_limit_keys(request: HttpRequest) -> list[str]:
+    keys = [f"ip:{client_address(request)}"]
+    if request.user.is_authenticated:
+        keys.append(f"member:{request.user.pk}")
+    return keys
+
+
+def rate_limit_hit(*, limit: Limit, keys: list[str], now: float | None = None) -> None:
+    """Count one attempt under each key; raise `RateLimitedError` if any key is over its limit."""
+    now = time.time() if now is None else now
+    window = int(now // limit.per_seconds)
+    retry_after = int((window + 1) * limit.per_seconds - now) + 1
+    over = False
+    for key in keys:
+        cache_key = f"rl:{limit.name}:{key}:{window}"
+        cache.add(cache_key, 0, limit.per_seconds + 60)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, limit.per_seconds + 60)
+            count = 1
+        over = over or count > limit.count
+    if over:
+        raise RateLimitedError(limit=limit, retry_after=retry_after)
+
+
+def rate_limit_request(request: HttpRequest, name: str) -> None:
+    """`rate_limit_hit` for a request: keyed by the client's address and, when signed in, the member."""
+    rate_limit_hit(limit=Limit.named(name), keys=rate_limit_keys(request))

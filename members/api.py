@@ -1,0 +1,36 @@
+"""POST /api/auth/token/: exchange an Elonara API token for a short-lived access token."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.api_tokens import ApiTokenError, api_access_token_issue
+from members.authentication import ApiRateThrottle
+
+
+class TokenExchangeThrottle(ApiRateThrottle):
+    limit_name = "api_token"
+
+
+class TokenExchangeSerializer(serializers.Serializer):
+    api_token = serializers.CharField(max_length=200, trim_whitespace=True)
+
+
+class TokenExchangeView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenExchangeThrottle]
+
+    def post(self, request: Request) -> Response:
+        data = TokenExchangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            access_token, lifetime = api_access_token_issue(secret=data.validated_data["api_token"])
+        except ApiTokenError as exc:
+            return Response({"error": "invalid_token", "message": exc.message}, status=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="elonara-api", error="invalid_token"'})
+        return Response({"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime})
