@@ -54,6 +54,12 @@ def test_confidential_metadata_and_jwks(client, settings):
     assert meta["token_endpoint_auth_method"] == "private_key_jwt" and meta["dpop_bound_access_tokens"] is True
     keys = client.get("/bluesky/jwks.json").json()["keys"]
     assert len(keys) == 1 and keys[0]["kid"] and "d" not in keys[0]
+    # What consent screens show: our name, logo, terms and privacy policy, all served by us.
+    assert meta["client_name"] == "Elonara" and meta["client_uri"] == "https://elonara.example.org"
+    for field, path in (("tos_uri", "/terms/"), ("policy_uri", "/privacy/")):
+        assert meta[field] == f"https://elonara.example.org{path}"
+        assert client.get(path).status_code == 200
+    assert meta["logo_uri"].startswith("https://elonara.example.org/static/img/elonara-logo")
     clients.reset()
 
 

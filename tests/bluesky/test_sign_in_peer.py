@@ -41,7 +41,9 @@ def test_sign_up_then_sign_in_again_is_the_same_member(loopback_app, peer, accou
     _set_profile(peer, bob, "Bob the Builder")
     browser = Client()
     params = peer_consent(_start(browser, bob.handle, "/events/"), bob)
+    anonymous_session = browser.session.session_key
     landed = browser.get(reverse("bluesky:callback"), params)
+    assert browser.session.session_key != anonymous_session  # rotated at sign-in
     assert landed.status_code == 302 and landed.url == "/events/"
     member = Member.objects.get()
     assert member.username == bob.handle.split(".")[0] and member.display_name == "Bob the Builder"
