@@ -34,6 +34,9 @@ class BlueskyIdentity(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
     connected_at = models.DateTimeField()
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Who is renewing the session right now (bluesky.sessions.refresh_under_lock), and until when.
+    renew_lease = models.CharField(max_length=32, blank=True)
+    renew_lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -211,6 +214,8 @@ class AppPasswordSession(models.Model):
     create_count = models.PositiveIntegerField(default=0)
     refresh_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    renew_lease = models.CharField(max_length=32, blank=True)
+    renew_lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -19,6 +19,8 @@ import hashlib
 import hmac
 import logging
 import random
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,8 +46,9 @@ from bluesky.atproto import (
     TransportError,
     XrpcError,
 )
+from bluesky.atproto.http import origin_of
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
-from bluesky.errors import AppPasswordSessionError, Reason, SessionEndedError
+from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, SessionEndedError
 from bluesky.models import AppPasswordSession, BlueskyIdentity
 
 logger = logging.getLogger(__name__)
@@ -59,32 +62,64 @@ REFRESH_JITTER_SECONDS = 30
 EXPIRY_MARGIN = timedelta(seconds=60)
 # App-password tokens whose expiry we cannot read are trusted this long (the PDS issues ~2 h tokens).
 UNKNOWN_EXPIRY = timedelta(minutes=5)
+# A renewal lease outlasts any request (their total deadline is far shorter); others wait this long.
+LEASE = timedelta(seconds=60)
+LEASE_WAIT_SECONDS = 30.0
 # Identity-resolution failures that say "try later" rather than "this account is wrong".
 _TRANSIENT_IDENTITY_CODES = {"did_unreachable", "resolver_down"}
 
 
-def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None]) -> Row:
+class RenewBusyError(BlueskyError):
+    """Another process has been renewing this session for longer than we wait: try again later."""
+
+    code = Reason.TRANSPORT
+    default_message = "The Bluesky session is being renewed; please try again in a moment."
+
+
+def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None],
+                       fields: tuple[str, ...]) -> Row:
     """Renew a stored session at most once across every process; return the row as it is now.
 
-    The row is locked (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the IMMEDIATE transaction
-    already holds the database's write lock) and re-read. If `still_needed` says another process
-    already did the work, nothing is sent. `renew` changes and saves the row; a `SessionEndedError`
-    it raises is committed first (the row records that the session ended), then re-raised.
+    A renewal lease on the row (`renew_lease`, taken with a conditional UPDATE in a short
+    transaction) makes one process the renewer; the others wait for it and then find the session
+    already renewed (`still_needed` says so after a re-read), so one refresh goes on the wire.
+    The network call itself runs outside any transaction: on SQLite a transaction holds the whole
+    database's write lock, and a slow server chosen by a member must not hold that.
+
+    `renew` changes `fields` of the row (it saves nothing); they are stored only if this process
+    still holds the lease, which it does for longer than any request may last.
     """
-    ended: SessionEndedError | None = None
-    with transaction.atomic():
-        locked = type(row).objects.select_for_update().filter(pk=row.pk).first()
-        if locked is None:
-            raise SessionEndedError("This Bluesky session was removed meanwhile.")
-        if not still_needed(locked):
-            return locked
-        try:
-            renew(locked)
-        except SessionEndedError as exc:
-            ended = exc
-    if ended is not None:
-        raise ended
-    return locked
+    model = type(row)
+    lease = secrets.token_hex(16)
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while True:
+        with transaction.atomic():
+            current = model.objects.select_for_update().filter(pk=row.pk).first()
+            if current is None:
+                raise SessionEndedError("This Bluesky session was removed meanwhile.")
+            if not still_needed(current):
+                return current
+            now = timezone.now()
+            if current.renew_lease_until is None or current.renew_lease_until <= now:
+                model.objects.filter(pk=row.pk).update(renew_lease=lease, renew_lease_until=now + LEASE)
+                break
+        if time.monotonic() > deadline:
+            raise RenewBusyError(retryable=True)
+        time.sleep(random.uniform(0.05, 0.15))  # noqa: S311 - spreading polls, not security
+    release = {"renew_lease": "", "renew_lease_until": None}
+    try:
+        renew(current)
+    except BaseException:
+        model.objects.filter(pk=row.pk, renew_lease=lease).update(**release)
+        raise
+    values = {name: getattr(current, name) for name in fields}
+    stored = model.objects.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
+                                                                       updated_at=timezone.now())
+    if not stored:
+        # Only if a renewal outlived its lease (it cannot: requests end long before).
+        logger.error("renewed session not stored: its lease had expired", extra={"row": row.pk})
+        raise RenewBusyError(retryable=True)
+    return current
 
 
 class PdsSession(abc.ABC):
@@ -136,23 +171,29 @@ class PdsSession(abc.ABC):
     def _call(self, method: str, nsid: str, **request: Any) -> dict[str, Any]:
         self.row = self._reload()
         if not self._is_fresh(self.row):
-            self.row = refresh_under_lock(self.row, still_needed=lambda r: not self._is_fresh(r), renew=self._renew)
+            self._renew_if(lambda r: not self._is_fresh(r))
         rejected = self._access_token(self.row)
         try:
             return self._send(method, nsid, **request)
         except InvalidTokenError:
             pass
-        self.row = refresh_under_lock(
-            self.row, still_needed=lambda r: self._access_token(r) == rejected or not self._usable(r),
-            renew=self._renew,
-        )
+        self._renew_if(lambda r: self._access_token(r) == rejected or not self._usable(r))
         try:
             return self._send(method, nsid, **request)
         except InvalidTokenError as exc:
             self._end()
             raise SessionEndedError() from exc
 
+    def _renew_if(self, still_needed: Callable[[Any], bool]) -> None:
+        self.row = refresh_under_lock(self.row, still_needed=still_needed, renew=self._renew,
+                                      fields=self.renew_fields)
+        if not self._usable(self.row):
+            raise SessionEndedError()
+
     # --- what each kind supplies ----------------------------------------------------------
+    # The columns a renewal changes (stored together, only by the process holding the lease).
+    renew_fields: tuple[str, ...] = ()
+
     @abc.abstractmethod
     def _reload(self) -> Any: ...
 
@@ -167,7 +208,7 @@ class PdsSession(abc.ABC):
 
     @abc.abstractmethod
     def _renew(self, row: Any) -> None:
-        """Called under the lock with the re-read row: renew it and save it."""
+        """Called by the lease holder with the re-read row: renew it in memory (`renew_fields`)."""
 
     @abc.abstractmethod
     def _client(self) -> PdsClient:
@@ -194,6 +235,7 @@ class OAuthPdsSession(PdsSession):
     """A member's connected Bluesky identity (DPoP calls on their own PDS)."""
 
     kind = "oauth"
+    renew_fields = ("access_token", "refresh_token", "scope", "expires_at", "refreshed_at", "dpop_nonces", "status")
 
     def __init__(self, identity: BlueskyIdentity, *, http: SafeHttpClient | None = None) -> None:
         super().__init__(http=http)
@@ -217,7 +259,7 @@ class OAuthPdsSession(PdsSession):
                 return identity.access_token == seen_access_token
             return force or not self._is_fresh(identity)
 
-        self.row = refresh_under_lock(self.row, still_needed=still_needed, renew=self._renew)
+        self._renew_if(still_needed)
         return self.row
 
     def _reload(self) -> BlueskyIdentity:
@@ -253,17 +295,17 @@ class OAuthPdsSession(PdsSession):
             if exc.error != "invalid_grant":
                 raise
             identity.status = BlueskyIdentity.Status.NEEDS_RECONNECTION
-            identity.save(update_fields=["status", "updated_at"])
             logger.info("bluesky session ended by the server", extra={"identity_id": identity.pk})
-            raise SessionEndedError() from exc
+            return
         identity.access_token = tokens.access_token
         identity.refresh_token = tokens.refresh_token or ""
         identity.scope = tokens.scope
         identity.expires_at = tokens.expires_at
         identity.refreshed_at = timezone.now()
-        identity.dpop_nonces = {**nonces.to_dict(), **client.nonces.to_dict()}
-        identity.save(update_fields=["access_token", "refresh_token", "scope", "expires_at", "refreshed_at",
-                                     "dpop_nonces", "updated_at"])
+        # Only this identity's own servers' nonces (its PDS and its authorization server).
+        mine = {origin_of(identity.pds_url), origin_of(identity.issuer)}
+        seen = {**nonces.to_dict(), **client.nonces.to_dict()}
+        identity.dpop_nonces = {origin: nonce for origin, nonce in seen.items() if origin in mine}
 
     def _client(self) -> PdsClient:
         identity = self.row
@@ -347,6 +389,9 @@ class AppPasswordPdsSession(PdsSession):
     """An app-password session (a member's own, or the relay's), stored encrypted and shared."""
 
     kind = "app_password"
+    renew_fields = ("identifier", "credential_fingerprint", "did", "handle", "pds_url", "access_jwt", "refresh_jwt",
+                    "access_expires_at", "refresh_expires_at", "session_created_at", "refreshed_at", "create_count",
+                    "refresh_count", "last_error")
 
     def __init__(self, account: AppPasswordAccount, *, http: SafeHttpClient | None = None,
                  resolver: IdentityResolver | None = None, now: Callable[[], datetime] | None = None) -> None:
@@ -368,7 +413,7 @@ class AppPasswordPdsSession(PdsSession):
         """Make sure a usable session exists (reused, refreshed, or created); returns self."""
         self.row = self._reload()
         if not self._is_fresh(self.row):
-            self.row = refresh_under_lock(self.row, still_needed=lambda r: not self._is_fresh(r), renew=self._renew)
+            self._renew_if(lambda r: not self._is_fresh(r))
         return self
 
     def _reload(self) -> AppPasswordSession:
@@ -408,7 +453,6 @@ class AppPasswordPdsSession(PdsSession):
             row.handle = body["handle"]
         row.pds_url = pds_url
         row.last_error = ""
-        row.save()
 
     def _refresh(self, row: AppPasswordSession) -> bool:
         """Refresh with the stored refresh token. False: the token is dead, create a new session.
@@ -461,8 +505,8 @@ class AppPasswordPdsSession(PdsSession):
             body = client.post("com.atproto.server.createSession",
                                json={"identifier": account.identifier, "password": account.app_password})
         except XrpcError as exc:
-            row.last_error = f"createSession {exc.status} {exc.error}"[:300]
-            row.save(update_fields=["last_error", "updated_at"])
+            failure = f"createSession {exc.status} {exc.error}"[:300]
+            AppPasswordSession.objects.filter(pk=row.pk).update(last_error=failure)
             raise session_error(exc, doing="sign in to Bluesky with the app password") from exc
         except TransportError as exc:
             raise AppPasswordSessionError("Could not reach the Bluesky server to sign in.", code=Reason.TRANSPORT,
@@ -472,9 +516,9 @@ class AppPasswordPdsSession(PdsSession):
                                           code=Reason.TRANSPORT) from exc
         if body.get("did") != identity.did:
             # The DID the PDS signed us in as must be the account the DID document says lives there.
-            row.last_error = "createSession returned another DID than the resolved identity"
-            row.access_jwt = row.refresh_jwt = ""
-            row.save()
+            AppPasswordSession.objects.filter(pk=row.pk).update(
+                last_error="createSession returned another DID than the resolved identity", access_jwt="",
+                refresh_jwt="")
             raise AppPasswordSessionError("The Bluesky server signed in a different account than the one configured.",
                                           code=Reason.IDENTITY_MISMATCH)
         row.identifier = account.identifier
