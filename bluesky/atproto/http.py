@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import json
-import select
 import socket
 import ssl
 import threading
@@ -175,109 +174,9 @@ def _run_bounded(fn: Callable[[], Any], what: str) -> Any:
     return box["value"]
 
 
-class _SocketStream(httpcore.NetworkStream):
-    """A plain or TLS socket. Unlike httpcore's, the TLS handshake is one bounded wait in total,
-    not one timeout per packet, so a server that drips its handshake is cut off too."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        try:
-            self._sock.settimeout(timeout)
-            return self._sock.recv(max_bytes)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        view = memoryview(buffer)
-        try:
-            while view:
-                self._sock.settimeout(timeout)
-                view = view[self._sock.send(view):]
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        end = time.monotonic() + (DEFAULT_TIMEOUT if timeout is None else timeout)
-        try:
-            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname,
-                                          do_handshake_on_connect=False)
-            tls.setblocking(False)
-            poller = select.poll()
-            while True:
-                try:
-                    tls.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    events = select.POLLIN
-                except ssl.SSLWantWriteError:
-                    events = select.POLLOUT
-                left = end - time.monotonic()
-                poller.register(tls, events)
-                ready = poller.poll(max(0, int(left * 1000))) if left > 0 else []
-                poller.unregister(tls)
-                if not ready:
-                    raise httpcore.ConnectTimeout("the TLS handshake took too long")
-            tls.setblocking(True)
-        except httpcore.ConnectTimeout:
-            self._sock.close()
-            raise
-        except OSError as exc:  # ssl.SSLError (certificate refused, ...) included
-            self._sock.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _SocketStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "ssl_object":
-            # httpcore asks it for the ALPN protocol; the SSL socket answers that itself.
-            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
-        if info == "is_readable":
-            # An idle pooled connection that is readable was closed (or is misbehaving): drop it.
-            poller = select.poll()
-            poller.register(self._sock, select.POLLIN)
-            return bool(poller.poll(0))
-        if info == "socket":
-            return self._sock
-        if info == "client_addr":
-            return self._sock.getsockname()
-        if info == "server_addr":
-            return self._sock.getpeername()
-        return None
-
-
-class _SocketBackend(httpcore.NetworkBackend):
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        try:
-            sock = socket.create_connection((host, port), timeout,
-                                            source_address=None if local_address is None else (local_address, 0))
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _SocketStream(sock)
-
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:  # pragma: no cover
-        raise UnsafeURLError("Unix sockets are not allowed.")
-
-    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries are off
-        time.sleep(seconds)
-
-
 class _DeadlineStream(httpcore.NetworkStream):
-    """Cuts every wait of the stream below to what is left of the call's deadline."""
+    """Cuts every wait of the stream below to what is left of the call's deadline. (A TLS handshake
+    is one wait: CPython bounds the whole handshake by the socket timeout, not each packet.)"""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
@@ -312,7 +211,7 @@ class _GuardedNetworkBackend(httpcore.NetworkBackend):
                  inner: httpcore.NetworkBackend | None = None) -> None:
         self._resolve = resolve_host
         self._allow_private = allow_private
-        self._inner = inner or _SocketBackend()
+        self._inner = inner or httpcore.SyncBackend()
 
     def addresses_for(self, host: str, port: int) -> list[str]:
         literal = parse_ip_literal(host)
@@ -377,12 +276,15 @@ class GuardedTransport(httpx.BaseTransport):
     default context (system/certifi roots, hostname checks on)."""
 
     def __init__(self, *, resolve_host: ResolveHost, allow_private: bool,
-                 network_backend: httpcore.NetworkBackend | None = None, max_connections: int = 50,
+                 network_backend: httpcore.NetworkBackend | None = None, max_connections: int | None = None,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.backend = _GuardedNetworkBackend(resolve_host=resolve_host, allow_private=allow_private,
                                               inner=network_backend)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(),
+            # No pool-wide connection limit by default: with one, fifty requests held open by slow
+            # servers would make every other member's request queue for a free slot. The calling
+            # threads (each request needs one) already bound how many connections exist.
             max_connections=max_connections,
             max_keepalive_connections=20,
             keepalive_expiry=30.0,

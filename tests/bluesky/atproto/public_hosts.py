@@ -23,8 +23,6 @@ from typing import Any
 
 import httpcore
 
-from bluesky.atproto.http import _SocketBackend  # the production socket layer, port-mapped below
-
 # Where "the internet" is for these tests: a public address the guard accepts. Nothing is ever
 # sent there; LoopbackInternet connects to our site instead.
 PUBLIC_ADDRESS = "93.184.216.34"
@@ -162,7 +160,7 @@ class LoopbackInternet(httpcore.NetworkBackend):
     """The production socket layer, except that `PUBLIC_ADDRESS:443` is our site on loopback."""
 
     def __init__(self, site_port: int) -> None:
-        self._inner = _SocketBackend()
+        self._inner = httpcore.SyncBackend()  # the production socket layer
         self._site_port = site_port
         self.connections: list[tuple[str, int]] = []
 

@@ -173,3 +173,56 @@ def deflate_bomb(decoded_size: int) -> bytes:
 def in_chunks(data: bytes, size: int = 16384) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i:i + size]
+
+
+class DripRelay:
+    """A TCP relay on 127.0.0.1 to another local server that passes the client's bytes on at once
+    and the server's bytes back one at a time: a real TLS server whose handshake is dripped."""
+
+    def __init__(self, to_port: int, *, delay: float) -> None:
+        self.to_port, self.delay = to_port, delay
+        self.stopping = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.to_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, 0.0), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, self.delay), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while not self.stopping.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                if not delay:
+                    sink.sendall(data)
+                    continue
+                for i in range(len(data)):
+                    if self.stopping.wait(delay):
+                        return
+                    sink.sendall(data[i:i + 1])
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._sock.close()

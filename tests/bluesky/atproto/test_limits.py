@@ -25,8 +25,10 @@ from bluesky.atproto import (
 )
 from bluesky.atproto.http import DEFAULT_MAX_BYTES
 from tests.bluesky.atproto.fake_network import ALICE, ISSUER, PDS, PLC, FakeNetwork
+from tests.bluesky.atproto.public_hosts import HttpsSite, LoopbackInternet, make_ca, public_dns
 from tests.bluesky.atproto.servers import (
     CountingStream,
+    DripRelay,
     ScriptedServer,
     deflate_bomb,
     gzip_bomb,
@@ -218,6 +220,25 @@ def test_a_server_that_never_answers_hits_the_deadline(server):
     with pytest.raises(TransportError) as excinfo:
         SafeHttpClient(allow_insecure=True, timeout=0.5).request("GET", held.url + "/")
     assert excinfo.value.code == "timeout"
+
+
+def test_a_dripped_tls_handshake_hits_the_deadline(tmp_path):
+    # A real TLS server whose handshake reaches us a byte every 20 ms (~15 s for its certificate):
+    # one timeout per socket read would never fire. The handshake is one bounded wait.
+    ca = make_ca(tmp_path, ["slow-tls.example.com"])
+    site = HttpsSite(ca)
+    site.serve("slow-tls.example.com", "/", 200, "{}")
+    relay = DripRelay(site.port, delay=0.02)
+    http = SafeHttpClient(resolve_host=public_dns, network_backend=LoopbackInternet(relay.port),
+                          ssl_context=ca.client_context(), timeout=0.5)
+    try:
+        with pytest.raises(TransportError) as excinfo:
+            http.request("GET", "https://slow-tls.example.com/")
+        assert excinfo.value.code == "timeout"
+        assert site.requests == []
+    finally:
+        relay.stop()
+        site.stop()
 
 
 def test_slow_well_known_handle_lookup_gives_up_early():
