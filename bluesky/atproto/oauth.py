@@ -359,8 +359,10 @@ class OAuthClient:
         if not tokens.refresh_token:
             raise OAuthTokenError(error="invalid_grant", status=None)
         client_auth = self._client_auth(tokens.issuer, tokens.client_kid)
-        pds_url = self._recheck_issuer(tokens) if verify_issuer else tokens.pds_url
-        server = self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
+        if verify_issuer:
+            pds_url, server = self._recheck_issuer(tokens)
+        else:
+            pds_url, server = tokens.pds_url, self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
         form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, **client_auth}
         answer = self._post(server.token_endpoint, form, dpop_key)
         fresh = self._token_set(answer, server.issuer, client_kid=tokens.client_kid, pds_url=pds_url,
@@ -372,21 +374,21 @@ class OAuthClient:
             fresh.refresh_token = tokens.refresh_token
         return fresh
 
-    def _recheck_issuer(self, tokens: TokenSet) -> str:
-        """DID document (at most REFRESH_IDENTITY_MAX_AGE old) -> PDS -> issuer; the PDS to use."""
+    def _recheck_issuer(self, tokens: TokenSet) -> tuple[str, AuthServerMetadata]:
+        """DID document (at most REFRESH_IDENTITY_MAX_AGE old) -> PDS -> issuer, which must still be
+        the session's, and must still serve that PDS. Returns the PDS and the issuer's metadata."""
         try:
             document = self.resolver.resolve_did(tokens.sub, max_age=REFRESH_IDENTITY_MAX_AGE)
             pds_url = pds_endpoint(document, tokens.sub)
             named = self.metadata.authorization_server_for(pds_url, max_age=METADATA_KEEP)
-            serves = named != tokens.issuer or self.metadata.authorization_server(
-                named, max_age=METADATA_KEEP).serves(pds_url)
+            server = self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
         except (IdentityResolutionError, MetadataError) as exc:
             raise OAuthFlowError("The account's server could not be confirmed right now.",
                                  code="issuer_unverified") from exc
-        if named != tokens.issuer or not serves:
+        if named != tokens.issuer or not server.serves(pds_url):
             raise OAuthFlowError("This Bluesky account moved to another server. Please connect it again.",
                                  code="issuer_changed", pds_moved=origin_of(pds_url) != origin_of(tokens.pds_url))
-        return pds_url
+        return pds_url, server
 
     def revoke(self, tokens: TokenSet, *, dpop_key: DpopKey) -> None:
         """Revoke at the server (RFC 7009); the refresh token ends the whole session."""
