@@ -39,6 +39,7 @@ from bluesky.atproto import (
     IdentityResolutionError,
     IdentityResolver,
     InvalidTokenError,
+    OAuthFlowError,
     OAuthTokenError,
     PdsClient,
     SafeHttpClient,
@@ -65,6 +66,8 @@ UNKNOWN_EXPIRY = timedelta(minutes=5)
 # A renewal lease outlasts any request (their total deadline is far shorter); others wait this long.
 LEASE = timedelta(seconds=60)
 LEASE_WAIT_SECONDS = 30.0
+# Refresh refusals after which the session can never be used again (see OAuthClient.refresh).
+SESSION_ENDING_REFRESH_CODES = {"issuer_changed", "refresh_sub_mismatch", "client_key_missing"}
 # Identity-resolution failures that say "try later" rather than "this account is wrong".
 _TRANSIENT_IDENTITY_CODES = {"did_unreachable", "resolver_down"}
 
@@ -235,7 +238,8 @@ class OAuthPdsSession(PdsSession):
     """A member's connected Bluesky identity (DPoP calls on their own PDS)."""
 
     kind = "oauth"
-    renew_fields = ("access_token", "refresh_token", "scope", "expires_at", "refreshed_at", "dpop_nonces", "status")
+    renew_fields = ("access_token", "refresh_token", "scope", "expires_at", "refreshed_at", "dpop_nonces", "status",
+                    "pds_url")
 
     def __init__(self, identity: BlueskyIdentity, *, http: SafeHttpClient | None = None) -> None:
         super().__init__(http=http)
@@ -294,11 +298,19 @@ class OAuthPdsSession(PdsSession):
         except OAuthTokenError as exc:
             if exc.error != "invalid_grant":
                 raise
-            identity.status = BlueskyIdentity.Status.NEEDS_RECONNECTION
-            logger.info("bluesky session ended by the server", extra={"identity_id": identity.pk})
+            self._mark_ended(identity, reason="refresh refused (invalid_grant)")
+            return
+        except OAuthFlowError as exc:
+            # The account moved to another authorization server, the server answered for another
+            # account, or the client key this session is bound to is gone: the old tokens must not be
+            # sent again. `issuer_unverified` is a lookup that failed now: transient, keep the session.
+            if exc.code not in SESSION_ENDING_REFRESH_CODES:
+                raise
+            self._mark_ended(identity, reason=exc.code)
             return
         identity.access_token = tokens.access_token
         identity.refresh_token = tokens.refresh_token or ""
+        identity.pds_url = tokens.pds_url  # the account may have moved to another PDS of the same issuer
         identity.scope = tokens.scope
         identity.expires_at = tokens.expires_at
         identity.refreshed_at = timezone.now()
@@ -312,6 +324,11 @@ class OAuthPdsSession(PdsSession):
         return PdsClient(http=self.http, pds_url=identity.pds_url, access_token=identity.access_token,
                          dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk),
                          nonce_store=DpopNonceStore.from_dict(identity.dpop_nonces))
+
+    @staticmethod
+    def _mark_ended(identity: BlueskyIdentity, *, reason: str) -> None:
+        identity.status = BlueskyIdentity.Status.NEEDS_RECONNECTION
+        logger.info("bluesky session ended", extra={"identity_id": identity.pk, "reason": reason})
 
     def _send(self, method: str, nsid: str, **request: Any) -> dict[str, Any]:
         client = self._client()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the full test suite needs, if any is missing:
 # PostgreSQL and Redis (started privately by the tests), Chromium (the browser tests),
-# and the compilers the test peer's native module needs.
+# dnsmasq (a private DNS server for the handle-resolution tests), and the compilers the test
+# peer's native module needs.
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || [ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || need+=(postgresql)
@@ -10,6 +11,9 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v openssl >/dev/null || need+=(openssl)
+# dnsmasq-base: the dnsmasq binary only. The `dnsmasq` package adds a system service that would
+# start listening on port 53 of every interface; the tests start their own on 127.0.0.1.
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # npm fetches Node 22 for the test peer (tests/peer/install.sh).
 command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)

@@ -7,6 +7,7 @@ from bluesky.atproto.client_metadata import confidential_client_metadata, loopba
 from bluesky.atproto.dpop import DpopAuth, DpopKey, DpopNonceStore
 from bluesky.atproto.errors import (
     AtprotoError,
+    ClientKeyMissingError,
     IdentityResolutionError,
     InvalidTokenError,
     MetadataError,
@@ -31,10 +32,10 @@ from bluesky.atproto.oauth import ClientConfig, OAuthClient, PendingAuthorizatio
 from bluesky.atproto.xrpc import PdsClient
 
 __all__ = [
-    "AtprotoError", "AuthServerMetadata", "ClientConfig", "ClientKey", "ClientKeyset", "DpopAuth", "DpopKey",
-    "DpopNonceStore", "IdentityResolutionError", "IdentityResolver", "InvalidTokenError", "MetadataError",
-    "MetadataResolver", "OAuthClient", "OAuthFlowError", "OAuthTokenError", "PdsClient", "PendingAuthorization",
-    "ResolvedIdentity", "SafeHttpClient", "TokenSet", "TransportError", "UnsafeURLError", "XrpcError",
-    "callback_error", "confidential_client_metadata", "is_valid_did", "is_valid_handle", "loopback_client_id",
-    "normalize_handle", "normalize_identifier",
+    "AtprotoError", "AuthServerMetadata", "ClientConfig", "ClientKey", "ClientKeyMissingError", "ClientKeyset",
+    "DpopAuth", "DpopKey", "DpopNonceStore", "IdentityResolutionError", "IdentityResolver", "InvalidTokenError",
+    "MetadataError", "MetadataResolver", "OAuthClient", "OAuthFlowError", "OAuthTokenError", "PdsClient",
+    "PendingAuthorization", "ResolvedIdentity", "SafeHttpClient", "TokenSet", "TransportError", "UnsafeURLError",
+    "XrpcError", "callback_error", "confidential_client_metadata", "is_valid_did", "is_valid_handle",
+    "loopback_client_id", "normalize_handle", "normalize_identifier",
 ]

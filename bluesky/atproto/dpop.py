@@ -126,7 +126,9 @@ class DpopAuth(httpx.Auth):
     with exactly one retry carrying the new nonce and a new jti.
     """
 
-    requires_response_body = True
+    # The nonce check reads the body, but SafeHttpClient drives this flow itself and hands it
+    # responses already read under its size cap and deadline; httpx must never pre-read them.
+    requires_response_body = False
 
     def __init__(self, key: DpopKey, nonces: DpopNonceStore, *, access_token: str | None = None) -> None:
         self.key = key

@@ -9,6 +9,7 @@ shown). Messages never contain tokens, codes, verifiers, keys or response bodies
     ├── IdentityResolutionError   handle/DID syntax, resolution, or two-way verification failed
     ├── MetadataError             protected-resource / authorization-server metadata unusable
     ├── OAuthFlowError            state, iss, sub, scope or issuer verification failed
+    │   └── ClientKeyMissingError a session's client key id is no longer in our keyset
     ├── OAuthTokenError           the authorization server answered an OAuth error (.error)
     └── XrpcError                 a PDS/XRPC call failed (.status, .error, .retry_after)
         └── InvalidTokenError     401 invalid_token: refresh once, then reconnect
@@ -61,6 +62,14 @@ class MetadataError(AtprotoError):
 class OAuthFlowError(AtprotoError):
     code = "oauth_flow"
     default_message = "The sign-in could not be completed. Please try again."
+
+
+class ClientKeyMissingError(OAuthFlowError):
+    """The session was bound to a client key that is no longer in the keyset. The authorization
+    server only accepts that key for this session, so it cannot be refreshed: reconnect."""
+
+    code = "client_key_missing"
+    default_message = "This Bluesky connection must be renewed. Please connect your account again."
 
 
 class OAuthTokenError(AtprotoError):

@@ -9,9 +9,9 @@ from the PLC directory, `did:web` from `https://<host>/.well-known/did.json`.
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -29,6 +29,13 @@ _WEB_RE = re.compile(r"^did:web:[a-zA-Z0-9.-]+(%3[aA][0-9]+)?$")
 _RESERVED_TLDS = {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
 INVALID_HANDLE = "handle.invalid"
 IDENTITY_TTL = 600.0
+# Handle lookups get far less than other fetches, like the reference client (3 s): the answer is
+# one short line, and a member waits on it at sign-in.
+HANDLE_LOOKUP_TIMEOUT = 3.0
+HANDLE_WELL_KNOWN_MAX_BYTES = 4096
+# Well-known lookups running at once in this process, each in its own thread; past that, the
+# lookup runs in the caller's thread after DNS (slower for that member, never stalling others).
+MAX_PARALLEL_WELL_KNOWN = 64
 
 
 def normalize_handle(text: str) -> str:
@@ -93,15 +100,65 @@ def handles_in(document: dict[str, Any]) -> list[str]:
 DnsTxtLookup = Callable[[str], list[str]]
 
 
-def _dnspython_txt(name: str) -> list[str]:
-    import dns.exception
-    import dns.resolver
+class DnsTxt:
+    """TXT lookups with dnspython: the system's name servers, or the given ones (a test's own DNS
+    server on loopback). Every failure to get an answer counts as no record."""
 
-    try:
-        answer = dns.resolver.resolve(name, "TXT", lifetime=3.0)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers, dns.exception.Timeout):
-        return []
-    return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+    def __init__(self, *, nameservers: Sequence[str] | None = None, port: int = 53,
+                 timeout: float = HANDLE_LOOKUP_TIMEOUT) -> None:
+        self._nameservers = list(nameservers or [])
+        self._port = port
+        self._timeout = timeout
+        self._resolver = None
+        self._lock = threading.Lock()
+
+    def _get_resolver(self):
+        import dns.resolver
+
+        with self._lock:
+            if self._resolver is None:
+                if self._nameservers:
+                    resolver = dns.resolver.Resolver(configure=False)
+                    resolver.nameservers = self._nameservers
+                    resolver.port = self._port
+                else:
+                    resolver = dns.resolver.Resolver()  # /etc/resolv.conf
+                self._resolver = resolver
+            return self._resolver
+
+    def __call__(self, name: str) -> list[str]:
+        import dns.exception
+
+        try:
+            answer = self._get_resolver().resolve(name, "TXT", lifetime=self._timeout, search=False)
+        except (dns.exception.DNSException, OSError):
+            # NXDOMAIN, no answer, SERVFAIL/REFUSED, timeout, no resolver configuration.
+            return []
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+
+
+class _WellKnownLookup:
+    """One well-known lookup in a thread of its own: never queued behind other members' slow
+    servers, and bounded by its own deadline, so the thread always ends."""
+
+    def __init__(self, lookup: Callable[[str], str | None], handle: str, slots: threading.BoundedSemaphore) -> None:
+        self._done = threading.Event()
+        self._did: str | None = None
+        self._lookup, self._handle, self._slots = lookup, handle, slots
+        threading.Thread(target=self._run, name="handle-well-known", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._did = self._lookup(self._handle)
+        except Exception:  # noqa: BLE001 - any failure means "no answer from this method"
+            self._did = None
+        finally:
+            self._slots.release()
+            self._done.set()
+
+    def result(self, timeout: float) -> str | None:
+        self._done.wait(timeout)
+        return self._did
 
 
 class IdentityResolver:
@@ -109,20 +166,22 @@ class IdentityResolver:
 
     `handle_resolver_url`, when set, replaces DNS/well-known handle resolution by that service's
     `com.atproto.identity.resolveHandle` (networks without DNS, like the local test network).
-    `dns_txt` is injectable so tests never query real DNS.
+    `dns_nameservers`/`dns_port` point the DNS lookups at given servers instead of the system's
+    (a test's own DNS server); `dns_txt` replaces the lookup altogether.
     """
 
     def __init__(self, *, http: SafeHttpClient, plc_url: str = "https://plc.directory",
                  handle_resolver_url: str | None = None, dns_txt: DnsTxtLookup | None = None,
+                 dns_nameservers: Sequence[str] | None = None, dns_port: int = 53,
                  ttl: float = IDENTITY_TTL, clock: Callable[[], float] = time.monotonic) -> None:
         self.http = http
         self.plc_url = plc_url.rstrip("/")
         self.handle_resolver_url = (handle_resolver_url or "").rstrip("/") or None
-        self.dns_txt = dns_txt or _dnspython_txt
+        self.dns_txt = dns_txt or DnsTxt(nameservers=dns_nameservers, port=dns_port)
         self.allow_test_tld = http.allow_insecure
         self._handles = TtlCache(ttl, clock)
         self._documents = TtlCache(ttl, clock)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="handle-resolve")
+        self._well_known_slots = threading.BoundedSemaphore(MAX_PARALLEL_WELL_KNOWN)
 
     # --- handle -> DID ---------------------------------------------------------------
     def resolve_handle(self, handle: str, *, fresh: bool = False) -> str:
@@ -138,17 +197,16 @@ class IdentityResolver:
     def _resolve_handle_uncached(self, handle: str) -> str:
         if self.handle_resolver_url:
             return self._via_resolver_service(handle)
-        dns_future = self._pool.submit(self._via_dns, handle)
-        https_future = self._pool.submit(self._via_well_known, handle)
-        try:
-            did = dns_future.result()
-        except IdentityResolutionError:
-            https_future.cancel()
-            raise
+        # Both methods at once, like the reference client; DNS wins (the handle spec: when both
+        # answer, the DNS TXT result is preferred). DNS runs in this thread, the well-known lookup in
+        # its own: no shared pool, so other members' slow servers never delay this one.
+        background = None
+        if self._well_known_slots.acquire(blocking=False):
+            background = _WellKnownLookup(self._via_well_known, handle, self._well_known_slots)
+        did = self._via_dns(handle)
         if did:
-            https_future.cancel()
             return did
-        did = https_future.result()
+        did = background.result(HANDLE_LOOKUP_TIMEOUT + 1.0) if background else self._via_well_known(handle)
         if did:
             return did
         raise IdentityResolutionError(f"No Bluesky account was found for @{handle}.", code="handle_not_found")
@@ -164,7 +222,8 @@ class IdentityResolver:
 
     def _via_well_known(self, handle: str) -> str | None:
         try:
-            response = self.http.request("GET", f"https://{handle}/.well-known/atproto-did", max_bytes=2048)
+            response = self.http.request("GET", f"https://{handle}/.well-known/atproto-did",
+                                         max_bytes=HANDLE_WELL_KNOWN_MAX_BYTES, timeout=HANDLE_LOOKUP_TIMEOUT)
         except AtprotoError:
             return None
         if response.status_code != 200:
@@ -189,10 +248,11 @@ class IdentityResolver:
         return did
 
     # --- DID -> document ---------------------------------------------------------------
-    def resolve_did(self, did: str, *, fresh: bool = False) -> dict[str, Any]:
+    def resolve_did(self, did: str, *, fresh: bool = False, max_age: float | None = None) -> dict[str, Any]:
+        """The DID document; `fresh` fetches it, `max_age` accepts only a cached copy that young."""
         if not is_valid_did(did):
             raise IdentityResolutionError("That is not a valid DID.", code="invalid_did")
-        if not fresh and (doc := self._documents.get(did)):
+        if not fresh and (doc := self._documents.get(did, max_age)):
             return doc
         if did.startswith("did:plc:"):
             url = f"{self.plc_url}/{quote(did, safe=':')}"
@@ -241,4 +301,4 @@ class IdentityResolver:
         return ResolvedIdentity(did, handle, pds_endpoint(document, did), True, document)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: well-known lookups end on their own deadline."""

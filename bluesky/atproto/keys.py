@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bluesky.atproto import jws
+from bluesky.atproto.errors import ClientKeyMissingError
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 60  # seconds; the reference server refuses older assertions
@@ -75,8 +76,15 @@ class ClientKeyset:
         return self._by_kid[self.active_kid]
 
     def get(self, kid: str | None) -> ClientKey:
-        """The key a session was bound to, or the active key if it is gone or unknown."""
-        return self._by_kid.get(kid or "", self.active)
+        """The key a session was bound to (the active key for none). A kid that is no longer here
+        raises ClientKeyMissingError: signing with another key would only make the server refuse
+        (or, worse, look like a different client), so the caller must end that session."""
+        if not kid:
+            return self.active
+        key = self._by_kid.get(kid)
+        if key is None:
+            raise ClientKeyMissingError(kid=kid)
+        return key
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return {"keys": [k.public_jwk for k in self.keys]}

@@ -2,7 +2,9 @@
 
 Checks from the atproto OAuth spec: the resource metadata names exactly one authorization server
 and its `resource` is the PDS origin; the authorization server's `issuer` is the origin it was
-fetched from, and it offers everything this client relies on (refused otherwise).
+fetched from, and it offers everything this client relies on (refused otherwise). When the
+authorization server lists its `protected_resources`, a PDS it is used for must be among them
+(checked by the OAuth client, which knows the PDS).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from bluesky.atproto.errors import MetadataError, TransportError
 from bluesky.atproto.http import SafeHttpClient, origin_of
 
 METADATA_TTL = 60.0
+# How old an answer a caller may accept on request (a refresh does: it only needs the PDS -> issuer
+# link and the token endpoint, which rarely change; the DID document is what it checks fresh).
+METADATA_KEEP = 600.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,19 @@ class AuthServerMetadata:
     pushed_authorization_request_endpoint: str
     revocation_endpoint: str | None
     scopes_supported: tuple[str, ...]
+    # None when the server does not list them (then any PDS naming it may use it).
+    protected_resources: tuple[str, ...] | None = None
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def serves(self, pds_url: str) -> bool:
+        return resource_listed(self.protected_resources, pds_url)
+
+
+def resource_listed(protected_resources: tuple[str, ...] | list[str] | None, pds_url: str) -> bool:
+    """Whether a PDS is among an authorization server's `protected_resources` (compared by origin)."""
+    if protected_resources is None:
+        return True
+    return origin_of(pds_url) in {origin_of(r) for r in protected_resources}
 
 
 def _require(condition: bool, what: str) -> None:
@@ -38,13 +55,14 @@ def _require(condition: bool, what: str) -> None:
 
 
 class MetadataResolver:
-    """Fetches and validates both documents; caches validated answers for 60 seconds."""
+    """Fetches and validates both documents; caches validated answers for 60 seconds (a caller
+    may accept answers up to `METADATA_KEEP` old with `max_age`)."""
 
     def __init__(self, *, http: SafeHttpClient, ttl: float = METADATA_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.http = http
-        self._resources = TtlCache(ttl, clock)
-        self._servers = TtlCache(ttl, clock)
+        self._resources = TtlCache(ttl, clock, keep=METADATA_KEEP)
+        self._servers = TtlCache(ttl, clock, keep=METADATA_KEEP)
 
     def _fetch(self, url: str) -> dict[str, Any]:
         try:
@@ -61,10 +79,10 @@ class MetadataResolver:
         _require(parts.scheme in allowed and bool(parts.hostname) and not parts.fragment, what)
         return value
 
-    def authorization_server_for(self, pds_url: str, *, fresh: bool = False) -> str:
+    def authorization_server_for(self, pds_url: str, *, fresh: bool = False, max_age: float | None = None) -> str:
         """The issuer a PDS delegates to, from its protected-resource metadata."""
         origin = origin_of(pds_url)
-        if not fresh and (issuer := self._resources.get(origin)):
+        if not fresh and (issuer := self._resources.get(origin, max_age)):
             return issuer
         document = self._fetch(f"{origin}/.well-known/oauth-protected-resource")
         resource = document.get("resource")
@@ -78,9 +96,10 @@ class MetadataResolver:
         self._resources.put(origin, issuer)
         return issuer
 
-    def authorization_server(self, issuer: str, *, fresh: bool = False) -> AuthServerMetadata:
+    def authorization_server(self, issuer: str, *, fresh: bool = False,
+                             max_age: float | None = None) -> AuthServerMetadata:
         issuer = issuer.rstrip("/")
-        if not fresh and (cached := self._servers.get(issuer)):
+        if not fresh and (cached := self._servers.get(issuer, max_age)):
             return cached
         document = self._fetch(f"{origin_of(issuer)}/.well-known/oauth-authorization-server")
         if document.get("issuer") != issuer or origin_of(issuer) != issuer:
@@ -104,6 +123,9 @@ class MetadataResolver:
         _require(document.get("require_pushed_authorization_requests") is True, "required PAR")
         _require(document.get("client_id_metadata_document_supported") is True, "client metadata documents")
         revocation = document.get("revocation_endpoint")
+        resources = document.get("protected_resources")
+        _require(resources is None or (isinstance(resources, list) and all(isinstance(r, str) for r in resources)),
+                 "protected_resources list")
         metadata = AuthServerMetadata(
             issuer=issuer,
             authorization_endpoint=self._check_endpoint(
@@ -113,6 +135,7 @@ class MetadataResolver:
                 document.get("pushed_authorization_request_endpoint"), "PAR endpoint"),
             revocation_endpoint=self._check_endpoint(revocation, "revocation endpoint") if revocation else None,
             scopes_supported=tuple(document.get("scopes_supported") or ()),
+            protected_resources=tuple(resources) if resources is not None else None,
             raw=document,
         )
         self._servers.put(issuer, metadata)

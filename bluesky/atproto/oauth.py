@@ -23,12 +23,25 @@ from bluesky.atproto.errors import (
     OAuthTokenError,
     TransportError,
 )
-from bluesky.atproto.http import SafeHttpClient, parse_json_object
-from bluesky.atproto.identity import IdentityResolver, is_valid_did, normalize_handle
+from bluesky.atproto.http import SafeHttpClient, origin_of, parse_json_object
+from bluesky.atproto.identity import (
+    INVALID_HANDLE,
+    IdentityResolver,
+    ResolvedIdentity,
+    handles_in,
+    is_valid_did,
+    normalize_handle,
+    pds_endpoint,
+)
 from bluesky.atproto.keys import CLIENT_ASSERTION_TYPE, ClientKeyset
-from bluesky.atproto.metadata import AuthServerMetadata, MetadataResolver
+from bluesky.atproto.metadata import METADATA_KEEP, AuthServerMetadata, MetadataResolver, resource_listed
 
 PAR_STATE_BYTES = 32  # 256 random bits; the spec asks for at least 128
+# A refresh re-checks DID document -> PDS -> issuer before the refresh token leaves. The document
+# may come from a cache this young (the sign-in that just checked it, a refresh a moment ago);
+# the PDS -> issuer link and the token endpoint may be up to METADATA_KEEP old. A typical refresh
+# is then two requests: one DID document and the token POST.
+REFRESH_IDENTITY_MAX_AGE = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,11 @@ class PendingAuthorization:
     pds_url: str | None
     client_kid: str | None
     created_at: float = field(default_factory=time.time)
+    # The authorization server's endpoints as validated at start: the callback compares the issuer
+    # string instead of fetching its metadata again. None in payloads stored by older versions.
+    token_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    protected_resources: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k != "dpop_key"}
@@ -105,6 +123,20 @@ def callback_error(params: dict[str, str]) -> OAuthFlowError | None:
                           error=safe)
 
 
+@dataclass(frozen=True)
+class _Endpoints:
+    """What the token calls need from an authorization server's (already validated) metadata."""
+
+    issuer: str
+    token_endpoint: str
+    revocation_endpoint: str | None
+    protected_resources: tuple[str, ...] | list[str] | None
+
+    @classmethod
+    def of(cls, server: AuthServerMetadata) -> _Endpoints:
+        return cls(server.issuer, server.token_endpoint, server.revocation_endpoint, server.protected_resources)
+
+
 class OAuthClient:
     def __init__(self, config: ClientConfig, *, http: SafeHttpClient, resolver: IdentityResolver,
                  metadata: MetadataResolver | None = None, nonce_store: DpopNonceStore | None = None) -> None:
@@ -119,6 +151,7 @@ class OAuthClient:
     def _client_auth(self, issuer: str, kid: str | None) -> dict[str, str]:
         params = {"client_id": self.config.client_id}
         if self.config.keyset is not None:
+            # Raises ClientKeyMissingError when the session's key is gone: never another key.
             key = self.config.keyset.get(kid)
             params["client_assertion_type"] = CLIENT_ASSERTION_TYPE
             params["client_assertion"] = key.client_assertion(client_id=self.config.client_id, audience=issuer)
@@ -150,15 +183,18 @@ class OAuthClient:
         text = login_input.strip()
         expected_did = expected_handle = pds_url = None
         if text.startswith(("https://", "http://")):
-            issuer = self._issuer_for_server_url(text)
+            issuer, resource = self._issuer_for_server_url(text)
             login_hint = None
         else:
             identity = self.resolver.resolve(text if text.startswith("did:") else normalize_handle(text))
             expected_did, pds_url = identity.did, identity.pds_url
             expected_handle = identity.handle if identity.handle_verified else None
-            issuer = self.metadata.authorization_server_for(pds_url)
+            issuer, resource = self.metadata.authorization_server_for(pds_url), pds_url
             login_hint = expected_handle or expected_did
         server = self.metadata.authorization_server(issuer)
+        if resource is not None and not server.serves(resource):
+            raise MetadataError("That server's sign-in does not cover the account's server.",
+                                code="resource_not_listed")
         state = secrets.token_urlsafe(PAR_STATE_BYTES)
         verifier, challenge = pkce_pair()
         dpop_key = DpopKey.generate()
@@ -186,65 +222,97 @@ class OAuthClient:
         return PendingAuthorization(
             state=state, authorization_url=f"{server.authorization_endpoint}?{query}", code_verifier=verifier,
             dpop_key=dpop_key, issuer=server.issuer, expected_did=expected_did, expected_handle=expected_handle,
-            pds_url=pds_url, client_kid=kid,
+            pds_url=pds_url, client_kid=kid, token_endpoint=server.token_endpoint,
+            revocation_endpoint=server.revocation_endpoint,
+            protected_resources=list(server.protected_resources) if server.protected_resources is not None else None,
         )
 
-    def _issuer_for_server_url(self, url: str) -> str:
-        """A PDS URL leads to its authorization server; an entryway URL is one itself."""
+    def _issuer_for_server_url(self, url: str) -> tuple[str, str | None]:
+        """A PDS URL leads to its authorization server (and is a resource it must serve); an entryway
+        URL is an authorization server itself."""
         try:
-            return self.metadata.authorization_server_for(url)
+            return self.metadata.authorization_server_for(url), url
         except MetadataError:
-            return self.metadata.authorization_server(url.rstrip("/")).issuer
+            return self.metadata.authorization_server(url.rstrip("/")).issuer, None
 
     # --- callback ----------------------------------------------------------------------------
     def complete_authorization(self, pending: PendingAuthorization, *, code: str, iss: str | None) -> TokenSet:
-        """Exchange the code, then prove the issuer really speaks for the account it names."""
+        """Exchange the code, then prove the issuer really speaks for the account it names.
+
+        Three requests: the token POST, the account's DID document and its PDS's resource metadata
+        (both fresh). The authorization server's metadata was validated at start; it is only
+        compared by issuer here."""
         if not iss or iss != pending.issuer:
             raise OAuthFlowError("The sign-in answer came from the wrong server.", code="issuer_mismatch")
         if not code:
             raise OAuthFlowError("The sign-in answer was incomplete.", code="missing_code")
-        server = self.metadata.authorization_server(pending.issuer)
+        if pending.token_endpoint:
+            endpoints = _Endpoints(pending.issuer, pending.token_endpoint, pending.revocation_endpoint,
+                                   pending.protected_resources)
+        else:  # stored by an older version
+            endpoints = _Endpoints.of(self.metadata.authorization_server(pending.issuer))
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "code_verifier": pending.code_verifier,
             "redirect_uri": self.config.redirect_uri,
-            **self._client_auth(server.issuer, pending.client_kid),
+            **self._client_auth(endpoints.issuer, pending.client_kid),
         }
         try:
-            answer = self._post(server.token_endpoint, form, pending.dpop_key)
+            answer = self._post(endpoints.token_endpoint, form, pending.dpop_key)
         except OAuthTokenError as exc:
             raise OAuthFlowError("Your Bluesky server refused to finish the sign-in.", code="token_refused",
                                  error=exc.error) from exc
-        tokens = self._token_set(answer, server, client_kid=pending.client_kid, pds_url="", handle="")
         try:
-            identity = self._verify_issuer(tokens.sub, server.issuer)
+            tokens = self._token_set(answer, endpoints.issuer, client_kid=pending.client_kid, pds_url="", handle="")
+            identity = self._verify_issuer(tokens.sub, endpoints, expected_handle=pending.expected_handle)
             if pending.expected_did and tokens.sub != pending.expected_did:
                 raise OAuthFlowError("You signed in as a different account than the one you asked for.",
                                      code="sub_mismatch")
         except AtprotoError:
             # Never keep a token we cannot trust; the server should forget it too.
-            self._revoke_quietly(tokens, pending.dpop_key, server)
+            self._revoke_issued_quietly(answer, pending.dpop_key, endpoints, pending.client_kid)
             raise
         tokens.pds_url, tokens.handle = identity.pds_url, identity.handle
         return tokens
 
-    def _verify_issuer(self, sub: str, issuer: str):
-        """Uncached: sub -> DID document -> PDS -> protected-resource metadata must name `issuer`."""
+    def _verify_issuer(self, sub: str, endpoints: _Endpoints, *, expected_handle: str | None) -> ResolvedIdentity:
+        """Uncached: sub -> DID document -> PDS -> protected-resource metadata must name the issuer."""
         try:
-            identity = self.resolver.resolve(sub, fresh=True)
-            named = self.metadata.authorization_server_for(identity.pds_url, fresh=True)
+            document = self.resolver.resolve_did(sub, fresh=True)
+            pds_url = pds_endpoint(document, sub)
+            named = self.metadata.authorization_server_for(pds_url, fresh=True)
         except (IdentityResolutionError, MetadataError) as exc:
             raise OAuthFlowError("The account's server could not be confirmed.", code="issuer_unverified") from exc
-        if named != issuer:
+        if named != endpoints.issuer or not resource_listed(endpoints.protected_resources, pds_url):
             raise OAuthFlowError("That server is not allowed to sign in this account.", code="issuer_mismatch")
-        return identity
+        return self._identity(sub, document, pds_url, expected_handle)
 
-    def _token_set(self, answer: dict[str, Any], server: AuthServerMetadata, *, client_kid: str | None,
+    def _identity(self, did: str, document: dict[str, Any], pds_url: str,
+                  expected_handle: str | None) -> ResolvedIdentity:
+        """The handle shown for the account. Display only (the account is the DID), so the handle's
+        own resolution may come from the cache: the one checked at start when it is still listed."""
+        listed = handles_in(document)
+        if expected_handle and expected_handle in listed:
+            return ResolvedIdentity(did, expected_handle, pds_url, True, document)
+        for candidate in listed[:1]:
+            try:
+                if self.resolver.resolve_handle(candidate) == did:
+                    return ResolvedIdentity(did, candidate, pds_url, True, document)
+            except IdentityResolutionError:
+                pass
+        return ResolvedIdentity(did, INVALID_HANDLE, pds_url, False, document)
+
+    def _token_set(self, answer: dict[str, Any], issuer: str, *, client_kid: str | None,
                    pds_url: str, handle: str) -> TokenSet:
         access, sub, scope = answer.get("access_token"), answer.get("sub"), answer.get("scope")
-        if str(answer.get("token_type", "")).lower() != "dpop":
+        # RFC 9449 names the type "DPoP"; anything else is not the token this client asked for.
+        if answer.get("token_type") != "DPoP":
             raise OAuthFlowError("The server issued the wrong kind of token.", code="token_type")
+        if "id_token" in answer:
+            # atproto OAuth is not OpenID Connect: an ID token means a server speaking another protocol.
+            raise OAuthFlowError("The server answered with an identity token, which is not accepted.",
+                                 code="id_token")
         if not isinstance(access, str) or not access:
             raise OAuthFlowError("The server issued no access token.", code="token_missing")
         if not isinstance(sub, str) or not is_valid_did(sub):
@@ -256,41 +324,77 @@ class OAuthClient:
                       if isinstance(expires_in, int | float) and expires_in > 0 else None)
         refresh = answer.get("refresh_token")
         return TokenSet(access_token=access, refresh_token=refresh if isinstance(refresh, str) else None,
-                        scope=scope, sub=sub, issuer=server.issuer, pds_url=pds_url, handle=handle,
+                        scope=scope, sub=sub, issuer=issuer, pds_url=pds_url, handle=handle,
                         expires_at=expires_at, client_kid=client_kid)
 
     # --- refresh and revoke --------------------------------------------------------------------
-    def refresh(self, tokens: TokenSet, *, dpop_key: DpopKey) -> TokenSet:
-        """Rotate the tokens. Refresh tokens are single-use: callers must serialise refreshes."""
+    def refresh(self, tokens: TokenSet, *, dpop_key: DpopKey, verify_issuer: bool = True) -> TokenSet:
+        """Rotate the tokens. Refresh tokens are single-use: callers must serialise refreshes.
+
+        Before the refresh token leaves, the account is re-checked (DID document -> PDS -> its
+        authorization server must still be `tokens.issuer`). Raises, without sending anything:
+        - OAuthFlowError `issuer_changed`: the account moved to a server with another issuer
+          (`.fields["pds_moved"]` says whether its PDS changed); the session must end;
+        - OAuthFlowError `issuer_unverified`: the account could not be looked up now (transient);
+        - ClientKeyMissingError: the session's client key is gone; the session must end.
+        After sending: OAuthTokenError (`invalid_grant`: the session is gone), OAuthFlowError
+        `refresh_sub_mismatch` (the server answered for another account; the session must end).
+        A move to another PDS of the same issuer is followed: the result carries the new `pds_url`.
+        """
         if not tokens.refresh_token:
             raise OAuthTokenError(error="invalid_grant", status=None)
-        server = self.metadata.authorization_server(tokens.issuer)
-        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token,
-                **self._client_auth(server.issuer, tokens.client_kid)}
+        client_auth = self._client_auth(tokens.issuer, tokens.client_kid)
+        if verify_issuer:
+            pds_url, server = self._recheck_issuer(tokens)
+        else:
+            pds_url, server = tokens.pds_url, self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
+        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, **client_auth}
         answer = self._post(server.token_endpoint, form, dpop_key)
-        fresh = self._token_set(answer, server, client_kid=tokens.client_kid, pds_url=tokens.pds_url,
+        fresh = self._token_set(answer, server.issuer, client_kid=tokens.client_kid, pds_url=pds_url,
                                 handle=tokens.handle)
         if fresh.sub != tokens.sub:
-            raise OAuthFlowError("The server switched accounts during refresh.", code="sub_mismatch")
+            self._revoke_issued_quietly(answer, dpop_key, _Endpoints.of(server), tokens.client_kid)
+            raise OAuthFlowError("The server switched accounts during refresh.", code="refresh_sub_mismatch")
         if fresh.refresh_token is None:
             fresh.refresh_token = tokens.refresh_token
         return fresh
 
+    def _recheck_issuer(self, tokens: TokenSet) -> tuple[str, AuthServerMetadata]:
+        """DID document (at most REFRESH_IDENTITY_MAX_AGE old) -> PDS -> issuer, which must still be
+        the session's, and must still serve that PDS. Returns the PDS and the issuer's metadata."""
+        try:
+            document = self.resolver.resolve_did(tokens.sub, max_age=REFRESH_IDENTITY_MAX_AGE)
+            pds_url = pds_endpoint(document, tokens.sub)
+            named = self.metadata.authorization_server_for(pds_url, max_age=METADATA_KEEP)
+            server = self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
+        except (IdentityResolutionError, MetadataError) as exc:
+            raise OAuthFlowError("The account's server could not be confirmed right now.",
+                                 code="issuer_unverified") from exc
+        if named != tokens.issuer or not server.serves(pds_url):
+            raise OAuthFlowError("This Bluesky account moved to another server. Please connect it again.",
+                                 code="issuer_changed", pds_moved=origin_of(pds_url) != origin_of(tokens.pds_url))
+        return pds_url, server
+
     def revoke(self, tokens: TokenSet, *, dpop_key: DpopKey) -> None:
         """Revoke at the server (RFC 7009); the refresh token ends the whole session."""
-        server = self.metadata.authorization_server(tokens.issuer)
-        self._revoke(tokens, dpop_key, server)
+        client_auth = self._client_auth(tokens.issuer, tokens.client_kid)
+        server = self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)
+        self._revoke(tokens.refresh_token or tokens.access_token, dpop_key, server.revocation_endpoint, client_auth)
 
-    def _revoke(self, tokens: TokenSet, dpop_key: DpopKey, server: AuthServerMetadata) -> None:
-        if not server.revocation_endpoint:
+    def _revoke(self, token: str, dpop_key: DpopKey, endpoint: str | None, client_auth: dict[str, str]) -> None:
+        if not endpoint:
             raise OAuthTokenError(error="revocation_unsupported")
         # Revoking the refresh token ends the whole session (its access tokens die with it).
-        token = tokens.refresh_token or tokens.access_token
-        form = {"token": token, **self._client_auth(server.issuer, tokens.client_kid)}
-        self._post(server.revocation_endpoint, form, dpop_key, expect_body=False)
+        self._post(endpoint, {"token": token, **client_auth}, dpop_key, expect_body=False)
 
-    def _revoke_quietly(self, tokens: TokenSet, dpop_key: DpopKey, server: AuthServerMetadata) -> None:
+    def _revoke_issued_quietly(self, answer: dict[str, Any], dpop_key: DpopKey, endpoints: _Endpoints,
+                               kid: str | None) -> None:
+        """Best effort: revoke whatever a token answer we refuse handed out."""
+        token = answer.get("refresh_token") or answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            return
         try:
-            self._revoke(tokens, dpop_key, server)
+            self._revoke(token, dpop_key, endpoints.revocation_endpoint,
+                         self._client_auth(endpoints.issuer, kid))
         except AtprotoError:
             pass

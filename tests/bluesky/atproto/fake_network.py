@@ -57,6 +57,7 @@ class FakeNetwork:
     handles: dict = field(default_factory=dict)
     resource_issuer: dict = field(default_factory=dict)  # pds origin -> issuer named
     always_nonce_error: bool = False
+    token_extra: dict = field(default_factory=dict)  # more fields in the token answer (id_token, ...)
     calls: list = field(default_factory=list)
     revoked: list = field(default_factory=list)
 
@@ -111,6 +112,7 @@ class FakeNetwork:
                     "scope": self.token_scope,
                     "sub": self.token_sub,
                     "expires_in": 3600,
+                    **self.token_extra,
                 },
             )
         if endpoint == "revoke":

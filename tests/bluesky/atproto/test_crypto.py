@@ -42,7 +42,8 @@ def test_dpop_key_round_trips_through_storage():
     key = DpopKey.generate()
     restored = DpopKey.from_private_jwk(key.private_jwk_json())
     assert restored.public_jwk == key.public_jwk
-    assert "d" not in repr(key) and key.private_jwk()["d"] not in repr(key)
+    # (the thumbprint in the repr may contain the letter d: look for the JWK member and its value)
+    assert '"d"' not in repr(key) and key.private_jwk()["d"] not in repr(key)
 
 
 def test_client_assertion_claims():
@@ -60,7 +61,7 @@ def test_keyset_keeps_old_keys_public_and_signs_bound_sessions_with_their_key():
     keyset = ClientKeyset([new, old], active_kid="new")
     assert [k["kid"] for k in keyset.jwks()["keys"]] == ["new", "old"]
     assert all("d" not in k for k in keyset.jwks()["keys"])
-    assert keyset.get("old") is old and keyset.get("gone") is new
+    assert keyset.get("old") is old and keyset.get(None) is new  # an unknown kid: test_oauth_checks.py
     restored = ClientKey.from_pem("old", old.to_pem())
     assert restored.public_jwk == old.public_jwk
     with pytest.raises(ValueError):

@@ -1,5 +1,7 @@
 """Handle and DID syntax, DNS-first resolution, two-way verification, caching."""
 
+import threading
+
 import httpx
 import pytest
 
@@ -129,3 +131,48 @@ def test_answers_are_cached_until_fresh_is_asked():
     assert len(network.calls) == calls
     resolver.resolve("alice.example.com", fresh=True)
     assert len(network.calls) == calls + 2
+
+
+def test_slow_handles_do_not_stall_another_members_resolution():
+    # Four members' handles sit on servers that hold the well-known request open; a fifth member's
+    # handle answers in DNS and must resolve while those are still held.
+    release = threading.Event()
+    held = threading.Semaphore(0)
+
+    def handler(request):
+        if request.url.path == "/.well-known/atproto-did":
+            held.release()
+            release.wait(30)
+            return httpx.Response(404)
+        return FakeNetwork().handle(request)
+
+    http = SafeHttpClient(transport=httpx.MockTransport(handler))
+    resolver = IdentityResolver(http=http, plc_url=PLC,
+                                dns_txt=lambda name: [f"did={ALICE}"] if name == "_atproto.alice.example.com" else [])
+
+    def quietly(handle):
+        try:
+            resolver.resolve_handle(handle)
+        except IdentityResolutionError:
+            pass
+
+    slow = [threading.Thread(target=quietly, args=(f"slow{i}.example.com",), daemon=True) for i in range(4)]
+    for thread in slow:
+        thread.start()
+    try:
+        for _ in slow:
+            assert held.acquire(timeout=10)
+        answer = {}
+        done = threading.Event()
+
+        def fast():
+            answer["did"] = resolver.resolve_handle("alice.example.com")
+            done.set()
+
+        threading.Thread(target=fast, daemon=True).start()
+        assert done.wait(8), "another member's slow server stalled this resolution"
+        assert answer["did"] == ALICE
+    finally:
+        release.set()
+        for thread in slow:
+            thread.join(10)
