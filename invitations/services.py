@@ -23,6 +23,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from elonara import metrics
 from invitations import targets
 from invitations.composer import (
     DEFAULT_COMMUNITY_TEMPLATE,
@@ -231,6 +232,7 @@ def invitations_enqueue(
         result.batch = batch
         result.created_count = len(fresh)
         transaction.on_commit(lambda: _dispatch_after_commit(batch.pk))
+        transaction.on_commit(lambda: metrics.invitation_queued(len(fresh)))
     return result
 
 
@@ -304,8 +306,9 @@ def _backoff(attempt: int) -> float:
 
 
 def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) -> SendOutcome:
-    _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40], failure_reason=reason[:300],
-                retryable=retryable)
+    if _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40], failure_reason=reason[:300],
+                   retryable=retryable):
+        metrics.invitation_failed(code)
     logger.info("invitation failed", extra={"invitation": invitation.pk, "code": code})
     return SendOutcome(status=S.FAILED)
 
@@ -349,8 +352,11 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None, agent: 
     result = agent.create_post_for_member(host, record, rkey=invitation.rkey)
 
     if result.success:
-        _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
-                    sent_at=timezone.now(), failure_code="", failure_reason="", retryable=False)
+        sent_at = timezone.now()
+        if _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
+                       sent_at=sent_at, failure_code="", failure_reason="", retryable=False):
+            metrics.invitation_sent()
+            metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
         return SendOutcome(status=S.SENT)
 
     code = result.reason or "error"
@@ -400,8 +406,9 @@ def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) 
 
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
     """Called when the task itself gives up (e.g. unexpected error repeated): never leave it in limbo."""
-    _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
-                retryable=True)
+    if _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
+                   retryable=True):
+        metrics.invitation_failed("gave_up")
 
 
 def invitation_retry_failed(*, host: Any, batch: InvitationBatch) -> int:
@@ -424,6 +431,7 @@ def invitation_retry_failed(*, host: Any, batch: InvitationBatch) -> int:
                 send_invitation.delay(pk)
 
         transaction.on_commit(publish)
+        transaction.on_commit(lambda: metrics.invitation_queued(moved))
     return moved
 
 
