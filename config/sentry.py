@@ -117,9 +117,8 @@ def sentry_init(*, dsn: str, environment: str, traces_sample_rate: float = 0.0,
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
-        # No personal data: no user e-mail/username/IP, no cookies, no request bodies of logged-in users
-        # beyond what the scrubber leaves.
-        send_default_pii=False,
+        # No personal data: send_default_pii (deprecated in favour of data_collection) is left unset,
+        # which is sentry-sdk's "off": no user name/e-mail/IP, no cookies, no auth headers.
         traces_sample_rate=traces_sample_rate,
         integrations=[
             DjangoIntegration(),
