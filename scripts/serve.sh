@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=false
 py=.venv/bin/python
+mkdir -p var
 
 # Refuses to start without the required variables: settings name every missing one, and the
 # deploy checks name the rest (e.g. FIELD_ENCRYPTION_KEYS).
