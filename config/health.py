@@ -82,7 +82,8 @@ class Migrations(HealthCheck):
 def queue_length(queue: str = "celery") -> int:
     """Messages waiting in a Celery queue (all priorities), read from the broker."""
     with _celery_app().connection_for_read() as conn:
-        _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+        # Not passive: on Redis a queue no worker has declared yet is simply empty, not an error.
+        _, count, _ = conn.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False)
         return int(count)
 
 

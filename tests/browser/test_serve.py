@@ -122,9 +122,10 @@ def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 24
     pytest.fail(f"/readyz never turned ready ({last and last.text}):\n{log.read_text()[-4000:]}")
 
 
-def wait_group_gone(pgid: int, log: Path, timeout: float = 60) -> None:
+def wait_group_gone(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    pgid = proc.pid
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and group_alive(pgid):
+    while time.monotonic() < deadline and (proc.poll() is None or group_alive(pgid)):
         time.sleep(0.2)
     if group_alive(pgid):
         left = subprocess.run(["ps", "-o", "pid,cmd", "-g", str(pgid)], capture_output=True, text=True).stdout
@@ -188,7 +189,7 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGINT)
-        wait_group_gone(proc.pid, log)
+        wait_group_gone(proc, log)
     text = log.read_text()
     assert "Booting worker" in text and "beat: Starting" in text and " ready." in text
 
@@ -214,7 +215,7 @@ def test_readyz_sees_the_broker_down_and_sigterm_to_the_parent_stops_everything(
         # SIGTERM to the parent only (what systemd or a supervisor sends).
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        wait_group_gone(proc.pid, log)
+        wait_group_gone(proc, log)
     assert proc.returncode == 143
 
 
