@@ -10,6 +10,7 @@ from elonara import selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
+from elonara.services import UPCOMING_CACHE_SECONDS
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -17,7 +18,8 @@ def _apply_error(form, error: ElonaraError) -> None:
 
 
 def home(request):
-    context = {"upcoming_events": selectors.event_list_upcoming(limit=30)}
+    # Lazy: the query runs only when the cached fragment is missing.
+    context = {"upcoming_events": selectors.event_list_upcoming(limit=30), "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
         context["my_communities"] = selectors.community_list_for_member(member=request.user)
         context["my_rsvps"] = selectors.rsvp_list_upcoming_for_member(member=request.user)

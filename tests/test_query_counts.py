@@ -15,6 +15,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -155,10 +156,32 @@ def test_query_count_is_fixed(world, who, method, url, queries, status, django_a
     if who != "anonymous":
         client.force_login(getattr(world, who))
     _request(client, world, method, url)  # warm-up: per-process caches (content types, keys) filled
+    cache.clear()  # cold: cached fragments (the home page's events) are rendered, their queries counted
     with django_assert_num_queries(queries):
         response = _request(client, world, method, url)
     assert response.status_code == status
     world.grow(3)
+    cache.clear()
     with django_assert_num_queries(queries):
         response = _request(client, world, method, url)
     assert response.status_code == status
+
+
+def test_home_page_events_come_from_the_cache_until_an_event_changes(world, django_assert_num_queries,
+                                                                     django_capture_on_commit_callbacks):
+    from elonara.models import RSVP
+
+    anonymous = Client()
+    anonymous.get("/")
+    with django_assert_num_queries(0):
+        assert b"Board games" in anonymous.get("/").content
+    # A new event, then a recount (what the worker does after an RSVP), show at once after commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        new = World._event(host=world.ann, title="Fresh picnic")
+    assert b"Fresh picnic" in anonymous.get("/").content
+    RSVP.objects.create(event=new, member=world.bob, status=RSVP.Status.GOING)
+    with django_capture_on_commit_callbacks(execute=True):
+        elonara_services.event_recount(event_id=new.pk)
+    page = anonymous.get("/").content.decode()
+    card = page[page.index("Fresh picnic"):]
+    assert "1 going" in card[:600]
