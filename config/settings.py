@@ -138,8 +138,20 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    # Redelivery after a lost worker waits for this visibility timeout (seconds).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    # A lost worker's unacknowledged tasks (killed, machine gone) come back once they are older than
+    # the visibility timeout, at the next "restore" sweep a running worker makes. kombu sweeps every
+    # unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 = 100 s by default: the
+    # ~95-100 s an operator sees with a short timeout); throttle 1 makes the interval the only control.
+    # So redelivery takes between CELERY_VISIBILITY_TIMEOUT and that + CELERY_UNACKED_RESTORE_INTERVAL.
+    # Keep the timeout above the longest task and the longest countdown (ETA tasks wait unacknowledged).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": 1,
+        # A broker that vanishes without closing the connection must not hang publishers forever.
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
