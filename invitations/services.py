@@ -231,8 +231,13 @@ def invitations_enqueue(
             raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
         result.batch = batch
         result.created_count = len(fresh)
-        transaction.on_commit(lambda: _dispatch_after_commit(batch.pk))
-        transaction.on_commit(lambda: metrics.invitation_queued(len(fresh)))
+        queued = len(fresh)
+
+        def after_commit() -> None:
+            _dispatch_after_commit(batch.pk)
+            metrics.invitation_queued(queued)
+
+        transaction.on_commit(after_commit)
     return result
 
 
@@ -429,9 +434,9 @@ def invitation_retry_failed(*, host: Any, batch: InvitationBatch) -> int:
 
             for pk in ids:
                 send_invitation.delay(pk)
+            metrics.invitation_queued(moved)
 
         transaction.on_commit(publish)
-        transaction.on_commit(lambda: metrics.invitation_queued(moved))
     return moved
 
 
