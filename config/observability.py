@@ -58,10 +58,14 @@ class RequestContextFilter(logging.Filter):
     """Adds request_id and member_id (empty outside a request) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # django.request logs 4xx/5xx after the middleware returned, with the request attached.
+        request = getattr(record, "request", None)
         if not getattr(record, "request_id", ""):
-            record.request_id = request_id_var.get()
+            record.request_id = getattr(request, "request_id", "") or request_id_var.get()
         if not getattr(record, "member_id", ""):
-            record.member_id = member_id_var.get()
+            user = getattr(request, "user", None)
+            from_request = str(user.pk) if user is not None and getattr(user, "is_authenticated", False) else ""
+            record.member_id = member_id_var.get() or from_request
         return True
 
 

@@ -66,3 +66,11 @@ def test_log_format_json_is_what_the_process_prints():
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.stderr.strip().endswith("WARNING elonara hello")
+
+
+@pytest.mark.django_db
+def test_django_request_errors_carry_the_request_id(client, json_log):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    line = next(json.loads(entry) for entry in json_log.getvalue().splitlines() if "Not Found" in entry)
+    assert line["request_id"] == response["X-Request-ID"] and line["path"] == "/no-such-page/"
