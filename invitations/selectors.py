@@ -40,11 +40,11 @@ def invitation_for_landing(*, target: Any, token: str | None) -> Invitation | No
 
 def invitations_for_member(*, member: Any) -> list[Invitation]:
     """Invitations addressed to the member's connected Bluesky account (home page)."""
-    did = targets.member_did(member)
-    if not did:
+    did = targets.member_did_subquery(member)
+    if did is None:
         return []
     return list(
-        Invitation.objects.filter(recipient_did=did, status__in=[S.SENT, S.ACCEPTED])
+        Invitation.objects.filter(recipient_did__in=did, status__in=[S.SENT, S.ACCEPTED])
         .select_related("host", "event", "community")
         .order_by("-created_at")[:50]
     )

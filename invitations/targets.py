@@ -68,6 +68,14 @@ def member_did(member: Any) -> str:
     return identity.did if identity else ""
 
 
+def member_did_subquery(member: Any) -> Any:
+    """The member's DID as a subquery (empty when not connected): one query instead of two."""
+    model = _identity_model()
+    if model is None or member is None or not getattr(member, "is_authenticated", False):
+        return None
+    return model.objects.filter(member=member).values("did")[:1]
+
+
 def member_is_in(target: Any, *, member: Any) -> bool:
     """Has the member RSVPed to the event / joined the community?"""
     from elonara import selectors as elonara_selectors
