@@ -20,6 +20,7 @@ from bluesky.atproto import AtprotoError, XrpcError
 from bluesky.errors import SessionEndedError
 from bluesky.records import is_did
 from bluesky.sessions import OAuthPdsSession
+from elonara import metrics
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class BlueskyGraphService:
                                  message="Bluesky did not grant permission to read your followers: "
                                          "reauthorize Elonara on your Bluesky card.") from exc
             logger.warning("graph read failed", extra={"kind": kind, "status": exc.status, "error": exc.error})
+            if exc.status == 429:
+                metrics.bluesky_rate_limited("graph")
             raise GraphError(code="upstream", status=exc.status,
                              message="Bluesky could not list your followers now; try again.") from exc
         except AtprotoError as exc:  # transport: timeout, refused, unsafe URL

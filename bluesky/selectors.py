@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from bluesky.atproto import normalize_identifier
 from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting
@@ -61,7 +62,10 @@ class IdentitySummary:
 
 
 def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
-    identity = BlueskyIdentity.objects.filter(member=member).first() if member.is_authenticated else None
+    # Only what is shown: loading the whole row would decrypt tokens and the DPoP key for nothing.
+    identity = (BlueskyIdentity.objects.filter(member=member)
+                .only("did", "handle", "pds_url", "scope", "status", "connected_at").first()
+                if member.is_authenticated else None)
     if identity is None:
         return None
     return IdentitySummary(
@@ -77,6 +81,13 @@ def member_did_get(*, member: Member) -> str:
     if not member.is_authenticated:
         return ""
     return BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first() or ""
+
+
+def member_did_query(*, member: Member) -> QuerySet | None:
+    """The member's DID as a subquery (None when not signed in): lets a caller filter by it in one query."""
+    if not member.is_authenticated:
+        return None
+    return BlueskyIdentity.objects.filter(member=member).values("did")[:1]
 
 
 # --- Posting accounts ----------------------------------------------------------------------------

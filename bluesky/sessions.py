@@ -51,6 +51,7 @@ from bluesky.atproto.http import origin_of
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, SessionEndedError
 from bluesky.models import AppPasswordSession, BlueskyIdentity
+from elonara import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,9 @@ class OAuthPdsSession(PdsSession):
             tokens = client.refresh(tokens_of(identity), dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk))
         except OAuthTokenError as exc:
             if exc.error != "invalid_grant":
+                metrics.token_refresh("error")
                 raise
+            metrics.token_refresh("invalid_grant")
             self._mark_ended(identity, reason="refresh refused (invalid_grant)")
             return
         except OAuthFlowError as exc:
@@ -305,9 +308,15 @@ class OAuthPdsSession(PdsSession):
             # account, or the client key this session is bound to is gone: the old tokens must not be
             # sent again. `issuer_unverified` is a lookup that failed now: transient, keep the session.
             if exc.code not in SESSION_ENDING_REFRESH_CODES:
+                metrics.token_refresh("error")
                 raise
+            metrics.token_refresh("session_ended")
             self._mark_ended(identity, reason=exc.code)
             return
+        except AtprotoError:
+            metrics.token_refresh("error")
+            raise
+        metrics.token_refresh("ok")
         identity.access_token = tokens.access_token
         identity.refresh_token = tokens.refresh_token or ""
         identity.pds_url = tokens.pds_url  # the account may have moved to another PDS of the same issuer

@@ -21,6 +21,7 @@ from bluesky.atproto import AtprotoError
 from bluesky.errors import BlueskyError
 from bluesky.forms import AppPasswordForm
 from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest
+from elonara import metrics
 from elonara.ratelimit import RateLimitedError, rate_limit_request
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ def connect(request):
                                    browser_secret=_browser_secret(request))
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky connect refused", extra={"code": error.code})
+        metrics.connect_refused(error.code)
         messages.error(request, error.message)
         return _profile(request)
+    metrics.connect_started()
     return redirect(url)
 
 
@@ -77,9 +80,11 @@ def sign_in(request):
                                    purpose=OAuthAuthorizationRequest.Purpose.SIGN_IN, next_path=next_path)
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky sign-in refused", extra={"code": error.code})
+        metrics.connect_refused(error.code)
         messages.error(request, error.message)
         login_url = reverse("members:login")
         return redirect(f"{login_url}?{urlencode({'next': next_path})}" if next_path else login_url)
+    metrics.connect_started()
     return redirect(url)
 
 
@@ -103,7 +108,9 @@ def callback(request):
         done = services.oauth_complete(params=request.GET, browser_secret=_browser_secret(request), member=member)
     except AtprotoError as error:
         logger.info("bluesky callback refused", extra={"code": error.code})
+        metrics.connect_refused(error.code)
         return render(request, "bluesky/connect_error.html", {"message": error.message}, status=400)
+    metrics.connect_completed()
     if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
         messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")
         return _profile(request)

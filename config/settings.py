@@ -18,6 +18,20 @@ if (BASE_DIR / ".env").exists():
 # --- Core -------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 
+# Production (DEBUG=false) refuses to start while any of these is unset, naming every missing one
+# at once (an operator fixes the environment in one go instead of one restart per variable).
+# FIELD_ENCRYPTION_KEYS is enforced by the bluesky.E001 system check, which `make serve` runs.
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ALLOWED_HOSTS")
+if not DEBUG:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="").strip()]
+    if _missing:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "Production settings (DEBUG=false) need these environment variables: "
+            + ", ".join(_missing) + ". See .env.example."
+        )
+
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-never-use-in-production")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -40,6 +54,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_prometheus",
+    "health_check",
     "members",
     "elonara",
     "bluesky",
@@ -47,6 +63,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts and latencies by view (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Gives every request an id (X-Request-ID response header, log lines, Sentry tag).
+    "config.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database host that does not answer fails fast (readiness checks, start-up) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "members.Member"
@@ -94,7 +117,11 @@ AUTH_USER_MODEL = "members.Member"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          # An unreachable Redis fails in seconds instead of hanging a request.
+                          "OPTIONS": {"socket_connect_timeout": 5}}}
+    # Sessions read from Redis (written through to the database): one query less per signed-in page.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     # The database cache is shared by every process on the default SQLite setup.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "elonara_cache"}}
@@ -112,8 +139,19 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    # Redelivery after a lost worker waits for this visibility timeout (seconds).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    # A lost worker's unacknowledged tasks (killed, machine gone) come back once they are older than
+    # the visibility timeout, at the next "restore" sweep a running worker makes. kombu sweeps every
+    # unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 = 100 s by default: the
+    # ~95-100 s an operator sees with a short timeout); throttle 1 makes the interval the only control.
+    # So redelivery takes between CELERY_VISIBILITY_TIMEOUT and that + CELERY_UNACKED_RESTORE_INTERVAL.
+    # Keep the timeout above the longest task and the longest countdown (ETA tasks wait unacknowledged).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": 1,
+        # An unreachable broker fails a publish in seconds instead of hanging the request.
+        "socket_connect_timeout": 5,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -217,6 +255,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and the metrics scraper reach the web port directly, over http.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
@@ -256,14 +296,32 @@ INVITATIONS_PACING_ENABLED = env.bool("INVITATIONS_PACING_ENABLED", default=True
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# "plain" (human-readable, the default) or "json": one JSON object per line, with the request id
+# and member id of the request being served; secrets are never logged in either format.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Private calendar feed URLs carry a secret token: it never reaches a log line.
-    "filters": {"redact_feed_tokens": {"()": "elonara.log_filters.RedactCalendarFeedTokens"}},
+    "filters": {
+        "request_context": {"()": "config.observability.RequestContextFilter"},
+        # Private calendar feed URLs carry a secret token: it never reaches a log line.
+        "redact_feed_tokens": {"()": "elonara.log_filters.RedactCalendarFeedTokens"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "config.observability.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_feed_tokens"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                    "filters": ["request_context", "redact_feed_tokens"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -274,3 +332,42 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Error tracking (opt-in) ------------------------------------------------------------
+# Empty: nothing is sent anywhere. Set: sentry-sdk with the Django and Celery integrations,
+# no personal data, and config/sentry.py scrubbing tokens, codes and keys before sending.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+
+# --- Metrics ----------------------------------------------------------------------------
+# The Prometheus endpoint (/metrics) answers only requests bearing this token
+# (`Authorization: Bearer <token>`); empty turns the endpoint off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# prometheus_client's multi-process mode: every gunicorn worker and Celery process on a machine
+# writes its numbers in this folder and /metrics adds them up. `make serve` and the systemd units
+# set it; the library reads it from the environment itself, so it is only checked here.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+# A worker-only machine has no /metrics: its Celery worker serves them on this address
+# (host:port, e.g. 10.0.0.5:9808) when set.
+CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", default="")
+
+# --- Health -----------------------------------------------------------------------------
+# Seconds each /readyz check may take before it counts as down.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)
+# /readyz/worker reports the queue as unhealthy above this many waiting tasks.
+HEALTH_QUEUE_MAX_LENGTH = env.int("HEALTH_QUEUE_MAX_LENGTH", default=10000)
+
+# --- Web server (gunicorn, read by config/gunicorn.conf.py) ------------------------------
+GUNICORN_BIND = env("GUNICORN_BIND", default="127.0.0.1:8000")
+# 0: two per CPU core plus one (gunicorn's advice for sync workers).
+GUNICORN_WORKERS = env.int("GUNICORN_WORKERS", default=0)
+GUNICORN_THREADS = env.int("GUNICORN_THREADS", default=1)
+GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=30)
+# Addresses of the proxies allowed to set X-Forwarded-Proto/-For (gunicorn's forwarded_allow_ips).
+FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS", default="127.0.0.1,::1")
+
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)

@@ -18,3 +18,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Pages render without a collectstatic run (production uses the hashed manifest storage).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# The database cache's table is not in the test database: without Redis (fast tier) tests use
+# a per-process memory cache; with REDIS_URL (services tier) the real Redis cache.
+if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):  # noqa: F405
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from config import health
+
 
 def moved(new_prefix: str):
     """Pages that moved when `bluesky.agents` joined the `bluesky` app: 308 keeps the method, so old
@@ -23,6 +25,10 @@ def moved(new_prefix: str):
 urlpatterns = [
     re_path(r"^admin/bluesky_agents/(?P<rest>.*)$", moved("/admin/bluesky/")),
     re_path(r"^bluesky/agents/(?P<rest>.*)$", moved("/bluesky/")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("readyz/worker", health.readyz_worker, name="readyz-worker"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("members/", include("members.urls")),
     path("bluesky/", include("bluesky.urls")),

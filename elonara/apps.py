@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ElonaraConfig(AppConfig):
     name = "elonara"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from elonara import signals  # noqa: F401 - connects the receivers

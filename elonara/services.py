@@ -258,6 +258,24 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     return rsvp
 
 
+# The home page's "Upcoming events" fragment is cached (it is most of the page's CPU). Any change to
+# an event, its counts or its community's name drops it after commit; the timeout bounds how long
+# an event that just ended can stay listed.
+UPCOMING_CACHE_SECONDS = 60
+
+
+def upcoming_events_cache_clear() -> None:
+    from django.core.cache import cache
+    from django.core.cache.utils import make_template_fragment_key
+
+    cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)])
+
+
+def upcoming_events_changed() -> None:
+    """Call inside the write's transaction: the fragment is dropped once the change is visible."""
+    transaction.on_commit(upcoming_events_cache_clear)
+
+
 def event_recount(*, event_id: int) -> Event | None:
     """Recompute the denormalised attendance counts shown on listings."""
     event = Event.objects.filter(pk=event_id).first()
@@ -268,6 +286,7 @@ def event_recount(*, event_id: int) -> Event | None:
     Event.objects.filter(pk=event_id).update(
         going_count=counts.get(RSVP.Status.GOING, 0), maybe_count=counts.get(RSVP.Status.MAYBE, 0)
     )
+    upcoming_events_changed()
     event.refresh_from_db()
     return event
 

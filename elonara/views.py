@@ -1,3 +1,4 @@
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from elonara import cards, ical, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
+from elonara.services import UPCOMING_CACHE_SECONDS
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -21,7 +23,9 @@ def _apply_error(form, error: ElonaraError) -> None:
 
 
 def home(request):
-    context = {"upcoming_events": selectors.event_list_upcoming(limit=30)}
+    # A callable: the template calls it (building the queryset) only when the cached fragment is missing.
+    context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
+               "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
         context["my_communities"] = selectors.community_list_for_member(member=request.user)
         context["my_rsvps"] = selectors.rsvp_list_upcoming_for_member(member=request.user)

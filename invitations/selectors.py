@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count
 
 from bluesky.models import BlueskyIdentity
-from bluesky.selectors import member_did_get
+from bluesky.selectors import member_did_query
 from invitations import targets
 from invitations.models import Invitation, InvitationBatch
 from invitations.targets import Target
@@ -43,11 +43,11 @@ def invitation_for_landing(*, target: Target, token: str | None) -> Invitation |
 
 def invitations_for_member(*, member: Member) -> list[Invitation]:
     """Invitations addressed to the member's connected Bluesky account (home page)."""
-    did = member_did_get(member=member)
-    if not did:
+    did = member_did_query(member=member)
+    if did is None:
         return []
     return list(
-        Invitation.objects.filter(recipient_did=did, status__in=[S.SENT, S.ACCEPTED])
+        Invitation.objects.filter(recipient_did__in=did, status__in=[S.SENT, S.ACCEPTED])
         .select_related("host", "event", "community")
         .order_by("-created_at")[:50]
     )

@@ -28,6 +28,7 @@ from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
+from elonara import metrics
 from elonara.cards import link_card_for
 from elonara.models import Community, Event
 from invitations import targets
@@ -244,7 +245,13 @@ def invitations_enqueue(
             raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
         result.batch = batch
         result.created_count = len(fresh)
-        transaction.on_commit(lambda: _dispatch_after_commit(batch.pk))
+        queued = len(fresh)
+
+        def after_commit() -> None:
+            _dispatch_after_commit(batch.pk)
+            metrics.invitation_queued(queued)
+
+        transaction.on_commit(after_commit)
     return result
 
 
@@ -312,8 +319,9 @@ def _backoff(attempt: int) -> float:
 
 
 def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) -> SendOutcome:
-    _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40], failure_reason=reason[:300],
-                retryable=retryable)
+    if _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40], failure_reason=reason[:300],
+                   retryable=retryable):
+        metrics.invitation_failed(code)
     logger.info("invitation failed", extra={"invitation": invitation.pk, "code": code})
     return SendOutcome(status=S.FAILED)
 
@@ -356,8 +364,11 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
                                           thumb=invitation_thumb(target=invitation.target))
 
     if result.success:
-        _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
-                    sent_at=timezone.now(), failure_code="", failure_reason="", retryable=False)
+        sent_at = timezone.now()
+        if _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
+                       sent_at=sent_at, failure_code="", failure_reason="", retryable=False):
+            metrics.invitation_sent()
+            metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
         return SendOutcome(status=S.SENT)
 
     code = result.reason or "error"
@@ -407,8 +418,9 @@ def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) 
 
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
     """Called when the task itself gives up (e.g. unexpected error repeated): never leave it in limbo."""
-    _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
-                retryable=True)
+    if _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
+                   retryable=True):
+        metrics.invitation_failed("gave_up")
 
 
 def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
@@ -429,6 +441,7 @@ def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
 
             for pk in ids:
                 send_invitation.delay(pk)
+            metrics.invitation_queued(moved)
 
         transaction.on_commit(publish)
     return moved

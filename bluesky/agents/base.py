@@ -19,6 +19,7 @@ from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.errors import BlueskyError, Reason, RecordValidationError
 from bluesky.records import POST_NSID, BlobUpload, is_valid_rkey, validate_post_record
 from bluesky.sessions import PdsSession
+from elonara import metrics
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,13 @@ class BlueskyAgentInterface(abc.ABC):
 
     def create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None = None,
                                thumb: BlobUpload | None = None) -> BlueskyResult:
+        result = self._create_post_for_member(member, record, rkey=rkey, thumb=thumb)
+        if result.reason == Reason.RATE_LIMITED:
+            metrics.bluesky_rate_limited(self.name)
+        return result
+
+    def _create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None,
+                                thumb: BlobUpload | None) -> BlueskyResult:
         """Create `record` (an app.bsky.feed.post) for `member`.
 
         `rkey`: fix the record key before the first attempt so a retry can never create a second

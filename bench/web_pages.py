@@ -1,0 +1,217 @@
+"""Server CPU per request under gunicorn (production settings, PostgreSQL, Redis cache), page by
+page, beside a bare Django view (same middleware, no work) measured in the same run as the floor.
+
+CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
+the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
+Needs DATABASE_URL (PostgreSQL) and REDIS_URL: `make bench` provides them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+from invitations_common import _require, fresh_database  # noqa: E402
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+ROUNDS = 3
+WARMUP = 40
+CONCURRENCY = 8
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(master: int) -> float:
+    """utime + stime of the master and its live workers."""
+    pids = [master]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def hammer(base: str, path: str, cookies: dict[str, str], count: int) -> float:
+    """`count` GETs over CONCURRENCY keep-alive connections; returns wall seconds."""
+    todo = iter(range(count))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def run() -> None:
+        with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+            while True:
+                with lock:
+                    if next(todo, None) is None:
+                        return
+                response = client.get(path)
+                if response.status_code != 200:
+                    errors.append(f"{path}: {response.status_code}")
+
+    threads = [threading.Thread(target=run) for _ in range(CONCURRENCY)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        sys.exit(f"requests failed: {errors[:3]}")
+    return time.perf_counter() - start
+
+
+def build_data() -> dict[str, object]:
+    """A home page full of events (30 upcoming, in communities, with RSVPs), a host with a
+    connected identity, an invitation batch, and a member invited to a few events."""
+    from django.test import Client
+    from django.utils import timezone
+
+    from bluesky.models import BlueskyIdentity
+    from elonara import services as es
+    from invitations import services as inv
+    from invitations.models import Invitation
+    from members.models import Member
+    from tests.invitations.conftest import profile, random_did
+
+    def member(name: str) -> Member:
+        m = Member.objects.create_user(username=name, password=secrets.token_urlsafe(12), display_name=name.title())
+        BlueskyIdentity.objects.create(member=m, did=random_did(), handle=f"{name}.test", pds_url="https://pds.invalid",
+                                       issuer="https://pds.invalid", scope="atproto", access_token="unused",
+                                       dpop_private_jwk="{}", connected_at=timezone.now())
+        return m
+
+    host, guest = member("ann"), member("bob")
+    others = [member(f"m{i}") for i in range(10)]
+    communities = [es.community_create(creator=o, name=f"Club {i}", description="Weekly.") for i, o in
+                   enumerate(others[:5])]
+    for c in communities:
+        es.community_join(community=c, member=host)
+        es.community_join(community=c, member=guest)
+    events = []
+    for i in range(30):
+        start = timezone.now() + timedelta(days=1 + i)
+        owner = others[i % 10]
+        community = communities[i % 10] if i % 10 < 5 else None  # others[:5] created the communities
+        events.append(es.event_create(host=owner, title=f"Event {i}", starts_at=start,
+                                      ends_at=start + timedelta(hours=2), description="Bring friends.", venue="Café",
+                                      community=community))
+    event = es.event_create(host=host, title="Ann's board games", starts_at=timezone.now() + timedelta(days=2),
+                            ends_at=timezone.now() + timedelta(days=2, hours=3), description="", venue="Café")
+    for o in others:
+        es.rsvp_set(event=event, member=o, status="going")
+    for e in events[:8]:
+        es.rsvp_set(event=e, member=host, status="going")
+        es.rsvp_set(event=e, member=guest, status="maybe")
+    batch = inv.invitations_enqueue(host=host, target=event, message_template="",
+                                    profiles=[profile(f"p{i}.test") for i in range(50)]).batch
+    Invitation.objects.filter(batch=batch).update(status=Invitation.Status.SENT)
+    for e in events[10:13]:
+        b = inv.invitations_enqueue(host=e.host, target=e, message_template="",
+                                    profiles=[profile("bob.test", did=guest.bluesky_identity.did)]).batch
+        b.invitations.update(status=Invitation.Status.SENT)
+
+    def session(m: Member) -> dict[str, str]:
+        c = Client()
+        c.force_login(m)
+        return {"sessionid": c.cookies["sessionid"].value}
+
+    return {"host": session(host), "guest": session(guest), "event": event.pk, "batch": batch.pk}
+
+
+def main() -> None:
+    from cryptography.fernet import Fernet
+
+    db_url = _require("DATABASE_URL")
+    redis_url = _require("REDIS_URL")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with fresh_database(db_url) as database:
+        env = {
+            **os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SECURE_SSL_REDIRECT": "false",
+            "ELONARA_PUBLIC_URL": base, "DATABASE_URL": database, "REDIS_URL": redis_url,
+            "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "web_common", "PYTHONPATH": f"{BENCH}:{ROOT}",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        os.environ.update(env)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        data = build_data()
+        from django.db import connections
+
+        connections.close_all()
+        log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log", "wb")  # noqa: SIM115
+        server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py",
+                                   "--access-logfile", "/dev/null"],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            pages = [
+                ("bare Django view (floor)", "/bench/bare/", {}),
+                ("home, anonymous", "/", {}),
+                ("home, member", "/", data["guest"]),
+                ("event page, host", f"/events/{data['event']}/", data["host"]),
+                ("picker", f"/invitations/event/{data['event']}/invite/", data["host"]),
+                ("progress API", f"/api/invitations/batches/{data['batch']}/", data["host"]),
+                ("identity API", "/api/bluesky/identity/", data["host"]),
+            ]
+            print(f"gunicorn, 2 sync workers, {REQUESTS} requests per page and round, {ROUNDS} rounds "
+                  f"(median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
+            for _name, path, cookies in pages:
+                hammer(base, path, cookies, WARMUP)
+            # Rounds interleave the pages, so a noisy moment on the shared machine hits all of them.
+            cpu: dict[str, list[float]] = {name: [] for name, _, _ in pages}
+            rate: dict[str, list[float]] = {name: [] for name, _, _ in pages}
+            for _ in range(ROUNDS):
+                for name, path, cookies in pages:
+                    before = cpu_seconds(server.pid)
+                    wall = hammer(base, path, cookies, REQUESTS)
+                    cpu[name].append((cpu_seconds(server.pid) - before) / REQUESTS * 1000)
+                    rate[name].append(REQUESTS / wall)
+            floor = statistics.median(cpu[pages[0][0]])
+            print(f"{'page':28} {'server CPU ms/req':>18} {'x floor':>8} {'req/s':>8}")
+            for name, _, _ in pages:
+                per_request = statistics.median(cpu[name])
+                print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            log.close()
+
+
+if __name__ == "__main__":
+    main()

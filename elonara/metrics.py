@@ -1,0 +1,91 @@
+"""Elonara's own Prometheus metrics, beside django-prometheus's request metrics (same registry).
+
+Call the small helpers below from services; never touch the metric objects elsewhere, so names,
+labels and their allowed values stay in one place. Label values are short codes from a closed
+set: anything else becomes "other", so a label can never carry a handle, a URL or a secret and
+the number of series stays bounded.
+
+Under gunicorn and Celery every process counts on its own; with PROMETHEUS_MULTIPROC_DIR set
+(`make serve`, the systemd units) /metrics adds up every process of the machine.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import Counter, Histogram
+
+_LABEL = re.compile(r"^[a-z0-9_]{1,40}$")
+
+
+def _label(value: str) -> str:
+    value = (value or "").strip().lower()
+    return value if _LABEL.match(value) else "other"
+
+
+INVITATIONS_QUEUED = Counter(
+    "elonara_invitations_queued", "Invitations handed to the sending queue (new, or retried by the host)."
+)
+INVITATIONS_SENT = Counter("elonara_invitations_sent", "Invitation posts published on Bluesky.")
+INVITATIONS_FAILED = Counter(
+    "elonara_invitations_failed", "Invitations that ended failed, by reason code.", ["reason"]
+)
+PUBLISH_LAG = Histogram(
+    "elonara_invitation_publish_lag_seconds",
+    "Seconds from an invitation's creation to its post being published.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, float("inf")),
+)
+BLUESKY_RATE_LIMITED = Counter(
+    "elonara_bluesky_rate_limited", "HTTP 429 answers from Bluesky, by posting account kind.", ["account_kind"]
+)
+TOKEN_REFRESHES = Counter(
+    "elonara_bluesky_token_refreshes", "OAuth token refreshes, by outcome (ok, invalid_grant, error).", ["outcome"]
+)
+CONNECTS_STARTED = Counter("elonara_bluesky_connects_started", "Connect Bluesky sign-ins started.")
+CONNECTS_COMPLETED = Counter("elonara_bluesky_connects_completed", "Connect Bluesky sign-ins completed.")
+CONNECTS_REFUSED = Counter(
+    "elonara_bluesky_connects_refused", "Connect Bluesky sign-ins refused, by error code.", ["code"]
+)
+
+
+# --- invitations (wired in invitations/services.py) ---------------------------------------
+def invitation_queued(n: int = 1) -> None:
+    if n > 0:
+        INVITATIONS_QUEUED.inc(n)
+
+
+def invitation_sent() -> None:
+    INVITATIONS_SENT.inc()
+
+
+def invitation_failed(reason: str) -> None:
+    INVITATIONS_FAILED.labels(reason=_label(reason)).inc()
+
+
+def publish_lag(seconds: float) -> None:
+    PUBLISH_LAG.observe(max(seconds, 0.0))
+
+
+# --- Bluesky -------------------------------------------------------------------------------
+def bluesky_rate_limited(account_kind: str) -> None:
+    """A 429 from a PDS/App View. account_kind: the agent ("legacy", "oauth") or "graph"."""
+    BLUESKY_RATE_LIMITED.labels(account_kind=_label(account_kind)).inc()
+
+
+def token_refresh(outcome: str) -> None:
+    """outcome: "ok", "invalid_grant" (ended by the server), "session_ended" (issuer moved, other
+    account, client key gone) or "error" (transient)."""
+    TOKEN_REFRESHES.labels(outcome=_label(outcome)).inc()
+
+
+def connect_started() -> None:
+    CONNECTS_STARTED.inc()
+
+
+def connect_completed() -> None:
+    CONNECTS_COMPLETED.inc()
+
+
+def connect_refused(code: str) -> None:
+    """code: the AtprotoError code (state_unknown, par_refused, did_taken, ...)."""
+    CONNECTS_REFUSED.labels(code=_label(code)).inc()

@@ -1,0 +1,187 @@
+"""Every page and API endpoint runs a fixed number of queries, whatever the amount of data.
+
+Each case is measured twice: on a small world, then after the world grew (more events, members,
+RSVPs, communities, invitations around the same objects). Both must equal the case's number, so
+an N+1 (a query per row) fails here, and so does any new query, on purpose: update the number
+only after checking the new query is needed.
+
+Not covered here (they call Bluesky): the graph page and bulk-create APIs, connect and callback;
+their peer tests cover behaviour.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from elonara import services as elonara_services
+from invitations import services as invitation_services
+from invitations.models import Invitation
+from tests.invitations.conftest import link_identity, make_member, profile, random_did
+
+_seq = itertools.count()
+
+
+class World:
+    """Ann hosts a community and an event; Bob is a member who was invited to it."""
+
+    def __init__(self) -> None:
+        self.ann = make_member("ann")
+        self.ann_did = random_did()
+        link_identity(member=self.ann, did=self.ann_did, handle="ann.test")
+        self.bob = make_member("bob")
+        self.bob_did = random_did()
+        link_identity(member=self.bob, did=self.bob_did, handle="bob.test")
+        self.community = elonara_services.community_create(creator=self.ann, name="Go players",
+                                                           description="Weekly games.")
+        self.event = self._event(host=self.ann, community=self.community, title="Board games")
+        result = invitation_services.invitations_enqueue(
+            host=self.ann, target=self.event, message_template="",
+            profiles=[profile("bob.test", did=self.bob_did)])
+        self.batch = result.batch
+        self.invitation = self.batch.invitations.get()
+        Invitation.objects.filter(pk=self.invitation.pk).update(status=Invitation.Status.SENT)
+        elonara_services.community_join(community=self.community, member=self.bob)
+        elonara_services.rsvp_set(event=self.event, member=self.bob, status="going")
+        elonara_services.rsvp_set(event=self.event, member=self.ann, status="going")
+        self.grow()
+
+    @staticmethod
+    def _event(*, host, community=None, title="Meetup"):
+        start = timezone.now() + timedelta(days=3, hours=next(_seq))
+        return elonara_services.event_create(host=host, title=title, starts_at=start,
+                                             ends_at=start + timedelta(hours=2), description="", venue="Café",
+                                             community=community)
+
+    def grow(self, n: int = 2) -> None:
+        """More of everything around the same objects: rows a page might query once per item."""
+        for _ in range(n):
+            i = next(_seq)
+            other = make_member(f"m{i}")
+            link_identity(member=other, did=random_did(), handle=f"m{i}.test")
+            community = elonara_services.community_create(creator=other, name=f"Club {i}", description="")
+            elonara_services.community_join(community=community, member=self.ann)
+            elonara_services.community_join(community=community, member=self.bob)
+            elonara_services.community_join(community=self.community, member=other)
+            elonara_services.rsvp_set(event=self.event, member=other, status="maybe")
+            event = self._event(host=other, community=community, title=f"Event {i}")
+            sent = invitation_services.invitations_enqueue(host=other, target=event, message_template="",
+                                                           profiles=[profile("bob.test", did=self.bob_did)])
+            sent.batch.invitations.update(status=Invitation.Status.SENT)
+            elonara_services.rsvp_set(event=event, member=self.ann, status="going")
+            elonara_services.rsvp_set(event=event, member=self.bob, status="maybe")
+            # Invitations: more in Ann's batch, and more for Bob from other hosts.
+            invitation_services.invitations_enqueue(host=self.ann, target=self.event, message_template="",
+                                                    profiles=[profile(f"x{i}.test")])
+            Invitation.objects.filter(event=self.event).exclude(pk=self.invitation.pk).update(
+                batch=self.batch, status=Invitation.Status.FAILED, failure_code="rate_limited", retryable=True)
+
+
+@pytest.fixture
+def world(db, settings, django_capture_on_commit_callbacks):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        settings.FIELD_ENCRYPTION_KEYS = ["aW52aXRhdGlvbnMtdGVzdHMtb25seS1rZXktMDEyMzQ="]
+    # Nothing is published to the broker: on-commit callbacks are collected, not run.
+    with django_capture_on_commit_callbacks(execute=False):
+        yield World()
+
+
+def _urls(w: World) -> dict[str, str]:
+    return {
+        "event": f"/events/{w.event.pk}/", "event_edit": f"/events/{w.event.pk}/edit/",
+        "community": f"/communities/{w.community.slug}/",
+        "picker": f"/invitations/event/{w.event.pk}/invite/", "progress": f"/invitations/batches/{w.batch.pk}/",
+        "batch_api": f"/api/invitations/batches/{w.batch.pk}/",
+        "landing": f"/events/{w.event.pk}/?invitation={w.invitation.token}",
+    }
+
+
+# (who, method, url or key of _urls, expected queries, expected status)
+CASES = [
+    ("anonymous", "get", "/", 1, 200),
+    ("anonymous", "get", "/communities/", 1, 200),
+    ("anonymous", "get", "community", 4, 200),  # + the card's member count (page preview)
+    ("anonymous", "get", "event", 2, 200),
+    ("anonymous", "get", "landing", 4, 200),
+    ("anonymous", "get", "/members/signup/", 0, 200),
+    ("anonymous", "get", "/members/login/", 0, 200),
+    ("anonymous", "get", "/members/ann/", 2, 200),
+    ("anonymous", "get", "/healthz", 0, 200),
+    ("ann", "get", "/", 6, 200),
+    ("ann", "get", "/communities/", 3, 200),
+    ("ann", "get", "/communities/new/", 2, 200),
+    ("ann", "get", "community", 8, 200),
+    ("ann", "get", "/events/new/", 3, 200),
+    ("ann", "get", "event", 5, 200),
+    ("ann", "get", "event_edit", 5, 200),
+    ("ann", "get", "/members/me/", 2, 302),
+    ("ann", "get", "/members/me/edit/", 2, 200),
+    ("ann", "get", "/members/ann/", 8, 200),  # + API tokens, app-password card
+    ("ann", "get", "/bluesky/app-password/", 3, 200),
+    ("ann", "get", "picker", 5, 200),
+    ("ann", "get", "progress", 5, 200),
+    ("ann", "get", "batch_api", 5, 200),
+    ("ann", "get", "/api/bluesky/identity/", 3, 200),
+    ("ann", "post", "/api/invitations/event/{event}/preview/", 3, 200),
+    ("bob", "get", "/", 6, 200),
+    ("bob", "get", "event", 5, 200),
+    ("bob", "get", "landing", 8, 200),
+    ("bob", "post", "/events/{event}/rsvp/", 10, 302),  # + "is it cancelled?" read
+    ("bob", "post", "/communities/{community}/join/", 6, 302),
+]
+
+
+def _request(client: Client, w: World, method: str, url: str):
+    url = _urls(w).get(url, url).format(event=w.event.pk, community=w.community.slug)
+    if method == "get":
+        return client.get(url)
+    if url.endswith("/preview/"):
+        return client.post(url, {"message": "", "did": w.bob_did, "handle": "bob.test"},
+                           content_type="application/json")
+    if url.endswith("/rsvp/"):
+        return client.post(url, {"status": "going"})
+    return client.post(url)
+
+
+@pytest.mark.parametrize(("who", "method", "url", "queries", "status"), CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_query_count_is_fixed(world, who, method, url, queries, status, django_assert_num_queries):
+    client = Client()
+    if who != "anonymous":
+        client.force_login(getattr(world, who))
+    _request(client, world, method, url)  # warm-up: per-process caches (content types, keys) filled
+    cache.clear()  # cold: cached fragments (the home page's events) are rendered, their queries counted
+    with django_assert_num_queries(queries):
+        response = _request(client, world, method, url)
+    assert response.status_code == status
+    world.grow(3)
+    cache.clear()
+    with django_assert_num_queries(queries):
+        response = _request(client, world, method, url)
+    assert response.status_code == status
+
+
+def test_home_page_events_come_from_the_cache_until_an_event_changes(world, django_assert_num_queries,
+                                                                     django_capture_on_commit_callbacks):
+    from elonara.models import RSVP
+
+    anonymous = Client()
+    anonymous.get("/")
+    with django_assert_num_queries(0):
+        assert b"Board games" in anonymous.get("/").content
+    # A new event, then a recount (what the worker does after an RSVP), show at once after commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        new = World._event(host=world.ann, title="Fresh picnic")
+    assert b"Fresh picnic" in anonymous.get("/").content
+    RSVP.objects.create(event=new, member=world.bob, status=RSVP.Status.GOING)
+    with django_capture_on_commit_callbacks(execute=True):
+        elonara_services.event_recount(event_id=new.pk)
+    page = anonymous.get("/").content.decode()
+    card = page[page.index("Fresh picnic"):]
+    assert "1 going" in card[:600]
