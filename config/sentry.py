@@ -45,6 +45,8 @@ _SECRET_VALUE_PATTERNS = [
     re.compile(r"gAAAAA[A-Za-z0-9_-]{40,}={0,2}"),
     # "Bearer x" / "DPoP x" anywhere in a string (a logged header, a repr).
     re.compile(r"(?i)\b(?:bearer|dpop)\s+[A-Za-z0-9._~+/=-]{16,}"),
+    # Session keys inside cache keys (the Redis integration's breadcrumbs name every key it reads).
+    re.compile(r"(?<=django\.contrib\.sessions\.cache)(?:d_db)?[A-Za-z0-9_-]+"),
 ]
 # key=value inside URLs, query strings, form bodies and reprs: code=..., refresh_token=...
 _SECRET_PAIR = re.compile(
