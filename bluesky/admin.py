@@ -8,7 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
 
 from bluesky import selectors, services
 from bluesky.models import (
@@ -39,16 +41,23 @@ class BlueskyIdentityAdmin(admin.ModelAdmin):
 
 @admin.register(OAuthAuthorizationRequest)
 class OAuthAuthorizationRequestAdmin(admin.ModelAdmin):
-    # The primary key is the OAuth state: no change pages or actions, so it never reaches a URL.
-    list_display = ["member", "issuer", "created_at", "expires_at"]
+    # The primary key is the OAuth state: no change or view pages and no actions, so it never
+    # reaches a URL; the payload (PKCE verifier, DPoP key) is never shown, not even to a superuser.
+    list_display = ["purpose", "member", "issuer", "created_at", "expires_at"]
     list_display_links = None
     actions = None
+    fields = ["purpose", "member", "issuer", "created_at", "expires_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_view_permission(self, request, obj=None):
+        # The list only: a single request's page is never rendered.
+        return obj is None and super().has_view_permission(request, obj)
 
 
 @admin.register(ClientSigningKey)
@@ -180,6 +189,10 @@ class RelayAccountAdmin(SingletonAdminMixin, admin.ModelAdmin):
     form = RelayAccountForm
     fields = ["identifier", "new_app_password", "password_stored"]
     readonly_fields = ["password_stored"]
+
+    @method_decorator(sensitive_post_parameters("new_app_password"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         RelayAccount.objects.get_or_create(pk=RelayAccount.SINGLETON_PK)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import connection, models, transaction
 
 
 class SecretDecryptionError(Exception):
@@ -102,3 +102,48 @@ class EncryptedTextField(models.TextField):
 
 def encrypted_fields(model: type[models.Model]) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+
+
+def encrypted_rows_rotate(model: type[models.Model]) -> int:
+    """Re-encrypt every encrypted value of `model` under the first key; returns how many changed.
+
+    Safe while the site runs: each row is rewritten only if it still holds the ciphertext that was
+    read (a compare-and-swap in the UPDATE), so a refresh that committed new tokens in between is
+    never overwritten with the old ones. Such a row was written with the first key already; it is
+    read again and checked once more. Raw SQL on the stored text: nothing is decrypted for rows
+    that are already current.
+    """
+    columns = [model._meta.get_field(name).column for name in encrypted_fields(model)]
+    if not columns:
+        return 0
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    quoted = [connection.ops.quote_name(c) for c in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk} FROM {table}")  # noqa: S608 - identifiers only
+        keys = [row[0] for row in cursor.fetchall()]
+    return sum(_row_rotate(table=table, pk=pk, quoted=quoted, key=key) for key in keys)
+
+
+def _row_rotate(*, table: str, pk: str, quoted: list[str], key: object, attempts: int = 3) -> int:
+    for _ in range(attempts):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(quoted)} FROM {table} WHERE {pk} = %s", [key])  # noqa: S608
+            found = cursor.fetchone()
+        if found is None:
+            return 0  # deleted meanwhile
+        seen = dict(zip(quoted, found, strict=True))
+        updates = {c: rotate_token(v) for c, v in seen.items() if v and not is_encrypted_with_primary_key(v)}
+        if not updates:
+            return 0
+        assignments = ", ".join(f"{c} = %s" for c in updates)
+        unchanged = " AND ".join(f"{c} = %s" for c in updates)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} WHERE {pk} = %s AND {unchanged}",  # noqa: S608 - identifiers
+                [*updates.values(), key, *(seen[c] for c in updates)],
+            )
+            if cursor.rowcount == 1:
+                return len(updates)
+        # The row changed between our read and our write (a refresh stored new tokens): read again.
+    return 0

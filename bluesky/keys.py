@@ -20,11 +20,15 @@ def _create_active_key() -> ClientSigningKey:
                                            is_active=True)
 
 
-@transaction.atomic
 def client_key_ensure_active() -> ClientSigningKey:
-    # Row lock on PostgreSQL; on SQLite the IMMEDIATE transaction serialises writers.
-    active = ClientSigningKey.objects.select_for_update().filter(is_active=True).first()
-    return active or _create_active_key()
+    # Reading takes no lock (serving jwks.json must never wait for anything); only the very first
+    # key is created under one, so two processes starting together make one key.
+    active = ClientSigningKey.objects.filter(is_active=True).first()
+    if active is not None:
+        return active
+    with transaction.atomic():
+        active = ClientSigningKey.objects.select_for_update().filter(is_active=True).first()
+        return active or _create_active_key()
 
 
 def client_keys_published():

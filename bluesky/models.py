@@ -31,6 +31,9 @@ class BlueskyIdentity(models.Model):
     dpop_nonces = models.JSONField(default=dict, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     client_kid = models.CharField(max_length=100, blank=True)
+    # How this session authenticates at the token endpoint ("private_key_jwt" or "none"): a session
+    # only works with the client kind that made it.
+    auth_method = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
     connected_at = models.DateTimeField()
     refreshed_at = models.DateTimeField(null=True, blank=True)

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from bluesky import clients
 from bluesky.atproto import (
@@ -35,6 +36,7 @@ from bluesky.atproto import (
     callback_error,
     normalize_identifier,
 )
+from bluesky.atproto.http import origin_of
 from bluesky.errors import AppPasswordSessionError, BlueskyError, NotConnectedError, Reason, WritesModeError
 from bluesky.models import (
     AppPasswordSession,
@@ -106,6 +108,7 @@ class OAuthCompletion:
     next_path: str
 
 
+@sensitive_variables("params", "browser_secret", "pending", "pending_row", "tokens", "client")
 def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
                    member: Member | None = None) -> OAuthCompletion:
     """Finish a connect or a sign-in from the callback's query parameters.
@@ -141,8 +144,11 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
                 owner = pending_row.member
             else:
                 owner, created = _member_for_sign_in(tokens)
+            # Only the nonces of this account's own servers are kept with it.
+            mine = {origin_of(tokens.pds_url), origin_of(tokens.issuer)}
             identity = _identity_store(member=owner, tokens=tokens, dpop_key=pending.dpop_key,
-                                       nonces=client.nonces.to_dict())
+                                       nonces={o: n for o, n in client.nonces.to_dict().items() if o in mine},
+                                       auth_method=client.auth_method)
     except (OAuthFlowError, IntegrityError) as exc:
         # Never keep a session we did not store: the server forgets it too.
         _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
@@ -221,7 +227,8 @@ def _bluesky_profile(*, did: str, pds_url: str) -> tuple[str, str]:
 
 
 @transaction.atomic
-def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonces: dict[str, str]) -> BlueskyIdentity:
+def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonces: dict[str, str],
+                    auth_method: str) -> BlueskyIdentity:
     if (BlueskyIdentity.objects.filter(did=tokens.sub).exclude(member=member).exists()
             or BlueskySignIn.objects.filter(did=tokens.sub).exclude(member=member).exists()):
         raise OAuthFlowError("That Bluesky account is already connected to another Elonara member.",
@@ -232,7 +239,8 @@ def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonc
         "did": tokens.sub, "handle": tokens.handle, "pds_url": tokens.pds_url, "issuer": tokens.issuer,
         "scope": tokens.scope, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token or "",
         "dpop_private_jwk": dpop_key.private_jwk_json(), "dpop_nonces": nonces, "expires_at": tokens.expires_at,
-        "client_kid": tokens.client_kid or "", "status": BlueskyIdentity.Status.CONNECTED,
+        "client_kid": tokens.client_kid or "", "auth_method": auth_method,
+        "status": BlueskyIdentity.Status.CONNECTED,
         "connected_at": timezone.now(), "refreshed_at": None,
     })
     if old_session and old_session[0].refresh_token != tokens.refresh_token:
@@ -296,6 +304,7 @@ def writes_mode_set(*, mode: str, changed_by: Member | None = None) -> WritesMod
 
 
 @transaction.atomic
+@sensitive_variables("app_password")
 def relay_account_set(*, identifier: str, app_password: str | None) -> RelayAccount:
     """Set the admin-managed relay account. `app_password=None` keeps the stored one."""
     row, _ = RelayAccount.objects.select_for_update().get_or_create(pk=RelayAccount.SINGLETON_PK)
@@ -335,6 +344,7 @@ def relay_check(*, http: SafeHttpClient | None = None, resolver: IdentityResolve
 
 # --- Members' app passwords --------------------------------------------------------------------------
 
+@sensitive_variables("app_password", "account", "session")
 def member_app_password_set(*, member: Member, identifier: str, app_password: str,
                             http: SafeHttpClient | None = None,
                             resolver: IdentityResolver | None = None) -> MemberAppPassword:
@@ -348,10 +358,12 @@ def member_app_password_set(*, member: Member, identifier: str, app_password: st
     account = AppPasswordAccount(account_key=f"member:{member.pk}", identifier=identifier,
                                  app_password=app_password.strip(), kind="member")
     session = AppPasswordPdsSession(account, http=http, resolver=resolver)
+    # Signs in first, outside any transaction (a member-chosen server may be slow); a session of
+    # other credentials under the same key is not reused (its fingerprint differs), so this is a
+    # real sign-in with exactly these credentials.
+    session.open()
     with transaction.atomic():
         MemberAppPassword.objects.filter(member_id=member.pk).delete()
-        AppPasswordSession.objects.filter(account_key=account.account_key).delete()
-        session.open()
         return MemberAppPassword.objects.create(member=member, identifier=identifier,
                                                 app_password=account.app_password, did=session.did,
                                                 handle=session.handle)

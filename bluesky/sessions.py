@@ -39,6 +39,7 @@ from bluesky.atproto import (
     IdentityResolutionError,
     IdentityResolver,
     InvalidTokenError,
+    OAuthClient,
     OAuthFlowError,
     OAuthTokenError,
     PdsClient,
@@ -81,7 +82,7 @@ class RenewBusyError(BlueskyError):
 
 
 def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None],
-                       fields: tuple[str, ...]) -> Row:
+                       fields: tuple[str, ...], abandon: Callable[[Row], None] | None = None) -> Row:
     """Renew a stored session at most once across every process; return the row as it is now.
 
     A renewal lease on the row (`renew_lease`, taken with a conditional UPDATE in a short
@@ -91,7 +92,9 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
     database's write lock, and a slow server chosen by a member must not hold that.
 
     `renew` changes `fields` of the row (it saves nothing); they are stored only if this process
-    still holds the lease, which it does for longer than any request may last.
+    still holds the lease, which it does for longer than any request may last. If they cannot be
+    stored (the row was deleted meanwhile: a disconnect), `abandon` gets the renewed row, so what
+    the server just issued is revoked rather than left alive and unknown.
     """
     model = type(row)
     lease = secrets.token_hex(16)
@@ -120,7 +123,11 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
     stored = model.objects.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
                                                                        updated_at=timezone.now())
     if not stored:
-        # Only if a renewal outlived its lease (it cannot: requests end long before).
+        if abandon is not None:
+            abandon(current)
+        if not model.objects.filter(pk=row.pk).exists():
+            raise SessionEndedError("This Bluesky session was removed meanwhile.")
+        # A renewal outlived its lease (it should not: requests end long before).
         logger.error("renewed session not stored: its lease had expired", extra={"row": row.pk})
         raise RenewBusyError(retryable=True)
     return current
@@ -190,7 +197,7 @@ class PdsSession(abc.ABC):
 
     def _renew_if(self, still_needed: Callable[[Any], bool]) -> None:
         self.row = refresh_under_lock(self.row, still_needed=still_needed, renew=self._renew,
-                                      fields=self.renew_fields)
+                                      fields=self.renew_fields, abandon=self._abandon)
         if not self._usable(self.row):
             raise SessionEndedError()
 
@@ -226,6 +233,9 @@ class PdsSession(abc.ABC):
     def _end(self) -> None:  # noqa: B027 - optional: an app-password session has nothing to mark
         """The PDS refused a freshly renewed token."""
 
+    def _abandon(self, row: Any) -> None:  # noqa: B027 - optional
+        """A renewed session could not be stored: end it at the server."""
+
 
 # --- OAuth ----------------------------------------------------------------------------------
 
@@ -242,9 +252,16 @@ class OAuthPdsSession(PdsSession):
     renew_fields = ("access_token", "refresh_token", "scope", "expires_at", "refreshed_at", "dpop_nonces", "status",
                     "pds_url")
 
-    def __init__(self, identity: BlueskyIdentity, *, http: SafeHttpClient | None = None) -> None:
+    def __init__(self, identity: BlueskyIdentity, *, http: SafeHttpClient | None = None,
+                 oauth_client: OAuthClient | None = None) -> None:
         super().__init__(http=http)
         self.row = identity
+        # Default: the process-wide client (tests pass one over a fault-injecting transport).
+        self._oauth_client = oauth_client
+
+    @property
+    def oauth_client(self) -> OAuthClient:
+        return self._oauth_client or clients.oauth_client()
 
     @classmethod
     def for_member(cls, member: Any) -> OAuthPdsSession | None:
@@ -289,7 +306,12 @@ class OAuthPdsSession(PdsSession):
         if identity.status != BlueskyIdentity.Status.CONNECTED:
             raise SessionEndedError()
         nonces = DpopNonceStore.from_dict(identity.dpop_nonces)
-        client = clients.oauth_client()
+        client = self.oauth_client
+        if identity.auth_method and identity.auth_method != client.auth_method:
+            # The session was made by another kind of client (loopback vs. confidential): the server
+            # would refuse it, so say so instead of sending the refresh token with the wrong auth.
+            self._mark_ended(identity, reason="client_changed")
+            return
         for origin, nonce in nonces.to_dict().items():
             # A fresh process starts with the nonce this identity last saw: saves a 400 round trip.
             if client.nonces.get(origin) is None:
@@ -333,6 +355,13 @@ class OAuthPdsSession(PdsSession):
         return PdsClient(http=self.http, pds_url=identity.pds_url, access_token=identity.access_token,
                          dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk),
                          nonce_store=DpopNonceStore.from_dict(identity.dpop_nonces))
+
+    def _abandon(self, identity: BlueskyIdentity) -> None:
+        try:
+            self.oauth_client.revoke(tokens_of(identity),
+                                     dpop_key=DpopKey.from_private_jwk(identity.dpop_private_jwk))
+        except AtprotoError as exc:
+            logger.warning("could not revoke a renewed session that was not stored", extra={"code": exc.code})
 
     @staticmethod
     def _mark_ended(identity: BlueskyIdentity, *, reason: str) -> None:

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from bluesky import clients, keys, services
@@ -151,6 +151,7 @@ def app_password_page(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("app_password")
+@sensitive_variables("form")
 @login_required
 @require_POST
 def app_password_add(request: HttpRequest) -> HttpResponse:

@@ -248,6 +248,8 @@ REST_FRAMEWORK = {
 }
 
 # --- Security (production) --------------------------------------------------------------
+# Error reports (500 pages, admin e-mails) never show a token, code, verifier, app password or key.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SecretScrubbingReporterFilter"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bluesky.graph import BlueskyGraphService, GraphError
+from elonara.ratelimit import RateLimitedError, rate_limit_request
 from invitations import selectors, services, targets
 from invitations.composer import ComposeError
 from invitations.models import InvitationBatch
@@ -98,6 +99,11 @@ class BulkCreateView(APIView):
         target = _hosted_target(request, kind, pk)
         ser = BulkCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        try:
+            rate_limit_request(request, "invitations")
+        except RateLimitedError as exc:
+            return Response({"error": exc.code, "message": exc.message}, status=429,
+                            headers={"Retry-After": str(exc.retry_after)})
         try:
             result = services.invitation_bulk_create(
                 host=request.user, target=target, recipient_dids=ser.validated_data["dids"],

@@ -55,6 +55,11 @@ class ClientConfig:
     def is_confidential(self) -> bool:
         return self.keyset is not None
 
+    @property
+    def auth_method(self) -> str:
+        """`token_endpoint_auth_method` this client uses; a session works only with the same one."""
+        return "private_key_jwt" if self.keyset is not None else "none"
+
 
 @dataclass
 class PendingAuthorization:
@@ -146,6 +151,10 @@ class OAuthClient:
         self.metadata = metadata or MetadataResolver(http=http)
         # Auth-server nonces are shared by every flow of this process: one origin, one nonce.
         self.nonces = nonce_store or DpopNonceStore()
+
+    @property
+    def auth_method(self) -> str:
+        return self.config.auth_method
 
     # --- client authentication -------------------------------------------------------------
     def _client_auth(self, issuer: str, kid: str | None) -> dict[str, str]:
