@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from bluesky.atproto import normalize_identifier
-from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting
+from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
 from bluesky.models import (
     AppPasswordSession,
     BlueskyIdentity,
@@ -30,7 +30,26 @@ _SCOPE_WORDS = {
     "repo:app.bsky.feed.post": "Create, edit and delete posts",
     "repo:*": "Change anything in your repository",
     "blob:image/*": "Upload images (link-card pictures)",
+    "repo:community.lexicon.calendar.event": "Publish your events as calendar records other apps can show",
+    "repo:community.lexicon.calendar.rsvp": "Publish your RSVPs as records other apps can show",
 }
+
+EVENT_NSID = "community.lexicon.calendar.event"
+RSVP_NSID = "community.lexicon.calendar.rsvp"
+
+
+def scope_missing_features(scope: str) -> list[str]:
+    """What Elonara cannot do with this grant, in words (empty: everything it asks for)."""
+    missing = []
+    if not scope_allows_posting(scope):
+        missing.append("posting invitations")
+    if not scope_allows_graph_reads(scope):
+        missing.append("listing your followers")
+    if not all(scope_allows_record_write(scope, EVENT_NSID, a) for a in ("create", "update", "delete")):
+        missing.append("publishing your events to other Bluesky apps")
+    if not all(scope_allows_record_write(scope, RSVP_NSID, a) for a in ("create", "update", "delete")):
+        missing.append("publishing your RSVPs to other Bluesky apps")
+    return missing
 
 
 def scope_in_words(scope: str) -> list[str]:
@@ -58,6 +77,7 @@ class IdentitySummary:
     connected_at: datetime
     can_post: bool
     can_read_graph: bool
+    missing_features: tuple[str, ...] = ()
 
 
 def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
@@ -69,6 +89,7 @@ def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
         scope=identity.scope, permissions=scope_in_words(identity.scope), status=identity.status,
         connected_at=identity.connected_at, can_post=scope_allows_posting(identity.scope),
         can_read_graph=scope_allows_graph_reads(identity.scope),
+        missing_features=tuple(scope_missing_features(identity.scope)),
     )
 
 

@@ -147,7 +147,7 @@ def event_edit(request, pk):
     initial = {
         "title": event.title, "description": event.description, "venue": event.venue,
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
-        "image_alt": event.image_alt,
+        "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
@@ -175,6 +175,7 @@ def event_detail(request, pk):
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "attendees": selectors.event_attendees_by_status(event=event),
+        "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
     }
     return render(request, "elonara/event_detail.html", context)
@@ -199,6 +200,19 @@ def event_cancel(request, pk):
         messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
         return redirect(event)
     return render(request, "elonara/event_cancel.html", {"event": event})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_delete(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    if event.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can delete this event.")
+    if request.method == "POST":
+        services.event_delete(event=event, actor=request.user)
+        messages.success(request, "The event is deleted.")
+        return redirect("home")
+    return render(request, "elonara/event_delete.html", {"event": event})
 
 
 @require_POST
