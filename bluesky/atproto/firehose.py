@@ -16,6 +16,7 @@ Django-free. Errors while decoding raise `FrameError` (the caller logs and skips
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,7 +90,9 @@ class FirehoseFilter:
     def __init__(self, collections: Iterable[str]) -> None:
         names = tuple(collections)
         self.prefixes = tuple(f"{name}/" for name in names)
-        self.needles = tuple(name.encode() for name in names)
+        # One search when the collections share a namespace (community.lexicon.calendar.*).
+        common = os.path.commonprefix(list(names)) if len(names) > 1 else (names[0] if names else "")
+        self.needles = (common.encode(),) if len(common) >= 8 else tuple(name.encode() for name in names)
         self.stats = FilterStats()
 
     def might_match(self, data: bytes) -> bool:
