@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bluesky.errors import RecordProblem, RecordValidationError
-from bluesky.records import grapheme_count, is_did, is_valid_datetime
+from bluesky.records import _float_paths, grapheme_count, is_did, is_valid_datetime
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
@@ -71,8 +71,7 @@ class _Checker:
     def check(self, value: Any, schema: dict[str, Any], *, path: str, context: str) -> None:
         kind = schema.get("type")
         if isinstance(value, float):
-            self.fail(path, "floats are not allowed in records")
-            return
+            return  # reported once for the whole record (see record_problems)
         if kind == "ref":
             full, definition = _resolve(schema["ref"], context=context)
             self.check(value, definition, path=path, context=full.partition("#")[0])
@@ -177,6 +176,9 @@ def record_problems(nsid: str, record: Any) -> list[RecordProblem]:
     checker = _Checker()
     if not isinstance(record, dict):
         return [RecordProblem("record", "must be an object")]
+    # Everywhere, declared or not: the data model has no floats, the PDS would refuse the record.
+    checker.problems.extend(RecordProblem(path, "floats are not allowed in records")
+                            for path in _float_paths(record, ""))
     if record.get("$type") != nsid:
         checker.fail("$type", f"must be {nsid!r}")
     checker.check(record, definition, path="", context=nsid)

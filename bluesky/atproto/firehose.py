@@ -6,8 +6,8 @@ error) and a body. A `#commit` body lists its operations (`action`, `path` = col
 CIDs); this module only decides what to decode:
 
 1. `might_match`: a byte search for the collection names in the raw frame. A commit that touches
-   one of them must contain its path as text, so a frame without any needle is skipped with no
-   decoding at all (the vast majority on the real network).
+   one of them must contain its path as text, so a commit without any needle is skipped with no
+   decoding at all (the vast majority on the real network). Other frame types are always decoded.
 2. `parse`: the header and body are decoded, operations are filtered on their path, and only if
    one is kept is the CAR of blocks decoded to read its record.
 
@@ -25,6 +25,8 @@ from typing import Any
 import libipld
 
 INFO_OUTDATED_CURSOR = "OutdatedCursor"
+_COMMIT_TYPE = b"#commit"
+_HEADER_PEEK = 24
 
 
 class FrameError(Exception):
@@ -96,6 +98,11 @@ class FirehoseFilter:
         self.stats = FilterStats()
 
     def might_match(self, data: bytes) -> bool:
+        # Only commits are skipped unread: #info (OutdatedCursor), error frames and the small
+        # #identity/#account/#sync frames are always decoded. The header comes first and is tiny
+        # ({"t": "#commit", "op": 1}), so its type is found in the first bytes.
+        if _COMMIT_TYPE not in data[:_HEADER_PEEK]:
+            return True
         return any(needle in data for needle in self.needles)
 
     def parse(self, data: bytes, *, need_seq: bool = False) -> Frame | None:
