@@ -266,3 +266,46 @@ def test_consumer_killed_mid_stream_resumes_without_loss_or_duplicates(peer, acc
     assert sorted(ExternalRSVP.objects.values_list("uri", flat=True)) == sorted(uris)
     assert ExternalRSVP.objects.filter(status=ExternalRSVP.Status.GOING).count() == 5
     assert FirehoseCursor.objects.get(source=peer.pds_url.rstrip("/")).outdated_at is None
+
+
+def test_oauth_host_publishes_and_a_narrower_grant_says_what_it_cannot(peer, accounts, peer_consent, settings):
+    """Through the OAuth agent (DPoP session, the default scope asks for both collections); a member
+    who granted only posting sees what Elonara cannot do and their answer fails with the reason."""
+    from django.urls import reverse
+
+    from bluesky import services as bluesky_services
+    from bluesky.models import WritesMode
+    from tests.invitations.peer_helpers import configure_for_peer, connect_bluesky
+
+    configure_for_peer(settings, peer)
+    settings.INVITATIONS_PACING_ENABLED = False
+    bluesky_services.writes_mode_set(mode=WritesMode.OAUTH)
+    alice, carol = accounts["alice"], accounts["carol"]
+    from tests.invitations.conftest import make_member
+
+    host = make_member("alice")
+    client = Client()
+    client.force_login(host)
+    connect_bluesky(client, peer_consent, alice)
+    event = _published(new_event(host, title="OAuth picnic"))
+    assert event.at_uri.startswith(f"at://{alice.did}/{EVENT}/")
+    value = get_record(peer, event.at_uri).raise_for_status().json()["value"]
+    assert value["name"] == "OAuth picnic"
+    validate_record(EVENT, value)
+
+    settings.BLUESKY_OAUTH_SCOPE = "atproto repo:app.bsky.feed.post?action=create"
+    member = make_member("carol")
+    member_client = Client()
+    member_client.force_login(member)
+    connect_bluesky(member_client, peer_consent, carol)
+    page = member_client.get(reverse("members:profile", args=[member.username])).content.decode()
+    assert "publishing your RSVPs to other Bluesky apps" in page
+    rsvp = services.rsvp_set(event=event, member=member, status=RSVP.Status.GOING)
+    assert publishing.rsvp_publish(rsvp_id=rsvp.pk).state == PublishState.FAILED
+    rsvp.refresh_from_db()
+    assert "Reauthorize" in rsvp.publish_error and rsvp.at_uri == ""
+    assert "not published on Bluesky" in member_client.get(event.get_absolute_url()).content.decode()
+
+    services.event_delete(event=event, actor=host)
+    assert publishing.record_delete(member_id=host.pk, collection=EVENT, rkey=event.at_rkey).state == "deleted"
+    assert get_record(peer, event.at_uri).status_code == 400
