@@ -12,12 +12,12 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from bluesky import services as bluesky_services
 from elonara import services
 from elonara.models import FirehoseCursor
+from tests.celery_worker import subprocess_database_url
 from tests.invitations.peer_helpers import worker_env
 
 
@@ -97,10 +97,9 @@ class ConsumerProcess:
         self.proc: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         env = {**os.environ, **worker_env(self.peer), "DJANGO_SETTINGS_MODULE": "config.settings_test",
-               "DATABASE_URL": url, "BLUESKY_FIREHOSE_URL": self.peer.pds_url, "CELERY_BROKER_URL": "memory://"}
+               "DATABASE_URL": subprocess_database_url(), "BLUESKY_FIREHOSE_URL": self.peer.pds_url,
+               "CELERY_BROKER_URL": "memory://"}
         return env
 
     def start(self) -> ConsumerProcess:

@@ -309,3 +309,35 @@ def test_oauth_host_publishes_and_a_narrower_grant_says_what_it_cannot(peer, acc
     services.event_delete(event=event, actor=host)
     assert publishing.record_delete(member_id=host.pk, collection=EVENT, rkey=event.at_rkey).state == "deleted"
     assert get_record(peer, event.at_uri).status_code == 400
+
+
+@pytest.mark.services
+def test_publishing_runs_in_the_celery_worker_paced_by_the_write_budget(peer, accounts, host, guest, tmp_path,
+                                                                        settings):
+    """The pages queue the tasks on commit; a real worker (pacing on, Redis budget) writes them."""
+    from tests.celery_worker import celery_worker
+    from tests.celery_worker import wait_for as worker_wait
+    from tests.invitations.peer_helpers import purge_queue, worker_env
+
+    settings.INVITATIONS_PACING_ENABLED = True
+    purge_queue()
+    host_client, guest_client = Client(), Client()
+    host_client.force_login(host)
+    guest_client.force_login(guest)
+    env = worker_env(peer, INVITATIONS_PACING_ENABLED="true", ELONARA_PUBLIC_URL="http://127.0.0.1:8000")
+    with celery_worker(extra_env=env, log_path=tmp_path / "worker.log"):
+        response = host_client.post("/events/new/", {
+            "title": "Worker picnic", "starts_at": "2030-05-01T10:00", "ends_at": "2030-05-01T12:00",
+            "time_zone": "Europe/Lisbon", "venue": "Parque", "country": "PT", "locality": "Lisboa"})
+        assert response.status_code == 302
+        event = Event.objects.get(title="Worker picnic")
+        event = worker_wait(lambda: Event.objects.filter(pk=event.pk, publish_state=PublishState.PUBLISHED).first(),
+                            timeout=60)
+        guest_client.post(f"/events/{event.pk}/rsvp/", {"status": "going"})
+        rsvp = worker_wait(lambda: RSVP.objects.filter(event=event, member=guest,
+                                                       publish_state=PublishState.PUBLISHED).first(), timeout=60)
+    assert get_record(peer, event.at_uri).json()["value"]["name"] == "Worker picnic"
+    assert get_record(peer, rsvp.at_uri).json()["value"]["subject"]["uri"] == event.at_uri
+    page = host_client.get(event.get_absolute_url()).content.decode()
+    assert event.at_uri in page and "published" in page and "published on Bluesky" in \
+        guest_client.get(event.get_absolute_url()).content.decode()
