@@ -10,7 +10,9 @@
    path filter, CAR decode of kept commits, a cursor checkpoint decode every 2 s) pinned to one
    core, and again with the prefilter off (every frame decoded) to show what the prefilter saves.
 
-Database writes for the kept operations are not included (they are rare: one per kept frame).
+4. Replays it once more through the whole `FirehoseConsumer.handle` (Django, SQLite in a temporary
+   file): kept frames look up their event and store the cursor in a transaction; none of the
+   subjects is one of our events there, so no RSVP rows are written.
 
     ELONARA_PEER_STATE=<peer state file> .venv/bin/python bench/firehose_consumer.py
     .venv/bin/python bench/firehose_consumer.py --replay FILE
@@ -162,6 +164,34 @@ def replay(stream: list[bytes], *, prefilter: bool) -> tuple[float, float, Fireh
     return time.perf_counter() - wall, time.process_time() - cpu, filt
 
 
+def full_consumer(stream: list[bytes]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
+        os.environ["CELERY_BROKER_URL"] = "memory://"
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        from elonara.firehose import FirehoseConsumer
+
+        consumer = FirehoseConsumer(source="http://127.0.0.1:9")
+        for frame in stream[:2000]:
+            consumer.handle(frame)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for frame in stream:
+            consumer.handle(frame)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"whole consumer (FirehoseConsumer.handle, SQLite): {len(stream) / wall:,.0f} frames/s wall, "
+              f"{len(stream) / cpu:,.0f} frames/s CPU; {consumer.filter.stats.kept_ops:,} kept ops looked up")
+        from django.db import connections
+
+        connections.close_all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--replay", default="")
@@ -205,6 +235,7 @@ def main() -> None:
               f"header/body decode + path filter {s.decode_seconds - s.car_seconds:.3f} s "
               f"({(s.decode_seconds - s.car_seconds) / wall:.0%}), CAR decode {s.car_seconds:.3f} s "
               f"({s.car_seconds / wall:.0%}), loop/clock {other:.3f} s ({other / wall:.0%})")
+    full_consumer(stream)
 
 
 if __name__ == "__main__":

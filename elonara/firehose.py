@@ -25,7 +25,9 @@ from websockets.sync.client import connect
 from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
+from bluesky.atproto.identity import is_valid_did
 from bluesky.lexicon import record_problems
+from bluesky.records import is_valid_rkey
 from elonara import atrecords
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
 
@@ -106,6 +108,8 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
             else:
                 RSVP.objects.filter(pk=own.pk).update(at_cid=op.cid)
         return []
+    if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
+        return []  # untrusted input: the relay's repo field ends up in a link on the event page
     existing = ExternalRSVP.objects.filter(uri=op.uri).first()
     if existing is not None and existing.seq >= op.seq:
         return []  # a replayed frame (restart from an older cursor)
