@@ -100,6 +100,14 @@ def member_did_get(*, member: Member) -> str:
     return BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first() or ""
 
 
+def member_id_for_did(*, did: str) -> int | None:
+    """The member whose Bluesky account (OAuth connection or own app password) is `did`."""
+    member_id = BlueskyIdentity.objects.filter(did=did).values_list("member_id", flat=True).first()
+    if member_id is None:
+        member_id = MemberAppPassword.objects.filter(did=did).values_list("member_id", flat=True).first()
+    return member_id
+
+
 # --- Posting accounts ----------------------------------------------------------------------------
 
 def relay_account_get() -> AppPasswordAccount | None:

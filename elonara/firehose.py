@@ -28,7 +28,8 @@ from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame
 from bluesky.atproto.identity import is_valid_did
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
-from elonara import atrecords
+from bluesky.selectors import member_id_for_did
+from elonara import atrecords, publishing
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
 
 logger = logging.getLogger(__name__)
@@ -122,9 +123,16 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
     subject = record.get("subject") if isinstance(record, dict) else None
     event = None
     if status and isinstance(subject, dict) and not record_problems(atrecords.RSVP_NSID, record):
-        event = Event.objects.filter(at_uri=subject.get("uri")).only("pk").first() if subject.get("uri") else None
+        event = Event.objects.filter(at_uri=subject.get("uri")).first() if subject.get("uri") else None
     if event is None:
         # Not (or no longer) an answer to one of our events.
+        if existing is not None:
+            existing.delete()
+        return []
+    member_id = member_id_for_did(did=op.repo)
+    if member_id is not None:
+        # A member answered in another app: that is their answer here too (not an outside one).
+        _member_answer_from_network(event=event, member_id=member_id, record=record, recount=recount)
         if existing is not None:
             existing.delete()
         return []
@@ -138,6 +146,24 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
     ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, cid=op.cid or "", seq=op.seq,
                                                        updated_at=timezone.now())
     return []
+
+
+def _member_answer_from_network(*, event: Event, member_id: int, record: dict, recount: set[int]) -> None:
+    status = atrecords.rsvp_status_from_record(record.get("status"))
+    if status is None or event.is_cancelled:
+        return
+    rsvp = RSVP.objects.select_related("member", "event").filter(event=event, member_id=member_id).first()
+    if rsvp is not None and rsvp.status == status:
+        return
+    if rsvp is None:
+        rsvp = RSVP.objects.create(event=event, member_id=member_id, status=status)
+        rsvp = RSVP.objects.select_related("member", "event").get(pk=rsvp.pk)
+    else:
+        rsvp.status = status
+        rsvp.save(update_fields=["status", "updated_at"])
+    recount.add(event.pk)
+    # Our own record of their answer follows, so apps reading their repository agree.
+    publishing.rsvp_publish_queue(rsvp=rsvp)
 
 
 def _apply_event(op: RecordOp) -> None:

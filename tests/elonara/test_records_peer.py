@@ -214,6 +214,13 @@ def test_rsvp_written_in_another_app_shows_up_through_the_consumer(peer, account
         going = selectors.event_attendees_by_status(event=event)[RSVP.Status.GOING]
         assert [r.member_id for r in going] == [guest.pk]
 
+        # bob, a member, answers in another app: it is his answer here (not an outside one).
+        bob_app = OtherApp(peer, accounts["bob"])
+        bob_app.create(RSVP_NSID, _rsvp_from(event, "notgoing"))
+        bob_app.close()
+        wait_for(lambda: RSVP.objects.get(pk=rsvp.pk).status == RSVP.Status.NOT_GOING, what="member's answer")
+        assert not ExternalRSVP.objects.filter(did=accounts["bob"].did).exists()
+
         # She changes her answer, then deletes it.
         rkey = created["uri"].rsplit("/", 1)[-1]
         other.put(RSVP_NSID, rkey, _rsvp_from(event, "notgoing"))
