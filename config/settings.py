@@ -221,7 +221,7 @@ BLUESKY_APPVIEW = env("BLUESKY_APPVIEW", default="did:web:api.bsky.app#bsky_appv
 BLUESKY_WRITES_MODE = env("BLUESKY_WRITES_MODE", default="legacy")
 BLUESKY_RELAY_IDENTIFIER = env("BLUESKY_RELAY_IDENTIFIER", default="")
 BLUESKY_RELAY_APP_PASSWORD = env("BLUESKY_RELAY_APP_PASSWORD", default="")
-# Bluesky's write budget, used to pace invitation posts per posting account.
+# Bluesky's write budget, used to pace invitation posts and calendar record writes per account.
 BLUESKY_WRITE_POINTS_PER_HOUR = env.int("BLUESKY_WRITE_POINTS_PER_HOUR", default=5000)
 BLUESKY_WRITE_POINTS_PER_DAY = env.int("BLUESKY_WRITE_POINTS_PER_DAY", default=35000)
 BLUESKY_WRITE_POINTS_PER_POST = env.int("BLUESKY_WRITE_POINTS_PER_POST", default=3)
