@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
@@ -42,7 +42,8 @@ BACKOFF_MAX_SECONDS = 60.0
 # A connection that lived this long resets the backoff.
 HEALTHY_SECONDS = 30.0
 HANDLE_TTL = timedelta(hours=24)
-MAX_FRAME_BYTES = 5 * 1024 * 1024
+# Relays cap commits well below this; a frame above it closes the connection (and would again).
+MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 # --- services -------------------------------------------------------------------------------
@@ -215,6 +216,10 @@ class FirehoseConsumer:
                 self._session()
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 logger.info("firehose connection lost", extra={"source": self.source, "failure": type(exc).__name__})
+            except DatabaseError as exc:
+                # The database went away: drop the connection, reconnect later from the stored cursor.
+                logger.warning("firehose consumer lost the database", extra={"failure": type(exc).__name__})
+                close_old_connections()
             if self.stop.is_set():
                 break
             if time.monotonic() - started > HEALTHY_SECONDS:
@@ -284,6 +289,8 @@ class FirehoseConsumer:
         return True
 
     def _checkpoint(self, *, force: bool) -> None:
+        if force:
+            close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
         if force and self._seen_seq is not None:
             firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
             self._last_checkpoint = time.monotonic()
