@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
@@ -289,7 +289,7 @@ class FirehoseConsumer:
         return True
 
     def _checkpoint(self, *, force: bool) -> None:
-        if force:
+        if force and not connection.in_atomic_block:
             close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
         if force and self._seen_seq is not None:
             firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
