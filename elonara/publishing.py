@@ -25,6 +25,7 @@ from bluesky.agents.results import BlueskyResult
 from bluesky.errors import Reason
 from bluesky.records import tid_now
 from elonara import atrecords
+from elonara.errors import NotAllowedError
 from elonara.models import RSVP, Event, PublishState
 from invitations.pacing import PacingBusy, WriteBudget, pacing_enabled
 from members.models import Member
@@ -80,6 +81,20 @@ def event_publish_queue(*, event: Event) -> bool:
 
     transaction.on_commit(queue)
     return True
+
+
+def host_can_publish(*, host: Member) -> bool:
+    """Whether the host has an account of their own to write event records with."""
+    return _record_agent(host) is not None
+
+
+@transaction.atomic
+def event_publish_again(*, event: Event, actor: Member) -> bool:
+    """The host asks to (re)publish now: after a failure, or after connecting Bluesky."""
+    if event.host_id != actor.pk:
+        raise NotAllowedError("Only the host can publish this event.")
+    Event.objects.filter(pk=event.pk).update(publish_attempts=0)
+    return event_publish_queue(event=event)
 
 
 def rsvp_publish_queue(*, rsvp: RSVP) -> bool:

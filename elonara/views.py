@@ -10,7 +10,7 @@ from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from elonara import cards, ical, selectors, services
+from elonara import cards, ical, publishing, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
@@ -178,7 +178,24 @@ def event_detail(request, pk):
         "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
     }
+    if context["is_host"] and event.publish_state in ("", "failed"):
+        context["can_publish"] = publishing.host_can_publish(host=request.user)
     return render(request, "elonara/event_detail.html", context)
+
+
+@require_POST
+@login_required
+def event_publish(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    try:
+        queued = publishing.event_publish_again(event=event, actor=request.user)
+    except NotAllowedError as error:
+        raise PermissionDenied(error.message) from error
+    if queued:
+        messages.success(request, "Publishing the event on Bluesky.")
+    else:
+        messages.error(request, "Connect your Bluesky account (or add an app password) to publish the event there.")
+    return redirect(event)
 
 
 @require_GET

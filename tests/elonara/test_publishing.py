@@ -117,3 +117,21 @@ def test_deleting_a_published_event_queues_its_record_and_rsvps_for_deletion(dja
     with django_capture_on_commit_callbacks() as callbacks:
         services.event_delete(event=Event.objects.get(pk=event.pk), actor=host)
     assert len(callbacks) == 2  # the event record and the RSVP record
+
+
+def test_host_can_publish_again_after_a_failure(django_capture_on_commit_callbacks):
+    host = make_member("host")
+    link_identity(member=host, did=random_did(), handle="host.test")
+    event = make_event(host)
+    publishing.event_publish(event_id=event.pk)  # fails: the grant lacks the collection
+    client = Client()
+    client.force_login(host)
+    assert "Try publishing again" in client.get(event.get_absolute_url()).content.decode()
+    other = Client()
+    other.force_login(make_member("other"))
+    assert other.post(f"/events/{event.pk}/publish/").status_code == 403
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert client.post(f"/events/{event.pk}/publish/").status_code == 302
+    assert len(callbacks) == 1
+    event.refresh_from_db()
+    assert event.publish_state == PublishState.PENDING and event.publish_attempts == 0
