@@ -207,6 +207,7 @@ class FirehoseConsumer:
         self.on_frame = on_frame
         self._last_checkpoint = 0.0
         self._seen_seq: int | None = None
+        self._saved_seq: int | None = None
 
     def run(self) -> None:
         delay = BACKOFF_FIRST_SECONDS
@@ -264,6 +265,7 @@ class FirehoseConsumer:
             if frame.name == "FutureCursor":
                 # Our cursor is ahead of the source (it was reset): start again from its present.
                 FirehoseCursor.objects.filter(source=self.source).update(seq=0, last_error="FutureCursor")
+                self._seen_seq = self._saved_seq = None
             return False
         if frame.kind == "#info":
             if frame.name == INFO_OUTDATED_CURSOR:
@@ -282,6 +284,7 @@ class FirehoseConsumer:
                                                                    "failure": type(exc).__name__})
                 return True
             self._last_checkpoint = time.monotonic()
+            self._saved_seq = frame.seq
             if to_resolve:
                 outside_rsvp_handles_resolve(ids=to_resolve)
         else:
@@ -292,5 +295,7 @@ class FirehoseConsumer:
         if force and not connection.in_atomic_block:
             close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
         if force and self._seen_seq is not None:
-            firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
+            if self._seen_seq != self._saved_seq:
+                firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
+                self._saved_seq = self._seen_seq
             self._last_checkpoint = time.monotonic()
