@@ -220,6 +220,9 @@ def test_rsvp_written_in_another_app_shows_up_through_the_consumer(peer, account
         bob_app.close()
         wait_for(lambda: RSVP.objects.get(pk=rsvp.pk).status == RSVP.Status.NOT_GOING, what="member's answer")
         assert not ExternalRSVP.objects.filter(did=accounts["bob"].did).exists()
+        page = Client().get(event.get_absolute_url()).content.decode()
+        attendees = page[page.index('id="attendees"'):page.index('id="outside-rsvps"')]
+        assert "Not going (1)" in attendees and guest.name in attendees
 
         # She changes her answer, then deletes it.
         rkey = created["uri"].rsplit("/", 1)[-1]
