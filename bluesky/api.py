@@ -16,6 +16,8 @@ class IdentitySerializer(serializers.Serializer):
     connected_at = serializers.DateTimeField()
     can_post = serializers.BooleanField()
     can_read_graph = serializers.BooleanField()
+    # What this grant cannot do, in words (empty: everything Elonara asks for).
+    missing_features = serializers.ListField(child=serializers.CharField())
 
 
 class IdentityView(APIView):

@@ -30,6 +30,7 @@ class Reason:
     RATE_LIMITED = "rate_limited"
     INVALID_RECORD = "invalid_record"  # refused by our validation or by the PDS
     RKEY_CONFLICT = "rkey_conflict"  # the record key holds a different record
+    SWAP_CONFLICT = "swap_conflict"  # the record kept changing under us (putRecord's swapRecord)
     SERVER_ERROR = "server_error"  # 5xx
     TRANSPORT = "transport"  # timeout, connection refused, blocked host
     REQUEST_REJECTED = "request_rejected"  # any other 4xx

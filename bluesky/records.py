@@ -9,7 +9,9 @@ UTF-8 bytes (end exclusive), at most 3 langs.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -256,3 +258,36 @@ def validate_post_record(record: Any) -> None:
     problems = record_problems(record)
     if problems:
         raise RecordValidationError(problems)
+
+
+# --- record keys of kind "tid" ---------------------------------------------------------------
+# A TID is a 64-bit integer (top bit 0: 53 bits of microseconds since the epoch, 10 bits of clock
+# id) written as 13 characters of base32-sortable. Lexicons with `"key": "tid"` expect this shape.
+_B32_SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
+_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+
+
+def _tid_encode(value: int) -> str:
+    chars = []
+    for _ in range(13):
+        chars.append(_B32_SORTABLE[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def tid_now(*, clock_id: int | None = None) -> str:
+    """A fresh TID for now (random clock id unless given)."""
+    micros = int(datetime.now().timestamp() * 1_000_000)
+    clock = secrets.randbelow(1024) if clock_id is None else clock_id & 1023
+    return _tid_encode(((micros & ((1 << 53) - 1)) << 10) | clock)
+
+
+def tid_from_key(key: str) -> str:
+    """A TID that is a pure function of `key`: the same (member, event) always names the same
+    record, so writing an answer again overwrites it instead of adding a second one."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    return _tid_encode(digest & ((1 << 63) - 1))
+
+
+def is_tid(value: Any) -> bool:
+    return isinstance(value, str) and bool(_TID.match(value))

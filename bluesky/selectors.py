@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from bluesky.atproto import normalize_identifier
-from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting
+from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
 from bluesky.models import (
     AppPasswordSession,
     BlueskyIdentity,
@@ -31,7 +31,26 @@ _SCOPE_WORDS = {
     "repo:app.bsky.feed.post": "Create, edit and delete posts",
     "repo:*": "Change anything in your repository",
     "blob:image/*": "Upload images (link-card pictures)",
+    "repo:community.lexicon.calendar.event": "Publish your events as calendar records other apps can show",
+    "repo:community.lexicon.calendar.rsvp": "Publish your RSVPs as records other apps can show",
 }
+
+EVENT_NSID = "community.lexicon.calendar.event"
+RSVP_NSID = "community.lexicon.calendar.rsvp"
+
+
+def scope_missing_features(scope: str) -> list[str]:
+    """What Elonara cannot do with this grant, in words (empty: everything it asks for)."""
+    missing = []
+    if not scope_allows_posting(scope):
+        missing.append("posting invitations")
+    if not scope_allows_graph_reads(scope):
+        missing.append("listing your followers")
+    if not all(scope_allows_record_write(scope, EVENT_NSID, a) for a in ("create", "update", "delete")):
+        missing.append("publishing your events to other Bluesky apps")
+    if not all(scope_allows_record_write(scope, RSVP_NSID, a) for a in ("create", "update", "delete")):
+        missing.append("publishing your RSVPs to other Bluesky apps")
+    return missing
 
 
 def scope_in_words(scope: str) -> list[str]:
@@ -59,6 +78,7 @@ class IdentitySummary:
     connected_at: datetime
     can_post: bool
     can_read_graph: bool
+    missing_features: tuple[str, ...] = ()
 
 
 def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
@@ -73,6 +93,7 @@ def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
         scope=identity.scope, permissions=scope_in_words(identity.scope), status=identity.status,
         connected_at=identity.connected_at, can_post=scope_allows_posting(identity.scope),
         can_read_graph=scope_allows_graph_reads(identity.scope),
+        missing_features=tuple(scope_missing_features(identity.scope)),
     )
 
 
@@ -88,6 +109,14 @@ def member_did_query(*, member: Member) -> QuerySet | None:
     if not member.is_authenticated:
         return None
     return BlueskyIdentity.objects.filter(member=member).values("did")[:1]
+
+
+def member_id_for_did(*, did: str) -> int | None:
+    """The member whose Bluesky account (OAuth connection or own app password) is `did`."""
+    member_id = BlueskyIdentity.objects.filter(did=did).values_list("member_id", flat=True).first()
+    if member_id is None:
+        member_id = MemberAppPassword.objects.filter(did=did).values_list("member_id", flat=True).first()
+    return member_id
 
 
 # --- Posting accounts ----------------------------------------------------------------------------

@@ -274,12 +274,14 @@ ATPROTO_PLC_URL = env("ATPROTO_PLC_URL", default="https://plc.directory").rstrip
 ATPROTO_HANDLE_RESOLVER_URL = env("ATPROTO_HANDLE_RESOLVER_URL", default="").rstrip("/")
 # Off by default: allows http and loopback/private hosts, only for a local test network.
 ATPROTO_ALLOW_INSECURE_HOSTS = env.bool("ATPROTO_ALLOW_INSECURE_HOSTS", default=False)
-# Least privilege: sign in, create posts, read followers/follows through the App View.
+# Least privilege: sign in, create posts, read followers/follows through the App View, and write
+# the member's own calendar event and RSVP records.
 BLUESKY_OAUTH_SCOPE = env(
     "BLUESKY_OAUTH_SCOPE",
     default=(
         "atproto repo:app.bsky.feed.post?action=create blob:image/* "
-        "rpc:app.bsky.graph.getFollowers?aud=* rpc:app.bsky.graph.getFollows?aud=*"
+        "rpc:app.bsky.graph.getFollowers?aud=* rpc:app.bsky.graph.getFollows?aud=* "
+        "repo:community.lexicon.calendar.event repo:community.lexicon.calendar.rsvp"
     ),
 )
 # The App View that graph reads are proxied to (atproto-proxy header).
@@ -288,10 +290,13 @@ BLUESKY_APPVIEW = env("BLUESKY_APPVIEW", default="did:web:api.bsky.app#bsky_appv
 BLUESKY_WRITES_MODE = env("BLUESKY_WRITES_MODE", default="legacy")
 BLUESKY_RELAY_IDENTIFIER = env("BLUESKY_RELAY_IDENTIFIER", default="")
 BLUESKY_RELAY_APP_PASSWORD = env("BLUESKY_RELAY_APP_PASSWORD", default="")
-# Bluesky's write budget, used to pace invitation posts per posting account.
+# Bluesky's write budget, used to pace invitation posts and calendar record writes per account.
 BLUESKY_WRITE_POINTS_PER_HOUR = env.int("BLUESKY_WRITE_POINTS_PER_HOUR", default=5000)
 BLUESKY_WRITE_POINTS_PER_DAY = env.int("BLUESKY_WRITE_POINTS_PER_DAY", default=35000)
 BLUESKY_WRITE_POINTS_PER_POST = env.int("BLUESKY_WRITE_POINTS_PER_POST", default=3)
+# The network's firehose (com.atproto.sync.subscribeRepos) read by `manage.py consume_firehose` to
+# pick up RSVPs written in other apps: a relay (Bluesky's by default) or, in tests, a PDS.
+BLUESKY_FIREHOSE_URL = env("BLUESKY_FIREHOSE_URL", default="wss://bsky.network").rstrip("/")
 INVITATIONS_DAILY_CAP_PER_HOST = env.int("INVITATIONS_DAILY_CAP_PER_HOST", default=200)
 # Pace invitation posts to the write budget above (off only for benchmarks against a local PDS).
 INVITATIONS_PACING_ENABLED = env.bool("INVITATIONS_PACING_ENABLED", default=True)

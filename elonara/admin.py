@@ -1,6 +1,9 @@
 from django.contrib import admin
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP, FirehoseCursor
+
+RECORD_FIELDS = ["publish_state", "publish_error", "publish_attempts", "published_at", "at_uri", "at_cid", "at_rkey",
+                 "at_repo_did"]
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,10 +33,12 @@ class CommunityMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["title", "host", "community", "starts_at", "time_zone", "status", "going_count", "maybe_count"]
-    list_filter = ["status", "time_zone", "community"]
+    list_display = ["title", "host", "community", "starts_at", "time_zone", "status", "going_count", "maybe_count",
+                    "publish_state"]
+    list_filter = ["status", "publish_state", "time_zone", "community"]
     # Covers are uploaded through the site, which validates and re-encodes them (elonara.images).
-    readonly_fields = ["sequence", "cancelled_at", "image", "image_width", "image_height"]
+    # The record fields are written only by the publishing tasks.
+    readonly_fields = ["sequence", "cancelled_at", "image", "image_width", "image_height", *RECORD_FIELDS]
     search_fields = ["title", "description", "venue"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["host", "community"]
@@ -41,10 +46,36 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(RSVP)
 class RSVPAdmin(admin.ModelAdmin):
-    list_display = ["event", "member", "status", "updated_at"]
-    list_filter = ["status"]
+    list_display = ["event", "member", "status", "updated_at", "publish_state"]
+    list_filter = ["status", "publish_state"]
     search_fields = ["event__title", "member__username"]
     raw_id_fields = ["event", "member"]
+    readonly_fields = RECORD_FIELDS
+
+
+@admin.register(ExternalRSVP)
+class ExternalRSVPAdmin(admin.ModelAdmin):
+    """Answers read from the network; the consumer owns them (delete only, e.g. abuse)."""
+
+    list_display = ["event", "handle", "did", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["handle", "did", "event__title"]
+    readonly_fields = ["event", "did", "handle", "handle_checked_at", "status", "uri", "cid", "seq", "created_at",
+                       "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(FirehoseCursor)
+class FirehoseCursorAdmin(admin.ModelAdmin):
+    """Where the consumer is; `outdated_at` set means frames were missed (the relay's window passed)."""
+
+    list_display = ["source", "seq", "updated_at", "outdated_at", "last_error"]
+    readonly_fields = ["source", "seq", "updated_at", "outdated_at", "last_error"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(CalendarFeed)

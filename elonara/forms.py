@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
-from elonara.models import TIME_ZONE_CHOICES, Community
+from elonara.models import TIME_ZONE_CHOICES, Community, Event
 
 # The service (elonara.images) does the real checks on the decoded file; this only guides the picker.
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
@@ -72,6 +72,11 @@ class EventForm(forms.Form):
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC")
     venue = forms.CharField(label="Place", max_length=255, required=False, help_text="Address, if in person.")
     online_url = forms.URLField(label="Online link", max_length=500, required=False, assume_scheme="https")
+    mode = forms.ChoiceField(label="Attendance", required=False,
+                             choices=[("", "From the place and the link"), *Event.Mode.choices])
+    locality = forms.CharField(label="Town or city", max_length=120, required=False)
+    country = forms.CharField(label="Country code", max_length=2, required=False,
+                              help_text="Two letters (PT, FR, US…). With it, Bluesky apps can show the address.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
     community = forms.ModelChoiceField(queryset=Community.objects.none(), required=False, empty_label="(none)")
     image = _image_field()

@@ -65,10 +65,45 @@ class CommunityMembership(models.Model):
         return f"{self.member} in {self.community} ({self.role})"
 
 
-class Event(CoverImage):
+class PublishState(models.TextChoices):
+    """Where the AT Protocol record of an event or an RSVP stands ("" = not published: no connection)."""
+
+    NONE = "", "Not published"
+    PENDING = "pending", "Publishing"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+
+
+class PublishedRecord(models.Model):
+    """The record in the author's repository that mirrors a row (at://<repo_did>/<collection>/<rkey>).
+
+    `at_rkey` is chosen and saved before the first write, so a retried task overwrites the same
+    record instead of creating a second one."""
+
+    at_rkey = models.CharField("record key", max_length=20, blank=True, editable=False)
+    at_repo_did = models.CharField("repository DID", max_length=255, blank=True, editable=False)
+    at_uri = models.CharField("record URI", max_length=400, blank=True, editable=False, db_index=True)
+    at_cid = models.CharField("record CID", max_length=120, blank=True, editable=False)
+    publish_state = models.CharField(max_length=10, choices=PublishState.choices, blank=True, default="",
+                                     editable=False)
+    publish_error = models.CharField(max_length=300, blank=True, editable=False)
+    publish_attempts = models.PositiveIntegerField(default=0, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Event(CoverImage, PublishedRecord):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         CANCELLED = "cancelled", "Cancelled"
+
+    class Mode(models.TextChoices):
+        # community.lexicon.calendar.event#mode
+        INPERSON = "inperson", "In person"
+        VIRTUAL = "virtual", "Online"
+        HYBRID = "hybrid", "In person and online"
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -82,6 +117,11 @@ class Event(CoverImage):
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
     venue = models.CharField("place", max_length=255, blank=True)
     online_url = models.URLField("online link", max_length=500, blank=True)
+    # Empty: derived from place and online link (see `attendance_mode`).
+    mode = models.CharField("attendance", max_length=10, choices=Mode.choices, blank=True)
+    # For the address of the published record (community.lexicon.location.address needs a country).
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter code")
+    locality = models.CharField("town or city", max_length=120, blank=True)
     # Kept up to date by a Celery task after each RSVP change (see elonara.tasks).
     going_count = models.PositiveIntegerField(default=0)
     maybe_count = models.PositiveIntegerField(default=0)
@@ -112,8 +152,16 @@ class Event(CoverImage):
     def is_cancelled(self) -> bool:
         return self.status == self.Status.CANCELLED
 
+    @property
+    def attendance_mode(self) -> str:
+        if self.mode:
+            return self.mode
+        if self.online_url and self.venue:
+            return self.Mode.HYBRID
+        return self.Mode.VIRTUAL if self.online_url else self.Mode.INPERSON
 
-class RSVP(models.Model):
+
+class RSVP(PublishedRecord):
     class Status(models.TextChoices):
         GOING = "going", "Going"
         MAYBE = "maybe", "Maybe"
@@ -130,6 +178,51 @@ class RSVP(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} → {self.event}: {self.get_status_display()}"
+
+
+class ExternalRSVP(models.Model):
+    """An answer to one of our events written in another app, read from the network's firehose:
+    a community.lexicon.calendar.rsvp record whose subject is our event's record. Kept apart from
+    members' RSVPs: never counted as members, shown by handle."""
+
+    class Status(models.TextChoices):
+        GOING = "going", "Going"
+        INTERESTED = "interested", "Interested"
+        NOT_GOING = "not_going", "Not going"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="external_rsvps")
+    did = models.CharField(max_length=255)
+    handle = models.CharField(max_length=253, blank=True)
+    handle_checked_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    uri = models.CharField(max_length=400, unique=True)
+    cid = models.CharField(max_length=120)
+    # The firehose sequence number that last changed it (replays of older frames change nothing).
+    seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "outside RSVP"
+        indexes = [models.Index(fields=["did"])]
+
+    def __str__(self) -> str:
+        return f"{self.handle or self.did} → {self.event}: {self.get_status_display()}"
+
+
+class FirehoseCursor(models.Model):
+    """How far the consumer has read a firehose (one row per source URL)."""
+
+    source = models.CharField(max_length=400, unique=True)
+    seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set when the source said our cursor was older than its window (frames were missed).
+    outdated_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.seq}"
 
 
 class CalendarFeed(models.Model):

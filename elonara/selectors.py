@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP
 from members.models import Member
 
 
@@ -49,6 +49,15 @@ def community_membership_for(*, community: Community, member: Member) -> Communi
 def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
     grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
     for rsvp in event.rsvps.select_related("member").order_by("updated_at"):
+        grouped[rsvp.status].append(rsvp)
+    return grouped
+
+
+def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:
+    """Answers given in other AT Protocol apps by people who are not members here: shown apart,
+    never counted among the members' answers."""
+    grouped: dict[str, list[ExternalRSVP]] = {status: [] for status in ExternalRSVP.Status.values}
+    for rsvp in event.external_rsvps.order_by("created_at"):
         grouped[rsvp.status].append(rsvp)
     return grouped
 

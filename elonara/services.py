@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
+from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
 from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
@@ -167,27 +168,46 @@ def event_create(
     community: Community | None = None,
     image=None,
     image_alt: str = "",
+    mode: str = "",
+    country: str = "",
+    locality: str = "",
 ) -> Event:
-    """Publish an event. `image` is an uploaded cover file (optional), validated before any write."""
+    """Publish an event. `image` is an uploaded cover file (optional), validated before any write.
+
+    When the host has a Bluesky account, the event is also written to the host's repository as a
+    community.lexicon.calendar.event record (queued on commit, see elonara.publishing)."""
     if not title.strip():
         raise InvalidInputError("An event needs a title.", field="title")
     _validate_event(
         host=host, starts_at=starts_at, ends_at=ends_at, time_zone=time_zone,
         venue=venue, online_url=online_url, community=community,
     )
+    mode, country = _validate_place(mode=mode, country=country)
     processed = cover_image_process(upload=image) if image is not None else None
     event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
-        image_alt=image_alt.strip(),
+        image_alt=image_alt.strip(), mode=mode, country=country, locality=locality.strip(),
     )
     _cover_image_set(instance=event, image=processed)
     event.save()
+    publishing.event_publish_queue(event=event)
     return event
+
+
+def _validate_place(*, mode: str, country: str) -> tuple[str, str]:
+    if mode and mode not in Event.Mode.values:
+        raise InvalidInputError("Pick in person, online, or both.", field="mode")
+    country = country.strip().upper()
+    if country and (len(country) != 2 or not country.isascii() or not country.isalpha()):
+        raise InvalidInputError("Use the two-letter country code (e.g. PT, FR, US).", field="country")
+    return mode, country
 
 
 # What a calendar entry shows: a change to any of these is a new revision (SEQUENCE + 1).
 CALENDAR_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url")
+# Shown only in the published record (and the page), not in calendar files.
+PLACE_FIELDS = ("mode", "country", "locality")
 
 
 @transaction.atomic
@@ -198,7 +218,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     """
     if event.host_id != editor.pk:
         raise NotAllowedError("Only the host can edit this event.")
-    allowed = {*CALENDAR_FIELDS, "community", "image_alt"}
+    allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, "community", "image_alt"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -209,6 +229,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
         host=editor, starts_at=merged["starts_at"], ends_at=merged["ends_at"], time_zone=merged["time_zone"],
         venue=merged["venue"], online_url=merged["online_url"], community=merged["community"],
     )
+    merged["mode"], merged["country"] = _validate_place(mode=merged["mode"], country=merged["country"])
     processed = cover_image_process(upload=image) if image is not None else None
     # Lock the row: two concurrent edits must each get their own SEQUENCE number.
     current = Event.objects.select_for_update().get(pk=event.pk)
@@ -221,6 +242,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
         setattr(event, name, value)
     _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
+    publishing.event_publish_queue(event=event)
     return event
 
 
@@ -236,9 +258,30 @@ def event_cancel(*, event: Event, actor: Member) -> Event:
         current.cancelled_at = timezone.now()
         current.sequence += 1
         current.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
+        publishing.event_publish_queue(event=current)
     event.status, event.cancelled_at, event.sequence = current.status, current.cancelled_at, current.sequence
     event.updated_at = current.updated_at
+    event.publish_state, event.at_rkey = current.publish_state, current.at_rkey
     return event
+
+
+@transaction.atomic
+def event_delete(*, event: Event, actor: Member) -> None:
+    """Delete an event (its host only), with its record in the host's repository and the RSVP
+    records members published for it (queued on commit)."""
+    if event.host_id != actor.pk:
+        raise NotAllowedError("Only the host can delete this event.")
+    current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
+    if current is None:
+        return
+    if current.at_rkey:
+        publishing.record_delete_queue(member=current.host, collection=atrecords.EVENT_NSID, rkey=current.at_rkey)
+    for rsvp in RSVP.objects.select_related("member").filter(event=current).exclude(at_rkey=""):
+        publishing.record_delete_queue(member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rsvp.at_rkey)
+    if current.image:
+        storage, name = current.image.storage, current.image.name
+        transaction.on_commit(lambda: storage.delete(name))
+    current.delete()
 
 
 @transaction.atomic
@@ -250,6 +293,8 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     if Event.objects.filter(pk=event.pk, status=Event.Status.CANCELLED).exists():
         raise NotAllowedError("This event is cancelled.")
     rsvp, _created = RSVP.objects.update_or_create(event=event, member=member, defaults={"status": status})
+    rsvp.event = Event.objects.get(pk=event.pk)
+    publishing.rsvp_publish_queue(rsvp=rsvp)
     from elonara.tasks import event_refresh_counts  # tasks import services: avoid the cycle at import time
 
     event_id = event.pk

@@ -20,6 +20,8 @@ urlpatterns = [
     path("events/<int:pk>/rsvp/", views.event_rsvp, name="event-rsvp"),
     path("events/<int:pk>/calendar.ics", views.event_ics, name="event-ics"),
     path("events/<int:pk>/cancel/", views.event_cancel, name="event-cancel"),
+    path("events/<int:pk>/delete/", views.event_delete, name="event-delete"),
+    path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: elonara.log_filters keeps it out of log lines.
     path("calendar/feed/<str:token>.ics", views.member_calendar, name="member-calendar"),

@@ -11,7 +11,7 @@ from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from elonara import cards, ical, selectors, services
+from elonara import cards, ical, publishing, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
@@ -151,7 +151,7 @@ def event_edit(request, pk):
     initial = {
         "title": event.title, "description": event.description, "venue": event.venue,
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
-        "image_alt": event.image_alt,
+        "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
@@ -179,9 +179,27 @@ def event_detail(request, pk):
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "attendees": selectors.event_attendees_by_status(event=event),
+        "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
     }
+    if context["is_host"] and event.publish_state in ("", "failed"):
+        context["can_publish"] = publishing.host_can_publish(host=request.user)
     return render(request, "elonara/event_detail.html", context)
+
+
+@require_POST
+@login_required
+def event_publish(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    try:
+        queued = publishing.event_publish_again(event=event, actor=request.user)
+    except NotAllowedError as error:
+        raise PermissionDenied(error.message) from error
+    if queued:
+        messages.success(request, "Publishing the event on Bluesky.")
+    else:
+        messages.error(request, "Connect your Bluesky account (or add an app password) to publish the event there.")
+    return redirect(event)
 
 
 @require_GET
@@ -203,6 +221,19 @@ def event_cancel(request, pk):
         messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
         return redirect(event)
     return render(request, "elonara/event_cancel.html", {"event": event})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_delete(request, pk):
+    event = get_object_or_404(Event, pk=pk)
+    if event.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can delete this event.")
+    if request.method == "POST":
+        services.event_delete(event=event, actor=request.user)
+        messages.success(request, "The event is deleted.")
+        return redirect("home")
+    return render(request, "elonara/event_delete.html", {"event": event})
 
 
 @require_POST

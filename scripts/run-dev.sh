@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: migrations, then the web server and a Celery worker; Ctrl-C stops both.
+# `make run`: migrations, then the web server, a Celery worker and the firehose consumer
+# (RSVPs made in other AT Protocol apps; BLUESKY_FIREHOSE_URL); Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=${DEBUG:-true}
@@ -9,9 +10,14 @@ host_port=${RUN_ADDR:-127.0.0.1:8000}
 mkdir -p var/broker/queue var/broker/processed var/broker/control
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 --beat --schedule var/celerybeat-schedule &
 worker=$!
+.venv/bin/python manage.py consume_firehose &
+firehose=$!
 .venv/bin/python manage.py runserver "$host_port" &
 web=$!
-stop() { kill "$web" "$worker" 2>/dev/null || true; wait "$web" "$worker" 2>/dev/null || true; }
+stop() {
+  kill "$web" "$worker" "$firehose" 2>/dev/null || true
+  wait "$web" "$worker" "$firehose" 2>/dev/null || true
+}
 trap stop INT TERM EXIT
-echo "Elonara: http://$host_port/  (Ctrl-C stops the web server and the worker)"
-wait -n "$web" "$worker"
+echo "Elonara: http://$host_port/  (Ctrl-C stops the web server, the worker and the firehose consumer)"
+wait -n "$web" "$worker" "$firehose"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make serve`: Elonara with production settings on one machine: migrations, collectstatic, then
-# gunicorn, a Celery worker and Celery beat. Ctrl-C (SIGINT to the group) or SIGTERM to this script
+# gunicorn, a Celery worker, Celery beat and the firehose consumer. Ctrl-C (SIGINT to the group) or SIGTERM to this script
 # stops all three; if one of them dies, the others are stopped too (a supervisor restarts the set).
 # Configuration: the environment or .env (see .env.example); DEBUG is forced off.
 set -euo pipefail
@@ -53,8 +53,11 @@ pids+=($!)
 # Beat runs alone: exactly one per deployment (a second one would schedule every task twice).
 .venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule &
 pids+=($!)
+# The firehose consumer: RSVPs to our events written in other apps (one per deployment).
+"$py" manage.py consume_firehose &
+pids+=($!)
 
-echo "Elonara (production settings): gunicorn, worker and beat running (pids ${pids[*]}); Ctrl-C stops them"
+echo "Elonara (production settings): gunicorn, worker, beat and firehose consumer running (pids ${pids[*]}); Ctrl-C stops them"
 # The first process to exit stops the set.
 set +e
 wait -n "${pids[@]}"

@@ -17,6 +17,7 @@ from bluesky.agents.results import BlueskyResult
 from bluesky.atproto import AtprotoError, TransportError, XrpcError
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.errors import BlueskyError, Reason, RecordValidationError
+from bluesky.lexicon import validate_record
 from bluesky.records import POST_NSID, BlobUpload, is_valid_rkey, validate_post_record
 from bluesky.sessions import PdsSession
 from elonara import metrics
@@ -25,6 +26,8 @@ from members.models import Member
 logger = logging.getLogger(__name__)
 
 _SERVER_MESSAGE_MAX = 200
+# putRecord with swapRecord: read-merge-write rounds before reporting a conflict (never forever).
+SWAP_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +54,17 @@ def _server_words(exc: XrpcError) -> str:
     return words[:_SERVER_MESSAGE_MAX]
 
 
-def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "") -> BlueskyResult:
+def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "", thing: str = "post") -> BlueskyResult:
     words = _server_words(exc)
     common = {"agent": agent, "repo_did": repo_did, "payload": {"status": exc.status, "error": exc.error}}
     if exc.status == 429:
         return BlueskyResult.failure(reason=Reason.RATE_LIMITED, retryable=True, retry_after=exc.retry_after,
-                                     error="Bluesky's rate limit was reached; the post will be retried later.",
+                                     error=f"Bluesky's rate limit was reached; the {thing} will be retried later.",
                                      **common)
     if exc.status >= 500:
         return BlueskyResult.failure(
             reason=Reason.SERVER_ERROR, retryable=True, retry_after=exc.retry_after,
-            error=f"The Bluesky server had a problem ({exc.status}); the post will be retried.", **common)
+            error=f"The Bluesky server had a problem ({exc.status}); the {thing} will be retried.", **common)
     if exc.status == 403 and exc.error == "ScopeMissingError":
         return BlueskyResult.failure(
             reason=Reason.SCOPE_MISSING,
@@ -74,7 +77,7 @@ def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "") ->
                                      error="Bluesky refused our session; please reconnect the Bluesky account.",
                                      **common)
     if exc.status == 400 and (exc.error == "InvalidRecord" or "record" in words.lower()):
-        return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=f"Bluesky refused the post ({words}).",
+        return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=f"Bluesky refused the {thing} ({words}).",
                                      **common)
     return BlueskyResult.failure(
         reason=Reason.REQUEST_REJECTED,
@@ -83,13 +86,14 @@ def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "") ->
     )
 
 
-def result_from_transport_error(exc: AtprotoError, *, agent: str, repo_did: str = "") -> BlueskyResult:
+def result_from_transport_error(exc: AtprotoError, *, agent: str, repo_did: str = "",
+                                thing: str = "post") -> BlueskyResult:
     # A refused URL (UnsafeURLError) or a redirect will not get better; a timeout may.
     retryable = isinstance(exc, TransportError) and exc.retryable
     return BlueskyResult.failure(
         reason=Reason.TRANSPORT,
         error=(
-            "Could not reach the Bluesky server (timeout or connection problem); the post will be retried."
+            f"Could not reach the Bluesky server (timeout or connection problem); the {thing} will be retried."
             if retryable
             else "The Bluesky server gave an answer that cannot be used."
         ),
@@ -220,3 +224,130 @@ class BlueskyAgentInterface(abc.ABC):
                                     payload=existing, agent=self.name, repo_did=session.did, already_existed=True)
         return BlueskyResult.failure(reason=Reason.RKEY_CONFLICT, agent=self.name, repo_did=session.did,
                                      error="A different post already uses this record key.")
+
+    # --- records in the member's own repository (calendar events, RSVPs) ---------------------
+    # Never the relay account: a record in someone's repository speaks for that person.
+
+    @abc.abstractmethod
+    def record_account(self, member: Member) -> PostingAccount | None:
+        """The member's own account this agent would write records with (None: it has none)."""
+
+    @abc.abstractmethod
+    def _open_record_session(self, member: Member) -> PdsSession:
+        """A session on the member's own account; raises `BlueskyError` when there is none."""
+
+    def _check_record_write(self, session: PdsSession, collection: str, action: str) -> BlueskyResult | None:
+        """A failure to report before writing `collection` (e.g. a grant without it), or None."""
+        return None
+
+    def _record_call(self, member: Member, collection: str, action: str, write) -> BlueskyResult:
+        """Open the member's session, check the grant, run `write(session)`; every failure mapped."""
+        repo_did = ""
+        try:
+            session = self._open_record_session(member)
+            repo_did = session.did
+            refused = self._check_record_write(session, collection, action)
+            if refused is not None:
+                return refused
+            return write(session)
+        except RecordValidationError as exc:
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name,
+                                         repo_did=repo_did)
+        except BlueskyError as exc:
+            return BlueskyResult.failure(reason=exc.code, error=exc.message, retryable=exc.retryable,
+                                         retry_after=exc.retry_after, agent=self.name, repo_did=repo_did)
+        except XrpcError as exc:
+            return result_from_xrpc_error(exc, agent=self.name, repo_did=repo_did, thing="record")
+        except AtprotoError as exc:
+            return result_from_transport_error(exc, agent=self.name, repo_did=repo_did, thing="record")
+        except Exception as exc:  # noqa: BLE001 - the contract: callers always get a BlueskyResult
+            logger.error("unexpected error while writing a Bluesky record: %s", type(exc).__name__)
+            return BlueskyResult.failure(reason=Reason.INTERNAL_ERROR, agent=self.name, repo_did=repo_did,
+                                         error="Something went wrong while writing to Bluesky.")
+
+    def record_put_for_member(self, member: Member, *, collection: str, rkey: str, record: dict[str, Any],
+                              managed_keys: frozenset[str] | None = None) -> BlueskyResult:
+        """Make `at://<member>/<collection>/<rkey>` hold `record`, created or updated in place.
+
+        The record is checked against its bundled lexicon before any request. An existing record is
+        read first: keys outside `managed_keys` (default: the keys of `record`) are kept, so fields
+        another app added survive our update. The write is a putRecord with `swapRecord` on the CID
+        just read; if the record changed meanwhile (InvalidSwap) it is read again and merged again,
+        at most `SWAP_ATTEMPTS` times, then reported as a retryable `swap_conflict`. When the record
+        already holds exactly this, nothing is written (`already_existed=True`).
+        """
+        try:
+            validate_record(collection, record)
+        except RecordValidationError as exc:
+            return BlueskyResult.failure(
+                reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name,
+                payload={"problems": [{"field": p.field, "message": p.message} for p in exc.problems]},
+            )
+        if not is_valid_rkey(rkey):
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
+                                         agent=self.name)
+        ours = frozenset(record) | (managed_keys or frozenset())
+        return self._record_call(member, collection, "update",
+                                 lambda session: self._put(session, collection, rkey, record, ours))
+
+    def record_delete_for_member(self, member: Member, *, collection: str, rkey: str) -> BlueskyResult:
+        """Delete the record (a missing record is a success: the outcome is the same)."""
+        if not is_valid_rkey(rkey):
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
+                                         agent=self.name)
+
+        def delete(session: PdsSession) -> BlueskyResult:
+            session.post("com.atproto.repo.deleteRecord",
+                         json={"repo": session.did, "collection": collection, "rkey": rkey})
+            return BlueskyResult.ok(uri=f"at://{session.did}/{collection}/{rkey}", cid="", agent=self.name,
+                                    repo_did=session.did)
+
+        return self._record_call(member, collection, "delete", delete)
+
+    def _read(self, session: PdsSession, collection: str, rkey: str) -> tuple[dict[str, Any], str] | None:
+        try:
+            found = session.get("com.atproto.repo.getRecord",
+                                params={"repo": session.did, "collection": collection, "rkey": rkey})
+        except XrpcError as exc:
+            if exc.status == 404 or (exc.status == 400 and exc.error == "RecordNotFound"):
+                return None
+            raise
+        value, cid = found.get("value"), found.get("cid")
+        if not isinstance(value, dict) or not isinstance(cid, str):
+            return None
+        return value, cid
+
+    def _put(self, session: PdsSession, collection: str, rkey: str, record: dict[str, Any],
+             ours: frozenset[str]) -> BlueskyResult:
+        repo_did = session.did
+        for _attempt in range(SWAP_ATTEMPTS):
+            current = self._read(session, collection, rkey)
+            body: dict[str, Any] = {"repo": repo_did, "collection": collection, "rkey": rkey}
+            if current is None:
+                merged, nsid = record, "com.atproto.repo.createRecord"
+            else:
+                value, cid = current
+                merged = {**{k: v for k, v in value.items() if k not in ours}, **record}
+                if merged == value:
+                    return BlueskyResult.ok(uri=f"at://{repo_did}/{collection}/{rkey}", cid=cid, agent=self.name,
+                                            repo_did=repo_did, already_existed=True)
+                nsid = "com.atproto.repo.putRecord"
+                body["swapRecord"] = cid
+            body["record"] = merged
+            try:
+                payload = session.post(nsid, json=body)
+            except XrpcError as exc:
+                # Changed under us (InvalidSwap), or created meanwhile (a taken key is refused with
+                # 400/409/500 depending on the server): read again and merge again.
+                if exc.error == "InvalidSwap":
+                    continue
+                if current is None and self._read(session, collection, rkey) is not None:
+                    continue
+                raise
+            uri, cid = payload.get("uri"), payload.get("cid")
+            if not isinstance(uri, str) or not isinstance(cid, str) or not uri.startswith("at://"):
+                return BlueskyResult.failure(reason=Reason.REQUEST_REJECTED, agent=self.name, repo_did=repo_did,
+                                             error="The Bluesky server did not return the written record.")
+            return BlueskyResult.ok(uri=uri, cid=cid, payload=payload, agent=self.name, repo_did=repo_did)
+        return BlueskyResult.failure(reason=Reason.SWAP_CONFLICT, retryable=True, agent=self.name, repo_did=repo_did,
+                                     error="The record kept changing while we updated it; it will be retried.")

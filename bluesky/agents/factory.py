@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bluesky.agents.base import BlueskyAgentInterface
+from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.agents.oauth import OAuthBlueskyAgent
 from bluesky.models import WritesMode
@@ -18,3 +18,18 @@ class BlueskyAgentFactory:
         if chosen == WritesMode.OAUTH:
             return OAuthBlueskyAgent()
         return LegacyBlueskyAgent()
+
+    @staticmethod
+    def make_for_records(member, *, mode: str | None = None) -> tuple[BlueskyAgentInterface, PostingAccount] | None:
+        """The agent that writes `member`'s own records, and the account it uses (None: none can).
+
+        The writes mode's agent first; if the member has no account there (an app password in
+        OAuth mode, or an OAuth connection in legacy mode), the other one: a record in a member's
+        repository can only be written with that member's own credentials, never the relay."""
+        first = BlueskyAgentFactory.make(mode=mode)
+        second = LegacyBlueskyAgent() if isinstance(first, OAuthBlueskyAgent) else OAuthBlueskyAgent()
+        for agent in (first, second):
+            account = agent.record_account(member)
+            if account is not None:
+                return agent, account
+        return None

@@ -38,3 +38,14 @@ class LegacyBlueskyAgent(BlueskyAgentInterface):
             raise NotConnectedError("Posting needs an app password: add one on your Bluesky card, or ask staff to "
                                     "configure the relay account.")
         return self.session_for(account).open()
+
+    # Records speak for their author: only the member's own app password, never the relay.
+    def record_account(self, member: Member) -> PostingAccount | None:
+        account = member_account_get(member=member)
+        return PostingAccount(kind=account.kind, key=account.account_key) if account else None
+
+    def _open_record_session(self, member: Member) -> AppPasswordPdsSession:
+        account = member_account_get(member=member)
+        if account is None:
+            raise NotConnectedError("Publishing to Bluesky needs your own app password or a Bluesky connection.")
+        return self.session_for(account).open()

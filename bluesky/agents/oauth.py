@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.results import BlueskyResult
-from bluesky.atproto.scopes import scope_allows_blob, scope_allows_posting
+from bluesky.atproto.scopes import scope_allows_blob, scope_allows_posting, scope_allows_record_write
 from bluesky.errors import NotConnectedError, Reason
 from bluesky.models import BlueskyIdentity
 from bluesky.sessions import OAuthPdsSession
@@ -39,3 +39,22 @@ class OAuthBlueskyAgent(BlueskyAgentInterface):
 
     def _may_upload(self, session: OAuthPdsSession, mime_type: str) -> bool:
         return scope_allows_blob(session.scope, mime_type)
+
+    def record_account(self, member: Member) -> PostingAccount | None:
+        return self.posting_account(member)
+
+    def _open_record_session(self, member: Member) -> OAuthPdsSession:
+        session = OAuthPdsSession.for_member(member)
+        if session is None:
+            raise NotConnectedError("Connect your Bluesky account to publish to Bluesky.")
+        return session
+
+    def _check_record_write(self, session: OAuthPdsSession, collection: str, action: str) -> BlueskyResult | None:
+        # An update may be a create (first write) and vice versa: ask for both.
+        actions = ("create", "update") if action == "update" else (action,)
+        if all(scope_allows_record_write(session.scope, collection, a) for a in actions):
+            return None
+        return BlueskyResult.failure(
+            reason=Reason.SCOPE_MISSING, agent=self.name, repo_did=session.did,
+            error=f"Your Bluesky connection does not allow Elonara to write {collection} records. "
+            "Reauthorize Elonara on your Bluesky card to grant it.")

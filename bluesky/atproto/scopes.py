@@ -31,6 +31,36 @@ def scope_allows_posting(scope: str) -> bool:
     return "atproto" in granted and any(_creates_posts(token) for token in granted)
 
 
+def _repo_grant(token: str) -> tuple[set[str], set[str]] | None:
+    """(collections, actions) a `repo` scope token grants; empty actions = every action."""
+    if token.startswith("repo:"):
+        collection, _, query = token.removeprefix("repo:").partition("?")
+        params = parse_qs(query)
+        return {collection}, set(params.get("action", []))
+    if token.startswith("repo?"):
+        params = parse_qs(token.removeprefix("repo?"))
+        return set(params.get("collection", [])), set(params.get("action", []))
+    return None
+
+
+def scope_allows_record_write(scope: str, collection: str, action: str) -> bool:
+    """Whether the session may `action` ("create", "update", "delete") records of `collection`
+    (`repo:<nsid>`, `repo:<nsid>?action=...`, `repo?collection=...`, `repo:*`, transition:generic)."""
+    granted = set((scope or "").split())
+    if "atproto" not in granted:
+        return False
+    if "transition:generic" in granted:
+        return True
+    for token in granted:
+        grant = _repo_grant(token)
+        if grant is None:
+            continue
+        collections, actions = grant
+        if (collection in collections or "*" in collections) and (not actions or action in actions):
+            return True
+    return False
+
+
 def scope_allows_graph_reads(scope: str) -> bool:
     """Whether followers/follows can be read through the PDS's App View proxy."""
     granted = set((scope or "").split())

@@ -94,6 +94,9 @@ def serve_env(*, port: int, redis_port: int, database_url: str) -> dict[str, str
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
         "METRICS_TOKEN": "serve-test-token",
         "HEALTH_CHECK_TIMEOUT": "2",
+        # The firehose consumer reads a relay of ours on loopback: none is running, so it backs off
+        # and retries (tests never reach the real network).
+        "BLUESKY_FIREHOSE_URL": f"ws://127.0.0.1:{free_port()}",
     })
     return env
 

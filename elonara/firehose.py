@@ -1,0 +1,301 @@
+"""Reading calendar records back from the network: the firehose consumer and the services it calls.
+
+`FirehoseConsumer.run()` (started by `manage.py consume_firehose`) reads
+com.atproto.sync.subscribeRepos from `BLUESKY_FIREHOSE_URL`, keeps only operations on
+community.lexicon.calendar.rsvp / .event (see bluesky.atproto.firehose) and hands them to
+`firehose_ops_apply`, which upserts the RSVPs whose subject is one of our events and stores the
+cursor in the same transaction: a consumer killed at any point resumes from the last applied frame,
+and re-applying a frame changes nothing (rows keyed by record URI, older sequence numbers ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.utils import timezone
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.sync.client import connect
+
+from bluesky import clients
+from bluesky.atproto import AtprotoError
+from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
+from bluesky.atproto.identity import is_valid_did
+from bluesky.lexicon import record_problems
+from bluesky.records import is_valid_rkey
+from bluesky.selectors import member_id_for_did
+from elonara import atrecords, publishing
+from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
+
+logger = logging.getLogger(__name__)
+
+# Checkpoint the cursor at least this often while frames are skipped unread (otherwise a quiet
+# stretch would leave it behind and a restart would replay, or fall out of the relay's window).
+CHECKPOINT_SECONDS = 2.0
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+# A connection that lived this long resets the backoff.
+HEALTHY_SECONDS = 30.0
+HANDLE_TTL = timedelta(hours=24)
+# Relays cap commits well below this; a frame above it closes the connection (and would again).
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+
+# --- services -------------------------------------------------------------------------------
+
+def firehose_cursor_get(*, source: str) -> int | None:
+    row = FirehoseCursor.objects.filter(source=source).first()
+    return row.seq if row and row.seq else None
+
+
+def _cursor_save(*, source: str, seq: int) -> None:
+    updated = FirehoseCursor.objects.filter(source=source, seq__lt=seq).update(seq=seq, updated_at=timezone.now())
+    if not updated:
+        FirehoseCursor.objects.get_or_create(source=source, defaults={"seq": seq})
+
+
+def firehose_cursor_checkpoint(*, source: str, seq: int) -> None:
+    _cursor_save(source=source, seq=seq)
+
+
+def firehose_outdated_record(*, source: str, message: str) -> None:
+    """The source said our cursor is older than its window: frames were lost. Reported (log at
+    WARNING, stored on the cursor row shown in the admin), then reading goes on from what it has."""
+    logger.warning("firehose cursor outdated: frames were missed", extra={"source": source, "detail": message[:200]})
+    row, _ = FirehoseCursor.objects.get_or_create(source=source)
+    row.outdated_at = timezone.now()
+    row.last_error = f"OutdatedCursor: {message}"[:300]
+    row.save(update_fields=["outdated_at", "last_error", "updated_at"])
+
+
+@transaction.atomic
+def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> list[int]:
+    """Apply one frame's kept operations and move the cursor to `seq`, atomically.
+
+    Returns the ids of outside RSVPs whose handle should be looked up (done after commit)."""
+    to_resolve: list[int] = []
+    recount: set[int] = set()
+    for op in ops:
+        if op.collection == atrecords.RSVP_NSID:
+            to_resolve.extend(_apply_rsvp(op, recount))
+        elif op.collection == atrecords.EVENT_NSID:
+            _apply_event(op)
+    _cursor_save(source=source, seq=seq)
+    if recount:
+        from elonara.tasks import event_refresh_counts
+
+        for event_id in recount:
+            transaction.on_commit(lambda event_id=event_id: event_refresh_counts.delay(event_id))
+    return to_resolve
+
+
+def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
+    # Our own write echoing back: the member's RSVP already says this.
+    own = RSVP.objects.filter(at_uri=op.uri).first()
+    if own is not None:
+        if op.action == "delete":
+            # Deleted in another app: no longer on the network (the answer here stays).
+            RSVP.objects.filter(pk=own.pk).update(at_uri="", at_cid="", publish_state=PublishState.NONE)
+        elif op.cid and op.cid != own.at_cid and op.record is not None:
+            # The member changed the answer in another app: follow it here, without writing back.
+            status = atrecords.rsvp_status_from_record(op.record.get("status"))
+            if status and status != own.status:
+                RSVP.objects.filter(pk=own.pk).update(status=status, at_cid=op.cid)
+                recount.add(own.event_id)
+            else:
+                RSVP.objects.filter(pk=own.pk).update(at_cid=op.cid)
+        return []
+    if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
+        return []  # untrusted input: the relay's repo field ends up in a link on the event page
+    existing = ExternalRSVP.objects.filter(uri=op.uri).first()
+    if existing is not None and existing.seq >= op.seq:
+        return []  # a replayed frame (restart from an older cursor)
+    if op.action == "delete":
+        if existing is not None:
+            existing.delete()
+        return []
+    record = op.record
+    status = atrecords.external_status(record.get("status")) if isinstance(record, dict) else None
+    subject = record.get("subject") if isinstance(record, dict) else None
+    event = None
+    if status and isinstance(subject, dict) and not record_problems(atrecords.RSVP_NSID, record):
+        event = Event.objects.filter(at_uri=subject.get("uri")).first() if subject.get("uri") else None
+    if event is None:
+        # Not (or no longer) an answer to one of our events.
+        if existing is not None:
+            existing.delete()
+        return []
+    member_id = member_id_for_did(did=op.repo)
+    if member_id is not None:
+        # A member answered in another app: that is their answer here too (not an outside one).
+        _member_answer_from_network(event=event, member_id=member_id, record=record, recount=recount)
+        if existing is not None:
+            existing.delete()
+        return []
+    if existing is None:
+        handle = (ExternalRSVP.objects.filter(did=op.repo, handle_checked_at__gt=timezone.now() - HANDLE_TTL)
+                  .exclude(handle="").values_list("handle", flat=True).first()) or ""
+        row = ExternalRSVP.objects.create(event=event, did=op.repo, handle=handle, status=status, uri=op.uri,
+                                          cid=op.cid or "", seq=op.seq,
+                                          handle_checked_at=timezone.now() if handle else None)
+        return [] if handle else [row.pk]
+    ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, cid=op.cid or "", seq=op.seq,
+                                                       updated_at=timezone.now())
+    return []
+
+
+def _member_answer_from_network(*, event: Event, member_id: int, record: dict, recount: set[int]) -> None:
+    status = atrecords.rsvp_status_from_record(record.get("status"))
+    if status is None or event.is_cancelled:
+        return
+    rsvp = RSVP.objects.select_related("member", "event").filter(event=event, member_id=member_id).first()
+    if rsvp is not None and rsvp.status == status:
+        return
+    if rsvp is None:
+        rsvp = RSVP.objects.create(event=event, member_id=member_id, status=status)
+        rsvp = RSVP.objects.select_related("member", "event").get(pk=rsvp.pk)
+    else:
+        rsvp.status = status
+        rsvp.save(update_fields=["status", "updated_at"])
+    recount.add(event.pk)
+    # Our own record of their answer follows, so apps reading their repository agree.
+    publishing.rsvp_publish_queue(rsvp=rsvp)
+
+
+def _apply_event(op: RecordOp) -> None:
+    event = Event.objects.filter(at_uri=op.uri).first()
+    if event is None:
+        return  # other apps' events are not shown here
+    if op.action == "delete":
+        Event.objects.filter(pk=event.pk).update(
+            at_uri="", at_cid="", publish_state=PublishState.FAILED,
+            publish_error="The record was deleted outside Elonara; edit the event to publish it again.")
+    elif op.cid and op.cid != event.at_cid:
+        # Changed in another app: remember its version (RSVPs point at it; our next update merges).
+        Event.objects.filter(pk=event.pk).update(at_cid=op.cid)
+
+
+def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
+    """Look up the handles of outside RSVPs' accounts (verified both ways; cached on the rows)."""
+    resolver = clients.identity_resolver()
+    for row in ExternalRSVP.objects.filter(pk__in=list(ids)):
+        try:
+            identity = resolver.resolve(row.did)
+        except AtprotoError:
+            handle = ""
+        else:
+            handle = identity.handle if identity.handle_verified else ""
+        ExternalRSVP.objects.filter(did=row.did).update(handle=handle, handle_checked_at=timezone.now())
+
+
+# --- the consumer ---------------------------------------------------------------------------
+
+class FirehoseConsumer:
+    """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
+    reconnect with backoff. Never raises on a bad frame or a dropped connection."""
+
+    def __init__(self, *, source: str, stop: threading.Event | None = None,
+                 on_frame: Callable[[Frame], None] | None = None) -> None:
+        self.source = source.rstrip("/")
+        self.stop = stop or threading.Event()
+        self.filter = FirehoseFilter(atrecords.COLLECTIONS)
+        self.on_frame = on_frame
+        self._last_checkpoint = 0.0
+        self._seen_seq: int | None = None
+        self._saved_seq: int | None = None
+
+    def run(self) -> None:
+        delay = BACKOFF_FIRST_SECONDS
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                self._session()
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                logger.info("firehose connection lost", extra={"source": self.source, "failure": type(exc).__name__})
+            except DatabaseError as exc:
+                # The database went away: drop the connection, reconnect later from the stored cursor.
+                logger.warning("firehose consumer lost the database", extra={"failure": type(exc).__name__})
+                close_old_connections()
+            if self.stop.is_set():
+                break
+            if time.monotonic() - started > HEALTHY_SECONDS:
+                delay = BACKOFF_FIRST_SECONDS
+            wait = delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+            logger.info("firehose reconnecting", extra={"source": self.source, "in_seconds": round(wait, 1)})
+            self.stop.wait(wait)
+            delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+    def _session(self) -> None:
+        cursor = firehose_cursor_get(source=self.source)
+        url = subscribe_url(self.source, cursor=cursor)
+        logger.info("firehose connecting", extra={"source": self.source, "cursor": cursor})
+        with connect(url, max_size=MAX_FRAME_BYTES, open_timeout=10, close_timeout=2) as ws:
+            while not self.stop.is_set():
+                try:
+                    data = ws.recv(timeout=1.0)
+                except TimeoutError:
+                    self._checkpoint(force=True)
+                    continue
+                if isinstance(data, str):
+                    logger.info("firehose text frame skipped", extra={"source": self.source})
+                    continue
+                if not self.handle(data):
+                    return
+            self._checkpoint(force=True)
+
+    def handle(self, data: bytes) -> bool:
+        """Apply one frame. False: the server reported an error and the connection should close."""
+        need_seq = time.monotonic() - self._last_checkpoint > CHECKPOINT_SECONDS
+        try:
+            frame = self.filter.parse(data, need_seq=need_seq)
+        except FrameError as exc:
+            logger.warning("firehose frame skipped: cannot decode", extra={"source": self.source, "detail": str(exc)})
+            return True
+        if frame is None:
+            return True
+        if self.on_frame is not None:
+            self.on_frame(frame)
+        if frame.kind == "error":
+            logger.warning("firehose error frame", extra={"source": self.source, "error": frame.name})
+            if frame.name == "FutureCursor":
+                # Our cursor is ahead of the source (it was reset): start again from its present.
+                FirehoseCursor.objects.filter(source=self.source).update(seq=0, last_error="FutureCursor")
+                self._seen_seq = self._saved_seq = None
+            return False
+        if frame.kind == "#info":
+            if frame.name == INFO_OUTDATED_CURSOR:
+                firehose_outdated_record(source=self.source, message=frame.message)
+            else:
+                logger.info("firehose info", extra={"source": self.source, "name": frame.name})
+            return True
+        if frame.seq is None:
+            return True
+        self._seen_seq = frame.seq
+        if frame.ops:
+            try:
+                to_resolve = firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
+                logger.error("firehose frame not applied", extra={"source": self.source, "seq": frame.seq,
+                                                                   "failure": type(exc).__name__})
+                return True
+            self._last_checkpoint = time.monotonic()
+            self._saved_seq = frame.seq
+            if to_resolve:
+                outside_rsvp_handles_resolve(ids=to_resolve)
+        else:
+            self._checkpoint(force=need_seq)
+        return True
+
+    def _checkpoint(self, *, force: bool) -> None:
+        if force and not connection.in_atomic_block:
+            close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
+        if force and self._seen_seq is not None:
+            if self._seen_seq != self._saved_seq:
+                firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
+                self._saved_seq = self._seen_seq
+            self._last_checkpoint = time.monotonic()

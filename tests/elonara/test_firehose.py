@@ -1,0 +1,166 @@
+"""The firehose consumer's handling of frames (real frames recorded from the official PDS), its
+cursor, and its reconnection, against a small local websocket server standing in for a relay
+(what a relay does on demand: old cursors, bad frames, dropped connections)."""
+
+import threading
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import libipld
+import pytest
+from django.utils import timezone
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import serve
+
+from elonara import services
+from elonara.firehose import FirehoseConsumer
+from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor
+from tests.bluesky.atproto.test_firehose import recorded_frames
+
+SOURCE = "http://127.0.0.1:9"
+
+
+def frame(header: dict, body: dict) -> bytes:
+    return libipld.encode_dag_cbor(header) + libipld.encode_dag_cbor(body)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_lookups(settings):
+    # Handle lookups go to a closed loopback port: they fail at once and the handle stays empty.
+    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
+    settings.ATPROTO_PLC_URL = "http://127.0.0.1:9"
+    settings.ATPROTO_HANDLE_RESOLVER_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def our_event(django_user_model):
+    """The event the recorded RSVP answers, as if we had published it."""
+    _post, created, _updated, _deleted = recorded_frames()
+    from bluesky.atproto.firehose import FirehoseFilter
+
+    subject = FirehoseFilter(["community.lexicon.calendar.rsvp"]).parse(created).ops[0].record["subject"]
+    host = django_user_model.objects.create_user(username="host", password="pw-123456")
+    start = timezone.now() + timedelta(days=3)
+    event = services.event_create(host=host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                                  venue="Park")
+    Event.objects.filter(pk=event.pk).update(at_uri=subject["uri"], at_cid=subject["cid"])
+    return Event.objects.get(pk=event.pk)
+
+
+@pytest.mark.django_db
+def test_outside_rsvp_created_updated_deleted_and_replays_change_nothing(our_event):
+    post, created, updated, deleted = recorded_frames()
+    consumer = FirehoseConsumer(source=SOURCE)
+    assert consumer.handle(post) and consumer.handle(created)
+    row = ExternalRSVP.objects.get()
+    assert row.event == our_event and row.status == ExternalRSVP.Status.GOING and row.handle == ""
+    assert row.did.startswith("did:plc:") and row.uri.startswith(f"at://{row.did}/community.lexicon.calendar.rsvp/")
+
+    consumer.handle(updated)
+    assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
+    cursor = FirehoseCursor.objects.get(source=SOURCE)
+    assert cursor.seq == ExternalRSVP.objects.get().seq
+
+    # A restart from an older cursor replays the create: the newer answer stays.
+    FirehoseConsumer(source=SOURCE).handle(created)
+    assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
+    assert not RSVP.objects.exists() and Event.objects.get(pk=our_event.pk).going_count == 0
+
+    consumer.handle(deleted)
+    assert not ExternalRSVP.objects.exists()
+
+
+@pytest.mark.django_db
+def test_our_own_rsvp_echoing_back_changes_nothing(our_event, django_user_model):
+    _post, created, _updated, _deleted = recorded_frames()
+    from bluesky.atproto.firehose import FirehoseFilter
+
+    op = FirehoseFilter(["community.lexicon.calendar.rsvp"]).parse(created).ops[0]
+    member = django_user_model.objects.create_user(username="bob", password="pw-123456")
+    rsvp = RSVP.objects.create(event=our_event, member=member, status=RSVP.Status.GOING, at_uri=op.uri, at_cid=op.cid)
+    FirehoseConsumer(source=SOURCE).handle(created)
+    assert not ExternalRSVP.objects.exists()
+    rsvp.refresh_from_db()
+    assert rsvp.status == RSVP.Status.GOING and rsvp.at_cid == op.cid
+
+
+@pytest.mark.django_db
+def test_rsvps_to_events_that_are_not_ours_are_ignored():
+    _post, created, _updated, _deleted = recorded_frames()
+    FirehoseConsumer(source=SOURCE).handle(created)
+    assert not ExternalRSVP.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bad_frames_are_skipped_and_info_and_errors_reported(caplog):
+    consumer = FirehoseConsumer(source=SOURCE)
+    assert consumer.handle(b"\xff\xfe community.lexicon.calendar.rsvp") is True
+    assert "cannot decode" in caplog.text
+
+    consumer.handle(frame({"op": 1, "t": "#info"}, {"name": "OutdatedCursor", "message": "cursor is too old"}))
+    cursor = FirehoseCursor.objects.get(source=SOURCE)
+    assert cursor.outdated_at is not None and "OutdatedCursor" in cursor.last_error
+    assert "frames were missed" in caplog.text
+
+    FirehoseCursor.objects.filter(source=SOURCE).update(seq=99)
+    assert consumer.handle(frame({"op": -1}, {"error": "FutureCursor", "message": "ahead"})) is False
+    assert FirehoseCursor.objects.get(source=SOURCE).seq == 0
+
+
+class FakeRelay:
+    """A websocket server on loopback answering subscribeRepos with scripted frames per connection."""
+
+    def __init__(self, scripts):
+        self.scripts = list(scripts)
+        self.cursors: list[str | None] = []
+        self.server = serve(self.handler, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.done = threading.Event()
+
+    def handler(self, ws):
+        query = parse_qs(urlsplit(ws.request.path).query)
+        self.cursors.append(query.get("cursor", [None])[0])
+        if not self.scripts:
+            self.done.set()
+            try:
+                ws.recv()  # hold the connection until the consumer stops
+            except ConnectionClosed:
+                pass
+            return
+        for data in self.scripts.pop(0):
+            ws.send(data)
+        # returning closes the connection: the consumer must reconnect from its cursor
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer_reconnects_from_its_cursor_and_survives_bad_frames(our_event, monkeypatch):
+    monkeypatch.setattr("elonara.firehose.BACKOFF_FIRST_SECONDS", 0.05)
+    _post, created, updated, _deleted = recorded_frames()
+    like = {"action": "create", "path": "app.bsky.feed.like/3k", "cid": None}
+    other = frame({"op": 1, "t": "#commit"}, {"seq": 1, "repo": "did:plc:x", "blocks": b"", "ops": [like]})
+    relay = FakeRelay([
+        [other, b"garbage community.lexicon.calendar", created],
+        [frame({"op": 1, "t": "#info"}, {"name": "OutdatedCursor", "message": "old"}), updated],
+    ])
+    stop = threading.Event()
+    consumer = FirehoseConsumer(source=relay.url, stop=stop)
+    runner = threading.Thread(target=lambda: (relay.done.wait(20), stop.set()), daemon=True)
+    runner.start()
+    try:
+        consumer.run()  # returns once the relay has served its scripts and `stop` is set
+    finally:
+        relay.close()
+    from bluesky.atproto.firehose import FirehoseFilter
+
+    created_seq = FirehoseFilter(["x"]).parse(created, need_seq=True).seq
+    assert relay.cursors[0] is None
+    assert relay.cursors[1] == str(created_seq)  # resumed after the last applied frame
+    assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
+    cursor = FirehoseCursor.objects.get(source=relay.url)
+    assert cursor.outdated_at is not None and relay.cursors[2] == str(cursor.seq)
