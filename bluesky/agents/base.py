@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,17 +154,29 @@ class BlueskyAgentInterface(abc.ABC):
         if rkey is not None and not is_valid_rkey(rkey):
             return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
                                          agent=self.name)
+
+        def write(session: PdsSession) -> BlueskyResult:
+            post = record
+            if thumb is not None and "embed" in post and self._may_upload(session, thumb.mime_type):
+                post = with_thumb(post, session.upload_blob(thumb.data, mime_type=thumb.mime_type))
+                validate_post_record(post)
+            return self._write_post(session=session, record=post, rkey=rkey)
+
+        return self._mapped(open_session=lambda: self._open_session(member), check=self._check_session,
+                            write=write, thing="post")
+
+    def _mapped(self, *, open_session: Callable[[], PdsSession],
+                check: Callable[[PdsSession], BlueskyResult | None],
+                write: Callable[[PdsSession], BlueskyResult], thing: str) -> BlueskyResult:
+        """Open the session, check it, write; every failure mapped to a `BlueskyResult` here, once."""
         repo_did = ""
         try:
-            session = self._open_session(member)
+            session = open_session()
             repo_did = session.did
-            refused = self._check_session(session)
+            refused = check(session)
             if refused is not None:
                 return refused
-            if thumb is not None and "embed" in record and self._may_upload(session, thumb.mime_type):
-                record = with_thumb(record, session.upload_blob(thumb.data, mime_type=thumb.mime_type))
-                validate_post_record(record)
-            return self._write_post(session=session, record=record, rkey=rkey)
+            return write(session)
         except RecordValidationError as exc:
             return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name,
                                          repo_did=repo_did)
@@ -171,14 +184,14 @@ class BlueskyAgentInterface(abc.ABC):
             return BlueskyResult.failure(reason=exc.code, error=exc.message, retryable=exc.retryable,
                                          retry_after=exc.retry_after, agent=self.name, repo_did=repo_did)
         except XrpcError as exc:
-            return result_from_xrpc_error(exc, agent=self.name, repo_did=repo_did)
+            return result_from_xrpc_error(exc, agent=self.name, repo_did=repo_did, thing=thing)
         except AtprotoError as exc:
-            return result_from_transport_error(exc, agent=self.name, repo_did=repo_did)
+            return result_from_transport_error(exc, agent=self.name, repo_did=repo_did, thing=thing)
         except Exception as exc:  # noqa: BLE001 - the contract: callers always get a BlueskyResult
             # Only the class name is logged: exception text could carry server-controlled content.
-            logger.error("unexpected error while posting to Bluesky: %s", type(exc).__name__)
+            logger.error("unexpected error while writing a Bluesky %s: %s", thing, type(exc).__name__)
             return BlueskyResult.failure(reason=Reason.INTERNAL_ERROR, agent=self.name, repo_did=repo_did,
-                                         error="Something went wrong while posting to Bluesky.")
+                                         error="Something went wrong while writing to Bluesky.")
 
     # --- the write path, shared -----------------------------------------------------------------
 
@@ -240,30 +253,12 @@ class BlueskyAgentInterface(abc.ABC):
         """A failure to report before writing `collection` (e.g. a grant without it), or None."""
         return None
 
-    def _record_call(self, member: Member, collection: str, action: str, write) -> BlueskyResult:
-        """Open the member's session, check the grant, run `write(session)`; every failure mapped."""
-        repo_did = ""
-        try:
-            session = self._open_record_session(member)
-            repo_did = session.did
-            refused = self._check_record_write(session, collection, action)
-            if refused is not None:
-                return refused
-            return write(session)
-        except RecordValidationError as exc:
-            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name,
-                                         repo_did=repo_did)
-        except BlueskyError as exc:
-            return BlueskyResult.failure(reason=exc.code, error=exc.message, retryable=exc.retryable,
-                                         retry_after=exc.retry_after, agent=self.name, repo_did=repo_did)
-        except XrpcError as exc:
-            return result_from_xrpc_error(exc, agent=self.name, repo_did=repo_did, thing="record")
-        except AtprotoError as exc:
-            return result_from_transport_error(exc, agent=self.name, repo_did=repo_did, thing="record")
-        except Exception as exc:  # noqa: BLE001 - the contract: callers always get a BlueskyResult
-            logger.error("unexpected error while writing a Bluesky record: %s", type(exc).__name__)
-            return BlueskyResult.failure(reason=Reason.INTERNAL_ERROR, agent=self.name, repo_did=repo_did,
-                                         error="Something went wrong while writing to Bluesky.")
+    def _record_call(self, member: Member, collection: str, action: str,
+                     write: Callable[[PdsSession], BlueskyResult]) -> BlueskyResult:
+        """Open the member's own session, check the grant, run `write(session)`; failures mapped."""
+        return self._mapped(open_session=lambda: self._open_record_session(member),
+                            check=lambda session: self._check_record_write(session, collection, action),
+                            write=write, thing="record")
 
     def record_put_for_member(self, member: Member, *, collection: str, rkey: str, record: dict[str, Any],
                               managed_keys: frozenset[str] | None = None) -> BlueskyResult:
