@@ -165,6 +165,8 @@ def main() -> None:
 
         django.setup()
         call_command("migrate", verbosity=0)
+        # Production serves hashed static files from the manifest: collect them as a deployment does.
+        call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
         from django.db import connections
 
