@@ -7,6 +7,7 @@ window can take, so pacing (not the queue) is the limit. Prints figures, asserts
     . DIR/services.env; [ELONARA_PEER_STATE=...] .venv/bin/python bench/invitations_pacing.py [SECONDS] [RATE]
 """
 
+from collections import Counter
 from __future__ import annotations
 
 import sys
@@ -67,6 +68,8 @@ def main() -> None:
         print(f"  spacing between posts: min {min(gaps, default=0):.3f} s, median "
               f"{sorted(gaps)[len(gaps) // 2] if gaps else 0:.3f} s (budget interval {1 / rate:.3f} s); "
               f"most posts in any 10 s: {burst} (budget {10 * rate:g})")
+        codes = Counter(rows.filter(attempts__gt=1).values_list("failure_code", flat=True))
+        print(f"  retried invitations by last failure: {dict(codes) or 'none'}")
         print(f"  429 / retried attempts: {rate_limited}; failed: {failed}; still queued when the window closed: "
               f"{rows.exclude(status__in=[Invitation.Status.SENT, Invitation.Status.FAILED]).count()}")
 
