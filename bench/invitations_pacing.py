@@ -7,12 +7,12 @@ window can take, so pacing (not the queue) is the limit. Prints figures, asserts
     . DIR/services.env; [ELONARA_PEER_STATE=...] .venv/bin/python bench/invitations_pacing.py [SECONDS] [RATE]
 """
 
-from collections import Counter
 from __future__ import annotations
 
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
