@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
 os.environ["INVITATIONS_DAILY_CAP_PER_HOST"] = "1000000"
+os.environ["INVITATIONS_DAILY_CAP_NEW_HOST"] = "1000000"
 if not os.environ.get("CELERY_BROKER_URL"):
     os.environ["CELERY_BROKER_URL"] = "memory://"
 
