@@ -126,6 +126,7 @@ class BulkCreateView(APIView):
                 "batch": batch.pk if batch else None,
                 "created": result.created_count,
                 "skipped": result.skipped,
+                "skipped_text": {did: services.SKIP_REASONS.get(code, code) for did, code in result.skipped.items()},
                 "progress_url": reverse("invitations:progress", args=[batch.pk]) if batch else None,
                 "status_url": reverse("invitations-api-batch", args=[batch.pk]) if batch else None,
             },

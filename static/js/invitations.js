@@ -183,7 +183,8 @@
         body: JSON.stringify({ message: el("message").value, dids: Array.from(selected.keys()) })
       }).then(function (data) {
         if (data.progress_url) { window.location.assign(data.progress_url); return; }
-        showError("Nobody could be invited: " + Object.values(data.skipped || {}).join(", "));
+        var why = Object.values(data.skipped_text || data.skipped || {});
+        showError("Nobody could be invited: " + Array.from(new Set(why)).join("; "));
         el("send").disabled = false;
       }).catch(function (err) { showError(err.message); el("send").disabled = false; });
     });
