@@ -8,10 +8,10 @@ a one-way follow writes it through the PDS with the follower's app password, and
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
-import json
 from contextlib import contextmanager
 from datetime import timedelta
 
