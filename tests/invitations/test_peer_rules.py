@@ -167,7 +167,8 @@ def test_an_invitee_opts_out_through_a_real_sign_in_without_becoming_a_member(pe
     callback = bob.get("/bluesky/callback/", answer)
     assert callback.status_code == 302 and callback["Location"] == f"/invitations/stop/{invitation.token}/done/"
     done = bob.get(callback["Location"])
-    assert done.status_code == 200 and "Nobody on Elonara will invite your Bluesky account again" in done.content.decode()
+    assert done.status_code == 200
+    assert "Nobody on Elonara will invite your Bluesky account again" in done.content.decode()
 
     # Nothing but the opt-out is stored: no member, no identity, no sign-in link, no pending request.
     assert Member.objects.count() == members_before
