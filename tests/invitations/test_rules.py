@@ -222,3 +222,18 @@ def random_did_():
     from tests.invitations.conftest import random_did
 
     return random_did()
+
+
+@pytest.mark.django_db
+def test_opting_out_from_one_host_leaves_other_hosts(old_host, event):
+    bob = profile("bob.test")
+    invitation = _enqueue(old_host, event, [bob]).created[0]
+    Invitation.objects.filter(pk=invitation.pk).update(status=S.SENT)
+    services.invitation_opt_out(did=bob.did, token=invitation.token, scope="host")
+    invitation.refresh_from_db()
+    assert invitation.status == S.DECLINED and not InvitationOptOut.objects.exists()
+    assert _enqueue(old_host, make_event(host=old_host, title="Again"), [bob]).skipped == {bob.did: "declined"}
+    other = make_member("other")
+    assert _enqueue(other, make_event(host=other, title="Other"), [bob]).created_count == 1
+    with pytest.raises(services.InvitationError):
+        services.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
