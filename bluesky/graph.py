@@ -46,8 +46,11 @@ class GraphProfile:
     handle: str
     display_name: str
     avatar_url: str
+    # Does this account follow the member? From the App View's `viewer.followedBy` (the member is
+    # the viewer, through their PDS); always True on the followers list, None when not said.
+    follows_you: bool | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -67,7 +70,7 @@ def _cache_key(*, member_id: int, kind: str, cursor: str | None, limit: int) -> 
     return f"bsky-graph:{member_id}:{kind}:{limit}:{digest}"
 
 
-def _profile_from(item: Any) -> GraphProfile | None:
+def _profile_from(item: Any, *, kind: str = "follows") -> GraphProfile | None:
     # Untrusted input from the App View: keep only well-formed strings.
     if not isinstance(item, dict):
         return None
@@ -79,7 +82,20 @@ def _profile_from(item: Any) -> GraphProfile | None:
     # Only https avatars are shown (an http or javascript: URL from upstream is dropped).
     if not avatar.startswith("https://"):
         avatar = ""
-    return GraphProfile(did=did, handle=handle, display_name=display_name[:640], avatar_url=avatar)
+    viewer = item.get("viewer") if isinstance(item.get("viewer"), dict) else {}
+    followed_by = viewer.get("followedBy")
+    follows_you = (True if kind == "followers" else isinstance(followed_by, str) and followed_by.startswith("at://"))
+    return GraphProfile(did=did, handle=handle, display_name=display_name[:640], avatar_url=avatar,
+                        follows_you=follows_you)
+
+
+@dataclass(frozen=True)
+class Invitable:
+    """`profiles`: DID -> profile of those who may be invited; `refused`: DID -> why not
+    (`not_mutual`: followed by the member but not following back; `not_connected`: neither)."""
+
+    profiles: dict[str, GraphProfile]
+    refused: dict[str, str]
 
 
 class BlueskyGraphService:
@@ -132,30 +148,40 @@ class BlueskyGraphService:
         items = body.get(kind)
         if not isinstance(items, list):
             raise GraphError(code="invalid_response", message="Bluesky sent an unexpected answer.")
-        profiles = [p for p in (_profile_from(i) for i in items) if p is not None]
+        profiles = [p for p in (_profile_from(i, kind=kind) for i in items) if p is not None]
         next_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) and body.get("cursor") else None
         page = GraphPage(kind=kind, profiles=profiles, cursor=next_cursor)
         cache.set(key, {"profiles": [p.as_dict() for p in profiles], "cursor": next_cursor}, CACHE_SECONDS)
         return page
 
-    def find_connected(self, *, member: Member, dids: set[str], max_pages: int = 200,
-                       limit: int = PAGE_LIMIT) -> dict[str, GraphProfile]:
-        """Which of `dids` follow the member or are followed by them (server-side anti-spam check).
-
-        Walks both lists page by page (cached) and stops as soon as every DID has been found.
-        """
+    def _walk(self, *, member: Member, kind: GraphKind, wanted: set[str], max_pages: int,
+              limit: int) -> dict[str, GraphProfile]:
         found: dict[str, GraphProfile] = {}
-        wanted = set(dids)
-        for kind in ("followers", "follows"):
-            cursor: str | None = None
-            for _ in range(max_pages):
-                page = self.get_page(member=member, kind=kind, cursor=cursor, limit=limit)
-                for profile in page.profiles:
-                    if profile.did in wanted and profile.did not in found:
-                        found[profile.did] = profile
-                if len(found) == len(wanted) or page.cursor is None:
-                    break
-                cursor = page.cursor
-            if len(found) == len(wanted):
+        if not wanted:
+            return found
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page = self.get_page(member=member, kind=kind, cursor=cursor, limit=limit)
+            for profile in page.profiles:
+                if profile.did in wanted and profile.did not in found:
+                    found[profile.did] = profile
+            if len(found) == len(wanted) or page.cursor is None:
                 break
+            cursor = page.cursor
         return found
+
+    def find_invitable(self, *, member: Member, dids: set[str], max_pages: int = 200,
+                       limit: int = PAGE_LIMIT) -> Invitable:
+        """Which of `dids` the member may invite (server-side anti-spam check, on the live graph).
+
+        A mention notifies, so only people who chose to hear from the member qualify: their
+        followers. Someone the member follows counts only when they follow back, which makes them a
+        follower too, so the followers list decides. The follows list is read only to say why the
+        others cannot be invited (`not_mutual`: you follow them, they do not follow you back).
+        """
+        wanted = set(dids)
+        followers = self._walk(member=member, kind="followers", wanted=wanted, max_pages=max_pages, limit=limit)
+        rest = wanted - set(followers)
+        follows_only = self._walk(member=member, kind="follows", wanted=rest, max_pages=max_pages, limit=limit)
+        refused = {did: ("not_mutual" if did in follows_only else "not_connected") for did in rest}
+        return Invitable(profiles=followers, refused=refused)

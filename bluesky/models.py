@@ -58,6 +58,8 @@ class OAuthAuthorizationRequest(models.Model):
     class Purpose(models.TextChoices):
         CONNECT = "connect", "Connect a member's account"
         SIGN_IN = "signin", "Sign in or sign up with Bluesky"
+        # Prove a DID only (scope `atproto`): nothing is stored, the tokens are revoked at once.
+        OPT_OUT = "optout", "Prove an account to stop invitations"
 
     state = models.CharField(max_length=100, primary_key=True)
     # The member who connects; empty for a sign-in (nobody is signed in yet).

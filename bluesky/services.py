@@ -81,7 +81,9 @@ def oauth_start(*, login_input: str, browser_secret: str, member: Member | None 
         raise OAuthFlowError("Enter your Bluesky handle, DID or server address.", code="empty_input")
     if len(text) > MAX_LOGIN_INPUT:
         raise OAuthFlowError("That is too long to be a handle, DID or server address.", code="invalid_input")
-    pending = clients.oauth_client().start_authorization(text)
+    # Proving an account asks for nothing but `atproto`: no posting, no reading, no tokens kept.
+    scope = "atproto" if purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT else None
+    pending = clients.oauth_client().start_authorization(text, scope=scope)
     oauth_requests_cleanup()
     OAuthAuthorizationRequest.objects.create(
         state=pending.state, member=member, purpose=purpose, browser_hash=browser_hash(browser_secret),
@@ -101,11 +103,13 @@ def oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
 
 @dataclass(frozen=True)
 class OAuthCompletion:
-    identity: BlueskyIdentity
-    member: Member
+    identity: BlueskyIdentity | None
+    member: Member | None
     purpose: str
     member_created: bool
     next_path: str
+    # The DID the server proved (every purpose); for OPT_OUT the only thing that survives the flow.
+    did: str = ""
 
 
 @sensitive_variables("params", "browser_secret", "pending", "pending_row", "tokens", "client")
@@ -137,6 +141,12 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
     pending = PendingAuthorization.from_dict(json.loads(pending_row.payload))
     client = clients.oauth_client()
     tokens = client.complete_authorization(pending, code=params.get("code", ""), iss=params.get("iss"))
+    if pending_row.purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT:
+        # The DID is proven; nothing else is wanted. Store no token, make no member, and end the
+        # session at the server right away.
+        _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
+        return OAuthCompletion(identity=None, member=None, purpose=pending_row.purpose, member_created=False,
+                               next_path=pending_row.next_path, did=tokens.sub)
     try:
         with transaction.atomic():
             created = False
@@ -157,7 +167,7 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
                                  code="store_conflict") from exc
         raise
     return OAuthCompletion(identity=identity, member=owner, purpose=pending_row.purpose, member_created=created,
-                           next_path=pending_row.next_path)
+                           next_path=pending_row.next_path, did=tokens.sub)
 
 
 def _authorization_request_consume(row: OAuthAuthorizationRequest) -> None:

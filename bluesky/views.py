@@ -3,6 +3,7 @@ OAuth client's public documents. Thin: parse input, call one service, redirect o
 
 import logging
 import secrets
+import time
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 BROWSER_SECRET_KEY = "bluesky_browser_secret"
+# After an OPT_OUT sign-in: the DID the server proved, for the page that asked (next_path).
+VERIFIED_DID_KEY = "bluesky_verified_did"
 
 
 def _profile(request):
@@ -88,6 +91,27 @@ def sign_in(request):
     return redirect(url)
 
 
+def prove_did_start(request: HttpRequest, *, did: str, next_path: str) -> str:
+    """Start a sign-in that proves `did` and nothing more (scope `atproto`); the callback returns to
+    `next_path` (same-site) with the proven DID in the session (`verified_did_pop`)."""
+    rate_limit_request(request, "bluesky_start")
+    return services.oauth_start(login_input=did, browser_secret=_browser_secret(request),
+                                purpose=OAuthAuthorizationRequest.Purpose.OPT_OUT,
+                                next_path=_same_site_path(request, next_path))
+
+
+VERIFIED_DID_MAX_AGE = 600
+
+
+def verified_did_pop(request: HttpRequest) -> str:
+    """The DID proven by the last `prove_did_start` sign-in in this browser ("" if none or stale); single use."""
+    proof = request.session.pop(VERIFIED_DID_KEY, None)
+    if not isinstance(proof, dict) or time.time() - float(proof.get("at", 0)) > VERIFIED_DID_MAX_AGE:
+        return ""
+    did = proof.get("did")
+    return did if isinstance(did, str) else ""
+
+
 @require_POST
 @login_required
 def reauthorize(request):
@@ -110,6 +134,10 @@ def callback(request):
         logger.info("bluesky callback refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
         return render(request, "bluesky/connect_error.html", {"message": error.message}, status=400)
+    if done.purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT:
+        # Kept server-side in this browser's session only: the page that started the proof reads it.
+        request.session[VERIFIED_DID_KEY] = {"did": done.did, "at": int(time.time())}
+        return redirect(_same_site_path(request, done.next_path) or "home")
     metrics.connect_completed()
     if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
         messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")

@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE = {
     # Invitations whose broker message was lost (a broker restart without persistence) are
     # published again; a live message and the new one converge, so this is always safe.
     "invitations-requeue-stale": {"task": "invitations.requeue_stale", "schedule": 900.0},
+    # Invitations wait in the database (Invitation.due_at), not in countdown messages: this claims
+    # the due ones in small batches and publishes only work due within the dispatch horizon.
+    "invitations-dispatch-due": {"task": "invitations.dispatch_due",
+                                 "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
 }
 
 # --- Auth -------------------------------------------------------------------------------
@@ -298,6 +302,23 @@ BLUESKY_WRITE_POINTS_PER_POST = env.int("BLUESKY_WRITE_POINTS_PER_POST", default
 # pick up RSVPs written in other apps: a relay (Bluesky's by default) or, in tests, a PDS.
 BLUESKY_FIREHOSE_URL = env("BLUESKY_FIREHOSE_URL", default="wss://bsky.network").rstrip("/")
 INVITATIONS_DAILY_CAP_PER_HOST = env.int("INVITATIONS_DAILY_CAP_PER_HOST", default=200)
+# Hosts who joined less than INVITATIONS_NEW_HOST_DAYS ago get the smaller daily cap.
+INVITATIONS_DAILY_CAP_NEW_HOST = env.int("INVITATIONS_DAILY_CAP_NEW_HOST", default=20)
+INVITATIONS_NEW_HOST_DAYS = env.int("INVITATIONS_NEW_HOST_DAYS", default=14)
+# Nobody gets more than this many Elonara invitations in 7 days, from all hosts together.
+INVITATIONS_WEEKLY_CAP_PER_RECIPIENT = env.int("INVITATIONS_WEEKLY_CAP_PER_RECIPIENT", default=3)
+# The relay account's own post budget, shared by every host it posts for (never above Bluesky's
+# write limits: the smaller of the two applies).
+INVITATIONS_RELAY_POSTS_PER_HOUR = env.int("INVITATIONS_RELAY_POSTS_PER_HOUR", default=100)
+INVITATIONS_RELAY_POSTS_PER_DAY = env.int("INVITATIONS_RELAY_POSTS_PER_DAY", default=500)
+# The broker only holds invitations due within this many seconds (keep it well below
+# CELERY_VISIBILITY_TIMEOUT); the beat claims at most INVITATIONS_DISPATCH_BATCH rows per batch.
+INVITATIONS_DISPATCH_HORIZON_SECONDS = env.int("INVITATIONS_DISPATCH_HORIZON_SECONDS", default=60)
+INVITATIONS_DISPATCH_BATCH = env.int("INVITATIONS_DISPATCH_BATCH", default=50)
+# createSession for an app password (Bluesky: 30 per 5 minutes, 300 per day per account), kept
+# under Bluesky's limits by our own count per account.
+BLUESKY_CREATE_SESSION_PER_5_MIN = env.int("BLUESKY_CREATE_SESSION_PER_5_MIN", default=25)
+BLUESKY_CREATE_SESSION_PER_DAY = env.int("BLUESKY_CREATE_SESSION_PER_DAY", default=250)
 # Pace invitation posts to the write budget above (off only for benchmarks against a local PDS).
 INVITATIONS_PACING_ENABLED = env.bool("INVITATIONS_PACING_ENABLED", default=True)
 

@@ -30,6 +30,9 @@ INVITATIONS_SENT = Counter("elonara_invitations_sent", "Invitation posts publish
 INVITATIONS_FAILED = Counter(
     "elonara_invitations_failed", "Invitations that ended failed, by reason code.", ["reason"]
 )
+INVITATIONS_OPTED_OUT = Counter(
+    "elonara_invitations_opted_out", "Invitees who stopped invitations, by scope (host, all).", ["scope"]
+)
 PUBLISH_LAG = Histogram(
     "elonara_invitation_publish_lag_seconds",
     "Seconds from an invitation's creation to its post being published.",
@@ -60,6 +63,10 @@ def invitation_sent() -> None:
 
 def invitation_failed(reason: str) -> None:
     INVITATIONS_FAILED.labels(reason=_label(reason)).inc()
+
+
+def invitation_opted_out(scope: str) -> None:
+    INVITATIONS_OPTED_OUT.labels(scope="all" if scope == "all" else "host").inc()
 
 
 def publish_lag(seconds: float) -> None:

@@ -56,8 +56,15 @@ class GraphPageView(APIView):
             return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
         invited = selectors.invited_dids(target=target)
         data = page.as_dict()
+        marks = services.picker_marks(host=request.user, profiles=page.profiles)
         for profile in data["profiles"]:
             profile["invited"] = invited.get(profile["did"], "")
+            # Why this person cannot be invited ("" = they can): the server checks it all again.
+            reason = "already_invited" if profile["invited"] else marks.get(profile["did"], "")
+            profile["invitable"] = not reason
+            profile["reason"] = reason
+            profile["reason_text"] = services.SKIP_REASONS.get(reason, "")
+        data["remaining_today"] = services.invitation_daily_remaining(host=request.user)
         return Response(data)
 
 
@@ -75,14 +82,20 @@ class PreviewView(APIView):
         ser = PreviewSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            post = services.invitation_preview(
+            preview = services.invitation_preview(
                 host=request.user, target=target, message_template=ser.validated_data["message"],
                 recipient_did=ser.validated_data["did"], recipient_handle=ser.validated_data["handle"],
             )
         except ComposeError as exc:
             return _error("message_too_long", str(exc), 400)
-        return Response({"text": post.text, "facets": post.facets, "langs": post.langs, "embed": post.embed,
-                         "card_image": target.image.url if target.image else None})
+        post, account = preview.post, preview.account
+        return Response({
+            "text": post.text, "facets": post.facets, "langs": post.langs, "embed": post.embed,
+            "card_image": target.image.url if target.image else None,
+            # Whose account posts it; from the relay, Elonara's own wording replaces the message.
+            "account": {"kind": account.kind, "handle": account.handle} if account else None,
+            "uses_your_message": bool(account and account.kind != "relay"),
+        })
 
 
 class BulkCreateSerializer(serializers.Serializer):
@@ -119,6 +132,7 @@ class BulkCreateView(APIView):
                 "batch": batch.pk if batch else None,
                 "created": result.created_count,
                 "skipped": result.skipped,
+                "skipped_text": {did: services.SKIP_REASONS.get(code, code) for did, code in result.skipped.items()},
                 "progress_url": reverse("invitations:progress", args=[batch.pk]) if batch else None,
                 "status_url": reverse("invitations-api-batch", args=[batch.pk]) if batch else None,
             },

@@ -29,6 +29,10 @@ ELLIPSIS = "…"
 # Placeholders a host may use in their message. {mention} and {link} are never shortened.
 DEFAULT_TEMPLATE = "{mention} you're invited to {name} on {date}. Hope to see you there! {link}"
 DEFAULT_COMMUNITY_TEMPLATE = "{mention} you're invited to join {name}. Hope to see you there! {link}"
+# The relay account's only wording ({host} is filled in before, as "@handle"): the relay speaks for
+# every host, so it never carries a host's own text.
+RELAY_TEMPLATE = "{mention} {host} invites you to {name} on {date}. Sent for them by Elonara. {link}"
+RELAY_COMMUNITY_TEMPLATE = "{mention} {host} invites you to join {name}. Sent for them by Elonara. {link}"
 _PLACEHOLDER = re.compile(r"\{(mention|link|name|date)\}")
 
 

@@ -87,6 +87,15 @@ class Invitation(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     retryable = models.BooleanField(default=False)
     post_uri = models.CharField(max_length=2048, blank=True)
+    # Which kind of account posted it ("member", "relay" or "oauth"; bluesky.agents.PostingAccount).
+    posted_by = models.CharField(max_length=16, blank=True)
+    # When the next attempt is due. The broker only ever holds work due within the dispatch horizon:
+    # `invitations_dispatch_due` (beat) claims due rows and publishes them; a wait for a pacing slot
+    # or a rate-limit reset is stored here instead of in a countdown message (Redis redelivers a
+    # countdown that outlives the visibility timeout). NULL: nothing scheduled (final, or pending).
+    due_at = models.DateTimeField(null=True, blank=True)
+    # The write-budget slot already reserved for the next attempt (it posts without reserving again).
+    slot_at = models.DateTimeField(null=True, blank=True)
     post_cid = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,6 +124,7 @@ class Invitation(models.Model):
             models.Index(fields=["batch", "status"], name="invitation_batch_status"),
             models.Index(fields=["recipient_did", "status"], name="invitation_recipient_status"),
             models.Index(fields=["host", "created_at"], name="invitation_host_created"),
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="invitation_due"),
         ]
 
     def __str__(self) -> str:
@@ -137,3 +147,24 @@ class InvitationDecline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_did} declined {self.host}"
+
+
+class InvitationOptOut(models.Model):
+    """An invitee proved their DID (a Bluesky sign-in asking only `atproto`) and asked for no more
+    invitations from anyone on Elonara. Nothing else about them is kept: no member, no tokens.
+    ("From this host only" is an `InvitationDecline`.)"""
+
+    recipient_did = models.CharField(max_length=2048, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.recipient_did} opted out of all invitations"
+
+
+class InvitationReport(Invitation):
+    """Admin only: the invitations dashboard (per-day sends by relay and hosts, opt-outs, caps)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "invitations report"
+        verbose_name_plural = "invitations report"

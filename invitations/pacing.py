@@ -50,6 +50,20 @@ class BudgetConfig:
             points_per_post=settings.BLUESKY_WRITE_POINTS_PER_POST,
         )
 
+    @classmethod
+    def for_account(cls, account: str) -> BudgetConfig:
+        """The budget of one posting account. The relay (`relay:<identifier>`) speaks for every host at
+        once: its own, smaller post budget applies, and never more than Bluesky's write limits."""
+        config = cls.from_settings()
+        if not account.startswith("relay:"):
+            return config
+        per_post = config.points_per_post
+        return cls(
+            points_per_hour=min(config.points_per_hour, settings.INVITATIONS_RELAY_POSTS_PER_HOUR * per_post),
+            points_per_day=min(config.points_per_day, settings.INVITATIONS_RELAY_POSTS_PER_DAY * per_post),
+            points_per_post=per_post,
+        )
+
     @property
     def interval(self) -> float:
         return 3600.0 * self.points_per_post / max(self.points_per_hour * SAFETY, 1)
@@ -62,7 +76,7 @@ def pacing_enabled() -> bool:
 class WriteBudget:
     def __init__(self, *, account: str, config: BudgetConfig | None = None) -> None:
         self.account = account
-        self.config = config or BudgetConfig.from_settings()
+        self.config = config or BudgetConfig.for_account(account)
         self._tat_key = f"wb:{account}:tat"
         self._lock_key = f"wb:{account}:lock"
 

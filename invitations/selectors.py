@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from bluesky.models import BlueskyIdentity
 from bluesky.selectors import member_did_query
 from invitations import targets
-from invitations.models import Invitation, InvitationBatch
+from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut
 from invitations.targets import Target
 from members.models import Member
 
@@ -62,3 +65,40 @@ def host_handle_get(*, host: Member) -> str:
     """How the landing banner names the host: their Bluesky handle, else their username."""
     handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
     return handle or str(host)
+
+
+def invitations_report_days(*, days: int = 14) -> list[dict[str, Any]]:
+    """Per UTC day, newest first: invitations sent by the relay and by hosts' own accounts, and
+    opt-outs (from one host / from everyone). Four grouped queries."""
+    since = timezone.now() - timedelta(days=days)
+    rows: dict[Any, dict[str, Any]] = {}
+
+    def row(day):
+        return rows.setdefault(day, {"day": day, "relay": 0, "hosts": 0, "opt_out_host": 0, "opt_out_all": 0})
+
+    sent = (Invitation.objects.filter(sent_at__gte=since).annotate(day=TruncDate("sent_at"))
+            .values_list("day", "posted_by").annotate(n=Count("pk")).values_list("day", "posted_by", "n"))
+    for day, posted_by, n in sent:
+        row(day)["relay" if posted_by == "relay" else "hosts"] += n
+    for model, key in ((InvitationDecline, "opt_out_host"), (InvitationOptOut, "opt_out_all")):
+        for day, n in (model.objects.filter(created_at__gte=since).annotate(day=TruncDate("created_at"))
+                       .values_list("day").annotate(n=Count("pk")).values_list("day", "n")):
+            row(day)[key] += n
+    return sorted(rows.values(), key=lambda r: r["day"], reverse=True)
+
+
+def hosts_nearest_cap(*, limit: int = 20) -> list[dict[str, Any]]:
+    """Hosts who invited in the last 24 hours, by the share of their daily cap they used."""
+    from invitations.services import host_daily_cap
+
+    since = timezone.now() - timedelta(days=1)
+    used = dict(Invitation.objects.filter(created_at__gte=since).values_list("host_id")
+                .annotate(n=Count("pk")).values_list("host_id", "n"))
+    hosts = Member.objects.filter(pk__in=list(used)).only("pk", "username", "date_joined")
+    report = []
+    for host in hosts:
+        cap = host_daily_cap(host=host)
+        report.append({"host": host, "used": used[host.pk], "cap": cap,
+                       "percent": round(100 * used[host.pk] / cap) if cap else 100})
+    report.sort(key=lambda r: r["percent"], reverse=True)
+    return report[:limit]

@@ -13,19 +13,20 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
+from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bluesky.agents.base import BlueskyAgentInterface
+from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.graph import BlueskyGraphService, GraphProfile
+from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
 from elonara import metrics
@@ -35,12 +36,14 @@ from invitations import targets
 from invitations.composer import (
     DEFAULT_COMMUNITY_TEMPLATE,
     DEFAULT_TEMPLATE,
+    RELAY_COMMUNITY_TEMPLATE,
+    RELAY_TEMPLATE,
     ComposedPost,
     ComposeError,
     compose_invitation,
     tid_new,
 )
-from invitations.models import Invitation, InvitationBatch, InvitationDecline, _new_token
+from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut, _new_token
 from invitations.pacing import PacingBusy, WriteBudget, pacing_enabled
 from invitations.targets import Target
 from members.models import Member
@@ -77,7 +80,8 @@ class InvitationError(Exception):
 class BulkCreateResult:
     batch: InvitationBatch | None
     created_count: int = 0
-    # DID -> reason code (not_connected, already_invited, declined, already_member, daily_cap).
+    # DID -> reason code (not_connected, not_mutual, already_invited, declined, opted_out,
+    # already_member, recipient_weekly_cap, daily_cap).
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -92,6 +96,8 @@ class SendOutcome:
     status: str
     retry_in: float | None = None
     slot_at: float | None = None
+    # Waiting longer than the dispatch horizon: the due time is stored, the dispatcher publishes it.
+    scheduled: bool = False
 
 
 def _transition(*, invitation_id: int, to: str, **fields: Any) -> bool:
@@ -107,14 +113,42 @@ def default_template_for(target: Target) -> str:
     return DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
 
 
-def invitation_compose(*, invitation: Invitation, message_template: str | None = None) -> ComposedPost:
-    """The exact post for this invitation (also what the preview shows)."""
+def relay_template_for(target: Target, *, host: Member) -> str:
+    """Elonara's own wording for posts from the relay account: names the host (by their Bluesky
+    handle) and the target. Never the host's free text: the relay speaks for every host at once."""
+    who = host_label(host=host)
+    if targets.target_kind(target) == "event":
+        return RELAY_TEMPLATE.replace("{host}", who)
+    return RELAY_COMMUNITY_TEMPLATE.replace("{host}", who)
+
+
+def host_label(*, host: Member) -> str:
+    """The host as the relay names them: "@handle" when connected, else their Elonara username."""
+    handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
+    if handle:
+        return "@" + handle
+    handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
+    # Placeholders in a username would be filled in: strip the braces.
+    return "@" + handle if handle else host.username.replace("{", "").replace("}", "")
+
+
+def _template_for(*, invitation_host: Member, target: Target, message_template: str, posting_kind: str) -> str:
+    if posting_kind == "relay":
+        return relay_template_for(target, host=invitation_host)
+    return message_template or default_template_for(target)
+
+
+def invitation_compose(*, invitation: Invitation, message_template: str | None = None,
+                       posting_kind: str = "") -> ComposedPost:
+    """The exact post for this invitation (also what the preview shows). From the relay account
+    (`posting_kind` "relay") it is Elonara's wording, whatever the batch's message says."""
     batch = invitation.batch
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
     card = link_card_for(target, with_image_bytes=False)
     return compose_invitation(
-        template=template or default_template_for(target),
+        template=_template_for(invitation_host=invitation.host, target=target, message_template=template,
+                               posting_kind=posting_kind),
         recipient_handle=invitation.recipient_handle,
         recipient_did=invitation.recipient_did,
         name=targets.target_name(target),
@@ -132,12 +166,27 @@ def invitation_thumb(*, target: Target) -> BlobUpload | None:
     return BlobUpload(data=image.data, mime_type=image.mime_type) if image is not None and image.data else None
 
 
+@dataclass(frozen=True)
+class Preview:
+    post: ComposedPost
+    # Whose account posts it: kind "member" / "oauth" (the host's own) or "relay" (Elonara's), and
+    # its handle; None when the host has no account to post with in the current writes mode.
+    account: PostingAccount | None
+
+
+def invitation_posting_account(*, host: Member, agent: BlueskyAgentInterface | None = None) -> PostingAccount | None:
+    return (agent or BlueskyAgentFactory.make()).posting_account(host)
+
+
 def invitation_preview(*, host: Member, target: Target, message_template: str, recipient_did: str,
-                       recipient_handle: str) -> ComposedPost:
-    """The post as it will be sent to this recipient (the token shown is a placeholder)."""
+                       recipient_handle: str, agent: BlueskyAgentInterface | None = None) -> Preview:
+    """The post exactly as it will be sent to this recipient, and from which account (the token in
+    the link is a placeholder)."""
+    account = invitation_posting_account(host=host, agent=agent)
     card = link_card_for(target, with_image_bytes=False)
-    return compose_invitation(
-        template=message_template or default_template_for(target),
+    post = compose_invitation(
+        template=_template_for(invitation_host=host, target=target, message_template=message_template,
+                               posting_kind=account.kind if account else ""),
         recipient_handle=recipient_handle,
         recipient_did=recipient_did,
         name=targets.target_name(target),
@@ -147,12 +196,81 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         card_title=card.title,
         card_description=card.description,
     )
+    return Preview(post=post, account=account)
+
+
+def host_daily_cap(*, host: Member) -> int:
+    """Invitations this host may send in 24 hours: fewer while their account is new."""
+    joined = getattr(host, "date_joined", None)
+    if joined is not None and joined > timezone.now() - timedelta(days=settings.INVITATIONS_NEW_HOST_DAYS):
+        return min(settings.INVITATIONS_DAILY_CAP_NEW_HOST, settings.INVITATIONS_DAILY_CAP_PER_HOST)
+    return settings.INVITATIONS_DAILY_CAP_PER_HOST
 
 
 def invitation_daily_remaining(*, host: Member) -> int:
     since = timezone.now() - timedelta(days=1)
     used = Invitation.objects.filter(host=host, created_at__gte=since).count()
-    return max(settings.INVITATIONS_DAILY_CAP_PER_HOST - used, 0)
+    return max(host_daily_cap(host=host) - used, 0)
+
+
+def recipients_week_counts(*, dids: list[str]) -> dict[str, int]:
+    """Invitations each DID got in the last 7 days from all hosts (a permanently failed one notified
+    nobody and does not count)."""
+    if not dids:
+        return {}
+    since = timezone.now() - timedelta(days=7)
+    rows = (Invitation.objects.filter(recipient_did__in=dids, created_at__gte=since)
+            .exclude(status=S.FAILED, retryable=False)
+            .values_list("recipient_did").annotate(n=Count("pk")).values_list("recipient_did", "n"))
+    return dict(rows)
+
+
+def opted_out_dids(*, host: Member, dids: list[str]) -> dict[str, str]:
+    """DID -> "opted_out" (no invitations from anyone) or "declined" (none from this host)."""
+    if not dids:
+        return {}
+    out = {did: "declined" for did in InvitationDecline.objects.filter(
+        host=host, recipient_did__in=dids).values_list("recipient_did", flat=True)}
+    out.update({did: "opted_out" for did in InvitationOptOut.objects.filter(
+        recipient_did__in=dids).values_list("recipient_did", flat=True)})
+    return out
+
+
+# What the picker and the API say about someone who cannot be invited.
+SKIP_REASONS = {
+    "not_connected": "not connected to you on Bluesky",
+    "not_mutual": "follows you? no — you follow them but they don't follow you back",
+    "already_invited": "already invited",
+    "declined": "asked not to be invited by you",
+    "opted_out": "opted out of Elonara invitations",
+    "already_member": "already in",
+    "recipient_weekly_cap": "weekly limit reached (they got enough invitations this week)",
+    "daily_cap": "your daily limit is reached",
+}
+
+
+def picker_marks(*, host: Member, profiles: list[GraphProfile]) -> dict[str, str]:
+    """DID -> why the host cannot invite this person (absent: they can, as far as we know now).
+    Three queries per page, whatever its size."""
+    dids = [p.did for p in profiles]
+    marks = {p.did: "not_mutual" for p in profiles if p.follows_you is False}
+    week = recipients_week_counts(dids=dids)
+    marks.update({did: "recipient_weekly_cap" for did, n in week.items()
+                  if n >= settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT})
+    marks.update(opted_out_dids(host=host, dids=dids))
+    return marks
+
+
+def _lock_recipients(dids: list[str]) -> None:
+    """Serialise writers inviting the same people, so two hosts at once cannot both pass the
+    per-recipient cap. PostgreSQL: transaction-scoped advisory locks, taken in one sorted order
+    (no deadlock). SQLite: the IMMEDIATE transaction already holds the database's write lock."""
+    if connection.vendor != "postgresql" or not dids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(d, 12) AS k "
+            "FROM unnest(%s::text[]) AS d ORDER BY k) AS keys", [sorted(set(dids))])
 
 
 def invitation_bulk_create(
@@ -180,14 +298,15 @@ def invitation_bulk_create(
     except ComposeError as exc:
         raise InvitationError(code="message_too_long", message="This message cannot fit in a post.") from exc
 
-    graph_service = graph_service or BlueskyGraphService()
-    connected = graph_service.find_connected(member=host, dids=set(wanted))
     result = BulkCreateResult(batch=None)
-    for did in wanted:
-        if did not in connected:
-            result.skipped[did] = "not_connected"
+    # Opted out (from everyone, or from this host): skipped before even reading the graph.
+    result.skipped.update(opted_out_dids(host=host, dids=wanted))
+    wanted = [d for d in wanted if d not in result.skipped]
+    graph_service = graph_service or BlueskyGraphService()
+    invitable = graph_service.find_invitable(member=host, dids=set(wanted))
+    result.skipped.update({did: invitable.refused[did] for did in wanted if did in invitable.refused})
     return invitations_enqueue(
-        host=host, target=target, profiles=[connected[d] for d in wanted if d in connected],
+        host=host, target=target, profiles=[invitable.profiles[d] for d in wanted if d in invitable.profiles],
         message_template=message_template, result=result,
     )
 
@@ -207,26 +326,32 @@ def invitations_enqueue(
         Invitation.objects.filter(**targets.target_filter(target), recipient_did__in=dids)
         .values_list("recipient_did", flat=True)
     )
-    declined = set(
-        InvitationDecline.objects.filter(host=host, recipient_did__in=dids).values_list("recipient_did", flat=True)
-    )
+    opted_out = opted_out_dids(host=host, dids=dids)
     members = targets.target_member_dids(target, dids=dids)
-    fresh = []
+    candidates = []
     for profile in profiles:
         reason = (
             "already_invited" if profile.did in already
-            else "declined" if profile.did in declined
-            else "already_member" if profile.did in members
-            else None
+            else opted_out.get(profile.did)
+            or ("already_member" if profile.did in members else None)
         )
         if reason:
             result.skipped[profile.did] = reason
         else:
-            fresh.append(profile)
+            candidates.append(profile)
 
     with transaction.atomic():
-        # Lock the host row so two concurrent "Send" clicks cannot both pass the daily cap.
+        # Lock the host row so two concurrent "Send" clicks cannot both pass the daily cap, and the
+        # recipients so two hosts at once cannot both pass the weekly cap per recipient.
         get_user_model().objects.select_for_update().filter(pk=host.pk).first()
+        _lock_recipients([p.did for p in candidates])
+        week = recipients_week_counts(dids=[p.did for p in candidates])
+        fresh = []
+        for profile in candidates:
+            if week.get(profile.did, 0) >= settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT:
+                result.skipped[profile.did] = "recipient_weekly_cap"
+            else:
+                fresh.append(profile)
         remaining = invitation_daily_remaining(host=host)
         for profile in fresh[remaining:]:
             result.skipped[profile.did] = "daily_cap"
@@ -248,7 +373,7 @@ def invitations_enqueue(
         queued = len(fresh)
 
         def after_commit() -> None:
-            _dispatch_after_commit(batch.pk)
+            _dispatch_due_soon()
             metrics.invitation_queued(queued)
 
         transaction.on_commit(after_commit)
@@ -258,7 +383,7 @@ def invitations_enqueue(
 _INSERT_COLUMNS = (
     "batch_id", "host_id", "event_id", "community_id", "recipient_did", "recipient_handle",
     "recipient_display_name", "recipient_avatar_url", "status", "token", "rkey", "attempts", "failure_reason",
-    "failure_code", "retryable", "post_uri", "post_cid", "created_at", "updated_at",
+    "failure_code", "retryable", "post_uri", "post_cid", "created_at", "updated_at", "posted_by", "due_at",
 )
 
 
@@ -273,8 +398,8 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
     params = [
         (
             batch.pk, host.pk, event_id, community_id, p.did, p.handle[:253], (p.display_name or "")[:640],
-            (p.avatar_url or "")[:2048], S.PENDING, _new_token(), tid_new(now_us=now_us + i), 0, "", "", False, "",
-            "", now, now,
+            (p.avatar_url or "")[:2048], S.QUEUED, _new_token(), tid_new(now_us=now_us + i), 0, "", "", False, "",
+            "", now, now, "", now,
         )
         for i, p in enumerate(profiles)
     ]
@@ -292,18 +417,61 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES {row}", params)  # noqa: S608
 
 
-def _dispatch_after_commit(batch_id: int) -> None:
-    from invitations.tasks import dispatch_batch
+def _dispatch_due_soon() -> None:
+    """Ask for a dispatch round now instead of at the next beat (new invitations start at once)."""
+    from invitations.tasks import dispatch_due
 
-    dispatch_batch.delay(batch_id)
+    dispatch_due.delay()
 
 
-def invitation_batch_dispatch(*, batch_id: int) -> list[int]:
-    """pending -> queued for the batch; returns the ids to publish one send task each."""
-    ids = list(Invitation.objects.filter(batch_id=batch_id, status=S.PENDING).values_list("pk", flat=True))
-    Invitation.objects.filter(pk__in=ids, status=S.PENDING).update(status=S.QUEUED, updated_at=timezone.now())
-    # Redelivered dispatch: also republish those still queued (sending is idempotent).
-    return list(Invitation.objects.filter(batch_id=batch_id, status=S.QUEUED).values_list("pk", flat=True))
+def invitation_batch_dispatch(*, batch_id: int) -> int:
+    """pending -> queued, due now, for a batch written by an older version (new ones are inserted
+    queued); returns how many moved. The dispatcher publishes them."""
+    return Invitation.objects.filter(batch_id=batch_id, status=S.PENDING).update(
+        status=S.QUEUED, due_at=timezone.now(), updated_at=timezone.now())
+
+
+# How long a claimed invitation's message may take to run before the dispatcher publishes it again
+# (a lost message, a killed worker); a duplicate is harmless (conditional claim, fixed rkey).
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    invitation_id: int
+    countdown: float
+    slot_at: float | None
+
+
+def invitations_claim_due(*, limit: int | None = None, horizon: float | None = None) -> list[Claimed]:
+    """Claim up to `limit` invitations due within `horizon` seconds: each is leased (its due time
+    moves CLAIM_LEASE ahead, so the next round skips it) and returned with the countdown to its
+    due time. Rows another dispatcher holds are skipped (PostgreSQL SKIP LOCKED; SQLite's
+    IMMEDIATE transaction serialises dispatchers)."""
+    limit = limit or settings.INVITATIONS_DISPATCH_BATCH
+    horizon = settings.INVITATIONS_DISPATCH_HORIZON_SECONDS if horizon is None else horizon
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Invitation.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[S.QUEUED, S.SENDING], due_at__lte=now + timedelta(seconds=horizon))
+            .order_by("due_at").values_list("pk", "due_at", "slot_at")[:limit]
+        )
+        if not rows:
+            return []
+        Invitation.objects.filter(pk__in=[r[0] for r in rows]).update(due_at=now + CLAIM_LEASE)
+    return [Claimed(invitation_id=pk, countdown=max((due - now).total_seconds(), 0.0),
+                    slot_at=slot.timestamp() if slot else None) for pk, due, slot in rows]
+
+
+def _schedule(invitation_id: int, *, delay: float, slot_at: float | None = None) -> None:
+    """The next attempt, `delay` seconds from now, kept in the database (the dispatcher publishes it
+    when it falls within the horizon). `slot_at`: the budget slot already reserved for it."""
+    now = timezone.now()
+    Invitation.objects.filter(pk=invitation_id, status__in=[S.QUEUED, S.SENDING]).update(
+        due_at=now + timedelta(seconds=max(delay, 0.0)),
+        slot_at=datetime.fromtimestamp(slot_at, tz=UTC) if slot_at is not None else None,
+        updated_at=now)
 
 
 def _budget_account(host: Member, agent: BlueskyAgentInterface) -> str:
@@ -318,9 +486,25 @@ def _backoff(attempt: int) -> float:
     return base * random.uniform(0.5, 1.5)
 
 
+def _later(invitation_id: int, *, status: str, delay: float, slot_at: float | None = None) -> SendOutcome:
+    """Not now: keep the next attempt's time in the database. A wait within the dispatch horizon is
+    returned as `retry_in` (the task publishes it with that countdown, shorter than the broker's
+    visibility timeout); a longer one is left to the dispatcher."""
+    _schedule(invitation_id, delay=delay, slot_at=slot_at)
+    if delay <= settings.INVITATIONS_DISPATCH_HORIZON_SECONDS:
+        # Leased like a claim, so the dispatcher does not publish it a second time meanwhile.
+        Invitation.objects.filter(pk=invitation_id).update(due_at=timezone.now() + CLAIM_LEASE)
+        return SendOutcome(status=status, retry_in=delay, slot_at=slot_at)
+    return SendOutcome(status=status, retry_in=None, slot_at=slot_at, scheduled=True)
+
+
 def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) -> SendOutcome:
-    if _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40], failure_reason=reason[:300],
-                   retryable=retryable):
+    # A failure is final until someone presses "Retry failed": say so, never "will be retried".
+    reason = (reason or "Bluesky refused the post.").rstrip()
+    suffix = (" Sending stopped after several attempts; use “Retry failed” to try again." if retryable
+              else "" if "will not be sent" in reason else " This invitation will not be sent.")
+    if _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40],
+                   failure_reason=(reason + suffix)[:300], retryable=retryable, due_at=None, slot_at=None):
         metrics.invitation_failed(code)
     logger.info("invitation failed", extra={"invitation": invitation.pk, "code": code})
     return SendOutcome(status=S.FAILED)
@@ -336,26 +520,40 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
         return SendOutcome(status=invitation.status if invitation else "missing")
     host = invitation.host
     agent = agent or BlueskyAgentFactory.make()
+    account = agent.posting_account(host)
+    if slot_at is None and invitation.slot_at is not None:
+        slot_at = invitation.slot_at.timestamp()
+
+    if InvitationOptOut.objects.filter(recipient_did=invitation.recipient_did).exists() or \
+            InvitationDecline.objects.filter(host=host, recipient_did=invitation.recipient_did).exists():
+        # Opted out after it was queued: it is never posted.
+        return _fail(invitation, code="opted_out", retryable=False,
+                     reason="The invitee asked not to be invited; this invitation will not be sent.")
 
     if pacing_enabled() and slot_at is None:
         try:
             slot = WriteBudget(account=_budget_account(host, agent)).reserve()
         except PacingBusy:
-            return SendOutcome(status=invitation.status, retry_in=random.uniform(0.2, 1.0))
+            return _later(invitation.pk, status=invitation.status, delay=random.uniform(0.2, 1.0))
         wait = slot - time.time()
         if wait > 0.05:
-            return SendOutcome(status=invitation.status, retry_in=wait, slot_at=slot)
+            return _later(invitation.pk, status=invitation.status, delay=wait, slot_at=slot)
+    elif slot_at is not None and slot_at - time.time() > 0.05:
+        # Early (a redelivered message, or the dispatcher's countdown was cut short): wait for the slot.
+        return _later(invitation.pk, status=invitation.status, delay=slot_at - time.time(), slot_at=slot_at)
 
     # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
     # attempt, and freeze createdAt the first time so every attempt writes the identical record.
     if not _transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
-                       record_created_at=Coalesce("record_created_at", Value(timezone.now()))):
+                       record_created_at=Coalesce("record_created_at", Value(timezone.now())),
+                       due_at=timezone.now() + CLAIM_LEASE, slot_at=None):
         return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
     invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
     attempt = invitation.attempts
 
+    posting_kind = account.kind if account is not None else ""
     try:
-        post = invitation_compose(invitation=invitation)
+        post = invitation_compose(invitation=invitation, posting_kind=posting_kind)
     except ComposeError:
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
@@ -366,7 +564,8 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
     if result.success:
         sent_at = timezone.now()
         if _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
-                       sent_at=sent_at, failure_code="", failure_reason="", retryable=False):
+                       sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
+                       posted_by=posting_kind):
             metrics.invitation_sent()
             metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
         return SendOutcome(status=S.SENT)
@@ -380,14 +579,16 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
             if pacing_enabled():
                 WriteBudget(account=_budget_account(host, agent)).push_back(until=reset)
             # Back into the queue for a fresh slot after the reset (a bit of jitter spreads them).
-            return SendOutcome(status=S.SENDING, retry_in=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
+            return _later(invitation.pk, status=S.SENDING,
+                          delay=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
         if attempt >= MAX_TRANSIENT_ATTEMPTS:
             return _fail(invitation, code=code, reason=result.error, retryable=True)
         delay = _backoff(attempt)
         if result.retry_after is not None:
             delay = max(delay, result.retry_after.timestamp() - time.time())
-        Invitation.objects.filter(pk=invitation.pk).update(failure_code=code[:40], failure_reason=result.error[:300])
-        return SendOutcome(status=S.SENDING, retry_in=delay)
+        Invitation.objects.filter(pk=invitation.pk).update(
+            failure_code=code[:40], failure_reason=f"{result.error} It will be retried automatically."[:300])
+        return _later(invitation.pk, status=S.SENDING, delay=delay)
     return _fail(invitation, code=code, reason=result.error or "Bluesky refused the post.", retryable=False)
 
 
@@ -397,29 +598,22 @@ def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) 
     Safe at any time: a still-live message and the new one converge (conditional claim, fixed rkey).
     """
     cutoff = timezone.now() - older_than
-    ids = list(
-        Invitation.objects.filter(status__in=[S.QUEUED, S.SENDING], updated_at__lt=cutoff).values_list("pk", flat=True)
-    )
-    pending_batches = set(
-        Invitation.objects.filter(status=S.PENDING, created_at__lt=cutoff).values_list("batch_id", flat=True)
-    )
-
-    def publish() -> None:
-        from invitations.tasks import dispatch_batch, send_invitation
-
-        for pk in ids:
-            send_invitation.delay(pk)
-        for batch_id in pending_batches:
-            dispatch_batch.delay(batch_id)
-
-    transaction.on_commit(publish)
-    return len(ids) + len(pending_batches)
+    now = timezone.now()
+    # Waiting rows with no due time (written by an older version) become due now; claimed rows
+    # come back by themselves when their lease ends.
+    moved = Invitation.objects.filter(status__in=[S.QUEUED, S.SENDING], due_at__isnull=True,
+                                      updated_at__lt=cutoff).update(due_at=now, updated_at=now)
+    moved += Invitation.objects.filter(status=S.PENDING, created_at__lt=cutoff).update(
+        status=S.QUEUED, due_at=now, updated_at=now)
+    if moved:
+        transaction.on_commit(_dispatch_due_soon)
+    return moved
 
 
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
     """Called when the task itself gives up (e.g. unexpected error repeated): never leave it in limbo."""
     if _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
-                   retryable=True):
+                   retryable=True, due_at=None, slot_at=None):
         metrics.invitation_failed("gave_up")
 
 
@@ -433,14 +627,11 @@ def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
     with transaction.atomic():
         moved = Invitation.objects.filter(pk__in=ids, status=S.FAILED).update(
             status=S.QUEUED, attempts=0, failure_code="", failure_reason="", retryable=False,
-            updated_at=timezone.now(),
+            updated_at=timezone.now(), due_at=timezone.now(), slot_at=None,
         )
 
         def publish() -> None:
-            from invitations.tasks import send_invitation
-
-            for pk in ids:
-                send_invitation.delay(pk)
+            _dispatch_due_soon()
             metrics.invitation_queued(moved)
 
         transaction.on_commit(publish)
@@ -485,5 +676,27 @@ def invitation_decline(*, member: Member, token: str) -> Invitation:
     with transaction.atomic():
         _transition(invitation_id=invitation.pk, to=S.DECLINED)
         InvitationDecline.objects.get_or_create(host=invitation.host, recipient_did=invitation.recipient_did)
+    invitation.refresh_from_db()
+    return invitation
+
+
+def invitation_opt_out(*, did: str, token: str, scope: str) -> Invitation | None:
+    """Store an opt-out for a DID the caller has PROVEN (a Bluesky sign-in, see the stop views):
+    `scope` "host" (no more invitations from the host of this invitation) or "all" (from anyone on
+    Elonara). Nothing else about the person is stored. Their pending invitation to this target, if
+    any, is declined; queued ones are skipped when their turn comes."""
+    if scope not in ("host", "all"):
+        raise InvitationError(code="invalid_request", message="Choose who should stop inviting you.")
+    invitation = Invitation.objects.select_related("host").filter(token=token).first()
+    if invitation is None:
+        raise InvitationError(code="not_found", message="This invitation does not exist.")
+    with transaction.atomic():
+        if scope == "all":
+            InvitationOptOut.objects.get_or_create(recipient_did=did)
+        else:
+            InvitationDecline.objects.get_or_create(host=invitation.host, recipient_did=did)
+        if invitation.recipient_did == did:
+            _transition(invitation_id=invitation.pk, to=S.DECLINED)
+    metrics.invitation_opted_out(scope)
     invitation.refresh_from_db()
     return invitation

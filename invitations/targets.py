@@ -56,6 +56,20 @@ def target_public_url(target: Target, *, token: str) -> str:
     return f"{settings.ELONARA_PUBLIC_URL}{target.get_absolute_url()}?{urlencode({'invitation': token})}"
 
 
+def target_public_path(target: Target, *, token: str) -> str:
+    """The same page as `target_public_url`, as a path on this site."""
+    return f"{target.get_absolute_url()}?{urlencode({'invitation': token})}"
+
+
+def target_share_text(target: Target) -> str:
+    """The text of a "Share on Bluesky" post: the name, the date for an event, the link."""
+    link = f"{settings.ELONARA_PUBLIC_URL}{target.get_absolute_url()}"
+    date = target_date_text(target)
+    # Kept short: Bluesky posts hold 300 graphemes, and the member can still edit it in the composer.
+    name = target_name(target)[:150]
+    return f"{name}{' — ' + date if date else ''} {link}"
+
+
 def target_is_hosted_by(target: Target, *, member: Member) -> bool:
     if isinstance(target, Event):
         return elonara_selectors.event_is_host(event=target, member=member)

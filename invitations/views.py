@@ -10,9 +10,12 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from bluesky import views as bluesky_views
+from bluesky.atproto import AtprotoError
 from bluesky.selectors import member_did_get
+from elonara.ratelimit import RateLimitedError
 from invitations import selectors, services, targets
-from invitations.models import InvitationBatch
+from invitations.models import Invitation, InvitationBatch
 
 TARGET_MODELS = {"event": "Event", "community": "Community"}
 
@@ -45,6 +48,8 @@ def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "target_name": targets.target_name(target),
             "default_template": services.default_template_for(target),
             "remaining_today": services.invitation_daily_remaining(host=request.user),
+            "daily_cap": services.host_daily_cap(host=request.user),
+            "posting_account": services.invitation_posting_account(host=request.user),
             "connected": bool(member_did_get(member=request.user)),
             "page_size": _page_size(request.GET.get("page_size")),
         },
@@ -71,6 +76,48 @@ def retry_failed(request: HttpRequest, batch_id: int) -> HttpResponse:
     count = services.invitation_retry_failed(host=request.user, batch=batch)
     messages.info(request, f"{count} invitation(s) queued again.")
     return HttpResponseRedirect(reverse("invitations:progress", args=[batch.pk]))
+
+
+STOP_INTENT_KEY = "invitation_stop"
+
+
+@require_POST
+def stop_start(request: HttpRequest, token: str) -> HttpResponse:
+    """ "Stop invitations": prove the invitee's DID with a Bluesky sign-in asking only `atproto`
+    (no Elonara account), then `stop_done` stores the opt-out."""
+    invitation = get_object_or_404(Invitation.objects.select_related("event", "community"), token=token[:64])
+    back = targets.target_public_path(invitation.target, token=invitation.token)
+    scope = request.POST.get("scope", "")
+    if scope not in ("host", "all"):
+        messages.error(request, "Choose who should stop inviting you.")
+        return HttpResponseRedirect(back)
+    request.session[STOP_INTENT_KEY] = {"token": invitation.token, "scope": scope}
+    try:
+        url = bluesky_views.prove_did_start(request, did=invitation.recipient_did,
+                                            next_path=reverse("invitations:stop_done", args=[invitation.token]))
+    except (AtprotoError, RateLimitedError) as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(back)
+    return HttpResponseRedirect(url)
+
+
+@require_GET
+def stop_done(request: HttpRequest, token: str) -> HttpResponse:
+    """Back from the proving sign-in: store the opt-out for the DID the server proved."""
+    intent = request.session.pop(STOP_INTENT_KEY, None)
+    did = bluesky_views.verified_did_pop(request)
+    if not did or not isinstance(intent, dict) or intent.get("token") != token:
+        messages.error(request, "Your Bluesky account could not be confirmed. Please try again.")
+        return HttpResponseRedirect(reverse("home"))
+    try:
+        invitation = services.invitation_opt_out(did=did, token=token, scope=str(intent.get("scope")))
+    except services.InvitationError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("home"))
+    return render(request, "invitations/stopped.html", {
+        "scope": intent.get("scope"), "host_handle": selectors.host_handle_get(host=invitation.host),
+        "target_name": targets.target_name(invitation.target),
+    })
 
 
 @login_required

@@ -39,6 +39,8 @@ class PostingAccount:
 
     kind: str  # "member", "relay" or "oauth"
     key: str
+    # The handle (or the configured identifier) the post will appear under: shown in previews.
+    handle: str = ""
 
 
 def with_thumb(record: dict[str, Any], blob: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +62,12 @@ def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "", th
     common = {"agent": agent, "repo_did": repo_did, "payload": {"status": exc.status, "error": exc.error}}
     if exc.status == 429:
         return BlueskyResult.failure(reason=Reason.RATE_LIMITED, retryable=True, retry_after=exc.retry_after,
-                                     error=f"Bluesky's rate limit was reached; the {thing} will be retried later.",
+                                     error="Bluesky's rate limit was reached.",
                                      **common)
     if exc.status >= 500:
         return BlueskyResult.failure(
             reason=Reason.SERVER_ERROR, retryable=True, retry_after=exc.retry_after,
-            error=f"The Bluesky server had a problem ({exc.status}); the {thing} will be retried.", **common)
+            error=f"The Bluesky server had a problem ({exc.status}).", **common)
     if exc.status == 403 and exc.error == "ScopeMissingError":
         return BlueskyResult.failure(
             reason=Reason.SCOPE_MISSING,
@@ -94,7 +96,7 @@ def result_from_transport_error(exc: AtprotoError, *, agent: str, repo_did: str 
     return BlueskyResult.failure(
         reason=Reason.TRANSPORT,
         error=(
-            f"Could not reach the Bluesky server (timeout or connection problem); the {thing} will be retried."
+            "Could not reach the Bluesky server (timeout or connection problem)."
             if retryable
             else "The Bluesky server gave an answer that cannot be used."
         ),

@@ -9,6 +9,7 @@ from datetime import datetime
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.atproto import IdentityResolver, SafeHttpClient
 from bluesky.errors import NotConnectedError
+from bluesky.models import AppPasswordSession
 from bluesky.selectors import member_account_get, relay_account_get
 from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession
 from members.models import Member
@@ -27,7 +28,12 @@ class LegacyBlueskyAgent(BlueskyAgentInterface):
 
     def posting_account(self, member: Member) -> PostingAccount | None:
         account = self.app_password_account(member)
-        return PostingAccount(kind=account.kind, key=account.account_key) if account else None
+        if account is None:
+            return None
+        # The handle the session last signed in as, else the configured identifier (a handle or DID).
+        handle = AppPasswordSession.objects.filter(account_key=account.account_key).values_list(
+            "handle", flat=True).first()
+        return PostingAccount(kind=account.kind, key=account.account_key, handle=handle or account.identifier)
 
     def session_for(self, account: AppPasswordAccount) -> AppPasswordPdsSession:
         return AppPasswordPdsSession(account, http=self._http, resolver=self._resolver, now=self._now)

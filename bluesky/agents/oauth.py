@@ -21,8 +21,8 @@ class OAuthBlueskyAgent(BlueskyAgentInterface):
     name = "oauth"
 
     def posting_account(self, member: Member) -> PostingAccount | None:
-        did = BlueskyIdentity.objects.filter(member_id=member.pk).values_list("did", flat=True).first()
-        return PostingAccount(kind="oauth", key=f"did:{did}") if did else None
+        row = BlueskyIdentity.objects.filter(member_id=member.pk).values_list("did", "handle").first()
+        return PostingAccount(kind="oauth", key=f"did:{row[0]}", handle=row[1]) if row else None
 
     def _open_session(self, member: Member) -> OAuthPdsSession:
         session = OAuthPdsSession.for_member(member)

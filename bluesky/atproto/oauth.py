@@ -184,11 +184,18 @@ class OAuthClient:
         raise OAuthTokenError(error=error or f"http_{status}", status=status)
 
     # --- start -------------------------------------------------------------------------------
-    def start_authorization(self, login_input: str) -> PendingAuthorization:
+    def start_authorization(self, login_input: str, *, scope: str | None = None) -> PendingAuthorization:
         """Resolve the input, push the authorization request, and return where to send the browser.
 
         `login_input` is a handle, a DID, or a PDS/entryway URL ("log in with bsky.social").
+        `scope`: ask for less than the client's configured scope (e.g. only `atproto` to prove an
+        account and nothing more); it must include `atproto` and stay within the configured scope,
+        which is all the client metadata declares.
         """
+        if scope is not None:
+            asked = scope.split()
+            if "atproto" not in asked or not set(asked) <= set(self.config.scope.split()):
+                raise OAuthFlowError("That permission cannot be requested.", code="scope_not_allowed")
         text = login_input.strip()
         expected_did = expected_handle = pds_url = None
         if text.startswith(("https://", "http://")):
@@ -211,7 +218,7 @@ class OAuthClient:
         form = {
             "response_type": "code",
             "redirect_uri": self.config.redirect_uri,
-            "scope": self.config.scope,
+            "scope": scope if scope is not None else self.config.scope,
             "state": state,
             "code_challenge": challenge,
             "code_challenge_method": "S256",

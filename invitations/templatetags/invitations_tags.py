@@ -1,7 +1,7 @@
 """Template tags the event/community pages and the home page use to show invitations.
 
     {% load invitations_tags %}
-    {% invitation_host_tools event %}      "Invite from Bluesky" for the host
+    {% invitation_host_tools event %}      "Invite from Bluesky" for the host, "Share on Bluesky" for all
     {% invitation_banner event %}          "@host invited you" when the URL carries ?invitation=
     {% member_invitations %}               the logged-in member's Bluesky invitations (home page)
 """
@@ -26,7 +26,8 @@ def invitation_host_tools(context, target):
     invite_url = ""
     if user.is_authenticated and targets.target_is_hosted_by(target, member=user):
         invite_url = reverse("invitations:picker", args=[targets.target_kind(target), target.pk])
-    return {"invite_url": invite_url}
+    share_url = "https://bsky.app/intent/compose?" + urlencode({"text": targets.target_share_text(target)})
+    return {"invite_url": invite_url, "share_url": share_url}
 
 
 def _safe_reverse(name: str) -> str:
@@ -66,6 +67,8 @@ def invitation_banner(context, target):
         "answer_url": answer_url,
         "answers": [("going", "Going"), ("maybe", "Maybe"), ("not_going", "Can't go")],
         "can_decline": is_invitee and invitation.status == invitation.Status.SENT,
+        # Anyone holding the link may start it; only the invitee's own sign-in completes it.
+        "can_stop": not is_invitee,
         "csrf_token": context.get("csrf_token"),
         "request": request,
     }

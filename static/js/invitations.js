@@ -42,6 +42,9 @@
         (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
       return fetchJSON(url).then(function (data) {
         state.pages[index] = data.profiles;
+        if (typeof data.remaining_today === "number") {
+          el("remaining-today").textContent = "You can invite " + data.remaining_today + " more today";
+        }
         if (data.cursor) { state.cursors[index + 1] = data.cursor; } else { state.done = true; }
         return data.profiles;
       });
@@ -80,7 +83,7 @@
         box.type = "checkbox";
         box.value = p.did;
         box.checked = selected.has(p.did);
-        box.disabled = Boolean(p.invited);
+        box.disabled = Boolean(p.invited) || p.invitable === false;
         box.addEventListener("change", function () {
           if (box.checked) { selected.set(p.did, p); } else { selected.delete(p.did); }
           updateSelection();
@@ -106,6 +109,11 @@
           mark.className = "invited";
           mark.textContent = " (already invited: " + p.invited + ")";
           label.appendChild(mark);
+        } else if (p.invitable === false) {
+          var why = document.createElement("span");
+          why.className = "reason";
+          why.textContent = " (" + (p.reason_text || p.reason) + ")";
+          label.appendChild(why);
         }
         li.appendChild(label);
         list.appendChild(li);
@@ -130,7 +138,13 @@
       fetchJSON(root.dataset.previewUrl, {
         method: "POST",
         body: JSON.stringify({ message: el("message").value, did: first.did, handle: first.handle })
-      }).then(function (data) { el("preview").textContent = data.text; showError(""); })
+      }).then(function (data) {
+        el("preview").textContent = data.text;
+        el("preview-account").textContent = data.account
+          ? "Posted from @" + data.account.handle + (data.account.kind === "relay" ? " (Elonara's account, Elonara's wording)" : " (your account)")
+          : "You have no Bluesky account Elonara can post with yet.";
+        showError("");
+      })
         .catch(function (err) { showError(err.message); });
     }
 
@@ -158,7 +172,7 @@
         .catch(function (err) { showError(err.message); });
     });
     el("select-all").addEventListener("click", function () {
-      visibleProfiles().forEach(function (p) { if (!p.invited) { selected.set(p.did, p); } });
+      visibleProfiles().forEach(function (p) { if (!p.invited && p.invitable !== false) { selected.set(p.did, p); } });
       render(); updateSelection();
     });
     el("message").addEventListener("input", updateSelection);
@@ -169,7 +183,8 @@
         body: JSON.stringify({ message: el("message").value, dids: Array.from(selected.keys()) })
       }).then(function (data) {
         if (data.progress_url) { window.location.assign(data.progress_url); return; }
-        showError("Nobody could be invited: " + Object.values(data.skipped || {}).join(", "));
+        var why = Object.values(data.skipped_text || data.skipped || {});
+        showError("Nobody could be invited: " + Array.from(new Set(why)).join("; "));
         el("send").disabled = false;
       }).catch(function (err) { showError(err.message); el("send").disabled = false; });
     });

@@ -73,11 +73,13 @@ def test_paging_with_real_cursors_and_cache(alice_member, accounts):
 
 @pytest.mark.peer
 @pytest.mark.django_db(transaction=True)
-def test_find_connected_checks_both_lists(alice_member, accounts):
+def test_find_invitable_takes_followers_only(alice_member, accounts):
     stranger = "did:plc:" + "b" * 24
-    found = BlueskyGraphService().find_connected(
+    found = BlueskyGraphService().find_invitable(
         member=alice_member, dids={accounts["bob"].did, accounts["carol"].did, stranger}, limit=1)
-    assert set(found) == {accounts["bob"].did, accounts["carol"].did}
+    # bob and carol follow alice (alice follows bob back); the stranger is neither.
+    assert set(found.profiles) == {accounts["bob"].did, accounts["carol"].did}
+    assert found.refused == {stranger: "not_connected"}
 
 
 @pytest.mark.peer

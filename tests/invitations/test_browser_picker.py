@@ -70,6 +70,10 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
     page.wait_for_function("document.getElementById('preview').textContent.startsWith('@bob.test')")
     preview = page.locator("#preview").inner_text()
     assert "Picnic 🧺 by the lake" in preview
+    # From which account, and how many more the host may invite today.
+    page.wait_for_function("document.getElementById('preview-account').textContent.includes('@alice.test')")
+    assert page.locator("#preview-account").inner_text() == "Posted from @alice.test (your account)"
+    assert page.locator("#remaining-today").inner_text().startswith("You can invite ")
 
     # The Follows tab lists bob too.
     page.get_by_label("Search").fill("")

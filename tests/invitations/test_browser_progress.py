@@ -24,7 +24,7 @@ def _login(page, live_server, member) -> None:  # noqa: F811
 def test_progress_bar_updates_live_and_retry_failed(live_server, page, monkeypatch):  # noqa: F811
     # Sending is driven by hand here (statuses set through the service's own transitions), so no
     # worker and no broker message are involved: the page's polling is what is under test.
-    monkeypatch.setattr(services, "_dispatch_after_commit", lambda batch_id: None)
+    monkeypatch.setattr(services, "_dispatch_due_soon", lambda: None)
     host = make_member("alice")
     event = make_event(host=host)
     created = services.invitations_enqueue(

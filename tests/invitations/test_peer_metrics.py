@@ -42,10 +42,10 @@ def test_metrics_count_a_sent_invitation(peer, accounts, django_capture_on_commi
     # Queue it (no worker here: the send runs in this process, exactly as a worker runs it).
     purge_queue()
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.invitations_enqueue(
+        services.invitations_enqueue(
             host=host, target=event, message_template="",
             profiles=[GraphProfile(did=bob.did, handle=bob.handle, display_name="Bob", avatar_url="")])
-    [invitation_id] = services.invitation_batch_dispatch(batch_id=result.batch.pk)
+    [invitation_id] = [c.invitation_id for c in services.invitations_claim_due()]
     outcome = services.invitation_send(invitation_id=invitation_id)
     assert outcome.status == Invitation.Status.SENT
     rkey = Invitation.objects.get(pk=invitation_id).rkey

@@ -26,10 +26,12 @@ def test_enqueue_fixes_rkey_and_token_and_queues_after_commit(host, event, djang
     rows = list(Invitation.objects.filter(batch=result.batch))
     assert all(TID_PATTERN.match(r.rkey) for r in rows)
     assert len({r.rkey for r in rows}) == 2 and len({r.token for r in rows}) == 2
-    assert {r.status for r in rows} == {S.PENDING}
-    ids = services.invitation_batch_dispatch(batch_id=result.batch.pk)
-    assert sorted(ids) == sorted(r.pk for r in rows)
-    assert set(Invitation.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.QUEUED}
+    # Written queued and due now: the dispatcher (beat, or the after-commit kick) publishes them.
+    assert {r.status for r in rows} == {S.QUEUED} and all(r.due_at is not None for r in rows)
+    claimed = services.invitations_claim_due()
+    assert sorted(c.invitation_id for c in claimed) == sorted(r.pk for r in rows)
+    # Claimed rows are leased: the next round does not publish them again.
+    assert services.invitations_claim_due() == []
 
 
 @pytest.mark.django_db
@@ -89,6 +91,7 @@ def test_only_the_host_may_invite(host, event):
 @pytest.mark.django_db
 def test_status_moves_forward_only(host, event):
     inv = _enqueue(host, event, [profile("bob.test")]).created[0]
+    Invitation.objects.filter(pk=inv.pk).update(status=S.PENDING)
     assert not services._transition(invitation_id=inv.pk, to=S.SENT)  # pending cannot jump to sent
     assert services._transition(invitation_id=inv.pk, to=S.QUEUED)
     assert services._transition(invitation_id=inv.pk, to=S.SENDING)
@@ -214,16 +217,18 @@ def test_bulk_insert_maps_a_concurrent_duplicate_to_integrity_error(host, event)
 
 
 @pytest.mark.django_db
-def test_requeue_stale_publishes_only_old_waiting_invitations(host, event, django_capture_on_commit_callbacks):
+def test_requeue_stale_makes_only_old_unscheduled_invitations_due(host, event, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
 
     created = _enqueue(host, event, [profile("a.test"), profile("b.test"), profile("c.test")]).created
-    services.invitation_batch_dispatch(batch_id=created[0].batch_id)
     old = timezone.now() - timedelta(hours=2)
-    Invitation.objects.filter(pk=created[0].pk).update(updated_at=old)  # stuck in queued
-    Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, updated_at=old)  # done: left alone
+    # Left by an older version: queued with no due time.
+    Invitation.objects.filter(pk=created[0].pk).update(updated_at=old, due_at=None)
+    Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, updated_at=old, due_at=None)  # done
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.invitations_requeue_stale(older_than=timedelta(minutes=30)) == 1
     assert len(callbacks) == 1
+    assert Invitation.objects.get(pk=created[0].pk).due_at is not None
+    assert Invitation.objects.get(pk=created[1].pk).due_at is None

@@ -214,3 +214,20 @@ def test_keyset_get_no_longer_falls_back_for_an_unknown_kid():
     assert keyset.get("old") is old and keyset.get(None) is new
     with pytest.raises(ClientKeyMissingError):
         keyset.get("gone")
+
+
+# --- a narrower scope for one request (proving an account, nothing more) ------------------------------
+
+def test_a_request_may_ask_less_than_the_client_scope_never_more():
+    network = FakeNetwork()
+    client, _ = build(network)
+    wide = replace(client.config, scope="atproto repo:app.bsky.feed.post?action=create")
+    client.config = wide
+    before = len(network.calls)
+    for bad in ("repo:app.bsky.feed.post?action=create", "atproto transition:generic"):
+        with pytest.raises(OAuthFlowError) as info:
+            client.start_authorization("alice.example.com", scope=bad)
+        assert info.value.code == "scope_not_allowed"
+    assert calls_since(network, before) == []  # refused before any request
+    pending = client.start_authorization("alice.example.com", scope="atproto")
+    assert pending.expected_did == ALICE
