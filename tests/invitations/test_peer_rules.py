@@ -195,7 +195,7 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
     """Two hosts without app passwords post through the relay (carol's account here) at the same time.
     The relay's budget: one post every ~3 s (INVITATIONS_RELAY_POSTS_PER_HOUR=1200) and 6 a day. The
     pacing horizon (9 invitations, ~18 s for the first 6, the rest tomorrow) is far longer than the
-    broker's visibility timeout (4 s): every invitation is attempted once, the broker holds only the
+    broker's visibility timeout (8 s): every invitation is attempted once, the broker holds only the
     work due within the 2 s horizon, the relay's repo gets exactly 6 posts, evenly spaced, each in
     Elonara's wording and none with the hosts' text."""
     import redis
@@ -206,7 +206,7 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
     relay_env = {"BLUESKY_RELAY_IDENTIFIER": carol_acc.handle, "BLUESKY_RELAY_APP_PASSWORD": carol_acc.app_password}
     budget_env = {"INVITATIONS_RELAY_POSTS_PER_HOUR": "1200", "INVITATIONS_RELAY_POSTS_PER_DAY": "6",
                   "INVITATIONS_DISPATCH_HORIZON_SECONDS": "2", "INVITATIONS_PACING_ENABLED": "true",
-                  "CELERY_VISIBILITY_TIMEOUT": "4", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+                  "CELERY_VISIBILITY_TIMEOUT": "8", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
     settings.BLUESKY_RELAY_IDENTIFIER, settings.BLUESKY_RELAY_APP_PASSWORD = carol_acc.handle, carol_acc.app_password
     settings.INVITATIONS_DISPATCH_HORIZON_SECONDS = 2
     alice, _ = _host("alice", alice_acc, peer_consent)
@@ -242,7 +242,9 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
                 time.sleep(0.2)
             if Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENT).count() >= 6:
                 break
-        time.sleep(4)  # anything redelivered after the visibility timeout would show up now
+        time.sleep(9)  # anything redelivered after the visibility timeout would show up now
+        # Three invitations wait for tomorrow's budget: in the database, not as broker messages.
+        settled_depth = broker.llen("celery") + broker.hlen("unacked")
     log = (tmp_path / "worker.log").read_text()
     rows = list(Invitation.objects.filter(pk__in=ids).order_by("sent_at"))
     sent = [r for r in rows if r.status == Invitation.Status.SENT]
@@ -255,12 +257,20 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
     # Each invitation attempted once; no burst: the posts are spaced by the relay's interval.
     assert [r.attempts for r in sent] == [1] * 6
     gaps = [(b.sent_at - a.sent_at).total_seconds() for a, b in zip(sent, sent[1:], strict=False)]
-    assert min(gaps) > 2.0, gaps
+    # Slots are ~3 s apart; a worker late for one slot may post the next one soon after (it never
+    # gets ahead of the budget): any k posts span at least (k - 2) intervals.
+    times = [r.sent_at.timestamp() for r in sent]
+    for i in range(len(times)):
+        for j in range(i + 2, len(times)):
+            assert times[j] - times[i] >= (j - i - 1) * 3.0 * 0.9, gaps
     # Only work due within the horizon (one post every ~3 s, 2 s ahead) and the dispatch messages
     # themselves: never the hours-long waits (those would keep every waiting invitation here).
     print(f"broker depth after the first round: max {max(depths)}, mean {sum(depths) / len(depths):.1f} "
           f"over {len(depths)} samples; post gaps {[round(g, 2) for g in gaps]} s")
-    assert max(depths) <= 4, depths
+    # (a dispatch round every second by this test, and what is due within 2 s: a loaded machine may
+    # hold a few more for a moment; a countdown message per waiting invitation would be 9 at first)
+    assert max(depths) <= 6, depths
+    assert settled_depth <= 1, settled_depth
     # Exactly 6 new posts in the relay's repo, each Elonara's wording naming the host, never theirs.
     posts = {k: v for k, v in posts_in_repo(peer, carol_acc.did).items() if k not in before}
     assert len(posts) == 6 and {r.rkey for r in sent} == set(posts)
