@@ -10,7 +10,10 @@ class InvitationsConfig(AppConfig):
         # Accept invitations when the invitee RSVPs or joins (the foundation's signals, sent after
         # commit) and when they connect Bluesky after having RSVPed (post_save on their identity).
         from elonara.services import community_joined, rsvp_changed
-        from invitations import signals
+        from invitations import (
+            checks,  # noqa: F401  (registers the dispatch-horizon check)
+            signals,
+        )
 
         rsvp_changed.connect(signals.on_rsvp_changed, dispatch_uid="invitations:rsvp_changed")
         community_joined.connect(signals.on_community_joined, dispatch_uid="invitations:community_joined")

@@ -77,3 +77,11 @@ def test_beat_publishes_stale_invitations_again():
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "invitations.requeue_stale")
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks and entry["schedule"] <= 3600
+
+
+def test_dispatch_horizon_must_be_inside_the_visibility_timeout():
+    env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_VISIBILITY_TIMEOUT": "30",
+           "INVITATIONS_DISPATCH_HORIZON_SECONDS": "60"}
+    result = manage("check", env=env)
+    assert result.returncode != 0 and "invitations.E001" in result.stderr
+    assert manage("check", env={**env, "INVITATIONS_DISPATCH_HORIZON_SECONDS": "10"}).returncode == 0

@@ -35,6 +35,8 @@ def worker_env(peer, **extra: str) -> dict[str, str]:
         "ELONARA_PUBLIC_URL": settings.ELONARA_PUBLIC_URL,
         # A killed worker's unacknowledged messages come back after this many seconds.
         "CELERY_VISIBILITY_TIMEOUT": "5",
+        # ...so the broker holds only what is due sooner than that (invitations.E001).
+        "INVITATIONS_DISPATCH_HORIZON_SECONDS": "3",
         "BLUESKY_RELAY_IDENTIFIER": "",
         "BLUESKY_RELAY_APP_PASSWORD": "",
     }
