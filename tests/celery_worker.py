@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,15 +29,21 @@ def subprocess_database_url() -> str:
 
 @contextmanager
 def celery_worker(*, concurrency: int = 1, extra_env: dict[str, str] | None = None,
-                  log_path: Path | None = None) -> Iterator[subprocess.Popen]:
+                  log_path: Path | None = None, beat: bool = True) -> Iterator[subprocess.Popen]:
+    """A real worker process (with beat, as production runs one: due invitations are published by
+    its `invitations.dispatch_due`, here every second)."""
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         raise RuntimeError("services tests need CELERY_BROKER_URL=redis://... (scripts/test-services.sh)")
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    env.setdefault("INVITATIONS_DISPATCH_INTERVAL_SECONDS", "1")
     env.update(extra_env or {})
     log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
+    schedule = tempfile.mkdtemp(prefix="elonara-beat-")
+    beat_args = ["--beat", "--schedule", str(Path(schedule) / "schedule")] if beat else []
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--pool=prefork",
-         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         *beat_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -48,6 +56,7 @@ def celery_worker(*, concurrency: int = 1, extra_env: dict[str, str] | None = No
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
+        shutil.rmtree(schedule, ignore_errors=True)
         log.close()
 
 
