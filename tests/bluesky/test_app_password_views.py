@@ -94,3 +94,14 @@ def test_bluesky_card_on_profile_offers_the_form_and_comes_back(client, member):
     response = client.post(reverse("bluesky:app_password_remove"), {"next": page_path})
     assert response.status_code == 302 and response["Location"] == page_path
     assert "Remove app password" not in client.get(page_path).content.decode()
+
+
+def test_old_agents_urls_redirect_with_their_method(client, member):
+    """Pages that moved when bluesky.agents joined bluesky: 308 keeps POST a POST."""
+    client.force_login(member)
+    page = client.get("/bluesky/agents/app-password/?next=/x/")
+    assert page.status_code == 308 and page["Location"] == "/bluesky/app-password/?next=/x/"
+    form = client.post("/bluesky/agents/app-password/remove/")
+    assert form.status_code == 308 and form["Location"] == "/bluesky/app-password/remove/"
+    admin = client.get("/admin/bluesky_agents/writesmodesetting/1/change/")
+    assert admin.status_code == 308 and admin["Location"] == "/admin/bluesky/writesmodesetting/1/change/"
