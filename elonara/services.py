@@ -307,13 +307,16 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
 # an event, its counts or its community's name drops it after commit; the timeout bounds how long
 # an event that just ended can stay listed.
 UPCOMING_CACHE_SECONDS = 60
+# The whole home page as an anonymous visitor with no cookie sees it (elonara.views.home).
+ANONYMOUS_HOME_CACHE_KEY = "home:anonymous:html"
 
 
 def upcoming_events_cache_clear() -> None:
     from django.core.cache import cache
     from django.core.cache.utils import make_template_fragment_key
 
-    cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)])
+    cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)]
+                      + [ANONYMOUS_HOME_CACHE_KEY])
 
 
 def upcoming_events_changed() -> None:

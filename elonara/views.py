@@ -1,8 +1,10 @@
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +17,7 @@ from elonara import cards, ical, publishing, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import Community, Event
-from elonara.services import UPCOMING_CACHE_SECONDS
+from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -23,13 +25,22 @@ def _apply_error(form, error: ElonaraError) -> None:
 
 
 def home(request):
+    # A visitor with no session and no pending message sees the same page as every other: served
+    # whole from the cache (dropped with the upcoming-events fragment when an event changes).
+    plain_visitor = (not request.user.is_authenticated and settings.SESSION_COOKIE_NAME not in request.COOKIES
+                     and "messages" not in request.COOKIES)
+    if plain_visitor and (html := cache.get(ANONYMOUS_HOME_CACHE_KEY)) is not None:
+        return HttpResponse(html)
     # A callable: the template calls it (building the queryset) only when the cached fragment is missing.
     context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
                "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
         context["my_communities"] = selectors.community_list_for_member(member=request.user)
         context["my_rsvps"] = selectors.rsvp_list_upcoming_for_member(member=request.user)
-    return render(request, "elonara/home.html", context)
+    response = render(request, "elonara/home.html", context)
+    if plain_visitor:
+        cache.set(ANONYMOUS_HOME_CACHE_KEY, response.content, UPCOMING_CACHE_SECONDS)
+    return response
 
 
 def community_list(request):

@@ -118,3 +118,30 @@ def test_admin_lists_every_model(admin_client):
     for name in ["members/member", "elonara/community", "elonara/event", "elonara/rsvp",
                  "elonara/communitymembership"]:
         assert admin_client.get(f"/admin/{name}/").status_code == 200, name
+
+
+@pytest.mark.django_db
+def test_anonymous_home_is_served_whole_from_the_cache_and_follows_changes(django_assert_num_queries,
+                                                                            django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from elonara import services
+    from members.models import Member
+
+    host = Member.objects.create_user(username="hostess", password="pw-long-enough-123")
+    visitor = Client()
+    assert "No upcoming events" in visitor.get("/").content.decode()
+    with django_assert_num_queries(0):
+        assert "No upcoming events" in visitor.get("/").content.decode()  # the cached page
+    start = timezone.now() + timedelta(days=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_create(host=host, title="Lantern walk", starts_at=start, ends_at=start + timedelta(hours=1),
+                              venue="Harbour")
+    assert "Lantern walk" in visitor.get("/").content.decode()  # dropped with the event's change
+    # A signed-in member (a session cookie) gets a page of their own, never the visitors' copy.
+    member_client = Client()
+    member_client.force_login(host)
+    assert "Log out" in member_client.get("/").content.decode()
