@@ -48,7 +48,21 @@ AppPasswordSession.objects.create(
 services.relay_account_set(identifier="relay.test", app_password="wxyz-wxyz-wxyz-wxyz")
 services.writes_mode_set(mode="oauth", changed_by=staff)
 services.writes_mode_set(mode="legacy", changed_by=staff)
-print(json.dumps({"ana": ana.pk, "staff": staff.pk}))
+# Events, communities, RSVPs and invitations of that time (later migrations add columns to them).
+from elonara import services as elonara_services
+from bluesky.graph import GraphProfile
+from invitations import services as invitation_services
+community = elonara_services.community_create(creator=ana, name="Go players")
+start = timezone.now() + timedelta(days=3)
+event = elonara_services.event_create(host=ana, title="Board games", starts_at=start,
+                                      ends_at=start + timedelta(hours=2), venue="Cafe", community=community)
+elonara_services.rsvp_set(event=event, member=staff, status="going")
+batch = invitation_services.invitations_enqueue(
+    host=ana, target=event, message_template="",
+    profiles=[GraphProfile(did="did:plc:z72i7hdynmk6r22z27h6tvur", handle="bob.test", display_name="Bob",
+                           avatar_url="")]).batch
+invitation = batch.invitations.get()
+print(json.dumps({"ana": ana.pk, "staff": staff.pk, "token": invitation.token, "rkey": invitation.rkey}))
 """
 
 READ = """
@@ -57,6 +71,8 @@ from django.contrib.auth.models import Permission
 from bluesky.models import (AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount, WritesModeChange,
                             WritesModeSetting)
 from bluesky.selectors import writes_mode_get, relay_account_get
+from elonara.models import RSVP, Event
+from invitations.models import Invitation
 
 identity = BlueskyIdentity.objects.get()
 app_password = MemberAppPassword.objects.get()
@@ -72,6 +88,9 @@ print(json.dumps({
     "setting_by": WritesModeSetting.objects.get().updated_by_id,
     "changes": [[c.changed_by_id, c.from_mode, c.to_mode] for c in WritesModeChange.objects.order_by("pk")],
     "relay_rows": RelayAccount.objects.count(),
+    "event": list(Event.objects.values_list("title", "host_id", "community__name", "status")),
+    "rsvps": list(RSVP.objects.values_list("member_id", "status")),
+    "invitations": list(Invitation.objects.values_list("token", "rkey", "recipient_did", "host_id")),
     "permissions": sorted(Permission.objects.filter(content_type__app_label="bluesky",
                                                      codename__endswith="writesmodesetting")
                           .values_list("codename", flat=True)),
@@ -114,6 +133,9 @@ def _assert_nothing_lost(ids: dict, after: dict) -> None:
     assert after["mode"] == "legacy" and after["setting_by"] == staff
     assert after["changes"] == [[staff, "legacy", "oauth"], [staff, "oauth", "legacy"]]
     assert after["relay_rows"] == 1
+    assert after["event"] == [["Board games", ana, "Go players", "scheduled"]]
+    assert after["rsvps"] == [[staff, "going"]]
+    assert after["invitations"] == [[ids["token"], ids["rkey"], "did:plc:z72i7hdynmk6r22z27h6tvur", ana]]
     # Staff permissions moved with the content types (no duplicate, none lost).
     assert after["permissions"] == ["add_writesmodesetting", "change_writesmodesetting",
                                     "delete_writesmodesetting", "view_writesmodesetting"]
