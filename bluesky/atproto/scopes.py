@@ -1,34 +1,21 @@
-"""What a granted OAuth scope string allows. One rule, used by the card, the API, the OAuth agent
-and the admin's readiness count, so they never disagree. No Django imports."""
+"""What a granted OAuth scope string allows. One rule per permission, used by the card, the API,
+the agents and the admin's readiness count, so they never disagree. No Django imports.
+
+`atproto` is always required; `transition:generic` grants everything an app password could do
+(observed on the official PDS: posting, graph reads, blobs and any repo write).
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-# Any one of these lets a session create app.bsky.feed.post records (observed on the official PDS).
-POSTING_SCOPES = (
-    "transition:generic",
-    "repo:app.bsky.feed.post?action=create",
-    "repo:app.bsky.feed.post",
-    "repo:*",
-)
+POST_COLLECTION = "app.bsky.feed.post"
 
 
-def _creates_posts(token: str) -> bool:
-    if token in POSTING_SCOPES:
-        return True
-    # repo:<collection>?action=create&action=... or repo?collection=app.bsky.feed.post
-    if token.startswith("repo:app.bsky.feed.post?"):
-        return "action=create" in token or "action=" not in token
-    if token.startswith("repo?") and "collection=app.bsky.feed.post" in token:
-        return "action=create" in token or "action=" not in token
-    return False
-
-
-def scope_allows_posting(scope: str) -> bool:
-    """Whether a granted scope string lets the session create posts (checked before any request)."""
+def _tokens(scope: str) -> set[str] | None:
+    """The granted tokens, or None when the grant has no `atproto` (it allows nothing)."""
     granted = set((scope or "").split())
-    return "atproto" in granted and any(_creates_posts(token) for token in granted)
+    return granted if "atproto" in granted else None
 
 
 def _repo_grant(token: str) -> tuple[set[str], set[str]] | None:
@@ -46,8 +33,8 @@ def _repo_grant(token: str) -> tuple[set[str], set[str]] | None:
 def scope_allows_record_write(scope: str, collection: str, action: str) -> bool:
     """Whether the session may `action` ("create", "update", "delete") records of `collection`
     (`repo:<nsid>`, `repo:<nsid>?action=...`, `repo?collection=...`, `repo:*`, transition:generic)."""
-    granted = set((scope or "").split())
-    if "atproto" not in granted:
+    granted = _tokens(scope)
+    if granted is None:
         return False
     if "transition:generic" in granted:
         return True
@@ -61,10 +48,15 @@ def scope_allows_record_write(scope: str, collection: str, action: str) -> bool:
     return False
 
 
+def scope_allows_posting(scope: str) -> bool:
+    """Whether a granted scope string lets the session create posts (checked before any request)."""
+    return scope_allows_record_write(scope, POST_COLLECTION, "create")
+
+
 def scope_allows_graph_reads(scope: str) -> bool:
     """Whether followers/follows can be read through the PDS's App View proxy."""
-    granted = set((scope or "").split())
-    if "atproto" not in granted:
+    granted = _tokens(scope)
+    if granted is None:
         return False
     if "transition:generic" in granted:
         return True
@@ -79,8 +71,8 @@ def _accepts(pattern: str, mime: str) -> bool:
 
 def scope_allows_blob(scope: str, mime_type: str) -> bool:
     """Whether the session may upload a blob of `mime_type` (`blob:image/*`, `blob?accept=...`)."""
-    granted = set((scope or "").split())
-    if "atproto" not in granted:
+    granted = _tokens(scope)
+    if granted is None:
         return False
     if "transition:generic" in granted:
         return True
