@@ -7,7 +7,6 @@ Pure reads: no network. The only I/O is reading the stored cover image when aske
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.utils import formats
@@ -44,12 +43,6 @@ def absolute_url(path_or_url: str) -> str:
     return f"{settings.ELONARA_PUBLIC_URL}{path_or_url}"
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
 
 def _one_line(text: str, limit: int) -> str:
     line = " ".join(text.split())
@@ -58,7 +51,7 @@ def _one_line(text: str, limit: int) -> str:
 
 def event_when_text(event: Event) -> str:
     """E.g. "Sun 1 Jun 2031, 09:30–12:00 CEST (Europe/Berlin)", in the event's own zone."""
-    zone = _zone(event.time_zone)
+    zone = event.zone
     start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
     day = formats.date_format(start, "D j M Y")
     if start.date() == end.date():

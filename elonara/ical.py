@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import icalendar
 from django.conf import settings
 
 from elonara.cards import absolute_url
-from elonara.models import Event
+from elonara.models import Event, zone_named
 
 PRODID = "-//Elonara//Events//EN"
 FEED_REFRESH = timedelta(hours=1)
@@ -29,12 +29,6 @@ def event_uid(event: Event) -> str:
     host = urlsplit(settings.ELONARA_PUBLIC_URL).hostname or "elonara.invalid"
     return f"event-{event.pk}@{host}"
 
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=256)
@@ -51,7 +45,7 @@ def _vtimezone(zone_name: str, first_year: int, last_year: int) -> icalendar.Tim
 
 
 def _vevent(event: Event) -> icalendar.Event:
-    zone = _zone(event.time_zone)
+    zone = event.zone
     page = absolute_url(event.get_absolute_url())
     cancelled = event.status == Event.Status.CANCELLED
     lines = [event.description.strip()] if event.description.strip() else []
@@ -95,7 +89,7 @@ def calendar_build(*, events: Iterable[Event], name: str, uid: str, feed: bool) 
         zone_name = event.time_zone or "UTC"
         if zone_name == "UTC":
             continue  # written as UTC times (…Z): no VTIMEZONE needed
-        zone = _zone(zone_name)
+        zone = zone_named(zone_name)
         first, last = event.starts_at.astimezone(zone).year, event.ends_at.astimezone(zone).year
         known = spans.get(zone_name)
         spans[zone_name] = (min(first, known[0]), max(last, known[1])) if known else (first, last)

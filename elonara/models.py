@@ -1,11 +1,19 @@
 import uuid
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The time zone of that name; UTC for an empty or unknown one (a zone database may drop names)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def cover_upload_to(instance: models.Model, filename: str) -> str:
@@ -147,6 +155,11 @@ class Event(CoverImage, PublishedRecord):
 
     def get_absolute_url(self) -> str:
         return reverse("event-detail", kwargs={"pk": self.pk})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The event's own time zone: times are shown and exported in it."""
+        return zone_named(self.time_zone)
 
     @property
     def is_cancelled(self) -> bool:

@@ -1,5 +1,4 @@
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
@@ -158,7 +157,7 @@ def event_edit(request, pk):
     event = get_object_or_404(Event, pk=pk)
     if event.host_id != request.user.pk:
         raise PermissionDenied("Only the host can edit this event.")
-    zone = ZoneInfo(event.time_zone)
+    zone = event.zone
     initial = {
         "title": event.title, "description": event.description, "venue": event.venue,
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
@@ -185,7 +184,7 @@ def event_detail(request, pk):
     rsvp = selectors.rsvp_for(event=event, member=request.user)
     context = {
         "event": event,
-        "zone": ZoneInfo(event.time_zone),
+        "zone": event.zone,
         "is_host": request.user.is_authenticated and event.host_id == request.user.pk,
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.utils import formats, timezone
@@ -43,12 +42,8 @@ def target_date_text(target: Target) -> str:
     """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00 (Europe/Paris)"."""
     if not isinstance(target, Event):
         return ""
-    zone_name = target.time_zone or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone, zone_name = ZoneInfo("UTC"), "UTC"
-    return formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i") + f" ({zone_name})"
+    zone = target.zone
+    return formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i") + f" ({zone.key})"
 
 
 def target_public_url(target: Target, *, token: str) -> str:
