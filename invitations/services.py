@@ -30,7 +30,7 @@ from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
 from elonara import metrics
-from elonara.cards import link_card_for
+from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
 from invitations import targets
 from invitations.composer import (
@@ -139,13 +139,14 @@ def _template_for(*, invitation_host: Member, target: Target, message_template: 
 
 
 def invitation_compose(*, invitation: Invitation, message_template: str | None = None,
-                       posting_kind: str = "") -> ComposedPost:
+                       posting_kind: str = "", card: LinkCard | None = None) -> ComposedPost:
     """The exact post for this invitation (also what the preview shows). From the relay account
-    (`posting_kind` "relay") it is Elonara's wording, whatever the batch's message says."""
+    (`posting_kind` "relay") it is Elonara's wording, whatever the batch's message says.
+    `card`: the target's link card when the caller already has it."""
     batch = invitation.batch
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
-    card = link_card_for(target, with_image_bytes=False)
+    card = card or link_card_for(target, with_image_bytes=False)
     return compose_invitation(
         template=_template_for(invitation_host=invitation.host, target=target, message_template=template,
                                posting_kind=posting_kind),
@@ -160,9 +161,9 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
     )
 
 
-def invitation_thumb(*, target: Target) -> BlobUpload | None:
-    """The link card's image, if the event or community has one (read from storage)."""
-    image = link_card_for(target, with_image_bytes=True).image
+def _thumb_of(card: LinkCard) -> BlobUpload | None:
+    """The link card's image to upload, if the event or community has one."""
+    image = card.image
     return BlobUpload(data=image.data, mime_type=image.mime_type) if image is not None and image.data else None
 
 
@@ -474,9 +475,8 @@ def _schedule(invitation_id: int, *, delay: float, slot_at: float | None = None)
         updated_at=now)
 
 
-def _budget_account(host: Member, agent: BlueskyAgentInterface) -> str:
+def _budget_account(host: Member, account: PostingAccount | None) -> str:
     """The write budget this post spends: the agent's posting account (stable across attempts)."""
-    account = agent.posting_account(host)
     # No account: the post attempt will report it; the host's own key keeps it out of others' budgets.
     return account.key if account is not None else f"member:{host.pk}"
 
@@ -532,7 +532,7 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
     if pacing_enabled() and slot_at is None:
         try:
-            slot = WriteBudget(account=_budget_account(host, agent)).reserve()
+            slot = WriteBudget(account=_budget_account(host, account)).reserve()
         except PacingBusy:
             return _later(invitation.pk, status=invitation.status, delay=random.uniform(0.2, 1.0))
         wait = slot - time.time()
@@ -553,13 +553,15 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
     posting_kind = account.kind if account is not None else ""
     try:
-        post = invitation_compose(invitation=invitation, posting_kind=posting_kind)
+        # One card for the text and the thumbnail (with the image's bytes, read once from storage).
+        card = link_card_for(invitation.target, with_image_bytes=True)
+        post = invitation_compose(invitation=invitation, posting_kind=posting_kind, card=card)
     except ComposeError:
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
 
     result = agent.create_post_for_member(host, record, rkey=invitation.rkey,
-                                          thumb=invitation_thumb(target=invitation.target))
+                                          thumb=_thumb_of(card))
 
     if result.success:
         sent_at = timezone.now()
@@ -577,7 +579,7 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
                 return _fail(invitation, code=code, reason=result.error, retryable=True)
             reset = result.retry_after.timestamp() if result.retry_after else time.time() + _backoff(attempt)
             if pacing_enabled():
-                WriteBudget(account=_budget_account(host, agent)).push_back(until=reset)
+                WriteBudget(account=_budget_account(host, account)).push_back(until=reset)
             # Back into the queue for a fresh slot after the reset (a bit of jitter spreads them).
             return _later(invitation.pk, status=S.SENDING,
                           delay=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
