@@ -17,9 +17,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models, transaction
 
+from core.errors import ApplicationError
 
-class SecretDecryptionError(Exception):
-    """A stored secret could not be decrypted with any configured key."""
+
+class SecretDecryptionError(ApplicationError):
+    """A stored secret could not be decrypted with any configured key (an operator's mistake)."""
+
+    code = "secret_undecryptable"
+    http_status = 500
 
     def __init__(self) -> None:
         super().__init__("A stored secret could not be decrypted; is a key missing from FIELD_ENCRYPTION_KEYS?")

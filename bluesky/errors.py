@@ -4,18 +4,20 @@
 Every error carries `.code` (stable, for programs and metrics) and `.message` (plain words a
 member may be shown: never a token, password, key or a server's raw body).
 
-    BlueskyError
-    ├── NotConnectedError          no usable session: no identity, no app password, no relay
-    ├── SessionEndedError          the server ended the session: the member must reconnect
-    ├── AppPasswordSessionError    createSession/refreshSession gave no usable session
-    ├── RecordValidationError      a record we were asked to write is not valid
-    └── WritesModeError            an unknown writes mode
+    core.errors.ApplicationError
+    └── BlueskyError
+        ├── NotConnectedError          no usable session: no identity, no app password, no relay
+        ├── SessionEndedError          the server ended the session: the member must reconnect
+        ├── AppPasswordSessionError    createSession/refreshSession gave no usable session
+        ├── RecordValidationError      a record we were asked to write is not valid
+        └── WritesModeError            an unknown writes mode
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+
+from core.errors import ApplicationError
 
 
 class Reason:
@@ -37,19 +39,14 @@ class Reason:
     INTERNAL_ERROR = "internal_error"  # a bug or an unexpected exception: not retried
 
 
-class BlueskyError(Exception):
+class BlueskyError(ApplicationError):
+    """`retry_after`: when a retry may succeed (a 429's reset time), timezone-aware UTC."""
+
     code = "bluesky_error"
     default_message = "Something went wrong with the Bluesky connection."
-
-    def __init__(self, message: str | None = None, *, code: str | None = None, retryable: bool = False,
-                 retry_after: datetime | None = None) -> None:
-        self.message = message or self.default_message
-        if code:
-            self.code = code
-        self.retryable = retryable
-        # When a retry may succeed (a 429's reset time), timezone-aware UTC.
-        self.retry_after = retry_after
-        super().__init__(self.message)
+    http_status = 502
+    status_by_code = {Reason.NOT_CONNECTED: 409, Reason.NEEDS_REAUTHORIZATION: 409, Reason.SCOPE_MISSING: 403,
+                      Reason.RATE_LIMITED: 429, Reason.INVALID_RECORD: 400, "invalid_writes_mode": 500}
 
 
 class NotConnectedError(BlueskyError):

@@ -20,7 +20,8 @@ from bluesky.atproto import AtprotoError, XrpcError
 from bluesky.errors import SessionEndedError
 from bluesky.records import is_did
 from bluesky.sessions import OAuthPdsSession
-from elonara import metrics
+from core import metrics
+from core.errors import ApplicationError
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -31,13 +32,16 @@ CACHE_SECONDS = 120
 _NSID = {"followers": "app.bsky.graph.getFollowers", "follows": "app.bsky.graph.getFollows"}
 
 
-class GraphError(Exception):
-    """A graph page could not be read. `code`: not_connected | missing_scope | upstream | invalid_response."""
+class GraphError(ApplicationError):
+    """A graph page could not be read. `code`: not_connected | missing_scope | invalid_request | upstream |
+    invalid_response; `upstream_status`: the App View's HTTP status, when it answered."""
+
+    http_status = 502
+    status_by_code = {"not_connected": 409, "missing_scope": 403, "invalid_request": 400}
 
     def __init__(self, *, code: str, message: str, status: int | None = None) -> None:
-        self.code = code
-        self.status = status
-        super().__init__(message)
+        self.upstream_status = status
+        super().__init__(message, code=code, retryable=code == "upstream")
 
 
 @dataclass(frozen=True)

@@ -50,10 +50,11 @@ from bluesky.atproto import (
 )
 from bluesky.atproto.http import origin_of
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
+from bluesky.budget import create_session_guard
 from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, SessionEndedError
 from bluesky.models import AppPasswordSession, BlueskyIdentity
-from elonara import metrics
-from elonara.ratelimit import Limit, RateLimitedError, rate_limit_hit
+from core import metrics
+from core.ratelimit import RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -550,7 +551,7 @@ class AppPasswordPdsSession(PdsSession):
             raise AppPasswordSessionError(
                 "Too many Bluesky sign-ins with this app password recently; posting resumes shortly.",
                 code=Reason.RATE_LIMITED, retryable=True,
-                retry_after=datetime.now(UTC) + timedelta(seconds=exc.retry_after)) from exc
+                retry_after=exc.retry_after) from exc
         try:
             # Fresh, not cached: which PDS hosts the account is exactly what we are about to trust.
             identity = self.resolver.resolve(account.identifier, fresh=True)
@@ -595,13 +596,6 @@ class AppPasswordPdsSession(PdsSession):
         row.create_count += 1
         logger.info("app-password session created", extra={"account_key": row.account_key, "did": identity.did})
         self._store(row, body, pds_url=pds_url)
-
-
-def create_session_guard(*, account_key: str) -> None:
-    """Count one createSession for this account; raises `RateLimitedError` past our limits."""
-    for name, count, seconds in (("create_session_5min", settings.BLUESKY_CREATE_SESSION_PER_5_MIN, 300),
-                                 ("create_session_day", settings.BLUESKY_CREATE_SESSION_PER_DAY, 86400)):
-        rate_limit_hit(limit=Limit(name=name, count=count, per_seconds=seconds), keys=[account_key])
 
 
 def app_password_session_delete(row: AppPasswordSession, *, http: SafeHttpClient | None = None) -> bool:

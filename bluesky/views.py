@@ -22,8 +22,8 @@ from bluesky.atproto import AtprotoError
 from bluesky.errors import BlueskyError
 from bluesky.forms import AppPasswordForm
 from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest
-from elonara import metrics
-from elonara.ratelimit import RateLimitedError, rate_limit_request
+from core import metrics
+from core.ratelimit import RateLimitedError, rate_limit_request
 
 logger = logging.getLogger(__name__)
 

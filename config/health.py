@@ -123,7 +123,7 @@ def healthz(request):
 
 @never_cache
 def metrics(request):
-    """Prometheus exposition: django-prometheus's request metrics plus elonara.metrics; bearer token."""
+    """Prometheus exposition: django-prometheus's request metrics plus core.metrics; bearer token."""
     token = settings.METRICS_TOKEN
     if not token:
         raise Http404()

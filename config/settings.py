@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An application error a page view did not handle: an error page with its status, not a 500.
+    "core.pages.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -249,6 +251,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["members.authentication.ApiRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Application errors become {"error", "message"} with their status, in one place.
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 
 # --- Security (production) --------------------------------------------------------------
@@ -337,7 +341,7 @@ LOGGING = {
     "filters": {
         "request_context": {"()": "config.observability.RequestContextFilter"},
         # Private calendar feed URLs carry a secret token: it never reaches a log line.
-        "redact_feed_tokens": {"()": "elonara.log_filters.RedactCalendarFeedTokens"},
+        "redact_feed_tokens": {"()": "core.log_filters.RedactCalendarFeedTokens"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},

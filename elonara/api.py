@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from elonara import selectors, services
-from elonara.errors import ElonaraError
 from elonara.models import RSVP, Event
 
 
@@ -47,8 +46,6 @@ class EventRsvpView(APIView):
         event = get_object_or_404(Event, pk=pk)
         data = RsvpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            rsvp = services.rsvp_set(event=event, member=request.user, status=data.validated_data["status"])
-        except ElonaraError as exc:
-            return Response({"error": "invalid", "message": exc.message}, status=400)
+        # An ElonaraError becomes its JSON answer in core.api (one mapping for every endpoint).
+        rsvp = services.rsvp_set(event=event, member=request.user, status=data.validated_data["status"])
         return Response({"event": event.pk, "status": rsvp.status})

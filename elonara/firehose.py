@@ -29,6 +29,7 @@ from bluesky.atproto.identity import is_valid_did
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
+from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
 
@@ -87,10 +88,8 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
             _apply_event(op)
     _cursor_save(source=source, seq=seq)
     if recount:
-        from elonara.tasks import event_refresh_counts
-
         for event_id in recount:
-            transaction.on_commit(lambda event_id=event_id: event_refresh_counts.delay(event_id))
+            task_on_commit("elonara.tasks.event_refresh_counts", event_id)
     return to_resolve
 
 

@@ -22,12 +22,12 @@ from django.utils import timezone
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.results import BlueskyResult
+from bluesky.budget import PacingBusy, WriteBudget, pacing_enabled
 from bluesky.errors import Reason
 from bluesky.records import tid_now
 from elonara import atrecords
 from elonara.errors import NotAllowedError
 from elonara.models import RSVP, Event, PublishState
-from invitations.pacing import PacingBusy, WriteBudget, pacing_enabled
 from members.models import Member
 
 logger = logging.getLogger(__name__)

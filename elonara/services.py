@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
@@ -295,10 +296,7 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     rsvp, _created = RSVP.objects.update_or_create(event=event, member=member, defaults={"status": status})
     rsvp.event = Event.objects.get(pk=event.pk)
     publishing.rsvp_publish_queue(rsvp=rsvp)
-    from elonara.tasks import event_refresh_counts  # tasks import services: avoid the cycle at import time
-
-    event_id = event.pk
-    transaction.on_commit(lambda: event_refresh_counts.delay(event_id))
+    task_on_commit("elonara.tasks.event_refresh_counts", event.pk)
     transaction.on_commit(lambda: rsvp_changed.send(sender=RSVP, rsvp=rsvp))
     return rsvp
 

@@ -23,6 +23,6 @@ urlpatterns = [
     path("events/<int:pk>/delete/", views.event_delete, name="event-delete"),
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
-    # The token is a secret: elonara.log_filters keeps it out of log lines.
+    # The token is a secret: core.log_filters keeps it out of log lines.
     path("calendar/feed/<str:token>.ics", views.member_calendar, name="member-calendar"),
 ]

@@ -1,6 +1,6 @@
 """DRF endpoints: graph pages (with "already invited" marks), preview, bulk creation, batch status.
 
-Errors map in one place (`_error`): typed service errors become 4xx JSON with a stable code.
+Errors map in one place (core.api): typed service errors become 4xx JSON with a stable code.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bluesky.graph import BlueskyGraphService, GraphError
-from elonara.ratelimit import RateLimitedError, rate_limit_request
+from bluesky.graph import BlueskyGraphService
+from core.ratelimit import rate_limit_request
 from invitations import selectors, services, targets
-from invitations.composer import ComposeError
 from invitations.models import InvitationBatch
 from invitations.views import get_target
-
-GRAPH_ERROR_STATUS = {"not_connected": 409, "missing_scope": 403, "invalid_request": 400}
 
 
 def _int(raw: str | None, default: int) -> int:
@@ -28,10 +25,6 @@ def _int(raw: str | None, default: int) -> int:
         return int(raw) if raw else default
     except ValueError:
         return default
-
-
-def _error(code: str, message: str, http_status: int) -> Response:
-    return Response({"error": code, "message": message}, status=http_status)
 
 
 def _hosted_target(request: Request, kind: str, pk: int):
@@ -48,12 +41,9 @@ class GraphPageView(APIView):
 
     def get(self, request: Request, kind: str, pk: int, graph: str) -> Response:
         target = _hosted_target(request, kind, pk)
-        try:
-            page = BlueskyGraphService().get_page(member=request.user, kind=graph,
-                                                   cursor=request.query_params.get("cursor") or None,
-                                                   limit=_int(request.query_params.get("limit"), 100))
-        except GraphError as exc:
-            return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
+        page = BlueskyGraphService().get_page(member=request.user, kind=graph,
+                                               cursor=request.query_params.get("cursor") or None,
+                                               limit=_int(request.query_params.get("limit"), 100))
         invited = selectors.invited_dids(target=target)
         data = page.as_dict()
         marks = services.picker_marks(host=request.user, profiles=page.profiles)
@@ -81,13 +71,10 @@ class PreviewView(APIView):
         target = _hosted_target(request, kind, pk)
         ser = PreviewSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            preview = services.invitation_preview(
-                host=request.user, target=target, message_template=ser.validated_data["message"],
-                recipient_did=ser.validated_data["did"], recipient_handle=ser.validated_data["handle"],
-            )
-        except ComposeError as exc:
-            return _error("message_too_long", str(exc), 400)
+        preview = services.invitation_preview(
+            host=request.user, target=target, message_template=ser.validated_data["message"],
+            recipient_did=ser.validated_data["did"], recipient_handle=ser.validated_data["handle"],
+        )
         post, account = preview.post, preview.account
         return Response({
             "text": post.text, "facets": post.facets, "langs": post.langs, "embed": post.embed,
@@ -112,20 +99,11 @@ class BulkCreateView(APIView):
         target = _hosted_target(request, kind, pk)
         ser = BulkCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            rate_limit_request(request, "invitations")
-        except RateLimitedError as exc:
-            return Response({"error": exc.code, "message": exc.message}, status=429,
-                            headers={"Retry-After": str(exc.retry_after)})
-        try:
-            result = services.invitation_bulk_create(
-                host=request.user, target=target, recipient_dids=ser.validated_data["dids"],
-                message_template=ser.validated_data["message"],
-            )
-        except services.InvitationError as exc:
-            return _error(exc.code, str(exc), 403 if exc.code == "not_host" else 400)
-        except GraphError as exc:
-            return _error(exc.code, str(exc), GRAPH_ERROR_STATUS.get(exc.code, 502))
+        rate_limit_request(request, "invitations")
+        result = services.invitation_bulk_create(
+            host=request.user, target=target, recipient_dids=ser.validated_data["dids"],
+            message_template=ser.validated_data["message"],
+        )
         batch = result.batch
         return Response(
             {

@@ -23,6 +23,7 @@ from bluesky.records import (
     grapheme_count,
     graphemes,
 )
+from core.errors import ApplicationError
 
 ELLIPSIS = "…"
 
@@ -37,8 +38,10 @@ _PLACEHOLDER = re.compile(r"\{(mention|link|name|date)\}")
 
 
 
-class ComposeError(ValueError):
+class ComposeError(ApplicationError, ValueError):
     """The post cannot be made to fit, even with the host's text removed."""
+
+    code = "message_too_long"
 
     def __init__(self, *, reason: str, graphemes: int, byte_length: int) -> None:
         self.reason = reason

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
@@ -25,11 +26,12 @@ from django.utils import timezone
 
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.factory import BlueskyAgentFactory
+from bluesky.budget import PacingBusy, WriteBudget, pacing_enabled
 from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
-from elonara import metrics
+from core import metrics
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
 from invitations import targets
@@ -43,8 +45,8 @@ from invitations.composer import (
     compose_invitation,
     tid_new,
 )
+from invitations.errors import InvitationError
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut, _new_token
-from invitations.pacing import PacingBusy, WriteBudget, pacing_enabled
 from invitations.targets import Target
 from members.models import Member
 
@@ -65,15 +67,6 @@ MAX_TRANSIENT_ATTEMPTS = 6
 MAX_RATE_LIMITED_ATTEMPTS = 20
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-
-
-class InvitationError(Exception):
-    """A request about invitations that cannot be honoured; `code` is stable, the message safe to show."""
-
-    def __init__(self, *, code: str, message: str, **fields: Any) -> None:
-        self.code = code
-        self.fields = fields
-        super().__init__(message)
 
 
 @dataclass
@@ -420,9 +413,7 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
 
 def _dispatch_due_soon() -> None:
     """Ask for a dispatch round now instead of at the next beat (new invitations start at once)."""
-    from invitations.tasks import dispatch_due
-
-    dispatch_due.delay()
+    current_app.tasks["invitations.dispatch_due"].delay()
 
 
 def invitation_batch_dispatch(*, batch_id: int) -> int:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bluesky import views as bluesky_views
 from bluesky.atproto import AtprotoError
 from bluesky.selectors import member_did_get
-from elonara.ratelimit import RateLimitedError
+from core.ratelimit import RateLimitedError
 from invitations import selectors, services, targets
 from invitations.models import Invitation, InvitationBatch
 

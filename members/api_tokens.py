@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bluesky.selectors import member_did_get
+from core.errors import ApplicationError
 from members.models import ApiToken, Member
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -31,12 +32,17 @@ SECRET_PREFIX = "elo_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-class ApiTokenError(Exception):
+class ApiTokenError(ApplicationError):
     """A token that cannot be used; the message is safe to show (it never repeats the token)."""
 
+    code = "invalid_token"
+    http_status = 401
+
     def __init__(self, message: str) -> None:
-        self.message = message
         super().__init__(message)
+
+    def http_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="elonara-api", error="invalid_token"'}
 
 
 def _issuer() -> str:

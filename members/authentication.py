@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from elonara.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
+from core.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from members.api_tokens import ApiTokenError, api_access_token_verify
 
 
@@ -54,7 +54,7 @@ class ApiRateThrottle(throttling.BaseThrottle):
         try:
             rate_limit_hit(limit=Limit.named(self.limit_name), keys=rate_limit_keys(request))
         except RateLimitedError as exc:
-            self._retry_after = exc.retry_after
+            self._retry_after = exc.retry_after_seconds
             return False
         return True
 

@@ -21,7 +21,7 @@ from bluesky.errors import BlueskyError, Reason, RecordValidationError
 from bluesky.lexicon import validate_record
 from bluesky.records import POST_NSID, BlobUpload, is_valid_rkey, validate_post_record
 from bluesky.sessions import PdsSession
-from elonara import metrics
+from core import metrics
 from members.models import Member
 
 logger = logging.getLogger(__name__)

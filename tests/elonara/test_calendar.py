@@ -14,9 +14,9 @@ import vobject
 from django.urls import reverse
 from django.utils import timezone
 
+from core.log_filters import RedactCalendarFeedTokens
 from elonara import services
 from elonara.errors import NotAllowedError
-from elonara.log_filters import RedactCalendarFeedTokens
 from elonara.models import CalendarFeed
 from members.models import Member
 

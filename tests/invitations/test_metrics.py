@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from invitations import services
-from tests.elonara.test_metrics import metrics_on, scrape, value  # noqa: F401 - fixture
+from tests.core.test_metrics import metrics_on, scrape, value  # noqa: F401 - fixture
 from tests.invitations.conftest import profile
 
 

@@ -10,7 +10,7 @@ from bluesky.graph import GraphProfile
 from bluesky.models import WritesMode
 from invitations import services
 from invitations.models import Invitation
-from tests.elonara.test_metrics import TOKEN, value
+from tests.core.test_metrics import TOKEN, value
 from tests.invitations.conftest import make_event, make_member
 from tests.invitations.peer_helpers import configure_for_peer, posts_in_repo, purge_queue
 

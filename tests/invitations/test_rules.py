@@ -12,12 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bluesky.agents.legacy import LegacyBlueskyAgent
+from bluesky.budget import BudgetConfig, WriteBudget, create_session_guard
 from bluesky.models import MemberAppPassword
-from bluesky.sessions import create_session_guard
-from elonara.ratelimit import RateLimitedError
+from core.ratelimit import RateLimitedError
 from invitations import services
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
-from invitations.pacing import BudgetConfig, WriteBudget
 from tests.invitations.conftest import link_identity, make_event, make_member, profile
 
 S = Invitation.Status

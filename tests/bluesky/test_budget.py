@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from invitations.pacing import SAFETY, BudgetConfig, WriteBudget
+from bluesky.budget import SAFETY, BudgetConfig, WriteBudget
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pacing-tests"}}
 

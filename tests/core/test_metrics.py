@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from elonara import metrics
+from core import metrics
 
 TOKEN = "metrics-test-token-0123456789"
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from core.errors import ApplicationError
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,18 @@ class Limit:
         return cls(name=name, count=count, per_seconds=per_seconds)
 
 
-class RateLimitedError(Exception):
-    """Too many attempts; `retry_after` seconds until the window ends."""
+class RateLimitedError(ApplicationError):
+    """Too many attempts; `retry_after` is when the window ends (`retry_after_seconds` from now)."""
 
     code = "rate_limited"
+    http_status = 429
 
     def __init__(self, *, limit: Limit, retry_after: int) -> None:
         self.limit = limit
-        self.retry_after = retry_after
         minutes = max(1, math.ceil(retry_after / 60))
-        self.message = f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        super().__init__(self.message)
+        super().__init__(f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                         retryable=True, retry_after=datetime.now(UTC) + timedelta(seconds=retry_after),
+                         limit_name=limit.name)
 
 
 def client_address(request: HttpRequest) -> str:

@@ -1,4 +1,6 @@
-"""Pacing posts to Bluesky's write budget, shared by every worker through the Django cache.
+"""Bluesky's per-account limits, shared by every worker through the Django cache: the write budget
+that paces every write (invitation posts, event and RSVP records, deletions) and the guard on
+createSession.
 
 Bluesky charges createRecord BLUESKY_WRITE_POINTS_PER_POST points out of
 BLUESKY_WRITE_POINTS_PER_HOUR per hour and BLUESKY_WRITE_POINTS_PER_DAY per day, per account.
@@ -21,6 +23,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 
+from core.errors import ApplicationError
+from core.ratelimit import Limit, rate_limit_hit
+
 _LOCK_SECONDS = 5
 # Plan for 98 % of the hourly budget: a worker that falls behind posts its overdue slots in a short
 # catch-up burst, and this margin keeps even a fixed hour window holding such a burst under the limit.
@@ -28,12 +33,15 @@ SAFETY = 0.98
 _STATE_SECONDS = 2 * 24 * 3600
 
 
-class PacingBusy(Exception):
-    """The shared budget lock could not be taken in time (another worker holds it)."""
+class PacingBusy(ApplicationError):
+    """The shared budget lock could not be taken in time (another worker holds it): try again shortly."""
+
+    code = "pacing_busy"
+    http_status = 503
 
     def __init__(self, *, account: str) -> None:
         self.account = account
-        super().__init__("write budget is busy")
+        super().__init__("The write budget is busy; try again in a moment.", retryable=True)
 
 
 @dataclass(frozen=True)
@@ -125,3 +133,10 @@ class WriteBudget:
                 cache.set(self._tat_key, until, _STATE_SECONDS)
 
         self._locked(push)
+
+
+def create_session_guard(*, account_key: str) -> None:
+    """Count one createSession for this account; raises `RateLimitedError` past our limits."""
+    for name, count, seconds in (("create_session_5min", settings.BLUESKY_CREATE_SESSION_PER_5_MIN, 300),
+                                 ("create_session_day", settings.BLUESKY_CREATE_SESSION_PER_DAY, 86400)):
+        rate_limit_hit(limit=Limit(name=name, count=count, per_seconds=seconds), keys=[account_key])

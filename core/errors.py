@@ -1,0 +1,63 @@
+"""The one application error base. Every app's errors derive from it; the protocol package
+(`bluesky.atproto`, Django-free) keeps its own tree and is wrapped at the seam.
+
+An error carries:
+- `code`: stable, short, for programs, logs and metric labels;
+- `message`: plain words a person may be shown (never a token, password, key or a server's raw body);
+- `retryable` and `retry_after` (a timezone-aware UTC moment): whether and when trying again may help;
+- `fields`: structured details (a form field's name, a limit's name, ...).
+
+How an error becomes an HTTP answer is decided in one place per kind of client: `core.api`
+(the DRF exception handler, JSON) and `core.pages` (the middleware, an error page). A class says
+which status it means with `http_status`, or per code with `status_by_code`.
+
+    ApplicationError
+    ├── core.ratelimit.RateLimitedError          429, retry_after = the window's end
+    ├── bluesky.errors.BlueskyError              sessions, posting, writes mode
+    ├── bluesky.budget.PacingBusy                the shared write budget's lock is busy
+    ├── bluesky.graph.GraphError                 a graph page could not be read
+    ├── bluesky.crypto.SecretDecryptionError     a stored secret has no key to open it
+    ├── elonara.errors.ElonaraError              events and communities
+    ├── invitations.errors.InvitationError       invitations
+    ├── invitations.composer.ComposeError        a post that cannot be composed
+    └── members.api_tokens.ApiTokenError         an API token that cannot be used
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+
+class ApplicationError(Exception):
+    code: str = "error"
+    default_message: str = "Something went wrong."
+    http_status: ClassVar[int] = 400
+    status_by_code: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, retryable: bool = False,
+                 retry_after: datetime | None = None, **fields: Any) -> None:
+        self.message = message or self.default_message
+        if code:
+            self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.fields = fields
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this error means when it reaches a response."""
+        return self.status_by_code.get(self.code, self.http_status)
+
+    @property
+    def retry_after_seconds(self) -> int | None:
+        """Whole seconds until `retry_after` (at least 1), for a Retry-After header."""
+        if self.retry_after is None:
+            return None
+        return max(1, math.ceil((self.retry_after - datetime.now(UTC)).total_seconds()))
+
+    def http_headers(self) -> dict[str, str]:
+        seconds = self.retry_after_seconds
+        return {"Retry-After": str(seconds)} if seconds is not None else {}

@@ -1,0 +1,27 @@
+"""Queue a Celery task only once the current transaction commits (Zulip's `queue_event_on_commit`).
+
+A task queued inside a transaction could run before the rows it reads are visible, or after they
+were rolled back; on commit, it sees exactly what was written. Outside a transaction it is queued
+at once.
+
+The task may be named instead of imported: services then need not import their app's tasks module
+(which imports the services), so no import cycle is needed to queue work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+
+
+def task_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
+    """`task.delay(*args, **kwargs)` after the current transaction commits. `task`: a task, or the
+    name it is registered under (looked up when it is queued, so every task module is loaded)."""
+
+    def queue() -> None:
+        target = current_app.tasks[task] if isinstance(task, str) else task
+        target.delay(*args, **kwargs)
+
+    transaction.on_commit(queue)
