@@ -16,12 +16,20 @@ from celery import current_app
 from django.db import transaction
 
 
+def task_named(name: str) -> Any:
+    """The task registered under `name`."""
+    if name not in current_app.tasks:
+        # Autodiscovery is lazy outside a worker: load every app's tasks module once.
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
+
+
 def task_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
     """`task.delay(*args, **kwargs)` after the current transaction commits. `task`: a task, or the
     name it is registered under (looked up when it is queued, so every task module is loaded)."""
 
     def queue() -> None:
-        target = current_app.tasks[task] if isinstance(task, str) else task
+        target = task_named(task) if isinstance(task, str) else task
         target.delay(*args, **kwargs)
 
     transaction.on_commit(queue)

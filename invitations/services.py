@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
@@ -32,6 +31,7 @@ from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get
 from core import metrics
+from core.tasks import task_named
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
 from invitations import targets
@@ -413,7 +413,7 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
 
 def _dispatch_due_soon() -> None:
     """Ask for a dispatch round now instead of at the next beat (new invitations start at once)."""
-    current_app.tasks["invitations.dispatch_due"].delay()
+    task_named("invitations.dispatch_due").delay()
 
 
 def invitation_batch_dispatch(*, batch_id: int) -> int:
