@@ -1,6 +1,10 @@
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+
+from elonara.errors import InvalidInputError
+from elonara.services import RepeatedTime, repeated_time_question, wall_clock_resolve
 
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
 from elonara.models import TIME_ZONE_CHOICES, Community, Event
@@ -89,17 +93,47 @@ class EventForm(forms.Form):
             self.fields["community"].queryset = communities
         if not has_image:
             del self.fields["remove_image"]
+        if self.is_bound:
+            self._ask_repeated_times()
+
+    def _ask_repeated_times(self) -> None:
+        # A time in the hour that happens twice (clocks going back) gets a question: which one.
+        zone_name = self.data.get("time_zone") or ""
+        for name in ("starts_at", "ends_at"):
+            try:
+                ZoneInfo(zone_name)
+                value = datetime.strptime(self.data.get(name) or "", "%Y-%m-%dT%H:%M")
+                resolved = wall_clock_resolve(value=value, zone_name=zone_name, field=name)
+            except (ValueError, ZoneInfoNotFoundError, InvalidInputError):
+                continue  # reported by the fields' own checks and clean()
+            if isinstance(resolved, RepeatedTime):
+                self.fields[f"{name}_which"] = forms.ChoiceField(
+                    label=repeated_time_question(repeated=resolved, zone_name=zone_name),
+                    choices=[("", "Choose…"), ("0", f"The first, {resolved.earlier:%H:%M %Z}"),
+                             ("1", f"The second, {resolved.later:%H:%M %Z}")])
 
     def clean(self):
         data = super().clean()
         zone_name = data.get("time_zone")
         if zone_name:
-            zone = ZoneInfo(zone_name)
             # The browser sends wall-clock time; interpret it in the event's zone, not the server's.
             for name in ("starts_at", "ends_at"):
                 value = data.get(name)
-                if value is not None:
-                    data[name] = value.replace(tzinfo=None).replace(tzinfo=zone)
+                if value is None:
+                    continue
+                which = data.pop(f"{name}_which", None)
+                try:
+                    resolved = wall_clock_resolve(value=value, zone_name=zone_name, field=name,
+                                                  fold=int(which) if which in ("0", "1") else None)
+                except InvalidInputError as exc:
+                    self.add_error(name, exc.message)
+                    data.pop(name, None)
+                    continue
+                if isinstance(resolved, RepeatedTime):
+                    self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
+                    data.pop(name, None)
+                    continue
+                data[name] = resolved
         return data
 
 

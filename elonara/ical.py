@@ -7,6 +7,7 @@ daylight-saving changes; its UID is stable and its SEQUENCE grows with each revi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
@@ -22,6 +23,19 @@ from elonara.models import Event, zone_named
 PRODID = "-//Elonara//Events//EN"
 FEED_REFRESH = timedelta(hours=1)
 CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+# RFC 5545 3.3.11: TEXT may hold no control character but HTAB; line breaks are written as the
+# escape "\n". Ours and members' texts can hold anything (a title pasted with a newline, a BEL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\u2028|\u2029|\x85")
+
+
+def ical_text(value: str, *, one_line: bool = False) -> str:
+    """A member's text made fit for an iCalendar TEXT value: line breaks become "\n" (escaped by the
+    library), other control characters are dropped; `one_line` (names, titles) joins lines with a space."""
+    text = _CONTROL.sub("", _LINE_BREAK.sub("\n", value))
+    return " ".join(text.split()) if one_line else text
 
 
 def event_uid(event: Event) -> str:
@@ -48,13 +62,15 @@ def _vevent(event: Event) -> icalendar.Event:
     zone = event.zone
     page = absolute_url(event.get_absolute_url())
     cancelled = event.status == Event.Status.CANCELLED
-    lines = [event.description.strip()] if event.description.strip() else []
+    description = ical_text(event.description).strip()
+    lines = [description] if description else []
     if event.online_url:
-        lines.append(f"Online: {event.online_url}")
+        lines.append(f"Online: {ical_text(event.online_url, one_line=True)}")
     lines.append(page)
+    title = ical_text(event.title, one_line=True)
     component = icalendar.Event.new(
         uid=event_uid(event),
-        summary=f"Cancelled: {event.title}" if cancelled else event.title,
+        summary=f"Cancelled: {title}" if cancelled else title,
         start=event.starts_at.astimezone(zone),
         end=event.ends_at.astimezone(zone),
         # Without METHOD, DTSTAMP is when the entry was last revised (RFC 5545 3.8.7.2).
@@ -64,7 +80,7 @@ def _vevent(event: Event) -> icalendar.Event:
         sequence=event.sequence,
         status="CANCELLED" if cancelled else "CONFIRMED",
         description="\n\n".join(lines),
-        location=event.venue or ("Online" if event.online_url else None),
+        location=ical_text(event.venue, one_line=True) or ("Online" if event.online_url else None),
         url=page,
         transparency="TRANSPARENT" if cancelled else "OPAQUE",
     )
@@ -78,7 +94,7 @@ def calendar_build(*, events: Iterable[Event], name: str, uid: str, feed: bool) 
     """
     events = list(events)
     # Calendar.new writes NAME and the older X-WR-CALNAME that many clients still read.
-    calendar = icalendar.Calendar.new(prodid=PRODID, name=name, uid=uid)
+    calendar = icalendar.Calendar.new(prodid=PRODID, name=ical_text(name, one_line=True), uid=uid)
     calendar.add("CALSCALE", "GREGORIAN")
     if feed:
         # RFC 7986 requires the VALUE=DURATION parameter on REFRESH-INTERVAL.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,76 @@ from members.models import Member
 # Sent after a member RSVPs or joins, once the transaction commits (invitations listen).
 rsvp_changed = Signal()  # kwargs: rsvp
 community_joined = Signal()  # kwargs: membership
+
+
+# --- wall-clock times in an event's zone ---------------------------------------------------------
+
+WALL_CLOCK_FORMAT = "%H:%M"
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta()).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _transition_near(value: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of the zone's change of offset around this wall-clock time (to the second)."""
+    low = value.replace(tzinfo=zone, fold=0).astimezone(ZoneInfo("UTC")) - timedelta(hours=3)
+    high = low + timedelta(hours=6)
+    before = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatedTime:
+    """A wall-clock time that happens twice (clocks going back): the two instants, earlier first."""
+
+    earlier: datetime
+    later: datetime
+
+
+def wall_clock_resolve(*, value: datetime, zone_name: str, fold: int | None = None, field: str = "starts_at"
+                       ) -> datetime | RepeatedTime:
+    """The instant a wall-clock time names in a zone.
+
+    A time inside a forward jump does not exist: refused, naming the jump (else it would be stored
+    silently as an hour later). A time in a repeated hour happens twice: with `fold` None the two
+    instants are returned for the caller to ask which one; `fold` 0 picks the first, 1 the second.
+    """
+    zone = ZoneInfo(zone_name)
+    naive = value.replace(tzinfo=None)
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    utc = ZoneInfo("UTC")
+    round_trip = first.astimezone(utc).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:
+        # In the gap: fold=0 has the offset before the jump, fold=1 the one after.
+        change = _transition_near(naive, zone)
+        jump_from = (change + first.utcoffset()).replace(tzinfo=None)
+        jump_to = change.astimezone(zone).replace(tzinfo=None)
+        raise InvalidInputError(
+            f"{naive:%H:%M} does not exist on {naive:%d %B %Y} in {zone_name}: clocks jump from "
+            f"{jump_from:%H:%M} to {jump_to:%H:%M} ({_offset_text(first.utcoffset())} to "
+            f"{_offset_text(second.utcoffset())}). Pick a time outside the jump.", field=field)
+    if fold in (0, 1):
+        return naive.replace(tzinfo=zone, fold=fold)
+    earlier, later = sorted((first, second), key=lambda d: d.astimezone(utc))
+    return RepeatedTime(earlier=earlier, later=later)
+
+
+def repeated_time_question(*, repeated: RepeatedTime, zone_name: str) -> str:
+    """The question asked when a wall-clock time happens twice."""
+    return (f"{repeated.earlier:%H:%M} happens twice on {repeated.earlier:%d %B %Y} in {zone_name} (clocks go "
+            f"back): choose the first ({_offset_text(repeated.earlier.utcoffset())}) or the second "
+            f"({_offset_text(repeated.later.utcoffset())}).")
 
 
 def _unique_slug(base: str) -> str:
