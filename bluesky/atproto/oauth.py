@@ -38,10 +38,8 @@ from bluesky.atproto.metadata import METADATA_KEEP, AuthServerMetadata, Metadata
 
 PAR_STATE_BYTES = 32  # 256 random bits; the spec asks for at least 128
 # A refresh re-checks DID document -> PDS -> issuer before the refresh token leaves. The document
-# may come from a cache this young (the sign-in that just checked it, a refresh a moment ago);
-# the PDS -> issuer link and the token endpoint may be up to METADATA_KEEP old. A typical refresh
-# is then two requests: one DID document and the token POST.
-REFRESH_IDENTITY_MAX_AGE = 60.0
+# is always fetched (see _recheck_issuer); the PDS -> issuer link and the token endpoint may be up
+# to METADATA_KEEP old. A typical refresh is then two requests: one DID document and the token POST.
 
 
 @dataclass(frozen=True)
@@ -376,10 +374,13 @@ class OAuthClient:
         return fresh
 
     def _recheck_issuer(self, tokens: TokenSet) -> tuple[str, AuthServerMetadata]:
-        """DID document (at most REFRESH_IDENTITY_MAX_AGE old) -> PDS -> issuer, which must still be
-        the session's, and must still serve that PDS. Returns the PDS and the issuer's metadata."""
+        """DID document (fetched now) -> PDS -> issuer, which must still be the session's, and must
+        still serve that PDS. Returns the PDS and the issuer's metadata.
+
+        The document is never taken from the cache: the refresh token is about to leave, and an
+        account that moved a few seconds ago must not have it sent to its old server."""
         try:
-            document = self.resolver.resolve_did(tokens.sub, max_age=REFRESH_IDENTITY_MAX_AGE)
+            document = self.resolver.resolve_did(tokens.sub, fresh=True)
             pds_url = pds_endpoint(document, tokens.sub)
             named = self.metadata.authorization_server_for(pds_url, max_age=METADATA_KEEP)
             server = self.metadata.authorization_server(tokens.issuer, max_age=METADATA_KEEP)

@@ -165,12 +165,26 @@ def test_a_typical_refresh_costs_the_token_post_and_one_fresh_lookup():
     assert calls_since(network, before) == [("GET", f"{PLC}/{ALICE}"), ("POST", f"{ISSUER}/oauth/token")]
 
 
-def test_refresh_right_after_sign_in_reuses_the_identity_just_checked():
+def test_refresh_right_after_sign_in_reads_the_did_document_fresh():
     network = FakeNetwork()
     client, _, pending, tokens = connected(network)
     before = len(network.calls)
     client.refresh(tokens, dpop_key=pending.dpop_key)
-    assert calls_since(network, before) == [("POST", f"{ISSUER}/oauth/token")]
+    assert calls_since(network, before) == [("GET", f"{PLC}/{ALICE}"), ("POST", f"{ISSUER}/oauth/token")]
+
+
+def test_an_account_that_moved_seconds_ago_is_caught_at_the_next_refresh():
+    # Issue 24: a DID document cached for up to a minute was trusted at the issuer re-check.
+    network = FakeNetwork()
+    client, clock, pending, tokens = connected(network)
+    network.documents[ALICE] = did_document(ALICE, "alice.example.com", PDS2)
+    network.resource_issuer[PDS2] = OTHER_ISSUER
+    clock.advance(5)
+    before = len(network.calls)
+    with pytest.raises(OAuthFlowError) as excinfo:
+        client.refresh(tokens, dpop_key=pending.dpop_key)
+    assert excinfo.value.code == "issuer_changed"
+    assert not [c for c in calls_since(network, before) if c[1].startswith(ISSUER)]
 
 
 def test_refresh_without_a_readable_identity_sends_nothing():
