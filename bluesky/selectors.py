@@ -14,6 +14,7 @@ from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_postin
 from bluesky.models import (
     AppPasswordSession,
     BlueskyIdentity,
+    BlueskySignIn,
     MemberAppPassword,
     RelayAccount,
     WritesMode,
@@ -112,8 +113,11 @@ def member_did_query(*, member: Member) -> QuerySet | None:
 
 
 def member_id_for_did(*, did: str) -> int | None:
-    """The member whose Bluesky account (OAuth connection or own app password) is `did`."""
+    """The member whose Bluesky account (OAuth connection, sign-in link kept after a disconnect, or
+    own app password) is `did`."""
     member_id = BlueskyIdentity.objects.filter(did=did).values_list("member_id", flat=True).first()
+    if member_id is None:
+        member_id = BlueskySignIn.objects.filter(did=did).values_list("member_id", flat=True).first()
     if member_id is None:
         member_id = MemberAppPassword.objects.filter(did=did).values_list("member_id", flat=True).first()
     return member_id

@@ -19,6 +19,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -54,6 +55,10 @@ from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, app_pass
 from members.models import Member
 
 logger = logging.getLogger(__name__)
+
+# Sent after commit when a DID becomes a member's (sign-up, sign-in, connect); kwargs: member_id, did.
+# Apps holding things by DID (outside answers to events) fold them into the member's.
+did_linked = Signal()
 
 REQUEST_LIFETIME = timedelta(minutes=10)
 MAX_LOGIN_INPUT = 512
@@ -159,6 +164,8 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
             identity = _identity_store(member=owner, tokens=tokens, dpop_key=pending.dpop_key,
                                        nonces={o: n for o, n in client.nonces.to_dict().items() if o in mine},
                                        auth_method=client.auth_method)
+            owner_id, did = owner.pk, tokens.sub
+            transaction.on_commit(lambda: did_linked.send(sender=BlueskyIdentity, member_id=owner_id, did=did))
     except (OAuthFlowError, IntegrityError) as exc:
         # Never keep a session we did not store: the server forgets it too.
         _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
@@ -185,10 +192,12 @@ def _member_for_sign_in(tokens: TokenSet) -> tuple[Member, bool]:
     member made for it from the Bluesky profile."""
     identity = BlueskyIdentity.objects.select_related("member").filter(did=tokens.sub).first()
     if identity is not None:
+        _refuse_inactive(identity.member)
         BlueskySignIn.objects.filter(member=identity.member, did=tokens.sub).update(last_used_at=timezone.now())
         return identity.member, False
     link = BlueskySignIn.objects.select_related("member").filter(did=tokens.sub).first()
     if link is not None:
+        _refuse_inactive(link.member)
         BlueskySignIn.objects.filter(pk=link.pk).update(last_used_at=timezone.now())
         return link.member, False
     display_name, avatar_url = _bluesky_profile(did=tokens.sub, pds_url=tokens.pds_url)
@@ -198,6 +207,13 @@ def _member_for_sign_in(tokens: TokenSet) -> tuple[Member, bool]:
     member.save()
     BlueskySignIn.objects.create(member=member, did=tokens.sub, last_used_at=timezone.now())
     return member, True
+
+
+def _refuse_inactive(member: Member) -> None:
+    # A deactivated member stays out whichever way they come (password logins check is_active too);
+    # raised inside the store's transaction, so the tokens just obtained are revoked.
+    if not member.is_active:
+        raise OAuthFlowError("This Elonara account is deactivated.", code="member_inactive")
 
 
 _USERNAME_CHARS = re.compile(r"[^a-z0-9_-]+")

@@ -166,6 +166,41 @@ def _member_answer_from_network(*, event: Event, member_id: int, record: dict, r
     publishing.rsvp_publish_queue(rsvp=rsvp)
 
 
+_MEMBER_STATUS = {ExternalRSVP.Status.GOING: RSVP.Status.GOING, ExternalRSVP.Status.INTERESTED: RSVP.Status.MAYBE,
+                  ExternalRSVP.Status.NOT_GOING: RSVP.Status.NOT_GOING}
+
+
+@transaction.atomic
+def outside_answers_adopt(*, did: str, member_id: int) -> int:
+    """The DID just became a member's (sign-up, sign-in, connect): its outside answers become that
+    member's answers, so the page stops listing them under "not members here". Their record stays the
+    one in their repository (adopted, not written again). An answer the member already gave here is
+    kept unless the outside one is newer. Returns how many outside answers were folded in."""
+    outside = list(ExternalRSVP.objects.select_for_update().filter(did=did).select_related("event"))
+    recount: set[int] = set()
+    for row in outside:
+        status = _MEMBER_STATUS.get(row.status)
+        event = row.event
+        rsvp = RSVP.objects.filter(event=event, member_id=member_id).first()
+        collection, rkey = atrecords.RSVP_NSID, row.uri.rsplit("/", 1)[-1]
+        record = {"at_uri": row.uri, "at_cid": row.cid, "at_rkey": rkey, "at_repo_did": did,
+                  "publish_state": PublishState.PUBLISHED, "publish_error": "", "published_at": row.updated_at}
+        recount.add(event.pk)
+        usable = status is not None and not event.is_cancelled and row.uri.startswith(f"at://{did}/{collection}/")
+        if usable and rsvp is None:
+            RSVP.objects.create(event=event, member_id=member_id, status=status, **record)
+        elif usable and row.updated_at > rsvp.updated_at:
+            RSVP.objects.filter(pk=rsvp.pk).update(status=status, updated_at=timezone.now(),
+                                                   **(record if not rsvp.at_uri else {}))
+        row.delete()
+    if recount:
+        from elonara.tasks import event_refresh_counts
+
+        for event_id in recount:
+            transaction.on_commit(lambda event_id=event_id: event_refresh_counts.delay(event_id))
+    return len(outside)
+
+
 def _apply_event(op: RecordOp) -> None:
     event = Event.objects.filter(at_uri=op.uri).first()
     if event is None:
