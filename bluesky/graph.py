@@ -2,8 +2,9 @@
 
 The PDS proxies `app.bsky.graph.*` to the App View named by the `atproto-proxy` header
 (settings.BLUESKY_APPVIEW); the member's DPoP session (nonces, refresh) is `OAuthPdsSession`.
-Pages are cached briefly so paging back and forth in the picker, and the
-server-side check that a picked account really is connected to the host, do not refetch.
+Pages are cached briefly so paging back and forth in the picker does not refetch. The server-side
+check that a picked account really may be invited (`find_invitable`) always reads the live graph:
+a follower of a minute ago must not be refused as "not connected" from a stale page.
 """
 
 from __future__ import annotations
@@ -116,12 +117,13 @@ class BlueskyGraphService:
         return self.get_page(member=member, kind="follows", cursor=cursor)
 
     def get_page(self, *, member: Member, kind: GraphKind, cursor: str | None = None,
-                 limit: int = PAGE_LIMIT) -> GraphPage:
+                 limit: int = PAGE_LIMIT, fresh: bool = False) -> GraphPage:
+        """One page of the member's followers or follows; `fresh` skips the cache (and refills it)."""
         if kind not in _NSID:
             raise GraphError(code="invalid_request", message="Unknown graph kind.")
         limit = max(1, min(limit, PAGE_LIMIT))
         key = _cache_key(member_id=member.pk, kind=kind, cursor=cursor, limit=limit)
-        cached = cache.get(key)
+        cached = None if fresh else cache.get(key)
         if cached is not None:
             return GraphPage(
                 kind=kind, profiles=[GraphProfile(**p) for p in cached["profiles"]], cursor=cached["cursor"]
@@ -165,7 +167,7 @@ class BlueskyGraphService:
             return found
         cursor: str | None = None
         for _ in range(max_pages):
-            page = self.get_page(member=member, kind=kind, cursor=cursor, limit=limit)
+            page = self.get_page(member=member, kind=kind, cursor=cursor, limit=limit, fresh=True)
             for profile in page.profiles:
                 if profile.did in wanted and profile.did not in found:
                     found[profile.did] = profile

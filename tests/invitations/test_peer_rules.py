@@ -278,3 +278,18 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
         text = posts[r.rkey]["text"]
         assert "Sent for them by Elonara" in text and "scam" not in text and r.posted_by == "relay"
         assert f"@{(alice_acc if r.host_id == alice.pk else bob_acc).handle} invites you" in text
+
+
+def test_a_new_follower_is_invitable_at_once_though_the_picker_saw_the_old_graph(peer, accounts, peer_consent):
+    # Issue 24: the server-side check used the picker's cached pages (up to 2 minutes old).
+    bob_acc, carol_acc = accounts["bob"], accounts["carol"]
+    host, client = _host("bob", bob_acc, peer_consent)
+    event = make_event(host=host, title="Bob's board games")
+    followers = client.get(f"/api/invitations/event/{event.pk}/graph/followers/").json()
+    assert carol_acc.did not in {p["did"] for p in followers["profiles"]}  # browsed: now in the cache
+    with one_way_follow(peer, carol_acc, bob_acc.did):  # carol follows bob from now on
+        created = client.post(f"/api/invitations/event/{event.pk}/", {"dids": [carol_acc.did]},
+                              content_type="application/json")
+        data = created.json()
+        assert created.status_code == 201, data
+        assert data["created"] == 1 and data["skipped"] == {}, data
