@@ -15,6 +15,7 @@ protocol's errors (`XrpcError`, `TransportError`, ...) or `SessionEndedError`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 
 import jwt
 from django.conf import settings
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from bluesky import clients
@@ -122,8 +123,16 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
         model.objects.filter(pk=row.pk, renew_lease=lease).update(**release)
         raise
     values = {name: getattr(current, name) for name in fields}
-    stored = model.objects.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
-                                                                       updated_at=timezone.now())
+    try:
+        stored = model.objects.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
+                                                                           updated_at=timezone.now())
+    except DatabaseError:
+        # What the server just issued would be lost, alive and unknown: end it at the server.
+        if abandon is not None:
+            abandon(current)
+        with contextlib.suppress(DatabaseError):
+            model.objects.filter(pk=row.pk, renew_lease=lease).update(**release)
+        raise
     if not stored:
         if abandon is not None:
             abandon(current)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
@@ -243,3 +243,32 @@ def test_invitation_creation_is_rate_limited(settings):
         statuses.append(client.post(url, {"dids": [random_did()]}, content_type="application/json"))
     assert [r.status_code for r in statuses[:2]] != [429, 429]
     assert statuses[2].status_code == 429 and int(statuses[2]["Retry-After"]) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_whose_store_fails_revokes_what_the_server_just_issued(ann):
+    # Issue 24: the database refuses the write (a real trigger, as a full disk or a lost primary
+    # would): the tokens the server just issued must not stay alive and unknown.
+    network = FakeNetwork()
+    identity = _identity(ann)
+    table = BlueskyIdentity._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("CREATE FUNCTION h24_refuse() RETURNS trigger AS $$ BEGIN "
+                           "RAISE EXCEPTION 'storage refused'; END $$ LANGUAGE plpgsql")
+            cursor.execute(f"CREATE TRIGGER h24_refuse BEFORE UPDATE OF access_token ON {table} "
+                           "FOR EACH ROW EXECUTE FUNCTION h24_refuse()")
+        else:
+            cursor.execute(f"CREATE TRIGGER h24_refuse BEFORE UPDATE OF access_token ON {table} "
+                           "BEGIN SELECT RAISE(ABORT, 'storage refused'); END")
+    try:
+        with pytest.raises(DatabaseError):
+            OAuthPdsSession(identity, oauth_client=_client(network.handle)).refresh(force=True)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER h24_refuse{' ON ' + table if connection.vendor == 'postgresql' else ''}")
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION h24_refuse()")
+    assert network.revoked == ["rt-1"]  # the refresh token issued a moment ago is dead
+    identity.refresh_from_db()
+    assert identity.renew_lease == ""  # and the next caller need not wait for the lease
