@@ -4,10 +4,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 
 from elonara.errors import InvalidInputError
-from elonara.services import RepeatedTime, repeated_time_question, wall_clock_resolve
-
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
 from elonara.models import TIME_ZONE_CHOICES, Community, Event
+from elonara.services import RepeatedTime, repeated_time_question, wall_clock_resolve
 
 # The service (elonara.images) does the real checks on the decoded file; this only guides the picker.
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
