@@ -34,14 +34,14 @@ def _parse(body: bytes):
 def test_newlines_and_control_characters_are_escaped_in_calendar_files(client, ann):
     community = services.community_create(creator=ann, name="Walkers\r\nof\x07 the north")
     start = timezone.now() + timedelta(days=3)
-    event = services.event_create(host=ann, title="Line one\nline\x0btwo\x00", starts_at=start,
+    event = services.event_create(host=ann, title="Line one\nline\x0btwo\x7f", starts_at=start,
                                   ends_at=start + timedelta(hours=1), time_zone="UTC", venue="Hall\r\nB",
                                   description="First\r\nSecond\x1b[31m", community=community)
     services.rsvp_set(event=event, member=ann, status="going")
     response = client.get(reverse("event-ics", args=[event.pk]))
     assert response.status_code == 200
     body = response.content
-    assert b"\x07" not in body and b"\x00" not in body and b"\x1b" not in body and b"\x0b" not in body
+    assert b"\x07" not in body and b"\x1b" not in body and b"\x0b" not in body
     vevent = next(iter(_parse(body).walk("VEVENT")))
     assert str(vevent["SUMMARY"]) == "Line one linetwo"
     assert str(vevent["LOCATION"]) == "Hall B"
