@@ -1,5 +1,9 @@
 """Server CPU per request under gunicorn (production settings, PostgreSQL, Redis cache), page by
-page, beside a bare Django view (same middleware, no work) measured in the same run as the floor.
+page, beside a bare Django view (same middleware, a short template, no query) measured in the same
+run as the floor; then the member home's time in-process (Django's test client, no server).
+
+The data set is built here: a member in 5 communities with 30 upcoming events on the site, 20
+answers and 3 invitations; a host with an event, an invitation batch of 50 and a calendar feed.
 
 CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
 the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
@@ -86,8 +90,9 @@ def hammer(base: str, path: str, cookies: dict[str, str], count: int) -> float:
 
 
 def build_data() -> dict[str, object]:
-    """A home page full of events (30 upcoming, in communities, with RSVPs), a host with a
-    connected identity, an invitation batch, and a member invited to a few events."""
+    """The issue's realistic data set: Bob is a member of 5 communities, with 30 upcoming events on
+    the site (most in his communities), 20 answers and 3 invitations; Ann hosts an event with a
+    connected identity and an invitation batch of 50."""
     from django.test import Client
     from django.utils import timezone
 
@@ -121,12 +126,15 @@ def build_data() -> dict[str, object]:
                                       ends_at=start + timedelta(hours=2), description="Bring friends.", venue="Café",
                                       community=community))
     event = es.event_create(host=host, title="Ann's board games", starts_at=timezone.now() + timedelta(days=2),
-                            ends_at=timezone.now() + timedelta(days=2, hours=3), description="", venue="Café")
+                            ends_at=timezone.now() + timedelta(days=2, hours=3), description="", venue="Café",
+                            community=communities[0])
     for o in others:
         es.rsvp_set(event=event, member=o, status="going")
+    es.rsvp_set(event=event, member=guest, status="going")
     for e in events[:8]:
         es.rsvp_set(event=e, member=host, status="going")
-        es.rsvp_set(event=e, member=guest, status="maybe")
+    for n, e in enumerate(events[:10] + events[13:22]):  # + Ann's event: 20 answers (none to his invitations)
+        es.rsvp_set(event=e, member=guest, status="maybe" if n % 3 else "going")
     batch = inv.invitations_enqueue(host=host, target=event, message_template="",
                                     profiles=[profile(f"p{i}.test") for i in range(50)]).batch
     Invitation.objects.filter(batch=batch).update(status=Invitation.Status.SENT)
@@ -134,13 +142,44 @@ def build_data() -> dict[str, object]:
         b = inv.invitations_enqueue(host=e.host, target=e, message_template="",
                                     profiles=[profile("bob.test", did=guest.bluesky_identity.did)]).batch
         b.invitations.update(status=Invitation.Status.SENT)
+    _feed, feed_token = es.calendar_feed_issue(member=guest)
 
     def session(m: Member) -> dict[str, str]:
         c = Client()
         c.force_login(m)
         return {"sessionid": c.cookies["sessionid"].value}
 
-    return {"host": session(host), "guest": session(guest), "event": event.pk, "batch": batch.pk}
+    return {"host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
+            "batch": batch.pk, "community": communities[0].slug, "feed_token": feed_token}
+
+
+def in_process_home(data: dict[str, object], *, runs: int = 200) -> tuple[float, float, float]:
+    """Median ms of the member home and of the bare view through Django's test client (no server,
+    no TLS), and the member home's median with its per-member fragments cold (cache cleared)."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(data["guest_member"])
+
+    def median_ms(path: str, *, cold: bool = False) -> float:
+        for _ in range(20):
+            client.get(path)
+        times = []
+        for _ in range(runs):
+            if cold:
+                cache.clear()
+            start = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                sys.exit(f"{path}: {response.status_code}")
+        return statistics.median(times) * 1000
+
+    home, bare = median_ms("/"), median_ms("/bench/bare/")
+    cold = median_ms("/", cold=True)
+    client.force_login(data["guest_member"])  # the session lived in the cache too
+    return home, bare, cold
 
 
 def main() -> None:
@@ -171,6 +210,7 @@ def main() -> None:
         # Production serves hashed static files from the manifest: collect them as a deployment does.
         call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
+        home_ms, bare_ms, cold_ms = in_process_home(data)
         from django.db import connections
 
         connections.close_all()
@@ -185,14 +225,25 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
+            host, guest, ev = data["host"], data["guest"], data["event"]
             pages = [
-                ("bare Django view (floor)", "/bench/bare/", {}),
-                ("home, anonymous", "/", {}),
-                ("home, member", "/", data["guest"]),
-                ("event page, host", f"/events/{data['event']}/", data["host"]),
-                ("picker", f"/invitations/event/{data['event']}/invite/", data["host"]),
-                ("progress API", f"/api/invitations/batches/{data['batch']}/", data["host"]),
-                ("identity API", "/api/bluesky/identity/", data["host"]),
+                ("bare view (floor)", "/bench/bare/", {}),
+                ("home, visitor", "/", {}),
+                ("home, member", "/", guest),
+                ("event, host", f"/events/{ev}/", host),
+                ("event, member", f"/events/{ev}/", guest),
+                ("event, visitor", f"/events/{ev}/", {}),
+                ("community, member", f"/communities/{data['community']}/", guest),
+                ("community, visitor", f"/communities/{data['community']}/", {}),
+                ("profile, own", "/members/bob/", guest),
+                ("picker", f"/invitations/event/{ev}/invite/", host),
+                ("progress", f"/invitations/batches/{data['batch']}/", host),
+                ("event .ics", f"/events/{ev}/calendar.ics", {}),
+                ("community feed", f"/communities/{data['community']}/calendar.ics", {}),
+                ("member feed", f"/calendar/feed/{data['feed_token']}.ics", {}),
+                ("API events", "/api/events/", guest),
+                ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
+                ("API identity", "/api/bluesky/identity/", host),
             ]
             print(f"gunicorn, 2 sync workers, {REQUESTS} requests per page and round, {ROUNDS} rounds "
                   f"(median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
@@ -212,6 +263,8 @@ def main() -> None:
             for name, _, _ in pages:
                 per_request = statistics.median(cpu[name])
                 print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
+            print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
+                  f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
