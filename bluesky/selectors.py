@@ -148,6 +148,15 @@ def member_account_get(*, member: Member) -> AppPasswordAccount | None:
                               app_password=row.app_password, kind="member")
 
 
+def member_can_write_records(*, member: Member) -> bool:
+    """Whether some agent can write records in the member's own repository: a Bluesky connection or
+    their own app password (what `BlueskyAgentFactory.make_for_records` finds, whatever the writes
+    mode), in one query when connected."""
+    if BlueskyIdentity.objects.filter(member_id=member.pk).exists():
+        return True
+    return member_account_get(member=member) is not None
+
+
 def member_app_password_get(*, member: Member) -> MemberAppPassword | None:
     return MemberAppPassword.objects.filter(member_id=member.pk).first() if member.is_authenticated else None
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP
@@ -48,16 +49,24 @@ def community_membership_for(*, community: Community, member: Member) -> Communi
 
 def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
     grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
-    for rsvp in event.rsvps.select_related("member").order_by("updated_at"):
+    for rsvp in event_attendees(event=event):
         grouped[rsvp.status].append(rsvp)
     return grouped
+
+
+def event_attendees(*, event: Event) -> list[RSVP]:
+    """The answers with only what the event page shows: the member's name, the status and (for the
+    viewer's own answer) its publishing state."""
+    return list(event.rsvps.select_related("member").order_by("updated_at").only(
+        "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
+        "member__username", "member__display_name"))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:
     """Answers given in other AT Protocol apps by people who are not members here: shown apart,
     never counted among the members' answers."""
     grouped: dict[str, list[ExternalRSVP]] = {status: [] for status in ExternalRSVP.Status.values}
-    for rsvp in event.external_rsvps.order_by("created_at"):
+    for rsvp in event.external_rsvps.order_by("created_at").only("status", "did", "handle", "event_id"):
         grouped[rsvp.status].append(rsvp)
     return grouped
 
@@ -74,6 +83,40 @@ def rsvp_list_upcoming_for_member(*, member: Member) -> QuerySet[RSVP]:
         .select_related("event")
         .order_by("event__starts_at")
     )
+
+
+# The member's side of the home page ("Your plans", "Your communities"): plain rows with only what
+# the page shows, cached per member. Dropped after commit by elonara.signals when the member answers,
+# joins or leaves, or when one of those events or communities changes; the timeout bounds how long
+# an event that just ended stays among the plans.
+MEMBER_HOME_CACHE_SECONDS = 60
+
+
+def member_home_cache_key(member_id: int) -> str:
+    return f"home:member:{member_id}"
+
+
+def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str]]]:
+    """{"plans": [{url, title, status}], "communities": [{url, name}]}: two narrow queries, or none
+    when the member's lists are in the cache."""
+    from django.core.cache import cache
+
+    key = member_home_cache_key(member.pk)
+    lists = cache.get(key)
+    if lists is None:
+        status_label = dict(RSVP.Status.choices)
+        plans = (RSVP.objects.filter(member=member, event__ends_at__gte=timezone.now())
+                 .order_by("event__starts_at").values_list("event_id", "event__title", "status"))
+        communities = (Community.objects.filter(memberships__member=member).order_by("name")
+                       .values_list("slug", "name"))
+        lists = {
+            "plans": [{"url": reverse("event-detail", args=[pk]), "title": title, "status": status_label[status]}
+                      for pk, title, status in plans],
+            "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
+                            for slug, name in communities],
+        }
+        cache.set(key, lists, MEMBER_HOME_CACHE_SECONDS)
+    return lists
 
 
 def event_is_host(*, event: Event, member: Member) -> bool:
@@ -120,6 +163,15 @@ def event_list_for_community_calendar(*, community: Community) -> QuerySet[Event
         community.events.filter(ends_at__gte=since).select_related("host").order_by("starts_at")
         [:CALENDAR_FEED_MAX_EVENTS]
     )
+
+
+def event_calendar_version(*, events: QuerySet[Event]) -> tuple[tuple[int, int], datetime | None]:
+    """((how many, sum of ids), last change) of a calendar's events: one aggregate, enough to tell
+    whether the calendar changed (an edit bumps `updated_at`; an event leaving or joining changes
+    the count or the ids)."""
+    row = Event.objects.filter(pk__in=events.values("pk")).aggregate(n=Count("pk"), ids=Sum("pk"),
+                                                                    last=Max("updated_at"))
+    return (row["n"], row["ids"] or 0), row["last"]
 
 
 def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:

@@ -388,6 +388,15 @@ def upcoming_events_cache_clear() -> None:
                       + [ANONYMOUS_HOME_CACHE_KEY])
 
 
+def member_home_cache_clear(member_ids: list[int]) -> None:
+    """Drop those members' cached home lists (elonara.selectors.member_home_lists)."""
+    from django.core.cache import cache
+
+    from elonara.selectors import member_home_cache_key
+
+    cache.delete_many([member_home_cache_key(pk) for pk in member_ids])
+
+
 def upcoming_events_changed() -> None:
     """Call inside the write's transaction: the fragment is dropped once the change is visible."""
     transaction.on_commit(upcoming_events_cache_clear)

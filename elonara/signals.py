@@ -1,13 +1,17 @@
 """Signals: any saved or deleted event or community (service, admin, shell) drops the home page's
-cached "Upcoming events" fragment after commit; a DID that becomes a member's takes its outside answers."""
+cached "Upcoming events" fragment after commit, and the cached home lists ("Your plans", "Your
+communities") of the members it concerns; a DID that becomes a member's takes its outside answers."""
 
+from functools import partial
+
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from bluesky.services import did_linked
 from elonara.firehose import outside_answers_adopt
-from elonara.models import Community, Event
-from elonara.services import upcoming_events_changed
+from elonara.models import RSVP, Community, CommunityMembership, Event
+from elonara.services import member_home_cache_clear, upcoming_events_changed
 
 
 @receiver([post_save, post_delete], sender=Event)
@@ -20,3 +24,29 @@ def _listing_changed(sender, **kwargs) -> None:
 def _did_became_a_member(sender, *, member_id: int, did: str, **kwargs) -> None:
     # Their answers given in other apps are a member's answers from now on.
     outside_answers_adopt(did=did, member_id=member_id)
+    _member_lists_changed([member_id])
+
+
+def _member_lists_changed(member_ids) -> None:
+    """Drop those members' home lists once the change is visible (before, a page could cache the old rows)."""
+    if ids := sorted(set(member_ids)):
+        transaction.on_commit(partial(member_home_cache_clear, ids))
+
+
+@receiver([post_save, post_delete], sender=RSVP)
+@receiver([post_save, post_delete], sender=CommunityMembership)
+def _answer_or_membership_changed(sender, instance, **kwargs) -> None:
+    _member_lists_changed([instance.member_id])
+
+
+@receiver(post_save, sender=Event)
+def _event_changed(sender, instance, created, **kwargs) -> None:
+    # A new event has no answers yet; an edited one shows its new title in its answerers' plans.
+    if not created:
+        _member_lists_changed(RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))
+
+
+@receiver(post_save, sender=Community)
+def _community_changed(sender, instance, created, **kwargs) -> None:
+    if not created:
+        _member_lists_changed(instance.memberships.values_list("member_id", flat=True))

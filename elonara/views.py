@@ -1,3 +1,4 @@
+import hashlib
 from functools import partial
 
 from django.conf import settings
@@ -8,15 +9,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bluesky import selectors as bluesky_selectors
 from elonara import cards, ical, publishing, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
-from elonara.models import Community, Event
+from elonara.models import RSVP, Community, Event
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
+from invitations import selectors as invitation_selectors
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -34,8 +39,10 @@ def home(request):
     context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
                "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
-        context["my_communities"] = selectors.community_list_for_member(member=request.user)
-        context["my_rsvps"] = selectors.rsvp_list_upcoming_for_member(member=request.user)
+        # Evaluated here (plain rows, cached per member), not lazily from the template's conditions.
+        lists = selectors.member_home_lists(member=request.user)
+        context["my_rsvps"], context["my_communities"] = lists["plans"], lists["communities"]
+        context["my_invitations"] = invitation_selectors.invitation_list_for_home(member=request.user)
     response = render(request, "elonara/home.html", context)
     if plain_visitor:
         cache.set(ANONYMOUS_HOME_CACHE_KEY, response.content, UPCOMING_CACHE_SECONDS)
@@ -101,15 +108,45 @@ def _calendar_response(body: bytes, *, filename: str, download: bool) -> HttpRes
     return response
 
 
+CALENDAR_CACHE_SECONDS = 300
+
+
+def _calendar_conditional(request, *, key: str, version: tuple, last_change, build, filename: str,
+                          download: bool, headers: dict[str, str]) -> HttpResponse:
+    """A calendar file with conditional GET: calendar apps poll feeds, and an unchanged one answers
+    304 from one cheap query. The body is cached under its ETag, so a client without the ETag
+    gets it without rebuilding; a change makes a new ETag, so a stale body is never served."""
+    digest = hashlib.sha256(repr((key, version, settings.ELONARA_PUBLIC_URL)).encode()).hexdigest()[:32]
+    etag = f'"{digest}"'
+    # Whole seconds, as the header carries them (If-None-Match, checked first, tells finer changes apart).
+    last_modified = int(last_change.timestamp()) if last_change else None
+    response = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if response is None:
+        cache_key = f"ical:{key}:{digest}"
+        body = cache.get(cache_key)
+        if body is None:
+            body = build()
+            cache.set(cache_key, body, CALENDAR_CACHE_SECONDS)
+        response = _calendar_response(body, filename=filename, download=download)
+    response["ETag"] = etag
+    if last_modified is not None:
+        response["Last-Modified"] = http_date(last_modified)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 @require_GET
 def community_calendar(request, slug):
     """The community's public calendar feed (subscribe by URL)."""
     community = get_object_or_404(Community, slug=slug)
     events = selectors.event_list_for_community_calendar(community=community)
-    response = _calendar_response(ical.community_feed_ics(community=community, events=events),
-                                  filename=f"{community.slug}.ics", download=False)
-    response["Cache-Control"] = "public, max-age=300"
-    return response
+    count, last_change = selectors.event_calendar_version(events=events)
+    return _calendar_conditional(
+        request, key=f"community:{community.pk}", version=(community.name, count, last_change),
+        last_change=last_change, filename=f"{community.slug}.ics", download=False,
+        build=lambda: ical.community_feed_ics(community=community, events=events),
+        headers={"Cache-Control": "public, max-age=300"})
 
 
 @require_POST
@@ -181,19 +218,26 @@ def event_edit(request, pk):
 
 def event_detail(request, pk):
     event = get_object_or_404(Event.objects.select_related("host", "community"), pk=pk)
-    rsvp = selectors.rsvp_for(event=event, member=request.user)
+    attendees = selectors.event_attendees(event=event)
+    user = request.user
+    # The viewer's own answer is among the attendees: no query of its own.
+    rsvp = next((r for r in attendees if r.member_id == user.pk), None) if user.is_authenticated else None
+    grouped: dict[str, list] = {status: [] for status in RSVP.Status.values}
+    for attendee in attendees:
+        grouped[attendee.status].append(attendee)
     context = {
         "event": event,
         "zone": event.zone,
-        "is_host": request.user.is_authenticated and event.host_id == request.user.pk,
+        "is_host": user.is_authenticated and event.host_id == user.pk,
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
-        "attendees": selectors.event_attendees_by_status(event=event),
+        "attendees": grouped,
         "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
-        context["can_publish"] = publishing.host_can_publish(host=request.user)
+        # One query (whether the host has an account to write records with), not the agents' three.
+        context["can_publish"] = bluesky_selectors.member_can_write_records(member=user)
     return render(request, "elonara/event_detail.html", context)
 
 
@@ -217,7 +261,9 @@ def event_ics(request, pk):
     """"Add to calendar": the event as a one-event .ics download."""
     event = get_object_or_404(Event, pk=pk)
     filename = f"{slugify(event.title)[:60] or 'event'}-{event.pk}.ics"
-    return _calendar_response(ical.event_ics(event=event), filename=filename, download=True)
+    return _calendar_conditional(
+        request, key=f"event:{event.pk}", version=(event.updated_at, event.sequence), last_change=event.updated_at,
+        build=lambda: ical.event_ics(event=event), filename=filename, download=True, headers={})
 
 
 @login_required
@@ -272,12 +318,13 @@ def member_calendar(request, token):
     feed = services.calendar_feed_authenticate(token=token)
     if feed is None:
         raise Http404("No such calendar")
-    events = selectors.event_list_for_member_calendar(member=feed.member)
-    response = _calendar_response(ical.member_feed_ics(member=feed.member, events=events),
-                                  filename="elonara.ics", download=False)
-    response["Cache-Control"] = "private, max-age=300"
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+    member = feed.member
+    events = selectors.event_list_for_member_calendar(member=member)
+    count, last_change = selectors.event_calendar_version(events=events)
+    return _calendar_conditional(
+        request, key=f"member:{member.pk}", version=(member.name, count, last_change), last_change=last_change,
+        build=lambda: ical.member_feed_ics(member=member, events=events), filename="elonara.ics", download=False,
+        headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex, nofollow"})
 
 
 @never_cache

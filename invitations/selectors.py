@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate
+from django.urls import reverse
 from django.utils import timezone
 
 from bluesky.models import BlueskyIdentity
@@ -54,6 +55,26 @@ def invitations_for_member(*, member: Member) -> list[Invitation]:
         .select_related("host", "event", "community")
         .order_by("-created_at")[:50]
     )
+
+
+def invitation_list_for_home(*, member: Member, limit: int = 50) -> list[dict[str, str]]:
+    """The home page's "Your Bluesky invitations": [{url, title, host, status, token}], newest first.
+    One query for the columns shown (the invitation rows are wide: message, post, failure, ...)."""
+    did = member_did_query(member=member)
+    if did is None:
+        return []
+    rows = (Invitation.objects.filter(recipient_did__in=did, status__in=[S.SENT, S.ACCEPTED])
+            .order_by("-created_at")
+            .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
+                         "community__slug", "community__name")[:limit])
+    label = dict(S.choices)
+    return [
+        {"url": (reverse("event-detail", args=[event_id]) if event_id
+                 else reverse("community-detail", args=[slug])),
+         "title": event_title if event_id else community_name, "host": display_name or username,
+         "status": label[status], "token": token}
+        for token, status, username, display_name, event_id, event_title, slug, community_name in rows
+    ]
 
 
 def invited_dids(*, target: Target) -> dict[str, str]:

@@ -3,7 +3,6 @@
     {% load invitations_tags %}
     {% invitation_host_tools event %}      "Invite from Bluesky" for the host, "Share on Bluesky" for all
     {% invitation_banner event %}          "@host invited you" when the URL carries ?invitation=
-    {% member_invitations %}               the logged-in member's Bluesky invitations (home page)
 """
 
 from __future__ import annotations
@@ -72,11 +71,3 @@ def invitation_banner(context, target):
         "csrf_token": context.get("csrf_token"),
         "request": request,
     }
-
-
-@register.inclusion_tag("invitations/_member_invitations.html", takes_context=True)
-def member_invitations(context):
-    user = context["request"].user
-    if not user.is_authenticated:
-        return {"invitations": []}
-    return {"invitations": selectors.invitations_for_member(member=user)}

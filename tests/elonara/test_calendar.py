@@ -268,3 +268,43 @@ def test_community_feed_is_public(client, ann):
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in response.content.decode()
     page = client.get(community.get_absolute_url()).content.decode()
     assert 'id="community-calendar"' in page and "/communities/rowers/calendar.ics" in page
+
+
+def _conditional(client, url: str, etag: str, last_modified: str):
+    by_etag = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    by_date = client.get(url, HTTP_IF_MODIFIED_SINCE=last_modified)
+    return by_etag, by_date
+
+
+def test_calendar_files_and_feeds_answer_conditional_gets(client, ann, bob):
+    """Calendar apps poll: an unchanged file answers 304 (ETag or Last-Modified); any change to what
+    the calendar shows (an edit, a new answer, an answer taken back) gives a new ETag and the body."""
+    community = services.community_create(creator=ann, name="Rowers")
+    event = _event(ann, title="Row", community=community)
+    _feed, token = services.calendar_feed_issue(member=bob)
+    services.rsvp_set(event=event, member=bob, status="going")
+    urls = [reverse("event-ics", args=[event.pk]), reverse("community-calendar", args=["rowers"]),
+            reverse("member-calendar", args=[token])]
+    first = {url: client.get(url) for url in urls}
+    for url, response in first.items():
+        assert response.status_code == 200 and b"SUMMARY:Row" in response.content
+        by_etag, by_date = _conditional(client, url, response["ETag"], response["Last-Modified"])
+        assert (by_etag.status_code, by_etag.content, by_etag["ETag"]) == (304, b"", response["ETag"])
+        assert by_date.status_code == 304
+    assert len({r["ETag"] for r in first.values()}) == 3
+
+    services.event_update(event=event, editor=ann, title="Row at dawn")
+    for url, response in first.items():
+        changed = client.get(url, HTTP_IF_NONE_MATCH=response["ETag"])
+        assert changed.status_code == 200 and b"SUMMARY:Row at dawn" in changed.content
+        assert changed["ETag"] != response["ETag"]
+
+    feed = reverse("member-calendar", args=[token])
+    before = client.get(feed)
+    other = _event(ann, title="Swim")
+    services.rsvp_set(event=other, member=bob, status="maybe")
+    after = client.get(feed, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200 and b"SUMMARY:Swim" in after.content
+    services.rsvp_set(event=other, member=bob, status="not_going")
+    gone = client.get(feed, HTTP_IF_NONE_MATCH=after["ETag"])
+    assert gone.status_code == 200 and b"SUMMARY:Swim" not in gone.content

@@ -66,17 +66,18 @@ def test_landing_banner_recognises_the_invitation(host, event):
 
 
 @pytest.mark.django_db
-def test_home_lists_the_members_bluesky_invitations(host, event):
+def test_home_lists_the_members_bluesky_invitations(client, host, event):
     did = random_did()
     inv = services.invitations_enqueue(host=host, target=event, profiles=[profile("bob.test", did=did)],
                                        message_template="").created[0]
     Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
     bob = make_member("bob")
-    template = "{% load invitations_tags %}{% member_invitations %}"
-    assert "my-invitations" not in _render(template, request=_request("/", bob))
+    client.force_login(bob)
+    assert "my-invitations" not in client.get("/").content.decode()
     link_identity(member=bob, did=did, handle="bob.test")
-    html = _render(template, request=_request("/", bob))
-    assert "my-invitations" in html and f"invitation={inv.token}" in html
+    html = client.get("/").content.decode()
+    assert "my-invitations" in html and f"{event.get_absolute_url()}?invitation={inv.token}" in html
+    assert f">{event.title}</a>" in html and f"from {host}" in html and "Sent" in html
 
 
 @pytest.mark.django_db
