@@ -29,9 +29,9 @@ def batch_progress(*, batch: InvitationBatch) -> dict[str, Any]:
     failed = counts.get(S.FAILED, 0)
     waiting = sum(counts.get(s, 0) for s in WAITING)
     failures = [
-        {"id": i.pk, "handle": i.recipient_handle, "reason": i.failure_reason, "code": i.failure_code,
-         "retryable": i.retryable}
-        for i in batch.invitations.filter(status=S.FAILED).order_by("pk")[:200]
+        {"id": pk, "handle": handle, "reason": reason, "code": code, "retryable": retryable}
+        for pk, handle, reason, code, retryable in batch.invitations.filter(status=S.FAILED).order_by("pk")
+        .values_list("pk", "recipient_handle", "failure_reason", "failure_code", "retryable")[:200]
     ]
     return {
         "batch": batch.pk, "total": total, "sent": sent, "failed": failed, "waiting": waiting,
