@@ -1,15 +1,20 @@
-"""DRF endpoints for events: the upcoming list (read) and answering (events). Thin adapters."""
+"""DRF endpoints for events: the upcoming list and an event (read), answering, and hosting: seats,
+the waiting list, co-hosts, "ask to join" requests (read to look, events to change). Thin adapters.
+
+Who may do what is the services' rule, as on the pages: anyone reads an event; its host and
+co-hosts see the waiting list and the requests and answer them; only the host adds co-hosts."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from rest_framework import serializers
+from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from elonara import selectors, services
 from elonara.models import RSVP, Event
+from members.models import Member
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -18,7 +23,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url",
-                  "status", "url"]
+                  "status", "url", "capacity", "requires_approval"]
 
     def get_url(self, event: Event) -> str:
         return event.get_absolute_url()
@@ -34,7 +39,126 @@ class EventListView(APIView):
 
 
 class RsvpSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    status = serializers.ChoiceField(choices=[(value, RSVP.Status(value).label) for value in RSVP.ANSWERS])
+
+
+class _ReadOrEvents:
+    """GET needs a token's read permission; changes need events."""
+
+    request: Request
+
+    @property
+    def token_permission(self) -> str:
+        return "read" if self.request.method in permissions.SAFE_METHODS else "events"
+
+
+def _member(member: Member) -> dict:
+    return {"username": member.username, "name": member.name}
+
+
+def _my_answer(event: Event, member) -> dict | None:
+    rsvp = selectors.rsvp_for(event=event, member=member)
+    if rsvp is None:
+        return None
+    return {"status": rsvp.status, "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
+            "wanted_status": rsvp.wanted_status or None}
+
+
+class EventDetailView(APIView):
+    """GET /api/events/<pk>/ -> the event with its seats, co-hosts and the caller's answer."""
+
+    token_permission = "read"
+
+    def get(self, request: Request, pk: int) -> Response:
+        event = get_object_or_404(Event.objects.select_related("host"), pk=pk)
+        data = EventSerializer(event).data
+        data["host"] = _member(event.host)
+        data["cohosts"] = [_member(m) for m in selectors.event_cohosts(event=event)]
+        data["seats_taken"] = selectors.event_seats_taken(event=event)
+        data["my_answer"] = _my_answer(event, request.user)
+        return Response(data)
+
+
+def _managed_event(request: Request, pk: int) -> Event:
+    event = get_object_or_404(Event, pk=pk)
+    if not selectors.event_can_manage(event=event, member=request.user):
+        from rest_framework.exceptions import PermissionDenied
+
+        raise PermissionDenied("Only the host or a co-host can see this.")
+    return event
+
+
+def _line(rows) -> list[dict]:
+    return [{"id": r.pk, "member": _member(r.member), "status": r.status, "wanted_status": r.wanted_status or None,
+             "since": r.queued_at} for r in rows]
+
+
+class EventWaitlistView(APIView):
+    """GET /api/events/<pk>/waitlist/ -> the waiting list, first in line first (host, co-hosts)."""
+
+    token_permission = "read"
+
+    def get(self, request: Request, pk: int) -> Response:
+        event = _managed_event(request, pk)
+        return Response({"event": event.pk, "capacity": event.capacity,
+                         "seats_taken": selectors.event_seats_taken(event=event),
+                         "waitlist": _line(selectors.event_waitlist(event=event))})
+
+
+class EventRequestsView(APIView):
+    """GET /api/events/<pk>/requests/ -> "ask to join" answers waiting (host, co-hosts)."""
+
+    token_permission = "read"
+
+    def get(self, request: Request, pk: int) -> Response:
+        event = _managed_event(request, pk)
+        return Response({"event": event.pk, "requests": _line(selectors.event_requests(event=event))})
+
+
+class EventRequestAnswerView(APIView):
+    """POST /api/events/<pk>/requests/<rsvp_id>/approve/ or .../decline/"""
+
+    token_permission = "events"
+
+    def post(self, request: Request, pk: int, rsvp_id: int, decision: str) -> Response:
+        event = get_object_or_404(Event, pk=pk)
+        act = services.rsvp_approve if decision == "approve" else services.rsvp_decline
+        rsvp = act(event=event, actor=request.user, rsvp_id=rsvp_id)
+        return Response({"id": rsvp.pk, "status": rsvp.status,
+                         "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp)})
+
+
+class CohostSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
+class EventCohostsView(_ReadOrEvents, APIView):
+    """GET /api/events/<pk>/cohosts/ (anyone: they are shown on the page);
+    POST {"username": ...} adds one (the host only)."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        event = get_object_or_404(Event, pk=pk)
+        return Response({"cohosts": [_member(m) for m in selectors.event_cohosts(event=event)]})
+
+    def post(self, request: Request, pk: int) -> Response:
+        event = get_object_or_404(Event, pk=pk)
+        data = CohostSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = get_object_or_404(Member, username=data.validated_data["username"].lstrip("@"), is_active=True)
+        services.event_cohost_add(event=event, actor=request.user, member=member)
+        return Response({"cohosts": [_member(m) for m in selectors.event_cohosts(event=event)]}, status=201)
+
+
+class EventCohostView(APIView):
+    """DELETE /api/events/<pk>/cohosts/<username>/ (the host, or the co-host stepping down)."""
+
+    token_permission = "events"
+
+    def delete(self, request: Request, pk: int, username: str) -> Response:
+        event = get_object_or_404(Event, pk=pk)
+        member = get_object_or_404(Member, username=username)
+        services.event_cohost_remove(event=event, actor=request.user, member=member)
+        return Response(status=204)
 
 
 class EventRsvpView(APIView):
@@ -48,4 +172,6 @@ class EventRsvpView(APIView):
         data.is_valid(raise_exception=True)
         # An ElonaraError becomes its JSON answer in core.api (one mapping for every endpoint).
         rsvp = services.rsvp_set(event=event, member=request.user, status=data.validated_data["status"])
-        return Response({"event": event.pk, "status": rsvp.status})
+        # "going" may come back "waitlisted" (with a place in line) or "requested" (ask to join).
+        return Response({"event": event.pk, "status": rsvp.status,
+                         "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp)})

@@ -85,6 +85,13 @@ class EventForm(forms.Form):
     image = _image_field()
     image_alt = _image_alt_field()
     remove_image = _remove_image_field()
+    capacity = forms.IntegerField(label="Seat limit", required=False, min_value=1,
+                                  help_text="Optional. Beyond it, people join a waiting list and get seats in order.")
+    capacity_counts_outside = forms.BooleanField(
+        label="Answers from other Bluesky apps take seats", required=False,
+        help_text="They cannot be refused, so they may fill the seats before members.")
+    requires_approval = forms.BooleanField(label="Ask to join", required=False,
+                                           help_text="You or a co-host approve each answer first.")
 
     def __init__(self, *args, communities=None, has_image: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -138,3 +145,7 @@ class EventForm(forms.Form):
 
 class RSVPForm(forms.Form):
     status = forms.ChoiceField(choices=[("going", "Going"), ("maybe", "Maybe"), ("not_going", "Not going")])
+
+
+class CohostForm(forms.Form):
+    username = forms.CharField(label="Member's username", max_length=150)

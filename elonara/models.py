@@ -135,6 +135,15 @@ class Event(CoverImage, PublishedRecord):
     maybe_count = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Seats: None = no limit. Answers beyond it wait in line (RSVP.Status.WAITLISTED) and are
+    # promoted in order when a seat frees (elonara.services.rsvp_set / _waitlist_promote).
+    capacity = models.PositiveIntegerField("seat limit", null=True, blank=True)
+    # Answers from other apps cannot be refused (they live in their authors' repositories); the
+    # host chooses whether their "going" takes seats.
+    capacity_counts_outside = models.BooleanField("answers from other apps take seats", default=False)
+    # "Ask to join": answers wait for the host's or a co-host's approval (RSVP.Status.REQUESTED).
+    requires_approval = models.BooleanField("ask to join", default=False)
+    cohosts = models.ManyToManyField(settings.AUTH_USER_MODEL, through="EventCohost", related_name="cohosted_events")
     # iCalendar SEQUENCE (RFC 5545 3.8.7.4): grows with every change a calendar entry shows, so
     # calendar apps replace their copy instead of keeping a stale one.
     sequence = models.PositiveIntegerField(default=0)
@@ -174,19 +183,52 @@ class Event(CoverImage, PublishedRecord):
         return self.Mode.VIRTUAL if self.online_url else self.Mode.INPERSON
 
 
+class EventCohost(models.Model):
+    """A member the host added to share the work: edit, invite from their own account, see and
+    export the attendee list. Only the host cancels or deletes."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="cohost_links")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_cohost")]
+        ordering = ["added_at", "pk"]
+        verbose_name = "co-host"
+
+    def __str__(self) -> str:
+        return f"{self.member} co-hosts {self.event}"
+
+
 class RSVP(PublishedRecord):
     class Status(models.TextChoices):
         GOING = "going", "Going"
         MAYBE = "maybe", "Maybe"
         NOT_GOING = "not_going", "Not going"
+        # Not answers a member picks: where a "going" (or, with approval, any answer) waits.
+        WAITLISTED = "waitlisted", "On the waiting list"
+        REQUESTED = "requested", "Requested"
+        DECLINED = "declined", "Declined"
+
+    # What a member may ask for; the other statuses are decided by the event's rules.
+    ANSWERS = (Status.GOING, Status.MAYBE, Status.NOT_GOING)
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rsvps")
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rsvps")
     status = models.CharField(max_length=10, choices=Status.choices)
+    # While requested: the answer asked for (going or maybe), given once approved.
+    wanted_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
+    # When the member joined the waiting list or asked to join: the order of the line.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Set when a seat freed and the member left the waiting list (their event page says so).
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    # Set when the host or a co-host approved an "ask to join" answer (later answers need no approval).
+    approved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_rsvp")]
+        indexes = [models.Index(fields=["event", "status", "queued_at"], name="rsvp_event_line")]
         verbose_name = "RSVP"
 
     def __str__(self) -> str:

@@ -214,6 +214,10 @@ def rsvp_publish(*, rsvp_id: int, slot_at: float | None = None, waits: int = 0) 
     rsvp = RSVP.objects.select_related("event", "member").filter(pk=rsvp_id).first()
     if rsvp is None:
         return PublishOutcome(state="missing")
+    if rsvp.status not in RSVP.ANSWERS:
+        # Waiting for a seat or an approval since this was queued: nothing to write until then.
+        RSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.PUBLISHED if rsvp.at_uri else PublishState.NONE)
+        return PublishOutcome(state=PublishState.NONE)
     event = rsvp.event
     if not event.at_uri or not event.at_cid:
         if event.publish_state == PublishState.PENDING and waits < MAX_EVENT_WAITS:

@@ -8,7 +8,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost, ExternalRSVP
 from members.models import Member
 
 
@@ -56,10 +56,10 @@ def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
 
 def event_attendees(*, event: Event) -> list[RSVP]:
     """The answers with only what the event page shows: the member's name, the status and (for the
-    viewer's own answer) its publishing state."""
+    viewer's own answer) its publishing state, place in line, request and promotion."""
     return list(event.rsvps.select_related("member").order_by("updated_at").only(
         "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
-        "member__username", "member__display_name"))
+        "wanted_status", "queued_at", "promoted_at", "member__username", "member__display_name"))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:
@@ -121,6 +121,63 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str]]]:
 
 def event_is_host(*, event: Event, member: Member) -> bool:
     return bool(member.is_authenticated and event.host_id == member.pk)
+
+
+def event_can_manage(*, event: Event, member: Member) -> bool:
+    """The host or a co-host: they edit, invite, approve and see the attendee list."""
+    if not member.is_authenticated:
+        return False
+    return event.host_id == member.pk or EventCohost.objects.filter(event=event, member=member).exists()
+
+
+def event_cohosts(*, event: Event) -> list[Member]:
+    return [link.member for link in EventCohost.objects.filter(event=event).select_related("member")]
+
+
+def event_seats_taken(*, event: Event) -> int:
+    """Members going, plus outside "going" answers when the host lets them take seats."""
+    taken = RSVP.objects.filter(event=event, status=RSVP.Status.GOING).count()
+    if event.capacity_counts_outside:
+        taken += ExternalRSVP.objects.filter(event=event, status=ExternalRSVP.Status.GOING).count()
+    return taken
+
+
+def event_waitlist(*, event: Event) -> QuerySet[RSVP]:
+    """The waiting list, first in line first."""
+    return (event.rsvps.filter(status=RSVP.Status.WAITLISTED).select_related("member")
+            .order_by("queued_at", "pk"))
+
+
+def event_requests(*, event: Event) -> QuerySet[RSVP]:
+    """"Ask to join" answers waiting for the host, oldest first."""
+    return (event.rsvps.filter(status=RSVP.Status.REQUESTED).select_related("member")
+            .order_by("queued_at", "pk"))
+
+
+def rsvp_waitlist_position(*, rsvp: RSVP | None) -> int | None:
+    """1 for the first in line; None when not on the waiting list."""
+    if rsvp is None or rsvp.status != RSVP.Status.WAITLISTED:
+        return None
+    ahead = RSVP.objects.filter(event_id=rsvp.event_id, status=RSVP.Status.WAITLISTED).filter(
+        Q(queued_at__lt=rsvp.queued_at) | Q(queued_at=rsvp.queued_at, pk__lt=rsvp.pk)).count()
+    return ahead + 1
+
+
+def event_attendee_export_rows(*, event: Event) -> list[list[str]]:
+    """The attendee list as the host's CSV export: one row per member answer, by status."""
+    rows = [["name", "username", "bluesky_handle", "status", "waitlist_position", "answered_at"]]
+    order = {status: i for i, status in enumerate(RSVP.Status.values)}
+    rsvps = sorted(event.rsvps.select_related("member", "member__bluesky_identity"),
+                   key=lambda r: (order[r.status], r.queued_at or r.updated_at, r.pk))
+    position = 0
+    for rsvp in rsvps:
+        identity = getattr(rsvp.member, "bluesky_identity", None)
+        if rsvp.status == RSVP.Status.WAITLISTED:
+            position += 1
+        rows.append([rsvp.member.name, rsvp.member.username, identity.handle if identity else "",
+                     rsvp.status, str(position) if rsvp.status == RSVP.Status.WAITLISTED else "",
+                     rsvp.updated_at.isoformat()])
+    return rows
 
 
 def event_is_attending(*, event: Event, member: Member) -> bool:

@@ -18,12 +18,17 @@ from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost
+from elonara.selectors import event_can_manage, event_seats_taken
 from members.models import Member
 
 # Sent after a member RSVPs or joins, once the transaction commits (invitations listen).
 rsvp_changed = Signal()  # kwargs: rsvp
 community_joined = Signal()  # kwargs: membership
+# Hooks for mail (notifications): sent once the transaction commits, with the RSVP as it now is.
+rsvp_promoted = Signal()  # kwargs: rsvp - a seat freed and the member left the waiting list
+rsvp_approved = Signal()  # kwargs: rsvp - the host or a co-host approved an "ask to join" answer
+rsvp_declined = Signal()  # kwargs: rsvp
 
 
 # --- wall-clock times in an event's zone ---------------------------------------------------------
@@ -243,6 +248,9 @@ def event_create(
     mode: str = "",
     country: str = "",
     locality: str = "",
+    capacity: int | None = None,
+    capacity_counts_outside: bool = False,
+    requires_approval: bool = False,
 ) -> Event:
     """Publish an event. `image` is an uploaded cover file (optional), validated before any write.
 
@@ -255,11 +263,13 @@ def event_create(
         venue=venue, online_url=online_url, community=community,
     )
     mode, country = _validate_place(mode=mode, country=country)
+    _validate_capacity(capacity=capacity)
     processed = cover_image_process(upload=image) if image is not None else None
     event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
         image_alt=image_alt.strip(), mode=mode, country=country, locality=locality.strip(),
+        capacity=capacity, capacity_counts_outside=capacity_counts_outside, requires_approval=requires_approval,
     )
     _cover_image_set(instance=event, image=processed)
     event.save()
@@ -276,32 +286,42 @@ def _validate_place(*, mode: str, country: str) -> tuple[str, str]:
     return mode, country
 
 
+def _validate_capacity(*, capacity: int | None) -> None:
+    if capacity is not None and capacity < 1:
+        raise InvalidInputError("A seat limit is at least 1 (leave it empty for no limit).", field="capacity")
+
+
 # What a calendar entry shows: a change to any of these is a new revision (SEQUENCE + 1).
 CALENDAR_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url")
 # Shown only in the published record (and the page), not in calendar files.
 PLACE_FIELDS = ("mode", "country", "locality")
+# How answers are taken (neither in calendar files nor in the record).
+HOSTING_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval")
 
 
 @transaction.atomic
 def event_update(*, event: Event, editor: Member, image=None, remove_image: bool = False, **changes) -> Event:
-    """Change an event's details and cover; only its host may.
+    """Change an event's details and cover; its host and co-hosts may.
 
-    Each change to what a calendar entry shows raises the event's iCalendar SEQUENCE.
+    Each change to what a calendar entry shows raises the event's iCalendar SEQUENCE. A higher
+    seat limit (or none) promotes people from the waiting list at once.
     """
-    if event.host_id != editor.pk:
-        raise NotAllowedError("Only the host can edit this event.")
-    allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, "community", "image_alt"}
+    if not event_can_manage(event=event, member=editor):
+        raise NotAllowedError("Only the host or a co-host can edit this event.")
+    allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, *HOSTING_FIELDS, "community", "image_alt"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown fields: {', '.join(sorted(unknown))}")
     merged = {name: changes.get(name, getattr(event, name)) for name in allowed}
     if not str(merged["title"]).strip():
         raise InvalidInputError("An event needs a title.", field="title")
+    # A community is the host's choice: a co-host's edit is checked against the host's memberships.
     _validate_event(
-        host=editor, starts_at=merged["starts_at"], ends_at=merged["ends_at"], time_zone=merged["time_zone"],
+        host=event.host, starts_at=merged["starts_at"], ends_at=merged["ends_at"], time_zone=merged["time_zone"],
         venue=merged["venue"], online_url=merged["online_url"], community=merged["community"],
     )
     merged["mode"], merged["country"] = _validate_place(mode=merged["mode"], country=merged["country"])
+    _validate_capacity(capacity=merged["capacity"])
     processed = cover_image_process(upload=image) if image is not None else None
     # Lock the row: two concurrent edits must each get their own SEQUENCE number.
     current = Event.objects.select_for_update().get(pk=event.pk)
@@ -315,6 +335,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
     publishing.event_publish_queue(event=event)
+    _waitlist_promote(event=event)
     return event
 
 
@@ -356,20 +377,155 @@ def event_delete(*, event: Event, actor: Member) -> None:
     current.delete()
 
 
+def _event_lock(*, event: Event) -> Event:
+    # Every change to who holds a seat locks the event row first: answers to one event are taken
+    # one at a time, so two concurrent "going" can never both take the last seat.
+    return Event.objects.select_for_update().get(pk=event.pk)
+
+
+def _after_answer(*, rsvp: RSVP, publish: bool) -> None:
+    """What follows any change of an answer: its record (when it is one to publish), the counts."""
+    if publish:
+        publishing.rsvp_publish_queue(rsvp=rsvp)
+    task_on_commit("elonara.tasks.event_refresh_counts", rsvp.event_id)
+    transaction.on_commit(lambda: rsvp_changed.send(sender=RSVP, rsvp=rsvp))
+
+
+def _waitlist_promote(*, event: Event) -> list[RSVP]:
+    """Give free seats to the waiting list, first in line first. Call with the event row locked."""
+    current = _event_lock(event=event)
+    promoted: list[RSVP] = []
+    line = RSVP.objects.select_related("member").filter(event=current, status=RSVP.Status.WAITLISTED)
+    free = None if current.capacity is None else current.capacity - event_seats_taken(event=current)
+    if free is not None and free <= 0:
+        return promoted
+    for rsvp in line.order_by("queued_at", "pk")[:free]:
+        rsvp.status, rsvp.queued_at, rsvp.promoted_at = RSVP.Status.GOING, None, timezone.now()
+        rsvp.save(update_fields=["status", "queued_at", "promoted_at", "updated_at"])
+        rsvp.event = current
+        promoted.append(rsvp)
+        _after_answer(rsvp=rsvp, publish=True)
+        transaction.on_commit(lambda rsvp=rsvp: rsvp_promoted.send(sender=RSVP, rsvp=rsvp))
+    return promoted
+
+
+@transaction.atomic
+def event_waitlist_promote(*, event_id: int) -> list[RSVP]:
+    """Fill seats freed outside an answer here (an outside answer changed, a row was deleted)."""
+    event = Event.objects.filter(pk=event_id).first()
+    return [] if event is None else _waitlist_promote(event=event)
+
+
 @transaction.atomic
 def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
-    """Record or change a member's answer; counts are refreshed by a worker after commit."""
-    if status not in RSVP.Status.values:
+    """Record or change a member's answer, by the event's rules.
+
+    "Going" beyond the seat limit joins the waiting list (in order); on an "ask to join" event an
+    answer waits for approval unless the member was approved before (or hosts it). Leaving a seat
+    gives it to the first in line at once. Counts are refreshed by a worker after commit.
+    """
+    if status not in RSVP.ANSWERS:
         raise InvalidInputError("Choose going, maybe or not going.", field="status")
     # Read from the database, not the caller's copy: the host may have just cancelled it.
-    if Event.objects.filter(pk=event.pk, status=Event.Status.CANCELLED).exists():
+    current = _event_lock(event=event)
+    if current.status == Event.Status.CANCELLED:
         raise NotAllowedError("This event is cancelled.")
-    rsvp, _created = RSVP.objects.update_or_create(event=event, member=member, defaults={"status": status})
-    rsvp.event = Event.objects.get(pk=event.pk)
-    publishing.rsvp_publish_queue(rsvp=rsvp)
-    task_on_commit("elonara.tasks.event_refresh_counts", event.pk)
-    transaction.on_commit(lambda: rsvp_changed.send(sender=RSVP, rsvp=rsvp))
+    rsvp = RSVP.objects.filter(event=current, member=member).first()
+    before = rsvp.status if rsvp is not None else ""
+    if rsvp is None:
+        rsvp = RSVP(event=current, member=member)
+    rsvp.event = current
+    now = timezone.now()
+    approved = rsvp.approved_at is not None or event_can_manage(event=current, member=member)
+    if status == RSVP.Status.NOT_GOING:
+        final = RSVP.Status.NOT_GOING
+    elif before == RSVP.Status.DECLINED:
+        raise NotAllowedError("The host declined your request to join this event.")
+    elif current.requires_approval and not approved:
+        final = RSVP.Status.REQUESTED
+    elif status == RSVP.Status.GOING and before not in (RSVP.Status.GOING, RSVP.Status.WAITLISTED) and (
+            current.capacity is not None and event_seats_taken(event=current) >= current.capacity):
+        final = RSVP.Status.WAITLISTED
+    elif status == RSVP.Status.GOING and before == RSVP.Status.WAITLISTED:
+        final = RSVP.Status.WAITLISTED  # still in line: keeps its place
+    else:
+        final = status
+    if final in (RSVP.Status.WAITLISTED, RSVP.Status.REQUESTED):
+        if before != final:
+            rsvp.queued_at = now
+    else:
+        rsvp.queued_at = None
+    rsvp.wanted_status = status if final == RSVP.Status.REQUESTED else ""
+    rsvp.status = final
+    rsvp.save()
+    # Waiting (for a seat or for approval) is not an answer to publish: the record is written
+    # once the member has the seat or the approval.
+    _after_answer(rsvp=rsvp, publish=final in RSVP.ANSWERS)
+    if before == RSVP.Status.GOING and final != RSVP.Status.GOING:
+        _waitlist_promote(event=current)
     return rsvp
+
+
+def _request_get(*, event: Event, actor: Member, rsvp_id: int) -> tuple[Event, RSVP]:
+    if not event_can_manage(event=event, member=actor):
+        raise NotAllowedError("Only the host or a co-host can answer requests.")
+    current = _event_lock(event=event)
+    rsvp = RSVP.objects.select_related("member").filter(pk=rsvp_id, event=current).first()
+    if rsvp is None or rsvp.status != RSVP.Status.REQUESTED:
+        raise InvalidInputError("This request was already answered or withdrawn.")
+    rsvp.event = current
+    return current, rsvp
+
+
+@transaction.atomic
+def rsvp_approve(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
+    """Approve an "ask to join" answer: it becomes the answer asked for (the waiting list when
+    the seats are taken) and, only now, is published as the member's RSVP record."""
+    current, rsvp = _request_get(event=event, actor=actor, rsvp_id=rsvp_id)
+    wanted = rsvp.wanted_status or RSVP.Status.GOING
+    rsvp.approved_at = timezone.now()
+    if wanted == RSVP.Status.GOING and current.capacity is not None and (
+            event_seats_taken(event=current) >= current.capacity):
+        rsvp.status, rsvp.queued_at = RSVP.Status.WAITLISTED, timezone.now()
+    else:
+        rsvp.status, rsvp.queued_at = wanted, None
+    rsvp.wanted_status = ""
+    rsvp.save()
+    _after_answer(rsvp=rsvp, publish=rsvp.status in RSVP.ANSWERS)
+    transaction.on_commit(lambda: rsvp_approved.send(sender=RSVP, rsvp=rsvp))
+    return rsvp
+
+
+@transaction.atomic
+def rsvp_decline(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
+    """Decline an "ask to join" answer. Nothing was published for it, so nothing is withdrawn."""
+    _current, rsvp = _request_get(event=event, actor=actor, rsvp_id=rsvp_id)
+    rsvp.status, rsvp.wanted_status, rsvp.queued_at = RSVP.Status.DECLINED, "", None
+    rsvp.save()
+    _after_answer(rsvp=rsvp, publish=False)
+    transaction.on_commit(lambda: rsvp_declined.send(sender=RSVP, rsvp=rsvp))
+    return rsvp
+
+
+@transaction.atomic
+def event_cohost_add(*, event: Event, actor: Member, member: Member) -> EventCohost:
+    """The host shares the event with another member (idempotent)."""
+    if event.host_id != actor.pk:
+        raise NotAllowedError("Only the host can add co-hosts.")
+    if member.pk == event.host_id:
+        raise InvalidInputError("You already host this event.", field="username")
+    if not member.is_active:
+        raise InvalidInputError("No such member.", field="username")
+    cohost, _created = EventCohost.objects.get_or_create(event=event, member=member)
+    return cohost
+
+
+@transaction.atomic
+def event_cohost_remove(*, event: Event, actor: Member, member: Member) -> None:
+    """The host removes a co-host, or a co-host steps down."""
+    if event.host_id != actor.pk and actor.pk != member.pk:
+        raise NotAllowedError("Only the host can remove co-hosts.")
+    EventCohost.objects.filter(event=event, member=member).delete()
 
 
 # The home page's "Upcoming events" fragment is cached (it is most of the page's CPU). Any change to
@@ -413,6 +569,8 @@ def event_recount(*, event_id: int) -> Event | None:
         going_count=counts.get(RSVP.Status.GOING, 0), maybe_count=counts.get(RSVP.Status.MAYBE, 0)
     )
     upcoming_events_changed()
+    # Seats freed without an answer here (an outside answer changed, an account was deleted).
+    event_waitlist_promote(event_id=event_id)
     event.refresh_from_db()
     return event
 

@@ -21,6 +21,8 @@ urlpatterns = [
     path("events/<int:pk>/calendar.ics", views.event_ics, name="event-ics"),
     path("events/<int:pk>/cancel/", views.event_cancel, name="event-cancel"),
     path("events/<int:pk>/delete/", views.event_delete, name="event-delete"),
+    path("events/<int:pk>/people/", views.event_people, name="event-people"),
+    path("events/<int:pk>/attendees.csv", views.event_attendees_csv, name="event-attendees-csv"),
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: core.log_filters keeps it out of log lines.

@@ -1,3 +1,4 @@
+import csv
 import hashlib
 from functools import partial
 
@@ -18,10 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bluesky import selectors as bluesky_selectors
 from elonara import cards, ical, publishing, selectors, services
 from elonara.errors import ElonaraError, NotAllowedError
-from elonara.forms import CommunityEditForm, CommunityForm, EventForm, RSVPForm
+from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import RSVP, Community, Event
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from invitations import selectors as invitation_selectors
+from members.models import Member
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -191,18 +193,21 @@ def event_create(request):
 
 @login_required
 def event_edit(request, pk):
-    event = get_object_or_404(Event, pk=pk)
-    if event.host_id != request.user.pk:
-        raise PermissionDenied("Only the host can edit this event.")
+    event = get_object_or_404(Event.objects.select_related("host"), pk=pk)
+    if not selectors.event_can_manage(event=event, member=request.user):
+        raise PermissionDenied("Only the host or a co-host can edit this event.")
     zone = event.zone
     initial = {
         "title": event.title, "description": event.description, "venue": event.venue,
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
         "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
+        "capacity": event.capacity, "capacity_counts_outside": event.capacity_counts_outside,
+        "requires_approval": event.requires_approval,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
-    communities = selectors.community_list_for_member(member=request.user)
+    # The communities offered are the host's (a co-host edits the host's event).
+    communities = selectors.community_list_for_member(member=event.host)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
                      has_image=bool(event.image))
     if request.method == "POST" and form.is_valid():
@@ -225,10 +230,17 @@ def event_detail(request, pk):
     grouped: dict[str, list] = {status: [] for status in RSVP.Status.values}
     for attendee in attendees:
         grouped[attendee.status].append(attendee)
+    is_host = user.is_authenticated and event.host_id == user.pk
+    cohosts = selectors.event_cohosts(event=event)
     context = {
         "event": event,
         "zone": event.zone,
-        "is_host": user.is_authenticated and event.host_id == user.pk,
+        "is_host": is_host,
+        # The same rule as selectors.event_can_manage, from the co-hosts already read for the page.
+        "can_manage": is_host or any(c.pk == user.pk for c in cohosts),
+        "cohosts": cohosts,
+        "seats_taken": selectors.event_seats_taken(event=event) if event.capacity else None,
+        "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "attendees": grouped,
@@ -254,6 +266,74 @@ def event_publish(request, pk):
     else:
         messages.error(request, "Connect your Bluesky account (or add an app password) to publish the event there.")
     return redirect(event)
+
+
+def _manager_event(request, pk: int) -> Event:
+    event = get_object_or_404(Event.objects.select_related("host"), pk=pk)
+    if not selectors.event_can_manage(event=event, member=request.user):
+        raise PermissionDenied("Only the host or a co-host can see this.")
+    return event
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_people(request, pk):
+    """The host's and co-hosts' page: requests to approve, the waiting list, co-hosts, export."""
+    event = _manager_event(request, pk)
+    cohost_form = CohostForm(request.POST if request.POST.get("action") == "cohost_add" else None)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action in ("approve", "decline"):
+                act = services.rsvp_approve if action == "approve" else services.rsvp_decline
+                rsvp = act(event=event, actor=request.user, rsvp_id=int(request.POST.get("rsvp", 0) or 0))
+                messages.success(request, f"{rsvp.member.name}: {rsvp.get_status_display().lower()}.")
+                return redirect("event-people", pk=event.pk)
+            if action == "cohost_remove":
+                member = get_object_or_404(Member, pk=int(request.POST.get("member", 0) or 0))
+                services.event_cohost_remove(event=event, actor=request.user, member=member)
+                messages.success(request, f"{member.name} is no longer a co-host.")
+                return redirect("event-people", pk=event.pk) if member != request.user else redirect(event)
+            if action == "cohost_add" and cohost_form.is_valid():
+                member = Member.objects.filter(username=cohost_form.cleaned_data["username"].strip().lstrip("@"),
+                                               is_active=True).first()
+                if member is None:
+                    cohost_form.add_error("username", "No member has that username.")
+                else:
+                    services.event_cohost_add(event=event, actor=request.user, member=member)
+                    messages.success(request, f"{member.name} co-hosts this event.")
+                    return redirect("event-people", pk=event.pk)
+        except ValueError as error:
+            raise Http404("No such answer") from error
+        except ElonaraError as error:
+            messages.error(request, error.message)
+            return redirect("event-people", pk=event.pk)
+    return render(request, "elonara/event_people.html", {
+        "event": event,
+        "is_host": event.host_id == request.user.pk,
+        "requests": selectors.event_requests(event=event),
+        "waitlist": selectors.event_waitlist(event=event),
+        "cohosts": selectors.event_cohosts(event=event),
+        "cohost_form": cohost_form,
+        "seats_taken": selectors.event_seats_taken(event=event),
+    })
+
+
+# A cell a spreadsheet would run as a formula (CSV injection): quoted with a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@login_required
+@require_GET
+def event_attendees_csv(request, pk):
+    event = _manager_event(request, pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="attendees-{event.pk}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    writer = csv.writer(response)
+    for row in selectors.event_attendee_export_rows(event=event):
+        writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) else cell for cell in row])
+    return response
 
 
 @require_GET
@@ -292,6 +372,12 @@ def event_delete(request, pk):
     return render(request, "elonara/event_delete.html", {"event": event})
 
 
+_RSVP_MESSAGES = {
+    RSVP.Status.WAITLISTED: "All seats are taken: you are on the waiting list. You get a seat as soon as one frees.",
+    RSVP.Status.REQUESTED: "Your request is sent. The host will approve it or not.",
+}
+
+
 @require_POST
 @login_required
 def event_rsvp(request, pk):
@@ -303,7 +389,7 @@ def event_rsvp(request, pk):
         except ElonaraError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Your answer: {rsvp.get_status_display()}.")
+            messages.success(request, _RSVP_MESSAGES.get(rsvp.status, f"Your answer: {rsvp.get_status_display()}."))
     else:
         messages.error(request, "Choose going, maybe or not going.")
     return redirect(event)

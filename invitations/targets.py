@@ -66,8 +66,9 @@ def target_share_text(target: Target) -> str:
 
 
 def target_is_hosted_by(target: Target, *, member: Member) -> bool:
+    """May the member invite to it? An event's co-hosts do too, from their own account and caps."""
     if isinstance(target, Event):
-        return elonara_selectors.event_is_host(event=target, member=member)
+        return elonara_selectors.event_can_manage(event=target, member=member)
     return elonara_selectors.community_is_host(community=target, member=member)
 
 

@@ -101,6 +101,9 @@ def _urls(w: World) -> dict[str, str]:
         "picker": f"/invitations/event/{w.event.pk}/invite/", "progress": f"/invitations/batches/{w.batch.pk}/",
         "batch_api": f"/api/invitations/batches/{w.batch.pk}/",
         "landing": f"/events/{w.event.pk}/?invitation={w.invitation.token}",
+        "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
+        "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
+        "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
     }
 
 
@@ -109,8 +112,8 @@ CASES = [
     ("anonymous", "get", "/", 1, 200),
     ("anonymous", "get", "/communities/", 1, 200),
     ("anonymous", "get", "community", 4, 200),  # + the card's member count (page preview)
-    ("anonymous", "get", "event", 3, 200),  # + RSVPs from other AT Protocol apps
-    ("anonymous", "get", "landing", 5, 200),
+    ("anonymous", "get", "event", 4, 200),  # + RSVPs from other AT Protocol apps, co-hosts
+    ("anonymous", "get", "landing", 6, 200),
     ("anonymous", "get", "/members/signup/", 0, 200),
     ("anonymous", "get", "/members/login/", 0, 200),
     ("anonymous", "get", "/members/ann/", 2, 200),
@@ -120,7 +123,7 @@ CASES = [
     ("ann", "get", "/communities/new/", 2, 200),
     ("ann", "get", "community", 8, 200),
     ("ann", "get", "/events/new/", 3, 200),
-    ("ann", "get", "event", 5, 200),  # the viewer's own answer is read from the attendees (was 6)
+    ("ann", "get", "event", 6, 200),  # the viewer's own answer is read from the attendees; + co-hosts
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
     ("ann", "get", "/members/me/edit/", 2, 200),
@@ -132,10 +135,16 @@ CASES = [
     ("ann", "get", "/api/bluesky/identity/", 3, 200),
     ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
     ("bob", "get", "/", 6, 200),
-    ("bob", "get", "event", 5, 200),  # the same
-    ("bob", "get", "landing", 8, 200),  # the same
-    ("bob", "post", "/events/{event}/rsvp/", 16, 302),  # + cancelled? + publishing the RSVP record (6)
+    ("bob", "get", "event", 6, 200),  # the same
+    ("bob", "get", "landing", 9, 200),  # the same
+    ("bob", "post", "/events/{event}/rsvp/", 14, 302),  # + the event locked + publishing the RSVP record (6)
     ("bob", "post", "/communities/{community}/join/", 6, 302),
+    ("ann", "get", "people", 7, 200),  # requests, waiting list, co-hosts, seats
+    ("ann", "get", "attendees_csv", 4, 200),
+    ("ann", "get", "event_api", 6, 200),
+    ("ann", "get", "waitlist_api", 5, 200),
+    ("ann", "get", "requests_api", 4, 200),
+    ("bob", "get", "cohosts_api", 4, 200),
 ]
 
 
@@ -231,6 +240,6 @@ def test_host_event_page_asks_once_whether_the_host_can_publish(world, settings,
     ann = Client()
     ann.force_login(world.ann)
     ann.get(f"/events/{world.event.pk}/")
-    with django_assert_num_queries(6):  # session, event, member, answers, outside answers, the account
+    with django_assert_num_queries(7):  # session, event, member, answers, co-hosts, outside answers, the account
         response = ann.get(f"/events/{world.event.pk}/")
     assert response.context["can_publish"] is True
