@@ -216,7 +216,8 @@ def rsvp_publish(*, rsvp_id: int, slot_at: float | None = None, waits: int = 0) 
         return PublishOutcome(state="missing")
     if rsvp.status not in RSVP.ANSWERS:
         # Waiting for a seat or an approval since this was queued: nothing to write until then.
-        RSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.PUBLISHED if rsvp.at_uri else PublishState.NONE)
+        kept = PublishState.PUBLISHED if rsvp.at_uri else PublishState.NONE
+        RSVP.objects.filter(pk=rsvp_id).update(publish_state=kept)
         return PublishOutcome(state=PublishState.NONE)
     event = rsvp.event
     if not event.at_uri or not event.at_cid:
