@@ -10,17 +10,23 @@ The task may be named instead of imported: services then need not import their a
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
 
+# One thread loads the tasks modules; the others wait for it (the loader marks the modules loaded
+# before they are imported, so a second thread would otherwise look the name up too early).
+_loading = threading.Lock()
+
 
 def task_named(name: str) -> Any:
     """The task registered under `name`."""
     if name not in current_app.tasks:
-        # Autodiscovery is lazy outside a worker: load every app's tasks module once.
-        current_app.loader.import_default_modules()
+        with _loading:
+            # Autodiscovery is lazy outside a worker: load every app's tasks module once.
+            current_app.loader.import_default_modules()
     return current_app.tasks[name]
 
 
