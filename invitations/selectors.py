@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from bluesky.models import BlueskyIdentity
+from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.selectors import member_did_query
 from invitations import targets
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut
@@ -83,9 +83,12 @@ def invited_dids(*, target: Target) -> dict[str, str]:
 
 
 def host_handle_get(*, host: Member) -> str:
-    """How the landing banner names the host: their Bluesky handle, else their username."""
+    """How the landing banner names the host: as the post named them (`services.host_label`): their
+    connected Bluesky handle, else the handle of their app password, else their username."""
     handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
-    return handle or str(host)
+    if not handle:
+        handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
+    return handle or host.username
 
 
 def invitations_report_days(*, days: int = 14) -> list[dict[str, Any]]:

@@ -3,6 +3,9 @@
     {% load invitations_tags %}
     {% invitation_host_tools event %}      "Invite from Bluesky" for the host, "Share on Bluesky" for all
     {% invitation_banner event %}          "@host invited you" when the URL carries ?invitation=
+    {% invitation_landing event as banner %}  the same facts, for a page that places the banner itself
+                                           ({% include "invitations/_banner.html" %}) and hides its
+                                           own answer form when `banner.invitation` is set
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ def _safe_reverse(name: str) -> str:
 
 @register.inclusion_tag("invitations/_banner.html", takes_context=True)
 def invitation_banner(context, target):
+    return {"banner": invitation_landing(context, target), "csrf_token": context.get("csrf_token"),
+            "request": context["request"], "user": context["request"].user}
+
+
+@register.simple_tag(takes_context=True)
+def invitation_landing(context, target) -> dict:
+    """What the invitation landing needs: empty (`invitation` None) without a valid ?invitation=."""
     request = context["request"]
     invitation = selectors.invitation_for_landing(target=target, token=request.GET.get("invitation"))
     user = request.user
@@ -58,7 +68,6 @@ def invitation_banner(context, target):
     return {
         "invitation": invitation,
         "kind": kind,
-        "user": user,
         "landing_path": next_path,
         "signup_url": f"{signup}?{urlencode({'next': next_path})}" if signup else "",
         "login_url": f"{login}?{urlencode({'next': next_path})}" if login else "",
@@ -68,6 +77,4 @@ def invitation_banner(context, target):
         "can_decline": is_invitee and invitation.status == invitation.Status.SENT,
         # Anyone holding the link may start it; only the invitee's own sign-in completes it.
         "can_stop": not is_invitee,
-        "csrf_token": context.get("csrf_token"),
-        "request": request,
     }

@@ -91,7 +91,7 @@
         label.appendChild(box);
         if (p.avatar_url) {
           var img = document.createElement("img");
-          img.src = p.avatar_url; img.alt = ""; img.width = 32; img.height = 32; img.loading = "lazy";
+          img.src = p.avatar_url; img.alt = ""; img.width = 40; img.height = 40; img.loading = "lazy";
           img.referrerPolicy = "no-referrer";
           label.appendChild(img);
         } else {
@@ -101,18 +101,27 @@
           label.appendChild(initial);
         }
         var name = document.createElement("span");
-        name.className = "name";
-        name.textContent = (p.display_name ? p.display_name + " " : "") + "@" + p.handle;
+        name.className = "person-text name";
+        if (p.display_name) {
+          var display = document.createElement("span");
+          display.className = "person-name";
+          display.textContent = p.display_name + " ";
+          name.appendChild(display);
+        }
+        var handle = document.createElement("span");
+        handle.className = "person-handle";
+        handle.textContent = "@" + p.handle;
+        name.appendChild(handle);
         label.appendChild(name);
         if (p.invited) {
           var mark = document.createElement("span");
           mark.className = "invited";
-          mark.textContent = " (already invited: " + p.invited + ")";
+          mark.textContent = "already invited: " + p.invited;
           label.appendChild(mark);
         } else if (p.invitable === false) {
           var why = document.createElement("span");
           why.className = "reason";
-          why.textContent = " (" + (p.reason_text || p.reason) + ")";
+          why.textContent = p.reason_text || p.reason;
           label.appendChild(why);
         }
         li.appendChild(label);
