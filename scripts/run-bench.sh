@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/system-packages.sh
 scripts/bootstrap.sh
 tests/peer/install.sh
+# Lighthouse (bench/lighthouse_pages.py), cached outside the repository.
+scripts/npm-install-cached.sh bench/lighthouse
 
 run_dir=$(mktemp -d /tmp/elonara-bench.XXXXXX)
 peer_pid=""

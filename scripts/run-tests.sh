@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/system-packages.sh
 scripts/bootstrap.sh
 [ -x tests/peer/install.sh ] && tests/peer/install.sh
+# axe-core for the browser checks (tests/browser/test_pages.py), cached outside the repository.
+scripts/npm-install-cached.sh tests/browser
 
 run_dir=$(mktemp -d /tmp/elonara-test.XXXXXX)
 cleanup() {

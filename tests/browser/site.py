@@ -63,7 +63,7 @@ def build_site() -> Site:
                                        display_name="Alice Lindqvist", bio="Runs the harbour walks. " + LONG_URL)
     bob = Member.objects.create_user(username="bob", password="correct-horse-battery-9", display_name="Bob Okafor")
     carol = Member.objects.create_user(username="carol", password="correct-horse-battery-9",
-                                       display_name="Carol " + LONG_WORD)
+                                       display_name=("Carol " + LONG_WORD)[:100])
     # alice posts with her own app password (the invitation post names her @alice.test).
     MemberAppPassword.objects.create(member=alice, identifier="alice.test", handle="alice.test",
                                      did="did:plc:aliceaaaaaaaaaaaaaaaaaaa", app_password="unused-app-password")
