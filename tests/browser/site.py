@@ -157,6 +157,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("event-host", event.get_absolute_url()),
             ("event-new", "/events/new/"),
             ("event-edit", f"/events/{event.pk}/edit/"),
+            ("event-people", f"/events/{event.pk}/people/"),
             ("event-cancel", f"/events/{event.pk}/cancel/"),
             ("event-delete", f"/events/{event.pk}/delete/"),
             ("community-host", community.get_absolute_url()),
