@@ -193,6 +193,7 @@ def main() -> None:
         env = {
             **os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SECURE_SSL_REDIRECT": "false",
+            "EMAIL_URL": "smtp://127.0.0.1:9",
             "ELONARA_PUBLIC_URL": base, "DATABASE_URL": database, "REDIS_URL": redis_url,
             "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "web_common", "PYTHONPATH": f"{BENCH}:{ROOT}",

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "elonara",
     "bluesky",
     "invitations",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +171,10 @@ CELERY_BEAT_SCHEDULE = {
     # the due ones in small batches and publishes only work due within the dispatch horizon.
     "invitations-dispatch-due": {"task": "invitations.dispatch_due",
                                  "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
+    # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):
+    # this claims what is due and hands it to workers in batches.
+    "notifications-dispatch-due": {"task": "notifications.dispatch_due",
+                                   "schedule": float(env.int("NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
 }
 
 # --- Auth -------------------------------------------------------------------------------
@@ -237,6 +242,10 @@ RATE_LIMITS = {
     "invitations": _rate_limit("invitations", "30/3600"),
     "api": _rate_limit("api", "600/600"),
     "api_token": _rate_limit("api_token", "30/600"),
+    # Password reset requests, per address and per email address asked for (each may send a mail).
+    "password_reset": _rate_limit("password_reset", "5/900"),
+    # "Send the confirmation link again".
+    "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
 }
 
 REST_FRAMEWORK = {
@@ -325,6 +334,49 @@ BLUESKY_CREATE_SESSION_PER_5_MIN = env.int("BLUESKY_CREATE_SESSION_PER_5_MIN", d
 BLUESKY_CREATE_SESSION_PER_DAY = env.int("BLUESKY_CREATE_SESSION_PER_DAY", default=250)
 # Pace invitation posts to the write budget above (off only for benchmarks against a local PDS).
 INVITATIONS_PACING_ENABLED = env.bool("INVITATIONS_PACING_ENABLED", default=True)
+
+# --- Email ------------------------------------------------------------------------------
+# One URL names the mail backend (django-environ's email_url): smtp://user:pass@host:25,
+# smtp+tls://user:pass@host:587 (STARTTLS), smtp+ssl://...:465, consolemail://, filemail:///path.
+# Unset under DEBUG (`make run`): each mail is written as a file under var/mail/. Unset (or a
+# console/file/memory backend) in production while EMAIL_ENABLED: the notifications.E001 check
+# refuses to start, since password reset and event mail would silently go nowhere.
+EMAIL_ENABLED = env.bool("EMAIL_ENABLED", default=True)
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    _email = env.email_url_config(EMAIL_URL)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+    EMAIL_PORT = _email["EMAIL_PORT"] or 25
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+    # filemail://var/mail-style relative paths are relative to the project, not the working directory.
+    EMAIL_FILE_PATH = str(BASE_DIR / _email["EMAIL_FILE_PATH"]) if _email["EMAIL_FILE_PATH"] else str(
+        BASE_DIR / "var" / "mail")
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(BASE_DIR / "var" / "mail")
+else:
+    # Production without EMAIL_URL: nothing can be delivered; notifications.E001 stops start-up.
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# An SMTP server that does not answer fails a send in seconds (the mail is retried later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Elonara <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Reset links work this long (seconds) and only once (Django's token changes with the password).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+# Address confirmation links work this long (seconds).
+EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=3 * 86400)
+# Event reminders go this many hours before the start.
+NOTIFICATIONS_REMINDER_HOURS = env.int("NOTIFICATIONS_REMINDER_HOURS", default=24)
+# Mail waits in the database (notifications.Mail.due_at); beat claims due rows this often, this many
+# per batch (one SMTP connection per batch). A claimed mail whose sender died is claimed again once
+# the lease is over: keep it above the time one batch takes to send.
+NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS = env.int("NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS", default=10)
+NOTIFICATIONS_DISPATCH_BATCH = env.int("NOTIFICATIONS_DISPATCH_BATCH", default=100)
+NOTIFICATIONS_SEND_LEASE_SECONDS = env.int("NOTIFICATIONS_SEND_LEASE_SECONDS", default=600)
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

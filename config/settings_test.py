@@ -9,6 +9,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Keof7XbqthEuNqL3aTUnsmpgRkixJB_7hCEXhGq7PAQ=")
 # An in-memory broker unless a test run names a real one (the services tier sets Redis): the
 # filesystem default needs folders under var/ that a fresh clone does not have.
+# A real SMTP backend (production refuses anything else); tests point it at their own loopback
+# server (tests/mail_server.py). Nothing listens on this port, so a stray mail fails, never leaves.
+os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:9")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 
 from config.settings import *  # noqa: E402,F403

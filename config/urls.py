@@ -33,6 +33,7 @@ urlpatterns = [
     path("members/", include("members.urls")),
     path("bluesky/", include("bluesky.urls")),
     path("invitations/", include("invitations.urls")),
+    path("notifications/", include("notifications.urls")),
     path("api/", include("config.api_urls")),
     path("", include("elonara.urls")),
 ]

@@ -21,6 +21,7 @@ from elonara.images import ProcessedImage, cover_image_process
 from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost
 from elonara.selectors import event_can_manage, event_seats_taken
 from members.models import Member
+from notifications import hooks as mail_hooks
 
 # Sent after a member RSVPs or joins, once the transaction commits (invitations listen).
 rsvp_changed = Signal()  # kwargs: rsvp
@@ -336,6 +337,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     event.save()
     publishing.event_publish_queue(event=event)
     _waitlist_promote(event=event)
+    mail_hooks.event_changed(before=current, after=event)  # notifications: mail on commit if time/place moved
     return event
 
 
@@ -352,6 +354,7 @@ def event_cancel(*, event: Event, actor: Member) -> Event:
         current.sequence += 1
         current.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
         publishing.event_publish_queue(event=current)
+        mail_hooks.event_cancelled(event=current)  # notifications: cancellation mail on commit
     event.status, event.cancelled_at, event.sequence = current.status, current.cancelled_at, current.sequence
     event.updated_at = current.updated_at
     event.publish_state, event.at_rkey = current.publish_state, current.at_rkey

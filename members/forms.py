@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 
 from members.models import ApiToken, Member
 
@@ -23,3 +23,15 @@ class ProfileForm(forms.ModelForm):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “calendar script”.")
     permissions = forms.MultipleChoiceField(choices=ApiToken.Permission.choices, widget=forms.CheckboxSelectMultiple)
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, but the mail is queued for a worker (notifications) instead of sent
+    during the request: the answer takes the same time for a known and an unknown address, and
+    the reset link is made by the worker, never stored or carried by the broker."""
+
+    def save(self, *args, **kwargs) -> None:
+        from notifications.services import password_reset_request
+
+        for member in self.get_users(self.cleaned_data["email"]):
+            password_reset_request(member=member)

@@ -9,10 +9,19 @@ from members.models import Member
 
 @transaction.atomic
 def member_update_profile(*, member: Member, display_name: str, email: str, bio: str) -> Member:
+    """Save the profile. A new email address gets a confirmation link; until it is confirmed no
+    notification goes there (the old address's confirmation does not carry over)."""
+    from notifications.services import member_email_changed
+
+    # From the database: a bound ModelForm has already copied the new value onto `member`.
+    stored = Member.objects.filter(pk=member.pk).values_list("email", flat=True).first() or ""
+    email_changed = email.strip().lower() != stored.lower()
     member.display_name = display_name.strip()
     member.email = email.strip()
     member.bio = bio.strip()
     member.save(update_fields=["display_name", "email", "bio"])
+    if email_changed and member.email:
+        member_email_changed(member=member)
     return member
 
 

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
 from members import views
 
@@ -15,5 +15,14 @@ urlpatterns = [
     path("me/api-tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("me/delete/", views.account_delete, name="account-delete"),
     path("me/password/", views.password_set, name="password"),
+    # Django's own reset views; the request view is rate limited and queues the mail.
+    path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
+        template_name="members/password_reset_done.html"), name="password-reset-done"),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="members/password_reset_confirm.html",
+        success_url=reverse_lazy("members:password-reset-complete")), name="password-reset-confirm"),
+    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(
+        template_name="members/password_reset_complete.html"), name="password-reset-complete"),
     path("<str:username>/", views.profile, name="profile"),
 ]

@@ -1,17 +1,24 @@
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from elonara import selectors as event_selectors
+from elonara.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from members import api_tokens
-from members.forms import ApiTokenForm, ProfileForm, SignUpForm
+from members.forms import ApiTokenForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from members.models import ApiToken, Member
 from members.services import member_delete, member_update_profile
+from notifications import services as mail_services
+from notifications.forms import MailSettingsForm
 
 
 def signup(request):
@@ -21,6 +28,7 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         member = form.save()
+        mail_services.email_confirmation_request(member=member)
         login(request, member, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to Elonara, {member.name}!")
         if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -39,6 +47,11 @@ def profile(request, username):
         "api_tokens": ApiToken.objects.filter(member=member, revoked_at__isnull=True) if is_self else [],
         "api_token_form": ApiTokenForm() if is_self else None,
     }
+    if is_self:
+        mail_settings = mail_services.mail_settings_get(member=member)
+        context.update(mail_settings=mail_settings, mail_settings_form=MailSettingsForm(instance=mail_settings),
+                       mail_settings_confirmed=mail_settings.is_confirmed(member.email),
+                       mail_settings_refused=mail_settings.is_refused(member.email))
     return render(request, "members/profile.html", context)
 
 
@@ -113,3 +126,24 @@ def password_set(request):
         messages.success(request, "Password saved. You can now also log in with your username and password.")
         return redirect("members:me")
     return render(request, "members/password.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's view with our queued form, rate limited per client address and per address asked
+    for. Known and unknown addresses get the same answer (the "check your mail" page)."""
+
+    form_class = QueuedPasswordResetForm
+    template_name = "members/password_reset.html"
+    success_url = reverse_lazy("members:password-reset-done")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].strip().lower()
+        keys = [*rate_limit_keys(self.request), "email:" + hashlib.sha256(email.encode()).hexdigest()[:32]]
+        try:
+            rate_limit_hit(limit=Limit.named("password_reset"), keys=keys)
+        except RateLimitedError as exc:
+            response = self.render_to_response(self.get_context_data(form=form, rate_limited=exc.message))
+            response.status_code = 429
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().form_valid(form)

@@ -20,4 +20,5 @@ stop() {
 }
 trap stop INT TERM EXIT
 echo "Elonara: http://$host_port/  (Ctrl-C stops the web server, the worker and the firehose consumer)"
+echo "Mail: ${EMAIL_URL:-files under var/mail/ (EMAIL_URL=consolemail:// prints them here instead)}"
 wait -n "$web" "$worker" "$firehose"

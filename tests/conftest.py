@@ -17,3 +17,18 @@ def _fresh_cache():
     except Exception:  # noqa: BLE001 - the database cache table may not exist before the test database
         pass
     yield
+
+
+@pytest.fixture
+def mail_server(settings):
+    """A real SMTP server on loopback (tests/mail_server.py); Django's mail goes to it."""
+    from tests.mail_server import MailServer
+
+    server = MailServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_URL = server.url
+    yield server
+    server.stop()

@@ -22,6 +22,7 @@ from django.utils import timezone
 from elonara import services as elonara_services
 from invitations import services as invitation_services
 from invitations.models import Invitation
+from notifications.tokens import confirmation_token, unsubscribe_token
 from tests.invitations.conftest import link_identity, make_member, profile, random_did
 
 _seq = itertools.count()
@@ -35,6 +36,8 @@ class World:
         self.ann_did = random_did()
         link_identity(member=self.ann, did=self.ann_did, handle="ann.test")
         self.bob = make_member("bob")
+        self.bob.email = "bob@example.org"
+        self.bob.save(update_fields=["email"])
         self.bob_did = random_did()
         link_identity(member=self.bob, did=self.bob_did, handle="bob.test")
         self.community = elonara_services.community_create(creator=self.ann, name="Go players",
@@ -104,6 +107,8 @@ def _urls(w: World) -> dict[str, str]:
         "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
+        "confirm": f"/notifications/confirm/{confirmation_token(member_id=w.bob.pk, email=w.bob.email)}/",
+        "unsubscribe": f"/notifications/unsubscribe/{unsubscribe_token(member_id=w.bob.pk, topic='reminders')}/",
     }
 
 
@@ -118,6 +123,12 @@ CASES = [
     ("anonymous", "get", "/members/login/", 0, 200),
     ("anonymous", "get", "/members/ann/", 2, 200),
     ("anonymous", "get", "/healthz", 0, 200),
+    ("anonymous", "get", "/members/password-reset/", 0, 200),
+    ("anonymous", "post", "/members/password-reset/", 2, 302),  # the member + queueing the mail
+    ("anonymous", "get", "confirm", 0, 200),
+    ("anonymous", "post", "confirm", 5, 200),  # member, settings (locked), save, in a transaction
+    ("anonymous", "get", "unsubscribe", 0, 200),
+    ("anonymous", "post", "unsubscribe", 5, 200),  # member, settings (locked), save, in a transaction
     ("ann", "get", "/", 6, 200),
     ("ann", "get", "/communities/", 3, 200),
     ("ann", "get", "/communities/new/", 2, 200),
@@ -127,7 +138,8 @@ CASES = [
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
     ("ann", "get", "/members/me/edit/", 2, 200),
-    ("ann", "get", "/members/ann/", 8, 200),  # + API tokens, app-password card
+    ("ann", "get", "/members/ann/", 9, 200),  # + API tokens, app-password card, mail settings
+    ("ann", "post", "/notifications/settings/", 6, 302),
     ("ann", "get", "/bluesky/app-password/", 3, 200),
     ("ann", "get", "picker", 8, 200),  # + the posting account: writes mode, app password, relay
     ("ann", "get", "progress", 5, 200),
@@ -157,6 +169,10 @@ def _request(client: Client, w: World, method: str, url: str):
                            content_type="application/json")
     if url.endswith("/rsvp/"):
         return client.post(url, {"status": "going"})
+    if url.endswith("/password-reset/"):
+        return client.post(url, {"email": w.bob.email})
+    if url.endswith("/notifications/settings/"):
+        return client.post(url, {"rsvp_confirmations": "on", "reminders": "on"})
     return client.post(url)
 
 

@@ -15,6 +15,8 @@ PRODUCTION = {
     "ELONARA_PUBLIC_URL": "https://elonara.example.org",
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "DJANGO_SETTINGS_MODULE": "config.settings",
+    "EMAIL_URL": "smtp+tls://elonara:mail-password-0123@smtp.example.org:587",
+    "DEFAULT_FROM_EMAIL": "Elonara <noreply@elonara.example.org>",
 }
 
 
@@ -85,3 +87,27 @@ def test_dispatch_horizon_must_be_inside_the_visibility_timeout():
     result = manage("check", env=env)
     assert result.returncode != 0 and "invitations.E001" in result.stderr
     assert manage("check", env={**env, "INVITATIONS_DISPATCH_HORIZON_SECONDS": "10"}).returncode == 0
+
+
+def test_production_refuses_to_start_without_a_delivering_mail_backend(tmp_path):
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    for email_url in (None, "consolemail://", "filemail:///tmp/mail"):
+        env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+        if email_url:
+            env["EMAIL_URL"] = email_url
+        result = manage("migrate", env={**env, **db})
+        assert result.returncode != 0 and "notifications.E001" in result.stderr, email_url
+    # Mail features off: allowed to run without a backend. Development writes files under var/mail/.
+    env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+    assert manage("check", env={**env, "EMAIL_ENABLED": "false"}).returncode == 0
+    assert manage("check", env={**env, "DEBUG": "true"}).returncode == 0
+
+
+def test_email_url_names_the_smtp_server():
+    code = ("from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, "
+            "s.EMAIL_USE_TLS, s.EMAIL_HOST_USER, s.DEFAULT_FROM_EMAIL)")
+    result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
+                            env={**{k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}, **PRODUCTION},
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend", "smtp.example.org", "587",
+                                     "True", "elonara", "Elonara", "<noreply@elonara.example.org>"], result.stderr

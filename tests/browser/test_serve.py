@@ -85,6 +85,7 @@ def serve_env(*, port: int, redis_port: int, database_url: str) -> dict[str, str
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "EMAIL_URL": "smtp://127.0.0.1:9",
         "ELONARA_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "SECURE_SSL_REDIRECT": "false",
         "GUNICORN_BIND": f"127.0.0.1:{port}",

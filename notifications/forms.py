@@ -1,0 +1,14 @@
+from django import forms
+
+from notifications.models import MailSettings
+
+
+class MailSettingsForm(forms.ModelForm):
+    class Meta:
+        model = MailSettings
+        fields = ("rsvp_confirmations", "event_changes", "reminders")
+        labels = {
+            "rsvp_confirmations": "A confirmation with a calendar file when I answer Going or Maybe",
+            "event_changes": "A notice when an event I answered changes time or place, or is cancelled",
+            "reminders": "A reminder the day before",
+        }

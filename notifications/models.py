@@ -1,0 +1,84 @@
+"""What mail a member wants, whether their address is proven, and every mail we owe or sent.
+
+`Mail` is an outbox: a row is written in the same transaction as the change it reports (or when
+the answer is committed), keyed so the same notice is never queued twice, and sent by a worker
+that moves it PENDING -> SENDING -> SENT under a claim. A retried or duplicated task finds the row
+already SENDING or SENT and sends nothing.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class MailSettings(models.Model):
+    """One per member, made on first need (a member without a row has the defaults)."""
+
+    member = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="mail_settings")
+    # The address a confirmation link proved; notification mail goes to member.email only while
+    # it equals this (changing the address makes it unconfirmed until the new one is proven).
+    confirmed_email = models.EmailField(blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # An address a mail server refused permanently (5xx): nothing more goes to it.
+    refused_email = models.EmailField(blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refused_reason = models.CharField(max_length=200, blank=True)
+    rsvp_confirmations = models.BooleanField("confirmations of my answers", default=True)
+    event_changes = models.BooleanField("changes and cancellations", default=True)
+    reminders = models.BooleanField("reminders the day before", default=True)
+
+    class Meta:
+        verbose_name_plural = "mail settings"
+
+    def __str__(self) -> str:
+        return f"mail settings of {self.member_id}"
+
+    def is_confirmed(self, email: str) -> bool:
+        return bool(email) and email.lower() == self.confirmed_email.lower()
+
+    def is_refused(self, email: str) -> bool:
+        return bool(email) and email.lower() == self.refused_email.lower()
+
+
+class Mail(models.Model):
+    class Kind(models.TextChoices):
+        CONFIRM_ADDRESS = "confirm_address", "Address confirmation"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        RSVP = "rsvp", "Answer confirmation"
+        CHANGED = "changed", "Time or place changed"
+        CANCELLED = "cancelled", "Event cancelled"
+        REMINDER = "reminder", "Reminder"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent"
+        FAILED = "failed", "Failed"
+
+    # Names the notice itself (kind, event, member and what makes it new): a second queueing of
+    # the same notice hits this unique key and is dropped.
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey("elonara.Event", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # PENDING: when to send. Claimed (PENDING/SENDING with a claim): when the claim lapses.
+    due_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Facts the mail reports that the event no longer holds (the old time and place); never secrets.
+    details = models.JSONField(default=dict, blank=True)
+    to_address = models.EmailField(blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "due_at"], name="mail_status_due"),
+                   models.Index(fields=["event", "kind", "status"], name="mail_event_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to member {self.member_id} ({self.status})"

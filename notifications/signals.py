@@ -1,0 +1,9 @@
+"""Signal adapters: each calls one service."""
+
+from __future__ import annotations
+
+from notifications import services
+
+
+def on_rsvp_changed(sender, rsvp, **kwargs) -> None:
+    services.rsvp_answered(rsvp=rsvp)
