@@ -20,7 +20,8 @@ which status it means with `http_status`, or per code with `status_by_code`.
     ├── elonara.errors.ElonaraError              events and communities
     ├── invitations.errors.InvitationError       invitations
     ├── invitations.composer.ComposeError        a post that cannot be composed
-    └── members.api_tokens.ApiTokenError         an API token that cannot be used
+    ├── members.api_tokens.ApiTokenError         an API token that cannot be used
+    └── notifications.services.EmailError        a mail link or choice that cannot be used
 """
 
 from __future__ import annotations

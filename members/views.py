@@ -11,8 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from elonara import selectors as event_selectors
-from elonara.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from members import api_tokens
 from members.forms import ApiTokenForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from members.models import ApiToken, Member
@@ -143,7 +143,8 @@ class PasswordResetView(auth_views.PasswordResetView):
             rate_limit_hit(limit=Limit.named("password_reset"), keys=keys)
         except RateLimitedError as exc:
             response = self.render_to_response(self.get_context_data(form=form, rate_limited=exc.message))
-            response.status_code = 429
-            response["Retry-After"] = str(exc.retry_after)
+            response.status_code = exc.status
+            for name, value in exc.http_headers().items():
+                response[name] = value
             return response
         return super().form_valid(form)

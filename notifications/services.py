@@ -25,6 +25,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import ApplicationError
+from core.tasks import task_on_commit
 from elonara.models import RSVP, Event
 from members.models import Member
 from notifications import messages, tokens
@@ -44,12 +46,10 @@ MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 60
 
 
-class EmailError(Exception):
-    """A member-facing refusal (bad or expired link); `message` is safe to show."""
+class EmailError(ApplicationError):
+    """A member-facing refusal (a bad or expired link, an unknown choice); `message` is safe to show."""
 
-    def __init__(self, message: str, *, code: str) -> None:
-        self.message, self.code = message, code
-        super().__init__(message)
+    code = "email_error"
 
 
 # --- Preferences and the address ---------------------------------------------------------------
@@ -227,9 +227,8 @@ def _queue(rows: list[Mail]) -> None:
     # A notice queued twice (a redelivered signal, a retried request) meets its unique key.
     Mail.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     if any(row.due_at is not None and row.due_at <= timezone.now() for row in rows):
-        from notifications.tasks import dispatch_due  # tasks import services
-
-        transaction.on_commit(lambda: dispatch_due.delay(), robust=True)
+        # Wake the dispatcher once the rows are visible (beat would find them within its interval).
+        task_on_commit("notifications.dispatch_due")
 
 
 # --- Claiming and sending ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from elonara.ratelimit import RateLimitedError, rate_limit_request
+from core.ratelimit import RateLimitedError, rate_limit_request
 from notifications import services, tokens
 from notifications.forms import MailSettingsForm
 
