@@ -169,6 +169,8 @@ CELERY_BEAT_SCHEDULE = {
     "invitations-requeue-stale": {"task": "invitations.requeue_stale", "schedule": 900.0},
     # Invitations wait in the database (Invitation.due_at), not in countdown messages: this claims
     # the due ones in small batches and publishes only work due within the dispatch horizon.
+    # Series occurrences are made ahead for a window (elonara.series.SERIES_WINDOW); this keeps it full.
+    "elonara-extend-series": {"task": "elonara.extend_series", "schedule": 3600.0},
     "invitations-dispatch-due": {"task": "invitations.dispatch_due",
                                  "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
     # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):

@@ -5,7 +5,7 @@ from django import forms
 
 from elonara.errors import InvalidInputError
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
-from elonara.models import TIME_ZONE_CHOICES, Community, Event
+from elonara.models import TIME_ZONE_CHOICES, Community, Event, EventSeries
 from elonara.services import RepeatedTime, repeated_time_question, wall_clock_resolve
 
 # The service (elonara.images) does the real checks on the decoded file; this only guides the picker.
@@ -92,13 +92,33 @@ class EventForm(forms.Form):
         help_text="They cannot be refused, so they may fill the seats before members.")
     requires_approval = forms.BooleanField(label="Ask to join", required=False,
                                            help_text="You or a co-host approve each answer first.")
+    # A new event only: make it a series.
+    repeat = forms.ChoiceField(label="Repeats", required=False,
+                               choices=[("", "Does not repeat"), *EventSeries.Kind.choices])
+    repeat_rule = forms.CharField(label="Custom rule", max_length=300, required=False,
+                                  help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TU,TH or "
+                                            "FREQ=MONTHLY;BYDAY=-1FR (the last Friday).")
+    repeat_until = forms.DateField(label="Repeats until", required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    repeat_count = forms.IntegerField(label="…or this many times", required=False, min_value=1, max_value=500)
+    # Editing an occurrence of a series.
+    scope = forms.ChoiceField(label="Change", required=False, initial="this", widget=forms.RadioSelect,
+                              choices=[("this", "This event only"), ("following", "This and the following events")])
 
-    def __init__(self, *args, communities=None, has_image: bool = False, **kwargs):
+    REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
+
+    def __init__(self, *args, communities=None, has_image: bool = False, repeating: bool = True,
+                 occurrence: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if communities is not None:
             self.fields["community"].queryset = communities
         if not has_image:
             del self.fields["remove_image"]
+        if not repeating:
+            for name in self.REPEAT_FIELDS:
+                del self.fields[name]
+        if not occurrence:
+            del self.fields["scope"]
         if self.is_bound:
             self._ask_repeated_times()
 

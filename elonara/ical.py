@@ -18,7 +18,7 @@ import icalendar
 from django.conf import settings
 
 from elonara.cards import absolute_url
-from elonara.models import Event, zone_named
+from elonara.models import Event, EventSeries, zone_named
 
 PRODID = "-//Elonara//Events//EN"
 FEED_REFRESH = timedelta(hours=1)
@@ -134,3 +134,49 @@ def member_feed_ics(*, member, events: Iterable[Event]) -> bytes:
 def community_feed_ics(*, community, events: Iterable[Event]) -> bytes:
     return calendar_build(events=events, name=f"{community.name} · Elonara",
                           uid=_feed_uid("community-feed", community.pk), feed=True)
+
+
+def series_uid(series: EventSeries) -> str:
+    return _feed_uid("series", series.pk)
+
+
+def series_ics(*, series: EventSeries, occurrences: Iterable[Event], last_start) -> bytes:
+    """The series as one repeating VEVENT: DTSTART in the series' zone, its RRULE (UNTIL in UTC
+    or COUNT), an EXDATE per occurrence taken out, and an override (RECURRENCE-ID) for each
+    occurrence edited on its own. `last_start`: the last instant to cover with the VTIMEZONE."""
+    from datetime import UTC, datetime
+
+    zone = series.zone
+    page = absolute_url(series.get_absolute_url())
+    calendar = icalendar.Calendar.new(prodid=PRODID, name=ical_text(series.title, one_line=True),
+                                      uid=series_uid(series))
+    calendar.add("CALSCALE", "GREGORIAN")
+    if series.time_zone != "UTC":
+        calendar.add_component(_vtimezone(series.time_zone, series.starts_at.astimezone(zone).year,
+                                          last_start.astimezone(zone).year))
+    master = icalendar.Event.new(
+        uid=series_uid(series), summary=ical_text(series.title, one_line=True),
+        start=series.starts_at.astimezone(zone), end=(series.starts_at + series.duration).astimezone(zone),
+        stamp=series.updated_at, created=series.created_at, last_modified=series.updated_at,
+        sequence=series.sequence, description="\n\n".join(filter(None, [ical_text(series.description).strip(),
+                                                                         page])),
+        location=ical_text(series.venue, one_line=True) or ("Online" if series.online_url else None), url=page,
+    )
+    rule = icalendar.vRecur.from_ical(series.rule)
+    if series.until is not None:
+        rule["UNTIL"] = [series.until.astimezone(UTC)]
+    elif series.count is not None:
+        rule["COUNT"] = [series.count]
+    master.add("RRULE", rule)
+    if series.excluded:
+        master.add("EXDATE", [datetime.fromisoformat(k).astimezone(zone) for k in sorted(series.excluded)])
+    calendar.add_component(master)
+    for event in occurrences:
+        # Edited on its own (not cancelled: those are EXDATEs): its own details under the series' UID.
+        if event.sequence == 0 or event.is_cancelled or event.recurrence_id is None:
+            continue
+        override = _vevent(event)
+        override["UID"] = series_uid(series)
+        override.add("RECURRENCE-ID", event.recurrence_id.astimezone(zone))
+        calendar.add_component(override)
+    return calendar.to_ical()

@@ -102,6 +102,62 @@ class PublishedRecord(models.Model):
         abstract = True
 
 
+class EventSeries(models.Model):
+    """A repeating event. Its occurrences are real events (own page, answers, .ics, AT record),
+    made ahead for a window by elonara.series; the fields below are what new occurrences copy.
+
+    The rule is an RFC 5545 RRULE value without DTSTART/UNTIL/COUNT, expanded in `time_zone`
+    from the local wall-clock time of `starts_at` (elonara.recurrence)."""
+
+    class Kind(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        BIWEEKLY = "biweekly", "Every two weeks"
+        MONTHLY_NTH = "monthly_nth", "Every month on the same weekday (e.g. 2nd Tuesday)"
+        CUSTOM = "custom", "Custom rule (RRULE)"
+
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hosted_series")
+    community = models.ForeignKey(Community, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="series")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    rule = models.CharField(max_length=300)
+    until = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    # The first instance; later ones keep its wall-clock time in time_zone.
+    starts_at = models.DateTimeField()
+    duration = models.DurationField()
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    venue = models.CharField(max_length=255, blank=True)
+    online_url = models.URLField(max_length=500, blank=True)
+    mode = models.CharField(max_length=10, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    locality = models.CharField(max_length=120, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    capacity_counts_outside = models.BooleanField(default=False)
+    requires_approval = models.BooleanField(default=False)
+    # Instances taken out (a cancelled or deleted occurrence), as UTC ISO strings: the EXDATEs.
+    excluded = models.JSONField(default=list, blank=True)
+    sequence = models.PositiveIntegerField(default=0)
+    # Set when the series was split ("this and following"): the later part continues there.
+    continued_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "event series"
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_kind_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("series-detail", kwargs={"pk": self.pk})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_named(self.time_zone)
+
+
 class Event(CoverImage, PublishedRecord):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -144,6 +200,11 @@ class Event(CoverImage, PublishedRecord):
     # "Ask to join": answers wait for the host's or a co-host's approval (RSVP.Status.REQUESTED).
     requires_approval = models.BooleanField("ask to join", default=False)
     cohosts = models.ManyToManyField(settings.AUTH_USER_MODEL, through="EventCohost", related_name="cohosted_events")
+    # An occurrence of a series: `recurrence_id` is the start the rule gave it (RFC 5545
+    # RECURRENCE-ID), kept when this one occurrence is moved.
+    series = models.ForeignKey(EventSeries, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="occurrences")
+    recurrence_id = models.DateTimeField(null=True, blank=True)
     # iCalendar SEQUENCE (RFC 5545 3.8.7.4): grows with every change a calendar entry shows, so
     # calendar apps replace their copy instead of keeping a stale one.
     sequence = models.PositiveIntegerField(default=0)
@@ -157,6 +218,7 @@ class Event(CoverImage, PublishedRecord):
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=models.F("starts_at")), name="event_ends_after_start"
             ),
+            models.UniqueConstraint(fields=["series", "recurrence_id"], name="unique_series_occurrence"),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,16 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost, ExternalRSVP
+from elonara.models import (
+    RSVP,
+    CalendarFeed,
+    Community,
+    CommunityMembership,
+    Event,
+    EventCohost,
+    EventSeries,
+    ExternalRSVP,
+)
 from members.models import Member
 
 
@@ -235,3 +244,33 @@ def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:
     if not member.is_authenticated:
         return None
     return CalendarFeed.objects.filter(member=member).first()
+
+
+def series_occurrences_upcoming(*, series: EventSeries) -> list[Event]:
+    """The series' occurrences that have not ended, with those of the series it continues as."""
+    chain = [series.pk]
+    if series.continued_by_id:
+        chain.append(series.continued_by_id)
+    return list(Event.objects.filter(series_id__in=chain, ends_at__gte=timezone.now()).order_by("starts_at")
+                .only("title", "starts_at", "ends_at", "time_zone", "status", "going_count", "capacity")[:50])
+
+
+def series_occurrences_all(*, series: EventSeries) -> list[Event]:
+    return list(series.occurrences.order_by("recurrence_id"))
+
+
+# A series without an end is covered this far ahead by its calendar file's VTIMEZONE.
+SERIES_ZONE_HORIZON = timedelta(days=365 * 5)
+
+
+def series_last_start(*, series: EventSeries) -> datetime:
+    """The last start the series can have (bounded for one without an end)."""
+    from elonara.recurrence import instants
+
+    if series.until is not None:
+        return series.until
+    if series.count is not None:
+        starts = list(instants(series.rule, local_start=series.starts_at.astimezone(series.zone),
+                               zone=series.zone, count=series.count))
+        return starts[-1] if starts else series.starts_at
+    return max(series.starts_at, timezone.now()) + SERIES_ZONE_HORIZON

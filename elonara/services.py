@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
@@ -18,7 +18,7 @@ from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost, EventSeries
 from elonara.selectors import event_can_manage, event_seats_taken
 from members.models import Member
 from notifications import hooks as mail_hooks
@@ -341,6 +341,21 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     return event
 
 
+def _series_exclude(*, event: Event) -> None:
+    """A cancelled or deleted occurrence leaves its series: its instant becomes an EXDATE (and
+    is not made again when the window is extended)."""
+    if event.series_id is None or event.recurrence_id is None:
+        return
+    series = EventSeries.objects.select_for_update().filter(pk=event.series_id).first()
+    if series is None:
+        return
+    key = event.recurrence_id.astimezone(UTC).isoformat()
+    if key not in series.excluded:
+        series.excluded = [*series.excluded, key]
+        series.sequence += 1
+        series.save(update_fields=["excluded", "sequence", "updated_at"])
+
+
 @transaction.atomic
 def event_cancel(*, event: Event, actor: Member) -> Event:
     """Cancel an event (its host only). It stays visible, marked cancelled, and calendar feeds
@@ -355,6 +370,7 @@ def event_cancel(*, event: Event, actor: Member) -> Event:
         current.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
         publishing.event_publish_queue(event=current)
         mail_hooks.event_cancelled(event=current)  # notifications: cancellation mail on commit
+        _series_exclude(event=current)
     event.status, event.cancelled_at, event.sequence = current.status, current.cancelled_at, current.sequence
     event.updated_at = current.updated_at
     event.publish_state, event.at_rkey = current.publish_state, current.at_rkey
@@ -370,6 +386,7 @@ def event_delete(*, event: Event, actor: Member) -> None:
     current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
     if current is None:
         return
+    _series_exclude(event=current)
     if current.at_rkey:
         publishing.record_delete_queue(member=current.host, collection=atrecords.EVENT_NSID, rkey=current.at_rkey)
     for rsvp in RSVP.objects.select_related("member").filter(event=current).exclude(at_rkey=""):

@@ -67,3 +67,11 @@ def delete_record(self, member_id: int, collection: str, rkey: str, slot_at: flo
                                   kwargs={"slot_at": outcome.slot_at, "attempt": next_attempt},
                                   countdown=outcome.retry_in)
     return outcome.state
+
+
+@shared_task(name="elonara.extend_series", acks_late=True)
+def extend_series() -> int:
+    """Beat: make the next occurrences of every live series (idempotent)."""
+    from elonara.series import series_extend_all
+
+    return series_extend_all()

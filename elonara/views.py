@@ -17,10 +17,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
-from elonara import cards, ical, publishing, selectors, services
+from elonara import cards, ical, publishing, recurrence, selectors, services
+from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
-from elonara.models import RSVP, Community, Event
+from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from invitations import selectors as invitation_selectors
 from members.models import Member
@@ -181,8 +182,15 @@ def event_create(request):
         initial["community"] = communities.filter(slug=slug).first()
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        kind, rule = data.pop("repeat", ""), data.pop("repeat_rule", "")
+        until_date, count = data.pop("repeat_until", None), data.pop("repeat_count", None)
         try:
-            event = services.event_create(host=request.user, **form.cleaned_data)
+            if kind:
+                event = series_services.series_create(host=request.user, kind=kind, rule=rule,
+                                                      until_date=until_date, count=count, **data)
+            else:
+                event = services.event_create(host=request.user, **data)
         except ElonaraError as error:
             _apply_error(form, error)
         else:
@@ -209,10 +217,15 @@ def event_edit(request, pk):
     # The communities offered are the host's (a co-host edits the host's event).
     communities = selectors.community_list_for_member(member=event.host)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
-                     has_image=bool(event.image))
+                     has_image=bool(event.image), repeating=False, occurrence=event.series_id is not None)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        scope = data.pop("scope", "") or "this"
         try:
-            services.event_update(event=event, editor=request.user, **form.cleaned_data)
+            if scope == "following" and event.series_id is not None:
+                series_services.series_update_following(event=event, editor=request.user, **data)
+            else:
+                services.event_update(event=event, editor=request.user, **data)
         except ElonaraError as error:
             _apply_error(form, error)
         else:
@@ -222,7 +235,7 @@ def event_edit(request, pk):
 
 
 def event_detail(request, pk):
-    event = get_object_or_404(Event.objects.select_related("host", "community"), pk=pk)
+    event = get_object_or_404(Event.objects.select_related("host", "community", "series"), pk=pk)
     attendees = selectors.event_attendees(event=event)
     user = request.user
     # The viewer's own answer is among the attendees: no query of its own.
@@ -334,6 +347,28 @@ def event_attendees_csv(request, pk):
     for row in selectors.event_attendee_export_rows(event=event):
         writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) else cell for cell in row])
     return response
+
+
+def series_detail(request, pk):
+    series = get_object_or_404(EventSeries.objects.select_related("host", "continued_by"), pk=pk)
+    zone = series.zone
+    return render(request, "elonara/series_detail.html", {
+        "series": series,
+        "zone": zone,
+        "rule_text": recurrence.describe(series.kind, local_start=series.starts_at.astimezone(zone), rule=series.rule),
+        "occurrences": selectors.series_occurrences_upcoming(series=series),
+        "is_host": request.user.is_authenticated and series.host_id == request.user.pk,
+    })
+
+
+@require_GET
+def series_ics(request, pk):
+    """The series as one repeating calendar entry (RRULE, EXDATEs, edited occurrences)."""
+    series = get_object_or_404(EventSeries, pk=pk)
+    body = ical.series_ics(series=series, occurrences=selectors.series_occurrences_all(series=series),
+                           last_start=selectors.series_last_start(series=series))
+    return _calendar_response(body, filename=f"{slugify(series.title)[:60] or 'series'}-{series.pk}.ics",
+                              download=False)
 
 
 @require_GET

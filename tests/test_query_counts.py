@@ -52,6 +52,12 @@ class World:
         elonara_services.community_join(community=self.community, member=self.bob)
         elonara_services.rsvp_set(event=self.event, member=self.bob, status="going")
         elonara_services.rsvp_set(event=self.event, member=self.ann, status="going")
+        from elonara import series as series_services
+
+        start = timezone.now() + timedelta(days=2)
+        self.series = series_services.series_create(host=self.ann, kind="weekly", starts_at=start,
+                                                    ends_at=start + timedelta(hours=2), title="Weekly Go",
+                                                    venue="Club").series
         self.grow()
 
     @staticmethod
@@ -104,6 +110,7 @@ def _urls(w: World) -> dict[str, str]:
         "picker": f"/invitations/event/{w.event.pk}/invite/", "progress": f"/invitations/batches/{w.batch.pk}/",
         "batch_api": f"/api/invitations/batches/{w.batch.pk}/",
         "landing": f"/events/{w.event.pk}/?invitation={w.invitation.token}",
+        "series": f"/series/{w.series.pk}/", "series_ics": f"/series/{w.series.pk}/calendar.ics",
         "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
@@ -151,6 +158,8 @@ CASES = [
     ("bob", "get", "landing", 9, 200),  # the same
     ("bob", "post", "/events/{event}/rsvp/", 14, 302),  # + the event locked + publishing the RSVP record (6)
     ("bob", "post", "/communities/{community}/join/", 6, 302),
+    ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
+    ("anonymous", "get", "series_ics", 2, 200),
     ("ann", "get", "people", 7, 200),  # requests, waiting list, co-hosts, seats
     ("ann", "get", "attendees_csv", 4, 200),
     ("ann", "get", "event_api", 6, 200),
