@@ -11,6 +11,8 @@ from elonara.api import (
     EventRequestsView,
     EventRsvpView,
     EventWaitlistView,
+    SeriesCreateView,
+    SeriesDetailView,
 )
 from members.api import TokenExchangeView
 
@@ -18,6 +20,8 @@ urlpatterns = [
     path("auth/token/", TokenExchangeView.as_view(), name="api-token-exchange"),
     path("events/", EventListView.as_view(), name="api-events"),
     path("events/<int:pk>/", EventDetailView.as_view(), name="api-event"),
+    path("series/", SeriesCreateView.as_view(), name="api-series-create"),
+    path("series/<int:pk>/", SeriesDetailView.as_view(), name="api-series"),
     path("events/<int:pk>/rsvp/", EventRsvpView.as_view(), name="api-event-rsvp"),
     path("events/<int:pk>/waitlist/", EventWaitlistView.as_view(), name="api-event-waitlist"),
     path("events/<int:pk>/requests/", EventRequestsView.as_view(), name="api-event-requests"),

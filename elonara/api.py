@@ -12,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from elonara import selectors, services
-from elonara.models import RSVP, Event
+from elonara import recurrence, selectors, services
+from elonara import series as series_services
+from elonara.models import RSVP, Event, EventSeries
 from members.models import Member
 
 
@@ -23,7 +24,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url",
-                  "status", "url", "capacity", "requires_approval"]
+                  "status", "url", "capacity", "requires_approval", "series"]
 
     def get_url(self, event: Event) -> str:
         return event.get_absolute_url()
@@ -175,3 +176,55 @@ class EventRsvpView(APIView):
         # "going" may come back "waitlisted" (with a place in line) or "requested" (ask to join).
         return Response({"event": event.pk, "status": rsvp.status,
                          "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp)})
+
+
+class SeriesCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EventSeries.Kind.choices)
+    rule = serializers.CharField(max_length=300, required=False, default="")
+    until_date = serializers.DateField(required=False, allow_null=True, default=None)
+    count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=500)
+    title = serializers.CharField(max_length=200)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    time_zone = serializers.CharField(max_length=64, default="UTC")
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+    venue = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+    capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    requires_approval = serializers.BooleanField(required=False, default=False)
+
+
+def _series_data(series: EventSeries) -> dict:
+    zone = series.zone
+    return {
+        "id": series.pk, "title": series.title, "kind": series.kind, "rule": series.rule,
+        "description_of_rule": recurrence.describe(series.kind, local_start=series.starts_at.astimezone(zone),
+                                                   rule=series.rule),
+        "until": series.until, "count": series.count, "time_zone": series.time_zone,
+        "starts_at": series.starts_at, "continued_by": series.continued_by_id,
+        "url": series.get_absolute_url(),
+        "occurrences": [{"id": e.pk, "starts_at": e.starts_at, "status": e.status, "url": e.get_absolute_url()}
+                        for e in selectors.series_occurrences_upcoming(series=series)],
+    }
+
+
+class SeriesCreateView(APIView):
+    """POST /api/series/ -> a repeating event (its first occurrences are made at once)."""
+
+    token_permission = "events"
+
+    def post(self, request: Request) -> Response:
+        data = SeriesCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        first = series_services.series_create(host=request.user, **fields)
+        return Response(_series_data(first.series), status=201)
+
+
+class SeriesDetailView(APIView):
+    """GET /api/series/<pk>/ -> the rule and the next dates."""
+
+    token_permission = "read"
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_series_data(get_object_or_404(EventSeries, pk=pk)))

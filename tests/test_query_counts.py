@@ -110,7 +110,8 @@ def _urls(w: World) -> dict[str, str]:
         "picker": f"/invitations/event/{w.event.pk}/invite/", "progress": f"/invitations/batches/{w.batch.pk}/",
         "batch_api": f"/api/invitations/batches/{w.batch.pk}/",
         "landing": f"/events/{w.event.pk}/?invitation={w.invitation.token}",
-        "series": f"/series/{w.series.pk}/", "series_ics": f"/series/{w.series.pk}/calendar.ics",
+        "series": f"/series/{w.series.pk}/", "series_api": f"/api/series/{w.series.pk}/",
+        "series_ics": f"/series/{w.series.pk}/calendar.ics",
         "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
@@ -160,6 +161,7 @@ CASES = [
     ("bob", "post", "/communities/{community}/join/", 6, 302),
     ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
     ("anonymous", "get", "series_ics", 2, 200),
+    ("ann", "get", "series_api", 4, 200),
     ("ann", "get", "people", 7, 200),  # requests, waiting list, co-hosts, seats
     ("ann", "get", "attendees_csv", 4, 200),
     ("ann", "get", "event_api", 6, 200),

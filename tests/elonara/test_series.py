@@ -199,3 +199,28 @@ def test_create_a_weekly_series_from_the_form_and_see_its_page(client):
     # Editing an occurrence asks which ones to change.
     assert 'value="following"' in client.get(reverse("event-edit", args=[first.pk])).content.decode()
     assert 'name="repeat"' not in client.get(reverse("event-edit", args=[first.pk])).content.decode()
+
+
+def test_api_creates_a_series_and_lists_its_dates(client):
+    from members import api_tokens
+
+    host = make_member()
+    secret = api_tokens.api_token_create(member=host, name="t", permissions=["events", "read"]).secret
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_tokens.api_access_token_issue(secret=secret)[0]}"}
+    created = client.post("/api/series/", {
+        "kind": "biweekly", "title": "Book club", "starts_at": "2027-03-18T18:30:00+01:00",
+        "ends_at": "2027-03-18T20:00:00+01:00", "time_zone": "Europe/Paris", "venue": "Library", "count": 4,
+    }, content_type="application/json", **auth)
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["rule"] == "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH" and body["description_of_rule"] == "Every other Thursday"
+    assert len(body["occurrences"]) == 4
+    assert {datetime.fromisoformat(o["starts_at"]).astimezone(PARIS).hour for o in body["occurrences"]} == {18}
+    read = client.get(f"/api/series/{body['id']}/", **auth).json()
+    assert read["occurrences"] == body["occurrences"]
+    bad = client.post("/api/series/", {"kind": "custom", "rule": "FREQ=SECONDLY", "title": "x",
+                                       "starts_at": "2027-03-18T18:30:00Z", "ends_at": "2027-03-18T19:30:00Z",
+                                       "venue": "y"}, content_type="application/json", **auth)
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid"
+    event = client.get(f"/api/events/{read['occurrences'][1]['id']}/", **auth).json()
+    assert event["series"] == body["id"]
