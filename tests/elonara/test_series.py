@@ -52,6 +52,11 @@ def ics_instants_icalendar(body: bytes) -> list[datetime]:
 
 
 def ics_instants_vobject(body: bytes) -> list[datetime]:
+    # vobject keeps the first VTIMEZONE it saw for a TZID for the whole process: forget ours, so
+    # this file is read with its own (as a calendar app reading only it would).
+    registry = vars(vobject.icalendar)["__tzidMap"]
+    for tzid in ("America/New_York", "Europe/Paris"):
+        registry.pop(tzid, None)
     calendar = vobject.readOne(body.decode())
     master = next(v for v in calendar.vevent_list if hasattr(v, "rrule"))
     return [i.astimezone(UTC) for i in master.getrruleset(addRDate=True)]
