@@ -120,11 +120,17 @@ def build_site() -> Site:
     invitation.refresh_from_db()
     community_invitation.refresh_from_db()
 
+    from elonara import series as series_services
+
+    weekly = series_services.series_create(
+        host=alice, kind="weekly", starts_at=start + timedelta(days=2), ends_at=start + timedelta(days=2, hours=2),
+        title="Weekly Go night", venue="Club house", time_zone="Europe/Berlin", capacity=12)
     token = api_tokens.api_token_create(member=alice, name="calendar script " + LONG_WORD, permissions=["read"])
     elonara_services.calendar_feed_issue(member=alice)
     return Site(alice=alice, bob=bob, carol=carol, community=community, event=event, plain_event=plain_event,
                 long_event=long_event, cancelled_event=cancelled_event, invitation=invitation,
-                community_invitation=community_invitation, batch=invitation.batch, api_token_id=token.token.pk)
+                community_invitation=community_invitation, batch=invitation.batch, api_token_id=token.token.pk,
+                extra={"series_first": weekly})
 
 
 def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
@@ -140,6 +146,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
         ("community", community.get_absolute_url()),
         ("communities", "/communities/"),
         ("profile-public", "/members/carol/"),
+        ("series", site.extra["series_first"].series.get_absolute_url()),
         ("terms", "/terms/"),
         ("privacy", "/privacy/"),
     ]
@@ -158,6 +165,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("event-new", "/events/new/"),
             ("event-edit", f"/events/{event.pk}/edit/"),
             ("event-people", f"/events/{event.pk}/people/"),
+            ("event-occurrence-edit", f"/events/{site.extra['series_first'].pk}/edit/"),
             ("event-cancel", f"/events/{event.pk}/cancel/"),
             ("event-delete", f"/events/{event.pk}/delete/"),
             ("community-host", community.get_absolute_url()),
