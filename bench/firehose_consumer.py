@@ -12,7 +12,8 @@
 
 4. Replays it once more through the whole `FirehoseConsumer.handle` (Django, SQLite in a temporary
    file): kept frames look up their event and store the cursor in a transaction; none of the
-   subjects is one of our events there, so no RSVP rows are written.
+   subjects is one of our events there, so no RSVP rows are written; the event records (another
+   app's, to that database) are validated and kept as network events, their RSVPs counted.
 
     ELONARA_PEER_STATE=<peer state file> .venv/bin/python bench/firehose_consumer.py
     .venv/bin/python bench/firehose_consumer.py --replay FILE
@@ -39,6 +40,8 @@ from bluesky.atproto.firehose import FirehoseFilter, subscribe_url  # noqa: E402
 
 CALENDAR = ("community.lexicon.calendar.event", "community.lexicon.calendar.rsvp")
 NOW = "2026-11-26T10:00:00.000Z"
+# Recorded events start in the future: the consumer keeps other apps' upcoming events (network.models).
+STARTS = "2036-11-26T18:00:00.000Z"
 
 
 def _session(client: httpx.Client, account: dict) -> tuple[str, dict]:
@@ -100,7 +103,7 @@ def record_frames(peer: dict, *, rounds: int) -> list[bytes]:
             if n % 10 == 0:
                 did, headers = members[0]
                 events.append(_create(client, did, headers, CALENDAR[0], {
-                    "$type": CALENDAR[0], "name": f"Bench event {n}", "createdAt": NOW, "startsAt": NOW,
+                    "$type": CALENDAR[0], "name": f"Bench event {n}", "createdAt": NOW, "startsAt": STARTS,
                     "mode": f"{CALENDAR[0]}#inperson", "status": f"{CALENDAR[0]}#scheduled",
                     "locations": [{"$type": "community.lexicon.location.address", "country": "PT",
                                    "locality": "Lisboa"}]}))
@@ -187,6 +190,12 @@ def full_consumer(stream: list[bytes]) -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"whole consumer (FirehoseConsumer.handle, SQLite): {len(stream) / wall:,.0f} frames/s wall, "
               f"{len(stream) / cpu:,.0f} frames/s CPU; {consumer.filter.stats.kept_ops:,} kept ops looked up")
+        try:
+            from network.models import NetworkEvent
+        except ImportError:  # an older tree, for comparison
+            return
+        print(f"  event records of other apps kept as network events: {NetworkEvent.objects.count():,} "
+              f"(each repeated frame re-checked against the stored one)")
         from django.db import connections
 
         connections.close_all()

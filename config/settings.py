@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "bluesky",
     "invitations",
     "notifications",
+    "network",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +172,8 @@ CELERY_BEAT_SCHEDULE = {
     # the due ones in small batches and publishes only work due within the dispatch horizon.
     # Series occurrences are made ahead for a window (elonara.series.SERIES_WINDOW); this keeps it full.
     "elonara-extend-series": {"task": "elonara.extend_series", "schedule": 3600.0},
+    # Network events that ended more than a day ago go; the table is trimmed to NETWORK_EVENTS_MAX.
+    "network-events-cleanup": {"task": "network.cleanup", "schedule": 900.0},
     "invitations-dispatch-due": {"task": "invitations.dispatch_due",
                                  "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
     # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):
@@ -248,6 +251,8 @@ RATE_LIMITS = {
     "password_reset": _rate_limit("password_reset", "5/900"),
     # "Send the confirmation link again".
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
+    # Pasted event links: each resolves an identity and reads a record at a server the link names.
+    "network_paste": _rate_limit("network_paste", "30/600"),
 }
 
 REST_FRAMEWORK = {
@@ -457,3 +462,12 @@ if SENTRY_DSN:
     from config.sentry import sentry_init
 
     sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+
+# --- Network events (events made in other AT Protocol apps) ----------------------------
+# The App View that serves public profiles (a network event's creator: handle, name, avatar).
+BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app").rstrip("/")
+# At most this many network events are kept; beyond it the clean-up drops those starting last
+# and the firehose consumer stops adding new ones until there is room again.
+NETWORK_EVENTS_MAX = env.int("NETWORK_EVENTS_MAX", default=200_000)
+# Hosts whose event-page links name the record in their path (see network/links.py).
+NETWORK_EVENT_LINK_HOSTS = tuple(env.list("NETWORK_EVENT_LINK_HOSTS", default=["smokesignal.events"]))

@@ -96,3 +96,14 @@ def connect_completed() -> None:
 def connect_refused(code: str) -> None:
     """code: the AtprotoError code (state_unknown, par_refused, did_taken, ...)."""
     CONNECTS_REFUSED.labels(code=_label(code)).inc()
+
+
+# --- network events (wired in network/services.py) -------------------------------------------
+NETWORK_EVENTS = Counter(
+    "elonara_network_events", "Event records of other apps read from the network, by outcome "
+    "(kept, updated, deleted, invalid, too_large, no_start, bad_time, past, blocked, full).", ["outcome"]
+)
+
+
+def network_event(outcome: str) -> None:
+    NETWORK_EVENTS.labels(outcome=_label(outcome)).inc()

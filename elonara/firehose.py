@@ -3,7 +3,8 @@
 `FirehoseConsumer.run()` (started by `manage.py consume_firehose`) reads
 com.atproto.sync.subscribeRepos from `BLUESKY_FIREHOSE_URL`, keeps only operations on
 community.lexicon.calendar.rsvp / .event (see bluesky.atproto.firehose) and hands them to
-`firehose_ops_apply`, which upserts the RSVPs whose subject is one of our events and stores the
+`firehose_ops_apply`, which upserts the RSVPs whose subject is one of our events, keeps other apps'
+events and the answers to them (network.services), and stores the
 cursor in the same transaction: a consumer killed at any point resumes from the last applied frame,
 and re-applying a frame changes nothing (rows keyed by record URI, older sequence numbers ignored).
 """
@@ -32,6 +33,7 @@ from bluesky.selectors import member_id_for_did
 from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
+from network import services as network_services
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
     recount: set[int] = set()
     for op in ops:
         if op.collection == atrecords.RSVP_NSID:
+            if network_services.network_answer_apply(op=op):
+                continue  # an answer to an event of another app (network.services)
             to_resolve.extend(_apply_rsvp(op, recount))
         elif op.collection == atrecords.EVENT_NSID:
             _apply_event(op)
@@ -204,7 +208,9 @@ def outside_answers_adopt(*, did: str, member_id: int) -> int:
 def _apply_event(op: RecordOp) -> None:
     event = Event.objects.filter(at_uri=op.uri).first()
     if event is None:
-        return  # other apps' events are not shown here
+        # Another app's event (or ours read back before its URI was saved: dropped there).
+        network_services.network_event_apply(op=op)
+        return
     if op.action == "delete":
         Event.objects.filter(pk=event.pk).update(
             at_uri="", at_cid="", publish_state=PublishState.FAILED,

@@ -41,6 +41,9 @@ def ical_text(value: str, *, one_line: bool = False) -> str:
 def event_uid(event: Event) -> str:
     """Stable for the event's life: same id, same public host."""
     host = urlsplit(settings.ELONARA_PUBLIC_URL).hostname or "elonara.invalid"
+    # Network events (network.models) name themselves after their record, not a row id.
+    if own := getattr(event, "ical_uid", ""):
+        return f"{own}@{host}"
     return f"event-{event.pk}@{host}"
 
 

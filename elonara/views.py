@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.text import slugify
@@ -25,6 +26,7 @@ from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from invitations import selectors as invitation_selectors
 from members.models import Member
+from network import selectors as network_selectors
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -442,9 +444,20 @@ def member_calendar(request, token):
     member = feed.member
     events = selectors.event_list_for_member_calendar(member=member)
     count, last_change = selectors.event_calendar_version(events=events)
+    # Events of other apps the member answered going/maybe (network.models) are in it too.
+    since = timezone.now() - selectors.CALENDAR_FEED_PAST
+    network_events = network_selectors.network_events_for_member_calendar(
+        member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)
+    network_version, network_change = network_selectors.network_calendar_version(member=member, since=since)
+    last_change = max((t for t in (last_change, network_change) if t), default=None)
+
+    def build() -> bytes:
+        merged = sorted([*events, *network_events], key=lambda event: event.starts_at)
+        return ical.member_feed_ics(member=member, events=merged)
+
     return _calendar_conditional(
-        request, key=f"member:{member.pk}", version=(member.name, count, last_change), last_change=last_change,
-        build=lambda: ical.member_feed_ics(member=member, events=events), filename="elonara.ics", download=False,
+        request, key=f"member:{member.pk}", version=(member.name, count, network_version, last_change),
+        last_change=last_change, build=build, filename="elonara.ics", download=False,
         headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex, nofollow"})
 
 

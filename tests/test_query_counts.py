@@ -22,6 +22,8 @@ from django.utils import timezone
 from elonara import services as elonara_services
 from invitations import services as invitation_services
 from invitations.models import Invitation
+from network import services as network_services
+from network.models import FollowedAccount, NetworkAnswer
 from notifications.tokens import confirmation_token, unsubscribe_token
 from tests.invitations.conftest import link_identity, make_member, profile, random_did
 
@@ -58,7 +60,19 @@ class World:
         self.series = series_services.series_create(host=self.ann, kind="weekly", starts_at=start,
                                                     ends_at=start + timedelta(hours=2), title="Weekly Go",
                                                     venue="Club").series
+        self.network_event = self._network_event(did=self.bob_did)
+        network_services.network_rsvp_set(event=self.network_event, member=self.ann, status="going")
         self.grow()
+
+    @staticmethod
+    def _network_event(*, did: str):
+        """An event made in another app, as the firehose consumer keeps it."""
+        start = timezone.now() + timedelta(days=2, hours=next(_seq))
+        record = {"$type": "community.lexicon.calendar.event", "name": "Go night", "description": "Bring a board",
+                  "createdAt": "2026-11-26T10:00:00.000Z", "startsAt": start.isoformat(),
+                  "endsAt": (start + timedelta(hours=2)).isoformat()}
+        return network_services.network_event_store(did=did, rkey=f"3lnet{next(_seq):08d}", cid="bafyrei" + "a" * 52,
+                                                     record=record, seq=next(_seq))
 
     @staticmethod
     def _event(*, host, community=None, title="Meetup"):
@@ -84,6 +98,16 @@ class World:
             sent.batch.invitations.update(status=Invitation.Status.SENT)
             elonara_services.rsvp_set(event=event, member=self.ann, status="going")
             elonara_services.rsvp_set(event=event, member=self.bob, status="maybe")
+            # Network events: by members, by strangers, followed, answered.
+            stranger = random_did()
+            FollowedAccount.objects.create(member=self.bob, did=stranger)
+            for did in (stranger, self.ann_did, random_did()):
+                network_event = self._network_event(did=did)
+                NetworkAnswer.objects.create(event=network_event, did=stranger, uri=f"at://{stranger}/x/{i}{did[-4:]}",
+                                             cid="b", status="going")
+            network_services.network_rsvp_set(event=network_event, member=self.bob, status="maybe")
+            NetworkAnswer.objects.create(event=self.network_event, did=stranger, uri=f"at://{stranger}/y/{i}",
+                                         cid="b", status="interested")
             # Invitations: more in Ann's batch, and more for Bob from other hosts.
             invitation_services.invitations_enqueue(host=self.ann, target=self.event, message_template="",
                                                     profiles=[profile(f"x{i}.test")])
@@ -117,6 +141,9 @@ def _urls(w: World) -> dict[str, str]:
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
         "confirm": f"/notifications/confirm/{confirmation_token(member_id=w.bob.pk, email=w.bob.email)}/",
         "unsubscribe": f"/notifications/unsubscribe/{unsubscribe_token(member_id=w.bob.pk, topic='reminders')}/",
+        "network_event": w.network_event.get_absolute_url(),
+        "network_rsvp": w.network_event.get_absolute_url() + "rsvp/",
+        "upcoming_search": "/upcoming/?q=go&when=month&mode=inperson",
     }
 
 
@@ -137,7 +164,13 @@ CASES = [
     ("anonymous", "post", "confirm", 5, 200),  # member, settings (locked), save, in a transaction
     ("anonymous", "get", "unsubscribe", 0, 200),
     ("anonymous", "post", "unsubscribe", 5, 200),  # member, settings (locked), save, in a transaction
-    ("ann", "get", "/", 6, 200),
+    ("anonymous", "get", "/upcoming/", 2, 200),
+    ("anonymous", "get", "network_event", 2, 200),
+    ("ann", "get", "/", 7, 200),  # + answers to events of other apps ("Your plans")
+    ("ann", "get", "/upcoming/", 5, 200),  # + follows copied when? (queue a refresh), our events, network events
+    ("ann", "get", "upcoming_search", 5, 200),
+    ("ann", "get", "/upcoming/?follows=1", 5, 200),
+    ("ann", "get", "network_event", 6, 200),
     ("ann", "get", "/communities/", 3, 200),
     ("ann", "get", "/communities/new/", 2, 200),
     ("ann", "get", "community", 8, 200),
@@ -154,7 +187,9 @@ CASES = [
     ("ann", "get", "batch_api", 5, 200),
     ("ann", "get", "/api/bluesky/identity/", 3, 200),
     ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
-    ("bob", "get", "/", 6, 200),
+    ("bob", "get", "/", 7, 200),
+    ("bob", "get", "/upcoming/", 5, 200),
+    ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
     ("bob", "get", "event", 6, 200),  # the same
     ("bob", "get", "landing", 9, 200),  # the same
     ("bob", "post", "/events/{event}/rsvp/", 14, 302),  # + the event locked + publishing the RSVP record (6)
@@ -184,6 +219,7 @@ def _request(client: Client, w: World, method: str, url: str):
         return client.post(url, {"email": w.bob.email})
     if url.endswith("/notifications/settings/"):
         return client.post(url, {"rsvp_confirmations": "on", "reminders": "on"})
+        return client.post(url, {"status": "going" if "/network/" not in url else "not_going"})
     return client.post(url)
 
 

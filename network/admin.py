@@ -1,0 +1,61 @@
+from django.contrib import admin
+
+from elonara.admin import RECORD_FIELDS
+from network.models import Creator, NetworkAnswer, NetworkEvent, NetworkRSVP
+
+
+@admin.action(description="Block: hide everywhere and keep no new events of theirs")
+def block_creators(modeladmin, request, queryset):
+    queryset.update(blocked=True)
+
+
+@admin.action(description="Unblock")
+def unblock(modeladmin, request, queryset):
+    queryset.update(blocked=False)
+
+
+@admin.action(description="Block: hide everywhere")
+def block_events(modeladmin, request, queryset):
+    queryset.update(blocked=True)
+
+
+@admin.register(Creator)
+class CreatorAdmin(admin.ModelAdmin):
+    list_display = ["did", "handle", "display_name", "blocked", "profile_checked_at"]
+    list_filter = ["blocked"]
+    search_fields = ["did", "handle", "display_name"]
+    # The profile comes from the App View; staff decide only whether the account is blocked.
+    readonly_fields = ["did", "handle", "display_name", "avatar_url", "profile_checked_at", "created_at"]
+    actions = [block_creators, unblock]
+
+
+@admin.register(NetworkEvent)
+class NetworkEventAdmin(admin.ModelAdmin):
+    """Read from the network: staff can block an event (or delete it; a new firehose version
+    would bring it back, a block keeps it hidden)."""
+
+    list_display = ["name", "creator", "starts_at", "mode", "status", "going_count", "blocked", "seen_at"]
+    list_filter = ["blocked", "mode", "status"]
+    search_fields = ["name", "uri", "creator__handle", "creator__did"]
+    date_hierarchy = "starts_at"
+    raw_id_fields = ["creator"]
+    readonly_fields = ["uri", "rkey", "cid", "name", "description", "starts_at", "ends_at", "has_end",
+                       "utc_offset_minutes", "mode", "status", "place", "online_url", "link_url", "seq", "revision",
+                       "seen_at", "updated_at", "going_count", "interested_count"]
+    actions = [block_events, unblock]
+
+
+@admin.register(NetworkRSVP)
+class NetworkRSVPAdmin(admin.ModelAdmin):
+    list_display = ["event", "member", "status", "updated_at", "publish_state"]
+    list_filter = ["status", "publish_state"]
+    raw_id_fields = ["event", "member"]
+    readonly_fields = [*RECORD_FIELDS, "subject_cid"]
+
+
+@admin.register(NetworkAnswer)
+class NetworkAnswerAdmin(admin.ModelAdmin):
+    list_display = ["event", "did", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["did", "uri"]
+    raw_id_fields = ["event"]

@@ -1,0 +1,153 @@
+"""Reads for network events and the "Upcoming" page (our events and network events together)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from heapq import merge
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from bluesky.models import BlueskyIdentity, MemberAppPassword
+from elonara.models import RSVP, Event
+from members.models import Member
+from network.models import FollowedAccount, FollowSync, HiddenCreator, NetworkAnswer, NetworkEvent, NetworkRSVP
+from network.records import EVENT_NSID
+
+UPCOMING_LIMIT = 50
+WHEN = {"week": timedelta(days=7), "month": timedelta(days=31)}
+
+
+@dataclass(frozen=True)
+class UpcomingFilters:
+    when: str = ""  # "", "week", "month"
+    mode: str = ""  # "", "online", "inperson"
+    q: str = ""
+    follows_only: bool = False
+
+    @classmethod
+    def from_query(cls, params) -> UpcomingFilters:
+        when = params.get("when", "")
+        mode = params.get("mode", "")
+        return cls(when=when if when in WHEN else "", mode=mode if mode in ("online", "inperson") else "",
+                   q=" ".join(params.get("q", "").split())[:200], follows_only=params.get("follows") == "1")
+
+
+@dataclass(frozen=True)
+class UpcomingItem:
+    starts_at: datetime
+    kind: str  # "ours" or "network"
+    event: Event | NetworkEvent
+
+
+def _text_filter(queryset: QuerySet, q: str, *, title: str) -> QuerySet:
+    if not q:
+        return queryset
+    if connection.vendor == "postgresql":
+        # Full-text search; "simple" keeps every language's words as they are (events come in any).
+        vector = SearchVector(title, weight="A", config="simple") + SearchVector("description", weight="B",
+                                                                                 config="simple")
+        return queryset.annotate(search=vector).filter(search=SearchQuery(q, search_type="websearch",
+                                                                          config="simple"))
+    words = q.split()[:8]
+    for word in words:
+        queryset = queryset.filter(Q(**{f"{title}__icontains": word}) | Q(description__icontains=word))
+    return queryset
+
+
+def _member_dids_q(field: str) -> Q:
+    return (Q(**{f"{field}__in": BlueskyIdentity.objects.values("did")})
+            | Q(**{f"{field}__in": MemberAppPassword.objects.exclude(did="").values("did")}))
+
+
+def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCOMING_LIMIT,
+                  now: datetime | None = None) -> list[UpcomingItem]:
+    """Our events and network events that have not ended, soonest first (two queries).
+
+    By default a network event shows only when its creator is one of our members, someone the
+    member follows, or someone the member follows answered it (the network is open: spam is a
+    given); `follows_only` keeps only creators (and our hosts) the member follows."""
+    now = now or timezone.now()
+    ours = Event.objects.filter(ends_at__gte=now, status=Event.Status.SCHEDULED)
+    network = NetworkEvent.objects.filter(ends_at__gte=now, blocked=False, creator__blocked=False).exclude(
+        Exists(Event.objects.filter(at_uri=OuterRef("uri"))))  # our own records read back before we saved them
+    if filters.when:
+        ours = ours.filter(starts_at__lt=now + WHEN[filters.when])
+        network = network.filter(starts_at__lt=now + WHEN[filters.when])
+    if filters.mode == "online":
+        ours = ours.filter(Q(mode__in=[Event.Mode.VIRTUAL, Event.Mode.HYBRID]) | Q(mode="", online_url__gt=""))
+        network = network.filter(mode__in=[NetworkEvent.Mode.VIRTUAL, NetworkEvent.Mode.HYBRID])
+    elif filters.mode == "inperson":
+        ours = ours.filter(Q(mode__in=[Event.Mode.INPERSON, Event.Mode.HYBRID]) | Q(mode="", venue__gt="")
+                           | Q(mode="", online_url=""))
+        network = network.filter(mode__in=[NetworkEvent.Mode.INPERSON, NetworkEvent.Mode.HYBRID])
+    ours = _text_filter(ours, filters.q, title="title")
+    network = _text_filter(network, filters.q, title="name")
+    if member.is_authenticated:
+        follows = FollowedAccount.objects.filter(member=member).values("did")
+        network = network.exclude(creator_id__in=HiddenCreator.objects.filter(member=member).values("creator_id"))
+        if filters.follows_only:
+            network = network.filter(creator__did__in=follows)
+            ours = ours.filter(Q(host__bluesky_identity__did__in=follows)
+                               | Q(host__bluesky_app_password__did__in=follows))
+        else:
+            network = network.filter(
+                Q(creator__did__in=follows) | _member_dids_q("creator__did")
+                | Q(pk__in=NetworkAnswer.objects.filter(did__in=follows).values("event_id"))
+                | Q(pk__in=NetworkRSVP.objects.filter(member=member).values("event_id")))
+    else:
+        network = network.filter(_member_dids_q("creator__did"))
+    ours_rows = list(ours.select_related("host", "community").order_by("starts_at")[:limit])
+    network_rows = list(network.select_related("creator").defer("description").order_by("starts_at")[:limit])
+    items = merge((UpcomingItem(e.starts_at, "ours", e) for e in ours_rows),
+                  (UpcomingItem(e.starts_at, "network", e) for e in network_rows),
+                  key=lambda item: item.starts_at)
+    return list(items)[:limit]
+
+
+def follow_sync_get(*, member: Member) -> FollowSync | None:
+    if not member.is_authenticated:
+        return None
+    return FollowSync.objects.filter(member=member).first()
+
+
+def network_event_get(*, did: str, rkey: str) -> NetworkEvent | None:
+    return (NetworkEvent.objects.select_related("creator").filter(uri=f"at://{did}/{EVENT_NSID}/{rkey}")
+            .first())
+
+
+def network_rsvp_for(*, event: NetworkEvent, member: Member) -> NetworkRSVP | None:
+    if not member.is_authenticated:
+        return None
+    return NetworkRSVP.objects.filter(event=event, member=member).first()
+
+
+def network_member_answers(*, event: NetworkEvent) -> dict[str, list[NetworkRSVP]]:
+    grouped: dict[str, list[NetworkRSVP]] = {status: [] for status in NetworkRSVP.Status.values}
+    for rsvp in event.member_rsvps.select_related("member").order_by("updated_at")[:300]:
+        grouped[rsvp.status].append(rsvp)
+    return grouped
+
+
+def creator_is_hidden(*, creator_id: int, member: Member) -> bool:
+    return bool(member.is_authenticated
+                and HiddenCreator.objects.filter(member=member, creator_id=creator_id).exists())
+
+
+def network_events_for_member_calendar(*, member: Member, since: datetime, limit: int) -> QuerySet[NetworkEvent]:
+    attending = NetworkRSVP.objects.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE])
+    return NetworkEvent.objects.filter(pk__in=attending.values("event_id"), ends_at__gte=since).order_by(
+        "starts_at")[:limit]
+
+
+def network_calendar_version(*, member: Member, since: datetime) -> tuple[tuple[int, int], datetime | None]:
+    """Like elonara.selectors.event_calendar_version, for the network events in the member's feed:
+    an answer given or changed, or a new version of the event, changes it (one aggregate)."""
+    row = NetworkRSVP.objects.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE],
+                                     event__ends_at__gte=since).aggregate(
+        n=Count("pk"), ids=Sum("event_id"), answered=Max("updated_at"), changed=Max("event__updated_at"))
+    last = max((t for t in (row["answered"], row["changed"]) if t), default=None)
+    return (row["n"], row["ids"] or 0), last

@@ -1,0 +1,494 @@
+"""Services for network events: kept from the firehose, fetched from a pasted link, answered.
+
+Untrusted input throughout: records are validated against the bundled lexicon and bounded
+(network.records) before anything is stored; an invalid one is counted (metric) and dropped.
+Profiles and follows are read outside the firehose consumer's loop, in tasks, through the
+SSRF-safe client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from bluesky import clients
+from bluesky.atproto import AtprotoError
+from bluesky.atproto.firehose import RecordOp
+from bluesky.atproto.identity import is_valid_did
+from bluesky.atproto.xrpc import PdsClient
+from bluesky.lexicon import record_problems
+from bluesky.records import is_did, is_valid_rkey
+from core import metrics
+from core.tasks import task_on_commit
+from elonara import atrecords, publishing
+from elonara.errors import ElonaraError, InvalidInputError
+from elonara.models import Event, PublishState
+from elonara.services import member_home_cache_clear
+from members.models import Member
+from network.links import LinkNotUnderstood, link_parse
+from network.models import (
+    Creator,
+    FollowedAccount,
+    FollowSync,
+    HiddenCreator,
+    NetworkAnswer,
+    NetworkEvent,
+    NetworkRSVP,
+)
+from network.records import EVENT_NSID, RSVP_NSID, EventFields, RecordRejected, event_fields
+
+logger = logging.getLogger(__name__)
+
+# Kept until this long after they end (then the clean-up removes them).
+KEEP_AFTER_END = timedelta(days=1)
+PROFILE_TTL = timedelta(hours=24)
+# A failed profile read is not tried again sooner than this.
+PROFILE_RETRY = timedelta(hours=1)
+FOLLOWS_TTL = timedelta(hours=1)
+FOLLOWS_MAX_PAGES = 50
+# The table's size is counted at most this often by the consumer (a COUNT per event is too much).
+_COUNT_EVERY_SECONDS = 60.0
+_count_cache: dict[str, float] = {"at": 0.0, "n": 0.0}
+
+_ANSWER_STATUS = {f"{RSVP_NSID}#going": NetworkAnswer.Status.GOING,
+                  f"{RSVP_NSID}#interested": NetworkAnswer.Status.INTERESTED,
+                  f"{RSVP_NSID}#notgoing": NetworkAnswer.Status.NOT_GOING}
+
+
+class NetworkEventError(ElonaraError):
+    """A pasted link could not be shown. `code`: link | resolve | fetch | invalid | past | blocked."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message, field="link")
+        self.code = code
+
+
+# --- storing records ----------------------------------------------------------------------------
+
+def _table_full() -> bool:
+    now = time.monotonic()
+    if now - _count_cache["at"] > _COUNT_EVERY_SECONDS:
+        _count_cache["n"] = NetworkEvent.objects.count()
+        _count_cache["at"] = now
+    return _count_cache["n"] >= settings.NETWORK_EVENTS_MAX
+
+
+def _queue_profile(creator: Creator) -> None:
+    stale = creator.profile_checked_at is None or creator.profile_checked_at < timezone.now() - PROFILE_TTL
+    if stale:
+        task_on_commit("network.refresh_creator", creator.did)
+
+
+def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int = 0) -> NetworkEvent | None:
+    """Keep (or update) one event record. None: dropped (invalid, too large, over, blocked, full);
+    the reason is counted. Replays of frames older than what we hold change nothing."""
+    uri = f"at://{did}/{EVENT_NSID}/{rkey}"
+    if Event.objects.filter(at_uri=uri).exists():
+        return None  # one of our own events echoing back
+    try:
+        fields = event_fields(record)
+    except RecordRejected as rejected:
+        metrics.network_event(rejected.code)
+        NetworkEvent.objects.filter(uri=uri).delete()  # an update that broke it: not shown any more
+        return None
+    existing = NetworkEvent.objects.select_related("creator").filter(uri=uri).first()
+    if existing is not None and seq and existing.seq >= seq:
+        return existing
+    if fields.ends_at < timezone.now() - KEEP_AFTER_END:
+        metrics.network_event("past")
+        if existing is not None:
+            existing.delete()
+        return None
+    if existing is not None:
+        if existing.blocked or existing.creator.blocked:
+            metrics.network_event("blocked")
+            return existing
+        if existing.cid != cid:
+            NetworkEvent.objects.filter(pk=existing.pk).update(
+                cid=cid, seq=max(seq, existing.seq), revision=F("revision") + 1, updated_at=timezone.now(),
+                **_columns(fields))
+            metrics.network_event("updated")
+            answered = list(NetworkRSVP.objects.filter(event=existing).values_list("member_id", flat=True))
+            if answered:  # their "Your plans" shows the event's name
+                transaction.on_commit(lambda: member_home_cache_clear(answered))
+        elif seq > existing.seq:
+            NetworkEvent.objects.filter(pk=existing.pk).update(seq=seq)
+        existing.refresh_from_db()
+        return existing
+    creator, _ = Creator.objects.get_or_create(did=did)
+    if creator.blocked:
+        metrics.network_event("blocked")
+        return None
+    if _table_full():
+        metrics.network_event("full")
+        return None
+    event = NetworkEvent.objects.create(creator=creator, uri=uri, rkey=rkey, cid=cid, seq=seq, **_columns(fields))
+    _count_cache["n"] += 1
+    metrics.network_event("kept")
+    _queue_profile(creator)
+    return event
+
+
+def _columns(fields: EventFields) -> dict[str, Any]:
+    return {"name": fields.name, "description": fields.description, "starts_at": fields.starts_at,
+            "ends_at": fields.ends_at, "has_end": fields.has_end, "utc_offset_minutes": fields.utc_offset_minutes,
+            "mode": fields.mode, "status": fields.status, "place": fields.place, "online_url": fields.online_url,
+            "link_url": fields.link_url}
+
+
+def network_event_apply(*, op: RecordOp) -> None:
+    """One firehose operation on an event record that is not ours (called inside the consumer's
+    transaction for the frame)."""
+    if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
+        metrics.network_event("invalid")
+        return
+    if op.action == "delete":
+        deleted, _ = NetworkEvent.objects.filter(uri=op.uri, seq__lt=op.seq).delete()
+        if deleted:
+            metrics.network_event("deleted")
+        return
+    if op.record is None or not op.cid:
+        return  # the block is missing from the commit: nothing to read
+    network_event_store(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
+
+
+def network_answer_apply(*, op: RecordOp) -> bool:
+    """An RSVP record seen on the firehose: True when it concerned a network event (or one of our
+    members' answers to one) and was handled here; False: not ours to handle."""
+    if NetworkRSVP.objects.filter(at_uri=op.uri).exists():
+        return True  # a member's answer written by us echoing back: already shown
+    existing = NetworkAnswer.objects.filter(uri=op.uri).first()
+    if op.action == "delete":
+        if existing is None:
+            return False
+        event_id = existing.event_id
+        existing.delete()
+        _answers_recount(event_id=event_id)
+        return True
+    record = op.record if isinstance(op.record, dict) else None
+    subject = record.get("subject") if record else None
+    subject_uri = subject.get("uri") if isinstance(subject, dict) else None
+    event = NetworkEvent.objects.filter(uri=subject_uri).only("pk").first() if isinstance(subject_uri, str) else None
+    if event is None:
+        if existing is not None:  # re-pointed elsewhere: no longer an answer to a network event
+            existing.delete()
+            _answers_recount(event_id=existing.event_id)
+        return False
+    status = _ANSWER_STATUS.get(record.get("status")) if record else None
+    if status is None or not is_valid_did(op.repo) or record_problems(RSVP_NSID, record):
+        return True  # about a network event, but not an answer we can read: dropped
+    if existing is not None and existing.seq >= op.seq:
+        return True  # replayed frame
+    NetworkAnswer.objects.update_or_create(uri=op.uri, defaults={
+        "event": event, "did": op.repo, "cid": op.cid or "", "status": status, "seq": op.seq})
+    _answers_recount(event_id=event.pk)
+    if existing is not None and existing.event_id != event.pk:
+        _answers_recount(event_id=existing.event_id)
+    return True
+
+
+def _answers_recount(*, event_id: int) -> None:
+    counts = dict(NetworkAnswer.objects.filter(event_id=event_id).values_list("status").annotate(n=Count("id"))
+                  .values_list("status", "n"))
+    members = dict(NetworkRSVP.objects.filter(event_id=event_id).values_list("status").annotate(n=Count("id"))
+                   .values_list("status", "n"))
+    NetworkEvent.objects.filter(pk=event_id).update(
+        going_count=counts.get("going", 0) + members.get("going", 0),
+        interested_count=counts.get("interested", 0) + members.get("maybe", 0))
+
+
+def network_events_cleanup(*, now=None) -> int:
+    """Remove events that ended more than a day ago, then trim to NETWORK_EVENTS_MAX (those that
+    start last go first: the furthest future matters least). Returns how many went."""
+    now = now or timezone.now()
+    removed, _ = NetworkEvent.objects.filter(ends_at__lt=now - KEEP_AFTER_END).delete()
+    excess = NetworkEvent.objects.count() - settings.NETWORK_EVENTS_MAX
+    if excess > 0:
+        ids = list(NetworkEvent.objects.order_by("-starts_at").values_list("pk", flat=True)[:excess])
+        trimmed, _ = NetworkEvent.objects.filter(pk__in=ids).delete()
+        removed += trimmed
+    Creator.objects.filter(events__isnull=True, blocked=False).exclude(
+        pk__in=HiddenCreator.objects.values("creator_id")).delete()
+    _count_cache["at"] = 0.0
+    return removed
+
+
+# --- a pasted link ------------------------------------------------------------------------------
+
+def network_event_fetch(*, link: str) -> NetworkEvent:
+    """Show the event a pasted link names: resolve the account's DID to its PDS, read the record
+    with com.atproto.repo.getRecord (SSRF-safe client, its size and time limits), validate, keep."""
+    try:
+        parsed = link_parse(link, app_hosts=settings.NETWORK_EVENT_LINK_HOSTS,
+                            allow_test_tld=settings.ATPROTO_ALLOW_INSECURE_HOSTS)
+    except LinkNotUnderstood as exc:
+        raise NetworkEventError(str(exc), code="link") from exc
+    if parsed.is_did:
+        known = NetworkEvent.objects.filter(uri=f"at://{parsed.authority}/{EVENT_NSID}/{parsed.rkey}").first()
+    else:
+        known = None
+    resolver = clients.identity_resolver()
+    try:
+        identity = resolver.resolve(parsed.authority)
+    except AtprotoError as exc:
+        if known is not None:
+            return known
+        raise NetworkEventError("The account that made this event could not be found.", code="resolve") from exc
+    uri = f"at://{identity.did}/{EVENT_NSID}/{parsed.rkey}"
+    if (ours := Event.objects.filter(at_uri=uri).first()) is not None:
+        raise _OwnEvent(ours)
+    pds = PdsClient(http=clients.safe_http_client(), pds_url=identity.pds_url)
+    try:
+        body = pds.get("com.atproto.repo.getRecord",
+                       params={"repo": identity.did, "collection": EVENT_NSID, "rkey": parsed.rkey})
+    except AtprotoError as exc:
+        status = getattr(exc, "status", None)
+        if status == 400 and (known := NetworkEvent.objects.filter(uri=uri).first()) is not None:
+            known.delete()  # gone from the repository
+        message = ("That event does not exist (any more)." if status in (400, 404)
+                   else "The event's server could not be reached; try again.")
+        raise NetworkEventError(message, code="fetch") from exc
+    cid = body.get("cid")
+    if body.get("uri") not in (uri, None) or not isinstance(cid, str) or not cid:
+        raise NetworkEventError("The event's server sent an unexpected answer.", code="fetch")
+    try:
+        event_fields(body.get("value"))
+    except RecordRejected as rejected:
+        metrics.network_event(rejected.code)
+        raise NetworkEventError("That record is not a valid calendar event.", code="invalid") from rejected
+    with transaction.atomic():
+        creator = Creator.objects.filter(did=identity.did).first()
+        event = network_event_store(did=identity.did, rkey=parsed.rkey, cid=cid, record=body["value"])
+        if event is None:
+            if creator is not None and creator.blocked:
+                raise NetworkEventError("Events of this account are not shown here.", code="blocked")
+            raise NetworkEventError("That event is over.", code="past")
+        if event.blocked:
+            raise NetworkEventError("This event is not shown here.", code="blocked")
+    return event
+
+
+class _OwnEvent(NetworkEventError):
+    """The link names one of our own events: the caller redirects to its page."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__("That is an event on Elonara.", code="ours")
+        self.event = event
+
+
+OwnEventLinked = _OwnEvent
+
+
+# --- creators and follows -----------------------------------------------------------------------
+
+def creator_profile_refresh(*, did: str) -> None:
+    """Read the creator's public profile from the App View (handle, display name, avatar)."""
+    creator = Creator.objects.filter(did=did).first()
+    if creator is None or not is_did(did):
+        return
+    if creator.profile_checked_at and creator.profile_checked_at > timezone.now() - PROFILE_RETRY \
+            and creator.handle:
+        return
+    url = f"{settings.BLUESKY_APPVIEW_URL}/xrpc/app.bsky.actor.getProfile"
+    try:
+        body, _response = clients.safe_http_client().get_json(url, params={"actor": did})
+    except AtprotoError as exc:
+        logger.info("creator profile not read", extra={"failure": type(exc).__name__})
+        Creator.objects.filter(pk=creator.pk).update(profile_checked_at=timezone.now())
+        return
+    handle = body.get("handle") if body.get("did") == did else None
+    handle = handle if isinstance(handle, str) and handle != "handle.invalid" and len(handle) <= 253 else ""
+    name = body.get("displayName") if isinstance(body.get("displayName"), str) else ""
+    avatar = body.get("avatar") if isinstance(body.get("avatar"), str) else ""
+    Creator.objects.filter(pk=creator.pk).update(
+        handle=handle, display_name=" ".join(name.split())[:640],
+        avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 1000 else "",
+        profile_checked_at=timezone.now())
+
+
+def creators_refresh_stale(*, creators: list[Creator]) -> None:
+    """Queue a profile read for creators whose profile is missing or old (shown on a page)."""
+    from network.tasks import refresh_creator
+
+    cutoff = timezone.now() - PROFILE_TTL
+    for creator in creators:
+        if creator.profile_checked_at is None or creator.profile_checked_at < cutoff:
+            try:
+                refresh_creator.delay(creator.did)
+            except Exception:  # noqa: BLE001 - a broker hiccup must not break the page
+                logger.warning("profile refresh not queued")
+
+
+def member_follows_refresh(*, member: Member) -> int:
+    """Copy the accounts the member follows (their Bluesky graph) so pages can filter in SQL.
+
+    OAuth-connected members are read through their grant (BlueskyGraphService); members who
+    connected with an app password through the App View's public getFollows (follows are public)."""
+    from bluesky.graph import BlueskyGraphService, GraphError
+    from bluesky.selectors import member_did_get
+
+    dids: set[str] = set()
+    error = ""
+    try:
+        service = BlueskyGraphService()
+        cursor = None
+        for _ in range(FOLLOWS_MAX_PAGES):
+            page = service.get_follows(member, cursor=cursor)
+            dids.update(p.did for p in page.profiles)
+            if not page.cursor:
+                break
+            cursor = page.cursor
+    except GraphError as exc:
+        did = member_did_get(member=member) or _app_password_did(member)
+        if exc.code != "not_connected" or not did:
+            error = exc.code
+        else:
+            try:
+                dids = _public_follows(did)
+            except AtprotoError as inner:
+                error = getattr(inner, "code", "upstream")[:40]
+    if error:
+        FollowSync.objects.update_or_create(member=member, defaults={"synced_at": timezone.now(), "error": error})
+        return 0
+    with transaction.atomic():
+        FollowedAccount.objects.filter(member=member).exclude(did__in=dids).delete()
+        known = set(FollowedAccount.objects.filter(member=member).values_list("did", flat=True))
+        FollowedAccount.objects.bulk_create([FollowedAccount(member=member, did=d) for d in dids - known],
+                                            ignore_conflicts=True)
+        FollowSync.objects.update_or_create(member=member, defaults={"synced_at": timezone.now(), "error": "",
+                                                                     "count": len(dids)})
+    return len(dids)
+
+
+def _app_password_did(member: Member) -> str:
+    from bluesky.models import MemberAppPassword
+
+    return MemberAppPassword.objects.filter(member=member).exclude(did="").values_list("did", flat=True).first() or ""
+
+
+def _public_follows(did: str) -> set[str]:
+    http = clients.safe_http_client()
+    url = f"{settings.BLUESKY_APPVIEW_URL}/xrpc/app.bsky.graph.getFollows"
+    found: set[str] = set()
+    cursor = None
+    for _ in range(FOLLOWS_MAX_PAGES):
+        params = {"actor": did, "limit": 100, **({"cursor": cursor} if cursor else {})}
+        body, _response = http.get_json(url, params=params)
+        follows = body.get("follows") if isinstance(body.get("follows"), list) else []
+        found.update(f["did"] for f in follows if isinstance(f, dict) and is_did(f.get("did")))
+        cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+        if not cursor or not follows:
+            break
+    return found
+
+
+def member_follows_refresh_if_stale(*, member: Member, sync: FollowSync | None) -> None:
+    if sync is not None and sync.synced_at and sync.synced_at > timezone.now() - FOLLOWS_TTL:
+        return
+    from network.tasks import refresh_follows
+
+    try:
+        refresh_follows.delay(member.pk)
+    except Exception:  # noqa: BLE001 - a broker hiccup must not break the page
+        logger.warning("follows refresh not queued")
+
+
+@transaction.atomic
+def creator_hide(*, member: Member, creator: Creator) -> None:
+    HiddenCreator.objects.get_or_create(member=member, creator=creator)
+
+
+@transaction.atomic
+def creator_unhide(*, member: Member, creator: Creator) -> None:
+    HiddenCreator.objects.filter(member=member, creator=creator).delete()
+
+
+# --- answering ----------------------------------------------------------------------------------
+
+@transaction.atomic
+def network_rsvp_set(*, event: NetworkEvent, member: Member, status: str) -> NetworkRSVP:
+    """The member's answer to a network event; its record is written on commit, paced like our
+    own RSVPs, at one fixed record key per (member, event)."""
+    if status not in NetworkRSVP.Status.values:
+        raise InvalidInputError("Choose going, maybe or not going.", field="status")
+    event = NetworkEvent.objects.select_for_update().get(pk=event.pk)
+    if event.is_cancelled:
+        raise InvalidInputError("This event is cancelled.")
+    rsvp, created = NetworkRSVP.objects.get_or_create(event=event, member=member,
+                                                      defaults={"status": status, "subject_cid": event.cid})
+    if not created and rsvp.status == status and rsvp.subject_cid == event.cid \
+            and rsvp.publish_state != PublishState.FAILED:
+        return rsvp
+    if not created:
+        rsvp.status, rsvp.subject_cid = status, event.cid
+        rsvp.save(update_fields=["status", "subject_cid", "updated_at"])
+    _answers_recount(event_id=event.pk)
+    network_rsvp_publish_queue(rsvp=rsvp)
+    transaction.on_commit(lambda: member_home_cache_clear([member.pk]))  # "Your plans"
+    return rsvp
+
+
+def network_rsvp_publish_queue(*, rsvp: NetworkRSVP) -> bool:
+    if publishing._record_agent(rsvp.member) is None:
+        return False
+    rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=rsvp.event.uri)
+    NetworkRSVP.objects.filter(pk=rsvp.pk).update(at_rkey=rkey, publish_state=PublishState.PENDING, publish_error="")
+    rsvp.at_rkey, rsvp.publish_state, rsvp.publish_error = rkey, PublishState.PENDING, ""
+    task_on_commit("network.publish_rsvp", rsvp.pk)
+    return True
+
+
+def network_rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> publishing.PublishOutcome:
+    """One paced attempt to write the member's answer as their RSVP record. Idempotent: the key
+    is fixed, the write is a putRecord of the answer as it is now.
+
+    The same write path as our own events' RSVPs (elonara.publishing: the member's own account,
+    the write budget invitations share, the same failure policy)."""
+    rsvp = NetworkRSVP.objects.select_related("event", "member").filter(pk=rsvp_id).first()
+    if rsvp is None:
+        return publishing.PublishOutcome(state="missing")
+    chosen = publishing._record_agent(rsvp.member)
+    if chosen is None:
+        NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.NONE, publish_error="")
+        return publishing.PublishOutcome(state=PublishState.NONE)
+    agent, account = chosen
+    waiting = publishing._paced(account, slot_at)
+    if waiting is not None:
+        return waiting
+    event = rsvp.event
+    rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=event.uri)
+    NetworkRSVP.objects.filter(pk=rsvp_id).update(at_rkey=rkey, publish_attempts=F("publish_attempts") + 1)
+    attempt = rsvp.publish_attempts + 1
+    seen = rsvp.updated_at
+    record = atrecords.rsvp_record(rsvp=rsvp, event_uri=event.uri, event_cid=rsvp.subject_cid or event.cid,
+                                   created_at=rsvp.updated_at)
+    result = agent.record_put_for_member(rsvp.member, collection=RSVP_NSID, rkey=rkey, record=record,
+                                         managed_keys=atrecords.RSVP_KEYS)
+    if result.success:
+        NetworkRSVP.objects.filter(pk=rsvp_id).update(at_uri=result.uri, at_cid=result.cid,
+                                                      at_repo_did=result.repo_did, published_at=timezone.now())
+        NetworkRSVP.objects.filter(pk=rsvp_id, updated_at=seen).update(
+            publish_state=PublishState.PUBLISHED, publish_error="", publish_attempts=0)
+        return publishing.PublishOutcome(state=PublishState.PUBLISHED)
+    retry_in = publishing._after_failure(result, attempt=attempt, account=account)
+    if retry_in is None:
+        NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.FAILED,
+                                                      publish_error=result.error[:300])
+        return publishing.PublishOutcome(state=PublishState.FAILED)
+    NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_error=result.error[:300])
+    return publishing.PublishOutcome(state=PublishState.PENDING, retry_in=retry_in)
+
+
+def network_event_block(*, event: NetworkEvent) -> None:
+    NetworkEvent.objects.filter(pk=event.pk).update(blocked=True)
+
+
+def creator_block(*, creator: Creator) -> None:
+    Creator.objects.filter(pk=creator.pk).update(blocked=True)

@@ -1,0 +1,101 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.ratelimit import RateLimitedError, rate_limit_request
+from elonara import ical
+from elonara.errors import ElonaraError
+from network import selectors, services
+from network.forms import NetworkRSVPForm, PasteLinkForm
+from network.models import NetworkEvent
+from network.services import NetworkEventError, OwnEventLinked
+
+
+def _event_or_404(did: str, rkey: str) -> NetworkEvent:
+    event = selectors.network_event_get(did=did, rkey=rkey)
+    if event is None or event.blocked or event.creator.blocked:
+        raise Http404("No such event here")
+    return event
+
+
+@require_GET
+def upcoming(request):
+    filters = selectors.UpcomingFilters.from_query(request.GET)
+    sync = selectors.follow_sync_get(member=request.user)
+    if request.user.is_authenticated:
+        services.member_follows_refresh_if_stale(member=request.user, sync=sync)
+    items = selectors.upcoming_list(member=request.user, filters=filters)
+    return render(request, "network/upcoming.html", {
+        "items": items, "filters": filters, "sync": sync, "paste_form": PasteLinkForm(),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def paste(request):
+    form = PasteLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rate_limit_request(request, "network_paste")
+            event = services.network_event_fetch(link=form.cleaned_data["link"])
+        except OwnEventLinked as own:
+            return redirect(own.event)
+        except (NetworkEventError, RateLimitedError) as error:
+            form.add_error("link", error.message)
+        else:
+            return redirect(event)
+    return render(request, "network/paste.html", {"form": form})
+
+
+def event_detail(request, did, rkey):
+    event = _event_or_404(did, rkey)
+    rsvp = selectors.network_rsvp_for(event=event, member=request.user)
+    services.creators_refresh_stale(creators=[event.creator])
+    return render(request, "network/event_detail.html", {
+        "event": event, "creator": event.creator, "rsvp": rsvp,
+        "rsvp_form": NetworkRSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
+        "member_answers": selectors.network_member_answers(event=event),
+        "hidden": selectors.creator_is_hidden(creator_id=event.creator_id, member=request.user),
+    })
+
+
+@require_POST
+@login_required
+def event_rsvp(request, did, rkey):
+    event = _event_or_404(did, rkey)
+    form = NetworkRSVPForm(request.POST)
+    if form.is_valid():
+        try:
+            rsvp = services.network_rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"])
+        except ElonaraError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Your answer: {rsvp.get_status_display()}.")
+    else:
+        messages.error(request, "Choose going, maybe or not going.")
+    return redirect(event)
+
+
+@require_GET
+def event_ics(request, did, rkey):
+    event = _event_or_404(did, rkey)
+    body = ical.calendar_build(events=[event], name=event.name, uid=event.ical_uid, feed=False)
+    response = HttpResponse(body, content_type=ical.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{slugify(event.name)[:60] or "event"}.ics"'
+    return response
+
+
+@require_POST
+@login_required
+def creator_hide(request, did, rkey):
+    event = _event_or_404(did, rkey)
+    if request.POST.get("undo"):
+        services.creator_unhide(member=request.user, creator=event.creator)
+        messages.success(request, "Their events show on Upcoming again.")
+        return redirect(event)
+    services.creator_hide(member=request.user, creator=event.creator)
+    messages.success(request, f"You will not see events by {event.creator.name} on Upcoming.")
+    return redirect("network:upcoming")
