@@ -253,6 +253,8 @@ RATE_LIMITS = {
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
     # Pasted event links: each resolves an identity and reads a record at a server the link names.
     "network_paste": _rate_limit("network_paste", "30/600"),
+    # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
+    "conversation": _rate_limit("conversation", "120/60"),
 }
 
 REST_FRAMEWORK = {
@@ -310,6 +312,8 @@ BLUESKY_OAUTH_SCOPE = env(
 )
 # The App View that graph reads are proxied to (atproto-proxy header).
 BLUESKY_APPVIEW = env("BLUESKY_APPVIEW", default="did:web:api.bsky.app#bsky_appview")
+# The public App View, read without credentials (an event's conversation: app.bsky.feed.getPostThread).
+BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app")
 # Default writes mode until an admin sets one: "legacy" (app password) or "oauth".
 BLUESKY_WRITES_MODE = env("BLUESKY_WRITES_MODE", default="legacy")
 BLUESKY_RELAY_IDENTIFIER = env("BLUESKY_RELAY_IDENTIFIER", default="")

@@ -262,6 +262,31 @@ class EventCohost(models.Model):
         return f"{self.member} co-hosts {self.event}"
 
 
+class EventConversation(models.Model):
+    """The event's announcement post on Bluesky and the replies last read from the App View
+    (elonara.conversation): what the event page shows, without calling Bluesky."""
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="conversation")
+    post_uri = models.CharField(max_length=400)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    # Only what may be shown (hidden, blocked and muted replies are never stored).
+    replies = models.JSONField(default=list, blank=True)
+    reply_count = models.PositiveIntegerField(default=0)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    # When a refresh was last queued: one per event per refresh period, whatever the page views.
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"Conversation of {self.event}"
+
+    @property
+    def web_url(self) -> str:
+        did, _, rkey = self.post_uri.removeprefix("at://").partition("/app.bsky.feed.post/")
+        return f"https://bsky.app/profile/{did}/post/{rkey}"
+
+
 class RSVP(PublishedRecord):
     class Status(models.TextChoices):
         GOING = "going", "Going"

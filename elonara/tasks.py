@@ -75,3 +75,11 @@ def extend_series() -> int:
     from elonara.series import series_extend_all
 
     return series_extend_all()
+
+
+@shared_task(name="elonara.refresh_conversation", acks_late=True)
+def refresh_conversation(event_id: int) -> None:
+    """Read the event's Bluesky thread once (idempotent: it overwrites the stored replies)."""
+    from elonara.conversation import conversation_refresh
+
+    conversation_refresh(event_id=event_id)

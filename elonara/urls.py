@@ -23,6 +23,7 @@ urlpatterns = [
     path("events/<int:pk>/delete/", views.event_delete, name="event-delete"),
     path("series/<int:pk>/", views.series_detail, name="series-detail"),
     path("series/<int:pk>/calendar.ics", views.series_ics, name="series-ics"),
+    path("events/<int:pk>/conversation/", views.event_conversation, name="event-conversation"),
     path("events/<int:pk>/people/", views.event_people, name="event-people"),
     path("events/<int:pk>/attendees.csv", views.event_attendees_csv, name="event-attendees-csv"),
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),

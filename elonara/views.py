@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bluesky import selectors as bluesky_selectors
 from elonara import cards, ical, publishing, recurrence, selectors, services
+from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
@@ -237,8 +238,11 @@ def event_edit(request, pk):
 
 
 def event_detail(request, pk):
-    event = get_object_or_404(Event.objects.select_related("host", "community", "series"), pk=pk)
+    event = get_object_or_404(Event.objects.select_related("host", "community", "series", "conversation"), pk=pk)
     attendees = selectors.event_attendees(event=event)
+    # Shown as last read; a stale one is refreshed by a worker (never on this request).
+    conversation_row = getattr(event, "conversation", None)
+    conversation_services.conversation_refresh_if_stale(conversation=conversation_row)
     user = request.user
     # The viewer's own answer is among the attendees: no query of its own.
     rsvp = next((r for r in attendees if r.member_id == user.pk), None) if user.is_authenticated else None
@@ -261,6 +265,7 @@ def event_detail(request, pk):
         "attendees": grouped,
         "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
+        "conversation": conversation_row,
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.
@@ -371,6 +376,25 @@ def series_ics(request, pk):
                            last_start=selectors.series_last_start(series=series))
     return _calendar_response(body, filename=f"{slugify(series.title)[:60] or 'series'}-{series.pk}.ics",
                               download=False)
+
+
+@require_POST
+@login_required
+def event_conversation(request, pk):
+    """The host or a co-host links (or unlinks) the event's announcement post on Bluesky."""
+    event = get_object_or_404(Event, pk=pk)
+    try:
+        if request.POST.get("action") == "clear":
+            conversation_services.conversation_clear(event=event, actor=request.user)
+            messages.success(request, "The Bluesky post is no longer linked.")
+        else:
+            conversation_services.conversation_set(event=event, actor=request.user, link=request.POST.get("post", ""))
+            messages.success(request, "Linked. Replies on Bluesky show here in a moment.")
+    except NotAllowedError as error:
+        raise PermissionDenied(error.message) from error
+    except ElonaraError as error:
+        messages.error(request, error.message)
+    return redirect(event)
 
 
 @require_GET
