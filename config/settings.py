@@ -312,8 +312,6 @@ BLUESKY_OAUTH_SCOPE = env(
 )
 # The App View that graph reads are proxied to (atproto-proxy header).
 BLUESKY_APPVIEW = env("BLUESKY_APPVIEW", default="did:web:api.bsky.app#bsky_appview")
-# The public App View, read without credentials (an event's conversation: app.bsky.feed.getPostThread).
-BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app")
 # Default writes mode until an admin sets one: "legacy" (app password) or "oauth".
 BLUESKY_WRITES_MODE = env("BLUESKY_WRITES_MODE", default="legacy")
 BLUESKY_RELAY_IDENTIFIER = env("BLUESKY_RELAY_IDENTIFIER", default="")
@@ -468,7 +466,8 @@ if SENTRY_DSN:
     sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # --- Network events (events made in other AT Protocol apps) ----------------------------
-# The App View that serves public profiles (a network event's creator: handle, name, avatar).
+# The public App View, read without credentials: a network event creator's profile; an event's
+# conversation (app.bsky.feed.getPostThread, elonara.conversation).
 BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app").rstrip("/")
 # At most this many network events are kept; beyond it the clean-up drops those starting last
 # and the firehose consumer stops adding new ones until there is room again.
