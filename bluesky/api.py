@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,9 +21,28 @@ class IdentitySerializer(serializers.Serializer):
     missing_features = serializers.ListField(child=serializers.CharField())
 
 
+class IdentityAnswerSerializer(serializers.Serializer):
+    """`connected` only, when no Bluesky account was ever connected; otherwise every field."""
+
+    connected = serializers.BooleanField()
+    did = serializers.CharField(required=False)
+    handle = serializers.CharField(required=False)
+    server_host = serializers.CharField(required=False)
+    scope = serializers.CharField(required=False)
+    permissions = serializers.ListField(child=serializers.CharField(), required=False)
+    status = serializers.CharField(required=False)
+    connected_at = serializers.DateTimeField(required=False)
+    can_post = serializers.BooleanField(required=False)
+    can_read_graph = serializers.BooleanField(required=False)
+    missing_features = serializers.ListField(child=serializers.CharField(), required=False)
+
+
 class IdentityView(APIView):
+    """Your Bluesky connection: which account, what it lets Elonara do, and what it cannot."""
+
     token_permission = "read"
 
+    @extend_schema(responses={200: IdentityAnswerSerializer})
     def get(self, request):
         summary = identity_get_for_member(member=request.user)
         if summary is None:

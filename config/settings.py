@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_prometheus",
     "health_check",
     "members",
@@ -271,6 +273,26 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Application errors become {"error", "message"} with their status, in one place.
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # The OpenAPI description at /api/schema/ and /api/docs/ (config/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ElonaraAutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Elonara API",
+    "VERSION": "1",
+    # 3.1: "null or an object" is said in JSON Schema's own words (3.0's `nullable` beside a $ref is ambiguous).
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "PREPROCESSING_HOOKS": ["config.openapi.only_versioned_paths"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "elonara.models.Event.Status",
+                            "RsvpStatusEnum": "elonara.models.RSVP.Status"},
+    # Swagger UI and Redoc from drf-spectacular-sidecar, served as our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Security (production) --------------------------------------------------------------

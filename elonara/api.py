@@ -7,7 +7,9 @@ co-hosts see the waiting list and the requests and answer them; only the host ad
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from rest_framework import permissions, serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +21,9 @@ from members.models import Member
 
 
 class EventSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(help_text="The event's page, relative to the site.")
+    # A plain string: a blank URL field would be described as "a URI or empty", which '' matches twice.
+    online_url = serializers.CharField(read_only=True, help_text="The link for online events, or empty.")
 
     class Meta:
         model = Event
@@ -30,13 +34,43 @@ class EventSerializer(serializers.ModelSerializer):
         return event.get_absolute_url()
 
 
-class EventListView(APIView):
-    """GET /api/events/ -> upcoming events, soonest first."""
+class EventPagination(CursorPagination):
+    """Soonest first, then by id: a stable order, so following `next` neither skips nor repeats
+    an event while others are added."""
+
+    ordering = ("starts_at", "id")
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        # OpenAPI 3.1 (JSON Schema) words for "a URL or null"; DRF's own uses 3.0's `nullable`.
+        link = {"type": ["string", "null"], "format": "uri", "description": "null on the last (first) page."}
+        return {"type": "object", "required": ["next", "previous", "results"],
+                "properties": {"next": link, "previous": link, "results": schema}}
+
+
+class EventListView(generics.ListAPIView):
+    """Upcoming events (not ended yet), soonest first, a page at a time."""
+
+    token_permission = "read"
+    serializer_class = EventSerializer
+    pagination_class = EventPagination
+
+    def get_queryset(self):
+        return selectors.event_list_upcoming_for_api()
+
+
+class LegacyEventListView(APIView):
+    """GET /api/events/ (unversioned, as before versions): the first 100 upcoming events as
+    {"events": [...]}. /api/v1/events/ is paginated."""
 
     token_permission = "read"
 
+    @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        return Response({"events": EventSerializer(selectors.event_list_upcoming(limit=100), many=True).data})
+        events = selectors.event_list_upcoming_for_api().order_by("starts_at", "id")[:100]
+        return Response({"events": EventSerializer(events, many=True).data})
 
 
 class RsvpSerializer(serializers.Serializer):

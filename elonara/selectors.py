@@ -30,6 +30,13 @@ def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
     )
 
 
+def event_list_upcoming_for_api() -> QuerySet[Event]:
+    """Events that have not ended yet, with only the columns the API shows (the caller orders and pages)."""
+    return Event.objects.filter(ends_at__gte=timezone.now()).only(
+        "id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url", "status",
+        "capacity", "requires_approval", "series")
+
+
 def event_list_for_community(*, community: Community) -> QuerySet[Event]:
     return community.events.filter(ends_at__gte=timezone.now()).select_related("host").order_by("starts_at")
 

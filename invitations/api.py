@@ -8,12 +8,14 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bluesky.graph import BlueskyGraphService
+from config.openapi import ERROR
 from core.ratelimit import rate_limit_request
 from invitations import selectors, services, targets
 from invitations.models import InvitationBatch
@@ -27,6 +29,73 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
+KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=["event", "community"],
+                        description="What you invite to.")
+TARGET = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's or community's id.")
+
+
+class GraphProfileSerializer(serializers.Serializer):
+    did = serializers.CharField()
+    handle = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField(help_text="https only, or empty.")
+    follows_you = serializers.BooleanField(allow_null=True, help_text="null: Bluesky did not say.")
+    invited = serializers.CharField(help_text="Their invitation's status when already invited, else empty.")
+    invitable = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why they cannot be invited (a code), empty when they can.")
+    reason_text = serializers.CharField()
+
+
+class GraphPageSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["followers", "follows"])
+    profiles = GraphProfileSerializer(many=True)
+    cursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next page; null at the end.")
+    remaining_today = serializers.IntegerField(help_text="How many more people you may invite today.")
+
+
+class PreviewAccountSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`oauth`, `member` (your app password) or `relay`.")
+    handle = serializers.CharField(allow_null=True, required=False)
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    facets = serializers.ListField(child=serializers.DictField(), help_text="app.bsky.richtext.facet objects.")
+    langs = serializers.ListField(child=serializers.CharField())
+    embed = serializers.DictField(allow_null=True, help_text="The link card (app.bsky.embed.external).")
+    card_image = serializers.CharField(allow_null=True)
+    account = PreviewAccountSerializer(allow_null=True, help_text="Whose account posts it; null: none can.")
+    uses_your_message = serializers.BooleanField(help_text="False from the relay: Elonara's own wording is sent.")
+
+
+class BulkCreateResultSerializer(serializers.Serializer):
+    batch = serializers.IntegerField(allow_null=True, help_text="null when nobody could be invited.")
+    created = serializers.IntegerField()
+    skipped = serializers.DictField(child=serializers.CharField(), help_text="DID -> why not invited (a code).")
+    skipped_text = serializers.DictField(child=serializers.CharField(), help_text="DID -> why, in words.")
+    progress_url = serializers.CharField(allow_null=True)
+    status_url = serializers.CharField(allow_null=True, help_text="This batch's progress in the API.")
+
+
+class BatchFailureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    handle = serializers.CharField()
+    reason = serializers.CharField()
+    code = serializers.CharField()
+    retryable = serializers.BooleanField()
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    total = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    done = serializers.BooleanField(help_text="Nothing left waiting to be sent.")
+    failures = BatchFailureSerializer(many=True, help_text="The first 200 failed invitations, oldest first.")
+
+
 def _hosted_target(request: Request, kind: str, pk: int):
     target = get_target(kind, pk)
     if not targets.target_is_hosted_by(target, member=request.user):
@@ -35,10 +104,17 @@ def _hosted_target(request: Request, kind: str, pk: int):
 
 
 class GraphPageView(APIView):
-    """GET /api/invitations/<kind>/<pk>/graph/<followers|follows>/?cursor=..."""
+    """A page of your Bluesky followers (or the people you follow), each marked with whether they can
+    be invited and why not. Only the host of the event or community may call it."""
     token_permission = "invitations"
 
-
+    @extend_schema(parameters=[
+        KIND, TARGET, OpenApiParameter("graph", str, OpenApiParameter.PATH, enum=["followers", "follows"]),
+        OpenApiParameter("cursor", str, description="From the previous page."),
+        OpenApiParameter("limit", int, description="Page size (at most 100)."),
+    ], responses={200: GraphPageSerializer,
+                  409: OpenApiResponse(ERROR, description="No Bluesky account connected (`not_connected`)."),
+                  502: OpenApiResponse(ERROR, description="Bluesky did not answer (`upstream`).")})
     def get(self, request: Request, kind: str, pk: int, graph: str) -> Response:
         target = _hosted_target(request, kind, pk)
         page = BlueskyGraphService().get_page(member=request.user, kind=graph,
@@ -65,8 +141,10 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class PreviewView(APIView):
+    """The exact post one invitation would be, and whose account would post it. Sends nothing."""
     token_permission = "invitations"
 
+    @extend_schema(parameters=[KIND, TARGET], request=PreviewSerializer, responses={200: PreviewResultSerializer})
     def post(self, request: Request, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
         ser = PreviewSerializer(data=request.data)
@@ -91,10 +169,17 @@ class BulkCreateSerializer(serializers.Serializer):
 
 
 class BulkCreateView(APIView):
-    """POST /api/invitations/<kind>/<pk>/ {"dids": [...], "message": "..."}"""
+    """Invite these DIDs (from your graph pages) to the event or community. Each invitation is a post
+    sent later by a worker, paced to Bluesky's limits; follow them with `status_url`. People who
+    cannot be invited are listed in `skipped` with the reason."""
     token_permission = "invitations"
 
-
+    @extend_schema(parameters=[KIND, TARGET], request=BulkCreateSerializer, responses={
+        201: BulkCreateResultSerializer,
+        200: OpenApiResponse(BulkCreateResultSerializer, description="Nobody could be invited (see `skipped`)."),
+        409: OpenApiResponse(ERROR, description="No Bluesky account connected (`not_connected`)."),
+        502: OpenApiResponse(ERROR, description="Bluesky did not answer (`upstream`)."),
+    })
     def post(self, request: Request, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
         ser = BulkCreateSerializer(data=request.data)
@@ -119,10 +204,10 @@ class BulkCreateView(APIView):
 
 
 class BatchStatusView(APIView):
-    """GET /api/invitations/batches/<id>/ -> sent / failed / waiting counts and failures."""
+    """An invitation batch's progress: sent, failed and waiting counts, and the failures."""
     token_permission = "invitations"
 
-
+    @extend_schema(responses={200: BatchProgressSerializer})
     def get(self, request: Request, batch_id: int) -> Response:
         batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
         return Response(selectors.batch_progress(batch=batch))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import ErrorSerializer
 from members.api_tokens import api_access_token_issue
 from members.authentication import ApiRateThrottle
 
@@ -20,11 +22,25 @@ class TokenExchangeSerializer(serializers.Serializer):
     api_token = serializers.CharField(max_length=200, trim_whitespace=True)
 
 
+class AccessTokenSerializer(serializers.Serializer):
+    access_token = serializers.CharField(help_text="Send as `Authorization: Bearer <access_token>`.")
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField(help_text="Seconds until it expires (900).")
+
+
 class TokenExchangeView(APIView):
+    """Exchange an Elonara API token (made on your profile page, `elo_...`) for an access token valid
+    15 minutes, carrying the API token's permissions. No other credentials needed."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [TokenExchangeThrottle]
 
+    @extend_schema(request=TokenExchangeSerializer, auth=[], responses={
+        200: AccessTokenSerializer,
+        401: OpenApiResponse(ErrorSerializer, description="Unknown, revoked or malformed API token "
+                                                          "(`invalid_token`, with a WWW-Authenticate challenge)."),
+    })
     def post(self, request: Request) -> Response:
         data = TokenExchangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)

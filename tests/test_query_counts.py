@@ -186,6 +186,10 @@ CASES = [
     ("ann", "get", "progress", 5, 200),
     ("ann", "get", "batch_api", 5, 200),
     ("ann", "get", "/api/bluesky/identity/", 3, 200),
+    ("ann", "get", "/api/v1/events/", 3, 200),  # a page of events, only the columns shown
+    ("ann", "get", "/api/events/", 3, 200),  # the unversioned address: the first 100, unpaginated
+    ("anonymous", "get", "/api/schema/", 0, 200),
+    ("anonymous", "get", "/api/docs/", 0, 200),
     ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
     ("bob", "get", "/", 7, 200),
     ("bob", "get", "/upcoming/", 5, 200),
