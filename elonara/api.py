@@ -7,7 +7,7 @@ co-hosts see the waiting list and the requests and answer them; only the host ad
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -77,6 +77,65 @@ class RsvpSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[(value, RSVP.Status(value).label) for value in RSVP.ANSWERS])
 
 
+class MemberRefSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MyAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    waitlist_position = serializers.IntegerField(allow_null=True, help_text="Your place in line when waitlisted.")
+    wanted_status = serializers.ChoiceField(choices=RSVP.Status.choices, allow_null=True,
+                                            help_text="What you asked for while waitlisted or waiting for approval.")
+
+
+class EventDetailSerializer(EventSerializer):
+    host = MemberRefSerializer()
+    cohosts = MemberRefSerializer(many=True)
+    seats_taken = serializers.IntegerField()
+    my_answer = MyAnswerSerializer(allow_null=True, help_text="Your answer; null when you have none.")
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "host", "cohosts", "seats_taken", "my_answer"]
+
+
+class LineEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The answer's id (approve or decline it with this).")
+    member = MemberRefSerializer()
+    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    wanted_status = serializers.ChoiceField(choices=RSVP.Status.choices, allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class WaitlistSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    capacity = serializers.IntegerField(allow_null=True, help_text="Seat limit; null: none.")
+    seats_taken = serializers.IntegerField()
+    waitlist = LineEntrySerializer(many=True, help_text="First in line first.")
+
+
+class RequestsSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    requests = LineEntrySerializer(many=True)
+
+
+class RequestDecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    waitlist_position = serializers.IntegerField(allow_null=True)
+
+
+class CohostListSerializer(serializers.Serializer):
+    cohosts = MemberRefSerializer(many=True)
+
+
+class RsvpResultSerializer(serializers.Serializer):
+    event = serializers.IntegerField(help_text="The event's id.")
+    status = serializers.ChoiceField(choices=RSVP.Status.choices, help_text="Your answer as stored: "
+                                     "`going` may come back `waitlisted` or `requested`.")
+    waitlist_position = serializers.IntegerField(allow_null=True)
+
+
 class _ReadOrEvents:
     """GET needs a token's read permission; changes need events."""
 
@@ -100,10 +159,11 @@ def _my_answer(event: Event, member) -> dict | None:
 
 
 class EventDetailView(APIView):
-    """GET /api/events/<pk>/ -> the event with its seats, co-hosts and the caller's answer."""
+    """The event with its seats, co-hosts and your answer."""
 
     token_permission = "read"
 
+    @extend_schema(responses={200: EventDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         event = get_object_or_404(Event.objects.select_related("host"), pk=pk)
         data = EventSerializer(event).data
@@ -129,10 +189,11 @@ def _line(rows) -> list[dict]:
 
 
 class EventWaitlistView(APIView):
-    """GET /api/events/<pk>/waitlist/ -> the waiting list, first in line first (host, co-hosts)."""
+    """The waiting list, first in line first (the host and co-hosts only)."""
 
     token_permission = "read"
 
+    @extend_schema(responses={200: WaitlistSerializer})
     def get(self, request: Request, pk: int) -> Response:
         event = _managed_event(request, pk)
         return Response({"event": event.pk, "capacity": event.capacity,
@@ -141,20 +202,23 @@ class EventWaitlistView(APIView):
 
 
 class EventRequestsView(APIView):
-    """GET /api/events/<pk>/requests/ -> "ask to join" answers waiting (host, co-hosts)."""
+    """"Ask to join" answers waiting for a decision (the host and co-hosts only)."""
 
     token_permission = "read"
 
+    @extend_schema(responses={200: RequestsSerializer})
     def get(self, request: Request, pk: int) -> Response:
         event = _managed_event(request, pk)
         return Response({"event": event.pk, "requests": _line(selectors.event_requests(event=event))})
 
 
 class EventRequestAnswerView(APIView):
-    """POST /api/events/<pk>/requests/<rsvp_id>/approve/ or .../decline/"""
+    """Approve or decline an "ask to join" answer (the host and co-hosts only). Approved, it becomes
+    `going`, or `waitlisted` when the event is full."""
 
     token_permission = "events"
 
+    @extend_schema(request=None, responses={200: RequestDecisionSerializer})
     def post(self, request: Request, pk: int, rsvp_id: int, decision: str) -> Response:
         event = get_object_or_404(Event, pk=pk)
         act = services.rsvp_approve if decision == "approve" else services.rsvp_decline
@@ -168,13 +232,15 @@ class CohostSerializer(serializers.Serializer):
 
 
 class EventCohostsView(_ReadOrEvents, APIView):
-    """GET /api/events/<pk>/cohosts/ (anyone: they are shown on the page);
-    POST {"username": ...} adds one (the host only)."""
+    """The event's co-hosts (anyone may read them: they are shown on the page); adding one is for
+    the host only."""
 
+    @extend_schema(responses={200: CohostListSerializer})
     def get(self, request: Request, pk: int) -> Response:
         event = get_object_or_404(Event, pk=pk)
         return Response({"cohosts": [_member(m) for m in selectors.event_cohosts(event=event)]})
 
+    @extend_schema(request=CohostSerializer, responses={201: CohostListSerializer})
     def post(self, request: Request, pk: int) -> Response:
         event = get_object_or_404(Event, pk=pk)
         data = CohostSerializer(data=request.data)
@@ -185,10 +251,11 @@ class EventCohostsView(_ReadOrEvents, APIView):
 
 
 class EventCohostView(APIView):
-    """DELETE /api/events/<pk>/cohosts/<username>/ (the host, or the co-host stepping down)."""
+    """Remove a co-host (the host, or the co-host stepping down)."""
 
     token_permission = "events"
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int, username: str) -> Response:
         event = get_object_or_404(Event, pk=pk)
         member = get_object_or_404(Member, username=username)
@@ -197,10 +264,13 @@ class EventCohostView(APIView):
 
 
 class EventRsvpView(APIView):
-    """POST /api/events/<pk>/rsvp/ {"status": "going" | "maybe" | "not_going"}"""
+    """Answer an event (going, maybe, not going); answering again replaces your answer. A full event
+    puts a `going` on the waiting list; an "ask to join" event holds it for the hosts' decision.
+    With your Bluesky account connected, the answer is also an RSVP record in your repository."""
 
     token_permission = "events"
 
+    @extend_schema(request=RsvpSerializer, responses={200: RsvpResultSerializer})
     def post(self, request: Request, pk: int) -> Response:
         event = get_object_or_404(Event, pk=pk)
         data = RsvpSerializer(data=request.data)
