@@ -288,7 +288,8 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["config.openapi.only_versioned_paths"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "elonara.models.Event.Status",
-                            "RsvpStatusEnum": "elonara.models.RSVP.Status"},
+                            "RsvpStatusEnum": "elonara.models.RSVP.Status",
+                            "SeriesKindEnum": "elonara.models.EventSeries.Kind"},
     # Swagger UI and Redoc from drf-spectacular-sidecar, served as our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -284,7 +284,7 @@ class EventRsvpView(APIView):
 
 class SeriesCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EventSeries.Kind.choices)
-    rule = serializers.CharField(max_length=300, required=False, default="")
+    rule = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
     until_date = serializers.DateField(required=False, allow_null=True, default=None)
     count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=500)
     title = serializers.CharField(max_length=200)
@@ -296,6 +296,28 @@ class SeriesCreateSerializer(serializers.Serializer):
     online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
     capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     requires_approval = serializers.BooleanField(required=False, default=False)
+
+
+class SeriesOccurrenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=Event.Status.choices)
+    url = serializers.CharField()
+
+
+class SeriesSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    kind = serializers.ChoiceField(choices=EventSeries.Kind.choices)
+    rule = serializers.CharField(help_text="The RRULE (RFC 5545) for a custom rule, else empty.")
+    description_of_rule = serializers.CharField(help_text="The rule in words.")
+    until = serializers.DateField(allow_null=True)
+    count = serializers.IntegerField(allow_null=True)
+    time_zone = serializers.CharField()
+    starts_at = serializers.DateTimeField(help_text="The first occurrence's start.")
+    continued_by = serializers.IntegerField(allow_null=True, help_text="The series that replaced this one's future.")
+    url = serializers.CharField()
+    occurrences = SeriesOccurrenceSerializer(many=True, help_text="The next occurrences, soonest first.")
 
 
 def _series_data(series: EventSeries) -> dict:
@@ -313,10 +335,11 @@ def _series_data(series: EventSeries) -> dict:
 
 
 class SeriesCreateView(APIView):
-    """POST /api/series/ -> a repeating event (its first occurrences are made at once)."""
+    """Create a repeating event: its first occurrences are made at once, each an event of its own."""
 
     token_permission = "events"
 
+    @extend_schema(request=SeriesCreateSerializer, responses={201: SeriesSerializer})
     def post(self, request: Request) -> Response:
         data = SeriesCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -326,9 +349,10 @@ class SeriesCreateView(APIView):
 
 
 class SeriesDetailView(APIView):
-    """GET /api/series/<pk>/ -> the rule and the next dates."""
+    """A series: its rule and its next dates."""
 
     token_permission = "read"
 
+    @extend_schema(responses={200: SeriesSerializer})
     def get(self, request: Request, pk: int) -> Response:
         return Response(_series_data(get_object_or_404(EventSeries, pk=pk)))

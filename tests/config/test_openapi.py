@@ -15,6 +15,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from elonara import services as elonara_services
+from elonara.models import EventSeries
 from invitations import services as invitation_services
 from invitations.models import Invitation
 from members import api_tokens
@@ -125,6 +126,11 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
             (cara, "get", "/api/v1/bluesky/identity/", "/api/v1/bluesky/identity/", None),
             (ann, "get", "/api/v1/events/", "/api/v1/events/", None),
             (ann, "get", "/api/v1/events/{id}/", f"/api/v1/events/{w.club.pk}/", None),
+            (ann, "post", "/api/v1/series/", "/api/v1/series/", {
+                "kind": "weekly", "count": 3, "title": "Run club", "time_zone": "Europe/Berlin", "venue": "Park",
+                "starts_at": (timezone.now() + timedelta(days=2)).isoformat(),
+                "ends_at": (timezone.now() + timedelta(days=2, hours=1)).isoformat()}),
+            (ann, "post", "/api/v1/series/", "/api/v1/series/", {"kind": "yearly"}),
             (cara, "get", "/api/v1/events/{id}/", f"/api/v1/events/{w.club.pk}/", None),
             (ann, "get", "/api/v1/events/{id}/requests/", f"/api/v1/events/{w.club.pk}/requests/", None),
             (cara, "get", "/api/v1/events/{id}/requests/", f"/api/v1/events/{w.club.pk}/requests/", None),
@@ -164,6 +170,9 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
                 response = client.post(url, body, content_type="application/json", **headers)
             _check(spec, path, method, response)
             seen.add((path, method))
+        series = EventSeries.objects.get(title="Run club").pk
+        _check(spec, "/api/v1/series/{id}/", "get", client.get(f"/api/v1/series/{series}/", **ann))
+        seen.add(("/api/v1/series/{id}/", "get"))
         answer = client.post("/api/v1/auth/token/", {"api_token": "elo_nope"}, content_type="application/json")
         _check(spec, "/api/v1/auth/token/", "post", answer)
         assert answer.status_code == 401
