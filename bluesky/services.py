@@ -173,8 +173,28 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
             raise OAuthFlowError("That Bluesky account was just connected elsewhere. Please try again.",
                                  code="store_conflict") from exc
         raise
+    if connecting:
+        _member_profile_fill(member=owner, did=tokens.sub, pds_url=tokens.pds_url)
     return OAuthCompletion(identity=identity, member=owner, purpose=pending_row.purpose, member_created=created,
                            next_path=pending_row.next_path, did=tokens.sub)
+
+
+def _member_profile_fill(*, member: Member, did: str, pds_url: str) -> None:
+    """A member who signed up with a password and connects Bluesky: their avatar (and display name,
+    when they have none) from the Bluesky profile, so the pages and invitation landings show them as
+    their posts do. What the member set themselves is never overwritten."""
+    if member.avatar_url and member.display_name:
+        return
+    display_name, avatar_url = _bluesky_profile(did=did, pds_url=pds_url)
+    changes = {}
+    if avatar_url and not member.avatar_url:
+        changes["avatar_url"] = avatar_url
+    if display_name and not member.display_name:
+        changes["display_name"] = display_name[:100]
+    if changes:
+        Member.objects.filter(pk=member.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(member, field, value)
 
 
 def _authorization_request_consume(row: OAuthAuthorizationRequest) -> None:

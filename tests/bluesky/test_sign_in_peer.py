@@ -25,15 +25,30 @@ def _start(client: Client, handle: str, next_path: str = "") -> str:
     return response.url
 
 
-def _set_profile(peer, account, display_name: str) -> None:
+def _set_profile(peer, account, display_name: str, avatar_png: bytes = b"") -> None:
     """bob edits his Bluesky profile, as he would in any app (his own PDS, his app password)."""
     with httpx.Client(base_url=peer.pds_url, timeout=10) as http:
         session = http.post("/xrpc/com.atproto.server.createSession",
                             json={"identifier": account.handle, "password": account.app_password}).json()
-        http.post("/xrpc/com.atproto.repo.putRecord", headers={"Authorization": f"Bearer {session['accessJwt']}"},
+        auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+        record = {"$type": "app.bsky.actor.profile", "displayName": display_name}
+        if avatar_png:
+            blob = http.post("/xrpc/com.atproto.repo.uploadBlob", content=avatar_png,
+                             headers={**auth, "Content-Type": "image/png"})
+            record["avatar"] = blob.raise_for_status().json()["blob"]
+        http.post("/xrpc/com.atproto.repo.putRecord", headers=auth,
                   json={"repo": account.did, "collection": "app.bsky.actor.profile", "rkey": "self",
-                        "record": {"$type": "app.bsky.actor.profile", "displayName": display_name}}
-                  ).raise_for_status()
+                        "record": record}).raise_for_status()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (250, 196, 64)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_sign_up_then_sign_in_again_is_the_same_member(loopback_app, peer, accounts, peer_consent):
@@ -78,6 +93,30 @@ def test_a_did_connected_to_a_member_signs_that_member_in(loopback_app, accounts
     visitor = Client()
     visitor.get(reverse("bluesky:callback"), peer_consent(_start(visitor, alice.handle), alice))
     assert Member.objects.count() == 1 and int(visitor.session["_auth_user_id"]) == ann.pk
+
+
+def test_connecting_fills_in_the_avatar_and_a_missing_display_name(loopback_app, peer, accounts, peer_consent):
+    """A member who signed up with a password shows, once connected, as their Bluesky posts do (the
+    invitation landing shows the host's avatar); what they chose themselves is kept."""
+    carol = accounts["carol"]
+    _set_profile(peer, carol, "Carol from Bluesky", avatar_png=_png())
+    ann = Member.objects.create_user(username="ann", password="pw-long-enough-123")
+    owner = Client()
+    owner.force_login(ann)
+    response = owner.post(reverse("bluesky:connect"), {"identifier": carol.handle})
+    owner.get(reverse("bluesky:callback"), peer_consent(response.url, carol))
+    ann.refresh_from_db()
+    assert ann.display_name == "Carol from Bluesky"
+    assert ann.avatar_url.startswith(peer.pds_url) and "getBlob" in ann.avatar_url
+    assert httpx.get(ann.avatar_url, timeout=10).content == _png()
+
+    ann.display_name = "Ann"
+    ann.save(update_fields=["display_name"])
+    owner.post(reverse("bluesky:disconnect"))
+    response = owner.post(reverse("bluesky:connect"), {"identifier": carol.handle})
+    owner.get(reverse("bluesky:callback"), peer_consent(response.url, carol))
+    ann.refresh_from_db()
+    assert ann.display_name == "Ann"
 
 
 def test_callback_from_another_browser_is_refused_and_leaves_the_flow_alone(loopback_app, accounts, peer_consent):

@@ -16,18 +16,17 @@ Policy on our pages does not stop it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
+from tests.browser.artifacts import REPO, page_width, screenshot_dir
 from tests.browser.site import build_site, pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REPO = Path(__file__).resolve().parents[2]
 WIDTHS = (360, 390, 768, 1280)
 PHONE = {"width": 390, "height": 844}
 SCREENSHOT_WIDTHS = (390, 1280)
@@ -43,12 +42,6 @@ def _axe_source() -> str:
     cache = subprocess.run([str(REPO / "scripts/npm-install-cached.sh"), str(REPO / "tests/browser"), "--print-dir"],
                            check=True, capture_output=True, text=True).stdout.strip()
     return (Path(cache) / "node_modules/axe-core/axe.min.js").read_text()
-
-
-def _screenshot_dir() -> Path:
-    folder = Path(os.environ.get("ELONARA_SCREENSHOT_DIR") or REPO / "var/test-artifacts/screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _sign_in(context, base: str, member) -> None:
@@ -73,7 +66,7 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
     base = live_server.url.replace("localhost", "127.0.0.1")
     site = build_site()
     axe_source = _axe_source()
-    shots = _screenshot_dir()
+    shots = screenshot_dir()
     members = {"visitor": None, "host": site.alice, "invitee": site.bob}
     problems: list[str] = []
     checked = 0
@@ -100,7 +93,7 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
                 if response is None or response.status != 200:
                     problems.append(f"{where}: HTTP {response.status if response else 'no response'}")
                     continue
-                wide = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+                wide = page_width(page)
                 if wide[0] > wide[1]:
                     problems.append(f"{where}: {wide[0]} px wide in a {wide[1]} px window (scrolls sideways)")
                 problems.extend(f"{where}: {_describe(v)}" for v in _axe(page, axe_source))

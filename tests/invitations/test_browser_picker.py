@@ -15,6 +15,7 @@ from django.test import Client
 from bluesky import services as bluesky_services
 from bluesky.models import WritesMode
 from invitations.models import Invitation
+from tests.browser.artifacts import page_width, screenshot_dir
 from tests.browser.conftest import launch_browser, page  # noqa: F401 - fixtures
 from tests.invitations.conftest import make_event, make_member
 from tests.invitations.peer_helpers import (
@@ -79,6 +80,14 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
     page.get_by_label("Search").fill("")
     page.get_by_role("tab", name="Follows").click()
     page.wait_for_function(f"document.querySelector('#people').innerText.includes({bob.handle!r})")
+
+    # At a small phone's width the list, its search and the send button fit (kept as screenshots).
+    for width in (360, 1280):
+        page.set_viewport_size({"width": width, "height": 740})
+        width_now, window = page_width(page)
+        assert width_now <= window, (width, width_now)
+        assert page.locator("#picker-search").is_visible() and page.locator("#people li").first.is_visible()
+        page.screenshot(path=str(screenshot_dir() / f"host-picker-people-{width}.png"), full_page=True)
 
     purge_queue()
     with celery_worker(extra_env=worker_env(peer), log_path=tmp_path / "worker.log"):
