@@ -58,7 +58,14 @@
     });
   }
 
+  // A form sent back with errors: start at the first field to fix (its error is tied to it).
+  function focusFirstError() {
+    var field = document.querySelector("main [aria-invalid=true]");
+    if (field && typeof field.focus === "function") { field.focus(); }
+  }
+
+  function init() { initMenu(); initLocalTimes(); focusFirstError(); }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { initMenu(); initLocalTimes(); });
-  } else { initMenu(); initLocalTimes(); }
+    document.addEventListener("DOMContentLoaded", init);
+  } else { init(); }
 }());

@@ -57,6 +57,44 @@ def _axe(page, axe_source: str) -> list[dict]:
     return [v for v in json.loads(result)["violations"] if v.get("impact") in BLOCKING]
 
 
+def _check(page, where: str, axe_source: str) -> list[str]:
+    problems = []
+    wide = page_width(page)
+    if wide[0] > wide[1]:
+        problems.append(f"{where}: {wide[0]} px wide in a {wide[1]} px window (scrolls sideways)")
+    problems.extend(f"{where}: {_describe(v)}" for v in _axe(page, axe_source))
+    return problems
+
+
+def _create_api_token(page) -> None:
+    page.get_by_label("Name").fill("My calendar script")
+    page.get_by_label("Read (events").check()
+    page.get_by_role("button", name="Create API token").click()
+    page.wait_for_selector("#api-token-secret")
+
+
+def _submit(button: str):
+    return lambda page: page.get_by_role("button", name=button, exact=True).click()
+
+
+def _wrong_password(page) -> None:
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not-her-password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+
+
+AFTER_A_POST = {
+    "visitor": [
+        ("signup-errors", "/members/signup/", _submit("Sign up")),
+        ("login-errors", "/members/login/", _wrong_password),
+    ],
+    "host": [
+        ("api-token-created", "/members/alice/", _create_api_token),
+        ("event-new-errors", "/events/new/", _submit("Publish event")),
+    ],
+}
+
+
 def _describe(violation: dict) -> str:
     targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
     return f"{violation['id']} ({violation['impact']}): {violation['help']} at {targets}"
@@ -93,10 +131,7 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
                 if response is None or response.status != 200:
                     problems.append(f"{where}: HTTP {response.status if response else 'no response'}")
                     continue
-                wide = page_width(page)
-                if wide[0] > wide[1]:
-                    problems.append(f"{where}: {wide[0]} px wide in a {wide[1]} px window (scrolls sideways)")
-                problems.extend(f"{where}: {_describe(v)}" for v in _axe(page, axe_source))
+                problems.extend(_check(page, where, axe_source))
                 if width in SCREENSHOT_WIDTHS and name in MAIN_PAGES:
                     page.screenshot(path=str(shots / f"{role}-{name}-{width}.png"), full_page=True)
                 checked += 1
@@ -108,6 +143,17 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
             if name in MAIN_PAGES and name in ("home", "invitation-landing", "event"):
                 page.screenshot(path=str(shots / f"{role}-{name}-390-dark.png"), full_page=True)
             page.emulate_media(color_scheme="light")
+        # Pages that only a form's answer shows: errors beside their fields, a token shown once.
+        for name, path, act in AFTER_A_POST.get(role, []):
+            page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+            page.goto(base + path)
+            act(page)
+            page.wait_for_load_state()
+            for width in (WIDTHS[0], WIDTHS[-1]):
+                page.set_viewport_size({"width": width, "height": 800})
+                problems.extend(_check(page, f"{role} {name} at {width} px", axe_source))
+                if width == WIDTHS[-1]:
+                    page.screenshot(path=str(shots / f"{role}-{name}-{width}.png"), full_page=True)
         context.close()
 
     print(f"\nscreenshots: {shots}")
