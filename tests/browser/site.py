@@ -157,6 +157,12 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("community-invitation-landing", community_landing),
             ("login", "/members/login/"),
             ("signup", "/members/signup/"),
+            ("password-reset", "/members/password-reset/"),
+            ("password-reset-sent", "/members/password-reset/sent/"),
+            ("password-reset-link-used", "/members/password-reset/MQ/set-password/"),
+            ("password-reset-done", "/members/password-reset/done/"),
+            ("mail-confirm-bad-link", "/notifications/confirm/not-a-token/"),
+            ("unsubscribe-bad-link", "/notifications/unsubscribe/not-a-token/"),
             *public,
         ],
         "host": [
