@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -21,8 +23,25 @@ def _event_or_404(did: str, rkey: str) -> NetworkEvent:
     return event
 
 
+# A visitor with no cookie and no filter sees the same page as every other: served from the cache
+# for this long (new network events arrive all the time; a minute late is fine for them).
+ANONYMOUS_UPCOMING_SECONDS = 60
+ANONYMOUS_UPCOMING_KEY = "network:upcoming:anonymous"
+
+
 @require_GET
 def upcoming(request):
+    plain_visitor = (not request.user.is_authenticated and not request.GET
+                     and settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES)
+    if plain_visitor and (html := cache.get(ANONYMOUS_UPCOMING_KEY)) is not None:
+        return HttpResponse(html)
+    response = _upcoming(request)
+    if plain_visitor:
+        cache.set(ANONYMOUS_UPCOMING_KEY, response.content, ANONYMOUS_UPCOMING_SECONDS)
+    return response
+
+
+def _upcoming(request):
     filters = selectors.UpcomingFilters.from_query(request.GET)
     sync = selectors.follow_sync_get(member=request.user)
     if request.user.is_authenticated:
