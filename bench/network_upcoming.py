@@ -143,7 +143,8 @@ def main() -> None:
             guest = data["guest"]
             pages = [
                 ("bare view (floor)", "/bench/bare/", {}),
-                ("upcoming, visitor", "/upcoming/", {}),
+                ("upcoming, visitor (cached)", "/upcoming/", {}),
+                ("upcoming, visitor (built)", "/upcoming/?when=", {}),  # a parameter: not from the cache
                 ("upcoming, member", "/upcoming/", guest),
                 ("upcoming, follows only", "/upcoming/?follows=1", guest),
                 ("upcoming, this week online", "/upcoming/?when=week&mode=online", guest),

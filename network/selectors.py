@@ -17,7 +17,8 @@ from members.models import Member
 from network.models import Creator, FollowedAccount, FollowSync, HiddenCreator, NetworkAnswer, NetworkEvent, NetworkRSVP
 from network.records import EVENT_NSID
 
-UPCOMING_LIMIT = 50
+# One page: the soonest 30, as the home page lists (more costs template time for little use).
+UPCOMING_LIMIT = 30
 WHEN = {"week": timedelta(days=7), "month": timedelta(days=31)}
 
 
@@ -69,6 +70,11 @@ def _creators(condition: Q) -> QuerySet:
     return Creator.objects.filter(condition).values("pk")
 
 
+# What a network event's card shows (network/_card.html): nothing else is read.
+_CARD_FIELDS = ("uri", "name", "starts_at", "ends_at", "utc_offset_minutes", "place", "mode", "status", "going_count",
+                "creator__did", "creator__handle")
+
+
 def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCOMING_LIMIT,
                   now: datetime | None = None) -> list[UpcomingItem]:
     """Our events and network events that have not ended, soonest first (two queries).
@@ -108,7 +114,7 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
     else:
         network = network.filter(creator_id__in=_creators(_member_dids_q()))
     ours_rows = list(ours.select_related("host", "community").order_by("starts_at")[:limit])
-    network_rows = list(network.select_related("creator").defer("description").order_by("starts_at")[:limit])
+    network_rows = list(network.select_related("creator").only(*_CARD_FIELDS).order_by("starts_at")[:limit])
     items = merge((UpcomingItem(e.starts_at, "ours", e) for e in ours_rows),
                   (UpcomingItem(e.starts_at, "network", e) for e in network_rows),
                   key=lambda item: item.starts_at)
