@@ -101,10 +101,11 @@ def rsvp_list_upcoming_for_member(*, member: Member) -> QuerySet[RSVP]:
     )
 
 
-# The member's side of the home page ("Your plans", "Your communities"): plain rows with only what
-# the page shows, cached per member. Dropped after commit by elonara.signals when the member answers,
-# joins or leaves, or when one of those events or communities changes; the timeout bounds how long
-# an event that just ended stays among the plans.
+# The member's side of the home page ("Your plans", "Your communities", "Your Bluesky invitations"):
+# plain rows with only what the page shows, cached per member. Dropped after commit by
+# elonara.signals when the member answers, joins or leaves, or when one of those events or
+# communities changes, and by invitations.services when one of their invitations is sent, accepted
+# or declined; the timeout bounds how long an event that just ended stays among the plans.
 MEMBER_HOME_CACHE_SECONDS = 60
 
 
@@ -113,10 +114,12 @@ def member_home_cache_key(member_id: int) -> str:
 
 
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
-    """{"plans": [{url, title, status, other_app}], "communities": [{url, name}]}: three narrow queries
-    (plans here, plans in other apps' events, communities), or none
-    when the member's lists are in the cache."""
+    """{"plans": [{url, title, status, other_app}], "communities": [{url, name}], "invitations":
+    [{url, title, host, status, token}]}: four narrow queries (plans here, plans in other apps'
+    events, communities, invitations), or none when the member's lists are in the cache."""
     from django.core.cache import cache
+
+    from invitations.selectors import invitation_list_for_home
 
     key = member_home_cache_key(member.pk)
     lists = cache.get(key)
@@ -144,6 +147,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
                       for _starts, url, title, status, other in rows],
             "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
                             for slug, name in communities],
+            "invitations": invitation_list_for_home(member=member),
         }
         cache.set(key, lists, MEMBER_HOME_CACHE_SECONDS)
     return lists

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from bluesky.models import BlueskyIdentity
 from bluesky.services import did_linked
 from elonara.firehose import outside_answers_adopt
 from elonara.models import RSVP, Community, CommunityMembership, Event
@@ -35,6 +36,7 @@ def _member_lists_changed(member_ids) -> None:
 
 @receiver([post_save, post_delete], sender=RSVP)
 @receiver([post_save, post_delete], sender=CommunityMembership)
+@receiver([post_save, post_delete], sender=BlueskyIdentity)  # the DID their invitations are addressed to
 def _answer_or_membership_changed(sender, instance, **kwargs) -> None:
     _member_lists_changed([instance.member_id])
 

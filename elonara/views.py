@@ -25,7 +25,6 @@ from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
-from invitations import selectors as invitation_selectors
 from members.models import Member
 from network import selectors as network_selectors
 
@@ -48,7 +47,7 @@ def home(request):
         # Evaluated here (plain rows, cached per member), not lazily from the template's conditions.
         lists = selectors.member_home_lists(member=request.user)
         context["my_rsvps"], context["my_communities"] = lists["plans"], lists["communities"]
-        context["my_invitations"] = invitation_selectors.invitation_list_for_home(member=request.user)
+        context["my_invitations"] = lists["invitations"]
     response = render(request, "elonara/home.html", context)
     if plain_visitor:
         cache.set(ANONYMOUS_HOME_CACHE_KEY, response.content, UPCOMING_CACHE_SECONDS)

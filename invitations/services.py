@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -29,11 +30,12 @@ from bluesky.budget import PacingBusy, WriteBudget, pacing_enabled
 from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.records import BlobUpload
-from bluesky.selectors import member_did_get
+from bluesky.selectors import member_did_get, member_id_for_did
 from core import metrics
 from core.tasks import task_named
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
+from elonara.services import member_home_cache_clear
 from invitations import targets
 from invitations.composer import (
     DEFAULT_COMMUNITY_TEMPLATE,
@@ -99,7 +101,17 @@ def _transition(*, invitation_id: int, to: str, **fields: Any) -> bool:
     updated = Invitation.objects.filter(pk=invitation_id, status__in=allowed_from).update(
         status=to, updated_at=timezone.now(), **fields
     )
+    if updated and to in (S.SENT, S.DECLINED):
+        transaction.on_commit(partial(_recipient_home_changed, invitation_id))
     return updated == 1
+
+
+def _recipient_home_changed(invitation_id: int) -> None:
+    """The invitee's home lists their invitations (cached per member): drop them."""
+    did = Invitation.objects.filter(pk=invitation_id).values_list("recipient_did", flat=True).first()
+    member_id = member_id_for_did(did=did) if did else None
+    if member_id is not None:
+        member_home_cache_clear([member_id])
 
 
 def default_template_for(target: Target) -> str:
@@ -636,9 +648,12 @@ def invitation_accept_for_member(*, member: Member, target: Target) -> int:
     did = member_did_get(member=member)
     if not did:
         return 0
-    return Invitation.objects.filter(
+    accepted = Invitation.objects.filter(
         **targets.target_filter(target), recipient_did=did, status__in=[S.SENT, S.FAILED]
     ).update(status=S.ACCEPTED, accepted_at=timezone.now(), accepted_by=member, updated_at=timezone.now())
+    if accepted:
+        transaction.on_commit(partial(member_home_cache_clear, [member.pk]))  # their home lists them
+    return accepted
 
 
 def invitations_accept_existing(*, member: Member) -> int:

@@ -267,14 +267,14 @@ def test_home_page_events_come_from_the_cache_until_an_event_changes(world, djan
 
 def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or_they_change(
         world, settings, django_assert_num_queries, django_capture_on_commit_callbacks):
-    """Warm, the member home costs the session (database sessions here), the member row and the
-    invitations (always fresh: a worker marks them sent): the plans and communities come from the
-    cache, and each change that shows there drops them after commit."""
+    """Warm, the member home costs the session (database sessions here) and the member row: the
+    plans, communities and invitations come from the cache, and each change that shows there
+    (an answer, a join, an edit, an invitation declined or accepted) drops them after commit."""
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"  # the same count with or without Redis
     bob = Client()
     bob.force_login(world.bob)
     bob.get("/")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         bob.get("/")
     new = World._event(host=world.ann, title="Fresh picnic")
     assert b"Fresh picnic" not in bob.get("/").content.split(b'id="my-rsvps"')[1]
@@ -293,6 +293,19 @@ def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or
         elonara_services.community_update(community=club, editor=world.ann, name="Lake divers", description="")
     page = bob.get("/").content
     assert b"Lake divers</a>" in page and b"Lake swimmers" not in page
+
+    # Invitations: Bob declines his from Ann (gone from his list), answers another (accepted).
+    assert f"invitation={world.invitation.token}".encode() in page
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_services.invitation_decline(member=world.bob, token=world.invitation.token)
+    assert f"invitation={world.invitation.token}".encode() not in bob.get("/").content
+    other = Invitation.objects.filter(recipient_did=world.bob_did, status=Invitation.Status.SENT,
+                                      event__isnull=False).select_related("event").first()
+    marker = f'invitation={other.token}">{other.event.title}</a>'.encode()
+    assert marker in bob.get("/").content and b"Accepted" not in bob.get("/").content.split(marker)[1][:200]
+    with django_capture_on_commit_callbacks(execute=True):
+        elonara_services.rsvp_set(event=other.event, member=world.bob, status="going")
+    assert b"Accepted" in bob.get("/").content.split(marker)[1][:200]
 
 
 @pytest.mark.parametrize("publish_state", ["", "failed"])
