@@ -40,8 +40,10 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 forwarded_allow_ips = _settings.FORWARDED_ALLOW_IPS
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 
-# Access log on stdout: client, request id (our X-Request-ID response header), request line
-# without the query string (it can carry OAuth codes), status, bytes, milliseconds, user agent.
+# Access log on stdout: client (behind the trusted proxies: core.client_address), request id (our
+# X-Request-ID response header), path without the query string (it can carry OAuth codes) and with
+# calendar-feed tokens redacted, status, bytes, milliseconds, user agent.
+logger_class = "config.gunicorn_logging.AccessLogger"
 accesslog = "-"
 access_log_format = '%(h)s %({x-request-id}o)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"

@@ -15,9 +15,11 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from config.sentry import SECRET_KEYS, scrub
+from core.client_address import client_address
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 member_id_var: ContextVar[str] = ContextVar("member_id", default="")
+client_var: ContextVar[str] = ContextVar("client", default="")
 
 # An id handed in by the proxy (X-Request-ID) is kept only if it is short and plain: it ends up in
 # log lines, so it must not be a way to inject text into them.
@@ -36,11 +38,14 @@ class RequestContextMiddleware:
         request.request_id = request_id
         rid_token = request_id_var.set(request_id)
         mid_token = member_id_var.set("")
+        # The same client address the rate limits key on (behind our trusted proxies).
+        client_token = client_var.set(client_address(request))
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(rid_token)
             member_id_var.reset(mid_token)
+            client_var.reset(client_token)
         response["X-Request-ID"] = request_id
         return response
 
@@ -55,7 +60,7 @@ class RequestContextMiddleware:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds request_id and member_id (empty outside a request) to every record."""
+    """Adds request_id, member_id and client (empty outside a request) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         # django.request logs 4xx/5xx after the middleware returned, with the request attached.
@@ -66,6 +71,8 @@ class RequestContextFilter(logging.Filter):
             user = getattr(request, "user", None)
             from_request = str(user.pk) if user is not None and getattr(user, "is_authenticated", False) else ""
             record.member_id = member_id_var.get() or from_request
+        if not getattr(record, "client", ""):
+            record.client = client_var.get() or (client_address(request) if hasattr(request, "META") else "")
         return True
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from core.client_address import client_address
 from core.errors import ApplicationError
 
 
@@ -45,13 +46,8 @@ class RateLimitedError(ApplicationError):
                          limit_name=limit.name)
 
 
-def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: a forwarded-for header is whatever the client says unless a proxy we trust
-    # rewrites it (the production server sets REMOTE_ADDR from the proxy; see README, Deploying).
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def rate_limit_keys(request: HttpRequest) -> list[str]:
+    # The client behind our trusted proxies (core.client_address), never the proxy itself.
     keys = [f"ip:{client_address(request)}"]
     if request.user.is_authenticated:
         keys.append(f"member:{request.user.pk}")

@@ -14,6 +14,9 @@ command -v openssl >/dev/null || need+=(openssl)
 # dnsmasq-base: the dnsmasq binary only. The `dnsmasq` package adds a system service that would
 # start listening on port 53 of every interface; the tests start their own on 127.0.0.1.
 command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# nginx-light: a real reverse proxy in front of gunicorn for the client-address tests
+# (tests/config/test_client_address.py starts its own on 127.0.0.1; Debian's service is not used).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 # npm fetches Node 22 for the test peer (tests/peer/install.sh).
 command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)
@@ -24,3 +27,5 @@ sudo=""
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 # Debian starts a cluster/server of its own on install; the tests use private ones.
+# nginx likewise: its default site would listen on every interface.
+case " ${need[*]} " in *" nginx-light "*) $sudo service nginx stop >/dev/null 2>&1 || true ;; esac
