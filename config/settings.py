@@ -257,6 +257,8 @@ RATE_LIMITS = {
     "network_paste": _rate_limit("network_paste", "30/600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
     "conversation": _rate_limit("conversation", "120/60"),
+    # Failed password logins (the site's and the admin's), per address and per username tried.
+    "login": _rate_limit("login", "10/900"),
 }
 
 REST_FRAMEWORK = {

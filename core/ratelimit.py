@@ -73,6 +73,16 @@ def rate_limit_hit(*, limit: Limit, keys: list[str], now: float | None = None) -
         raise RateLimitedError(limit=limit, retry_after=retry_after)
 
 
+def rate_limit_check(*, limit: Limit, keys: list[str], now: float | None = None) -> None:
+    """Raise `RateLimitedError` if any key already used up its attempts, without counting one
+    (for limits that count only failures, such as password logins: see `rate_limit_hit`)."""
+    now = time.time() if now is None else now
+    window = int(now // limit.per_seconds)
+    counts = cache.get_many([f"rl:{limit.name}:{key}:{window}" for key in keys])
+    if any(int(count) >= limit.count for count in counts.values()):
+        raise RateLimitedError(limit=limit, retry_after=int((window + 1) * limit.per_seconds - now) + 1)
+
+
 def rate_limit_request(request: HttpRequest, name: str) -> None:
     """`rate_limit_hit` for a request: keyed by the client's address and, when signed in, the member."""
     rate_limit_hit(limit=Limit.named(name), keys=rate_limit_keys(request))

@@ -1,7 +1,38 @@
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
+from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
+from members.services import login_attempt_check, login_attempt_failed
+
+
+class _AttemptLimitMixin:
+    """Failed password logins are limited per address and per username (members.services). The
+    refusal says the same whether the username exists or not."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if self.request is not None:
+            try:
+                login_attempt_check(request=self.request, username=username)
+            except RateLimitedError as exc:
+                raise forms.ValidationError(f"Too many failed sign-in attempts. {exc.message.split('. ', 1)[-1]}",
+                                            code="rate_limited") from exc
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if self.request is not None:
+                login_attempt_failed(request=self.request, username=username)
+            raise
+
+
+class LoginForm(_AttemptLimitMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_AttemptLimitMixin, AdminAuthenticationForm):
+    pass
 
 
 class SignUpForm(UserCreationForm):

@@ -1,10 +1,36 @@
 """Writes for members."""
 
+import hashlib
+
 from django.db import transaction
+from django.http import HttpRequest
 
 from bluesky import services as bluesky_services
+from core.client_address import client_address
+from core.ratelimit import Limit, RateLimitedError, rate_limit_check, rate_limit_hit
 from elonara.models import Community, Event
 from members.models import Member
+
+
+def _login_keys(request: HttpRequest, username: str) -> list[str]:
+    # Per address (one visitor trying many accounts) and per username tried (many addresses trying
+    # one account). The username counts whether or not such a member exists: the answer must not
+    # tell which usernames are real.
+    tried = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+    return [f"ip:{client_address(request)}", f"username:{tried}"]
+
+
+def login_attempt_check(*, request: HttpRequest, username: str) -> None:
+    """Raise `RateLimitedError` when this address or this username used up its failed logins."""
+    rate_limit_check(limit=Limit.named("login"), keys=_login_keys(request, username))
+
+
+def login_attempt_failed(*, request: HttpRequest, username: str) -> None:
+    """Count one failed password login (the site's or the admin's)."""
+    try:
+        rate_limit_hit(limit=Limit.named("login"), keys=_login_keys(request, username))
+    except RateLimitedError:
+        pass  # counted; the next attempt is refused by login_attempt_check
 
 
 @transaction.atomic
