@@ -97,14 +97,17 @@ class BlueskySignIn(models.Model):
 
 
 class ClientSigningKey(models.Model):
-    """Our confidential client's ES256 keys. The active one signs new flows; retired ones stay in
-    the JWKS while identities bound to them live."""
+    """Our confidential client's ES256 keys. The active one signs new flows; a new key is published
+    first and signs only from `signs_from` (after authorization servers' JWKS caches expired);
+    retired ones stay in the JWKS while identities bound to them live."""
 
     kid = models.CharField(max_length=100, unique=True)
     private_key_pem = EncryptedTextField()
     public_jwk = models.JSONField()
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A key made by a rotation: published at once, used for signing from this time on.
+    signs_from = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -335,6 +335,9 @@ BLUESKY_OAUTH_SCOPE = env(
         "repo:community.lexicon.calendar.event repo:community.lexicon.calendar.rsvp"
     ),
 )
+# The longest time an authorization server keeps our jwks.json (the official PDS: 600 s). A rotated
+# client key is published at once and signs only this long after, so no server refuses it.
+BLUESKY_JWKS_CACHE_SECONDS = env.int("BLUESKY_JWKS_CACHE_SECONDS", default=900)
 # The App View that graph reads are proxied to (atproto-proxy header).
 BLUESKY_APPVIEW = env("BLUESKY_APPVIEW", default="did:web:api.bsky.app#bsky_appview")
 # Default writes mode until an admin sets one: "legacy" (app password) or "oauth".

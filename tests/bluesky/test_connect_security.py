@@ -1,15 +1,18 @@
 """Connect Bluesky: CSRF, login, no secret anywhere a person or a log can see, key rotation."""
 
+import io
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from bluesky import clients
+from bluesky import clients, keys
 from bluesky.models import BlueskyIdentity, ClientSigningKey
 from bluesky.sessions import OAuthPdsSession, identity_refresh
 from members.models import Member
@@ -135,11 +138,47 @@ def test_client_key_rotation_keeps_bound_sessions(client, confidential_app, acco
     identity = BlueskyIdentity.objects.get(member=member)
     old_kid = identity.client_kid
 
-    call_command("rotate_client_keys")
+    call_command("rotate_client_keys", stdout=io.StringIO())
     published = {k["kid"] for k in client.get("/bluesky/jwks.json").json()["keys"]}
-    new_kid = ClientSigningKey.objects.get(is_active=True).kid
+    new_kid = ClientSigningKey.objects.get(signs_from__isnull=False).kid
     assert published == {old_kid, new_kid} and old_kid != new_kid
     refreshed = identity_refresh(identity_id=identity.pk, force=True)  # signed with the session's own key
     assert refreshed.client_kid == old_kid
     session = OAuthPdsSession.for_member(member)
     assert session.get("com.atproto.server.getSession")["did"] == accounts["carol"].did
+
+
+@pytest.mark.peer
+@pytest.mark.django_db(transaction=True)
+def test_a_rotated_key_is_published_first_and_sign_ins_go_on(client, confidential_app, accounts, peer_consent,
+                                                               settings):
+    # Issue 24: the official PDS caches our JWKS for 600 s; a key that signed at once was refused
+    # ("no applicable key found in the JSON Web Key Set") until the cache expired.
+    ann = Member.objects.create_user(username="ann", password="pw-long-enough-123")
+    client.force_login(ann)
+    start = client.post(reverse("bluesky:connect"), {"identifier": accounts["carol"].handle})
+    client.get(reverse("bluesky:callback"), peer_consent(start.url, accounts["carol"]))  # the PDS caches our JWKS
+    old_kid = BlueskyIdentity.objects.get(member=ann).client_kid
+
+    out = io.StringIO()
+    call_command("rotate_client_keys", stdout=out)
+    new = ClientSigningKey.objects.get(signs_from__isnull=False)
+    assert f"Key {new.kid} is published in jwks.json now and takes over signing at" in out.getvalue()
+    assert f"in {settings.BLUESKY_JWKS_CACHE_SECONDS} s" in out.getvalue()
+    assert {k["kid"] for k in client.get("/bluesky/jwks.json").json()["keys"]} == {old_kid, new.kid}
+
+    # Another member connects right after the rotation: the PDS still holds the old JWKS.
+    bea = Member.objects.create_user(username="bea", password="pw-long-enough-123")
+    other = Client()
+    other.force_login(bea)
+    start = other.post(reverse("bluesky:connect"), {"identifier": accounts["alice"].handle})
+    assert start.status_code == 302 and "/oauth/authorize" in start.url, start.url  # PAR accepted our assertion
+    landed = other.get(reverse("bluesky:callback"), peer_consent(start.url, accounts["alice"]))
+    assert landed.status_code == 302, landed.content[:500]
+    assert BlueskyIdentity.objects.get(member=bea).client_kid == old_kid
+
+    # Once the longest JWKS cache has passed, the new key signs; the old one stays published.
+    ClientSigningKey.objects.filter(pk=new.pk).update(signs_from=timezone.now() - timedelta(seconds=1))
+    keys.client_keyset_forget()
+    assert keys.client_keyset().active_kid == new.kid
+    assert {k["kid"] for k in client.get("/bluesky/jwks.json").json()["keys"]} == {old_kid, new.kid}
