@@ -2,9 +2,12 @@
 
 /healthz touches nothing, so a load balancer can tell a hung process from a broken database.
 /readyz runs django-health-check's database and cache checks plus ours (broker reachable, no
-unapplied migrations), each with HEALTH_CHECK_TIMEOUT, concurrently. /readyz/worker pings the
-workers and reports the queue length. Answers: 200 when every check passes, 500 otherwise; JSON
-with `?format=json` or `Accept: application/json`.
+unapplied migrations), each with HEALTH_CHECK_TIMEOUT, concurrently. /readyz/worker (behind
+METRICS_TOKEN, like /metrics: a ping costs every worker a reply) pings the workers, returning at the
+first answer or after HEALTH_WORKER_PING_TIMEOUT, reports the queue length, and keeps its answer
+HEALTH_WORKER_CACHE_SECONDS. Answers: 200 when every check passes, 500 otherwise; JSON with
+`?format=json` or `Accept: application/json`. A failing check is logged at WARNING when the state
+changes (failing, failing differently, ready again), not at every probe.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hmac
+import logging
+import threading
+import time
 
 from django.conf import settings
 from django.db import connections
@@ -22,6 +28,8 @@ from health_check.checks import Cache, Database
 from health_check.contrib.celery import Ping
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
+
+logger = logging.getLogger(__name__)
 
 
 def _timeout() -> datetime.timedelta:
@@ -104,16 +112,100 @@ class QueueLength(HealthCheck):
             raise ServiceUnavailable(f"{self.waiting} tasks waiting")
 
 
+@dataclasses.dataclass
+class WorkerPing(Ping):
+    """Celery's ping, answered as soon as one worker replies. The app is left out of the report
+    (its repr is a heap address)."""
+
+    app: object = dataclasses.field(default_factory=_celery_app, repr=False)
+    limit: int | None = dataclasses.field(default=1, repr=False)
+
+
+_state_lock = threading.Lock()
+_last_failing: dict[str, tuple[str, ...]] = {}
+
+
+def _note_state(name: str, results) -> None:
+    """Log once per change of this process's answer (a probe every few seconds must not flood)."""
+    failing = tuple(sorted(f"{type(r.check).__name__}: {r.error}" for r in results if r.error))
+    with _state_lock:
+        previous = _last_failing.get(name)
+        _last_failing[name] = failing
+    if failing == previous or (previous is None and not failing):
+        return
+    if failing:
+        logger.warning("%s not ready: %s", name, "; ".join(failing), extra={"probe": name})
+    else:
+        logger.warning("%s ready again", name, extra={"probe": name})
+
+
+class _Cached:
+    """A check's earlier result, answered again (see `_Checks.cache_seconds`)."""
+
+    def __init__(self, result) -> None:
+        self.result = result
+
+    async def get_result(self, executor=None):
+        return self.result
+
+
 class _Checks(HealthCheckView):
+    name = "readyz"
+    cache_seconds: float = 0.0
+    _cache: tuple[float, list] | None = None
+
     def get_checks(self):
         for check in super().get_checks():
             if "timeout" in {f.name for f in dataclasses.fields(check)}:
                 check.timeout = _timeout()
             yield check
 
+    async def get(self, request, *args, **kwargs):
+        cached = type(self)._cache
+        if cached is not None and cached[0] > time.monotonic():
+            self.get_checks = lambda: [_Cached(result) for result in cached[1]]
+            response = await super().get(request, *args, **kwargs)
+        else:
+            response = await super().get(request, *args, **kwargs)
+            _note_state(self.name, self.results)
+            if self.cache_seconds:
+                type(self)._cache = (time.monotonic() + self.cache_seconds, list(self.results))
+        # A 500 here is an answer, not a crash: django.request must not log it as an ERROR each time.
+        response._has_been_logged = True
+        return response
+
+
+class _WorkerChecks(_Checks):
+    name = "readyz/worker"
+
+    def get_checks(self):
+        for check in super().get_checks():
+            if isinstance(check, Ping):
+                check.timeout = datetime.timedelta(seconds=settings.HEALTH_WORKER_PING_TIMEOUT)
+            yield check
+
+    async def get(self, request, *args, **kwargs):
+        refused = _token_refusal(request)
+        if refused is not None:
+            return refused
+        type(self).cache_seconds = settings.HEALTH_WORKER_CACHE_SECONDS
+        return await super().get(request, *args, **kwargs)
+
+
+def _token_refusal(request) -> HttpResponse | None:
+    """None when the request bears METRICS_TOKEN; else 404 (no token configured) or 401."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404()
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(offered.encode(), token.encode()):
+        return HttpResponse("this endpoint needs the bearer token\n", status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return None
+
 
 readyz = never_cache(_Checks.as_view(checks=(Database, Cache, Broker, Migrations)))
-readyz_worker = never_cache(_Checks.as_view(checks=(Ping, QueueLength)))
+readyz_worker = never_cache(_WorkerChecks.as_view(checks=(WorkerPing, QueueLength)))
 
 
 @never_cache
@@ -124,13 +216,9 @@ def healthz(request):
 @never_cache
 def metrics(request):
     """Prometheus exposition: django-prometheus's request metrics plus core.metrics; bearer token."""
-    token = settings.METRICS_TOKEN
-    if not token:
-        raise Http404()
-    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(offered.encode(), token.encode()):
-        return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain",
-                            headers={"WWW-Authenticate": "Bearer"})
+    refused = _token_refusal(request)
+    if refused is not None:
+        return refused
     import prometheus_client
     from prometheus_client import multiprocess
     from prometheus_client.core import GaugeMetricFamily

@@ -451,6 +451,8 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         # runserver's request lines, through the redacting handler above.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A failing check is logged by config/health.py once per change of state, not per probe.
+        "health_check": {"level": "ERROR"},
     },
 }
 
@@ -478,6 +480,10 @@ CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", default="")
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)
 # /readyz/worker reports the queue as unhealthy above this many waiting tasks.
 HEALTH_QUEUE_MAX_LENGTH = env.int("HEALTH_QUEUE_MAX_LENGTH", default=10000)
+# /readyz/worker (behind METRICS_TOKEN): the Celery ping returns at the first worker's answer or
+# after this many seconds; the answer is kept this long, so frequent probes cost one ping.
+HEALTH_WORKER_PING_TIMEOUT = env.float("HEALTH_WORKER_PING_TIMEOUT", default=1.0)
+HEALTH_WORKER_CACHE_SECONDS = env.float("HEALTH_WORKER_CACHE_SECONDS", default=10.0)
 
 # --- Web server (gunicorn, read by config/gunicorn.conf.py) ------------------------------
 GUNICORN_BIND = env("GUNICORN_BIND", default="127.0.0.1:8000")

@@ -184,7 +184,8 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         else:
             pytest.fail("the worker never updated the count:\n" + log.read_text()[-3000:])
         # The worker answers pings; static files are served (collectstatic + whitenoise).
-        worker = httpx.get(f"{base}/readyz/worker?format=json", timeout=15)
+        worker = httpx.get(f"{base}/readyz/worker?format=json", timeout=15,
+                           headers={"Authorization": "Bearer serve-test-token"})
         assert worker.status_code == 200, worker.text
         assert httpx.get(f"{base}/static/css/elonara.css").status_code == 200
         metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer serve-test-token"})
