@@ -14,7 +14,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from config.sentry import SECRET_KEYS, scrub
+from config.sentry import SECRET_KEYS, scrub, scrub_text
 from core.client_address import client_address
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
@@ -91,3 +91,15 @@ class JsonFormatter(_JsonFormatter):
 
 
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
+
+
+class ScrubSecrets(logging.Filter):
+    """Every log line's text goes through the same patterns as Sentry events (API secrets, feed
+    tokens, JWTs, PDS tokens and codes, private keys, app passwords), in both formats."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = scrub_text(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True

@@ -27,6 +27,9 @@ SECRET_KEYS = frozenset({
     "cookie", "cookies", "set_cookie", "http_cookie", "http_authorization", "http_dpop", "sessionid",
     "csrftoken", "csrfmiddlewaretoken", "x_csrftoken", "http_x_csrftoken", "secret", "secret_key",
     "field_encryption_keys", "metrics_token", "bluesky_relay_app_password", "api_key",
+    # Ours: Elonara API secrets (the token exchange's body), the browser-binding secret of a sign-in,
+    # calendar-feed tokens.
+    "api_token", "browser_secret", "feed_token",
 })
 # Private parts of a JWK (EC: d; RSA: d, p, q, dp, dq, qi): scrubbed in any mapping that has "kty".
 JWK_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -45,6 +48,10 @@ _SECRET_VALUE_PATTERNS = [
     re.compile(r"gAAAAA[A-Za-z0-9_-]{40,}={0,2}"),
     # "Bearer x" / "DPoP x" anywhere in a string (a logged header, a repr).
     re.compile(r"(?i)\b(?:bearer|dpop)\s+[A-Za-z0-9._~+/=-]{16,}"),
+    # Elonara API secrets (members.api_tokens: "elo_" + 43 url-safe characters).
+    re.compile(r"\belo_[A-Za-z0-9_-]{16,}"),
+    # Private calendar-feed addresses: the token in the path is a bearer secret.
+    re.compile(r"(?<=/calendar/feed/)[A-Za-z0-9_-]{8,}"),
     # Session keys inside cache keys (the Redis integration's breadcrumbs name every key it reads).
     re.compile(r"(?<=django\.contrib\.sessions\.cache)(?:d_db)?[A-Za-z0-9_-]+"),
 ]

@@ -431,6 +431,8 @@ LOGGING = {
         "request_context": {"()": "config.observability.RequestContextFilter"},
         # Private calendar feed URLs carry a secret token: it never reaches a log line.
         "redact_feed_tokens": {"()": "core.log_filters.RedactCalendarFeedTokens"},
+        # Anything shaped like one of our secrets (config/sentry.py's patterns) in any line's text.
+        "scrub_secrets": {"()": "config.observability.ScrubSecrets"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -442,7 +444,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                    "filters": ["request_context", "redact_feed_tokens"]},
+                    "filters": ["request_context", "redact_feed_tokens", "scrub_secrets"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

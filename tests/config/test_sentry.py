@@ -247,3 +247,43 @@ def test_scrubber_by_key_and_by_pattern():
     assert "abcDEF123_-" not in out["text"] and APP_PASSWORD not in out["text"]
     assert out["kept"] == "a plain message" and out["count"] == 3
     assert scrub_text(f"upstream: {JWT}") == f"upstream: {FILTERED}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_api_token_exchange_sends_no_api_secret(client, sentry_capture):
+    # Issue 24: the exchange's body and the frames' variables hold the elo_ secret. A real fault:
+    # the token table is gone (a botched migration), so the exchange fails with a 500.
+    from django.db import connection
+
+    from members import api_tokens
+    from members.models import ApiToken
+
+    member = Member.objects.create_user(username="ann", password="pw-long-enough-123")
+    secret = api_tokens.api_token_create(member=member, name="script", permissions=["read"]).secret
+    table = ApiToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO h24_gone")
+    try:
+        client.raise_request_exception = False
+        response = client.post("/api/auth/token/", {"api_token": secret}, content_type="application/json")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE h24_gone RENAME TO {table}")
+    assert response.status_code == 500
+    sentry_sdk.flush()
+    events = _events(sentry_capture)
+    assert events, "the failure reached Sentry"
+    assert secret.removeprefix("elo_") not in json.dumps(events)
+
+
+def test_log_lines_and_events_lose_api_secrets_and_feed_tokens(capsys):
+    secret = "elo_" + "A1b2C3d4" * 5 + "xyz"
+    feed = "/calendar/feed/kJ3n_9sdf8-Qw2LmZx7YtR5uVp.ics"
+    assert secret not in scrub_text(f"exchange with {secret} failed")
+    assert "kJ3n_9sdf8-Qw2LmZx7YtR5uVp" not in scrub_text(f"GET {feed} 200")
+    assert scrub({"api_token": secret, "browser_secret": "b" * 43})["api_token"] == FILTERED
+    from config.observability import ScrubSecrets
+
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "token %s at %s", (secret, feed), None)
+    assert ScrubSecrets().filter(record) and secret not in record.getMessage()
+    assert "kJ3n_9sdf8" not in record.getMessage()
