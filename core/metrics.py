@@ -107,3 +107,21 @@ NETWORK_EVENTS = Counter(
 
 def network_event(outcome: str) -> None:
     NETWORK_EVENTS.labels(outcome=_label(outcome)).inc()
+
+
+# --- the firehose consumer (elonara/firehose.py) ----------------------------------------------
+FIREHOSE_FRAMES_SKIPPED = Counter(
+    "elonara_firehose_frames_skipped", "Firehose frames skipped, by reason (undecodable: bad or too "
+    "deeply nested; too_large: above the frame size limit).", ["reason"]
+)
+OUTSIDE_RSVPS_REFUSED = Counter(
+    "elonara_outside_rsvps_refused", "Outside answers not kept because the event holds its cap of them.",
+)
+
+
+def firehose_frame_skipped(reason: str) -> None:
+    FIREHOSE_FRAMES_SKIPPED.labels(reason=_label(reason)).inc()
+
+
+def outside_rsvp_refused() -> None:
+    OUTSIDE_RSVPS_REFUSED.inc()

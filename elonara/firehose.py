@@ -21,6 +21,7 @@ from datetime import timedelta
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from bluesky import clients
@@ -30,6 +31,7 @@ from bluesky.atproto.identity import is_valid_did
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
+from core import metrics
 from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
@@ -255,7 +257,13 @@ class FirehoseConsumer:
             started = time.monotonic()
             try:
                 self._session()
-            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    self._skip_oversized()
+                else:
+                    logger.info("firehose connection lost",
+                                extra={"source": self.source, "failure": type(exc).__name__})
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 logger.info("firehose connection lost", extra={"source": self.source, "failure": type(exc).__name__})
             except DatabaseError as exc:
                 # The database went away: drop the connection, reconnect later from the stored cursor.
@@ -269,6 +277,17 @@ class FirehoseConsumer:
             logger.info("firehose reconnecting", extra={"source": self.source, "in_seconds": round(wait, 1)})
             self.stop.wait(wait)
             delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+    def _skip_oversized(self) -> None:
+        # A frame above MAX_FRAME_BYTES closed the connection; resuming from the same cursor would
+        # receive it again, forever. Skip it: the next frame after the last one seen.
+        metrics.firehose_frame_skipped("too_large")
+        seq = self._seen_seq if self._seen_seq is not None else firehose_cursor_get(source=self.source)
+        logger.warning("firehose frame skipped: larger than the limit",
+                       extra={"source": self.source, "after_seq": seq, "limit_bytes": MAX_FRAME_BYTES})
+        if seq is not None:
+            firehose_cursor_checkpoint(source=self.source, seq=seq + 1)
+            self._seen_seq = self._saved_seq = seq + 1
 
     def _session(self) -> None:
         cursor = firehose_cursor_get(source=self.source)
@@ -294,6 +313,7 @@ class FirehoseConsumer:
         try:
             frame = self.filter.parse(data, need_seq=need_seq)
         except FrameError as exc:
+            metrics.firehose_frame_skipped("undecodable")
             logger.warning("firehose frame skipped: cannot decode", extra={"source": self.source, "detail": str(exc)})
             return True
         if frame is None:

@@ -122,7 +122,9 @@ class FirehoseFilter:
         except FrameError:
             stats.errors += 1
             raise
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:  # libipld's errors on bad input
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # libipld's errors on bad input; RecursionError: nesting deeper than its decoder allows
+            # (a hostile relay's frame), which must cost one skipped frame, not the consumer.
             stats.errors += 1
             raise FrameError(f"undecodable frame ({type(exc).__name__})") from exc
         finally:

@@ -164,3 +164,44 @@ def test_consumer_reconnects_from_its_cursor_and_survives_bad_frames(our_event, 
     assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
     cursor = FirehoseCursor.objects.get(source=relay.url)
     assert cursor.outdated_at is not None and relay.cursors[2] == str(cursor.seq)
+
+
+def _deep(depth: int) -> bytes:
+    return b"\x81" * depth + b"\x00"  # [[[[...0...]]]] in CBOR
+
+
+@pytest.mark.django_db
+def test_a_deeply_nested_frame_is_skipped_and_counted(our_event):
+    # Issue 24: a hostile relay's nesting crashed the consumer (RecursionError out of the decoder).
+    from core.metrics import FIREHOSE_FRAMES_SKIPPED
+
+    skipped = FIREHOSE_FRAMES_SKIPPED.labels(reason="undecodable")
+    before = skipped._value.get()
+    consumer = FirehoseConsumer(source=SOURCE)
+    header = libipld.encode_dag_cbor({"op": 1, "t": "#commit"})
+    assert consumer.handle(header + _deep(200_000)) is True
+    # Deep inside a commit that names our collections (so it is decoded, blocks and all).
+    body_prefix = libipld.encode_dag_cbor({"seq": 7, "repo": "did:plc:x", "ops": [
+        {"action": "create", "path": "community.lexicon.calendar.rsvp/3k", "cid": None}]})
+    assert consumer.handle(header + body_prefix[:-1] + _deep(200_000)) is True
+    assert skipped._value.get() - before >= 1
+    _post, created, _updated, _deleted = recorded_frames()
+    assert consumer.handle(created) is True and ExternalRSVP.objects.count() == 1  # and it goes on
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frame_above_the_size_limit_is_skipped_not_received_forever(our_event, monkeypatch):
+    monkeypatch.setattr("elonara.firehose.BACKOFF_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr("elonara.firehose.MAX_FRAME_BYTES", 4096)
+    like = {"action": "create", "path": "app.bsky.feed.like/3k", "cid": None}
+    small = frame({"op": 1, "t": "#commit"}, {"seq": 41, "repo": "did:plc:x", "blocks": b"", "ops": [like]})
+    huge = frame({"op": 1, "t": "#commit"}, {"seq": 42, "repo": "did:plc:x", "blocks": b"x" * 10_000, "ops": [like]})
+    relay = FakeRelay([[small, huge]])
+    stop = threading.Event()
+    consumer = FirehoseConsumer(source=relay.url, stop=stop)
+    threading.Thread(target=lambda: (relay.done.wait(20), stop.set()), daemon=True).start()
+    try:
+        consumer.run()
+    finally:
+        relay.close()
+    assert relay.cursors[:2] == [None, "42"]  # resumed after the frame that was too large
