@@ -351,6 +351,9 @@ BLUESKY_WRITE_POINTS_PER_POST = env.int("BLUESKY_WRITE_POINTS_PER_POST", default
 # The network's firehose (com.atproto.sync.subscribeRepos) read by `manage.py consume_firehose` to
 # pick up RSVPs written in other apps: a relay (Bluesky's by default) or, in tests, a PDS.
 BLUESKY_FIREHOSE_URL = env("BLUESKY_FIREHOSE_URL", default="wss://bsky.network").rstrip("/")
+# Outside answers (other apps' RSVPs read from the firehose) kept per event, at most: the page
+# shows them with their count; beyond it, new ones are not kept (untrusted input).
+ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT = env.int("ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT", default=500)
 INVITATIONS_DAILY_CAP_PER_HOST = env.int("INVITATIONS_DAILY_CAP_PER_HOST", default=200)
 # Hosts who joined less than INVITATIONS_NEW_HOST_DAYS ago get the smaller daily cap.
 INVITATIONS_DAILY_CAP_NEW_HOST = env.int("INVITATIONS_DAILY_CAP_NEW_HOST", default=20)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -142,15 +143,31 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
         if existing is not None:
             existing.delete()
         return []
+    # One outside answer per account and event: another record of theirs about the same event
+    # replaces it when newer (an account writing 150 records is one name on the page, not 150).
+    same_account = ExternalRSVP.objects.filter(event=event, did=op.repo).exclude(pk=getattr(existing, "pk", None))
+    other = same_account.first()
+    if other is not None:
+        if other.seq > op.seq:
+            if existing is not None:
+                existing.delete()
+            return []  # an older record of theirs: the newer answer stays
+        if existing is not None:
+            other.delete()
+        else:
+            existing = other
     if existing is None:
+        if ExternalRSVP.objects.filter(event=event).count() >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT:
+            metrics.outside_rsvp_refused()
+            return []  # untrusted input: the rows kept per event are bounded
         handle = (ExternalRSVP.objects.filter(did=op.repo, handle_checked_at__gt=timezone.now() - HANDLE_TTL)
                   .exclude(handle="").values_list("handle", flat=True).first()) or ""
         row = ExternalRSVP.objects.create(event=event, did=op.repo, handle=handle, status=status, uri=op.uri,
                                           cid=op.cid or "", seq=op.seq,
                                           handle_checked_at=timezone.now() if handle else None)
         return [] if handle else [row.pk]
-    ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, cid=op.cid or "", seq=op.seq,
-                                                       updated_at=timezone.now())
+    ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, uri=op.uri, cid=op.cid or "",
+                                                       seq=op.seq, updated_at=timezone.now())
     return []
 
 

@@ -348,6 +348,8 @@ class ExternalRSVP(models.Model):
         ordering = ["created_at"]
         verbose_name = "outside RSVP"
         indexes = [models.Index(fields=["did"])]
+        # One answer per account and event (the newest record wins: elonara.firehose).
+        constraints = [models.UniqueConstraint(fields=["event", "did"], name="unique_outside_rsvp_per_account")]
 
     def __str__(self) -> str:
         return f"{self.handle or self.did} → {self.event}: {self.get_status_display()}"

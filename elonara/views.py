@@ -250,6 +250,7 @@ def event_detail(request, pk):
         grouped[attendee.status].append(attendee)
     is_host = user.is_authenticated and event.host_id == user.pk
     cohosts = selectors.event_cohosts(event=event)
+    outside = selectors.event_outside_rsvps_by_status(event=event)
     context = {
         "event": event,
         "zone": event.zone,
@@ -262,7 +263,10 @@ def event_detail(request, pk):
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "attendees": grouped,
-        "outside_rsvps": selectors.event_outside_rsvps_by_status(event=event),
+        "outside_rsvps": outside,
+        # The firehose keeps at most this many per event (elonara.firehose): say so when full.
+        "outside_rsvps_full": sum(map(len, outside.values())) >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
+        "outside_rsvps_cap": settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
         "card": cards.event_link_card(event=event, with_image_bytes=False),
         "conversation": conversation_row,
     }

@@ -205,3 +205,48 @@ def test_a_frame_above_the_size_limit_is_skipped_not_received_forever(our_event,
     finally:
         relay.close()
     assert relay.cursors[:2] == [None, "42"]  # resumed after the frame that was too large
+
+
+def _rsvp_op(event, did: str, rkey: str, seq: int, status: str = "going"):
+    from bluesky.atproto.firehose import RecordOp
+
+    record = {"$type": "community.lexicon.calendar.rsvp", "status": f"community.lexicon.calendar.rsvp#{status}",
+              "subject": {"uri": event.at_uri, "cid": event.at_cid},
+              "createdAt": timezone.now().isoformat().replace("+00:00", "Z")}
+    return RecordOp(seq=seq, repo=did, action="create", collection="community.lexicon.calendar.rsvp", rkey=rkey,
+                    cid="bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", record=record)
+
+
+@pytest.mark.django_db
+def test_one_account_writing_many_records_is_one_outside_answer_the_newest(our_event, client):
+    # Issue 24: 150 records to one event were 150 rows and 150 names on the page.
+    from elonara.firehose import firehose_ops_apply
+
+    did = "did:plc:" + "m" * 24
+    for n in range(150):
+        status = "notgoing" if n == 149 else "going"
+        firehose_ops_apply(source=SOURCE, seq=1000 + n, ops=[_rsvp_op(our_event, did, f"3kspam{n:07d}", 1000 + n,
+                                                                      status)])
+    row = ExternalRSVP.objects.get()
+    assert row.did == did and row.status == ExternalRSVP.Status.NOT_GOING and row.seq == 1149
+    # An older record replayed later does not win.
+    firehose_ops_apply(source=SOURCE, seq=1200, ops=[_rsvp_op(our_event, did, "3kspam0000003", 999)])
+    assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
+    page = client.get(f"/events/{our_event.pk}/").content.decode()
+    assert page.count(f"https://bsky.app/profile/{did}") == 1
+
+
+@pytest.mark.django_db
+def test_outside_answers_per_event_are_capped_and_the_page_says_so(our_event, client, settings):
+    from core.metrics import OUTSIDE_RSVPS_REFUSED
+    from elonara.firehose import firehose_ops_apply
+
+    settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT = 3
+    before = OUTSIDE_RSVPS_REFUSED._value.get()
+    for n in range(5):
+        firehose_ops_apply(source=SOURCE, seq=2000 + n,
+                           ops=[_rsvp_op(our_event, f"did:plc:{'c' * 23}{'abcde'[n]}", f"3kcap{n:08d}", 2000 + n)])
+    assert ExternalRSVP.objects.filter(event=our_event).count() == 3
+    assert OUTSIDE_RSVPS_REFUSED._value.get() - before == 2
+    page = client.get(f"/events/{our_event.pk}/").content.decode()
+    assert "Going (3)" in page and "Only the first 3 answers from other apps are kept" in page
