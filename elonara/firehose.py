@@ -83,7 +83,7 @@ def firehose_outdated_record(*, source: str, message: str) -> None:
 def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> list[int]:
     """Apply one frame's kept operations and move the cursor to `seq`, atomically.
 
-    Returns the ids of outside RSVPs whose handle should be looked up (done after commit)."""
+    Returns the ids of outside RSVPs whose handle a worker looks up (queued on commit)."""
     to_resolve: list[int] = []
     recount: set[int] = set()
     for op in ops:
@@ -97,6 +97,9 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
     if recount:
         for event_id in recount:
             task_on_commit("elonara.tasks.event_refresh_counts", event_id)
+    if to_resolve:
+        # Lookups take up to seconds each and may fail: a worker does them, the consumer reads on.
+        task_on_commit("elonara.tasks.outside_rsvp_handles_resolve", to_resolve)
     return to_resolve
 
 
@@ -160,12 +163,14 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
         if ExternalRSVP.objects.filter(event=event).count() >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT:
             metrics.outside_rsvp_refused()
             return []  # untrusted input: the rows kept per event are bounded
-        handle = (ExternalRSVP.objects.filter(did=op.repo, handle_checked_at__gt=timezone.now() - HANDLE_TTL)
-                  .exclude(handle="").values_list("handle", flat=True).first()) or ""
-        row = ExternalRSVP.objects.create(event=event, did=op.repo, handle=handle, status=status, uri=op.uri,
-                                          cid=op.cid or "", seq=op.seq,
-                                          handle_checked_at=timezone.now() if handle else None)
-        return [] if handle else [row.pk]
+        # A lookup of this account made lately is reused, a failed one too (it stays failed for
+        # HANDLE_TTL: ten records of an unresolvable account are not ten lookups).
+        checked = (ExternalRSVP.objects.filter(did=op.repo, handle_checked_at__gt=timezone.now() - HANDLE_TTL)
+                   .values_list("handle", "handle_checked_at").first())
+        row = ExternalRSVP.objects.create(event=event, did=op.repo, handle=checked[0] if checked else "",
+                                          status=status, uri=op.uri, cid=op.cid or "", seq=op.seq,
+                                          handle_checked_at=checked[1] if checked else None)
+        return [] if checked else [row.pk]
     ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, uri=op.uri, cid=op.cid or "",
                                                        seq=op.seq, updated_at=timezone.now())
     return []
@@ -240,9 +245,15 @@ def _apply_event(op: RecordOp) -> None:
 
 
 def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
-    """Look up the handles of outside RSVPs' accounts (verified both ways; cached on the rows)."""
+    """Look up the handles of outside RSVPs' accounts (verified both ways; cached on the rows, a
+    failure as an empty handle checked now). Run by a worker (elonara.tasks)."""
     resolver = clients.identity_resolver()
+    recent = timezone.now() - HANDLE_TTL
+    done: set[str] = set()
     for row in ExternalRSVP.objects.filter(pk__in=list(ids)):
+        if row.did in done or (row.handle_checked_at is not None and row.handle_checked_at > recent):
+            continue  # several ids of one account, or a lookup another task just made
+        done.add(row.did)
         try:
             identity = resolver.resolve(row.did)
         except AtprotoError:
@@ -355,15 +366,13 @@ class FirehoseConsumer:
         self._seen_seq = frame.seq
         if frame.ops:
             try:
-                to_resolve = firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
+                firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
                 logger.error("firehose frame not applied", extra={"source": self.source, "seq": frame.seq,
                                                                    "failure": type(exc).__name__})
                 return True
             self._last_checkpoint = time.monotonic()
             self._saved_seq = frame.seq
-            if to_resolve:
-                outside_rsvp_handles_resolve(ids=to_resolve)
         else:
             self._checkpoint(force=need_seq)
         return True

@@ -22,6 +22,14 @@ def event_refresh_counts(event_id: int) -> None:
     event_recount(event_id=event_id)
 
 
+@shared_task(acks_late=True)
+def outside_rsvp_handles_resolve(ids: list[int]) -> None:
+    """Handle lookups of outside answers' accounts (network calls: never in the firehose consumer)."""
+    from elonara.firehose import outside_rsvp_handles_resolve as resolve
+
+    resolve(ids=ids)
+
+
 def _crashed(task, exc: Exception, what: str, ident: int):
     if task.request.retries >= MAX_CRASHES:
         logger.exception("%s kept crashing", what, extra={"id": ident})

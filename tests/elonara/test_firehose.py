@@ -250,3 +250,61 @@ def test_outside_answers_per_event_are_capped_and_the_page_says_so(our_event, cl
     assert OUTSIDE_RSVPS_REFUSED._value.get() - before == 2
     page = client.get(f"/events/{our_event.pk}/").content.decode()
     assert "Going (3)" in page and "Only the first 3 answers from other apps are kept" in page
+
+
+@pytest.fixture
+def counting_plc(settings):
+    """A PLC directory on loopback that knows no DID (404), counting the lookups it gets."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.ATPROTO_PLC_URL = f"http://127.0.0.1:{server.server_port}"
+    from bluesky import clients
+
+    clients.reset()
+    yield hits
+    server.shutdown()
+    clients.reset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event, counting_plc, settings):
+    # Issue 24: each new outside answer looked its handle up inside the consumer; failures were
+    # not remembered (10 records: 10 lookups of up to ~10 s each).
+    from elonara.firehose import firehose_ops_apply, outside_rsvp_handles_resolve
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    did = "did:plc:" + "h" * 24
+    _post, created, _updated, _deleted = recorded_frames()
+    assert FirehoseConsumer(source=SOURCE).handle(created) is True
+    assert counting_plc == []  # the consumer did not look anything up itself
+    first = [_rsvp_op(our_event, did, "3khandle00001", 3000)]
+    ids = firehose_ops_apply(source=SOURCE, seq=3000, ops=first)
+    outside_rsvp_handles_resolve(ids=ids)  # what the worker runs
+    assert len(counting_plc) == 1
+    row = ExternalRSVP.objects.get(did=did)
+    assert row.handle == "" and row.handle_checked_at is not None
+    start = timezone.now() + timedelta(days=5)
+    host = our_event.host
+    for n in range(10):
+        other = services.event_create(host=host, title=f"E{n}", starts_at=start, ends_at=start + timedelta(hours=1),
+                                      venue="Park")
+        Event.objects.filter(pk=other.pk).update(at_uri=f"{our_event.at_uri}x{n}", at_cid=our_event.at_cid)
+        other.refresh_from_db()
+        again = firehose_ops_apply(source=SOURCE, seq=3001 + n,
+                                   ops=[_rsvp_op(other, did, f"3khandle{n + 2:05d}", 3001 + n)])
+        assert again == []  # the failed lookup is remembered: nothing to look up
+    assert len(counting_plc) == 1
