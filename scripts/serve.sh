@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make serve`: Elonara with production settings on one machine: migrations, collectstatic, then
 # gunicorn, a Celery worker, Celery beat and the firehose consumer. Ctrl-C (SIGINT to the group) or SIGTERM to this script
-# stops all three; if one of them dies, the others are stopped too (a supervisor restarts the set).
+# stops them all; if one of them dies, it alone is restarted (with backoff, logged).
 # Configuration: the environment or .env (see .env.example); DEBUG is forced off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,23 +46,46 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap 'stop' EXIT
 
-.venv/bin/gunicorn -c config/gunicorn.conf.py &
+# Each process runs under a small supervisor: if it exits, it is started again (after 1 s, doubling
+# up to 60 s while it keeps failing; reset once it ran a minute), and the log says so. One crashed
+# process never stops the others.
+supervise() {
+  local name=$1
+  shift
+  local delay=1 child status started
+  set +e  # a child's failure is handled here, not fatal to its supervisor
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM
+  trap '' INT
+  while :; do
+    started=$SECONDS
+    "$@" &
+    child=$!
+    wait "$child"
+    status=$?
+    if (( SECONDS - started >= 60 )); then delay=1; fi
+    echo "Elonara: $name exited (status $status); restarting it in ${delay} s" >&2
+    sleep "$delay" &
+    wait $!
+    delay=$(( delay * 2 > 60 ? 60 : delay * 2 ))
+  done
+}
+
+supervise gunicorn .venv/bin/gunicorn -c config/gunicorn.conf.py &
 pids+=($!)
-.venv/bin/celery -A config worker --loglevel=INFO -n "worker@%h" &
+supervise worker .venv/bin/celery -A config worker --loglevel=INFO -n "worker@%h" &
 pids+=($!)
 # Beat runs alone: exactly one per deployment (a second one would schedule every task twice).
-.venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule &
+supervise beat .venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule &
 pids+=($!)
 # The firehose consumer: RSVPs to our events written in other apps (one per deployment).
-"$py" manage.py consume_firehose &
+supervise firehose "$py" manage.py consume_firehose &
 pids+=($!)
 
 echo "Elonara (production settings): gunicorn, worker, beat and firehose consumer running (pids ${pids[*]}); Ctrl-C stops them"
-# The first process to exit stops the set.
+# The supervisors run until stopped (Ctrl-C or SIGTERM).
 set +e
-wait -n "${pids[@]}"
+wait "${pids[@]}"
 status=$?
 set -e
-echo "Elonara: a process exited (status $status); stopping the others" >&2
 stop
 exit "$status"

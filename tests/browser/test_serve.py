@@ -224,6 +224,44 @@ def test_readyz_sees_the_broker_down_and_sigterm_to_the_parent_stops_everything(
     assert proc.returncode == 143
 
 
+def _pids_of(pgid: int, needle: str) -> set[int]:
+    out = subprocess.run(["pgrep", "-g", str(pgid), "-f", needle], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+def test_a_crashed_process_is_restarted_alone_and_the_others_keep_serving(clone, redis_server, database, tmp_path):
+    # Issue 24: one helper process dying stopped every process of `make serve`.
+    _redis_proc, redis_port = redis_server
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    proc = start(["scripts/serve.sh"], cwd=clone, env=serve_env(port=port, redis_port=redis_port,
+                                                               database_url=database), log=log)
+    try:
+        wait_ready(base, proc, log)
+        deadline = time.monotonic() + 60
+        while not (first := _pids_of(proc.pid, "manage.py consume_firehose")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert first, log.read_text()[-3000:]
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)  # the consumer crashes
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            again = _pids_of(proc.pid, "manage.py consume_firehose")
+            if again and not again & first:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the consumer was not restarted:\n" + log.read_text()[-3000:])
+        assert proc.poll() is None
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200  # the others kept serving
+        assert "Elonara: firehose exited (status 137); restarting it in 1 s" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        wait_group_gone(proc, log)
+
+
 def test_serve_refuses_to_start_naming_the_missing_variables(clone, tmp_path):
     env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
     result = subprocess.run(["scripts/serve.sh"], cwd=clone, env=env, capture_output=True, text=True, timeout=120)
