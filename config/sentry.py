@@ -52,6 +52,9 @@ _SECRET_VALUE_PATTERNS = [
     re.compile(r"\belo_[A-Za-z0-9_-]{16,}"),
     # Private calendar-feed addresses: the token in the path is a bearer secret.
     re.compile(r"(?<=/calendar/feed/)[A-Za-z0-9_-]{8,}"),
+    # Links sent by mail, inside URLs: password reset tokens, address confirmations, unsubscribes.
+    re.compile(r"(?<=/members/password-reset/)[A-Za-z0-9_-]+/(?!set-password/)[A-Za-z0-9_-]+"),
+    re.compile(r"(?<=/notifications/confirm/)[A-Za-z0-9_:.-]+|(?<=/notifications/unsubscribe/)[A-Za-z0-9_:.-]+"),
     # Session keys inside cache keys (the Redis integration's breadcrumbs name every key it reads).
     re.compile(r"(?<=django\.contrib\.sessions\.cache)(?:d_db)?[A-Za-z0-9_-]+"),
 ]

@@ -7,11 +7,15 @@ import re
 
 # /calendar/feed/<token>.ics: the token is a bearer secret (calendar apps cannot log in), so
 # runserver's request lines and django.request's 4xx warnings must not carry it.
-_FEED_TOKEN = re.compile(r"(/calendar/feed/)[A-Za-z0-9_\-]+")
+# Likewise the links sent by mail: a password reset (/members/password-reset/<uid>/<token>/), an
+# address confirmation and a one-click unsubscribe (/notifications/confirm|unsubscribe/<signed>/).
+_FEED_TOKEN = re.compile(r"(/calendar/feed/)[A-Za-z0-9_\-]+"
+                         r"|(/members/password-reset/[A-Za-z0-9_\-]+/)(?!set-password/)[A-Za-z0-9_\-]+"
+                         r"|(/notifications/(?:confirm|unsubscribe)/)[A-Za-z0-9_\-:.]+")
 
 
 def redact_feed_tokens(text: str) -> str:
-    return _FEED_TOKEN.sub(r"\1[redacted]", text)
+    return _FEED_TOKEN.sub(lambda m: next(g for g in m.groups() if g) + "[redacted]", text)
 
 
 class RedactCalendarFeedTokens(logging.Filter):

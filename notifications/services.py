@@ -153,7 +153,9 @@ def rsvp_answered(*, rsvp: RSVP) -> None:
         return
     now = timezone.now()
     rows = []
-    if event.host_id != member.pk:  # the host knows: they made it
+    prefs = mail_settings_get(member=member)
+    # The host knows (they made it); nothing is queued for an unproven address or a turned-off kind.
+    if event.host_id != member.pk and prefs.is_confirmed(member.email) and prefs.rsvp_confirmations:
         rows.append(Mail(kind=K.RSVP, member=member, event=event, due_at=now,
                          key=f"rsvp:{event.pk}:{member.pk}:{rsvp.status}:{event.sequence}",
                          details={"status": rsvp.status}))
@@ -284,8 +286,8 @@ def mail_send(*, mail_id: int, claim: str, connection) -> str:
         status=S.SENDING, attempts=F("attempts") + 1)
     if not taken:
         return "taken"
-    mail = Mail.objects.select_related("member", "event", "event__host").get(pk=mail_id)
-    prefs = mail_settings_get(member=mail.member)
+    mail = Mail.objects.select_related("member", "member__mail_settings", "event", "event__host").get(pk=mail_id)
+    prefs = getattr(mail.member, "mail_settings", None) or MailSettings(member=mail.member)
     reason = _why_not(mail, prefs)
     if reason:
         _finish(mail, status=S.SKIPPED, note=reason)
