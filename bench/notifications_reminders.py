@@ -52,8 +52,8 @@ def main() -> None:
     host = Member.objects.create_user(username=f"{tag}-host", password="x" * 20)
     try:
         start = timezone.now() + timedelta(hours=3)  # within a day: every reminder is due at once
-        event = events.event_create(host=host, title="Bench meetup", starts_at=start, ends_at=start + timedelta(hours=2),
-                                    venue="Hall")
+        event = events.event_create(host=host, title="Bench meetup", starts_at=start,
+                                    ends_at=start + timedelta(hours=2), venue="Hall")
         members = Member.objects.bulk_create(
             [Member(username=f"{tag}-{i}", email=f"{tag}-{i}@example.org", password="!") for i in range(count)],
             batch_size=1000)
@@ -106,7 +106,8 @@ def main() -> None:
     finally:
         Mail.objects.filter(member__username__startswith=tag).delete()
         RSVP.objects.filter(member__username__startswith=tag).delete()
-        events.event_delete(event=event, actor=host) if "event" in locals() else None
+        if "event" in locals():
+            events.event_delete(event=event, actor=host)
         Member.objects.filter(username__startswith=tag).delete()
         server.stop()
         workdir.cleanup()

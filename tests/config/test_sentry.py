@@ -297,9 +297,9 @@ def test_links_sent_by_mail_are_scrubbed_from_urls_and_log_lines():
     reset = "/members/password-reset/MQ/cz7x1q-5f1e0a9b8c7d6e5f4a3b/"
     confirm = f"/notifications/confirm/{confirmation_token(member_id=1, email='a@example.org')}/"
     unsubscribe = f"/notifications/unsubscribe/{unsubscribe_token(member_id=1, topic='reminders')}/"
-    for path, secret in ((reset, "cz7x1q-5f1e0a9b8c7d6e5f4a3b"), (confirm, confirm.split("/")[3]),
-                         (unsubscribe, unsubscribe.split("/")[3])):
-        line = f'"GET {path} HTTP/1.1" 200'
+    for url, secret in ((reset, "cz7x1q-5f1e0a9b8c7d6e5f4a3b"), (confirm, confirm.split("/")[3]),
+                        (unsubscribe, unsubscribe.split("/")[3])):
+        line = f'"GET {url} HTTP/1.1" 200'
         assert secret not in scrub_text(line) and secret not in redact_feed_tokens(line)
     # The page a reset link leads to carries no secret: left readable.
     assert redact_feed_tokens("/members/password-reset/MQ/set-password/") == "/members/password-reset/MQ/set-password/"
