@@ -15,9 +15,11 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from django.utils.http import urlsafe_base64_encode
 
 from elonara import services as elonara_services
 from invitations import services as invitation_services
@@ -139,6 +141,8 @@ def _urls(w: World) -> dict[str, str]:
         "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
+        "reset_link": f"/members/password-reset/{urlsafe_base64_encode(str(w.bob.pk).encode())}/"
+                      f"{default_token_generator.make_token(w.bob)}/",
         "confirm": f"/notifications/confirm/{confirmation_token(member_id=w.bob.pk, email=w.bob.email)}/",
         "unsubscribe": f"/notifications/unsubscribe/{unsubscribe_token(member_id=w.bob.pk, topic='reminders')}/",
         "network_event": w.network_event.get_absolute_url(),
@@ -160,6 +164,7 @@ CASES = [
     ("anonymous", "get", "/healthz", 0, 200),
     ("anonymous", "get", "/members/password-reset/", 0, 200),
     ("anonymous", "post", "/members/password-reset/", 2, 302),  # the member + queueing the mail
+    ("anonymous", "get", "reset_link", 5, 302),  # session, member; the token moves into the session (3)
     ("anonymous", "get", "confirm", 0, 200),
     ("anonymous", "post", "confirm", 5, 200),  # member, settings (locked), save, in a transaction
     ("anonymous", "get", "unsubscribe", 0, 200),
