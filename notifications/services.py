@@ -286,7 +286,13 @@ def mail_send(*, mail_id: int, claim: str, connection) -> str:
         status=S.SENDING, attempts=F("attempts") + 1)
     if not taken:
         return "taken"
-    mail = Mail.objects.select_related("member", "member__mail_settings", "event", "event__host").get(pk=mail_id)
+    mail = Mail.objects.select_related("member", "member__mail_settings", "event", "event__host").filter(
+        pk=mail_id).first()
+    if mail is None:  # its event was deleted meanwhile (the row went with it)
+        return "skipped"
+    if mail.attempts > MAX_ATTEMPTS:  # its sender kept dying (a crash, not an SMTP answer)
+        _finish(mail, status=S.FAILED, note="Sending kept crashing.")
+        return "failed"
     prefs = getattr(mail.member, "mail_settings", None) or MailSettings(member=mail.member)
     reason = _why_not(mail, prefs)
     if reason:

@@ -212,3 +212,26 @@ def test_a_temporary_failure_is_retried_later(mail_server, settings, django_capt
     assert mail.status == "pending" and mail.due_at > timezone.now()
     settings.EMAIL_PORT = mail_server.port
     assert drain(now=mail.due_at).sent == 1
+
+
+def test_a_duplicated_task_or_a_second_dispatcher_sends_nothing_twice(mail_server, settings,
+                                                                      django_capture_on_commit_callbacks):
+    host = member("host")
+    guests = [member(f"g{i}") for i in range(3)]
+    ride = event(host, starts_at=timezone.now() + timedelta(hours=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        for guest in guests:
+            events.rsvp_set(event=ride, member=guest, status="going")
+    claim = services.mail_claim_due()
+    assert services.mail_claim_due() is None  # claimed rows are leased: a second dispatcher gets none
+    assert services.mail_send_claimed(claim=claim).sent == 3
+    assert services.mail_send_claimed(claim=claim).sent == 0  # the same message delivered again
+    # A sender that died holding a claim: its rows are claimed again once the lease is over.
+    with django_capture_on_commit_callbacks(execute=True):
+        events.event_update(event=ride, editor=host, venue="Old mill")
+    lost = services.mail_claim_due()
+    Mail.objects.filter(claim=lost).update(status=Mail.Status.SENDING)  # killed mid-send
+    assert services.mail_send_claimed(claim=lost).sent == 0
+    later = timezone.now() + timedelta(seconds=settings.NOTIFICATIONS_SEND_LEASE_SECONDS + 1)
+    assert drain(now=later).sent == 3
+    assert len(mail_server.received) == 6
