@@ -48,3 +48,31 @@ def bluesky_deploy_checks(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def dispatch_horizon_check(app_configs, **kwargs):
+    """The broker must never hold a countdown message longer than its visibility timeout: with Redis,
+    a message not acknowledged in time is delivered again. Every kind of write (invitations, event
+    and RSVP records, deletions) waits longer than the horizon as a due time in the database, so
+    this one bound covers them all; the lease must outlast the horizon too, or a published message
+    would be published again before it is due."""
+    from bluesky import pipeline
+
+    problems = []
+    timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+    horizon = settings.INVITATIONS_DISPATCH_HORIZON_SECONDS
+    if timeout is not None and horizon >= timeout:
+        problems.append(Error(
+            f"INVITATIONS_DISPATCH_HORIZON_SECONDS ({horizon}) must be shorter than "
+            f"CELERY_VISIBILITY_TIMEOUT ({timeout}): messages due later would be delivered twice.",
+            id="bluesky.E003"))
+    if settings.BLUESKY_WRITE_LEASE_SECONDS <= horizon:
+        problems.append(Error(
+            f"BLUESKY_WRITE_LEASE_SECONDS ({settings.BLUESKY_WRITE_LEASE_SECONDS}) must be longer than "
+            f"INVITATIONS_DISPATCH_HORIZON_SECONDS ({horizon}).", id="bluesky.E004"))
+    missing = sorted({"event", "rsvp", "delete"} - set(pipeline.registered_kinds()))
+    if missing:
+        problems.append(Error(f"No writer registered for record writes of kind {', '.join(missing)}.",
+                              id="bluesky.E005"))
+    return problems

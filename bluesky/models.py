@@ -232,3 +232,49 @@ class AppPasswordSession(models.Model):
     @property
     def has_session(self) -> bool:
         return bool(self.access_jwt and self.refresh_jwt and self.did and self.pds_url)
+
+
+class RecordWrite(models.Model):
+    """A record write that is due (or waiting for its time): the one place a write's next attempt
+    lives, so no wait ever sits in the broker (see bluesky.pipeline).
+
+    One row per thing to write: an event's record, an RSVP's record (by `object_id`), or the
+    deletion of a record (`member`, `collection`, `rkey`). The row goes when the write is done or
+    has finally failed (the domain row keeps the state people see)."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", "Event record"
+        RSVP = "rsvp", "RSVP record"
+        DELETE = "delete", "Record deletion"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    collection = models.CharField(max_length=100, blank=True)
+    rkey = models.CharField(max_length=20, blank=True)
+    # When the dispatcher publishes it next (or, while a message is out or a run is on, the end of
+    # that lease: a lost message or a killed worker is published again after it).
+    due_at = models.DateTimeField(db_index=True)
+    # The write-budget slot already reserved for the next attempt (never reserved twice).
+    slot_at = models.DateTimeField(null=True, blank=True)
+    # The published message's token: a run takes it first, so a redelivered copy does nothing.
+    token = models.CharField(max_length=40, blank=True)
+    running = models.BooleanField(default=False)
+    # Asked again (an edit) bumps it: a run that ends on an older version writes again.
+    version = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], condition=~models.Q(kind="delete"),
+                                    name="recordwrite_one_per_object"),
+            models.UniqueConstraint(fields=["member", "collection", "rkey"], condition=models.Q(kind="delete"),
+                                    name="recordwrite_one_delete_per_record"),
+        ]
+        indexes = [models.Index(fields=["token"], condition=~models.Q(token=""), name="recordwrite_token")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id or self.rkey}"

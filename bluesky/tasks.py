@@ -1,8 +1,51 @@
+"""Celery adapters: take primary keys, call one service.
+
+`write_record` runs one attempt of a record write; `dispatch_due` (beat) publishes every write
+(record writes, invitations) whose due time falls within the dispatch horizon. Neither ever
+publishes a countdown longer than the horizon: longer waits are due times in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+
 from celery import shared_task
 
+from bluesky import pipeline
 from bluesky.services import oauth_requests_cleanup
+from core.tasks import task_named
+
+logger = logging.getLogger(__name__)
+
+# A dispatch round stops after this many batches; the next beat continues.
+MAX_BATCHES_PER_ROUND = 20
 
 
 @shared_task
 def oauth_requests_cleanup_task() -> int:
     return oauth_requests_cleanup()
+
+
+@shared_task(name=pipeline.RUN_TASK, acks_late=True)
+def write_record(token: str) -> str:
+    """One attempt of one record write; a duplicate delivery does nothing (see bluesky.pipeline).
+    A crash leaves the row leased: the dispatcher publishes it again when the lease ends."""
+    return pipeline.record_write_run(token=token)
+
+
+@shared_task(name=pipeline.DISPATCH_TASK, acks_late=True)
+def dispatch_due() -> int:
+    """Beat: publish every write due within the horizon, claimed in small batches."""
+    published = 0
+    app = write_record.app
+    for _ in range(MAX_BATCHES_PER_ROUND):
+        claimed = pipeline.claim_due_round()
+        if not claimed:
+            break
+        # One producer (one broker connection) per batch instead of one per message.
+        with app.producer_or_acquire() as producer:
+            for item in claimed:
+                task_named(item.task).apply_async(args=item.args, kwargs=item.kwargs,
+                                                  countdown=item.countdown or None, producer=producer)
+        published += len(claimed)
+    return published

@@ -170,14 +170,15 @@ CELERY_BEAT_SCHEDULE = {
     # Invitations whose broker message was lost (a broker restart without persistence) are
     # published again; a live message and the new one converge, so this is always safe.
     "invitations-requeue-stale": {"task": "invitations.requeue_stale", "schedule": 900.0},
-    # Invitations wait in the database (Invitation.due_at), not in countdown messages: this claims
-    # the due ones in small batches and publishes only work due within the dispatch horizon.
     # Series occurrences are made ahead for a window (elonara.series.SERIES_WINDOW); this keeps it full.
     "elonara-extend-series": {"task": "elonara.extend_series", "schedule": 3600.0},
     # Network events that ended more than a day ago go; the table is trimmed to NETWORK_EVENTS_MAX.
     "network-events-cleanup": {"task": "network.cleanup", "schedule": 900.0},
-    "invitations-dispatch-due": {"task": "invitations.dispatch_due",
-                                 "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
+    # Every write to Bluesky waits in the database (Invitation.due_at, RecordWrite.due_at), never in
+    # countdown messages: this claims the due ones in small batches and publishes only work due
+    # within the dispatch horizon.
+    "bluesky-dispatch-due": {"task": "bluesky.dispatch_due",
+                             "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
     # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):
     # this claims what is due and hands it to workers in batches.
     "notifications-dispatch-due": {"task": "notifications.dispatch_due",
@@ -364,10 +365,13 @@ INVITATIONS_WEEKLY_CAP_PER_RECIPIENT = env.int("INVITATIONS_WEEKLY_CAP_PER_RECIP
 # write limits: the smaller of the two applies).
 INVITATIONS_RELAY_POSTS_PER_HOUR = env.int("INVITATIONS_RELAY_POSTS_PER_HOUR", default=100)
 INVITATIONS_RELAY_POSTS_PER_DAY = env.int("INVITATIONS_RELAY_POSTS_PER_DAY", default=500)
-# The broker only holds invitations due within this many seconds (keep it well below
-# CELERY_VISIBILITY_TIMEOUT); the beat claims at most INVITATIONS_DISPATCH_BATCH rows per batch.
+# The broker only holds writes (invitations, records) due within this many seconds (keep it well
+# below CELERY_VISIBILITY_TIMEOUT); the beat claims at most INVITATIONS_DISPATCH_BATCH rows per batch.
 INVITATIONS_DISPATCH_HORIZON_SECONDS = env.int("INVITATIONS_DISPATCH_HORIZON_SECONDS", default=60)
 INVITATIONS_DISPATCH_BATCH = env.int("INVITATIONS_DISPATCH_BATCH", default=50)
+# A published or running write is left alone this long; after it (a lost message, a killed worker)
+# the dispatcher publishes it again. Above the longest write attempt.
+BLUESKY_WRITE_LEASE_SECONDS = env.int("BLUESKY_WRITE_LEASE_SECONDS", default=600)
 # createSession for an app password (Bluesky: 30 per 5 minutes, 300 per day per account), kept
 # under Bluesky's limits by our own count per account.
 BLUESKY_CREATE_SESSION_PER_5_MIN = env.int("BLUESKY_CREATE_SESSION_PER_5_MIN", default=25)

@@ -10,7 +10,6 @@ the same invitation cannot both move it, and a redelivered task finds it already
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,15 +23,16 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bluesky import pipeline
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.factory import BlueskyAgentFactory
-from bluesky.budget import PacingBusy, WriteBudget, pacing_enabled
+from bluesky.errors import Reason
 from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.models import BlueskyIdentity, MemberAppPassword
+from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload
 from bluesky.selectors import member_did_get, member_id_for_did
 from core import metrics
-from core.tasks import task_named
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
 from elonara.services import member_home_cache_clear
@@ -64,12 +64,6 @@ TRANSITIONS: dict[str, set[str]] = {
     S.ACCEPTED: set(),
     S.DECLINED: set(),
 }
-
-MAX_TRANSIENT_ATTEMPTS = 6
-MAX_RATE_LIMITED_ATTEMPTS = 20
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 300.0
-
 
 @dataclass
 class BulkCreateResult:
@@ -425,35 +419,20 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
 
 def _dispatch_due_soon() -> None:
     """Ask for a dispatch round now instead of at the next beat (new invitations start at once)."""
-    task_named("invitations.dispatch_due").delay()
+    pipeline.dispatch_soon()
 
 
-def invitation_batch_dispatch(*, batch_id: int) -> int:
-    """pending -> queued, due now, for a batch written by an older version (new ones are inserted
-    queued); returns how many moved. The dispatcher publishes them."""
-    return Invitation.objects.filter(batch_id=batch_id, status=S.PENDING).update(
-        status=S.QUEUED, due_at=timezone.now(), updated_at=timezone.now())
-
-
-# How long a claimed invitation's message may take to run before the dispatcher publishes it again
-# (a lost message, a killed worker); a duplicate is harmless (conditional claim, fixed rkey).
-CLAIM_LEASE = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    invitation_id: int
-    countdown: float
-    slot_at: float | None
+SEND_TASK = "invitations.send_invitation"
 
 
 def invitations_claim_due(*, limit: int | None = None, horizon: float | None = None) -> list[Claimed]:
     """Claim up to `limit` invitations due within `horizon` seconds: each is leased (its due time
-    moves CLAIM_LEASE ahead, so the next round skips it) and returned with the countdown to its
-    due time. Rows another dispatcher holds are skipped (PostgreSQL SKIP LOCKED; SQLite's
-    IMMEDIATE transaction serialises dispatchers)."""
+    moves the pipeline's lease ahead, so the next round skips it) and returned with the countdown
+    to its due time. Rows another dispatcher holds are skipped (PostgreSQL SKIP LOCKED; SQLite's
+    IMMEDIATE transaction serialises dispatchers). A duplicate message is harmless (conditional
+    claim, fixed rkey)."""
     limit = limit or settings.INVITATIONS_DISPATCH_BATCH
-    horizon = settings.INVITATIONS_DISPATCH_HORIZON_SECONDS if horizon is None else horizon
+    horizon = pipeline.dispatch_horizon() if horizon is None else horizon
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -463,9 +442,9 @@ def invitations_claim_due(*, limit: int | None = None, horizon: float | None = N
         )
         if not rows:
             return []
-        Invitation.objects.filter(pk__in=[r[0] for r in rows]).update(due_at=now + CLAIM_LEASE)
-    return [Claimed(invitation_id=pk, countdown=max((due - now).total_seconds(), 0.0),
-                    slot_at=slot.timestamp() if slot else None) for pk, due, slot in rows]
+        Invitation.objects.filter(pk__in=[r[0] for r in rows]).update(due_at=now + pipeline.claim_lease())
+    return [Claimed(task=SEND_TASK, args=[pk], kwargs={"slot_at": slot.timestamp() if slot else None},
+                    countdown=max((due - now).total_seconds(), 0.0)) for pk, due, slot in rows]
 
 
 def _schedule(invitation_id: int, *, delay: float, slot_at: float | None = None) -> None:
@@ -484,21 +463,17 @@ def _budget_account(host: Member, account: PostingAccount | None) -> str:
     return account.key if account is not None else f"member:{host.pk}"
 
 
-def _backoff(attempt: int) -> float:
-    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
-    return base * random.uniform(0.5, 1.5)
-
-
-def _later(invitation_id: int, *, status: str, delay: float, slot_at: float | None = None) -> SendOutcome:
+def _later(invitation_id: int, *, status: str, wait: Outcome) -> SendOutcome:
     """Not now: keep the next attempt's time in the database. A wait within the dispatch horizon is
     returned as `retry_in` (the task publishes it with that countdown, shorter than the broker's
     visibility timeout); a longer one is left to the dispatcher."""
-    _schedule(invitation_id, delay=delay, slot_at=slot_at)
-    if delay <= settings.INVITATIONS_DISPATCH_HORIZON_SECONDS:
+    delay = wait.retry_in or 0.0
+    _schedule(invitation_id, delay=delay, slot_at=wait.slot_at)
+    if delay <= pipeline.dispatch_horizon():
         # Leased like a claim, so the dispatcher does not publish it a second time meanwhile.
-        Invitation.objects.filter(pk=invitation_id).update(due_at=timezone.now() + CLAIM_LEASE)
-        return SendOutcome(status=status, retry_in=delay, slot_at=slot_at)
-    return SendOutcome(status=status, retry_in=None, slot_at=slot_at, scheduled=True)
+        Invitation.objects.filter(pk=invitation_id).update(due_at=timezone.now() + pipeline.claim_lease())
+        return SendOutcome(status=status, retry_in=delay, slot_at=wait.slot_at)
+    return SendOutcome(status=status, retry_in=None, slot_at=wait.slot_at, scheduled=True)
 
 
 def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) -> SendOutcome:
@@ -533,23 +508,15 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
         return _fail(invitation, code="opted_out", retryable=False,
                      reason="The invitee asked not to be invited; this invitation will not be sent.")
 
-    if pacing_enabled() and slot_at is None:
-        try:
-            slot = WriteBudget(account=_budget_account(host, account)).reserve()
-        except PacingBusy:
-            return _later(invitation.pk, status=invitation.status, delay=random.uniform(0.2, 1.0))
-        wait = slot - time.time()
-        if wait > 0.05:
-            return _later(invitation.pk, status=invitation.status, delay=wait, slot_at=slot)
-    elif slot_at is not None and slot_at - time.time() > 0.05:
-        # Early (a redelivered message, or the dispatcher's countdown was cut short): wait for the slot.
-        return _later(invitation.pk, status=invitation.status, delay=slot_at - time.time(), slot_at=slot_at)
+    waiting = pipeline.pace(account_key=_budget_account(host, account), slot_at=slot_at)
+    if waiting is not None:
+        return _later(invitation.pk, status=invitation.status, wait=waiting)
 
     # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
     # attempt, and freeze createdAt the first time so every attempt writes the identical record.
     if not _transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
                        record_created_at=Coalesce("record_created_at", Value(timezone.now())),
-                       due_at=timezone.now() + CLAIM_LEASE, slot_at=None):
+                       due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
         return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
     invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
     attempt = invitation.attempts
@@ -575,26 +542,16 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
             metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
         return SendOutcome(status=S.SENT)
 
-    code = result.reason or "error"
-    if result.retryable:
-        if code == "rate_limited":
-            if attempt > MAX_RATE_LIMITED_ATTEMPTS:
-                return _fail(invitation, code=code, reason=result.error, retryable=True)
-            reset = result.retry_after.timestamp() if result.retry_after else time.time() + _backoff(attempt)
-            if pacing_enabled():
-                WriteBudget(account=_budget_account(host, account)).push_back(until=reset)
-            # Back into the queue for a fresh slot after the reset (a bit of jitter spreads them).
-            return _later(invitation.pk, status=S.SENDING,
-                          delay=max(reset - time.time(), 0) + random.uniform(0.5, 3.0))
-        if attempt >= MAX_TRANSIENT_ATTEMPTS:
-            return _fail(invitation, code=code, reason=result.error, retryable=True)
-        delay = _backoff(attempt)
-        if result.retry_after is not None:
-            delay = max(delay, result.retry_after.timestamp() - time.time())
+    outcome = pipeline.after_failure(result, attempt=attempt, account_key=_budget_account(host, account))
+    if outcome.kind == "failed":
+        return _fail(invitation, code=outcome.reason, reason=result.error or "Bluesky refused the post.",
+                     retryable=outcome.retryable)
+    if outcome.reason != Reason.RATE_LIMITED:
+        # (After a 429 it goes back into the queue for a fresh slot after the reset, silently.)
         Invitation.objects.filter(pk=invitation.pk).update(
-            failure_code=code[:40], failure_reason=f"{result.error} It will be retried automatically."[:300])
-        return _later(invitation.pk, status=S.SENDING, delay=delay)
-    return _fail(invitation, code=code, reason=result.error or "Bluesky refused the post.", retryable=False)
+            failure_code=outcome.reason[:40],
+            failure_reason=f"{result.error} It will be retried automatically."[:300])
+    return _later(invitation.pk, status=S.SENDING, wait=outcome)
 
 
 def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) -> int:

@@ -85,7 +85,7 @@ def test_dispatch_horizon_must_be_inside_the_visibility_timeout():
     env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_VISIBILITY_TIMEOUT": "30",
            "INVITATIONS_DISPATCH_HORIZON_SECONDS": "60"}
     result = manage("check", env=env)
-    assert result.returncode != 0 and "invitations.E001" in result.stderr
+    assert result.returncode != 0 and "bluesky.E003" in result.stderr
     assert manage("check", env={**env, "INVITATIONS_DISPATCH_HORIZON_SECONDS": "10"}).returncode == 0
 
 

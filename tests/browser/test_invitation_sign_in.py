@@ -44,7 +44,6 @@ def test_invitee_goes_from_the_post_to_going_with_one_sign_in(live_server, launc
     event = make_event(host=host, title="Harbour lights walk")
     batch = invitation_services.invitations_enqueue(host=host, target=event, profiles=[profile(bob.handle, bob.did)],
                                                     message_template="").batch
-    invitation_services.invitation_batch_dispatch(batch_id=batch.pk)
     invitation = batch.invitations.get()
     invitation_services.invitation_send(invitation_id=invitation.pk, agent=LegacyBlueskyAgent())
     invitation.refresh_from_db()

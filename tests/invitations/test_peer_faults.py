@@ -133,7 +133,6 @@ def test_transient_faults_end_sent_permanent_ends_failed(settings, peer, account
     result = services.invitations_enqueue(
         host=alice_host, target=event, profiles=[profile(f"f{i}.test") for i in range(6)], message_template=""
     )
-    services.invitation_batch_dispatch(batch_id=result.batch.pk)
     # createRecord calls in order: invitation 1 meets 503, a timeout, then a timeout after the PDS
     # committed; invitation 2 goes through; invitation 3 meets a 429; invitation 4 a permanent 400.
     transport = FaultyPds({1: "503", 2: "timeout-before", 3: "timeout-after", 5: "429", 7: "400"})

@@ -45,7 +45,6 @@ def _send_one(host, event, recipient) -> Invitation:
     result = services.invitations_enqueue(host=host, target=event, profiles=[profile(recipient.handle,
                                                                                       recipient.did)],
                                           message_template="")
-    services.invitation_batch_dispatch(batch_id=result.batch.pk)
     invitation = result.batch.invitations.get()
     outcome = services.invitation_send(invitation_id=invitation.pk, agent=BlueskyAgentFactory.make())
     invitation.refresh_from_db()

@@ -45,7 +45,7 @@ def test_metrics_count_a_sent_invitation(peer, accounts, django_capture_on_commi
         services.invitations_enqueue(
             host=host, target=event, message_template="",
             profiles=[GraphProfile(did=bob.did, handle=bob.handle, display_name="Bob", avatar_url="")])
-    [invitation_id] = [c.invitation_id for c in services.invitations_claim_due()]
+    [invitation_id] = [c.args[0] for c in services.invitations_claim_due()]
     outcome = services.invitation_send(invitation_id=invitation_id)
     assert outcome.status == Invitation.Status.SENT
     rkey = Invitation.objects.get(pk=invitation_id).rkey

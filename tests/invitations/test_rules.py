@@ -149,7 +149,7 @@ def test_a_long_wait_is_kept_in_the_database_not_in_the_broker(settings, relay, 
     assert services.invitations_claim_due() == []
     Invitation.objects.filter(pk=invitation.pk).update(due_at=timezone.now() + timedelta(seconds=3))
     [claimed] = services.invitations_claim_due()
-    assert claimed.invitation_id == invitation.pk and 0 < claimed.countdown <= 3 and abs(claimed.slot_at - far) < 1
+    assert claimed.args == [invitation.pk] and 0 < claimed.countdown <= 3 and abs(claimed.kwargs["slot_at"] - far) < 1
 
 
 def test_relay_budget_is_its_own_and_never_above_bluesky(settings):

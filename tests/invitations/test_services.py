@@ -29,7 +29,7 @@ def test_enqueue_fixes_rkey_and_token_and_queues_after_commit(host, event, djang
     # Written queued and due now: the dispatcher (beat, or the after-commit kick) publishes them.
     assert {r.status for r in rows} == {S.QUEUED} and all(r.due_at is not None for r in rows)
     claimed = services.invitations_claim_due()
-    assert sorted(c.invitation_id for c in claimed) == sorted(r.pk for r in rows)
+    assert sorted(c.args[0] for c in claimed) == sorted(r.pk for r in rows)
     # Claimed rows are leased: the next round does not publish them again.
     assert services.invitations_claim_due() == []
 
