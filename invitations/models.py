@@ -90,7 +90,7 @@ class Invitation(models.Model):
     # Which kind of account posted it ("member", "relay" or "oauth"; bluesky.agents.PostingAccount).
     posted_by = models.CharField(max_length=16, blank=True)
     # When the next attempt is due. The broker only ever holds work due within the dispatch horizon:
-    # `invitations_dispatch_due` (beat) claims due rows and publishes them; a wait for a pacing slot
+    # `bluesky.dispatch_due` (beat) claims due rows and publishes them; a wait for a pacing slot
     # or a rate-limit reset is stored here instead of in a countdown message (Redis redelivers a
     # countdown that outlives the visibility timeout). NULL: nothing scheduled (final, or pending).
     due_at = models.DateTimeField(null=True, blank=True)

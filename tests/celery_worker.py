@@ -31,7 +31,7 @@ def subprocess_database_url() -> str:
 def celery_worker(*, concurrency: int = 1, extra_env: dict[str, str] | None = None,
                   log_path: Path | None = None, beat: bool = True) -> Iterator[subprocess.Popen]:
     """A real worker process (with beat, as production runs one: due invitations are published by
-    its `invitations.dispatch_due`, here every second)."""
+    its `bluesky.dispatch_due`, here every second)."""
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         raise RuntimeError("services tests need CELERY_BROKER_URL=redis://... (scripts/test-services.sh)")
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
