@@ -221,11 +221,8 @@ def outside_answers_adopt(*, did: str, member_id: int) -> int:
             RSVP.objects.filter(pk=rsvp.pk).update(status=status, updated_at=timezone.now(),
                                                    **(record if not rsvp.at_uri else {}))
         row.delete()
-    if recount:
-        from elonara.tasks import event_refresh_counts
-
-        for event_id in recount:
-            transaction.on_commit(lambda event_id=event_id: event_refresh_counts.delay(event_id))
+    for event_id in recount:
+        task_on_commit("elonara.tasks.event_refresh_counts", event_id)
     return len(outside)
 
 
