@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 
 import pytest
@@ -46,6 +47,8 @@ def _results(log: str) -> list[str]:
 
 def test_a_slot_beyond_the_visibility_timeout_is_written_exactly_once(settings, peer, accounts, host, tmp_path):
     settings.INVITATIONS_PACING_ENABLED = True
+    # The peer is shared and keeps its records: a title of this run's own.
+    title = f"Exactly once {secrets.token_hex(4)}"
     _, account = BlueskyAgentFactory.make_for_records(host)
     # The account's budget is spent for the next 15 s (an invitation batch, say): three times the
     # broker's visibility timeout.
@@ -55,7 +58,7 @@ def test_a_slot_beyond_the_visibility_timeout_is_written_exactly_once(settings, 
     log_path = tmp_path / "worker.log"
     with celery_worker(extra_env=worker_env(peer, INVITATIONS_PACING_ENABLED="true", **BROKER_ENV),
                        log_path=log_path):
-        event = new_event(host, title="Exactly once")
+        event = new_event(host, title=title)
         wait_for(lambda: Event.objects.get(pk=event.pk).publish_state == PublishState.PUBLISHED, timeout=60)
         time.sleep(12)  # two visibility timeouts: a redelivered copy would run now
     log = log_path.read_text()
@@ -69,7 +72,7 @@ def test_a_slot_beyond_the_visibility_timeout_is_written_exactly_once(settings, 
     assert results == ["pending", "published"], results
     assert event.published_at.timestamp() >= slot - 0.1  # never before its slot
     assert not RecordWrite.objects.filter(object_id=event.pk, kind="event").exists()
-    uris = [r["uri"] for r in list_records(peer, accounts["alice"].did, EVENT) if r["value"]["name"] == "Exactly once"]
+    uris = [r["uri"] for r in list_records(peer, accounts["alice"].did, EVENT) if r["value"]["name"] == title]
     assert uris == [event.at_uri]
 
 
@@ -78,10 +81,11 @@ def test_a_worker_killed_during_a_record_write_leaves_one_record_and_a_true_stat
     import signal
 
     settings.INVITATIONS_PACING_ENABLED = False
+    title = f"Killed mid-write {secrets.token_hex(4)}"
     purge_queue()
     env = worker_env(peer, INVITATIONS_PACING_ENABLED="false", **BROKER_ENV)
     with celery_worker(extra_env=env, log_path=tmp_path / "first.log", beat=False) as first:
-        event = new_event(host, title="Killed mid-write")
+        event = new_event(host, title=title)
         running = wait_for(lambda: RecordWrite.objects.filter(kind="event", object_id=event.pk, running=True).exists(),
                            timeout=30, interval=0.01)
         os.killpg(first.pid, signal.SIGKILL)
@@ -95,7 +99,7 @@ def test_a_worker_killed_during_a_record_write_leaves_one_record_and_a_true_stat
     log = (tmp_path / "second.log").read_text()
     assert event.publish_state == PublishState.PUBLISHED, log[-3000:]
     print(f"after the kill: {_results(log)}")
-    records = [r for r in list_records(peer, accounts["alice"].did, EVENT) if r["value"]["name"] == "Killed mid-write"]
+    records = [r for r in list_records(peer, accounts["alice"].did, EVENT) if r["value"]["name"] == title]
     assert [r["uri"] for r in records] == [event.at_uri]
     stored = get_record(peer, event.at_uri).raise_for_status().json()
     assert stored["cid"] == event.at_cid  # the state says what the repository holds
