@@ -71,7 +71,9 @@ def dispatch_horizon_check(app_configs, **kwargs):
         problems.append(Error(
             f"BLUESKY_WRITE_LEASE_SECONDS ({settings.BLUESKY_WRITE_LEASE_SECONDS}) must be longer than "
             f"INVITATIONS_DISPATCH_HORIZON_SECONDS ({horizon}).", id="bluesky.E004"))
-    missing = sorted({"event", "rsvp", "delete"} - set(pipeline.registered_kinds()))
+    from bluesky.models import RecordWrite
+
+    missing = sorted(set(RecordWrite.Kind.values) - set(pipeline.registered_kinds()))
     if missing:
         problems.append(Error(f"No writer registered for record writes of kind {', '.join(missing)}.",
                               id="bluesky.E005"))

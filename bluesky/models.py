@@ -245,9 +245,10 @@ class RecordWrite(models.Model):
     class Kind(models.TextChoices):
         EVENT = "event", "Event record"
         RSVP = "rsvp", "RSVP record"
+        NETWORK_RSVP = "network_rsvp", "RSVP record to a network event"
         DELETE = "delete", "Record deletion"
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     object_id = models.BigIntegerField(null=True, blank=True)
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     collection = models.CharField(max_length=100, blank=True)

@@ -6,3 +6,8 @@ class NetworkConfig(AppConfig):
 
     name = "network"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from network import services
+
+        services.register_writers()

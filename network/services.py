@@ -18,12 +18,14 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from bluesky import clients
+from bluesky import clients, pipeline
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import RecordOp
 from bluesky.atproto.identity import is_valid_did
 from bluesky.atproto.xrpc import PdsClient
 from bluesky.lexicon import record_problems
+from bluesky.models import RecordWrite
+from bluesky.pipeline import Outcome
 from bluesky.records import is_did, is_valid_rkey
 from core import metrics
 from core.tasks import task_on_commit
@@ -441,25 +443,25 @@ def network_rsvp_publish_queue(*, rsvp: NetworkRSVP) -> bool:
     rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=rsvp.event.uri)
     NetworkRSVP.objects.filter(pk=rsvp.pk).update(at_rkey=rkey, publish_state=PublishState.PENDING, publish_error="")
     rsvp.at_rkey, rsvp.publish_state, rsvp.publish_error = rkey, PublishState.PENDING, ""
-    task_on_commit("network.publish_rsvp", rsvp.pk)
+    pipeline.record_write_queue(kind=RecordWrite.Kind.NETWORK_RSVP, member_id=rsvp.member_id, object_id=rsvp.pk)
     return True
 
 
-def network_rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> publishing.PublishOutcome:
-    """One paced attempt to write the member's answer as their RSVP record. Idempotent: the key
-    is fixed, the write is a putRecord of the answer as it is now.
+def network_rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> Outcome:
+    """One attempt to write the member's answer as their RSVP record: load, pace, compose, write,
+    settle. Idempotent: the key is fixed, the write is a putRecord of the answer as it is now.
 
-    The same write path as our own events' RSVPs (elonara.publishing: the member's own account,
-    the write budget invitations share, the same failure policy)."""
+    The same write pipeline as our own events' RSVPs (bluesky.pipeline: the member's own account,
+    the write budget invitations share, the same failure policy, waits as due times)."""
     rsvp = NetworkRSVP.objects.select_related("event", "member").filter(pk=rsvp_id).first()
     if rsvp is None:
-        return publishing.PublishOutcome(state="missing")
+        return Outcome.done("missing")
     chosen = publishing._record_agent(rsvp.member)
     if chosen is None:
         NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.NONE, publish_error="")
-        return publishing.PublishOutcome(state=PublishState.NONE)
+        return Outcome.done(PublishState.NONE)
     agent, account = chosen
-    waiting = publishing._paced(account, slot_at)
+    waiting = pipeline.pace(account_key=account.key, slot_at=slot_at, state=PublishState.PENDING)
     if waiting is not None:
         return waiting
     event = rsvp.event
@@ -476,14 +478,23 @@ def network_rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> publi
                                                       at_repo_did=result.repo_did, published_at=timezone.now())
         NetworkRSVP.objects.filter(pk=rsvp_id, updated_at=seen).update(
             publish_state=PublishState.PUBLISHED, publish_error="", publish_attempts=0)
-        return publishing.PublishOutcome(state=PublishState.PUBLISHED)
-    retry_in = publishing._after_failure(result, attempt=attempt, account=account)
-    if retry_in is None:
+        return Outcome.done(PublishState.PUBLISHED)
+    outcome = pipeline.after_failure(result, attempt=attempt, account_key=account.key, state=PublishState.PENDING)
+    if outcome.kind == "failed":
         NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.FAILED,
-                                                      publish_error=result.error[:300])
-        return publishing.PublishOutcome(state=PublishState.FAILED)
-    NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_error=result.error[:300])
-    return publishing.PublishOutcome(state=PublishState.PENDING, retry_in=retry_in)
+                                                      publish_error=outcome.message[:300])
+        return outcome.with_state(PublishState.FAILED)
+    NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_error=outcome.message[:300])
+    return outcome
+
+
+def _network_rsvp_writer(job: RecordWrite) -> Outcome:
+    return network_rsvp_publish(rsvp_id=job.object_id or 0, slot_at=pipeline.job_slot_at(job))
+
+
+def register_writers() -> None:
+    """Called once by the app's ready(): answers to network events are written by the pipeline."""
+    pipeline.register_writer(RecordWrite.Kind.NETWORK_RSVP, _network_rsvp_writer)
 
 
 def network_event_block(*, event: NetworkEvent) -> None:

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 def pending_records_to_write(apps, schema_editor):
     """Records still pending were waiting as countdown messages of the tasks this version removes
-    (elonara.publish_event / publish_rsvp): they become record writes due now."""
+    (elonara.publish_event / publish_rsvp, network.publish_rsvp): they become record writes due now."""
     Event = apps.get_model("elonara", "Event")
     RSVP = apps.get_model("elonara", "RSVP")
+    NetworkRSVP = apps.get_model("network", "NetworkRSVP")
     RecordWrite = apps.get_model("bluesky", "RecordWrite")
     now = timezone.now()
     rows = [RecordWrite(kind="event", object_id=pk, member_id=host_id, due_at=now)
@@ -16,14 +17,17 @@ def pending_records_to_write(apps, schema_editor):
             .values_list("pk", "host_id")]
     rows += [RecordWrite(kind="rsvp", object_id=pk, member_id=member_id, due_at=now)
              for pk, member_id in RSVP.objects.filter(publish_state="pending").values_list("pk", "member_id")]
+    rows += [RecordWrite(kind="network_rsvp", object_id=pk, member_id=member_id, due_at=now)
+             for pk, member_id in NetworkRSVP.objects.filter(publish_state="pending").values_list("pk", "member_id")]
     RecordWrite.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('elonara', '0004_capacity_waitlist_cohosts_approval'),
+        ('elonara', '0006_event_conversation'),
         ('bluesky', '0007_record_writes'),
+        ('network', '0001_initial'),
     ]
 
     operations = [
