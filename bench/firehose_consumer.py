@@ -36,7 +36,7 @@ from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bluesky.atproto.firehose import FirehoseFilter, subscribe_url  # noqa: E402
+from bluesky.atproto.firehose import FirehoseFilter, subscribe_url
 
 CALENDAR = ("community.lexicon.calendar.event", "community.lexicon.calendar.rsvp")
 NOW = "2026-11-26T10:00:00.000Z"

@@ -27,9 +27,9 @@ os.environ["INVITATIONS_DAILY_CAP_NEW_HOST"] = "1000000"
 if not os.environ.get("CELERY_BROKER_URL"):
     os.environ["CELERY_BROKER_URL"] = "memory://"
 
-from contextlib import ExitStack  # noqa: E402
+from contextlib import ExitStack
 
-from bench.invitations_common import fresh_database  # noqa: E402
+from bench.invitations_common import fresh_database
 
 _stack = ExitStack()
 if os.environ.get("DATABASE_URL", "").startswith("postgres"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.invitations_common import bench_environment, guests, make_host_and_event  # noqa: E402
+from bench.invitations_common import bench_environment, guests, make_host_and_event
 
 POINTS_PER_POST = 3
 

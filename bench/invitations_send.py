@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.invitations_common import bench_environment, guests, make_host_and_event, wait_all_final  # noqa: E402
+from bench.invitations_common import bench_environment, guests, make_host_and_event, wait_all_final
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log", "wb")  # noqa: SIM115
+        log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log", "wb")
         server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py",
                                    "--access-logfile", "/dev/null"],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bluesky.atproto import (  # noqa: E402
+from bluesky.atproto import (
     ClientConfig,
     DpopKey,
     DpopNonceStore,
@@ -30,8 +30,8 @@ from bluesky.atproto import (  # noqa: E402
     SafeHttpClient,
     loopback_client_id,
 )
-from tests.peer import consent  # noqa: E402
-from tests.peer.runtime import PeerProcess, PeerState  # noqa: E402
+from tests.peer import consent
+from tests.peer.runtime import PeerProcess, PeerState
 
 SCOPE = "atproto transition:generic"
 FLOWS = 10

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from bluesky.atproto import AtprotoError, XrpcError
+from bluesky.atproto.nsid import GRAPH_GET_FOLLOWERS, GRAPH_GET_FOLLOWS
 from bluesky.errors import SessionEndedError
 from bluesky.records import is_did
 from bluesky.sessions import OAuthPdsSession
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 GraphKind = Literal["followers", "follows"]
 PAGE_LIMIT = 100
 CACHE_SECONDS = 120
-_NSID = {"followers": "app.bsky.graph.getFollowers", "follows": "app.bsky.graph.getFollows"}
+_NSID = {"followers": GRAPH_GET_FOLLOWERS, "follows": GRAPH_GET_FOLLOWS}
 
 
 class GraphError(ApplicationError):

@@ -118,7 +118,7 @@ class Outcome:
 def backoff(attempt: int) -> float:
     """Seconds before attempt `attempt + 1` after a transient failure: doubling, capped, jittered."""
     base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
-    return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
+    return base * random.uniform(0.5, 1.5)  # jitter, not security
 
 
 # --- the one pacing wait -----------------------------------------------------------------------
@@ -136,7 +136,7 @@ def pace(*, account_key: str, slot_at: float | None, state: str = "pending") -> 
     try:
         slot = WriteBudget(account=account_key).reserve(now=now)
     except PacingBusy:
-        return Outcome.wait(now + random.uniform(*BUSY_WAIT_SECONDS), state=state)  # noqa: S311
+        return Outcome.wait(now + random.uniform(*BUSY_WAIT_SECONDS), state=state)
     if slot - now > EARLY_TOLERANCE_SECONDS:
         return Outcome.wait(slot, slot_at=slot, state=state)
     return None
@@ -159,7 +159,7 @@ def after_failure(result: BlueskyResult, *, attempt: int, account_key: str, stat
         if pacing_enabled():
             # Nobody writes for this account before the reset; a fresh slot is taken after it.
             WriteBudget(account=account_key).push_back(until=reset)
-        return Outcome.wait(max(reset, now) + random.uniform(*RESET_JITTER_SECONDS), state=state,  # noqa: S311
+        return Outcome.wait(max(reset, now) + random.uniform(*RESET_JITTER_SECONDS), state=state,
                             reason=reason, message=message)
     if attempt >= MAX_TRANSIENT_ATTEMPTS:
         return Outcome.failed(reason, message, retryable=True)

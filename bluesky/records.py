@@ -12,16 +12,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import regex
 
+from bluesky.atproto.nsid import EMBED_EXTERNAL, FACET_LINK, FACET_MENTION, FACET_TAG, POST_NSID
 from bluesky.errors import RecordProblem, RecordValidationError
 
-POST_NSID = "app.bsky.feed.post"
+__all__ = ["EMBED_EXTERNAL", "FACET_LINK", "FACET_MENTION", "FACET_TAG", "POST_NSID"]  # re-exported
+
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 MAX_LANGS = 3
@@ -29,10 +32,6 @@ MAX_TAG_GRAPHEMES = 64
 MAX_TAG_BYTES = 640
 MAX_URI_LENGTH = 8192  # generous; the lexicon has no limit but a post is capped at 3000 bytes anyway
 
-FACET_MENTION = "app.bsky.richtext.facet#mention"
-FACET_LINK = "app.bsky.richtext.facet#link"
-FACET_TAG = "app.bsky.richtext.facet#tag"
-EMBED_EXTERNAL = "app.bsky.embed.external"
 # app.bsky.embed.external#external.thumb: an image blob of at most 1,000,000 bytes.
 MAX_THUMB_BYTES = 1_000_000
 
@@ -275,11 +274,18 @@ def _tid_encode(value: int) -> str:
     return "".join(reversed(chars))
 
 
-def tid_now(*, clock_id: int | None = None) -> str:
-    """A fresh TID for now (random clock id unless given)."""
-    micros = int(datetime.now().timestamp() * 1_000_000)
+def tid_now(*, now_us: int | None = None, clock_id: int | None = None) -> str:
+    """The one TID generator: the record key format Bluesky uses (posts, events). 64 bits: top bit
+    0, 53 bits of microseconds since the epoch (`now_us`, default now), 10 bits of clock id (random
+    unless given), as 13 characters of sortable base32."""
+    micros = time.time_ns() // 1000 if now_us is None else now_us
     clock = secrets.randbelow(1024) if clock_id is None else clock_id & 1023
     return _tid_encode(((micros & ((1 << 53) - 1)) << 10) | clock)
+
+
+def at_datetime(value: datetime) -> str:
+    """The one createdAt format: RFC 3339 in UTC with milliseconds and a Z, as atproto wants."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def tid_from_key(key: str) -> str:

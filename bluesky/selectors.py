@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from bluesky.atproto import normalize_identifier
+from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
 from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
 from bluesky.models import (
     AppPasswordSession,
@@ -36,8 +37,6 @@ _SCOPE_WORDS = {
     "repo:community.lexicon.calendar.rsvp": "Publish your RSVPs as records other apps can show",
 }
 
-EVENT_NSID = "community.lexicon.calendar.event"
-RSVP_NSID = "community.lexicon.calendar.rsvp"
 
 
 def scope_missing_features(scope: str) -> list[str]:

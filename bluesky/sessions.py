@@ -115,7 +115,7 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
                 break
         if time.monotonic() > deadline:
             raise RenewBusyError(retryable=True)
-        time.sleep(random.uniform(0.05, 0.15))  # noqa: S311 - spreading polls, not security
+        time.sleep(random.uniform(0.05, 0.15))  # spreading polls, not security
     release = {"renew_lease": "", "renew_lease_until": None}
     try:
         renew(current)
@@ -304,7 +304,7 @@ class OAuthPdsSession(PdsSession):
     def _is_fresh(self, identity: BlueskyIdentity) -> bool:
         if identity.expires_at is None:
             return True
-        ahead = REFRESH_AHEAD_SECONDS + random.uniform(0, REFRESH_JITTER_SECONDS)  # noqa: S311 - not security
+        ahead = REFRESH_AHEAD_SECONDS + random.uniform(0, REFRESH_JITTER_SECONDS)  # not security
         return identity.expires_at > timezone.now() + timedelta(seconds=ahead)
 
     def _usable(self, identity: BlueskyIdentity) -> bool:

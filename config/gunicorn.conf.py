@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from config import settings as _settings  # noqa: E402 - after sys.path
+from config import settings as _settings
 
 wsgi_app = "config.wsgi:application"
 bind = _settings.GUNICORN_BIND

@@ -53,7 +53,7 @@ class Broker(HealthCheck):
             with _celery_app().connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
                                        timeout=self.timeout.total_seconds())
-        except Exception as exc:  # noqa: BLE001 - kombu raises a transport-specific zoo
+        except Exception as exc:  # kombu raises a transport-specific zoo; re-raised as one
             raise ServiceUnavailable("Broker unreachable") from exc
 
 
@@ -78,7 +78,7 @@ class Migrations(HealthCheck):
         try:
             executor = MigrationExecutor(connection)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        except Exception as exc:  # the database check reports the cause; re-raised as one
             raise ServiceUnavailable("Migration state unreadable") from exc
         finally:
             connection.close()
@@ -106,7 +106,7 @@ class QueueLength(HealthCheck):
     def run(self) -> None:
         try:
             self.waiting = queue_length(self.queue)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # re-raised as one
             raise ServiceUnavailable("Broker unreachable") from exc
         if self.waiting > settings.HEALTH_QUEUE_MAX_LENGTH:
             raise ServiceUnavailable(f"{self.waiting} tasks waiting")

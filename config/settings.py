@@ -167,16 +167,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "bluesky-oauth-requests-cleanup": {"task": "bluesky.tasks.oauth_requests_cleanup_task", "schedule": 600.0},
-    # Invitations whose broker message was lost (a broker restart without persistence) are
-    # published again; a live message and the new one converge, so this is always safe.
-    "invitations-requeue-stale": {"task": "invitations.requeue_stale", "schedule": 900.0},
     # Series occurrences are made ahead for a window (elonara.series.SERIES_WINDOW); this keeps it full.
     "elonara-extend-series": {"task": "elonara.extend_series", "schedule": 3600.0},
     # Network events that ended more than a day ago go; the table is trimmed to NETWORK_EVENTS_MAX.
     "network-events-cleanup": {"task": "network.cleanup", "schedule": 900.0},
     # Every write to Bluesky waits in the database (Invitation.due_at, RecordWrite.due_at), never in
     # countdown messages: this claims the due ones in small batches and publishes only work due
-    # within the dispatch horizon.
+    # within the dispatch horizon. A message the broker lost (a restart without persistence, a
+    # killed worker) is published again when its lease ends: no separate "requeue stale" sweep.
     "bluesky-dispatch-due": {"task": "bluesky.dispatch_due",
                              "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
     # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):

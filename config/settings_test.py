@@ -14,7 +14,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Keof7XbqthEuNqL3aTUnsmpgRkixJB_7
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:9")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 # Fast hashing: tests create many members.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,17 +5,17 @@ Pure mapping, no I/O: what Elonara writes, and what it reads back from other app
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bluesky.records import tid_from_key
+from bluesky.atproto.nsid import ADDRESS_NSID, CALENDAR_COLLECTIONS, EVENT_NSID, RSVP_NSID
+from bluesky.records import at_datetime, tid_from_key
+
+__all__ = ["ADDRESS_NSID", "EVENT_NSID", "RSVP_NSID", "at_datetime"]  # re-exported for readers of records
 from elonara.cards import absolute_url
 from elonara.models import RSVP, Event, ExternalRSVP
 
-EVENT_NSID = "community.lexicon.calendar.event"
-RSVP_NSID = "community.lexicon.calendar.rsvp"
-ADDRESS_NSID = "community.lexicon.location.address"
-COLLECTIONS = (EVENT_NSID, RSVP_NSID)
+COLLECTIONS = CALENDAR_COLLECTIONS
 
 # The keys our event record owns: on update these come from us (absent = removed); any other key
 # (another app's addition) is kept as it is.
@@ -33,11 +33,6 @@ _LEXICON_TO_EXTERNAL = {
     f"{RSVP_NSID}#interested": ExternalRSVP.Status.INTERESTED,
     f"{RSVP_NSID}#notgoing": ExternalRSVP.Status.NOT_GOING,
 }
-
-
-def at_datetime(value: datetime) -> str:
-    """RFC 3339 in UTC with milliseconds and a Z, as atproto's datetime format wants."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def event_record(*, event: Event) -> dict[str, Any]:

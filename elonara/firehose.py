@@ -298,7 +298,7 @@ class FirehoseConsumer:
                 break
             if time.monotonic() - started > HEALTHY_SECONDS:
                 delay = BACKOFF_FIRST_SECONDS
-            wait = delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+            wait = delay * random.uniform(0.5, 1.5)
             logger.info("firehose reconnecting", extra={"source": self.source, "in_seconds": round(wait, 1)})
             self.stop.wait(wait)
             delay = min(delay * 2, BACKOFF_MAX_SECONDS)

@@ -9,8 +9,6 @@ and bytes (at most 3,000 UTF-8 bytes); facet offsets are UTF-8 byte offsets, end
 from __future__ import annotations
 
 import re
-import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,6 +18,8 @@ from bluesky.records import (
     FACET_MENTION,
     MAX_BYTES,
     MAX_GRAPHEMES,
+    POST_NSID,
+    at_datetime,
     grapheme_count,
     graphemes,
 )
@@ -63,10 +63,10 @@ class ComposedPost:
         """The `app.bsky.feed.post` record. createdAt is fixed by the caller for idempotent retries."""
         when = (created_at or datetime.now(UTC)).astimezone(UTC)
         record = {
-            "$type": "app.bsky.feed.post",
+            "$type": POST_NSID,
             "text": self.text,
             "facets": self.facets,
-            "createdAt": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "createdAt": at_datetime(when),
         }
         if self.langs:
             record["langs"] = self.langs
@@ -197,26 +197,6 @@ def compose_invitation(
         embed = {"$type": EMBED_EXTERNAL,
                  "external": {"uri": url, "title": card_title, "description": card_description}}
     return ComposedPost(text=full, facets=facets, langs=list(langs or []), embed=embed)
-
-
-# --- Record keys ------------------------------------------------------------------------------
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-
-
-def tid_new(*, now_us: int | None = None, clock_id: int | None = None) -> str:
-    """A timestamp identifier (TID), the record key format Bluesky uses for posts.
-
-    64 bits: top bit 0, 53 bits of microseconds since the epoch, 10 bits of clock id, written as
-    13 characters of sortable base32. Assigned once per invitation, before its first attempt.
-    """
-    micros = now_us if now_us is not None else time.time_ns() // 1000
-    clock = clock_id if clock_id is not None else secrets.randbelow(1024)
-    value = ((micros & ((1 << 53) - 1)) << 10) | (clock & 0x3FF)
-    chars = []
-    for _ in range(13):
-        chars.append(_TID_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
 
 
 TID_PATTERN = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

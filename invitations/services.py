@@ -30,7 +30,7 @@ from bluesky.errors import Reason
 from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.pipeline import Claimed, Outcome
-from bluesky.records import BlobUpload
+from bluesky.records import BlobUpload, tid_now
 from bluesky.selectors import member_did_get, member_id_for_did
 from core import metrics
 from elonara.cards import LinkCard, link_card_for
@@ -45,7 +45,6 @@ from invitations.composer import (
     ComposedPost,
     ComposeError,
     compose_invitation,
-    tid_new,
 )
 from invitations.errors import InvitationError
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut, _new_token
@@ -398,7 +397,7 @@ def _insert_invitations(*, batch: InvitationBatch, host: Member, profiles: list[
     params = [
         (
             batch.pk, host.pk, event_id, community_id, p.did, p.handle[:253], (p.display_name or "")[:640],
-            (p.avatar_url or "")[:2048], S.QUEUED, _new_token(), tid_new(now_us=now_us + i), 0, "", "", False, "",
+            (p.avatar_url or "")[:2048], S.QUEUED, _new_token(), tid_now(now_us=now_us + i), 0, "", "", False, "",
             "", now, now, "", now,
         )
         for i, p in enumerate(profiles)
@@ -552,24 +551,6 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
             failure_code=outcome.reason[:40],
             failure_reason=f"{result.error} It will be retried automatically."[:300])
     return _later(invitation.pk, status=S.SENDING, wait=outcome)
-
-
-def invitations_requeue_stale(*, older_than: timedelta = timedelta(minutes=30)) -> int:
-    """Publish the send task again for invitations left waiting (a broker that lost its message).
-
-    Safe at any time: a still-live message and the new one converge (conditional claim, fixed rkey).
-    """
-    cutoff = timezone.now() - older_than
-    now = timezone.now()
-    # Waiting rows with no due time (written by an older version) become due now; claimed rows
-    # come back by themselves when their lease ends.
-    moved = Invitation.objects.filter(status__in=[S.QUEUED, S.SENDING], due_at__isnull=True,
-                                      updated_at__lt=cutoff).update(due_at=now, updated_at=now)
-    moved += Invitation.objects.filter(status=S.PENDING, created_at__lt=cutoff).update(
-        status=S.QUEUED, due_at=now, updated_at=now)
-    if moved:
-        transaction.on_commit(_dispatch_due_soon)
-    return moved
 
 
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:

@@ -26,7 +26,7 @@ MAX_CRASHES = 5
 def send_invitation(self, invitation_id: int, slot_at: float | None = None) -> str:
     try:
         outcome = services.invitation_send(invitation_id=invitation_id, slot_at=slot_at)
-    except Exception as exc:  # noqa: BLE001 - any crash: retry a few times, then fail visibly
+    except Exception as exc:
         if self.request.retries >= MAX_CRASHES:
             logger.exception("invitation send kept crashing", extra={"invitation": invitation_id})
             services.invitation_fail_exhausted(invitation_id=invitation_id, reason="Internal error while sending.")
@@ -38,9 +38,3 @@ def send_invitation(self, invitation_id: int, slot_at: float | None = None) -> s
         send_invitation.apply_async(args=[invitation_id], kwargs={"slot_at": outcome.slot_at},
                                     countdown=outcome.retry_in)
     return outcome.status
-
-
-@shared_task(name="invitations.requeue_stale")
-def requeue_stale() -> int:
-    """Beat, every 15 minutes: publish again what a lost broker message left waiting."""
-    return services.invitations_requeue_stale()

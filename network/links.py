@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from bluesky.atproto.identity import is_valid_did, is_valid_handle
+from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.records import is_valid_rkey
-from network.records import EVENT_NSID
 
 _PART = re.compile(r"^@?[A-Za-z0-9._:%-]{1,2048}$")
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_datetime
 
-EVENT_NSID = "community.lexicon.calendar.event"
-RSVP_NSID = "community.lexicon.calendar.rsvp"
 _TOKEN_PREFIX = f"{EVENT_NSID}#"
 
 # Bounds on what we keep. A record over them is dropped whole (not truncated): a 10 MB

@@ -11,11 +11,11 @@ from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from elonara.models import RSVP, Event
 from members.models import Member
 from network.models import Creator, FollowedAccount, FollowSync, HiddenCreator, NetworkAnswer, NetworkEvent, NetworkRSVP
-from network.records import EVENT_NSID
 
 # One page: the soonest 30, as the home page lists (more costs template time for little use).
 UPCOMING_LIMIT = 30

@@ -22,6 +22,7 @@ from bluesky import clients, pipeline
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import RecordOp
 from bluesky.atproto.identity import is_valid_did
+from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
 from bluesky.atproto.xrpc import PdsClient
 from bluesky.lexicon import record_problems
 from bluesky.models import RecordWrite
@@ -44,7 +45,7 @@ from network.models import (
     NetworkEvent,
     NetworkRSVP,
 )
-from network.records import EVENT_NSID, RSVP_NSID, EventFields, RecordRejected, event_fields
+from network.records import EventFields, RecordRejected, event_fields
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def celery_worker(*, concurrency: int = 1, extra_env: dict[str, str] | None = No
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     env.setdefault("INVITATIONS_DISPATCH_INTERVAL_SECONDS", "1")
     env.update(extra_env or {})
-    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
+    log = open(log_path or os.devnull, "wb")
     schedule = tempfile.mkdtemp(prefix="elonara-beat-")
     beat_args = ["--beat", "--schedule", str(Path(schedule) / "schedule")] if beat else []
     worker = subprocess.Popen(

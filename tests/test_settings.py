@@ -72,11 +72,12 @@ def test_development_starts_without_encryption_keys():
 
 
 def test_beat_publishes_stale_invitations_again():
+    """The one dispatcher publishes due work, and work whose message was lost once its lease ends."""
     from django.conf import settings
 
     from config.celery import app
 
-    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "invitations.requeue_stale")
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "bluesky.dispatch_due")
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks and entry["schedule"] <= 3600
 

@@ -74,7 +74,7 @@ class PendingAuthorization:
     client_kid: str | None
     created_at: float = field(default_factory=time.time)
     # The authorization server's endpoints as validated at start: the callback compares the issuer
-    # string instead of fetching its metadata again. None in payloads stored by older versions.
+    # string instead of fetching its metadata again (a payload without them is refused).
     token_endpoint: str | None = None
     revocation_endpoint: str | None = None
     protected_resources: list[str] | None = None
@@ -260,11 +260,11 @@ class OAuthClient:
             raise OAuthFlowError("The sign-in answer came from the wrong server.", code="issuer_mismatch")
         if not code:
             raise OAuthFlowError("The sign-in answer was incomplete.", code="missing_code")
-        if pending.token_endpoint:
-            endpoints = _Endpoints(pending.issuer, pending.token_endpoint, pending.revocation_endpoint,
-                                   pending.protected_resources)
-        else:  # stored by an older version
-            endpoints = _Endpoints.of(self.metadata.authorization_server(pending.issuer))
+        if not pending.token_endpoint:
+            # Only a sign-in started before the endpoints were kept (minutes-long, long gone): start again.
+            raise OAuthFlowError("This sign-in is no longer valid. Please start again.", code="state_unknown")
+        endpoints = _Endpoints(pending.issuer, pending.token_endpoint, pending.revocation_endpoint,
+                               pending.protected_resources)
         form = {
             "grant_type": "authorization_code",
             "code": code,

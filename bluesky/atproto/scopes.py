@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-POST_COLLECTION = "app.bsky.feed.post"
+from bluesky.atproto.nsid import POST_NSID
+
+POST_COLLECTION = POST_NSID
 
 
 def _tokens(scope: str) -> set[str] | None:

@@ -172,7 +172,7 @@ def test_deleting_an_account_leaves_no_secret_and_kills_the_session(loopback_app
             if not columns or model._meta.label == "bluesky.ClientSigningKey":
                 continue
             for column in columns:
-                cursor.execute(f'SELECT COUNT(*) FROM "{model._meta.db_table}" WHERE "{column}" <> \'\'')  # noqa: S608
+                cursor.execute(f'SELECT COUNT(*) FROM "{model._meta.db_table}" WHERE "{column}" <> \'\'')
                 count = cursor.fetchone()[0]
                 if count:
                     leftovers[f"{model._meta.label}.{column}"] = count

@@ -103,7 +103,7 @@ class ConsumerProcess:
         return env
 
     def start(self) -> ConsumerProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "manage.py", "consume_firehose"], cwd=settings.BASE_DIR,
                                      env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()

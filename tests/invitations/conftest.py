@@ -10,7 +10,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from bluesky.graph import GraphProfile
-from invitations.composer import _TID_ALPHABET
+
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
 def random_did() -> str:

@@ -5,13 +5,12 @@ import unicodedata
 import pytest
 import regex
 
-from bluesky.records import FACET_LINK, FACET_MENTION
+from bluesky.records import FACET_LINK, FACET_MENTION, tid_now
 from invitations.composer import (
     DEFAULT_TEMPLATE,
     TID_PATTERN,
     ComposeError,
     compose_invitation,
-    tid_new,
 )
 
 URL = "http://127.0.0.1:8000/events/7/?invitation=AbC_123"
@@ -129,8 +128,8 @@ def test_record_shape():
 
 
 def test_tid_format_and_order():
-    a = tid_new(now_us=1_700_000_000_000_000, clock_id=5)
-    b = tid_new(now_us=1_700_000_000_000_001, clock_id=0)
+    a = tid_now(now_us=1_700_000_000_000_000, clock_id=5)
+    b = tid_now(now_us=1_700_000_000_000_001, clock_id=0)
     assert TID_PATTERN.match(a) and TID_PATTERN.match(b)
     assert a < b
-    assert len({tid_new() for _ in range(200)}) == 200
+    assert len({tid_now() for _ in range(200)}) == 200

@@ -217,18 +217,24 @@ def test_bulk_insert_maps_a_concurrent_duplicate_to_integrity_error(host, event)
 
 
 @pytest.mark.django_db
-def test_requeue_stale_makes_only_old_unscheduled_invitations_due(host, event, django_capture_on_commit_callbacks):
+def test_rows_left_waiting_without_a_due_time_become_due_by_migration(host, event):
+    """What the older versions left (queued with no due time, pending) is made due once, by the data
+    migration; the dispatcher then publishes it like any other."""
+    import importlib
     from datetime import timedelta
 
+    from django.apps import apps
     from django.utils import timezone
 
+    migration = importlib.import_module("invitations.migrations.0003_waiting_rows_due")
     created = _enqueue(host, event, [profile("a.test"), profile("b.test"), profile("c.test")]).created
     old = timezone.now() - timedelta(hours=2)
-    # Left by an older version: queued with no due time.
     Invitation.objects.filter(pk=created[0].pk).update(updated_at=old, due_at=None)
     Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, updated_at=old, due_at=None)  # done
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert services.invitations_requeue_stale(older_than=timedelta(minutes=30)) == 1
-    assert len(callbacks) == 1
+    Invitation.objects.filter(pk=created[2].pk).update(status=S.PENDING, updated_at=old, due_at=None)
+    migration.waiting_rows_due(apps, None)
     assert Invitation.objects.get(pk=created[0].pk).due_at is not None
     assert Invitation.objects.get(pk=created[1].pk).due_at is None
+    third = Invitation.objects.get(pk=created[2].pk)
+    assert third.status == S.QUEUED and third.due_at is not None
+    assert sorted(c.args[0] for c in services.invitations_claim_due()) == [created[0].pk, created[2].pk]

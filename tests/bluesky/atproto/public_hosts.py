@@ -104,7 +104,7 @@ class HttpsSite:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+            def log_message(self, format, *args):
                 pass
 
             def _handle(self) -> None:
@@ -213,7 +213,7 @@ class Dnsmasq:
         if os.geteuid() == 0:
             args += ["--user=nobody", "--group=nogroup"]  # as root it drops to these; as a user it stays
         args += [f"--txt-record={name},{value}" for name, value in txt_records]
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "wb")
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready(local_domain)
 

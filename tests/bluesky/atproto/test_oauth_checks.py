@@ -122,14 +122,18 @@ def test_callback_costs_three_requests_even_after_caches_expired():
     ]
 
 
-def test_a_pending_authorization_stored_by_the_previous_version_still_completes():
+def test_a_pending_authorization_without_its_endpoints_is_refused_before_any_request():
+    """Sign-ins started before the endpoints were kept (minutes-long, long expired) are no longer
+    completed by a second code path: they are refused, and nothing is sent anywhere."""
     network = FakeNetwork()
     client, _ = build(network)
     stored = client.start_authorization("alice.example.com").to_dict()
     for newer in ("token_endpoint", "revocation_endpoint", "protected_resources"):
         stored.pop(newer, None)
-    tokens = client.complete_authorization(PendingAuthorization.from_dict(stored), code="c", iss=ISSUER)
-    assert tokens.sub == ALICE
+    before = len(network.calls)
+    with pytest.raises(OAuthFlowError) as excinfo:
+        client.complete_authorization(PendingAuthorization.from_dict(stored), code="c", iss=ISSUER)
+    assert excinfo.value.code == "state_unknown" and len(network.calls) == before
 
 
 # --- refresh ---------------------------------------------------------------------------------------------
