@@ -3,7 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bluesky.selectors import identity_get_for_member
+from bluesky.services import BlueskyOAuthService
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -44,7 +44,7 @@ class IdentityView(APIView):
 
     @extend_schema(responses={200: IdentityAnswerSerializer})
     def get(self, request):
-        summary = identity_get_for_member(member=request.user)
+        summary = BlueskyOAuthService.get_identity_for_member(member=request.user)
         if summary is None:
             return Response({"connected": False})
         return Response({"connected": summary.status == "connected", **IdentitySerializer(summary).data})

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import QuerySet
 
-from bluesky.atproto import normalize_identifier
 from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
 from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
 from bluesky.models import (
@@ -21,7 +20,7 @@ from bluesky.models import (
     WritesMode,
     WritesModeSetting,
 )
-from bluesky.sessions import AppPasswordAccount
+from bluesky.sessions import member_credentials_get, relay_credentials_get
 from members.models import Member
 
 # Plain words for the permissions a member granted.
@@ -124,36 +123,13 @@ def member_id_for_did(*, did: str) -> int | None:
 
 # --- Posting accounts ----------------------------------------------------------------------------
 
-def relay_account_get() -> AppPasswordAccount | None:
-    """The relay account: the admin's `RelayAccount` row when it has an identifier, else settings."""
-    row = RelayAccount.objects.filter(pk=RelayAccount.SINGLETON_PK).first()
-    if row is not None and row.identifier.strip() and row.app_password:
-        identifier, password = row.identifier, row.app_password
-    else:
-        identifier = settings.BLUESKY_RELAY_IDENTIFIER or ""
-        password = settings.BLUESKY_RELAY_APP_PASSWORD or ""
-    identifier = normalize_identifier(identifier)
-    if not identifier or not password:
-        return None
-    return AppPasswordAccount(account_key=f"relay:{identifier}", identifier=identifier, app_password=password,
-                              kind="relay")
-
-
-def member_account_get(*, member: Member) -> AppPasswordAccount | None:
-    row = MemberAppPassword.objects.filter(member_id=member.pk).first()
-    if row is None or not row.app_password:
-        return None
-    return AppPasswordAccount(account_key=f"member:{member.pk}", identifier=row.identifier,
-                              app_password=row.app_password, kind="member")
-
-
 def member_can_write_records(*, member: Member) -> bool:
     """Whether some agent can write records in the member's own repository: a Bluesky connection or
     their own app password (what `BlueskyAgentFactory.make_for_records` finds, whatever the writes
     mode), in one query when connected."""
     if BlueskyIdentity.objects.filter(member_id=member.pk).exists():
         return True
-    return member_account_get(member=member) is not None
+    return member_credentials_get(member=member) is not None
 
 
 def member_app_password_get(*, member: Member) -> MemberAppPassword | None:
@@ -188,7 +164,7 @@ class RelayStatus:
 
 
 def relay_status_get() -> RelayStatus:
-    account = relay_account_get()
+    account = relay_credentials_get()
     if account is None:
         return RelayStatus(configured=False, source="", identifier="")
     admin_row = RelayAccount.objects.filter(pk=RelayAccount.SINGLETON_PK).first()

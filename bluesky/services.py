@@ -50,8 +50,14 @@ from bluesky.models import (
     WritesModeChange,
     WritesModeSetting,
 )
-from bluesky.selectors import relay_account_get, writes_mode_default
-from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, app_password_session_delete, tokens_of
+from bluesky.selectors import IdentitySummary, identity_get_for_member, writes_mode_default
+from bluesky.sessions import (
+    AppPasswordAccount,
+    AppPasswordPdsSession,
+    app_password_session_delete,
+    relay_credentials_get,
+    tokens_of,
+)
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -371,7 +377,7 @@ class RelayCheck:
 
 def relay_check(*, http: SafeHttpClient | None = None, resolver: IdentityResolver | None = None) -> RelayCheck:
     """Really obtain a relay session (reuse, refresh or create) and report whether it works."""
-    account = relay_account_get()
+    account = relay_credentials_get()
     if account is None:
         return RelayCheck(ok=False, message="No relay account is configured.")
     session = AppPasswordPdsSession(account, http=http, resolver=resolver)
@@ -429,3 +435,27 @@ def member_app_password_remove(*, member: Member, http: SafeHttpClient | None = 
         deleted, _ = MemberAppPassword.objects.filter(member_id=member.pk).delete()
         AppPasswordSession.objects.filter(account_key=account_key).delete()
     return bool(deleted)
+
+
+class BlueskyOAuthService:
+    """The one service for a member's Bluesky OAuth identity, under the name the product's design
+    documents use: get the identity for a member, is connected, connect, disconnect. The steps it
+    stands on (`oauth_start` / `oauth_complete`, `identity_disconnect`, the selectors) stay the
+    functions the rest of the code and the tests call."""
+
+    @staticmethod
+    def get_identity_for_member(*, member: Member) -> IdentitySummary | None:
+        return identity_get_for_member(member=member)
+
+    @staticmethod
+    def is_connected(*, member: Member) -> bool:
+        return BlueskyIdentity.objects.filter(member_id=member.pk, status=BlueskyIdentity.Status.CONNECTED).exists()
+
+    @staticmethod
+    def connect(*, member: Member, login_input: str, browser_secret: str) -> str:
+        """Start connecting: the authorization URL to send the member to (`oauth_complete` finishes)."""
+        return oauth_start(member=member, login_input=login_input, browser_secret=browser_secret)
+
+    @staticmethod
+    def disconnect(*, member: Member) -> bool:
+        return identity_disconnect(member=member)

@@ -50,12 +50,14 @@ from bluesky.atproto import (
     XrpcError,
 )
 from bluesky.atproto.http import origin_of
+from bluesky.atproto.identity import normalize_identifier
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.budget import create_session_guard
 from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, SessionEndedError
-from bluesky.models import AppPasswordSession, BlueskyIdentity
+from bluesky.models import AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount
 from core import metrics
 from core.ratelimit import RateLimitedError
+from members.models import Member
 
 logger = logging.getLogger(__name__)
 
@@ -618,3 +620,30 @@ def app_password_session_delete(row: AppPasswordSession, *, http: SafeHttpClient
                     extra={"account_key": row.account_key, "failure": type(exc).__name__})
         return False
     return True
+
+
+# --- Credentials (secrets out: only the session seam and its agents call these) ---------------
+
+def relay_credentials_get() -> AppPasswordAccount | None:
+    """The relay account's credentials, DECRYPTED (the app password inside): the admin's
+    `RelayAccount` row when it has an identifier, else settings. Only for opening a session."""
+    row = RelayAccount.objects.filter(pk=RelayAccount.SINGLETON_PK).first()
+    if row is not None and row.identifier.strip() and row.app_password:
+        identifier, password = row.identifier, row.app_password
+    else:
+        identifier = settings.BLUESKY_RELAY_IDENTIFIER or ""
+        password = settings.BLUESKY_RELAY_APP_PASSWORD or ""
+    identifier = normalize_identifier(identifier)
+    if not identifier or not password:
+        return None
+    return AppPasswordAccount(account_key=f"relay:{identifier}", identifier=identifier, app_password=password,
+                              kind="relay")
+
+
+def member_credentials_get(*, member: Member) -> AppPasswordAccount | None:
+    """The member's app-password credentials, DECRYPTED. Only for opening a session."""
+    row = MemberAppPassword.objects.filter(member_id=member.pk).first()
+    if row is None or not row.app_password:
+        return None
+    return AppPasswordAccount(account_key=f"member:{member.pk}", identifier=row.identifier,
+                              app_password=row.app_password, kind="member")

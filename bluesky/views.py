@@ -60,8 +60,9 @@ def _same_site_path(request: HttpRequest, candidate: str) -> str:
 def connect(request):
     try:
         rate_limit_request(request, "bluesky_start")
-        url = services.oauth_start(member=request.user, login_input=request.POST.get("identifier", ""),
-                                   browser_secret=_browser_secret(request))
+        url = services.BlueskyOAuthService.connect(member=request.user,
+                                                   login_input=request.POST.get("identifier", ""),
+                                                   browser_secret=_browser_secret(request))
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky connect refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
@@ -156,7 +157,7 @@ def callback(request):
 @login_required
 def disconnect(request):
     handle = BlueskyIdentity.objects.filter(member=request.user).values_list("handle", flat=True).first()
-    if services.identity_disconnect(member=request.user):
+    if services.BlueskyOAuthService.disconnect(member=request.user):
         messages.success(request, "Your Bluesky account is disconnected.")
         if BlueskySignIn.objects.filter(member=request.user).exists():
             # Their way back in when they have no password: the sign-in link stays.

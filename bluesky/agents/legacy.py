@@ -10,8 +10,7 @@ from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.atproto import IdentityResolver, SafeHttpClient
 from bluesky.errors import NotConnectedError
 from bluesky.models import AppPasswordSession
-from bluesky.selectors import member_account_get, relay_account_get
-from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession
+from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, member_credentials_get, relay_credentials_get
 from members.models import Member
 
 
@@ -24,7 +23,7 @@ class LegacyBlueskyAgent(BlueskyAgentInterface):
         self._http, self._resolver, self._now = http, resolver, now
 
     def app_password_account(self, member: Member) -> AppPasswordAccount | None:
-        return member_account_get(member=member) or relay_account_get()
+        return member_credentials_get(member=member) or relay_credentials_get()
 
     def posting_account(self, member: Member) -> PostingAccount | None:
         account = self.app_password_account(member)
@@ -47,11 +46,11 @@ class LegacyBlueskyAgent(BlueskyAgentInterface):
 
     # Records speak for their author: only the member's own app password, never the relay.
     def record_account(self, member: Member) -> PostingAccount | None:
-        account = member_account_get(member=member)
+        account = member_credentials_get(member=member)
         return PostingAccount(kind=account.kind, key=account.account_key) if account else None
 
     def _open_record_session(self, member: Member) -> AppPasswordPdsSession:
-        account = member_account_get(member=member)
+        account = member_credentials_get(member=member)
         if account is None:
             raise NotConnectedError("Publishing to Bluesky needs your own app password or a Bluesky connection.")
         return self.session_for(account).open()

@@ -70,14 +70,15 @@ import json
 from django.contrib.auth.models import Permission
 from bluesky.models import (AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount, WritesModeChange,
                             WritesModeSetting)
-from bluesky.selectors import writes_mode_get, relay_account_get
+from bluesky.selectors import writes_mode_get
+from bluesky.sessions import relay_credentials_get
 from elonara.models import RSVP, Event
 from invitations.models import Invitation
 
 identity = BlueskyIdentity.objects.get()
 app_password = MemberAppPassword.objects.get()
 session = AppPasswordSession.objects.get()
-relay = relay_account_get()
+relay = relay_credentials_get()
 print(json.dumps({
     "identity": [identity.member_id, identity.access_token, identity.refresh_token],
     "app_password": [app_password.member_id, app_password.app_password, app_password.did],

@@ -144,3 +144,15 @@ def test_a_final_failure_is_the_rows_state_and_the_job_goes():
     assert pipeline.record_write_run(token=job.token) == PublishState.FAILED
     assert Event.objects.get(pk=event.pk).publish_state == PublishState.FAILED
     assert not RecordWrite.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_oauth_service_answers_for_a_members_identity():
+    from bluesky.services import BlueskyOAuthService
+
+    member, other = make_member("ann"), make_member("bo")
+    link_identity(member=member, did=random_did(), handle="ann.test")
+    assert BlueskyOAuthService.is_connected(member=member) and not BlueskyOAuthService.is_connected(member=other)
+    assert BlueskyOAuthService.get_identity_for_member(member=member).handle == "ann.test"
+    assert BlueskyOAuthService.get_identity_for_member(member=other) is None
+    assert not BlueskyOAuthService.disconnect(member=other)  # nothing to disconnect

@@ -13,7 +13,7 @@ from django.utils import timezone
 from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.errors import Reason
 from bluesky.models import AppPasswordSession
-from bluesky.selectors import relay_account_get
+from bluesky.sessions import relay_credentials_get
 from tests.bluesky.agents.conftest import http_client_with_transport, resolver_with_http
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def relay(settings):
     settings.ATPROTO_PLC_URL = PLC
     settings.BLUESKY_RELAY_IDENTIFIER = HANDLE
     settings.BLUESKY_RELAY_APP_PASSWORD = "abcd-efgh-ijkl-mnop"
-    return relay_account_get()
+    return relay_credentials_get()
 
 
 @pytest.fixture

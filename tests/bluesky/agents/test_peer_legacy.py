@@ -13,7 +13,7 @@ from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.atproto import PdsClient, XrpcError
 from bluesky.errors import AppPasswordSessionError, Reason
 from bluesky.models import AppPasswordSession, MemberAppPassword, WritesModeChange
-from bluesky.selectors import relay_account_get
+from bluesky.sessions import relay_credentials_get
 from tests.bluesky.agents.conftest import (
     WireCounter,
     attr,
@@ -107,7 +107,7 @@ def test_relay_account_posts_when_member_has_no_app_password(peer, accounts, mem
 
     # Staff set another relay account in the admin: it wins over settings.
     services.relay_account_set(identifier=attr(bob, "handle"), app_password=attr(bob, "app_password"))
-    assert relay_account_get().identifier == attr(bob, "handle")
+    assert relay_credentials_get().identifier == attr(bob, "handle")
     result = agent.create_post_for_member(member, mention_post(attr(carol, "handle"), attr(carol, "did")))
     assert result.success and result.repo_did == attr(bob, "did")
 
