@@ -260,7 +260,7 @@ def counting_plc(settings):
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.send_header("Content-Length", "0")

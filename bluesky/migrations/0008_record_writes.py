@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bluesky', '0006_oauth_purpose_optout'),
+        ('bluesky', '0007_client_key_signs_from'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

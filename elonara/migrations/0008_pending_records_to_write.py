@@ -25,8 +25,8 @@ def pending_records_to_write(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('elonara', '0006_event_conversation'),
-        ('bluesky', '0007_record_writes'),
+        ('elonara', '0007_outside_rsvp_one_per_account'),
+        ('bluesky', '0008_record_writes'),
         ('network', '0001_initial'),
     ]
 
