@@ -29,10 +29,16 @@ def get_record(peer, uri: str) -> httpx.Response:
 
 
 def list_records(peer, did: str, collection: str) -> list[dict]:
+    # Every page: a long-lived peer (one kept running across test sessions) holds more than one.
+    records: list[dict] = []
+    params = {"repo": did, "collection": collection, "limit": 100}
     with httpx.Client(base_url=peer.pds_url, timeout=10) as client:
-        body = client.get("/xrpc/com.atproto.repo.listRecords",
-                          params={"repo": did, "collection": collection, "limit": 100}).raise_for_status().json()
-    return body["records"]
+        while True:
+            body = client.get("/xrpc/com.atproto.repo.listRecords", params=params).raise_for_status().json()
+            records.extend(body["records"])
+            if not body.get("cursor") or not body["records"]:
+                return records
+            params["cursor"] = body["cursor"]
 
 
 class OtherApp:
