@@ -57,7 +57,9 @@ class Community(CoverImage):
 
 class CommunityMembership(models.Model):
     class Role(models.TextChoices):
-        HOST = "host", "Host"
+        # Organizers (stored as "host"): they create the community's events, edit it, add and
+        # remove organizers, and remove (and block) members.
+        HOST = "host", "Organizer"
         MEMBER = "member", "Member"
 
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="memberships")
@@ -71,6 +73,23 @@ class CommunityMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} in {self.community} ({self.role})"
+
+
+class CommunityBlock(models.Model):
+    """A member an organizer removed from the community: they cannot join it again until unblocked."""
+
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="blocks")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    blocked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["community", "member"], name="unique_community_block")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member} blocked from {self.community}"
 
 
 class PublishState(models.TextChoices):

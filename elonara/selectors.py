@@ -53,6 +53,16 @@ def community_list_for_member(*, member: Member) -> QuerySet[Community]:
     return Community.objects.filter(memberships__member=member).order_by("name").distinct()
 
 
+def community_list_organized_by(*, member: Member) -> QuerySet[Community]:
+    """Communities the member organizes: the ones they may add events to."""
+    return Community.objects.filter(memberships__member=member,
+                                    memberships__role=CommunityMembership.Role.HOST).order_by("name").distinct()
+
+
+def community_blocks(*, community: Community):
+    return community.blocks.select_related("member")
+
+
 def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
     return community.memberships.select_related("member").order_by("-role", "joined_at")
 

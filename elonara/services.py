@@ -18,7 +18,16 @@ from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, EventCohost, EventSeries
+from elonara.models import (
+    RSVP,
+    CalendarFeed,
+    Community,
+    CommunityBlock,
+    CommunityMembership,
+    Event,
+    EventCohost,
+    EventSeries,
+)
 from elonara.selectors import event_can_manage, event_seats_taken
 from members.models import Member
 from notifications import hooks as mail_hooks
@@ -190,6 +199,8 @@ def community_update(
 
 @transaction.atomic
 def community_join(*, community: Community, member: Member) -> CommunityMembership:
+    if CommunityBlock.objects.filter(community=community, member=member).exists():
+        raise NotAllowedError("The organizers of this community removed you from it; you cannot join it again.")
     membership, created = CommunityMembership.objects.get_or_create(community=community, member=member)
     if created:
         transaction.on_commit(lambda: community_joined.send(sender=CommunityMembership, membership=membership))
@@ -204,8 +215,52 @@ def community_leave(*, community: Community, member: Member) -> None:
     if membership.role == CommunityMembership.Role.HOST:
         other_hosts = community.memberships.filter(role=CommunityMembership.Role.HOST).exclude(pk=membership.pk)
         if not other_hosts.exists():
-            raise NotAllowedError("You host this community, so you cannot leave it.")
+            raise NotAllowedError("You organize this community, so you cannot leave it (add another organizer first).")
     membership.delete()
+
+
+def _organizer_check(*, community: Community, actor: Member) -> None:
+    if not community.memberships.filter(member=actor, role=CommunityMembership.Role.HOST).exists():
+        raise NotAllowedError("Only an organizer of this community can do that.")
+
+
+@transaction.atomic
+def community_organizer_set(*, community: Community, actor: Member, member: Member, organizer: bool
+                            ) -> CommunityMembership:
+    """An organizer makes a member an organizer, or an organizer a plain member again (never the
+    last organizer: a community always has one)."""
+    _organizer_check(community=community, actor=actor)
+    # Locked in a fixed order, so two organizers demoting each other cannot leave none.
+    rows = list(CommunityMembership.objects.select_for_update().filter(community=community).order_by("pk"))
+    membership = next((m for m in rows if m.member_id == member.pk), None)
+    if membership is None:
+        raise InvalidInputError("Only members can be organizers: they join first.", field="member")
+    organizers = [m for m in rows if m.role == CommunityMembership.Role.HOST]
+    if not organizer and membership.role == CommunityMembership.Role.HOST and len(organizers) == 1:
+        raise NotAllowedError("A community keeps at least one organizer.")
+    membership.role = CommunityMembership.Role.HOST if organizer else CommunityMembership.Role.MEMBER
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def community_member_remove(*, community: Community, actor: Member, member: Member, block: bool = True) -> None:
+    """An organizer removes a member, blocked from joining again unless `block` is False.
+    Organizers are made plain members first (one organizer cannot remove another outright)."""
+    _organizer_check(community=community, actor=actor)
+    membership = CommunityMembership.objects.select_for_update().filter(community=community, member=member).first()
+    if membership is not None and membership.role == CommunityMembership.Role.HOST:
+        raise NotAllowedError("Make them a plain member first: organizers are not removed outright.")
+    if membership is not None:
+        membership.delete()
+    if block:
+        CommunityBlock.objects.get_or_create(community=community, member=member, defaults={"blocked_by": actor})
+
+
+@transaction.atomic
+def community_unblock(*, community: Community, actor: Member, member: Member) -> None:
+    _organizer_check(community=community, actor=actor)
+    CommunityBlock.objects.filter(community=community, member=member).delete()
 
 
 def _validate_event(
@@ -228,8 +283,9 @@ def _validate_event(
         raise InvalidInputError("The event must end after it starts.", field="ends_at")
     if not venue.strip() and not online_url.strip():
         raise InvalidInputError("Give a place, an online link, or both.", field="venue")
-    if community is not None and not community.memberships.filter(member=host).exists():
-        raise NotAllowedError("You can only add events to communities you belong to.")
+    if community is not None and not community.memberships.filter(
+            member=host, role=CommunityMembership.Role.HOST).exists():
+        raise NotAllowedError("Only the community's organizers can add events to it.")
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ urlpatterns = [
     path("communities/<slug:slug>/", views.community_detail, name="community-detail"),
     path("communities/<slug:slug>/edit/", views.community_edit, name="community-edit"),
     path("communities/<slug:slug>/calendar.ics", views.community_calendar, name="community-calendar"),
+    path("communities/<slug:slug>/members/", views.community_members_manage, name="community-members"),
     path("communities/<slug:slug>/join/", views.community_join, name="community-join"),
     path("communities/<slug:slug>/leave/", views.community_leave, name="community-leave"),
     path("events/new/", views.event_create, name="event-create"),

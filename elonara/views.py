@@ -158,9 +158,45 @@ def community_calendar(request, slug):
 @login_required
 def community_join(request, slug):
     community = get_object_or_404(Community, slug=slug)
-    services.community_join(community=community, member=request.user)
-    messages.success(request, f"You joined {community.name}.")
+    try:
+        services.community_join(community=community, member=request.user)
+    except NotAllowedError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"You joined {community.name}.")
     return redirect(community)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def community_members_manage(request, slug):
+    """Organizers: make or unmake organizers, remove (and block) members, unblock."""
+    community = get_object_or_404(Community, slug=slug)
+    if not selectors.community_is_host(community=community, member=request.user):
+        raise PermissionDenied("Only an organizer can manage the members.")
+    if request.method == "POST":
+        member = get_object_or_404(Member, username=request.POST.get("member", ""))
+        action = request.POST.get("action", "")
+        try:
+            if action in ("organizer_add", "organizer_remove"):
+                services.community_organizer_set(community=community, actor=request.user, member=member,
+                                                 organizer=action == "organizer_add")
+                role = "an organizer" if action == "organizer_add" else "a member"
+                messages.success(request, f"{member.name} is {role} now.")
+            elif action == "remove":
+                services.community_member_remove(community=community, actor=request.user, member=member, block=True)
+                messages.success(request, f"{member.name} is removed and cannot join again.")
+            elif action == "unblock":
+                services.community_unblock(community=community, actor=request.user, member=member)
+                messages.success(request, f"{member.name} may join again.")
+        except ElonaraError as error:
+            messages.error(request, error.message)
+        return redirect("community-members", slug=community.slug)
+    return render(request, "elonara/community_members.html", {
+        "community": community,
+        "memberships": selectors.community_members(community=community),
+        "blocks": selectors.community_blocks(community=community),
+    })
 
 
 @require_POST
@@ -178,7 +214,7 @@ def community_leave(request, slug):
 
 @login_required
 def event_create(request):
-    communities = selectors.community_list_for_member(member=request.user)
+    communities = selectors.community_list_organized_by(member=request.user)
     initial = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
@@ -217,7 +253,7 @@ def event_edit(request, pk):
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
     # The communities offered are the host's (a co-host edits the host's event).
-    communities = selectors.community_list_for_member(member=event.host)
+    communities = selectors.community_list_organized_by(member=event.host)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
                      has_image=bool(event.image), repeating=False, occurrence=event.series_id is not None)
     if request.method == "POST" and form.is_valid():

@@ -203,7 +203,8 @@ CASES = [
     ("bob", "get", "landing", 9, 200),  # the same
     # + the event locked + publishing the RSVP record (6) + its due time in the write pipeline (1; 2 the first time)
     ("bob", "post", "/events/{event}/rsvp/", 15, 302),
-    ("bob", "post", "/communities/{community}/join/", 6, 302),
+    ("bob", "post", "/communities/{community}/join/", 7, 302),  # + blocked from it?
+    ("ann", "get", "/communities/{community}/members/", 6, 200),
     ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
     ("anonymous", "get", "series_ics", 2, 200),
     ("ann", "get", "series_api", 4, 200),

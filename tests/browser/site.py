@@ -179,6 +179,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("community-new", "/communities/new/"),
             ("network-paste", "/network/paste/"),
             ("community-edit", f"/communities/{community.slug}/edit/"),
+            ("community-members", f"/communities/{community.slug}/members/"),
             ("picker", f"/invitations/event/{event.pk}/invite/"),
             ("progress", f"/invitations/batches/{site.batch.pk}/"),
             ("profile", "/members/alice/"),
