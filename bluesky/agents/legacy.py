@@ -14,7 +14,7 @@ from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, member_c
 from members.models import Member
 
 
-class LegacyBlueskyAgent(BlueskyAgentInterface):
+class LegacyBlueskyAgent(BlueskyAgentInterface[AppPasswordPdsSession]):
     name = "legacy"
 
     def __init__(self, *, http: SafeHttpClient | None = None, resolver: IdentityResolver | None = None,

@@ -17,7 +17,7 @@ REAUTHORIZE_MESSAGE = (
 )
 
 
-class OAuthBlueskyAgent(BlueskyAgentInterface):
+class OAuthBlueskyAgent(BlueskyAgentInterface[OAuthPdsSession]):
     name = "oauth"
 
     def posting_account(self, member: Member) -> PostingAccount | None:

@@ -15,7 +15,7 @@ from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.budget import BudgetConfig, WriteBudget, create_session_guard
 from bluesky.models import MemberAppPassword
 from core.ratelimit import RateLimitedError
-from invitations import services
+from invitations import answers, limits, services
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
 from tests.invitations.conftest import link_identity, make_event, make_member, profile
 
@@ -83,17 +83,17 @@ def test_recipient_weekly_cap_holds_across_hosts(settings, old_host, event):
     results = [_enqueue(h, make_event(host=h, title=f"Night {i}"), [bob]) for i, h in enumerate(hosts)]
     assert [r.created_count for r in results] == [1, 1, 0]
     assert results[2].skipped == {bob.did: "recipient_weekly_cap"}
-    marks = services.picker_marks(host=hosts[2], profiles=[bob])
+    marks = limits.picker_marks(host=hosts[2], profiles=[bob])
     assert marks == {bob.did: "recipient_weekly_cap"}
 
 
 @pytest.mark.django_db
 def test_new_hosts_get_the_smaller_daily_cap(settings, host, event):
     settings.INVITATIONS_DAILY_CAP_NEW_HOST = 2
-    assert services.host_daily_cap(host=host) == 2  # joined just now
+    assert limits.host_daily_cap(host=host) == 2  # joined just now
     result = _enqueue(host, event, [profile(f"p{i}.test") for i in range(4)])
     assert result.created_count == 2 and list(result.skipped.values()) == ["daily_cap", "daily_cap"]
-    assert services.invitation_daily_remaining(host=host) == 0
+    assert limits.invitation_daily_remaining(host=host) == 0
 
 
 @pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_opted_out_dids_are_skipped_before_queueing_and_marked(old_host, event):
     result = _enqueue(old_host, event, [everyone, this_host, fine])
     assert result.skipped == {everyone.did: "opted_out", this_host.did: "declined"}
     assert result.created_count == 1
-    assert services.picker_marks(host=old_host, profiles=[everyone, this_host, fine]) == {
+    assert limits.picker_marks(host=old_host, profiles=[everyone, this_host, fine]) == {
         everyone.did: "opted_out", this_host.did: "declined"}
     # Bulk create skips them before reading the graph (no connected session needed for them).
     bulk = services.invitation_bulk_create(host=old_host, target=event, recipient_dids=[everyone.did])
@@ -214,7 +214,7 @@ def test_graph_api_says_why_someone_cannot_be_invited(client, old_host, event):
     assert by_did[mutual.did]["invitable"] and by_did[mutual.did]["reason"] == ""
     assert not by_did[one_way.did]["invitable"] and by_did[one_way.did]["reason"] == "not_mutual"
     assert "don't follow you back" in by_did[one_way.did]["reason_text"]
-    assert data["remaining_today"] == services.invitation_daily_remaining(host=old_host)
+    assert data["remaining_today"] == limits.invitation_daily_remaining(host=old_host)
 
 
 def random_did_():
@@ -228,11 +228,11 @@ def test_opting_out_from_one_host_leaves_other_hosts(old_host, event):
     bob = profile("bob.test")
     invitation = _enqueue(old_host, event, [bob]).created[0]
     Invitation.objects.filter(pk=invitation.pk).update(status=S.SENT)
-    services.invitation_opt_out(did=bob.did, token=invitation.token, scope="host")
+    answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="host")
     invitation.refresh_from_db()
     assert invitation.status == S.DECLINED and not InvitationOptOut.objects.exists()
     assert _enqueue(old_host, make_event(host=old_host, title="Again"), [bob]).skipped == {bob.did: "declined"}
     other = make_member("other")
     assert _enqueue(other, make_event(host=other, title="Other"), [bob]).created_count == 1
     with pytest.raises(services.InvitationError):
-        services.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
+        answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
