@@ -437,8 +437,8 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
 
-    result = agent.create_post_for_member(host, record, rkey=invitation.rkey,
-                                          thumb=_thumb_of(card))
+    result = agent.create_post_for_member(host, record, rkey=invitation.rkey, thumb=_thumb_of(card),
+                                          account=account)
 
     if result.success:
         sent_at = timezone.now()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from bluesky.agents.results import BlueskyResult
@@ -44,6 +44,10 @@ class PostingAccount:
     key: str
     # The handle (or the configured identifier) the post will appear under: shown in previews.
     handle: str = ""
+    # What the agent loaded to name this account (the app-password credentials or the OAuth
+    # identity row): handed back to `create_post_for_member` so one attempt looks the account up
+    # once. Never shown or compared.
+    loaded: Any = field(default=None, repr=False, compare=False)
 
 
 def with_thumb(record: dict[str, Any], blob: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +125,9 @@ class BlueskyAgentInterface(abc.ABC, Generic[SessionT]):
         """The account this agent would write with for `member` (None: it has none)."""
 
     @abc.abstractmethod
-    def _open_session(self, member: Member) -> SessionT:
-        """A session on the posting account; raises `BlueskyError` when there is none."""
+    def _open_session(self, member: Member, posting: PostingAccount | None = None) -> SessionT:
+        """A session on the posting account (`posting`: the one `posting_account` gave for this
+        member in this attempt, not looked up again); raises `BlueskyError` when there is none."""
 
     def _check_session(self, session: SessionT) -> BlueskyResult | None:
         """A failure to report before any write (e.g. a grant that cannot post), or None."""
@@ -133,14 +138,15 @@ class BlueskyAgentInterface(abc.ABC, Generic[SessionT]):
         return True
 
     def create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None = None,
-                               thumb: BlobUpload | None = None) -> BlueskyResult:
-        result = self._create_post_for_member(member, record, rkey=rkey, thumb=thumb)
+                               thumb: BlobUpload | None = None, account: PostingAccount | None = None) -> BlueskyResult:
+        """`account`: `posting_account(member)` when the caller already asked for it (one lookup)."""
+        result = self._create_post_for_member(member, record, rkey=rkey, thumb=thumb, account=account)
         if result.reason == Reason.RATE_LIMITED:
             metrics.bluesky_rate_limited(self.name)
         return result
 
     def _create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None,
-                                thumb: BlobUpload | None) -> BlueskyResult:
+                                thumb: BlobUpload | None, account: PostingAccount | None) -> BlueskyResult:
         """Create `record` (an app.bsky.feed.post) for `member`.
 
         `rkey`: fix the record key before the first attempt so a retry can never create a second
@@ -168,7 +174,7 @@ class BlueskyAgentInterface(abc.ABC, Generic[SessionT]):
                 validate_post_record(post)
             return self._write_post(session=session, record=post, rkey=rkey)
 
-        return self._mapped(open_session=lambda: self._open_session(member), check=self._check_session,
+        return self._mapped(open_session=lambda: self._open_session(member, account), check=self._check_session,
                             write=write, thing="post")
 
     def _mapped(self, *, open_session: Callable[[], SessionT],

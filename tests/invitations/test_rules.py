@@ -4,16 +4,22 @@ The peer tests (test_peer_rules.py) prove the same rules end to end against the 
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from bluesky.agents.legacy import LegacyBlueskyAgent
+from bluesky.atproto.http import SafeHttpClient
 from bluesky.budget import BudgetConfig, WriteBudget, create_session_guard
-from bluesky.models import MemberAppPassword
+from bluesky.models import AppPasswordSession, MemberAppPassword
+from bluesky.sessions import relay_credentials_get
 from core.ratelimit import RateLimitedError
 from invitations import answers, limits, services
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
@@ -236,3 +242,34 @@ def test_opting_out_from_one_host_leaves_other_hosts(old_host, event):
     assert _enqueue(other, make_event(host=other, title="Other"), [bob]).created_count == 1
     with pytest.raises(services.InvitationError):
         answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
+
+
+@pytest.mark.django_db
+def test_one_send_attempt_looks_the_posting_account_up_once(relay, old_host, event):
+    # The relay's session is fresh, so the attempt goes straight to createRecord (answered here:
+    # the count of lookups, not the network, is under test).
+    account = relay_credentials_get()
+    did = "did:plc:" + "r" * 24
+    AppPasswordSession.objects.create(
+        account_key=account.account_key, identifier=account.identifier, credential_fingerprint=account.fingerprint,
+        did=did, handle="relay.test", pds_url="https://pds.example.com", access_jwt="access", refresh_jwt="refresh",
+        access_expires_at=timezone.now() + timedelta(hours=1))
+    written = []
+
+    def pds(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("com.atproto.repo.createRecord"):
+            body = json.loads(request.content)
+            written.append(body)
+            return httpx.Response(200, json={"uri": f"at://{did}/app.bsky.feed.post/{body['rkey']}",
+                                              "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
+        return httpx.Response(400, json={"error": "RecordNotFound", "message": "no such record"})
+
+    invitation = _enqueue(old_host, event, [profile("bob.test")]).created[0]
+    agent = LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.invitation_send(invitation_id=invitation.pk, agent=agent)
+    invitation.refresh_from_db()
+    assert outcome.status == S.SENT and len(written) == 1, invitation.failure_reason
+    relay_reads = [q["sql"] for q in queries.captured_queries
+                   if q["sql"].lstrip().upper().startswith("SELECT") and "bluesky_relayaccount" in q["sql"]]
+    assert len(relay_reads) == 1
