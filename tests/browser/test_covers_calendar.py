@@ -44,7 +44,7 @@ def test_cover_image_and_add_to_calendar(live_server, page, settings, tmp_path):
     image = page.locator("#cover-image")
     assert image.is_visible()
     assert image.get_attribute("alt") == "Yellow and blue halves"
-    page.wait_for_function("document.querySelector('#cover-image').complete")
+    page.wait_for_function("() => document.querySelector('#cover-image').complete")
     assert page.evaluate("document.querySelector('#cover-image').naturalWidth") == 1200
     page.screenshot(path="/tmp/elonara-event-cover.png", full_page=True)
 

@@ -57,29 +57,29 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
     page.wait_for_selector("#people li")
     first = page.locator("#people li .name").inner_text()
     page.get_by_role("button", name="Next page").click()
-    page.wait_for_function(f"!document.querySelector('#people').innerText.includes({first!r})")
+    page.wait_for_function(f"() => !document.querySelector('#people').innerText.includes({first!r})")
     second = page.locator("#people li .name").inner_text()
     assert {first.split("@")[-1], second.split("@")[-1]} == {bob.handle, carol.handle}
     assert page.get_by_role("button", name="Next page").is_disabled()
 
     # Search covers all pages; select bob; the preview is the exact post.
     page.get_by_label("Search").fill("bob")
-    page.wait_for_function("document.querySelectorAll('#people li').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#people li').length === 1")
     assert bob.handle in page.locator("#people").inner_text()
     page.get_by_role("button", name="Select all shown").click()
     assert page.locator("#selected-count").inner_text() == "1 selected"
-    page.wait_for_function("document.getElementById('preview').textContent.startsWith('@bob.test')")
+    page.wait_for_function("() => document.getElementById('preview').textContent.startsWith('@bob.test')")
     preview = page.locator("#preview").inner_text()
     assert "Picnic 🧺 by the lake" in preview
     # From which account, and how many more the host may invite today.
-    page.wait_for_function("document.getElementById('preview-account').textContent.includes('@alice.test')")
+    page.wait_for_function("() => document.getElementById('preview-account').textContent.includes('@alice.test')")
     assert page.locator("#preview-account").inner_text() == "Posted from @alice.test (your account)"
     assert page.locator("#remaining-today").inner_text().startswith("You can invite ")
 
     # The Follows tab lists bob too.
     page.get_by_label("Search").fill("")
     page.get_by_role("tab", name="Follows").click()
-    page.wait_for_function(f"document.querySelector('#people').innerText.includes({bob.handle!r})")
+    page.wait_for_function(f"() => document.querySelector('#people').innerText.includes({bob.handle!r})")
 
     # At a small phone's width the list, its search and the send button fit (kept as screenshots).
     for width in (360, 1280):
@@ -105,5 +105,5 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
 
     # Back in the picker, bob is marked as already invited and cannot be picked again.
     page.goto(f"{live_server.url}/invitations/event/{event.pk}/invite/")
-    page.wait_for_function("document.querySelector('#people').innerText.includes('already invited')")
+    page.wait_for_function("() => document.querySelector('#people').innerText.includes('already invited')")
     assert page.locator(f"li[data-did='{bob.did}'] input").is_disabled()

@@ -44,8 +44,8 @@ def test_progress_bar_updates_live_and_retry_failed(live_server, page, monkeypat
     states.invitation_transition(invitation_id=created[1].pk, to=S.FAILED,
                                  failure_reason="The Bluesky server had a problem", retryable=True)
 
-    page.wait_for_function("document.getElementById('count-sent').textContent === '1'")
-    page.wait_for_function("document.getElementById('count-failed').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('count-sent').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('count-failed').textContent === '1'")
     assert page.locator("#progress-bar").evaluate("b => [b.value, b.max]") == [2, 3]
     assert "@b.test: The Bluesky server had a problem" in page.locator("#failures").inner_text()
     assert page.evaluate("window.__noReload === true")  # same document: updated by polling
@@ -54,5 +54,5 @@ def test_progress_bar_updates_live_and_retry_failed(live_server, page, monkeypat
     page.wait_for_selector("#progress-done", state="visible")
 
     page.get_by_role("button", name="Retry failed").click()
-    page.wait_for_function("document.getElementById('count-waiting').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('count-waiting').textContent === '1'")
     assert Invitation.objects.get(pk=created[1].pk).status == S.QUEUED
