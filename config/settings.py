@@ -218,6 +218,9 @@ MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 # Largest cover image upload accepted (bytes); it is re-encoded and resized before storage.
 ELONARA_COVER_MAX_UPLOAD_BYTES = env.int("ELONARA_COVER_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+# Largest cover accepted in pixels (width × height), read from the file's header before decoding:
+# a decoded PNG or WebP costs up to 4 bytes a pixel (24 MP: ~96 MB), whatever its file size.
+ELONARA_COVER_MAX_PIXELS = env.int("ELONARA_COVER_MAX_PIXELS", default=24_000_000)
 
 STORAGES = {
     "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},

@@ -174,3 +174,81 @@ def test_event_edit_page_replaces_and_removes_the_cover(client, ann, media_root)
     event.refresh_from_db()
     assert not event.image
     assert "Remove the current image" not in client.get(f"/events/{event.pk}/edit/").content.decode()
+
+
+# --- Hostile files (issue 24): pixel budget, metadata in every place an encoder may copy it ------
+
+
+def test_the_issue_png_6300_square_is_refused_before_decoding(ann, media_root, monkeypatch):
+    # 6300×6300 RGBA is ~159 MB decoded; its compressed file is tiny. Refused from the header alone.
+    data = image_bytes("PNG", size=(6300, 6300), mode="RGBA", color=(0, 0, 0, 0))
+    assert len(data) < 300_000
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("decoded a file that the header already refuses")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    with pytest.raises(InvalidInputError) as refused:
+        _event(ann, image=upload(data))
+    assert "at most 24 megapixels" in refused.value.message
+    assert not Event.objects.exists()
+
+
+def test_the_pixel_budget_is_a_setting_named_in_the_message(ann, settings):
+    settings.ELONARA_COVER_MAX_PIXELS = 300_000
+    with pytest.raises(InvalidInputError) as refused:
+        _event(ann, image=upload(image_bytes("PNG", size=(800, 420))))  # 336,000 pixels
+    assert "at most 0.3 megapixels" in refused.value.message
+    settings.ELONARA_COVER_MAX_PIXELS = 400_000
+    assert _event(ann, image=upload(image_bytes("PNG", size=(800, 420)))).image
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    # JPEG can decode at 1/2, 1/4, 1/8 scale (DCT scaling): a 4800 px photo never exists at full size.
+    decoded_sizes = []
+    real_load = Image.Image.load
+
+    def recording_load(self):
+        result = real_load(self)
+        decoded_sizes.append(self.size)
+        return result
+
+    data = image_bytes("JPEG", size=(4800, 2400))
+    monkeypatch.setattr(Image.Image, "load", recording_load)
+    processed = images.cover_image_process(upload=upload(data, name="big.jpg", content_type="image/jpeg"))
+    assert (processed.width, processed.height) == (1200, 600)
+    assert decoded_sizes and max(w for w, _ in decoded_sizes) <= 2400
+
+
+def test_jpeg_comments_icc_and_xmp_do_not_survive(ann, media_root):
+    picture = Image.new("RGB", (800, 420), (10, 200, 10))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", comment=b"SecretComment lat=38.7",
+                 icc_profile=b"SecretICC" * 20, xmp=b"<x:xmpmeta>SecretXMP</x:xmpmeta>")
+    source = buffer.getvalue()
+    assert b"SecretComment" in source and b"SecretICC" in source and b"SecretXMP" in source
+    event = _event(ann, image=upload(source, name="p.jpg", content_type="image/jpeg"))
+    stored = Path(media_root, event.image.name).read_bytes()
+    for secret in (b"SecretComment", b"SecretICC", b"SecretXMP"):
+        assert secret not in stored
+    with Image.open(io.BytesIO(stored)) as reopened:
+        assert "comment" not in reopened.info and "icc_profile" not in reopened.info
+        assert "xmp" not in reopened.info and not reopened.getexif()
+
+
+def test_png_text_chunks_do_not_survive(ann, media_root):
+    from PIL import PngImagePlugin
+
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("Comment", "SecretPlainText")  # tEXt
+    chunks.add_itxt("Description", "SecretInternational", lang="en")  # iTXt
+    chunks.add_text("Author", "SecretZipped", zip=True)  # zTXt
+    data = image_bytes("PNG", mode="RGBA", color=(5, 5, 5, 255), pnginfo=chunks)
+    assert b"SecretPlainText" in data and b"SecretInternational" in data
+    event = _event(ann, image=upload(data))
+    stored = Path(media_root, event.image.name).read_bytes()
+    for secret in (b"SecretPlainText", b"SecretInternational", b"SecretZipped", b"Comment", b"Author"):
+        assert secret not in stored
+    with Image.open(io.BytesIO(stored)) as reopened:
+        assert set(reopened.info) <= {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "progressive",
+                                      "progression"}
