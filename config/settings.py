@@ -257,6 +257,8 @@ RATE_LIMITS = {
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
     # Pasted event links: each resolves an identity and reads a record at a server the link names.
     "network_paste": _rate_limit("network_paste", "30/600"),
+    # Cover image uploads per member (events and communities): each is a decode and a stored file.
+    "cover_upload": _rate_limit("cover_upload", "20/3600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
     "conversation": _rate_limit("conversation", "120/60"),
     # Failed password logins (the site's and the admin's), per address and per username tried.

@@ -12,7 +12,7 @@ from PIL import Image
 
 from elonara import images, services
 from elonara.errors import InvalidInputError
-from elonara.models import Event
+from elonara.models import Community, Event
 from members.models import Member
 from tests.elonara.conftest import image_bytes, upload
 
@@ -252,3 +252,29 @@ def test_png_text_chunks_do_not_survive(ann, media_root):
     with Image.open(io.BytesIO(stored)) as reopened:
         assert set(reopened.info) <= {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "progressive",
                                       "progression"}
+
+
+def test_cover_uploads_past_the_limit_are_refused_and_the_form_is_kept(client, ann, media_root, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "cover_upload": (2, 3600)}
+    client.force_login(ann)
+    fields = {"name": "Lake Swimmers", "description": "Cold water."}
+    first = client.post("/communities/new/", {**fields, "image": upload(image_bytes("PNG"), name="a.png")})
+    assert first.status_code == 302
+    second = client.post("/communities/lake-swimmers/edit/", {**fields, "image": upload(image_bytes("JPEG"))})
+    assert second.status_code == 302
+    stored = Community.objects.get(slug="lake-swimmers").image.name
+    third = client.post("/communities/lake-swimmers/edit/", {
+        "name": "Lake Swimmers", "description": "Very cold water.", "image": upload(image_bytes("WEBP")),
+    })
+    page = third.content.decode()
+    assert third.status_code == 200
+    assert "Too many cover images: at most 2 every 60 minutes." in page and "try again in" in page
+    assert "Very cold water." in page  # what the member typed is still in the form
+    community = Community.objects.get(slug="lake-swimmers")
+    assert community.image.name == stored and community.description == "Cold water."
+    assert Path(media_root, stored).is_file()
+    # Saving without a new image still works inside the window.
+    fourth = client.post("/communities/lake-swimmers/edit/", {"name": "Lake Swimmers",
+                                                               "description": "Very cold water."})
+    assert fourth.status_code == 302
+    assert Community.objects.get(slug="lake-swimmers").description == "Very cold water."
