@@ -213,9 +213,11 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
-# Django itself serves MEDIA_URL from MEDIA_ROOT (development, or a small site without a
-# front web server). Off in production by default: let the web server or the storage serve it.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+# Django itself serves MEDIA_URL from MEDIA_ROOT. On by default whenever files are on this
+# machine's disk (`make run`, `make serve`, the systemd units): nothing else would serve them.
+# Set it false when a front web server serves MEDIA_ROOT; object storage serves its own URLs.
+_MEDIA_ON_LOCAL_DISK = MEDIA_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage"
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=_MEDIA_ON_LOCAL_DISK)
 # Largest cover image upload accepted (bytes); it is re-encoded and resized before storage.
 ELONARA_COVER_MAX_UPLOAD_BYTES = env.int("ELONARA_COVER_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 # Largest cover accepted in pixels (width × height), read from the file's header before decoding:
