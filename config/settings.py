@@ -213,6 +213,33 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
+# Object storage, any S3-compatible service (AWS, Cloudflare R2, MinIO, Garage, Backblaze, ...):
+# setting a bucket turns it on and replaces MEDIA_STORAGE_BACKEND/OPTIONS.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    # Public: plain URLs, objects uploaded "public-read" (MEDIA_S3_ACL; empty for services that
+    # use a bucket policy instead of ACLs). Not public: signed URLs that expire; a link card
+    # fetched after the expiry loses its image, so public is what most sites want.
+    MEDIA_S3_PUBLIC = env.bool("MEDIA_S3_PUBLIC", default=True)
+    MEDIA_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
+    MEDIA_STORAGE_OPTIONS = {
+        "bucket_name": MEDIA_S3_BUCKET,
+        "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,  # empty: AWS
+        "region_name": env("MEDIA_S3_REGION", default="") or None,
+        # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+        "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+        "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+        "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,  # a CDN in front, public only
+        "addressing_style": env("MEDIA_S3_ADDRESSING_STYLE", default="") or None,  # "path" for most self-hosted
+        "location": env("MEDIA_S3_PREFIX", default=""),
+        "querystring_auth": not MEDIA_S3_PUBLIC,
+        "querystring_expire": env.int("MEDIA_S3_URL_EXPIRY_SECONDS", default=3600),
+        "signature_version": "s3v4",  # signed URLs: SigV4 (V2 is refused by most services now)
+        "default_acl": (env("MEDIA_S3_ACL", default="public-read") or None) if MEDIA_S3_PUBLIC else None,
+        "file_overwrite": False,
+        # Stored names are random and never reused: the object at a URL never changes.
+        "object_parameters": {"CacheControl": "public, max-age=604800, immutable"},
+    }
 # Django itself serves MEDIA_URL from MEDIA_ROOT. On by default whenever files are on this
 # machine's disk (`make run`, `make serve`, the systemd units): nothing else would serve them.
 # Set it false when a front web server serves MEDIA_ROOT; object storage serves its own URLs.
