@@ -122,6 +122,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 name = default_storage.save("covers/event/probe.jpg", ContentFile(b"\\xff\\xd8\\xffprobe"))
 print(type(default_storage._wrapped).__name__, name, default_storage.url(name))
+# What an error report shows of the settings (the debug page, mail to ADMINS): credentials masked.
+from django.views.debug import SafeExceptionReporterFilter
+import sys
+print(repr(SafeExceptionReporterFilter().get_safe_settings()), file=sys.stderr)
 """
 
 
@@ -141,6 +145,7 @@ def test_the_media_s3_settings_alone_configure_the_bucket(tmp_path, s3_server, p
     backend, name, url = result.stdout.split()
     assert backend == "S3Storage" and name in s3_server.keys(bucket)
     assert SECRET_KEY not in result.stdout + result.stderr
+    assert "MEDIA_STORAGE_OPTIONS" in result.stderr and bucket in result.stderr  # the report was printed
     assert ("X-Amz-Expires=900" in url) is not public
     assert httpx.get(url, timeout=10).content == b"\xff\xd8\xffprobe"
     head = s3_server.client().head_object(Bucket=bucket, Key=name)
