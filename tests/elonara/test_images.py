@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -278,3 +281,39 @@ def test_cover_uploads_past_the_limit_are_refused_and_the_form_is_kept(client, a
                                                                "description": "Very cold water."})
     assert fourth.status_code == 302
     assert Community.objects.get(slug="lake-swimmers").description == "Very cold water."
+
+
+MEMORY_PROBE = """
+import re, sys
+import django
+django.setup()
+from django.core.files.uploadedfile import SimpleUploadedFile
+from elonara.images import cover_image_process
+
+def peak_mb():
+    # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's).
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) // 1024
+
+data = open(sys.argv[1], "rb").read()
+before = peak_mb()
+processed = cover_image_process(upload=SimpleUploadedFile("p.jpg", data, content_type="image/jpeg"))
+print(processed.width, processed.height, peak_mb() - before)
+"""
+
+
+def test_a_24_megapixel_jpeg_costs_a_fraction_of_its_decoded_size(tmp_path):
+    # 6000×4000 RGB is 72 MB decoded at full size (with its copies, ~130 MB more at peak); at 1/4
+    # scale 4.5 MB (~40 MB more at peak, with the encoder and plugins).
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (6000, 4000), (90, 140, 200)).save(photo, quality=80)
+    env = {**{k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
+           "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(photo)], cwd=Path(__file__).resolve().parents[2],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    width, height, grown_mb = map(int, result.stdout.split())
+    assert (width, height) == (1200, 800)
+    assert grown_mb < 70, f"peak memory grew by {grown_mb} MB"  # ~130 MB when decoded at full size
+
