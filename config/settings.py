@@ -248,7 +248,8 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=_MEDIA_ON_LOCAL_DISK)
 # Largest cover image upload accepted (bytes); it is re-encoded and resized before storage.
 ELONARA_COVER_MAX_UPLOAD_BYTES = env.int("ELONARA_COVER_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 # Largest cover accepted in pixels (width × height), read from the file's header before decoding:
-# a decoded PNG or WebP costs up to 4 bytes a pixel (24 MP: ~96 MB), whatever its file size.
+# a decoded PNG or WebP costs up to 4 bytes a pixel whatever its file size, twice while an image
+# with transparency is resized (24 MP: ~200 MB at peak; a JPEG is decoded at reduced scale).
 ELONARA_COVER_MAX_PIXELS = env.int("ELONARA_COVER_MAX_PIXELS", default=24_000_000)
 
 STORAGES = {

@@ -24,7 +24,8 @@ MAX_SIDE = 12_000
 # The pixel budget is settings.ELONARA_COVER_MAX_PIXELS (24 MP by default: a modern phone photo).
 # It is checked on the header, before any decoding: a tiny PNG can declare 6300×6300 RGBA, which
 # is ~160 MB once decoded. JPEGs are decoded at a reduced scale (see `_decode`), so the budget
-# bounds what a PNG or WebP can cost: at most 4 bytes per pixel.
+# bounds what a PNG or WebP can cost: 4 bytes per pixel, twice while one with transparency is
+# resized (Pillow premultiplies alpha into a copy).
 # Stored size: fits a 1200 px box (1200x630 is what link cards show) ...
 OUTPUT_BOX = (1200, 1200)
 # ... and at most Bluesky's thumb blob limit (app.bsky.embed.external#external.thumb, 1,000,000
