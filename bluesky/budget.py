@@ -17,14 +17,18 @@ lock is `cache.add`, atomic on Redis and on the database cache.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 
 from core.errors import ApplicationError
 from core.ratelimit import Limit, rate_limit_hit
+
+T = TypeVar("T")
 
 _LOCK_SECONDS = 5
 # Plan for 98 % of the hourly budget: a worker that falls behind posts its overdue slots in a short
@@ -78,7 +82,7 @@ class BudgetConfig:
 
 
 def pacing_enabled() -> bool:
-    return settings.INVITATIONS_PACING_ENABLED
+    return bool(settings.INVITATIONS_PACING_ENABLED)
 
 
 class WriteBudget:
@@ -91,7 +95,7 @@ class WriteBudget:
     def _day_key(self, when: float) -> str:
         return f"wb:{self.account}:day:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
 
-    def _locked(self, fn):
+    def _locked(self, fn: Callable[[], T]) -> T:
         deadline = time.monotonic() + 3.0
         while not cache.add(self._lock_key, 1, _LOCK_SECONDS):
             if time.monotonic() > deadline:

@@ -118,11 +118,15 @@ def encrypted_rows_rotate(model: type[models.Model]) -> int:
     read again and checked once more. Raw SQL on the stored text: nothing is decrypted for rows
     that are already current.
     """
-    columns = [model._meta.get_field(name).column for name in encrypted_fields(model)]
+    names = set(encrypted_fields(model))
+    columns = [field.column for field in model._meta.concrete_fields if field.name in names]
     if not columns:
         return 0
     table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    pk_field = model._meta.pk
+    if pk_field is None:  # abstract models have no table
+        return 0
+    pk = connection.ops.quote_name(pk_field.column)
     quoted = [connection.ops.quote_name(c) for c in columns]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {pk} FROM {table}")  # noqa: S608 - identifiers only
@@ -130,7 +134,7 @@ def encrypted_rows_rotate(model: type[models.Model]) -> int:
     return sum(_row_rotate(table=table, pk=pk, quoted=quoted, key=key) for key in keys)
 
 
-def _row_rotate(*, table: str, pk: str, quoted: list[str], key: object, attempts: int = 3) -> int:
+def _row_rotate(*, table: str, pk: str, quoted: list[str], key: int | str, attempts: int = 3) -> int:
     for _ in range(attempts):
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {', '.join(quoted)} FROM {table} WHERE {pk} = %s", [key])  # noqa: S608

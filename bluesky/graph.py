@@ -83,13 +83,14 @@ def _profile_from(item: Any, *, kind: str = "follows") -> GraphProfile | None:
     did, handle = item.get("did"), item.get("handle")
     if not is_did(did) or not isinstance(handle, str):
         return None
-    display_name = item.get("displayName") if isinstance(item.get("displayName"), str) else ""
-    avatar = item.get("avatar") if isinstance(item.get("avatar"), str) else ""
+    display_name = item.get("displayName")
+    display_name = display_name if isinstance(display_name, str) else ""
+    avatar = item.get("avatar")
     # Only https avatars are shown (an http or javascript: URL from upstream is dropped).
-    if not avatar.startswith("https://"):
+    if not isinstance(avatar, str) or not avatar.startswith("https://"):
         avatar = ""
-    viewer = item.get("viewer") if isinstance(item.get("viewer"), dict) else {}
-    followed_by = viewer.get("followedBy")
+    viewer = item.get("viewer")
+    followed_by = viewer.get("followedBy") if isinstance(viewer, dict) else None
     follows_you = (True if kind == "followers" else isinstance(followed_by, str) and followed_by.startswith("at://"))
     return GraphProfile(did=did, handle=handle, display_name=display_name[:640], avatar_url=avatar,
                         follows_you=follows_you)

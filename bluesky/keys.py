@@ -43,7 +43,7 @@ def client_key_ensure_active() -> ClientSigningKey:
     now = timezone.now()
     rows = list(ClientSigningKey.objects.filter(Q(is_active=True) | _PENDING))
     active = next((row for row in rows if row.is_active), None)
-    due = [row for row in rows if not row.is_active and row.signs_from <= now]
+    due = [row for row in rows if not row.is_active and row.signs_from is not None and row.signs_from <= now]
     if active is not None and not due:
         return active
     with transaction.atomic():

@@ -10,7 +10,18 @@ from django.db import models
 from bluesky.crypto import EncryptedTextField
 
 
-class BlueskyIdentity(models.Model):
+class RenewalLease(models.Model):
+    """Who is renewing a stored session right now (`bluesky.sessions.refresh_under_lock`), and
+    until when: one process renews, the others wait for its result."""
+
+    renew_lease = models.CharField(max_length=32, blank=True)
+    renew_lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class BlueskyIdentity(RenewalLease):
     """A member's connected Bluesky account and its OAuth session (one per member)."""
 
     class Status(models.TextChoices):
@@ -37,9 +48,6 @@ class BlueskyIdentity(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
     connected_at = models.DateTimeField()
     refreshed_at = models.DateTimeField(null=True, blank=True)
-    # Who is renewing the session right now (bluesky.sessions.refresh_under_lock), and until when.
-    renew_lease = models.CharField(max_length=32, blank=True)
-    renew_lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -198,7 +206,7 @@ class MemberAppPassword(models.Model):
         return f"{self.handle or self.identifier} (app password)"
 
 
-class AppPasswordSession(models.Model):
+class AppPasswordSession(RenewalLease):
     """A createSession result reused across tasks and processes.
 
     One row per posting account (`account_key`), renewed under `bluesky.sessions.refresh_under_lock`
@@ -222,8 +230,6 @@ class AppPasswordSession(models.Model):
     create_count = models.PositiveIntegerField(default=0)
     refresh_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
-    renew_lease = models.CharField(max_length=32, blank=True)
-    renew_lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

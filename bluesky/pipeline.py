@@ -117,7 +117,7 @@ class Outcome:
 
 def backoff(attempt: int) -> float:
     """Seconds before attempt `attempt + 1` after a transient failure: doubling, capped, jittered."""
-    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
+    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(attempt - 1, 0))
     return base * random.uniform(0.5, 1.5)  # jitter, not security
 
 

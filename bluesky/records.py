@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import regex
@@ -64,7 +64,7 @@ def graphemes(text: str) -> list[str]:
     return _GRAPHEME.findall(text)
 
 
-def is_did(value: Any) -> bool:
+def is_did(value: Any) -> TypeGuard[str]:
     """Any DID, as the lexicons' `did` format allows (mentions may name any method)."""
     return isinstance(value, str) and len(value) <= 2048 and bool(_DID.match(value))
 

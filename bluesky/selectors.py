@@ -132,8 +132,22 @@ def member_can_write_records(*, member: Member) -> bool:
     return member_credentials_get(member=member) is not None
 
 
-def member_app_password_get(*, member: Member) -> MemberAppPassword | None:
-    return MemberAppPassword.objects.filter(member_id=member.pk).first() if member.is_authenticated else None
+@dataclass(frozen=True)
+class AppPasswordSummary:
+    """What the Bluesky card says about a member's app password: never the password itself."""
+
+    identifier: str
+    handle: str
+    created_at: datetime
+
+
+def member_app_password_get(*, member: Member) -> AppPasswordSummary | None:
+    # Only the shown columns: loading the row would decrypt the password for nothing.
+    if not member.is_authenticated:
+        return None
+    row = (MemberAppPassword.objects.filter(member_id=member.pk)
+           .values_list("identifier", "handle", "created_at").first())
+    return AppPasswordSummary(identifier=row[0], handle=row[1], created_at=row[2]) if row else None
 
 
 # --- Writes mode ---------------------------------------------------------------------------------

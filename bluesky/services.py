@@ -163,6 +163,8 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
             created = False
             if connecting:
                 owner = pending_row.member
+                if owner is None:  # the member who started a connect was deleted meanwhile
+                    raise OAuthFlowError("That sign-in request has expired. Please try again.", code="no_member")
             else:
                 owner, created = _member_for_sign_in(tokens)
             # Only the nonces of this account's own servers are kept with it.
@@ -267,11 +269,14 @@ def _bluesky_profile(*, did: str, pds_url: str) -> tuple[str, str]:
                             params={"repo": did, "collection": "app.bsky.actor.profile", "rkey": "self"})
     except AtprotoError:
         return "", ""
-    value = record.get("value") if isinstance(record.get("value"), dict) else {}
-    name = value.get("displayName") if isinstance(value.get("displayName"), str) else ""
-    avatar = value.get("avatar") if isinstance(value.get("avatar"), dict) else {}
-    ref = avatar.get("ref") if isinstance(avatar.get("ref"), dict) else {}
-    cid = ref.get("$link") if isinstance(ref.get("$link"), str) else ""
+    value = record.get("value")
+    value = value if isinstance(value, dict) else {}
+    name = value.get("displayName")
+    name = name if isinstance(name, str) else ""
+    avatar = value.get("avatar")
+    ref = avatar.get("ref") if isinstance(avatar, dict) else None
+    cid = ref.get("$link") if isinstance(ref, dict) else None
+    cid = cid if isinstance(cid, str) else ""
     avatar_url = ""
     if cid and re.fullmatch(r"[a-z0-9]{10,100}", cid):
         avatar_url = f"{pds_url.rstrip('/')}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"

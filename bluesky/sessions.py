@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import jwt
 from django.conf import settings
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from bluesky import clients
@@ -54,14 +54,14 @@ from bluesky.atproto.identity import normalize_identifier
 from bluesky.atproto.xrpc import TOKEN_ERROR_NAMES
 from bluesky.budget import create_session_guard
 from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, SessionEndedError
-from bluesky.models import AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount
+from bluesky.models import AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount, RenewalLease
 from core import metrics
 from core.ratelimit import RateLimitedError
 from members.models import Member
 
 logger = logging.getLogger(__name__)
 
-Row = TypeVar("Row", bound=models.Model)
+Row = TypeVar("Row", bound=RenewalLease)
 
 # OAuth: refresh this long before expiry, plus jitter so many sessions (and workers) spread out.
 REFRESH_AHEAD_SECONDS = 60
@@ -106,14 +106,14 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
     deadline = time.monotonic() + LEASE_WAIT_SECONDS
     while True:
         with transaction.atomic():
-            current = model.objects.select_for_update().filter(pk=row.pk).first()
+            current = model._default_manager.select_for_update().filter(pk=row.pk).first()
             if current is None:
                 raise SessionEndedError("This Bluesky session was removed meanwhile.")
             if not still_needed(current):
                 return current
             now = timezone.now()
             if current.renew_lease_until is None or current.renew_lease_until <= now:
-                model.objects.filter(pk=row.pk).update(renew_lease=lease, renew_lease_until=now + LEASE)
+                model._default_manager.filter(pk=row.pk).update(renew_lease=lease, renew_lease_until=now + LEASE)
                 break
         if time.monotonic() > deadline:
             raise RenewBusyError(retryable=True)
@@ -122,23 +122,23 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
     try:
         renew(current)
     except BaseException:
-        model.objects.filter(pk=row.pk, renew_lease=lease).update(**release)
+        model._default_manager.filter(pk=row.pk, renew_lease=lease).update(**release)
         raise
     values = {name: getattr(current, name) for name in fields}
     try:
-        stored = model.objects.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
+        stored = model._default_manager.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
                                                                            updated_at=timezone.now())
     except DatabaseError:
         # What the server just issued would be lost, alive and unknown: end it at the server.
         if abandon is not None:
             abandon(current)
         with contextlib.suppress(DatabaseError):
-            model.objects.filter(pk=row.pk, renew_lease=lease).update(**release)
+            model._default_manager.filter(pk=row.pk, renew_lease=lease).update(**release)
         raise
     if not stored:
         if abandon is not None:
             abandon(current)
-        if not model.objects.filter(pk=row.pk).exists():
+        if not model._default_manager.filter(pk=row.pk).exists():
             raise SessionEndedError("This Bluesky session was removed meanwhile.")
         # A renewal outlived its lease (it should not: requests end long before).
         logger.error("renewed session not stored: its lease had expired", extra={"row": row.pk})

@@ -24,6 +24,7 @@ from bluesky.forms import AppPasswordForm
 from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest
 from core import metrics
 from core.ratelimit import RateLimitedError, rate_limit_request
+from members.requests import MemberRequest
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ def callback(request):
         request.session[VERIFIED_DID_KEY] = {"did": done.did, "at": int(time.time())}
         return redirect(_same_site_path(request, done.next_path) or "home")
     metrics.connect_completed()
+    # CONNECT and SIGN_IN always complete with an identity and its member.
+    assert done.identity is not None and done.member is not None
     if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
         messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")
         return _profile(request)
@@ -183,7 +186,7 @@ def app_password_page(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("form")
 @login_required
 @require_POST
-def app_password_add(request: HttpRequest) -> HttpResponse:
+def app_password_add(request: MemberRequest) -> HttpResponse:
     form = AppPasswordForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter your Bluesky handle and an app password.")
@@ -206,7 +209,7 @@ def app_password_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def app_password_remove(request: HttpRequest) -> HttpResponse:
+def app_password_remove(request: MemberRequest) -> HttpResponse:
     if services.member_app_password_remove(member=request.user):
         messages.success(request, "App password removed.")
     return HttpResponseRedirect(_next_url(request))

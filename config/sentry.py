@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event, Hint
 
 FILTERED = "[Filtered]"
 
@@ -105,9 +108,9 @@ def scrub(value: Any, *, secret_keys: frozenset[str] = SECRET_KEYS, _depth: int 
     return value
 
 
-def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+def scrub_event(event: Event, hint: Hint | None = None) -> Event:
     """before_send / before_send_transaction: the whole event, request, extra, breadcrumbs, frames."""
-    return scrub(event)
+    return cast("Event", scrub(cast("dict[str, Any]", event)))
 
 
 def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:

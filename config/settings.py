@@ -6,8 +6,11 @@ start-up instead of running with a known key.
 """
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_prometheus",
     "health_check",
     "members",
@@ -81,6 +85,8 @@ MIDDLEWARE = [
     # An application error a page view did not handle: an error page with its status, not a 500.
     "core.pages.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.headers.ContentSecurityPolicyMiddleware",
+    "core.headers.PermissionsPolicyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -338,7 +344,39 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SecretScrubbingReporte
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+# Links to other sites carry our origin only, never a path (an invitation token is in some paths).
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Features no page of ours uses, turned off for the page and anything it embeds (core.headers).
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, none inline
+# (templates carry no <script> body, <style> or style="": a browser test reads every page for
+# violations). Images may come from any https host: Bluesky avatars and link-card images live on
+# each account's own servers and CDNs. Forms post to us; "Continue with Bluesky" then redirects to
+# the account's authorization server, any https origin, and browsers apply form-action to that
+# redirect too. Over plain http only when AT Protocol hosts may be (a local test network; added per
+# response by core.headers.ContentSecurityPolicyMiddleware).
+_MEDIA_ORIGIN = ["{0.scheme}://{0.netloc}".format(urlsplit(MEDIA_URL))] if "://" in MEDIA_URL else []
+CONTENT_SECURITY_POLICY: dict[str, Any] | None = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:", *_MEDIA_ORIGIN,
+                    *env.list("CSP_EXTRA_IMG_SRC", default=[])],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https:"],
+        **({"report-uri": env("CSP_REPORT_URI")} if env("CSP_REPORT_URI", default="") else {}),
+    },
+}
+# Trying a stricter policy out: CSP_REPORT_ONLY=true sends the same policy as report-only.
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY, CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY, None
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -15,14 +15,15 @@ os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:9")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 
 from config.settings import *  # noqa: F403
+from config.settings import CACHES, STORAGES
 
 # Fast hashing: tests create many members.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Pages render without a collectstatic run (production uses the hashed manifest storage).
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 # The database cache's table is not in the test database: without Redis (fast tier) tests use
 # a per-process memory cache; with REDIS_URL (services tier) the real Redis cache.
-if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):  # noqa: F405
+if CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}

@@ -6,6 +6,8 @@ co-hosts see the waiting list and the requests and answer them; only the host ad
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
@@ -18,6 +20,7 @@ from elonara import recurrence, selectors, services
 from elonara import series as series_services
 from elonara.models import RSVP, Event, EventSeries
 from members.models import Member
+from members.requests import MemberApiRequest
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -139,7 +142,7 @@ class RsvpResultSerializer(serializers.Serializer):
 class _ReadOrEvents:
     """GET needs a token's read permission; changes need events."""
 
-    request: Request
+    request: Any
 
     @property
     def token_permission(self) -> str:
@@ -174,7 +177,7 @@ class EventDetailView(APIView):
         return Response(data)
 
 
-def _managed_event(request: Request, pk: int) -> Event:
+def _managed_event(request: MemberApiRequest, pk: int) -> Event:
     event = get_object_or_404(Event, pk=pk)
     if not selectors.event_can_manage(event=event, member=request.user):
         from rest_framework.exceptions import PermissionDenied
@@ -194,7 +197,7 @@ class EventWaitlistView(APIView):
     token_permission = "read"
 
     @extend_schema(responses={200: WaitlistSerializer})
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: MemberApiRequest, pk: int) -> Response:
         event = _managed_event(request, pk)
         return Response({"event": event.pk, "capacity": event.capacity,
                          "seats_taken": selectors.event_seats_taken(event=event),
@@ -207,7 +210,7 @@ class EventRequestsView(APIView):
     token_permission = "read"
 
     @extend_schema(responses={200: RequestsSerializer})
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: MemberApiRequest, pk: int) -> Response:
         event = _managed_event(request, pk)
         return Response({"event": event.pk, "requests": _line(selectors.event_requests(event=event))})
 
@@ -219,7 +222,7 @@ class EventRequestAnswerView(APIView):
     token_permission = "events"
 
     @extend_schema(request=None, responses={200: RequestDecisionSerializer})
-    def post(self, request: Request, pk: int, rsvp_id: int, decision: str) -> Response:
+    def post(self, request: MemberApiRequest, pk: int, rsvp_id: int, decision: str) -> Response:
         event = get_object_or_404(Event, pk=pk)
         act = services.rsvp_approve if decision == "approve" else services.rsvp_decline
         rsvp = act(event=event, actor=request.user, rsvp_id=rsvp_id)
@@ -241,7 +244,7 @@ class EventCohostsView(_ReadOrEvents, APIView):
         return Response({"cohosts": [_member(m) for m in selectors.event_cohosts(event=event)]})
 
     @extend_schema(request=CohostSerializer, responses={201: CohostListSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: MemberApiRequest, pk: int) -> Response:
         event = get_object_or_404(Event, pk=pk)
         data = CohostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -256,7 +259,7 @@ class EventCohostView(APIView):
     token_permission = "events"
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, pk: int, username: str) -> Response:
+    def delete(self, request: MemberApiRequest, pk: int, username: str) -> Response:
         event = get_object_or_404(Event, pk=pk)
         member = get_object_or_404(Member, username=username)
         services.event_cohost_remove(event=event, actor=request.user, member=member)
@@ -271,7 +274,7 @@ class EventRsvpView(APIView):
     token_permission = "events"
 
     @extend_schema(request=RsvpSerializer, responses={200: RsvpResultSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: MemberApiRequest, pk: int) -> Response:
         event = get_object_or_404(Event, pk=pk)
         data = RsvpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -340,11 +343,12 @@ class SeriesCreateView(APIView):
     token_permission = "events"
 
     @extend_schema(request=SeriesCreateSerializer, responses={201: SeriesSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: MemberApiRequest) -> Response:
         data = SeriesCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         first = series_services.series_create(host=request.user, **fields)
+        assert first.series is not None
         return Response(_series_data(first.series), status=201)
 
 

@@ -23,7 +23,7 @@ EVENT_KEYS = frozenset({"$type", "name", "description", "createdAt", "startsAt",
                         "locations", "uris"})
 RSVP_KEYS = frozenset({"$type", "subject", "status", "createdAt"})
 
-_RSVP_TO_LEXICON = {
+_RSVP_TO_LEXICON: dict[str, str] = {
     RSVP.Status.GOING: f"{RSVP_NSID}#going",
     RSVP.Status.MAYBE: f"{RSVP_NSID}#interested",
     RSVP.Status.NOT_GOING: f"{RSVP_NSID}#notgoing",
@@ -71,7 +71,8 @@ def rsvp_rkey(*, member_id: int, event_uri: str) -> str:
     return tid_from_key(f"elonara-rsvp\x00{member_id}\x00{event_uri}")
 
 
-def rsvp_record(*, rsvp: RSVP, event_uri: str, event_cid: str, created_at: datetime) -> dict[str, Any]:
+def rsvp_record(*, rsvp: RSVP | Any, event_uri: str, event_cid: str, created_at: datetime) -> dict[str, Any]:
+    # `rsvp`: ours, or a member's answer to another app's event (network.models.NetworkRSVP, same status field).
     return {
         "$type": RSVP_NSID,
         "subject": {"uri": event_uri, "cid": event_cid},

@@ -129,17 +129,20 @@ def _visible_post(node: Any) -> dict[str, Any] | None:
     if not isinstance(post, dict) or not isinstance(post.get("author"), dict):
         return None
     author = post["author"]
-    viewer = author.get("viewer") if isinstance(author.get("viewer"), dict) else {}
+    viewer = author.get("viewer")
+    viewer = viewer if isinstance(viewer, dict) else {}
     if viewer.get("muted") or viewer.get("blockedBy") or viewer.get("blocking") or viewer.get("blockingByList"):
         return None
     if _labels_hide(post.get("labels")) or _labels_hide(author.get("labels")):
         return None
-    record = post.get("record") if isinstance(post.get("record"), dict) else {}
+    record = post.get("record")
+    record = record if isinstance(record, dict) else {}
     did = author.get("did")
     uri = post.get("uri")
     if not isinstance(did, str) or not is_did(did) or not isinstance(uri, str) or not uri.startswith("at://"):
         return None  # untrusted input: these end up in links on the page
-    avatar = author.get("avatar") if isinstance(author.get("avatar"), str) else ""
+    avatar = author.get("avatar")
+    avatar = avatar if isinstance(avatar, str) else ""
     return {
         "uri": uri,
         "did": did,
@@ -148,7 +151,7 @@ def _visible_post(node: Any) -> dict[str, Any] | None:
         "avatar": avatar if avatar.startswith("https://") else "",
         "text": str(record.get("text") or "")[:3000],
         "created_at": str(record.get("createdAt") or post.get("indexedAt") or "")[:40],
-        "reply_count": post.get("replyCount") if isinstance(post.get("replyCount"), int) else 0,
+        "reply_count": reply_count if isinstance(reply_count := post.get("replyCount"), int) else 0,
     }
 
 

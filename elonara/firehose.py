@@ -132,9 +132,10 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
     status = atrecords.external_status(record.get("status")) if isinstance(record, dict) else None
     subject = record.get("subject") if isinstance(record, dict) else None
     event = None
-    if status and isinstance(subject, dict) and not record_problems(atrecords.RSVP_NSID, record):
+    if status and isinstance(record, dict) and isinstance(subject, dict) \
+            and not record_problems(atrecords.RSVP_NSID, record):
         event = Event.objects.filter(at_uri=subject.get("uri")).first() if subject.get("uri") else None
-    if event is None:
+    if event is None or status is None or not isinstance(record, dict):
         # Not (or no longer) an answer to one of our events.
         if existing is not None:
             existing.delete()
@@ -148,7 +149,9 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
         return []
     # One outside answer per account and event: another record of theirs about the same event
     # replaces it when newer (an account writing 150 records is one name on the page, not 150).
-    same_account = ExternalRSVP.objects.filter(event=event, did=op.repo).exclude(pk=getattr(existing, "pk", None))
+    same_account = ExternalRSVP.objects.filter(event=event, did=op.repo)
+    if existing is not None:
+        same_account = same_account.exclude(pk=existing.pk)
     other = same_account.first()
     if other is not None:
         if other.seq > op.seq:
@@ -194,8 +197,9 @@ def _member_answer_from_network(*, event: Event, member_id: int, record: dict, r
     publishing.rsvp_publish_queue(rsvp=rsvp)
 
 
-_MEMBER_STATUS = {ExternalRSVP.Status.GOING: RSVP.Status.GOING, ExternalRSVP.Status.INTERESTED: RSVP.Status.MAYBE,
-                  ExternalRSVP.Status.NOT_GOING: RSVP.Status.NOT_GOING}
+_MEMBER_STATUS: dict[str, str] = {
+    ExternalRSVP.Status.GOING: RSVP.Status.GOING, ExternalRSVP.Status.INTERESTED: RSVP.Status.MAYBE,
+    ExternalRSVP.Status.NOT_GOING: RSVP.Status.NOT_GOING}
 
 
 @transaction.atomic
@@ -215,9 +219,9 @@ def outside_answers_adopt(*, did: str, member_id: int) -> int:
                   "publish_state": PublishState.PUBLISHED, "publish_error": "", "published_at": row.updated_at}
         recount.add(event.pk)
         usable = status is not None and not event.is_cancelled and row.uri.startswith(f"at://{did}/{collection}/")
-        if usable and rsvp is None:
+        if usable and status is not None and rsvp is None:
             RSVP.objects.create(event=event, member_id=member_id, status=status, **record)
-        elif usable and row.updated_at > rsvp.updated_at:
+        elif usable and rsvp is not None and row.updated_at > rsvp.updated_at:
             RSVP.objects.filter(pk=rsvp.pk).update(status=status, updated_at=timezone.now(),
                                                    **(record if not rsvp.at_uri else {}))
         row.delete()

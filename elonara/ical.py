@@ -11,11 +11,13 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
 from django.conf import settings
+from icalendar.enums import STATUS, TRANSP
 
 from elonara.cards import absolute_url
 from elonara.models import Event, EventSeries, zone_named
@@ -58,7 +60,10 @@ def _vtimezone_ical(zone_name: str, first_year: int, last_year: int) -> bytes:
 
 
 def _vtimezone(zone_name: str, first_year: int, last_year: int) -> icalendar.Timezone:
-    return icalendar.Timezone.from_ical(_vtimezone_ical(zone_name, first_year, last_year))
+    component = icalendar.Timezone.from_ical(_vtimezone_ical(zone_name, first_year, last_year))
+    if not isinstance(component, icalendar.Timezone):
+        raise ValueError(f"no VTIMEZONE for {zone_name}")
+    return component
 
 
 def _vevent(event: Event) -> icalendar.Event:
@@ -81,16 +86,17 @@ def _vevent(event: Event) -> icalendar.Event:
         created=event.created_at,
         last_modified=event.updated_at,
         sequence=event.sequence,
-        status="CANCELLED" if cancelled else "CONFIRMED",
+        status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
         description="\n\n".join(lines),
         location=ical_text(event.venue, one_line=True) or ("Online" if event.online_url else None),
         url=page,
-        transparency="TRANSPARENT" if cancelled else "OPAQUE",
+        transparency=TRANSP.TRANSPARENT if cancelled else TRANSP.OPAQUE,
     )
     return component
 
 
-def calendar_build(*, events: Iterable[Event], name: str, uid: str, feed: bool) -> bytes:
+def calendar_build(*, events: Iterable[Event | Any], name: str, uid: str, feed: bool) -> bytes:
+    # `events`: ours and other apps' (network.models.NetworkEvent has the same calendar fields).
     """An iCalendar object holding these events, each with its zone's VTIMEZONE.
 
     `uid` names the calendar itself (RFC 7986); `feed` adds the refresh hints of a subscription.
@@ -129,7 +135,7 @@ def _feed_uid(kind: str, key: object) -> str:
     return f"{kind}-{key}@{host}"
 
 
-def member_feed_ics(*, member, events: Iterable[Event]) -> bytes:
+def member_feed_ics(*, member, events: Iterable[Event | Any]) -> bytes:
     return calendar_build(events=events, name=f"{member.name} · Elonara", uid=_feed_uid("member-feed", member.pk),
                           feed=True)
 

@@ -70,7 +70,10 @@ def _rule_set(rule: str, *, local_start: datetime, until: datetime | None, count
         text += ";UNTIL=" + until.astimezone(zone).replace(tzinfo=None).strftime("%Y%m%dT%H%M%S")
     elif count is not None:
         text += f";COUNT={count}"
-    return rrule.rrulestr(f"RRULE:{text}", dtstart=local_start.replace(tzinfo=None))
+    parsed = rrule.rrulestr(f"RRULE:{text}", dtstart=local_start.replace(tzinfo=None))
+    if not isinstance(parsed, rrule.rrule):  # one RRULE line gives one rule, never a set
+        raise RuleError("This is not a rule we can read (RFC 5545 RRULE).")
+    return parsed
 
 
 def instants(rule: str, *, local_start: datetime, zone: ZoneInfo, until: datetime | None = None,

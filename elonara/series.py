@@ -194,6 +194,7 @@ def series_update_following(*, event: Event, editor: Member, image=None, remove_
         extra = {"image": image, "remove_image": remove_image} if occurrence.pk == event.pk else {}
         services.event_update(event=occurrence, editor=editor, starts_at=start, ends_at=start + duration,
                               **plain, **extra)
-        Event.objects.filter(pk=occurrence.pk).update(series=new, recurrence_id=moved(occurrence.recurrence_id))
+        recurrence_id = moved(occurrence.recurrence_id) if occurrence.recurrence_id else None
+        Event.objects.filter(pk=occurrence.pk).update(series=new, recurrence_id=recurrence_id)
     series_extend(series=new)
     return Event.objects.get(pk=event.pk)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
@@ -93,7 +94,7 @@ def wall_clock_resolve(*, value: datetime, zone_name: str, fold: int | None = No
     if round_trip != naive:
         # In the gap: fold=0 has the offset before the jump, fold=1 the one after.
         change = _transition_near(naive, zone)
-        jump_from = (change + first.utcoffset()).replace(tzinfo=None)
+        jump_from = (change + (first.utcoffset() or timedelta(0))).replace(tzinfo=None)
         jump_to = change.astimezone(zone).replace(tzinfo=None)
         raise InvalidInputError(
             f"{naive:%H:%M} does not exist on {naive:%d %B %Y} in {zone_name}: clocks jump from "
@@ -504,7 +505,7 @@ def _waitlist_promote(*, event: Event) -> list[RSVP]:
         rsvp.event = current
         promoted.append(rsvp)
         _after_answer(rsvp=rsvp, publish=True)
-        transaction.on_commit(lambda rsvp=rsvp: rsvp_promoted.send(sender=RSVP, rsvp=rsvp))
+        transaction.on_commit(partial(rsvp_promoted.send, sender=RSVP, rsvp=rsvp))
     return promoted
 
 
@@ -536,6 +537,7 @@ def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
     rsvp.event = current
     now = timezone.now()
     approved = rsvp.approved_at is not None or event_can_manage(event=current, member=member)
+    final: str
     if status == RSVP.Status.NOT_GOING:
         final = RSVP.Status.NOT_GOING
     elif before == RSVP.Status.DECLINED:
@@ -644,7 +646,7 @@ def upcoming_events_cache_clear() -> None:
 
 
 def member_home_cache_clear(member_ids: list[int]) -> None:
-    """Drop those members' cached home lists (elonara.selectors.member_home_lists)."""
+    """Drop those members' cached home lists (elonara.home.member_home_lists)."""
     from django.core.cache import cache
 
     from elonara.selectors import member_home_cache_key

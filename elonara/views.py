@@ -1,6 +1,7 @@
 import csv
 import hashlib
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,6 +24,7 @@ from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
+from elonara.home import member_home_lists
 from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from members.models import Member
@@ -45,7 +47,7 @@ def home(request):
                "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
         # Evaluated here (plain rows, cached per member), not lazily from the template's conditions.
-        lists = selectors.member_home_lists(member=request.user)
+        lists = member_home_lists(member=request.user)
         context["my_rsvps"], context["my_communities"] = lists["plans"], lists["communities"]
         context["my_invitations"] = lists["invitations"]
     response = render(request, "elonara/home.html", context)
@@ -354,13 +356,13 @@ def event_people(request, pk):
                 messages.success(request, f"{member.name} is no longer a co-host.")
                 return redirect("event-people", pk=event.pk) if member != request.user else redirect(event)
             if action == "cohost_add" and cohost_form.is_valid():
-                member = Member.objects.filter(username=cohost_form.cleaned_data["username"].strip().lstrip("@"),
-                                               is_active=True).first()
-                if member is None:
+                new_cohost = Member.objects.filter(username=cohost_form.cleaned_data["username"].strip().lstrip("@"),
+                                                   is_active=True).first()
+                if new_cohost is None:
                     cohost_form.add_error("username", "No member has that username.")
                 else:
-                    services.event_cohost_add(event=event, actor=request.user, member=member)
-                    messages.success(request, f"{member.name} co-hosts this event.")
+                    services.event_cohost_add(event=event, actor=request.user, member=new_cohost)
+                    messages.success(request, f"{new_cohost.name} co-hosts this event.")
                     return redirect("event-people", pk=event.pk)
         except ValueError as error:
             raise Http404("No such answer") from error
@@ -472,7 +474,7 @@ def event_delete(request, pk):
     return render(request, "elonara/event_delete.html", {"event": event})
 
 
-_RSVP_MESSAGES = {
+_RSVP_MESSAGES: dict[str, str] = {
     RSVP.Status.WAITLISTED: "All seats are taken: you are on the waiting list. You get a seat as soon as one frees.",
     RSVP.Status.REQUESTED: "Your request is sent. The host will approve it or not.",
 }
@@ -515,7 +517,7 @@ def member_calendar(request, token):
     last_change = max((t for t in (last_change, network_change) if t), default=None)
 
     def build() -> bytes:
-        merged = sorted([*events, *network_events], key=lambda event: event.starts_at)
+        merged: list[Any] = sorted([*events, *network_events], key=lambda event: event.starts_at)
         return ical.member_feed_ics(member=member, events=merged)
 
     return _calendar_conditional(

@@ -5,6 +5,8 @@ Errors map in one place (core.api): typed service errors become 4xx JSON with a 
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,12 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bluesky.graph import BlueskyGraphService
+from bluesky.graph import BlueskyGraphService, GraphKind
 from config.openapi import ERROR
 from core.ratelimit import rate_limit_request
-from invitations import selectors, services, targets
+from invitations import limits, selectors, services, targets
 from invitations.models import InvitationBatch
 from invitations.views import get_target
+from members.requests import MemberApiRequest
 
 
 def _int(raw: str | None, default: int) -> int:
@@ -96,7 +99,7 @@ class BatchProgressSerializer(serializers.Serializer):
     failures = BatchFailureSerializer(many=True, help_text="The first 200 failed invitations, oldest first.")
 
 
-def _hosted_target(request: Request, kind: str, pk: int):
+def _hosted_target(request: MemberApiRequest, kind: str, pk: int):
     target = get_target(kind, pk)
     if not targets.target_is_hosted_by(target, member=request.user):
         raise Http404("Not the host")
@@ -115,22 +118,23 @@ class GraphPageView(APIView):
     ], responses={200: GraphPageSerializer,
                   409: OpenApiResponse(ERROR, description="No Bluesky account connected (`not_connected`)."),
                   502: OpenApiResponse(ERROR, description="Bluesky did not answer (`upstream`).")})
-    def get(self, request: Request, kind: str, pk: int, graph: str) -> Response:
+    def get(self, request: MemberApiRequest, kind: str, pk: int, graph: str) -> Response:
         target = _hosted_target(request, kind, pk)
-        page = BlueskyGraphService().get_page(member=request.user, kind=graph,
+        # get_page refuses any other value with a clear error.
+        page = BlueskyGraphService().get_page(member=request.user, kind=cast(GraphKind, graph),
                                                cursor=request.query_params.get("cursor") or None,
                                                limit=_int(request.query_params.get("limit"), 100))
         invited = selectors.invited_dids(target=target)
         data = page.as_dict()
-        marks = services.picker_marks(host=request.user, profiles=page.profiles)
+        marks = limits.picker_marks(host=request.user, profiles=page.profiles)
         for profile in data["profiles"]:
             profile["invited"] = invited.get(profile["did"], "")
             # Why this person cannot be invited ("" = they can): the server checks it all again.
             reason = "already_invited" if profile["invited"] else marks.get(profile["did"], "")
             profile["invitable"] = not reason
             profile["reason"] = reason
-            profile["reason_text"] = services.SKIP_REASONS.get(reason, "")
-        data["remaining_today"] = services.invitation_daily_remaining(host=request.user)
+            profile["reason_text"] = limits.SKIP_REASONS.get(reason, "")
+        data["remaining_today"] = limits.invitation_daily_remaining(host=request.user)
         return Response(data)
 
 
@@ -145,7 +149,7 @@ class PreviewView(APIView):
     token_permission = "invitations"
 
     @extend_schema(parameters=[KIND, TARGET], request=PreviewSerializer, responses={200: PreviewResultSerializer})
-    def post(self, request: Request, kind: str, pk: int) -> Response:
+    def post(self, request: MemberApiRequest, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
         ser = PreviewSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -180,7 +184,7 @@ class BulkCreateView(APIView):
         409: OpenApiResponse(ERROR, description="No Bluesky account connected (`not_connected`)."),
         502: OpenApiResponse(ERROR, description="Bluesky did not answer (`upstream`)."),
     })
-    def post(self, request: Request, kind: str, pk: int) -> Response:
+    def post(self, request: MemberApiRequest, kind: str, pk: int) -> Response:
         target = _hosted_target(request, kind, pk)
         ser = BulkCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -195,7 +199,7 @@ class BulkCreateView(APIView):
                 "batch": batch.pk if batch else None,
                 "created": result.created_count,
                 "skipped": result.skipped,
-                "skipped_text": {did: services.SKIP_REASONS.get(code, code) for did, code in result.skipped.items()},
+                "skipped_text": {did: limits.SKIP_REASONS.get(code, code) for did, code in result.skipped.items()},
                 "progress_url": reverse("invitations:progress", args=[batch.pk]) if batch else None,
                 "status_url": reverse("invitations-api-batch", args=[batch.pk]) if batch else None,
             },

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bluesky.records import (
     EMBED_EXTERNAL,
@@ -62,7 +63,7 @@ class ComposedPost:
     def as_record(self, *, created_at: datetime | None = None) -> dict:
         """The `app.bsky.feed.post` record. createdAt is fixed by the caller for idempotent retries."""
         when = (created_at or datetime.now(UTC)).astimezone(UTC)
-        record = {
+        record: dict[str, Any] = {
             "$type": POST_NSID,
             "text": self.text,
             "facets": self.facets,

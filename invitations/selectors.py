@@ -13,6 +13,7 @@ from django.utils import timezone
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.selectors import member_did_query
 from invitations import targets
+from invitations.limits import host_daily_cap
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut
 from invitations.targets import Target
 from members.models import Member
@@ -113,8 +114,6 @@ def invitations_report_days(*, days: int = 14) -> list[dict[str, Any]]:
 
 def hosts_nearest_cap(*, limit: int = 20) -> list[dict[str, Any]]:
     """Hosts who invited in the last 24 hours, by the share of their daily cap they used."""
-    from invitations.services import host_daily_cap
-
     since = timezone.now() - timedelta(days=1)
     used = dict(Invitation.objects.filter(created_at__gte=since).values_list("host_id")
                 .annotate(n=Count("pk")).values_list("host_id", "n"))

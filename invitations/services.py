@@ -13,13 +13,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,11 +29,9 @@ from bluesky.graph import BlueskyGraphService, GraphProfile
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload, tid_now
-from bluesky.selectors import member_did_get, member_id_for_did
 from core import metrics
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
-from elonara.services import member_home_cache_clear
 from invitations import targets
 from invitations.composer import (
     DEFAULT_COMMUNITY_TEMPLATE,
@@ -47,22 +43,15 @@ from invitations.composer import (
     compose_invitation,
 )
 from invitations.errors import InvitationError
+from invitations.limits import invitation_daily_remaining, opted_out_dids, recipients_week_counts
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut, _new_token
+from invitations.states import invitation_transition
 from invitations.targets import Target
 from members.models import Member
 
 logger = logging.getLogger(__name__)
 S = Invitation.Status
 
-TRANSITIONS: dict[str, set[str]] = {
-    S.PENDING: {S.QUEUED, S.FAILED},
-    S.QUEUED: {S.SENDING, S.FAILED},
-    S.SENDING: {S.SENDING, S.SENT, S.FAILED},
-    S.SENT: {S.ACCEPTED, S.DECLINED},
-    S.FAILED: {S.QUEUED, S.ACCEPTED},
-    S.ACCEPTED: set(),
-    S.DECLINED: set(),
-}
 
 @dataclass
 class BulkCreateResult:
@@ -86,25 +75,6 @@ class SendOutcome:
     slot_at: float | None = None
     # Waiting longer than the dispatch horizon: the due time is stored, the dispatcher publishes it.
     scheduled: bool = False
-
-
-def _transition(*, invitation_id: int, to: str, **fields: Any) -> bool:
-    """Move one invitation to `to` if its current status allows it; atomic, race-free."""
-    allowed_from = [src for src, targets_ in TRANSITIONS.items() if to in targets_]
-    updated = Invitation.objects.filter(pk=invitation_id, status__in=allowed_from).update(
-        status=to, updated_at=timezone.now(), **fields
-    )
-    if updated and to in (S.SENT, S.DECLINED):
-        transaction.on_commit(partial(_recipient_home_changed, invitation_id))
-    return updated == 1
-
-
-def _recipient_home_changed(invitation_id: int) -> None:
-    """The invitee's home lists their invitations (cached per member): drop them."""
-    did = Invitation.objects.filter(pk=invitation_id).values_list("recipient_did", flat=True).first()
-    member_id = member_id_for_did(did=did) if did else None
-    if member_id is not None:
-        member_home_cache_clear([member_id])
 
 
 def default_template_for(target: Target) -> str:
@@ -196,68 +166,6 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         card_description=card.description,
     )
     return Preview(post=post, account=account)
-
-
-def host_daily_cap(*, host: Member) -> int:
-    """Invitations this host may send in 24 hours: fewer while their account is new."""
-    joined = getattr(host, "date_joined", None)
-    if joined is not None and joined > timezone.now() - timedelta(days=settings.INVITATIONS_NEW_HOST_DAYS):
-        return min(settings.INVITATIONS_DAILY_CAP_NEW_HOST, settings.INVITATIONS_DAILY_CAP_PER_HOST)
-    return settings.INVITATIONS_DAILY_CAP_PER_HOST
-
-
-def invitation_daily_remaining(*, host: Member) -> int:
-    since = timezone.now() - timedelta(days=1)
-    used = Invitation.objects.filter(host=host, created_at__gte=since).count()
-    return max(host_daily_cap(host=host) - used, 0)
-
-
-def recipients_week_counts(*, dids: list[str]) -> dict[str, int]:
-    """Invitations each DID got in the last 7 days from all hosts (a permanently failed one notified
-    nobody and does not count)."""
-    if not dids:
-        return {}
-    since = timezone.now() - timedelta(days=7)
-    rows = (Invitation.objects.filter(recipient_did__in=dids, created_at__gte=since)
-            .exclude(status=S.FAILED, retryable=False)
-            .values_list("recipient_did").annotate(n=Count("pk")).values_list("recipient_did", "n"))
-    return dict(rows)
-
-
-def opted_out_dids(*, host: Member, dids: list[str]) -> dict[str, str]:
-    """DID -> "opted_out" (no invitations from anyone) or "declined" (none from this host)."""
-    if not dids:
-        return {}
-    out = {did: "declined" for did in InvitationDecline.objects.filter(
-        host=host, recipient_did__in=dids).values_list("recipient_did", flat=True)}
-    out.update({did: "opted_out" for did in InvitationOptOut.objects.filter(
-        recipient_did__in=dids).values_list("recipient_did", flat=True)})
-    return out
-
-
-# What the picker and the API say about someone who cannot be invited.
-SKIP_REASONS = {
-    "not_connected": "not connected to you on Bluesky",
-    "not_mutual": "follows you? no — you follow them but they don't follow you back",
-    "already_invited": "already invited",
-    "declined": "asked not to be invited by you",
-    "opted_out": "opted out of Elonara invitations",
-    "already_member": "already in",
-    "recipient_weekly_cap": "weekly limit reached (they got enough invitations this week)",
-    "daily_cap": "your daily limit is reached",
-}
-
-
-def picker_marks(*, host: Member, profiles: list[GraphProfile]) -> dict[str, str]:
-    """DID -> why the host cannot invite this person (absent: they can, as far as we know now).
-    Three queries per page, whatever its size."""
-    dids = [p.did for p in profiles]
-    marks = {p.did: "not_mutual" for p in profiles if p.follows_you is False}
-    week = recipients_week_counts(dids=dids)
-    marks.update({did: "recipient_weekly_cap" for did, n in week.items()
-                  if n >= settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT})
-    marks.update(opted_out_dids(host=host, dids=dids))
-    return marks
 
 
 def _lock_recipients(dids: list[str]) -> None:
@@ -443,7 +351,7 @@ def invitations_claim_due(*, limit: int | None = None, horizon: float | None = N
             return []
         Invitation.objects.filter(pk__in=[r[0] for r in rows]).update(due_at=now + pipeline.claim_lease())
     return [Claimed(task=SEND_TASK, args=[pk], kwargs={"slot_at": slot.timestamp() if slot else None},
-                    countdown=max((due - now).total_seconds(), 0.0)) for pk, due, slot in rows]
+                    countdown=max((due - now).total_seconds(), 0.0) if due else 0.0) for pk, due, slot in rows]
 
 
 def _schedule(invitation_id: int, *, delay: float, slot_at: float | None = None) -> None:
@@ -480,8 +388,8 @@ def _fail(invitation: Invitation, *, code: str, reason: str, retryable: bool) ->
     reason = (reason or "Bluesky refused the post.").rstrip()
     suffix = (" Sending stopped after several attempts; use “Retry failed” to try again." if retryable
               else "" if "will not be sent" in reason else " This invitation will not be sent.")
-    if _transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40],
-                   failure_reason=(reason + suffix)[:300], retryable=retryable, due_at=None, slot_at=None):
+    if invitation_transition(invitation_id=invitation.pk, to=S.FAILED, failure_code=code[:40],
+                             failure_reason=(reason + suffix)[:300], retryable=retryable, due_at=None, slot_at=None):
         metrics.invitation_failed(code)
     logger.info("invitation failed", extra={"invitation": invitation.pk, "code": code})
     return SendOutcome(status=S.FAILED)
@@ -513,9 +421,9 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
     # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
     # attempt, and freeze createdAt the first time so every attempt writes the identical record.
-    if not _transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
-                       record_created_at=Coalesce("record_created_at", Value(timezone.now())),
-                       due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
+    if not invitation_transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
+                                 record_created_at=Coalesce("record_created_at", Value(timezone.now())),
+                                 due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
         return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
     invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
     attempt = invitation.attempts
@@ -529,14 +437,14 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)
     record = post.as_record(created_at=invitation.record_created_at)
 
-    result = agent.create_post_for_member(host, record, rkey=invitation.rkey,
-                                          thumb=_thumb_of(card))
+    result = agent.create_post_for_member(host, record, rkey=invitation.rkey, thumb=_thumb_of(card),
+                                          account=account)
 
     if result.success:
         sent_at = timezone.now()
-        if _transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
-                       sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
-                       posted_by=posting_kind):
+        if invitation_transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
+                                 sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
+                                 posted_by=posting_kind):
             metrics.invitation_sent()
             metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
         return SendOutcome(status=S.SENT)
@@ -555,8 +463,8 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
 def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
     """Called when the task itself gives up (e.g. unexpected error repeated): never leave it in limbo."""
-    if _transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up", failure_reason=reason[:300],
-                   retryable=True, due_at=None, slot_at=None):
+    if invitation_transition(invitation_id=invitation_id, to=S.FAILED, failure_code="gave_up",
+                             failure_reason=reason[:300], retryable=True, due_at=None, slot_at=None):
         metrics.invitation_failed("gave_up")
 
 
@@ -581,68 +489,3 @@ def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
     return moved
 
 
-def invitation_accept_for_member(*, member: Member, target: Target) -> int:
-    """The member RSVPed or joined: their invitations to this target (by their Bluesky DID) are accepted."""
-    did = member_did_get(member=member)
-    if not did:
-        return 0
-    accepted = Invitation.objects.filter(
-        **targets.target_filter(target), recipient_did=did, status__in=[S.SENT, S.FAILED]
-    ).update(status=S.ACCEPTED, accepted_at=timezone.now(), accepted_by=member, updated_at=timezone.now())
-    if accepted:
-        transaction.on_commit(partial(member_home_cache_clear, [member.pk]))  # their home lists them
-    return accepted
-
-
-def invitations_accept_existing(*, member: Member) -> int:
-    """After connecting Bluesky: accept invitations to targets the member already RSVPed/joined."""
-    did = member_did_get(member=member)
-    if not did:
-        return 0
-    accepted = 0
-    for invitation in Invitation.objects.filter(recipient_did=did, status__in=[S.SENT, S.FAILED]).select_related(
-        "event", "community"
-    ):
-        if targets.member_is_in(invitation.target, member=member):
-            accepted += invitation_accept_for_member(member=member, target=invitation.target)
-    return accepted
-
-
-def invitation_decline(*, member: Member, token: str) -> Invitation:
-    """The invitee declines: this invitation is declined and their DID is never invited by this host again.
-
-    Only the invitee can decline (their connected Bluesky DID must be the recipient's): the link is in
-    a public post, so holding the token proves nothing.
-    """
-    invitation = Invitation.objects.filter(token=token).first()
-    if invitation is None:
-        raise InvitationError(code="not_found", message="This invitation does not exist.")
-    if member_did_get(member=member) != invitation.recipient_did:
-        raise InvitationError(code="not_recipient", message="Only the invited person can decline this invitation.")
-    with transaction.atomic():
-        _transition(invitation_id=invitation.pk, to=S.DECLINED)
-        InvitationDecline.objects.get_or_create(host=invitation.host, recipient_did=invitation.recipient_did)
-    invitation.refresh_from_db()
-    return invitation
-
-
-def invitation_opt_out(*, did: str, token: str, scope: str) -> Invitation | None:
-    """Store an opt-out for a DID the caller has PROVEN (a Bluesky sign-in, see the stop views):
-    `scope` "host" (no more invitations from the host of this invitation) or "all" (from anyone on
-    Elonara). Nothing else about the person is stored. Their pending invitation to this target, if
-    any, is declined; queued ones are skipped when their turn comes."""
-    if scope not in ("host", "all"):
-        raise InvitationError(code="invalid_request", message="Choose who should stop inviting you.")
-    invitation = Invitation.objects.select_related("host").filter(token=token).first()
-    if invitation is None:
-        raise InvitationError(code="not_found", message="This invitation does not exist.")
-    with transaction.atomic():
-        if scope == "all":
-            InvitationOptOut.objects.get_or_create(recipient_did=did)
-        else:
-            InvitationDecline.objects.get_or_create(host=invitation.host, recipient_did=did)
-        if invitation.recipient_did == did:
-            _transition(invitation_id=invitation.pk, to=S.DECLINED)
-    metrics.invitation_opted_out(scope)
-    invitation.refresh_from_db()
-    return invitation

@@ -12,20 +12,20 @@ from django.db import transaction
 
 from bluesky.models import BlueskyIdentity
 from elonara.models import RSVP, CommunityMembership
-from invitations import services
+from invitations import answers
 
 ACCEPTING_RSVP = {"going", "maybe"}
 
 
 def on_rsvp_changed(sender: Any, rsvp: RSVP, **kwargs: Any) -> None:
     if str(rsvp.status) in ACCEPTING_RSVP:
-        services.invitation_accept_for_member(member=rsvp.member, target=rsvp.event)
+        answers.invitation_accept_for_member(member=rsvp.member, target=rsvp.event)
 
 
 def on_community_joined(sender: Any, membership: CommunityMembership, **kwargs: Any) -> None:
-    services.invitation_accept_for_member(member=membership.member, target=membership.community)
+    answers.invitation_accept_for_member(member=membership.member, target=membership.community)
 
 
 def on_identity_saved(sender: Any, instance: BlueskyIdentity, **kwargs: Any) -> None:
     member = instance.member
-    transaction.on_commit(lambda: services.invitations_accept_existing(member=member))
+    transaction.on_commit(lambda: answers.invitations_accept_existing(member=member))

@@ -14,8 +14,9 @@ from bluesky import views as bluesky_views
 from bluesky.atproto import AtprotoError
 from bluesky.selectors import member_did_get
 from core.ratelimit import RateLimitedError
-from invitations import selectors, services, targets
+from invitations import answers, limits, selectors, services, targets
 from invitations.models import Invitation, InvitationBatch
+from members.requests import MemberRequest
 
 TARGET_MODELS = {"event": "Event", "community": "Community"}
 
@@ -35,7 +36,7 @@ def _page_size(raw: str | None) -> int:
 
 @login_required
 @require_GET
-def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+def picker(request: MemberRequest, kind: str, pk: int) -> HttpResponse:
     target = get_target(kind, pk)
     if not targets.target_is_hosted_by(target, member=request.user):
         raise Http404("Not the host")
@@ -47,8 +48,8 @@ def picker(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "kind": kind,
             "target_name": targets.target_name(target),
             "default_template": services.default_template_for(target),
-            "remaining_today": services.invitation_daily_remaining(host=request.user),
-            "daily_cap": services.host_daily_cap(host=request.user),
+            "remaining_today": limits.invitation_daily_remaining(host=request.user),
+            "daily_cap": limits.host_daily_cap(host=request.user),
             "posting_account": services.invitation_posting_account(host=request.user),
             "connected": bool(member_did_get(member=request.user)),
             "page_size": _page_size(request.GET.get("page_size")),
@@ -71,7 +72,7 @@ def progress(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def retry_failed(request: HttpRequest, batch_id: int) -> HttpResponse:
+def retry_failed(request: MemberRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
     count = services.invitation_retry_failed(host=request.user, batch=batch)
     messages.info(request, f"{count} invitation(s) queued again.")
@@ -110,7 +111,7 @@ def stop_done(request: HttpRequest, token: str) -> HttpResponse:
         messages.error(request, "Your Bluesky account could not be confirmed. Please try again.")
         return HttpResponseRedirect(reverse("home"))
     try:
-        invitation = services.invitation_opt_out(did=did, token=token, scope=str(intent.get("scope")))
+        invitation = answers.invitation_opt_out(did=did, token=token, scope=str(intent.get("scope")))
     except services.InvitationError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("home"))
@@ -122,9 +123,9 @@ def stop_done(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def decline(request: HttpRequest, token: str) -> HttpResponse:
+def decline(request: MemberRequest, token: str) -> HttpResponse:
     try:
-        invitation = services.invitation_decline(member=request.user, token=token)
+        invitation = answers.invitation_decline(member=request.user, token=token)
     except services.InvitationError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("home"))

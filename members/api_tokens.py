@@ -110,7 +110,9 @@ def api_access_token_verify(access_token: str) -> tuple[Member, dict[str, Any]]:
         )
     except jwt.PyJWTError as exc:
         raise ApiTokenError("The access token is invalid or expired.") from exc
-    token = ApiToken.objects.select_related("member").filter(pk=claims.get("tid")).first()
+    token_id = claims.get("tid")
+    token = (ApiToken.objects.select_related("member").filter(pk=token_id).first()
+             if isinstance(token_id, int | str) else None)
     if (token is None or token.revoked_at is not None or str(token.member_id) != claims["sub"]
             or not token.member.is_active):
         raise ApiTokenError("The access token was revoked.")

@@ -70,7 +70,7 @@ def _token(value: Any, allowed: tuple[str, ...], default: str) -> str:
 
 def _place_of(location: dict[str, Any]) -> str:
     kind = location.get("$type")
-    parts: list[str] = []
+    parts: list[Any] = []  # checked below: only non-empty strings are kept
     if kind == "community.lexicon.location.address":
         parts = [location.get(k) for k in ("name", "street", "locality", "region", "postalCode", "country")]
     elif kind == "community.lexicon.location.geo":
@@ -135,7 +135,7 @@ def event_fields(record: Any) -> EventFields:
         if isinstance(item, dict) and (link_url := _https(item.get("uri"))):
             break
     return EventFields(
-        name=" ".join(name.split())[:MAX_NAME_CHARS] or "Untitled event",
+        name=" ".join(name.split())[:MAX_NAME_CHARS] if isinstance(name, str) else "Untitled event",
         description=description.strip() if isinstance(description, str) else "",
         starts_at=starts_at,
         ends_at=ends_at or starts_at,

@@ -29,7 +29,7 @@ from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
 from bluesky.records import is_did, is_valid_rkey
 from core import metrics
-from core.tasks import task_on_commit
+from core.tasks import task_named, task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import ElonaraError, InvalidInputError
 from elonara.models import Event, PublishState
@@ -184,7 +184,7 @@ def network_answer_apply(*, op: RecordOp) -> bool:
             existing.delete()
             _answers_recount(event_id=existing.event_id)
         return False
-    status = _ANSWER_STATUS.get(record.get("status")) if record else None
+    status = _ANSWER_STATUS.get(str(record.get("status"))) if record else None
     if status is None or not is_valid_did(op.repo) or record_problems(RSVP_NSID, record):
         return True  # about a network event, but not an answer we can read: dropped
     if existing is not None and existing.seq >= op.seq:
@@ -308,8 +308,10 @@ def creator_profile_refresh(*, did: str) -> None:
         return
     handle = body.get("handle") if body.get("did") == did else None
     handle = handle if isinstance(handle, str) and handle != "handle.invalid" and len(handle) <= 253 else ""
-    name = body.get("displayName") if isinstance(body.get("displayName"), str) else ""
-    avatar = body.get("avatar") if isinstance(body.get("avatar"), str) else ""
+    name = body.get("displayName")
+    name = name if isinstance(name, str) else ""
+    avatar = body.get("avatar")
+    avatar = avatar if isinstance(avatar, str) else ""
     Creator.objects.filter(pk=creator.pk).update(
         handle=handle, display_name=" ".join(name.split())[:640],
         avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 1000 else "",
@@ -318,8 +320,7 @@ def creator_profile_refresh(*, did: str) -> None:
 
 def creators_refresh_stale(*, creators: list[Creator]) -> None:
     """Queue a profile read for creators whose profile is missing or old (shown on a page)."""
-    from network.tasks import refresh_creator
-
+    refresh_creator = task_named("network.refresh_creator")  # named: the tasks module imports this one
     cutoff = timezone.now() - PROFILE_TTL
     for creator in creators:
         if creator.profile_checked_at is None or creator.profile_checked_at < cutoff:
@@ -384,7 +385,8 @@ def _public_follows(did: str) -> set[str]:
     for _ in range(FOLLOWS_MAX_PAGES):
         params = {"actor": did, "limit": 100, **({"cursor": cursor} if cursor else {})}
         body, _response = http.get_json(url, params=params)
-        follows = body.get("follows") if isinstance(body.get("follows"), list) else []
+        follows = body.get("follows")
+        follows = follows if isinstance(follows, list) else []
         found.update(f["did"] for f in follows if isinstance(f, dict) and is_did(f.get("did")))
         cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
         if not cursor or not follows:
@@ -395,8 +397,7 @@ def _public_follows(did: str) -> set[str]:
 def member_follows_refresh_if_stale(*, member: Member, sync: FollowSync | None) -> None:
     if sync is not None and sync.synced_at and sync.synced_at > timezone.now() - FOLLOWS_TTL:
         return
-    from network.tasks import refresh_follows
-
+    refresh_follows = task_named("network.refresh_follows")  # named: the tasks module imports this one
     try:
         refresh_follows.delay(member.pk)
     except Exception:  # noqa: BLE001 - a broker hiccup must not break the page

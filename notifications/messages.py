@@ -26,7 +26,7 @@ from elonara import ical
 from elonara.cards import absolute_url
 from elonara.models import Event, zone_named
 from notifications import tokens
-from notifications.models import Mail
+from notifications.models import TOPIC_OF_KIND, Mail
 
 K = Mail.Kind
 
@@ -56,6 +56,7 @@ def place_text(*, venue: str, online: bool) -> str:
 
 def _event_context(mail: Mail) -> dict:
     event = mail.event
+    assert event is not None
     context = {
         "event": event,
         "event_url": absolute_url(event.get_absolute_url()),
@@ -77,8 +78,6 @@ def _event_context(mail: Mail) -> dict:
 
 
 def _topic(mail: Mail) -> str:
-    from notifications.services import TOPIC_OF_KIND
-
     return TOPIC_OF_KIND[mail.kind]
 
 
@@ -110,10 +109,10 @@ def compose(*, mail: Mail) -> Composed:
         # RFC 8058: a mail client POSTs "List-Unsubscribe=One-Click" to this URL, no sign-in.
         headers["List-Unsubscribe"] = f"<{one_click}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if mail.kind in (K.RSVP, K.CHANGED):
+        if mail.kind in (K.RSVP, K.CHANGED) and mail.event is not None:
             ics = (calendar_entry(event=mail.event, method="REQUEST", attendee_email=member.email,
                                   attendee_name=member.name, answer=mail.details.get("status", "going")), "REQUEST")
-        elif mail.kind == K.CANCELLED:
+        elif mail.kind == K.CANCELLED and mail.event is not None:
             ics = (calendar_entry(event=mail.event, method="CANCEL", attendee_email=member.email,
                                   attendee_name=member.name), "CANCEL")
     name = mail.kind

@@ -82,3 +82,10 @@ class Mail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to member {self.member_id} ({self.status})"
+
+
+# The preference each notification kind obeys (account mail has none: it is asked for).
+TOPIC_OF_KIND: dict[str, str] = {
+    Mail.Kind.RSVP: "rsvp_confirmations", Mail.Kind.CHANGED: "event_changes", Mail.Kind.CANCELLED: "event_changes",
+    Mail.Kind.REMINDER: "reminders",
+}

@@ -30,14 +30,11 @@ from core.tasks import task_on_commit
 from elonara.models import RSVP, Event
 from members.models import Member
 from notifications import messages, tokens
-from notifications.models import Mail, MailSettings
+from notifications.models import TOPIC_OF_KIND, Mail, MailSettings
 
 logger = logging.getLogger(__name__)
 
 K, S = Mail.Kind, Mail.Status
-# The preference each notification kind obeys (account mail has none: it is asked for).
-TOPIC_OF_KIND = {K.RSVP: "rsvp_confirmations", K.CHANGED: "event_changes", K.CANCELLED: "event_changes",
-                 K.REMINDER: "reminders"}
 TOPICS = ("rsvp_confirmations", "event_changes", "reminders")
 NOTIFICATION_KINDS = frozenset(TOPIC_OF_KIND)
 ATTENDING = (RSVP.Status.GOING, RSVP.Status.MAYBE)
@@ -338,6 +335,7 @@ def _why_not(mail: Mail, prefs: MailSettings) -> str:
         return "No longer going or maybe."
     if mail.kind == K.CANCELLED:
         return ""
+    assert event is not None
     if event.status == Event.Status.CANCELLED:
         return "The event was cancelled."
     if mail.kind == K.RSVP and answer != mail.details.get("status"):

@@ -23,6 +23,9 @@ trap cleanup EXIT
 echo "== ruff"
 .venv/bin/ruff check .
 
+echo "== mypy"
+DATABASE_URL="sqlite:///$run_dir/mypy.sqlite3" .venv/bin/mypy
+
 echo "== fast tier on SQLite"
 DATABASE_URL="sqlite:///$run_dir/fast.sqlite3" CELERY_BROKER_URL="memory://" REDIS_URL="" \
   .venv/bin/pytest -q -m "not peer and not browser and not services" "$@"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.http import urlsafe_base64_encode
 
 from elonara import services as elonara_services
+from invitations import answers as invitation_answers
 from invitations import services as invitation_services
 from invitations.models import Invitation
 from network import services as network_services
@@ -304,7 +305,7 @@ def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or
     # Invitations: Bob declines his from Ann (gone from his list), answers another (accepted).
     assert f"invitation={world.invitation.token}".encode() in page
     with django_capture_on_commit_callbacks(execute=True):
-        invitation_services.invitation_decline(member=world.bob, token=world.invitation.token)
+        invitation_answers.invitation_decline(member=world.bob, token=world.invitation.token)
     assert f"invitation={world.invitation.token}".encode() not in bob.get("/").content
     other = Invitation.objects.filter(recipient_did=world.bob_did, status=Invitation.Status.SENT,
                                       event__isnull=False).select_related("event").first()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from bluesky.agents.results import BlueskyResult
 from bluesky.atproto import AtprotoError, TransportError, XrpcError
@@ -25,6 +25,9 @@ from core import metrics
 from members.models import Member
 
 logger = logging.getLogger(__name__)
+
+# The session kind an agent writes through (OAuth or app password).
+SessionT = TypeVar("SessionT", bound=PdsSession)
 
 _SERVER_MESSAGE_MAX = 200
 # putRecord with swapRecord: read-merge-write rounds before reporting a conflict (never forever).
@@ -41,6 +44,10 @@ class PostingAccount:
     key: str
     # The handle (or the configured identifier) the post will appear under: shown in previews.
     handle: str = ""
+    # What the agent loaded to name this account (the app-password credentials or the OAuth
+    # identity row): handed back to `create_post_for_member` so one attempt looks the account up
+    # once. Never shown or compared.
+    loaded: Any = field(default=None, repr=False, compare=False)
 
 
 def with_thumb(record: dict[str, Any], blob: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +66,8 @@ def _server_words(exc: XrpcError) -> str:
 
 def result_from_xrpc_error(exc: XrpcError, *, agent: str, repo_did: str = "", thing: str = "post") -> BlueskyResult:
     words = _server_words(exc)
-    common = {"agent": agent, "repo_did": repo_did, "payload": {"status": exc.status, "error": exc.error}}
+    common: dict[str, Any] = {"agent": agent, "repo_did": repo_did,
+                              "payload": {"status": exc.status, "error": exc.error}}
     if exc.status == 429:
         return BlueskyResult.failure(reason=Reason.RATE_LIMITED, retryable=True, retry_after=exc.retry_after,
                                      error="Bluesky's rate limit was reached.",
@@ -107,7 +115,7 @@ def result_from_transport_error(exc: AtprotoError, *, agent: str, repo_did: str 
     )
 
 
-class BlueskyAgentInterface(abc.ABC):
+class BlueskyAgentInterface(abc.ABC, Generic[SessionT]):
     """Writes posts for members. Implementations: `LegacyBlueskyAgent`, `OAuthBlueskyAgent`."""
 
     name: str = ""
@@ -117,26 +125,28 @@ class BlueskyAgentInterface(abc.ABC):
         """The account this agent would write with for `member` (None: it has none)."""
 
     @abc.abstractmethod
-    def _open_session(self, member: Member) -> PdsSession:
-        """A session on the posting account; raises `BlueskyError` when there is none."""
+    def _open_session(self, member: Member, posting: PostingAccount | None = None) -> SessionT:
+        """A session on the posting account (`posting`: the one `posting_account` gave for this
+        member in this attempt, not looked up again); raises `BlueskyError` when there is none."""
 
-    def _check_session(self, session: PdsSession) -> BlueskyResult | None:
+    def _check_session(self, session: SessionT) -> BlueskyResult | None:
         """A failure to report before any write (e.g. a grant that cannot post), or None."""
         return None
 
-    def _may_upload(self, session: PdsSession, mime_type: str) -> bool:
+    def _may_upload(self, session: SessionT, mime_type: str) -> bool:
         """Whether this session may upload a blob of that type (an OAuth grant may not)."""
         return True
 
     def create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None = None,
-                               thumb: BlobUpload | None = None) -> BlueskyResult:
-        result = self._create_post_for_member(member, record, rkey=rkey, thumb=thumb)
+                               thumb: BlobUpload | None = None, account: PostingAccount | None = None) -> BlueskyResult:
+        """`account`: `posting_account(member)` when the caller already asked for it (one lookup)."""
+        result = self._create_post_for_member(member, record, rkey=rkey, thumb=thumb, account=account)
         if result.reason == Reason.RATE_LIMITED:
             metrics.bluesky_rate_limited(self.name)
         return result
 
     def _create_post_for_member(self, member: Member, record: dict[str, Any], *, rkey: str | None,
-                                thumb: BlobUpload | None) -> BlueskyResult:
+                                thumb: BlobUpload | None, account: PostingAccount | None) -> BlueskyResult:
         """Create `record` (an app.bsky.feed.post) for `member`.
 
         `rkey`: fix the record key before the first attempt so a retry can never create a second
@@ -157,19 +167,19 @@ class BlueskyAgentInterface(abc.ABC):
             return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
                                          agent=self.name)
 
-        def write(session: PdsSession) -> BlueskyResult:
+        def write(session: SessionT) -> BlueskyResult:
             post = record
             if thumb is not None and "embed" in post and self._may_upload(session, thumb.mime_type):
                 post = with_thumb(post, session.upload_blob(thumb.data, mime_type=thumb.mime_type))
                 validate_post_record(post)
             return self._write_post(session=session, record=post, rkey=rkey)
 
-        return self._mapped(open_session=lambda: self._open_session(member), check=self._check_session,
+        return self._mapped(open_session=lambda: self._open_session(member, account), check=self._check_session,
                             write=write, thing="post")
 
-    def _mapped(self, *, open_session: Callable[[], PdsSession],
-                check: Callable[[PdsSession], BlueskyResult | None],
-                write: Callable[[PdsSession], BlueskyResult], thing: str) -> BlueskyResult:
+    def _mapped(self, *, open_session: Callable[[], SessionT],
+                check: Callable[[SessionT], BlueskyResult | None],
+                write: Callable[[SessionT], BlueskyResult], thing: str) -> BlueskyResult:
         """Open the session, check it, write; every failure mapped to a `BlueskyResult` here, once."""
         repo_did = ""
         try:
@@ -197,7 +207,7 @@ class BlueskyAgentInterface(abc.ABC):
 
     # --- the write path, shared -----------------------------------------------------------------
 
-    def _write_post(self, *, session: PdsSession, record: dict[str, Any], rkey: str | None) -> BlueskyResult:
+    def _write_post(self, *, session: SessionT, record: dict[str, Any], rkey: str | None) -> BlueskyResult:
         repo_did = session.did
         body: dict[str, Any] = {"repo": repo_did, "collection": POST_NSID, "record": record}
         if rkey:
@@ -227,7 +237,7 @@ class BlueskyAgentInterface(abc.ABC):
                                          error="The Bluesky server did not return the created post.")
         return BlueskyResult.ok(uri=uri, cid=cid, payload=payload, agent=self.name, repo_did=repo_did)
 
-    def _settle_from_existing(self, *, session: PdsSession, record: dict[str, Any],
+    def _settle_from_existing(self, *, session: SessionT, record: dict[str, Any],
                               rkey: str) -> BlueskyResult | None:
         try:
             existing = session.get("com.atproto.repo.getRecord",
@@ -248,15 +258,15 @@ class BlueskyAgentInterface(abc.ABC):
         """The member's own account this agent would write records with (None: it has none)."""
 
     @abc.abstractmethod
-    def _open_record_session(self, member: Member) -> PdsSession:
+    def _open_record_session(self, member: Member) -> SessionT:
         """A session on the member's own account; raises `BlueskyError` when there is none."""
 
-    def _check_record_write(self, session: PdsSession, collection: str, action: str) -> BlueskyResult | None:
+    def _check_record_write(self, session: SessionT, collection: str, action: str) -> BlueskyResult | None:
         """A failure to report before writing `collection` (e.g. a grant without it), or None."""
         return None
 
     def _record_call(self, member: Member, collection: str, action: str,
-                     write: Callable[[PdsSession], BlueskyResult]) -> BlueskyResult:
+                     write: Callable[[SessionT], BlueskyResult]) -> BlueskyResult:
         """Open the member's own session, check the grant, run `write(session)`; failures mapped."""
         return self._mapped(open_session=lambda: self._open_record_session(member),
                             check=lambda session: self._check_record_write(session, collection, action),
@@ -293,7 +303,7 @@ class BlueskyAgentInterface(abc.ABC):
             return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
                                          agent=self.name)
 
-        def delete(session: PdsSession) -> BlueskyResult:
+        def delete(session: SessionT) -> BlueskyResult:
             session.post("com.atproto.repo.deleteRecord",
                          json={"repo": session.did, "collection": collection, "rkey": rkey})
             return BlueskyResult.ok(uri=f"at://{session.did}/{collection}/{rkey}", cid="", agent=self.name,
@@ -301,7 +311,7 @@ class BlueskyAgentInterface(abc.ABC):
 
         return self._record_call(member, collection, "delete", delete)
 
-    def _read(self, session: PdsSession, collection: str, rkey: str) -> tuple[dict[str, Any], str] | None:
+    def _read(self, session: SessionT, collection: str, rkey: str) -> tuple[dict[str, Any], str] | None:
         try:
             found = session.get("com.atproto.repo.getRecord",
                                 params={"repo": session.did, "collection": collection, "rkey": rkey})
@@ -314,7 +324,7 @@ class BlueskyAgentInterface(abc.ABC):
             return None
         return value, cid
 
-    def _put(self, session: PdsSession, collection: str, rkey: str, record: dict[str, Any],
+    def _put(self, session: SessionT, collection: str, rkey: str, record: dict[str, Any],
              ours: frozenset[str]) -> BlueskyResult:
         repo_did = session.did
         for _attempt in range(SWAP_ATTEMPTS):
@@ -341,10 +351,12 @@ class BlueskyAgentInterface(abc.ABC):
                 if current is None and self._read(session, collection, rkey) is not None:
                     continue
                 raise
-            uri, cid = payload.get("uri"), payload.get("cid")
-            if not isinstance(uri, str) or not isinstance(cid, str) or not uri.startswith("at://"):
+            written_uri, written_cid = payload.get("uri"), payload.get("cid")
+            if (not isinstance(written_uri, str) or not isinstance(written_cid, str)
+                    or not written_uri.startswith("at://")):
                 return BlueskyResult.failure(reason=Reason.REQUEST_REJECTED, agent=self.name, repo_did=repo_did,
                                              error="The Bluesky server did not return the written record.")
-            return BlueskyResult.ok(uri=uri, cid=cid, payload=payload, agent=self.name, repo_did=repo_did)
+            return BlueskyResult.ok(uri=written_uri, cid=written_cid, payload=payload, agent=self.name,
+                                    repo_did=repo_did)
         return BlueskyResult.failure(reason=Reason.SWAP_CONFLICT, retryable=True, agent=self.name, repo_did=repo_did,
                                      error="The record kept changing while we updated it; it will be retried.")

@@ -14,7 +14,7 @@ from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, member_c
 from members.models import Member
 
 
-class LegacyBlueskyAgent(BlueskyAgentInterface):
+class LegacyBlueskyAgent(BlueskyAgentInterface[AppPasswordPdsSession]):
     name = "legacy"
 
     def __init__(self, *, http: SafeHttpClient | None = None, resolver: IdentityResolver | None = None,
@@ -32,13 +32,15 @@ class LegacyBlueskyAgent(BlueskyAgentInterface):
         # The handle the session last signed in as, else the configured identifier (a handle or DID).
         handle = AppPasswordSession.objects.filter(account_key=account.account_key).values_list(
             "handle", flat=True).first()
-        return PostingAccount(kind=account.kind, key=account.account_key, handle=handle or account.identifier)
+        return PostingAccount(kind=account.kind, key=account.account_key, handle=handle or account.identifier,
+                              loaded=account)
 
     def session_for(self, account: AppPasswordAccount) -> AppPasswordPdsSession:
         return AppPasswordPdsSession(account, http=self._http, resolver=self._resolver, now=self._now)
 
-    def _open_session(self, member: Member) -> AppPasswordPdsSession:
-        account = self.app_password_account(member)
+    def _open_session(self, member: Member, posting: PostingAccount | None = None) -> AppPasswordPdsSession:
+        loaded = posting.loaded if posting is not None else None
+        account = loaded if isinstance(loaded, AppPasswordAccount) else self.app_password_account(member)
         if account is None:
             raise NotConnectedError("Posting needs an app password: add one on your Bluesky card, or ask staff to "
                                     "configure the relay account.")

@@ -17,15 +17,22 @@ REAUTHORIZE_MESSAGE = (
 )
 
 
-class OAuthBlueskyAgent(BlueskyAgentInterface):
+class OAuthBlueskyAgent(BlueskyAgentInterface[OAuthPdsSession]):
     name = "oauth"
 
     def posting_account(self, member: Member) -> PostingAccount | None:
-        row = BlueskyIdentity.objects.filter(member_id=member.pk).values_list("did", "handle").first()
-        return PostingAccount(kind="oauth", key=f"did:{row[0]}", handle=row[1]) if row else None
+        identity = BlueskyIdentity.objects.filter(member_id=member.pk).first()
+        if identity is None:
+            return None
+        return PostingAccount(kind="oauth", key=f"did:{identity.did}", handle=identity.handle, loaded=identity)
 
-    def _open_session(self, member: Member) -> OAuthPdsSession:
-        session = OAuthPdsSession.for_member(member)
+    def _open_session(self, member: Member, posting: PostingAccount | None = None) -> OAuthPdsSession:
+        loaded = posting.loaded if posting is not None else None
+        if isinstance(loaded, BlueskyIdentity) and loaded.member_id == member.pk:
+            # Posting needs a connected identity, as OAuthPdsSession.for_member asks.
+            session = OAuthPdsSession(loaded) if loaded.status == BlueskyIdentity.Status.CONNECTED else None
+        else:
+            session = OAuthPdsSession.for_member(member)
         if session is None:
             raise NotConnectedError("Connect your Bluesky account to post invitations.")
         return session

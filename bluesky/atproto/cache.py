@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
 
 
-class TtlCache:
+class TtlCache(Generic[V]):
     """Answers younger than `ttl` are served by default; a caller may accept older ones (up to
     `keep`, how long entries are kept at all) or demand younger ones with `max_age`."""
 
@@ -15,10 +17,10 @@ class TtlCache:
                  keep: float | None = None) -> None:
         self.ttl, self.clock, self.max_entries = ttl, clock, max_entries
         self.keep = max(ttl, keep or ttl)
-        self._data: dict[str, tuple[float, Any]] = {}
+        self._data: dict[str, tuple[float, V]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, max_age: float | None = None) -> Any | None:
+    def get(self, key: str, max_age: float | None = None) -> V | None:
         limit = self.ttl if max_age is None else min(max_age, self.keep)
         with self._lock:
             hit = self._data.get(key)
@@ -30,7 +32,7 @@ class TtlCache:
                 return None
             return hit[1] if age < limit else None
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: V) -> None:
         with self._lock:
             if len(self._data) >= self.max_entries:  # bounded: start over rather than grow without limit
                 self._data.clear()

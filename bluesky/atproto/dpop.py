@@ -113,7 +113,7 @@ def is_use_dpop_nonce_error(response: httpx.Response) -> bool:
             return True
     if response.status_code in (400, 401):
         try:
-            return json.loads(response.content).get("error") == "use_dpop_nonce"
+            return bool(json.loads(response.content).get("error") == "use_dpop_nonce")
         except (ValueError, AttributeError, UnicodeDecodeError):
             return False
     return False

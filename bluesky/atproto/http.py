@@ -36,7 +36,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpcore
@@ -201,7 +201,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 def _system_resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class _GuardedNetworkBackend(httpcore.NetworkBackend):
@@ -259,7 +259,8 @@ class _PoolStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._response.stream
+            # A response from the sync pool has a sync stream.
+            yield from cast(Iterable[bytes], self._response.stream)
         except httpcore.TimeoutException as exc:
             raise httpx.ReadTimeout(str(exc)) from exc
         except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
@@ -516,7 +517,7 @@ class SafeHttpClient:
 
 
 def is_json_response(response: httpx.Response) -> bool:
-    content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    content_type: str = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return content_type == "application/json" or content_type.endswith("+json")
 
 

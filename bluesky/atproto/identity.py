@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from bluesky.atproto.cache import TtlCache
 from bluesky.atproto.errors import AtprotoError, IdentityResolutionError, TransportError
 from bluesky.atproto.http import SafeHttpClient
+
+if TYPE_CHECKING:
+    import dns.resolver
 
 _HANDLE_RE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -109,10 +112,10 @@ class DnsTxt:
         self._nameservers = list(nameservers or [])
         self._port = port
         self._timeout = timeout
-        self._resolver = None
+        self._resolver: dns.resolver.Resolver | None = None
         self._lock = threading.Lock()
 
-    def _get_resolver(self):
+    def _get_resolver(self) -> dns.resolver.Resolver:
         import dns.resolver
 
         with self._lock:
@@ -179,8 +182,8 @@ class IdentityResolver:
         self.handle_resolver_url = (handle_resolver_url or "").rstrip("/") or None
         self.dns_txt = dns_txt or DnsTxt(nameservers=dns_nameservers, port=dns_port)
         self.allow_test_tld = http.allow_insecure
-        self._handles = TtlCache(ttl, clock)
-        self._documents = TtlCache(ttl, clock)
+        self._handles: TtlCache[str] = TtlCache(ttl, clock)
+        self._documents: TtlCache[dict[str, Any]] = TtlCache(ttl, clock)
         self._well_known_slots = threading.BoundedSemaphore(MAX_PARALLEL_WELL_KNOWN)
 
     # --- handle -> DID ---------------------------------------------------------------

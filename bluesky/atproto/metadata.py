@@ -61,8 +61,8 @@ class MetadataResolver:
     def __init__(self, *, http: SafeHttpClient, ttl: float = METADATA_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.http = http
-        self._resources = TtlCache(ttl, clock, keep=METADATA_KEEP)
-        self._servers = TtlCache(ttl, clock, keep=METADATA_KEEP)
+        self._resources: TtlCache[str] = TtlCache(ttl, clock, keep=METADATA_KEEP)
+        self._servers: TtlCache[AuthServerMetadata] = TtlCache(ttl, clock, keep=METADATA_KEEP)
 
     def _fetch(self, url: str) -> dict[str, Any]:
         try:
@@ -77,7 +77,7 @@ class MetadataResolver:
         parts = urlsplit(value)
         allowed = ("https", "http") if self.http.allow_insecure else ("https",)
         _require(parts.scheme in allowed and bool(parts.hostname) and not parts.fragment, what)
-        return value
+        return str(value)
 
     def authorization_server_for(self, pds_url: str, *, fresh: bool = False, max_age: float | None = None) -> str:
         """The issuer a PDS delegates to, from its protected-resource metadata."""

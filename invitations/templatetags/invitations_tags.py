@@ -53,7 +53,7 @@ def invitation_landing(context, target) -> dict:
     user = request.user
     if invitation is None:
         return {"invitation": None}
-    invitation.host_handle = host_handle_get(host=invitation.host)
+    invitation.host_handle = host_handle_get(host=invitation.host)  # type: ignore[attr-defined] # for the template
     next_path = request.get_full_path()
     signup = _safe_reverse("members:signup")
     login = _safe_reverse("members:login")

@@ -105,3 +105,13 @@ def test_old_agents_urls_redirect_with_their_method(client, member):
     assert form.status_code == 308 and form["Location"] == "/bluesky/app-password/remove/"
     admin = client.get("/admin/bluesky_agents/writesmodesetting/1/change/")
     assert admin.status_code == 308 and admin["Location"] == "/admin/bluesky/writesmodesetting/1/change/"
+
+
+def test_the_cards_read_of_an_app_password_carries_no_secret(member):
+    from bluesky.selectors import member_app_password_get
+
+    MemberAppPassword.objects.create(member=member, identifier="ana.test", handle="ana.test",
+                                     app_password="abcd-efgh-ijkl-mnop")
+    summary = member_app_password_get(member=member)
+    assert summary is not None and summary.handle == "ana.test"
+    assert not hasattr(summary, "app_password") and "abcd-efgh" not in repr(summary)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,30 @@ def _axe(page, axe_source: str) -> list[dict]:
     return [v for v in json.loads(result)["violations"] if v.get("impact") in BLOCKING]
 
 
+# Every Content-Security-Policy violation of the page, from the browser's own event: collected by a
+# script Playwright adds before the page's (not subject to the page's policy).
+CSP_COLLECTOR = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${where}`);
+});
+"""
+
+
+def _note_csp_message(console: list[str], page, message) -> None:
+    if "Content Security Policy" in message.text:
+        console.append(f"{page.url}: {message.text}")
+
+
+def _csp_violations(page) -> list[str]:
+    # The event is dispatched after the violation: let the page settle first.
+    page.wait_for_timeout(50)
+    return page.evaluate("() => (window.__cspViolations || []).splice(0)")
+
+
 def _check(page, where: str, axe_source: str) -> list[str]:
-    problems = []
+    problems = [f"{where}: Content-Security-Policy: {v}" for v in _csp_violations(page)]
     wide = page_width(page)
     if wide[0] > wide[1]:
         problems.append(f"{where}: {wide[0]} px wide in a {wide[1]} px window (scrolls sideways)")
@@ -116,13 +139,24 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
     probe.set_viewport_size({"width": 360, "height": 640})
     probe.set_content('<div style="width:900px">wide</div>')
     assert probe.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+    # And the policy check: an inline style added to one of our pages is reported.
+    probe.context.add_init_script(CSP_COLLECTOR)
+    probe.goto(base + "/", wait_until="load")
+    assert _csp_violations(probe) == []
+    probe.evaluate("() => { const s = document.createElement('style'); s.textContent = 'p {}'; "
+                   "document.head.appendChild(s); }")
+    assert any("style-src" in v for v in _csp_violations(probe))
 
     for role, role_pages in pages(site).items():
         context = launch_browser()
+        context.add_init_script(CSP_COLLECTOR)
+        console: list[str] = []
         if members[role] is not None:
             _sign_in(context, base, members[role])
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(20_000)
+        # Chromium also says so on the console (e.g. for a blocked resource the event may miss).
+        page.on("console", partial(_note_csp_message, console, page))
         for name, path in role_pages:
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 800 if width < 768 else 900})
@@ -156,6 +190,7 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
                 if width == WIDTHS[-1]:
                     page.screenshot(path=str(shots / f"{role}-{name}-{width}.png"), full_page=True)
         context.close()
+        problems.extend(f"{role}: console: {line}" for line in console)
 
     print(f"\nscreenshots: {shots}")
     assert checked == sum(len(p) for p in pages(site).values()) * len(WIDTHS)

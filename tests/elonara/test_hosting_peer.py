@@ -12,6 +12,7 @@ from bluesky import services as bluesky_services
 from bluesky.models import WritesMode
 from elonara import atrecords, publishing, services
 from elonara.models import RSVP, Event, PublishState
+from invitations import limits as invitation_limits
 from invitations import services as invitation_services
 from invitations.models import Invitation
 from tests.elonara.records_helpers import connect_app_password, list_records, new_event
@@ -84,13 +85,13 @@ def test_a_cohost_invites_their_own_followers_from_their_own_account(settings, p
     assert "Invite from Bluesky" in client.get(event.get_absolute_url()).content.decode()
     followers = client.get(f"/api/invitations/event/{event.pk}/graph/followers/").json()
     assert carol_acc.did in {p["did"] for p in followers["profiles"]}  # carol follows alice (seeded)
-    before = invitation_services.invitation_daily_remaining(host=cohost)
+    before = invitation_limits.invitation_daily_remaining(host=cohost)
     created = client.post(f"/api/invitations/event/{event.pk}/", {"dids": [carol_acc.did]},
                           content_type="application/json")
     assert created.status_code == 201, created.content
     invitation = Invitation.objects.get(event=event)
     assert invitation.host == cohost
-    assert invitation_services.invitation_daily_remaining(host=cohost) == before - 1  # the co-host's own cap
+    assert invitation_limits.invitation_daily_remaining(host=cohost) == before - 1  # the co-host's own cap
 
     invitation_services.invitation_send(invitation_id=invitation.pk)
     invitation.refresh_from_db()

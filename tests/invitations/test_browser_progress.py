@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from invitations import services
+from invitations import services, states
 from invitations.models import Invitation
 from tests.browser.conftest import launch_browser, page  # noqa: F401 - fixtures
 from tests.invitations.conftest import make_event, make_member, profile
@@ -38,11 +38,11 @@ def test_progress_bar_updates_live_and_retry_failed(live_server, page, monkeypat
     page.evaluate("window.__noReload = true")
 
     for inv in created:
-        services._transition(invitation_id=inv.pk, to=S.QUEUED)
-        services._transition(invitation_id=inv.pk, to=S.SENDING)
-    services._transition(invitation_id=created[0].pk, to=S.SENT)
-    services._transition(invitation_id=created[1].pk, to=S.FAILED, failure_reason="The Bluesky server had a problem",
-                         retryable=True)
+        states.invitation_transition(invitation_id=inv.pk, to=S.QUEUED)
+        states.invitation_transition(invitation_id=inv.pk, to=S.SENDING)
+    states.invitation_transition(invitation_id=created[0].pk, to=S.SENT)
+    states.invitation_transition(invitation_id=created[1].pk, to=S.FAILED,
+                                 failure_reason="The Bluesky server had a problem", retryable=True)
 
     page.wait_for_function("document.getElementById('count-sent').textContent === '1'")
     page.wait_for_function("document.getElementById('count-failed').textContent === '1'")
@@ -50,7 +50,7 @@ def test_progress_bar_updates_live_and_retry_failed(live_server, page, monkeypat
     assert "@b.test: The Bluesky server had a problem" in page.locator("#failures").inner_text()
     assert page.evaluate("window.__noReload === true")  # same document: updated by polling
 
-    services._transition(invitation_id=created[2].pk, to=S.SENT)
+    states.invitation_transition(invitation_id=created[2].pk, to=S.SENT)
     page.wait_for_selector("#progress-done", state="visible")
 
     page.get_by_role("button", name="Retry failed").click()

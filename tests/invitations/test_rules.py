@@ -4,18 +4,24 @@ The peer tests (test_peer_rules.py) prove the same rules end to end against the 
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from bluesky.agents.legacy import LegacyBlueskyAgent
+from bluesky.atproto.http import SafeHttpClient
 from bluesky.budget import BudgetConfig, WriteBudget, create_session_guard
-from bluesky.models import MemberAppPassword
+from bluesky.models import AppPasswordSession, MemberAppPassword
+from bluesky.sessions import relay_credentials_get
 from core.ratelimit import RateLimitedError
-from invitations import services
+from invitations import answers, limits, services
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
 from tests.invitations.conftest import link_identity, make_event, make_member, profile
 
@@ -83,17 +89,17 @@ def test_recipient_weekly_cap_holds_across_hosts(settings, old_host, event):
     results = [_enqueue(h, make_event(host=h, title=f"Night {i}"), [bob]) for i, h in enumerate(hosts)]
     assert [r.created_count for r in results] == [1, 1, 0]
     assert results[2].skipped == {bob.did: "recipient_weekly_cap"}
-    marks = services.picker_marks(host=hosts[2], profiles=[bob])
+    marks = limits.picker_marks(host=hosts[2], profiles=[bob])
     assert marks == {bob.did: "recipient_weekly_cap"}
 
 
 @pytest.mark.django_db
 def test_new_hosts_get_the_smaller_daily_cap(settings, host, event):
     settings.INVITATIONS_DAILY_CAP_NEW_HOST = 2
-    assert services.host_daily_cap(host=host) == 2  # joined just now
+    assert limits.host_daily_cap(host=host) == 2  # joined just now
     result = _enqueue(host, event, [profile(f"p{i}.test") for i in range(4)])
     assert result.created_count == 2 and list(result.skipped.values()) == ["daily_cap", "daily_cap"]
-    assert services.invitation_daily_remaining(host=host) == 0
+    assert limits.invitation_daily_remaining(host=host) == 0
 
 
 @pytest.mark.django_db
@@ -104,7 +110,7 @@ def test_opted_out_dids_are_skipped_before_queueing_and_marked(old_host, event):
     result = _enqueue(old_host, event, [everyone, this_host, fine])
     assert result.skipped == {everyone.did: "opted_out", this_host.did: "declined"}
     assert result.created_count == 1
-    assert services.picker_marks(host=old_host, profiles=[everyone, this_host, fine]) == {
+    assert limits.picker_marks(host=old_host, profiles=[everyone, this_host, fine]) == {
         everyone.did: "opted_out", this_host.did: "declined"}
     # Bulk create skips them before reading the graph (no connected session needed for them).
     bulk = services.invitation_bulk_create(host=old_host, target=event, recipient_dids=[everyone.did])
@@ -214,7 +220,7 @@ def test_graph_api_says_why_someone_cannot_be_invited(client, old_host, event):
     assert by_did[mutual.did]["invitable"] and by_did[mutual.did]["reason"] == ""
     assert not by_did[one_way.did]["invitable"] and by_did[one_way.did]["reason"] == "not_mutual"
     assert "don't follow you back" in by_did[one_way.did]["reason_text"]
-    assert data["remaining_today"] == services.invitation_daily_remaining(host=old_host)
+    assert data["remaining_today"] == limits.invitation_daily_remaining(host=old_host)
 
 
 def random_did_():
@@ -228,11 +234,42 @@ def test_opting_out_from_one_host_leaves_other_hosts(old_host, event):
     bob = profile("bob.test")
     invitation = _enqueue(old_host, event, [bob]).created[0]
     Invitation.objects.filter(pk=invitation.pk).update(status=S.SENT)
-    services.invitation_opt_out(did=bob.did, token=invitation.token, scope="host")
+    answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="host")
     invitation.refresh_from_db()
     assert invitation.status == S.DECLINED and not InvitationOptOut.objects.exists()
     assert _enqueue(old_host, make_event(host=old_host, title="Again"), [bob]).skipped == {bob.did: "declined"}
     other = make_member("other")
     assert _enqueue(other, make_event(host=other, title="Other"), [bob]).created_count == 1
     with pytest.raises(services.InvitationError):
-        services.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
+        answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
+
+
+@pytest.mark.django_db
+def test_one_send_attempt_looks_the_posting_account_up_once(relay, old_host, event):
+    # The relay's session is fresh, so the attempt goes straight to createRecord (answered here:
+    # the count of lookups, not the network, is under test).
+    account = relay_credentials_get()
+    did = "did:plc:" + "r" * 24
+    AppPasswordSession.objects.create(
+        account_key=account.account_key, identifier=account.identifier, credential_fingerprint=account.fingerprint,
+        did=did, handle="relay.test", pds_url="https://pds.example.com", access_jwt="access", refresh_jwt="refresh",
+        access_expires_at=timezone.now() + timedelta(hours=1))
+    written = []
+
+    def pds(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("com.atproto.repo.createRecord"):
+            body = json.loads(request.content)
+            written.append(body)
+            return httpx.Response(200, json={"uri": f"at://{did}/app.bsky.feed.post/{body['rkey']}",
+                                              "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
+        return httpx.Response(400, json={"error": "RecordNotFound", "message": "no such record"})
+
+    invitation = _enqueue(old_host, event, [profile("bob.test")]).created[0]
+    agent = LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.invitation_send(invitation_id=invitation.pk, agent=agent)
+    invitation.refresh_from_db()
+    assert outcome.status == S.SENT and len(written) == 1, invitation.failure_reason
+    relay_reads = [q["sql"] for q in queries.captured_queries
+                   if q["sql"].lstrip().upper().startswith("SELECT") and "bluesky_relayaccount" in q["sql"]]
+    assert len(relay_reads) == 1

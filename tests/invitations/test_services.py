@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from invitations import selectors, services
+from invitations import answers, limits, selectors, services, states
 from invitations.composer import TID_PATTERN
 from invitations.models import Invitation, InvitationDecline
 from tests.invitations.conftest import join, link_identity, make_community, make_member, profile, random_did, rsvp
@@ -53,7 +53,7 @@ def test_daily_cap_per_host(host, event):
     assert [d for d, r in result.skipped.items() if r == "daily_cap"] == [p.did for p in people[3:]]
     later = _enqueue(host, event, [profile("late.test")])
     assert later.created == [] and list(later.skipped.values()) == ["daily_cap"]
-    assert services.invitation_daily_remaining(host=host) == 0
+    assert limits.invitation_daily_remaining(host=host) == 0
 
 
 @pytest.mark.django_db
@@ -92,14 +92,14 @@ def test_only_the_host_may_invite(host, event):
 def test_status_moves_forward_only(host, event):
     inv = _enqueue(host, event, [profile("bob.test")]).created[0]
     Invitation.objects.filter(pk=inv.pk).update(status=S.PENDING)
-    assert not services._transition(invitation_id=inv.pk, to=S.SENT)  # pending cannot jump to sent
-    assert services._transition(invitation_id=inv.pk, to=S.QUEUED)
-    assert services._transition(invitation_id=inv.pk, to=S.SENDING)
-    assert services._transition(invitation_id=inv.pk, to=S.SENT)
+    assert not states.invitation_transition(invitation_id=inv.pk, to=S.SENT)  # pending cannot jump to sent
+    assert states.invitation_transition(invitation_id=inv.pk, to=S.QUEUED)
+    assert states.invitation_transition(invitation_id=inv.pk, to=S.SENDING)
+    assert states.invitation_transition(invitation_id=inv.pk, to=S.SENT)
     for backwards in (S.PENDING, S.QUEUED, S.SENDING, S.FAILED):
-        assert not services._transition(invitation_id=inv.pk, to=backwards)
-    assert services._transition(invitation_id=inv.pk, to=S.ACCEPTED)
-    assert not services._transition(invitation_id=inv.pk, to=S.SENT)
+        assert not states.invitation_transition(invitation_id=inv.pk, to=backwards)
+    assert states.invitation_transition(invitation_id=inv.pk, to=S.ACCEPTED)
+    assert not states.invitation_transition(invitation_id=inv.pk, to=S.SENT)
     inv.refresh_from_db()
     assert inv.status == S.ACCEPTED
 
@@ -151,10 +151,10 @@ def test_only_the_invitee_can_decline(host, event):
     Invitation.objects.filter(pk=inv.pk).update(status=S.SENT)
     stranger = make_member("stranger")
     with pytest.raises(services.InvitationError):
-        services.invitation_decline(member=stranger, token=inv.token)
+        answers.invitation_decline(member=stranger, token=inv.token)
     bob = make_member("bob")
     link_identity(member=bob, did=did, handle="bob.test")
-    services.invitation_decline(member=bob, token=inv.token)
+    answers.invitation_decline(member=bob, token=inv.token)
     inv.refresh_from_db()
     assert inv.status == S.DECLINED
     assert _enqueue(host, make_community(host=host), [profile("bob.test", did=did)]).skipped == {did: "declined"}

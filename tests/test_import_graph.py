@@ -1,0 +1,129 @@
+"""The import graph of our own modules: no cycles, and the layers point one way.
+
+Read from the source (every `import`, also those inside functions: a lazy import hides a cycle
+from Python, not from a reader), so a new arrow the wrong way fails here before it confuses anyone.
+"""
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications")
+DOMAIN = ("elonara", "invitations", "network", "notifications")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" not in path.parts and "management" not in path.parts:
+                found[_module_name(path)] = path
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+
+    def ours(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = defaultdict(set)
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                # `from pkg import mod` names a module too.
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for name in names:
+                target = ours(name) if name.split(".")[0] in APPS else None
+                # A package's own __init__ is not an arrow back from its modules.
+                if target and target != module and not module.startswith(target + "."):
+                    graph[module].add(target)
+        graph.setdefault(module, set())
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_among_our_modules():
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    # The check itself can fail: two modules importing each other are one cycle.
+    assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def test_the_protocol_package_imports_only_itself():
+    graph = _import_graph()
+    outside = {(m, t) for m, targets in graph.items() if m.startswith("bluesky.atproto")
+               for t in targets if not t.startswith("bluesky.atproto")}
+    assert outside == set()
+
+
+def test_bluesky_imports_only_the_protocol_the_foundation_and_the_user_model():
+    def allowed(target: str) -> bool:
+        # members.requests: request types whose user is a Member (the user model, for the type checker).
+        return target.split(".")[0] in ("bluesky", "core") or target in ("members.models", "members.requests")
+
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] == "bluesky" for t in targets if not allowed(t)}
+    assert wrong == set()
+
+
+def test_the_foundation_imports_no_app():
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] == "core"
+             for t in targets if t.split(".")[0] != "core"}
+    assert wrong == set()
+
+
+def test_no_domain_app_is_imported_by_the_protocol_side():
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("bluesky", "core")
+             for t in targets if t.split(".")[0] in DOMAIN}
+    assert wrong == set()
