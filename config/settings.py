@@ -357,7 +357,9 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 # the account's authorization server, any https origin, and browsers apply form-action to that
 # redirect too. Over plain http only when AT Protocol hosts may be (a local test network; added per
 # response by core.headers.ContentSecurityPolicyMiddleware).
-_MEDIA_ORIGIN = ["{0.scheme}://{0.netloc}".format(urlsplit(MEDIA_URL))] if "://" in MEDIA_URL else []
+# Covers from object storage: its endpoint may be plain http (a MinIO on the private network).
+_MEDIA_ORIGIN = ["{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in
+                 (MEDIA_URL, MEDIA_STORAGE_OPTIONS.get("endpoint_url") or "") if "://" in url]
 CONTENT_SECURITY_POLICY: dict[str, Any] | None = {
     "DIRECTIVES": {
         "default-src": [SELF],
