@@ -219,11 +219,44 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
-# Django itself serves MEDIA_URL from MEDIA_ROOT (development, or a small site without a
-# front web server). Off in production by default: let the web server or the storage serve it.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+# Object storage, any S3-compatible service (AWS, Cloudflare R2, MinIO, Garage, Backblaze, ...):
+# setting a bucket turns it on and replaces MEDIA_STORAGE_BACKEND/OPTIONS.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    # Public: plain URLs, objects uploaded "public-read" (MEDIA_S3_ACL; empty for services that
+    # use a bucket policy instead of ACLs). Not public: signed URLs that expire; a link card
+    # fetched after the expiry loses its image, so public is what most sites want.
+    MEDIA_S3_PUBLIC = env.bool("MEDIA_S3_PUBLIC", default=True)
+    MEDIA_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
+    MEDIA_STORAGE_OPTIONS = {
+        "bucket_name": MEDIA_S3_BUCKET,
+        "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,  # empty: AWS
+        "region_name": env("MEDIA_S3_REGION", default="") or None,
+        # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+        "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+        "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+        "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,  # a CDN in front, public only
+        "addressing_style": env("MEDIA_S3_ADDRESSING_STYLE", default="") or None,  # "path" for most self-hosted
+        "location": env("MEDIA_S3_PREFIX", default=""),
+        "querystring_auth": not MEDIA_S3_PUBLIC,
+        "querystring_expire": env.int("MEDIA_S3_URL_EXPIRY_SECONDS", default=3600),
+        "signature_version": "s3v4",  # signed URLs: SigV4 (V2 is refused by most services now)
+        "default_acl": (env("MEDIA_S3_ACL", default="public-read") or None) if MEDIA_S3_PUBLIC else None,
+        "file_overwrite": False,
+        # Stored names are random and never reused: the object at a URL never changes.
+        "object_parameters": {"CacheControl": "public, max-age=604800, immutable"},
+    }
+# Django itself serves MEDIA_URL from MEDIA_ROOT. On by default whenever files are on this
+# machine's disk (`make run`, `make serve`, the systemd units): nothing else would serve them.
+# Set it false when a front web server serves MEDIA_ROOT; object storage serves its own URLs.
+_MEDIA_ON_LOCAL_DISK = MEDIA_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage"
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=_MEDIA_ON_LOCAL_DISK)
 # Largest cover image upload accepted (bytes); it is re-encoded and resized before storage.
 ELONARA_COVER_MAX_UPLOAD_BYTES = env.int("ELONARA_COVER_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+# Largest cover accepted in pixels (width × height), read from the file's header before decoding:
+# a decoded PNG or WebP costs up to 4 bytes a pixel whatever its file size, twice while an image
+# with transparency is resized (24 MP: ~200 MB at peak; a JPEG is decoded at reduced scale).
+ELONARA_COVER_MAX_PIXELS = env.int("ELONARA_COVER_MAX_PIXELS", default=24_000_000)
 
 STORAGES = {
     "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
@@ -260,6 +293,8 @@ RATE_LIMITS = {
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
     # Pasted event links: each resolves an identity and reads a record at a server the link names.
     "network_paste": _rate_limit("network_paste", "30/600"),
+    # Cover image uploads per member (events and communities): each is a decode and a stored file.
+    "cover_upload": _rate_limit("cover_upload", "20/3600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
     "conversation": _rate_limit("conversation", "120/60"),
     # Failed password logins (the site's and the admin's), per address and per username tried.
@@ -322,7 +357,9 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 # the account's authorization server, any https origin, and browsers apply form-action to that
 # redirect too. Over plain http only when AT Protocol hosts may be (a local test network; added per
 # response by core.headers.ContentSecurityPolicyMiddleware).
-_MEDIA_ORIGIN = ["{0.scheme}://{0.netloc}".format(urlsplit(MEDIA_URL))] if "://" in MEDIA_URL else []
+# Covers from object storage: its endpoint may be plain http (a MinIO on the private network).
+_MEDIA_ORIGIN = ["{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in
+                 (MEDIA_URL, MEDIA_STORAGE_OPTIONS.get("endpoint_url") or "") if "://" in url]
 CONTENT_SECURITY_POLICY: dict[str, Any] | None = {
     "DIRECTIVES": {
         "default-src": [SELF],

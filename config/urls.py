@@ -4,9 +4,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from config import health
+from core.media import media_serve
 
 
 def moved(new_prefix: str):
@@ -40,9 +40,9 @@ urlpatterns = [
 ]
 
 if settings.SERVE_MEDIA:
-    # Uploaded covers from MEDIA_ROOT (development, small sites). Production normally serves them
-    # from the web server or the storage backend's own URLs instead (see README).
+    # Uploaded covers from MEDIA_ROOT: on by default with local files (`make run`, `make serve`,
+    # the systemd units on one machine). Object storage serves its own URLs (see README).
     prefix = settings.MEDIA_URL.lstrip("/")
     if prefix and "://" not in settings.MEDIA_URL:
-        media = re_path(rf"^{re.escape(prefix)}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+        media = re_path(rf"^{re.escape(prefix)}(?P<path>.*)$", media_serve)
         urlpatterns.insert(0, media)

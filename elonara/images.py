@@ -21,7 +21,11 @@ from elonara.errors import InvalidInputError
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MIN_WIDTH, MIN_HEIGHT = 300, 150  # smaller looks broken in a large link card
 MAX_SIDE = 12_000
-MAX_PIXELS = 40_000_000  # ~ a 40 MP photo; far below Pillow's decompression-bomb limit
+# The pixel budget is settings.ELONARA_COVER_MAX_PIXELS (24 MP by default: a modern phone photo).
+# It is checked on the header, before any decoding: a tiny PNG can declare 6300×6300 RGBA, which
+# is ~160 MB once decoded. JPEGs are decoded at a reduced scale (see `_decode`), so the budget
+# bounds what a PNG or WebP can cost: 4 bytes per pixel, twice while one with transparency is
+# resized (Pillow premultiplies alpha into a copy).
 # Stored size: fits a 1200 px box (1200x630 is what link cards show) ...
 OUTPUT_BOX = (1200, 1200)
 # ... and at most Bluesky's thumb blob limit (app.bsky.embed.external#external.thumb, 1,000,000
@@ -70,18 +74,28 @@ def cover_image_process(*, upload) -> ProcessedImage:
                 if image.format not in ACCEPTED_FORMATS:
                     raise _refuse("Upload a JPEG, PNG or WebP image.")
                 width, height = image.size
-                if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-                    raise _refuse(f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.")
+                max_pixels = settings.ELONARA_COVER_MAX_PIXELS
+                if width > MAX_SIDE or height > MAX_SIDE or width * height > max_pixels:
+                    raise _refuse(f"The image is too large: at most {max_pixels / 1_000_000:g} megapixels "
+                                  f"and {MAX_SIDE} pixels a side.")
                 if width < MIN_WIDTH or height < MIN_HEIGHT:
                     raise _refuse(f"The image is too small: at least {MIN_WIDTH}×{MIN_HEIGHT} pixels.")
-                image.load()
-                return _encode(image)
+                return _encode(_decode(image))
     except InvalidInputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _refuse("Upload a JPEG, PNG or WebP image.") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated or corrupt data
         raise _refuse("The image could not be read; it may be damaged.") from exc
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    # JPEG's DCT scaling decodes at 1/2, 1/4 or 1/8 size directly: ask for the smallest scale that
+    # still covers the output box, so a large photo never exists in memory at full size.
+    if image.format == "JPEG":
+        image.draft("RGB", OUTPUT_BOX)
+    image.load()
+    return image
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -94,9 +108,15 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _encode(image: Image.Image) -> ProcessedImage:
+    # Shrink first (the box is square, so rotating afterwards keeps it inside): every copy that
+    # follows is of the small picture.
+    image.thumbnail(OUTPUT_BOX, Image.Resampling.LANCZOS)
     upright = ImageOps.exif_transpose(image)
-    picture = _flatten(upright)
-    picture.thumbnail(OUTPUT_BOX, Image.Resampling.LANCZOS)
+    # Pixels only into a fresh image: `info` (JPEG COM comments, ICC, XMP, PNG tEXt/iTXt/zTXt,
+    # EXIF) stays behind, since Pillow's encoders copy some of it from `info` on their own.
+    flat = _flatten(upright)
+    picture = Image.new("RGB", flat.size)
+    picture.paste(flat)
     for quality in (85, 75, 65, 55):
         buffer = io.BytesIO()
         picture.save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True)

@@ -15,6 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from core.tasks import task_on_commit
 from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
@@ -120,6 +121,28 @@ def _unique_slug(base: str) -> str:
     return slug
 
 
+def _cover_upload_process(*, member: Member, image) -> ProcessedImage | None:
+    """Count one cover upload for `member`, then check and re-encode it (`cover_image_process`).
+
+    Each upload costs a decode and a stored file: past the `cover_upload` limit it is refused as a
+    form error on the image field, so the rest of the form the member typed is kept.
+    """
+    if image is None:
+        return None
+    limit = Limit.named("cover_upload")
+    try:
+        rate_limit_hit(limit=limit, keys=[f"member:{member.pk}"])
+    except RateLimitedError as exc:
+        window = f"{limit.per_seconds // 60} minutes" if limit.per_seconds >= 120 else f"{limit.per_seconds} seconds"
+        raise InvalidInputError(
+            f"Too many cover images: at most {limit.count} every {window}. "
+            f"{exc.message.removeprefix('Too many attempts. ')} Your other changes are kept below; "
+            "save them without a new image, or add it later.",
+            field="image",
+        ) from exc
+    return cover_image_process(upload=image)
+
+
 def _cover_image_set(
     *, instance: Community | Event, image: ProcessedImage | None, remove_image: bool = False
 ) -> None:
@@ -155,7 +178,7 @@ def community_create(
     if Community.objects.filter(slug=slug).exists():
         raise InvalidInputError("That address is already taken; pick another.", field="slug")
     # Checked (and decoded) before anything is written.
-    processed = cover_image_process(upload=image) if image is not None else None
+    processed = _cover_upload_process(member=creator, image=image)
     try:
         with transaction.atomic():
             community = Community(
@@ -192,7 +215,7 @@ def community_update(
         community.description = description.strip()
     if image_alt is not None:
         community.image_alt = image_alt.strip()
-    processed = cover_image_process(upload=image) if image is not None else None
+    processed = _cover_upload_process(member=editor, image=image)
     _cover_image_set(instance=community, image=processed, remove_image=remove_image)
     community.save()
     return community
@@ -322,7 +345,7 @@ def event_create(
     )
     mode, country = _validate_place(mode=mode, country=country)
     _validate_capacity(capacity=capacity)
-    processed = cover_image_process(upload=image) if image is not None else None
+    processed = _cover_upload_process(member=host, image=image)
     event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
@@ -380,7 +403,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     )
     merged["mode"], merged["country"] = _validate_place(mode=merged["mode"], country=merged["country"])
     _validate_capacity(capacity=merged["capacity"])
-    processed = cover_image_process(upload=image) if image is not None else None
+    processed = _cover_upload_process(member=editor, image=image)
     # Lock the row: two concurrent edits must each get their own SEQUENCE number.
     current = Event.objects.select_for_update().get(pk=event.pk)
     cleaned = {name: value.strip() if isinstance(value, str) else value for name, value in merged.items()}

@@ -60,10 +60,24 @@ def member_delete(*, member: Member) -> None:
     and the member row with everything that hangs off it: identity, DPoP key, app password,
     sign-in link, API tokens, calendar feed, RSVPs, memberships, sent invitations, pending
     sign-ins. Posts already on Bluesky are the member's own and stay there.
+
+    Their cover files are deleted from storage once the transaction commits (a rolled back
+    deletion keeps them, and the rows pointing at them).
     """
     bluesky_services.identity_disconnect(member=member)
     bluesky_services.member_app_password_remove(member=member)
     with transaction.atomic():
-        Event.objects.filter(host=member).delete()
-        Community.objects.filter(created_by=member).delete()
+        events = Event.objects.filter(host=member)
+        communities = Community.objects.filter(created_by=member)
+        cover_names = [name for name in [*events.values_list("image", flat=True),
+                                          *communities.values_list("image", flat=True)] if name]
+        events.delete()
+        communities.delete()
         member.delete()
+        storage = Event._meta.get_field("image").storage
+        transaction.on_commit(lambda: _cover_files_delete(storage=storage, names=cover_names))
+
+
+def _cover_files_delete(*, storage, names: list[str]) -> None:
+    for name in names:
+        storage.delete(name)

@@ -1,8 +1,9 @@
 """`make serve` from a clean clone, as an operator runs it: production settings, PostgreSQL, Redis.
 
 It starts (migrations, collectstatic, gunicorn, Celery worker and beat), /readyz turns ready, a
-browser signs up, creates an event and RSVPs, the worker's task updates the count shown on the home
-page, the metrics endpoint answers, and Ctrl-C (SIGINT to the process group) stops every process.
+browser signs up, creates an event with a cover and RSVPs, the cover is served, the worker's task
+updates the count shown on the home page, the metrics endpoint answers, and Ctrl-C (SIGINT to the
+process group) stops every process.
 Started again as `scripts/serve.sh`, /readyz reports the broker down once Redis is stopped, and
 SIGTERM to the script alone stops every process.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -169,8 +171,18 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         page.get_by_label("Starts").fill("2031-06-01T09:30")
         page.get_by_label("Ends").fill("2031-06-01T12:00")
         page.get_by_label("Place").fill("Boathouse")
+        cover = tmp_path / "cover.png"
+        Image.new("RGB", (800, 420), (30, 120, 200)).save(cover)
+        page.get_by_label("Cover image").set_input_files(str(cover))
         page.get_by_role("button", name="Publish event").click()
         page.wait_for_url("**/events/*/")
+        # Issue 24: the cover was 404 under `make serve` (local files, nothing serving them).
+        src = page.locator("#cover-image").get_attribute("src")
+        assert src.startswith("/media/covers/event/")
+        served = httpx.get(f"{base}{src}")
+        assert served.status_code == 200 and served.content.startswith(b"\xff\xd8\xff")
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert page.evaluate("document.getElementById('cover-image').naturalWidth") == 800
         page.get_by_role("button", name="Going", exact=True).click()
         page.wait_for_selector("#my-rsvp")
 

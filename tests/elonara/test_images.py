@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from PIL import Image
 
 from elonara import images, services
 from elonara.errors import InvalidInputError
-from elonara.models import Event
+from elonara.models import Community, Event
 from members.models import Member
 from tests.elonara.conftest import image_bytes, upload
 
@@ -174,3 +177,143 @@ def test_event_edit_page_replaces_and_removes_the_cover(client, ann, media_root)
     event.refresh_from_db()
     assert not event.image
     assert "Remove the current image" not in client.get(f"/events/{event.pk}/edit/").content.decode()
+
+
+# --- Hostile files (issue 24): pixel budget, metadata in every place an encoder may copy it ------
+
+
+def test_the_issue_png_6300_square_is_refused_before_decoding(ann, media_root, monkeypatch):
+    # 6300×6300 RGBA is ~159 MB decoded; its compressed file is tiny. Refused from the header alone.
+    data = image_bytes("PNG", size=(6300, 6300), mode="RGBA", color=(0, 0, 0, 0))
+    assert len(data) < 300_000
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("decoded a file that the header already refuses")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    with pytest.raises(InvalidInputError) as refused:
+        _event(ann, image=upload(data))
+    assert "at most 24 megapixels" in refused.value.message
+    assert not Event.objects.exists()
+
+
+def test_the_pixel_budget_is_a_setting_named_in_the_message(ann, settings):
+    settings.ELONARA_COVER_MAX_PIXELS = 300_000
+    with pytest.raises(InvalidInputError) as refused:
+        _event(ann, image=upload(image_bytes("PNG", size=(800, 420))))  # 336,000 pixels
+    assert "at most 0.3 megapixels" in refused.value.message
+    settings.ELONARA_COVER_MAX_PIXELS = 400_000
+    assert _event(ann, image=upload(image_bytes("PNG", size=(800, 420)))).image
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    # JPEG can decode at 1/2, 1/4, 1/8 scale (DCT scaling): a 4800 px photo never exists at full size.
+    decoded_sizes = []
+    real_load = Image.Image.load
+
+    def recording_load(self):
+        result = real_load(self)
+        decoded_sizes.append(self.size)
+        return result
+
+    data = image_bytes("JPEG", size=(4800, 2400))
+    monkeypatch.setattr(Image.Image, "load", recording_load)
+    processed = images.cover_image_process(upload=upload(data, name="big.jpg", content_type="image/jpeg"))
+    assert (processed.width, processed.height) == (1200, 600)
+    assert decoded_sizes and max(w for w, _ in decoded_sizes) <= 2400
+
+
+def test_jpeg_comments_icc_and_xmp_do_not_survive(ann, media_root):
+    picture = Image.new("RGB", (800, 420), (10, 200, 10))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", comment=b"SecretComment lat=38.7",
+                 icc_profile=b"SecretICC" * 20, xmp=b"<x:xmpmeta>SecretXMP</x:xmpmeta>")
+    source = buffer.getvalue()
+    assert b"SecretComment" in source and b"SecretICC" in source and b"SecretXMP" in source
+    event = _event(ann, image=upload(source, name="p.jpg", content_type="image/jpeg"))
+    stored = Path(media_root, event.image.name).read_bytes()
+    for secret in (b"SecretComment", b"SecretICC", b"SecretXMP"):
+        assert secret not in stored
+    with Image.open(io.BytesIO(stored)) as reopened:
+        assert "comment" not in reopened.info and "icc_profile" not in reopened.info
+        assert "xmp" not in reopened.info and not reopened.getexif()
+
+
+def test_png_text_chunks_do_not_survive(ann, media_root):
+    from PIL import PngImagePlugin
+
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("Comment", "SecretPlainText")  # tEXt
+    chunks.add_itxt("Description", "SecretInternational", lang="en")  # iTXt
+    chunks.add_text("Author", "SecretZipped", zip=True)  # zTXt
+    data = image_bytes("PNG", mode="RGBA", color=(5, 5, 5, 255), pnginfo=chunks)
+    assert b"SecretPlainText" in data and b"SecretInternational" in data
+    event = _event(ann, image=upload(data))
+    stored = Path(media_root, event.image.name).read_bytes()
+    for secret in (b"SecretPlainText", b"SecretInternational", b"SecretZipped", b"Comment", b"Author"):
+        assert secret not in stored
+    with Image.open(io.BytesIO(stored)) as reopened:
+        assert set(reopened.info) <= {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "progressive",
+                                      "progression"}
+
+
+def test_cover_uploads_past_the_limit_are_refused_and_the_form_is_kept(client, ann, media_root, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "cover_upload": (2, 3600)}
+    client.force_login(ann)
+    fields = {"name": "Lake Swimmers", "description": "Cold water."}
+    first = client.post("/communities/new/", {**fields, "image": upload(image_bytes("PNG"), name="a.png")})
+    assert first.status_code == 302
+    second = client.post("/communities/lake-swimmers/edit/", {**fields, "image": upload(image_bytes("JPEG"))})
+    assert second.status_code == 302
+    stored = Community.objects.get(slug="lake-swimmers").image.name
+    third = client.post("/communities/lake-swimmers/edit/", {
+        "name": "Lake Swimmers", "description": "Very cold water.", "image": upload(image_bytes("WEBP")),
+    })
+    page = third.content.decode()
+    assert third.status_code == 200
+    assert "Too many cover images: at most 2 every 60 minutes." in page and "try again in" in page
+    assert "Very cold water." in page  # what the member typed is still in the form
+    community = Community.objects.get(slug="lake-swimmers")
+    assert community.image.name == stored and community.description == "Cold water."
+    assert Path(media_root, stored).is_file()
+    # Saving without a new image still works inside the window.
+    fourth = client.post("/communities/lake-swimmers/edit/", {"name": "Lake Swimmers",
+                                                               "description": "Very cold water."})
+    assert fourth.status_code == 302
+    assert Community.objects.get(slug="lake-swimmers").description == "Very cold water."
+
+
+MEMORY_PROBE = """
+import re, sys
+import django
+django.setup()
+from django.core.files.uploadedfile import SimpleUploadedFile
+from elonara.images import cover_image_process
+
+def peak_mb():
+    # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's).
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) // 1024
+
+data = open(sys.argv[1], "rb").read()
+before = peak_mb()
+processed = cover_image_process(upload=SimpleUploadedFile("p.jpg", data, content_type="image/jpeg"))
+print(processed.width, processed.height, peak_mb() - before)
+"""
+
+
+def test_a_24_megapixel_jpeg_costs_a_fraction_of_its_decoded_size(tmp_path):
+    # 6000×4000 RGB is 72 MB decoded at full size (with its copies, ~130 MB more at peak); at 1/4
+    # scale 4.5 MB (~40 MB more at peak, with the encoder and plugins).
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (6000, 4000), (90, 140, 200)).save(photo, quality=80)
+    env = {**{k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
+           "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "REDIS_URL": "", "CELERY_BROKER_URL": "memory://"}
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(photo)], cwd=Path(__file__).resolve().parents[2],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    width, height, grown_mb = map(int, result.stdout.split())
+    assert (width, height) == (1200, 800)
+    assert grown_mb < 70, f"peak memory grew by {grown_mb} MB"  # ~130 MB when decoded at full size
+
