@@ -125,6 +125,7 @@ def build_data() -> dict[str, object]:
         events.append(es.event_create(host=owner, title=f"Event {i}", starts_at=start,
                                       ends_at=start + timedelta(hours=2), description="Bring friends.", venue="Café",
                                       community=community))
+    es.community_organizer_set(community=communities[0], actor=others[0], member=host, organizer=True)
     event = es.event_create(host=host, title="Ann's board games", starts_at=timezone.now() + timedelta(days=2),
                             ends_at=timezone.now() + timedelta(days=2, hours=3), description="", venue="Café",
                             community=communities[0])

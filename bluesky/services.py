@@ -200,9 +200,10 @@ def _member_profile_fill(*, member: Member, did: str, pds_url: str) -> None:
     if display_name and not member.display_name:
         changes["display_name"] = display_name[:100]
     if changes:
-        Member.objects.filter(pk=member.pk).update(**changes)
         for field, value in changes.items():
             setattr(member, field, value)
+        # Saved (not updated): the pages that show the member learn of it (post_save).
+        member.save(update_fields=list(changes))
 
 
 def _authorization_request_consume(row: OAuthAuthorizationRequest) -> None:

@@ -129,7 +129,7 @@ AUTH_USER_MODEL = "members.Member"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    CACHES = {"default": {"BACKEND": "core.cache.ReusingRedisCache", "LOCATION": REDIS_URL,
                           # An unreachable Redis fails in seconds instead of hanging a request.
                           "OPTIONS": {"socket_connect_timeout": 5}}}
     # Sessions read from Redis (written through to the database): one query less per signed-in page.

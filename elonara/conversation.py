@@ -106,6 +106,8 @@ def conversation_refresh_if_stale(*, conversation: EventConversation | None, now
     stale_before = now - timedelta(seconds=CONVERSATION_REFRESH_SECONDS)
     if conversation.fetched_at is not None and conversation.fetched_at > stale_before:
         return False
+    if conversation.refresh_requested_at is not None and conversation.refresh_requested_at >= stale_before:
+        return False  # already queued (the row comes from the cached event page, renewed by the claim)
     claimed = EventConversation.objects.filter(pk=conversation.pk).filter(
         Q(refresh_requested_at__isnull=True) | Q(refresh_requested_at__lt=stale_before)).update(
         refresh_requested_at=now)

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from elonara.page_cache import event_pages_changed
+
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
 
@@ -20,6 +22,26 @@ def cover_upload_to(instance: models.Model, filename: str) -> str:
     # The uploaded name is ignored: covers are re-encoded as JPEG under a random name, so
     # nothing the uploader chose (name, extension, metadata) reaches storage or URLs.
     return f"covers/{instance._meta.model_name}/{uuid.uuid4().hex}.jpg"
+
+
+class EventPageRowsQuerySet(models.QuerySet):
+    """`update()` sends no signal: the event pages showing the updated rows are renewed here (their
+    saves and deletes are seen by elonara.signals). One query for which events those are."""
+
+    event_field = "event_id"
+
+    def update(self, **kwargs):
+        event_ids = set(self.values_list(self.event_field, flat=True))
+        if (moved_to := kwargs.get("event")) is not None:
+            event_ids.add(moved_to.pk)
+        updated = super().update(**kwargs)
+        if updated:
+            event_pages_changed(event_ids)
+        return updated
+
+
+class EventQuerySet(EventPageRowsQuerySet):
+    event_field = "pk"
 
 
 class CoverImage(models.Model):
@@ -230,6 +252,8 @@ class Event(CoverImage, PublishedRecord):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = EventQuerySet.as_manager()
+
     class Meta:
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["starts_at"])]
@@ -272,6 +296,8 @@ class EventCohost(models.Model):
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     added_at = models.DateTimeField(auto_now_add=True)
 
+    objects = EventPageRowsQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_cohost")]
         ordering = ["added_at", "pk"]
@@ -296,6 +322,8 @@ class EventConversation(models.Model):
     # When a refresh was last queued: one per event per refresh period, whatever the page views.
     refresh_requested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
+
+    objects = EventPageRowsQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Conversation of {self.event}"
@@ -332,6 +360,8 @@ class RSVP(PublishedRecord):
     approved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = EventPageRowsQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_rsvp")]
         indexes = [models.Index(fields=["event", "status", "queued_at"], name="rsvp_event_line")]
@@ -362,6 +392,8 @@ class ExternalRSVP(models.Model):
     seq = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EventPageRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]

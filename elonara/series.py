@@ -18,6 +18,7 @@ from django.utils import timezone
 from elonara import publishing, recurrence, services
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import Community, Event, EventCohost, EventSeries, zone_named
+from elonara.page_cache import event_pages_changed
 from elonara.selectors import event_can_manage
 from members.models import Member
 
@@ -98,6 +99,7 @@ def _occurrence_create(*, series: EventSeries, instant: datetime, cohosts: list[
                   **{name: getattr(series, name) for name in TEMPLATE_FIELDS})
     event.save()
     EventCohost.objects.bulk_create([EventCohost(event=event, member_id=pk) for pk in cohosts])
+    event_pages_changed([event.pk])  # bulk_create sends no signal
     publishing.event_publish_queue(event=event)
     return event
 

@@ -11,8 +11,10 @@ from django.dispatch import receiver
 from bluesky.models import BlueskyIdentity
 from bluesky.services import did_linked
 from elonara.firehose import outside_answers_adopt
-from elonara.models import RSVP, Community, CommunityMembership, Event
+from elonara.models import RSVP, Community, CommunityMembership, Event, EventCohost, EventConversation, ExternalRSVP
+from elonara.page_cache import event_pages_changed
 from elonara.services import member_home_cache_clear, upcoming_events_changed
+from members.models import Member
 
 
 @receiver([post_save, post_delete], sender=Event)
@@ -52,3 +54,37 @@ def _event_changed(sender, instance, created, **kwargs) -> None:
 def _community_changed(sender, instance, created, **kwargs) -> None:
     if not created:
         _member_lists_changed(instance.memberships.values_list("member_id", flat=True))
+
+
+@receiver([post_save, post_delete], sender=Event)
+def _event_page_event_changed(sender, instance, **kwargs) -> None:
+    event_pages_changed([instance.pk])
+
+
+@receiver([post_save, post_delete], sender=RSVP)
+@receiver([post_save, post_delete], sender=ExternalRSVP)
+@receiver([post_save, post_delete], sender=EventCohost)
+@receiver([post_save, post_delete], sender=EventConversation)
+def _event_page_row_changed(sender, instance, **kwargs) -> None:
+    event_pages_changed([instance.event_id])
+
+
+# Saved on every login, and never shown on an event page.
+_MEMBER_FIELDS_NOT_SHOWN = frozenset({"last_login", "password"})
+
+
+@receiver(post_save, sender=Member)
+def _event_page_person_changed(sender, instance, created, update_fields=None, **kwargs) -> None:
+    # Hosts, co-hosts and attendees are shown by name (the host with an avatar).
+    if created or (update_fields is not None and set(update_fields) <= _MEMBER_FIELDS_NOT_SHOWN):
+        return
+    hosted = Event.objects.filter(host=instance).values_list("pk", flat=True)
+    cohosted = EventCohost.objects.filter(member=instance).values_list("event_id", flat=True)
+    answered = RSVP.objects.filter(member=instance).values_list("event_id", flat=True)
+    event_pages_changed([*hosted, *cohosted, *answered])
+
+
+@receiver(post_save, sender=Community)
+def _event_page_community_changed(sender, instance, created, **kwargs) -> None:
+    if not created:
+        event_pages_changed(instance.events.values_list("pk", flat=True))

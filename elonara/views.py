@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
-from elonara import cards, ical, publishing, recurrence, selectors, services
+from elonara import cards, event_page, ical, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
@@ -275,38 +275,29 @@ def event_edit(request, pk):
 
 
 def event_detail(request, pk):
-    event = get_object_or_404(Event.objects.select_related("host", "community", "series", "conversation"), pk=pk)
-    attendees = selectors.event_attendees(event=event)
+    # The part every viewer sees alike is cached per event (elonara.event_page); only the viewer's
+    # own answer, the host's tools and an invitation banner are worked out here.
+    page = event_page.event_page_get(event_id=pk)
+    if page is None:
+        raise Http404("No such event.")
+    event = page.event
     # Shown as last read; a stale one is refreshed by a worker (never on this request).
-    conversation_row = getattr(event, "conversation", None)
-    conversation_services.conversation_refresh_if_stale(conversation=conversation_row)
+    conversation_services.conversation_refresh_if_stale(conversation=getattr(event, "conversation", None))
     user = request.user
-    # The viewer's own answer is among the attendees: no query of its own.
-    rsvp = next((r for r in attendees if r.member_id == user.pk), None) if user.is_authenticated else None
-    grouped: dict[str, list] = {status: [] for status in RSVP.Status.values}
-    for attendee in attendees:
-        grouped[attendee.status].append(attendee)
+    rsvp = page.answers.get(user.pk) if user.is_authenticated else None
     is_host = user.is_authenticated and event.host_id == user.pk
-    cohosts = selectors.event_cohosts(event=event)
-    outside = selectors.event_outside_rsvps_by_status(event=event)
     context = {
         "event": event,
+        "page": page,
         "zone": event.zone,
         "is_host": is_host,
         # The same rule as selectors.event_can_manage, from the co-hosts already read for the page.
-        "can_manage": is_host or any(c.pk == user.pk for c in cohosts),
-        "cohosts": cohosts,
-        "seats_taken": selectors.event_seats_taken(event=event) if event.capacity else None,
+        "can_manage": is_host or user.pk in page.cohost_ids,
         "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
-        "attendees": grouped,
-        "outside_rsvps": outside,
-        # The firehose keeps at most this many per event (elonara.firehose): say so when full.
-        "outside_rsvps_full": sum(map(len, outside.values())) >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
-        "outside_rsvps_cap": settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
         "card": cards.event_link_card(event=event, with_image_bytes=False),
-        "conversation": conversation_row,
+        "conversation": getattr(event, "conversation", None),
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.

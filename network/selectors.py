@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from heapq import merge
+from typing import TypeVar
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -44,7 +45,10 @@ class UpcomingItem:
     event: Event | NetworkEvent
 
 
-def _text_filter(queryset: QuerySet, q: str, *, title: str) -> QuerySet:
+Rows = TypeVar("Rows", bound=QuerySet)
+
+
+def _text_filter(queryset: Rows, q: str, *, title: str) -> Rows:
     if not q:
         return queryset
     if connection.vendor == "postgresql":

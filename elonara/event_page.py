@@ -1,0 +1,94 @@
+"""The event page's part that is the same for every viewer, built once per change and cached:
+the event with its host, community, series and conversation, the answers, the co-hosts, the seats
+taken, and the HTML of the facts, the attendee lists and the replies. The view adds only what
+depends on the viewer (their answer, the host's tools, an invitation banner) and the cover image
+(whose address may be signed and expire).
+
+Kept under a version renewed after every change that shows here (elonara.page_cache: saves and
+deletes through elonara.signals, `update()` through the models' querysets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from elonara import selectors
+from elonara.models import RSVP, Event
+from elonara.page_cache import (
+    EVENT_PAGE_CACHE_SECONDS,
+    EVENT_PAGE_VERSION_SECONDS,
+    event_page_key,
+    event_page_version_key,
+    event_page_version_new,
+)
+from members.models import Member
+
+
+@dataclass
+class EventPage:
+    event: Event
+    cohosts: list[Member]
+    # Every member's answer by member id: the viewer's own is looked up here, with no query.
+    answers: dict[int, RSVP]
+    facts_html: SafeString
+    about_html: SafeString
+    replies_html: SafeString
+
+    @property
+    def cohost_ids(self) -> set[int]:
+        return {c.pk for c in self.cohosts}
+
+
+def event_page_get(*, event_id: int) -> EventPage | None:
+    """The event's page part, from the cache when its version is current (one round trip), else
+    built from the database (four queries, five with seats) and cached. None: no such event."""
+    key, version_key = event_page_key(event_id), event_page_version_key(event_id)
+    found = cache.get_many([key, version_key])
+    version = found.get(version_key)
+    cached = found.get(key)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    if version is None:
+        # First view since the version expired: whichever process adds it first sets it for all.
+        cache.add(version_key, event_page_version_new(), EVENT_PAGE_VERSION_SECONDS)
+        version = cache.get(version_key)
+    page = _event_page_build(event_id=event_id)
+    if page is not None and version is not None:
+        cache.set(key, (version, page), EVENT_PAGE_CACHE_SECONDS)
+    return page
+
+
+def _event_page_build(*, event_id: int) -> EventPage | None:
+    event = (Event.objects.select_related("host", "community", "series", "conversation")
+             .filter(pk=event_id).first())
+    if event is None:
+        return None
+    attendees = selectors.event_attendees(event=event)
+    grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
+    for attendee in attendees:
+        grouped[attendee.status].append(attendee)
+    cohosts = selectors.event_cohosts(event=event)
+    outside = selectors.event_outside_rsvps_by_status(event=event)
+    conversation = getattr(event, "conversation", None)
+    context = {
+        "event": event,
+        "cohosts": cohosts,
+        "seats_taken": selectors.event_seats_taken(event=event) if event.capacity else None,
+        "attendees": grouped,
+        "outside_rsvps": outside,
+        # The firehose keeps at most this many per event (elonara.firehose): say so when full.
+        "outside_rsvps_full": sum(map(len, outside.values())) >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
+        "outside_rsvps_cap": settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
+        "conversation": conversation,
+    }
+    return EventPage(
+        event=event, cohosts=cohosts, answers={a.member_id: a for a in attendees},
+        facts_html=render_to_string("elonara/_event_facts.html", context),
+        about_html=render_to_string("elonara/_event_about.html", context),
+        replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
+    )
