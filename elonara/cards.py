@@ -90,8 +90,11 @@ def event_link_card(*, event: Event, with_image_bytes: bool = True) -> LinkCard:
     )
 
 
-def community_link_card(*, community: Community, with_image_bytes: bool = True) -> LinkCard:
-    members = community.memberships.count()
+def community_link_card(*, community: Community, with_image_bytes: bool = True, members: int | None = None
+                        ) -> LinkCard:
+    """`members`: the member count when the caller has it (else one query)."""
+    if members is None:
+        members = community.memberships.count()
     parts = [
         _one_line(community.description, SNIPPET_MAX) if community.description.strip() else "A community on Elonara",
         f"{members} member{'s' if members != 1 else ''}",

@@ -13,19 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from elonara import selectors
 from elonara.models import RSVP, Event
-from elonara.page_cache import (
-    EVENT_PAGE_CACHE_SECONDS,
-    EVENT_PAGE_VERSION_SECONDS,
-    event_page_key,
-    event_page_version_key,
-    event_page_version_new,
-)
+from elonara.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from members.models import Member
 
 
@@ -45,22 +38,9 @@ class EventPage:
 
 
 def event_page_get(*, event_id: int) -> EventPage | None:
-    """The event's page part, from the cache when its version is current (one round trip), else
-    built from the database (four queries, five with seats) and cached. None: no such event."""
-    key, version_key = event_page_key(event_id), event_page_version_key(event_id)
-    found = cache.get_many([key, version_key])
-    version = found.get(version_key)
-    cached = found.get(key)
-    if version is not None and cached is not None and cached[0] == version:
-        return cached[1]
-    if version is None:
-        # First view since the version expired: whichever process adds it first sets it for all.
-        cache.add(version_key, event_page_version_new(), EVENT_PAGE_VERSION_SECONDS)
-        version = cache.get(version_key)
-    page = _event_page_build(event_id=event_id)
-    if page is not None and version is not None:
-        cache.set(key, (version, page), EVENT_PAGE_CACHE_SECONDS)
-    return page
+    """The event's page part, from the cache when current (one round trip), else built from the
+    database (four queries, five with seats) and cached. None: no such event."""
+    return page_part_get("event", event_id, lambda: (_event_page_build(event_id=event_id), PAGE_CACHE_SECONDS))
 
 
 def _event_page_build(*, event_id: int) -> EventPage | None:

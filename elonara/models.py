@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.page_cache import event_pages_changed
+from elonara.page_cache import pages_changed
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
@@ -24,24 +24,33 @@ def cover_upload_to(instance: models.Model, filename: str) -> str:
     return f"covers/{instance._meta.model_name}/{uuid.uuid4().hex}.jpg"
 
 
-class EventPageRowsQuerySet(models.QuerySet):
-    """`update()` sends no signal: the event pages showing the updated rows are renewed here (their
-    saves and deletes are seen by elonara.signals). One query for which events those are."""
+class PageRowsQuerySet(models.QuerySet):
+    """`update()` sends no signal: the cached page parts showing the updated rows are renewed here
+    (their saves and deletes are seen by elonara.signals). One query for which pages those are."""
 
-    event_field = "event_id"
+    # (page kind, the field naming the page's object): by default, the event of an answer, a co-host...
+    page_fields: tuple[tuple[str, str], ...] = (("event", "event_id"),)
 
     def update(self, **kwargs):
-        event_ids = set(self.values_list(self.event_field, flat=True))
-        if (moved_to := kwargs.get("event")) is not None:
-            event_ids.add(moved_to.pk)
+        fields = [field for _kind, field in self.page_fields]
+        rows = list(self.values_list(*fields))
         updated = super().update(**kwargs)
         if updated:
-            event_pages_changed(event_ids)
+            for i, (kind, field) in enumerate(self.page_fields):
+                ids = {row[i] for row in rows}
+                moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
+                if field != "pk" and moved_to is not None:  # moved to another event or community
+                    ids.add(getattr(moved_to, "pk", moved_to))
+                pages_changed(kind, ids)
         return updated
 
 
-class EventQuerySet(EventPageRowsQuerySet):
-    event_field = "pk"
+class EventQuerySet(PageRowsQuerySet):
+    page_fields = (("event", "pk"), ("community", "community_id"))
+
+
+class MembershipQuerySet(PageRowsQuerySet):
+    page_fields = (("community", "community_id"),)
 
 
 class CoverImage(models.Model):
@@ -88,6 +97,8 @@ class CommunityMembership(models.Model):
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["community", "member"], name="unique_community_member")]
@@ -253,6 +264,7 @@ class Event(CoverImage, PublishedRecord):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = EventQuerySet.as_manager()
+    community_id_read: int | None = None  # not a field: see from_db
 
     class Meta:
         ordering = ["starts_at"]
@@ -269,6 +281,14 @@ class Event(CoverImage, PublishedRecord):
 
     def get_absolute_url(self) -> str:
         return reverse("event-detail", kwargs={"pk": self.pk})
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        event = super().from_db(db, field_names, values)
+        # The community it was read with: when a save moves it, that community's page changes too
+        # (elonara.signals).
+        event.community_id_read = event.__dict__.get("community_id")
+        return event
 
     @property
     def zone(self) -> ZoneInfo:
@@ -296,7 +316,7 @@ class EventCohost(models.Model):
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     added_at = models.DateTimeField(auto_now_add=True)
 
-    objects = EventPageRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_cohost")]
@@ -323,7 +343,7 @@ class EventConversation(models.Model):
     refresh_requested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
 
-    objects = EventPageRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Conversation of {self.event}"
@@ -360,7 +380,7 @@ class RSVP(PublishedRecord):
     approved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = EventPageRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_rsvp")]
@@ -393,7 +413,7 @@ class ExternalRSVP(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = EventPageRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]

@@ -12,7 +12,7 @@ from bluesky.models import BlueskyIdentity
 from bluesky.services import did_linked
 from elonara.firehose import outside_answers_adopt
 from elonara.models import RSVP, Community, CommunityMembership, Event, EventCohost, EventConversation, ExternalRSVP
-from elonara.page_cache import event_pages_changed
+from elonara.page_cache import community_pages_changed, event_pages_changed
 from elonara.services import member_home_cache_clear, upcoming_events_changed
 from members.models import Member
 
@@ -59,6 +59,19 @@ def _community_changed(sender, instance, created, **kwargs) -> None:
 @receiver([post_save, post_delete], sender=Event)
 def _event_page_event_changed(sender, instance, **kwargs) -> None:
     event_pages_changed([instance.pk])
+    # Listed on its community's page (and on the one it left, when moved).
+    community_pages_changed([instance.community_id, instance.community_id_read])
+    instance.community_id_read = instance.community_id  # for this instance's next save
+
+
+@receiver([post_save, post_delete], sender=Community)
+def _community_page_changed(sender, instance, **kwargs) -> None:
+    community_pages_changed([instance.pk])
+
+
+@receiver([post_save, post_delete], sender=CommunityMembership)
+def _community_page_membership_changed(sender, instance, **kwargs) -> None:
+    community_pages_changed([instance.community_id])
 
 
 @receiver([post_save, post_delete], sender=RSVP)
@@ -69,19 +82,20 @@ def _event_page_row_changed(sender, instance, **kwargs) -> None:
     event_pages_changed([instance.event_id])
 
 
-# Saved on every login, and never shown on an event page.
+# Saved on every login, and never shown on an event or community page.
 _MEMBER_FIELDS_NOT_SHOWN = frozenset({"last_login", "password"})
 
 
 @receiver(post_save, sender=Member)
 def _event_page_person_changed(sender, instance, created, update_fields=None, **kwargs) -> None:
-    # Hosts, co-hosts and attendees are shown by name (the host with an avatar).
+    # Hosts, co-hosts, attendees and community members are shown by name (some with an avatar).
     if created or (update_fields is not None and set(update_fields) <= _MEMBER_FIELDS_NOT_SHOWN):
         return
     hosted = Event.objects.filter(host=instance).values_list("pk", flat=True)
     cohosted = EventCohost.objects.filter(member=instance).values_list("event_id", flat=True)
     answered = RSVP.objects.filter(member=instance).values_list("event_id", flat=True)
     event_pages_changed([*hosted, *cohosted, *answered])
+    community_pages_changed(CommunityMembership.objects.filter(member=instance).values_list("community_id", flat=True))
 
 
 @receiver(post_save, sender=Community)

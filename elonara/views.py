@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
-from elonara import cards, event_page, ical, publishing, recurrence, selectors, services
+from elonara import cards, community_page, event_page, ical, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
@@ -94,16 +94,19 @@ def community_edit(request, slug):
 
 
 def community_detail(request, slug):
-    community = get_object_or_404(Community, slug=slug)
-    membership = selectors.community_membership_for(community=community, member=request.user)
+    # The part every viewer sees alike is cached per community (elonara.community_page).
+    page = community_page.community_page_get(slug=slug)
+    if page is None:
+        raise Http404("No such community.")
+    community = page.community
+    membership = page.memberships.get(request.user.pk) if request.user.is_authenticated else None
     context = {
         "community": community,
+        "page": page,
         "membership": membership,
         "is_host": bool(membership and membership.role == "host"),
-        "memberships": selectors.community_members(community=community),
-        "events": selectors.event_list_for_community(community=community),
-        "card": cards.community_link_card(community=community, with_image_bytes=False),
-        "calendar_url": cards.absolute_url(reverse("community-calendar", args=[community.slug])),
+        "card": cards.community_link_card(community=community, with_image_bytes=False, members=page.member_count),
+        "calendar_url": page.calendar_url,
     }
     return render(request, "elonara/community_detail.html", context)
 

@@ -23,10 +23,13 @@ register = template.Library()
 
 
 @register.inclusion_tag("invitations/_host_tools.html", takes_context=True)
-def invitation_host_tools(context, target):
+def invitation_host_tools(context, target, can_invite=None):
+    """`can_invite`: whether the viewer may invite to it, when the page knows already (else a query)."""
     user = context["request"].user
     invite_url = ""
-    if user.is_authenticated and targets.target_is_hosted_by(target, member=user):
+    if can_invite is None:
+        can_invite = user.is_authenticated and targets.target_is_hosted_by(target, member=user)
+    if can_invite:
         invite_url = reverse("invitations:picker", args=[targets.target_kind(target), target.pk])
     share_url = "https://bsky.app/intent/compose?" + urlencode({"text": targets.target_share_text(target)})
     return {"invite_url": invite_url, "share_url": share_url}

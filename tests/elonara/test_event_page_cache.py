@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from elonara import services
 from elonara.models import RSVP, EventConversation, ExternalRSVP
-from elonara.page_cache import event_page_key, event_page_version_key
+from elonara.page_cache import page_key, page_version_key
 from members.models import Member
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_every_change_shows_at_once(event, django_capture_on_commit_callbacks):
     bob.save()
     assert "<li>Bobby</li>" in _page(visitor, event)
     bob.save(update_fields=["last_login"])  # every login: shown nowhere, renews nothing
-    assert cache.get(event_page_key(event.pk)) is not None
+    assert cache.get(page_key("event", event.pk)) is not None
 
     services.community_update(community=event.community, editor=event.host, name="Dice club")
     assert ">Dice club</a>" in _page(visitor, event)
@@ -105,8 +105,8 @@ def test_a_copy_built_before_a_commit_is_never_served_after_it(event, django_cap
     bob = Member.objects.create_user(username="bob", password="pw-long-enough-123", display_name="Bob")
     with django_capture_on_commit_callbacks(execute=True):
         services.rsvp_set(event=event, member=bob, status="going")
-        seen_during_the_transaction = cache.get(event_page_version_key(event.pk))
-    cache.set(event_page_key(event.pk), (seen_during_the_transaction, stale))  # the late store
+        seen_during_the_transaction = cache.get(page_version_key("event", event.pk))
+    cache.set(page_key("event", event.pk), (seen_during_the_transaction, stale))  # the late store
     assert "<li>Bob</li>" in _page(visitor, event)
 
 
@@ -117,3 +117,59 @@ def test_a_deleted_event_is_gone(event):
     RSVP.objects.filter(event_id=pk).delete()
     event.delete()
     assert visitor.get(f"/events/{pk}/").status_code == 404
+
+
+def _community_page(client: Client, community) -> str:
+    response = client.get(community.get_absolute_url())
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_warm_community_page_reads_nothing_but_the_viewer(event, django_assert_num_queries, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    community = event.community
+    visitor, ann = Client(), Client()
+    ann.force_login(event.host)
+    _community_page(visitor, community), _community_page(ann, community)
+    with django_assert_num_queries(0):
+        assert "Board games" in _community_page(visitor, community)
+    with django_assert_num_queries(2):  # the session and the member: their membership is in the cached part
+        assert "You organize this community" in _community_page(ann, community)
+
+
+def test_every_change_shows_on_the_community_page(event):
+    community, visitor = event.community, Client()
+    _community_page(visitor, community)
+    bob = Member.objects.create_user(username="bob", password="pw-long-enough-123", display_name="Bob")
+    services.community_join(community=community, member=bob)
+    page = _community_page(visitor, community)
+    assert "2 members" in page and "<span>Bob</span>" in page
+    services.community_organizer_set(community=community, actor=event.host, member=bob, organizer=True)
+    assert ">Bob</a>" in _community_page(visitor, community).split('id="organizers"')[1].split("</p>")[0]
+    bob.display_name = "Bobby"
+    bob.save()
+    assert "<span>Bobby</span>" in _community_page(visitor, community)
+    services.community_update(community=community, editor=event.host, description="Dice on Thursdays.")
+    assert "Dice on Thursdays." in _community_page(visitor, community)
+
+    services.rsvp_set(event=event, member=bob, status="going")
+    services.event_recount(event_id=event.pk)  # the worker's update() of the counts
+    assert "1 going" in _community_page(visitor, community)
+    start = timezone.now() + timedelta(days=5)
+    picnic = services.event_create(host=event.host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                                   venue="Park", community=community)
+    assert "Picnic" in _community_page(visitor, community)
+    services.event_update(event=picnic, editor=event.host, community=None)  # moved out of the community
+    assert "Picnic" not in _community_page(visitor, community)
+    services.community_leave(community=community, member=bob)
+    assert "<span>Bobby</span>" not in _community_page(visitor, community)
+
+
+def test_the_community_page_is_kept_no_longer_than_its_first_event_lasts(event):
+    from elonara.community_page import _community_page_build
+
+    services.event_update(event=event, editor=event.host, starts_at=timezone.now() - timedelta(hours=1),
+                          ends_at=timezone.now() + timedelta(seconds=30))
+    page, seconds = _community_page_build(community_id=event.community_id)
+    assert page is not None and "Board games" in page.body_html
+    assert 0 < seconds <= 31

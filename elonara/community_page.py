@@ -1,0 +1,84 @@
+"""The community page's part that is the same for every viewer, built once per change and cached
+(elonara.page_cache): the community, its members, its upcoming events and the HTML of the
+organizers line and of the page's body. The view adds the viewer's membership, the join/leave
+actions, the organizer's tools, an invitation banner and the cover image (whose address may be
+signed and expire).
+
+Renewed by every change that shows here (elonara.signals, the models' querysets), and kept no
+longer than until the first listed event ends (it then leaves "Upcoming events").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from elonara import cards, selectors
+from elonara.models import Community, CommunityMembership
+from elonara.page_cache import PAGE_CACHE_SECONDS, page_part_get
+
+
+@dataclass
+class CommunityPage:
+    community: Community
+    # Every membership by member id: the viewer's own is looked up here, with no query.
+    memberships: dict[int, CommunityMembership]
+    calendar_url: str
+    organizers_html: SafeString
+    body_html: SafeString
+
+    @property
+    def member_count(self) -> int:
+        return len(self.memberships)
+
+
+# slug -> id, per process: the page part is kept by id (what changes know), and a slug rarely
+# changes. Checked against the part's own slug, so a renamed, deleted or reused slug is read again.
+_community_ids: dict[str, int] = {}
+_COMMUNITY_IDS_MAX = 10_000
+
+
+def community_page_get(*, slug: str) -> CommunityPage | None:
+    """The community's page part, from the cache when current (one round trip), else built from
+    the database (three queries) and cached. None: no such community."""
+    known = _community_ids.get(slug)
+    if known is not None:
+        page = _community_page_get(community_id=known)
+        if page is not None and page.community.slug == slug:
+            return page
+        del _community_ids[slug]
+    found = Community.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if found is None:
+        return None
+    if len(_community_ids) >= _COMMUNITY_IDS_MAX:
+        _community_ids.clear()
+    _community_ids[slug] = found
+    return _community_page_get(community_id=found)
+
+
+def _community_page_get(*, community_id: int) -> CommunityPage | None:
+    return page_part_get("community", community_id, lambda: _community_page_build(community_id=community_id))
+
+
+def _community_page_build(*, community_id: int) -> tuple[CommunityPage | None, int]:
+    community = Community.objects.filter(pk=community_id).first()
+    if community is None:
+        return None, 0
+    memberships = list(selectors.community_members(community=community))
+    events = list(selectors.event_list_for_community(community=community))
+    calendar_url = cards.absolute_url(reverse("community-calendar", args=[community.slug]))
+    context = {"community": community, "memberships": memberships, "events": events, "calendar_url": calendar_url}
+    page = CommunityPage(
+        community=community, memberships={m.member_id: m for m in memberships}, calendar_url=calendar_url,
+        organizers_html=render_to_string("elonara/_community_organizers.html", context),
+        body_html=render_to_string("elonara/_community_body.html", context),
+    )
+    # True until the first listed event ends and leaves "Upcoming events" (or a change renews it).
+    seconds = PAGE_CACHE_SECONDS
+    if events:
+        seconds = min(seconds, int((min(e.ends_at for e in events) - timezone.now()).total_seconds()) + 1)
+    return page, seconds
