@@ -230,6 +230,8 @@ def main() -> None:
             host, guest, ev = data["host"], data["guest"], data["event"]
             pages = [
                 ("bare view (floor)", "/bench/bare/", {}),
+                # Not a page: what a signed-in request costs before any page (session, member).
+                ("bare view, signed in", "/bench/bare/", guest),
                 ("home, visitor", "/", {}),
                 ("home, member", "/", guest),
                 ("event, host", f"/events/{ev}/", host),

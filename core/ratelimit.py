@@ -59,18 +59,25 @@ def rate_limit_hit(*, limit: Limit, keys: list[str], now: float | None = None) -
     now = time.time() if now is None else now
     window = int(now // limit.per_seconds)
     retry_after = int((window + 1) * limit.per_seconds - now) + 1
-    over = False
-    for key in keys:
-        cache_key = f"rl:{limit.name}:{key}:{window}"
-        cache.add(cache_key, 0, limit.per_seconds + 60)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, limit.per_seconds + 60)
-            count = 1
-        over = over or count > limit.count
-    if over:
+    counts = _counters_add([f"rl:{limit.name}:{key}:{window}" for key in keys], limit.per_seconds + 60)
+    if any(count > limit.count for count in counts):
         raise RateLimitedError(limit=limit, retry_after=retry_after)
+
+
+def _counters_add(cache_keys: list[str], timeout: int) -> list[int]:
+    # Redis (core.cache) counts every key in one round trip; other caches one key at a time.
+    counters_add = getattr(cache, "counters_add", None)
+    if counters_add is not None:
+        return counters_add(cache_keys, timeout)
+    counts = []
+    for cache_key in cache_keys:
+        cache.add(cache_key, 0, timeout)
+        try:
+            counts.append(cache.incr(cache_key))
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout)
+            counts.append(1)
+    return counts
 
 
 def rate_limit_check(*, limit: Limit, keys: list[str], now: float | None = None) -> None:
