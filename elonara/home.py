@@ -2,14 +2,17 @@
 communities, Bluesky invitations. Its own module: it reads every app's selectors, and none of
 them may read back (no import cycle).
 
-Cached per member (`elonara.selectors.member_home_cache_key`, MEMBER_HOME_CACHE_SECONDS).
+Rendered and cached per member (`elonara.selectors.member_home_cache_key`, MEMBER_HOME_CACHE_SECONDS):
+the side holds links only, no form, so its HTML is the same in every session of the member.
 """
 
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from elonara.models import RSVP, Community
 from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, member_home_cache_key
@@ -18,35 +21,44 @@ from members.models import Member
 from network.models import NetworkRSVP
 
 
+def member_home_side(*, member: Member) -> SafeString:
+    """The HTML of the member's side of the home page: their plans, communities and Bluesky
+    invitations. Four narrow queries and a render, or none when it is in the cache."""
+    key = member_home_cache_key(member.pk)
+    html = cache.get(key)
+    if html is None:
+        lists = member_home_lists(member=member)
+        html = render_to_string("elonara/_home_side.html", {
+            "my_rsvps": lists["plans"], "my_communities": lists["communities"], "my_invitations": lists["invitations"]})
+        cache.set(key, html, MEMBER_HOME_CACHE_SECONDS)
+    return html
+
+
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
     """{"plans": [{url, title, status, other_app}], "communities": [{url, name}], "invitations":
     [{url, title, host, status, token}]}: four narrow queries (plans here, plans in other apps'
-    events, communities, invitations), or none when the member's lists are in the cache."""
-    key = member_home_cache_key(member.pk)
-    lists = cache.get(key)
-    if lists is None:
-        status_label = dict(RSVP.Status.choices)
-        now = timezone.now()
-        plans = (RSVP.objects.filter(member=member, event__ends_at__gte=now)
-                 .order_by("event__starts_at").values_list("event_id", "event__title", "status", "event__starts_at"))
-        # Answers to events of other apps (network.models) are plans too.
-        network_plans = (NetworkRSVP.objects.filter(member=member, event__ends_at__gte=now)
-                         .order_by("event__starts_at")
-                         .values_list("event__uri", "event__name", "status", "event__starts_at"))
-        communities = (Community.objects.filter(memberships__member=member).order_by("name")
-                       .values_list("slug", "name"))
-        rows = [(starts, reverse("event-detail", args=[pk]), title, status_label[status], False)
-                for pk, title, status, starts in plans]
-        for uri, name, status, starts in network_plans:
-            did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
-            rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True))
-        rows.sort(key=lambda row: row[0])
-        lists = {
-            "plans": [{"url": url, "title": title, "status": status, "other_app": other}
-                      for _starts, url, title, status, other in rows],
-            "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
-                            for slug, name in communities],
-            "invitations": invitation_list_for_home(member=member),
-        }
-        cache.set(key, lists, MEMBER_HOME_CACHE_SECONDS)
-    return lists
+    events, communities, invitations)."""
+    status_label = dict(RSVP.Status.choices)
+    now = timezone.now()
+    plans = (RSVP.objects.filter(member=member, event__ends_at__gte=now)
+             .order_by("event__starts_at").values_list("event_id", "event__title", "status", "event__starts_at"))
+    # Answers to events of other apps (network.models) are plans too.
+    network_plans = (NetworkRSVP.objects.filter(member=member, event__ends_at__gte=now)
+                     .order_by("event__starts_at")
+                     .values_list("event__uri", "event__name", "status", "event__starts_at"))
+    communities = (Community.objects.filter(memberships__member=member).order_by("name")
+                   .values_list("slug", "name"))
+    rows = [(starts, reverse("event-detail", args=[pk]), title, status_label[status], False)
+            for pk, title, status, starts in plans]
+    for uri, name, status, starts in network_plans:
+        did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
+        rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True))
+    rows.sort(key=lambda row: row[0])
+    return {
+        "plans": [{"url": url, "title": title, "status": status, "other_app": other}
+                  for _starts, url, title, status, other in rows],
+        "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
+                        for slug, name in communities],
+        "invitations": invitation_list_for_home(member=member),
+    }
+

@@ -24,7 +24,7 @@ from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
-from elonara.home import member_home_lists
+from elonara.home import member_home_side
 from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from members.models import Member
@@ -46,10 +46,8 @@ def home(request):
     context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
                "upcoming_ttl": UPCOMING_CACHE_SECONDS}
     if request.user.is_authenticated:
-        # Evaluated here (plain rows, cached per member), not lazily from the template's conditions.
-        lists = member_home_lists(member=request.user)
-        context["my_rsvps"], context["my_communities"] = lists["plans"], lists["communities"]
-        context["my_invitations"] = lists["invitations"]
+        # Rendered once and cached per member (plain rows, links only), not from the template's conditions.
+        context["member_side"] = member_home_side(member=request.user)
     response = render(request, "elonara/home.html", context)
     if plain_visitor:
         cache.set(ANONYMOUS_HOME_CACHE_KEY, response.content, UPCOMING_CACHE_SECONDS)
