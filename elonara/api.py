@@ -6,6 +6,7 @@ co-hosts see the waiting list and the requests and answer them; only the host ad
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from elonara import recurrence, selectors, services
 from elonara import series as series_services
 from elonara.models import RSVP, Event, EventSeries
+from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_SECONDS, page_part_get
 from members.models import Member
 from members.requests import MemberApiRequest
 
@@ -63,6 +65,13 @@ class EventListView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.event_list_upcoming_for_api()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The same for every reader: cached per address (page, limit; the links in it are absolute).
+        address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:24]
+        data = page_part_get(EVENT_LISTS, 0, lambda: (super(EventListView, self).list(request).data,
+                                                      EVENT_LISTS_SECONDS), part=f"v1:{address}")
+        return Response(data)
+
 
 class LegacyEventListView(APIView):
     """GET /api/events/ (unversioned, as before versions): the first 100 upcoming events as
@@ -72,8 +81,11 @@ class LegacyEventListView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        events = selectors.event_list_upcoming_for_api().order_by("starts_at", "id")[:100]
-        return Response({"events": EventSerializer(events, many=True).data})
+        def build() -> tuple[dict[str, Any], int]:
+            events = selectors.event_list_upcoming_for_api().order_by("starts_at", "id")[:100]
+            return {"events": EventSerializer(events, many=True).data}, EVENT_LISTS_SECONDS
+
+        return Response(page_part_get(EVENT_LISTS, 0, build, part="legacy"))
 
 
 class RsvpSerializer(serializers.Serializer):

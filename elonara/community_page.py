@@ -10,14 +10,17 @@ longer than until the first listed event ends (it then leaves "Upcoming events")
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from elonara import cards, selectors
+from elonara import cards, ical, selectors
 from elonara.models import Community, CommunityMembership
 from elonara.page_cache import PAGE_CACHE_SECONDS, page_part_get
 
@@ -35,6 +38,27 @@ class CommunityPage:
     def member_count(self) -> int:
         return len(self.memberships)
 
+    @property
+    def slug(self) -> str:
+        return self.community.slug
+
+
+@dataclass(frozen=True)
+class CalendarFile:
+    slug: str
+    body: bytes
+    # Of the body itself: unchanged content answers 304 to a calendar app that has it.
+    etag: str
+    last_modified: int | None  # the newest event change, in whole seconds as the header carries them
+
+
+class Slugged(Protocol):
+    @property
+    def slug(self) -> str: ...
+
+
+SluggedPart = TypeVar("SluggedPart", bound=Slugged)
+
 
 # slug -> id, per process: the page part is kept by id (what changes know), and a slug rarely
 # changes. Checked against the part's own slug, so a renamed, deleted or reused slug is read again.
@@ -45,11 +69,22 @@ _COMMUNITY_IDS_MAX = 10_000
 def community_page_get(*, slug: str) -> CommunityPage | None:
     """The community's page part, from the cache when current (one round trip), else built from
     the database (three queries) and cached. None: no such community."""
+    return _by_slug(slug, lambda pk: page_part_get("community", pk, lambda: _community_page_build(community_id=pk)))
+
+
+def community_calendar_get(*, slug: str) -> CalendarFile | None:
+    """The community's public calendar file, renewed with its page (any change to the community or
+    its events), and kept no longer than until its oldest event leaves the feed's window."""
+    return _by_slug(slug, lambda pk: page_part_get("community", pk, lambda: _community_calendar_build(community_id=pk),
+                                                   part="ics"))
+
+
+def _by_slug(slug: str, get: Callable[[int], SluggedPart | None]) -> SluggedPart | None:
     known = _community_ids.get(slug)
     if known is not None:
-        page = _community_page_get(community_id=known)
-        if page is not None and page.community.slug == slug:
-            return page
+        found_part = get(known)
+        if found_part is not None and found_part.slug == slug:
+            return found_part
         del _community_ids[slug]
     found = Community.objects.filter(slug=slug).values_list("pk", flat=True).first()
     if found is None:
@@ -57,11 +92,25 @@ def community_page_get(*, slug: str) -> CommunityPage | None:
     if len(_community_ids) >= _COMMUNITY_IDS_MAX:
         _community_ids.clear()
     _community_ids[slug] = found
-    return _community_page_get(community_id=found)
+    return get(found)
 
 
-def _community_page_get(*, community_id: int) -> CommunityPage | None:
-    return page_part_get("community", community_id, lambda: _community_page_build(community_id=community_id))
+def _community_calendar_build(*, community_id: int) -> tuple[CalendarFile | None, int]:
+    community = Community.objects.filter(pk=community_id).first()
+    if community is None:
+        return None, 0
+    events = list(selectors.event_list_for_community_calendar(community=community))
+    body = ical.community_feed_ics(community=community, events=events)
+    last_change = max((e.updated_at for e in events), default=None)
+    seconds = PAGE_CACHE_SECONDS
+    if events:
+        # The oldest event leaves the feed's window then (and a later one may come in).
+        leaves = min(e.ends_at for e in events) + selectors.CALENDAR_FEED_PAST
+        seconds = min(seconds, int((leaves - timezone.now()).total_seconds()) + 1)
+    return CalendarFile(
+        slug=community.slug, body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+        last_modified=int(last_change.timestamp()) if last_change else None,
+    ), seconds
 
 
 def _community_page_build(*, community_id: int) -> tuple[CommunityPage | None, int]:

@@ -10,33 +10,58 @@ instead would let such a late store outlive the change).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 # How long a part and its version are kept at most: a bound on memory, not on truth.
 PAGE_CACHE_SECONDS = 3600
 PAGE_VERSION_SECONDS = 24 * 3600
+# The API's lists of upcoming events: one version for all of them, renewed with any event's page.
+EVENT_LISTS = "event-lists"
+# An event that ends leaves the upcoming lists within this time (no change renews them then).
+EVENT_LISTS_SECONDS = 60
 
 Part = TypeVar("Part")
 
 
-def page_key(kind: str, pk: int) -> str:
-    return f"page:{kind}:{pk}"
+def page_key(kind: str, pk: int, part: str = "") -> str:
+    return f"page:{_release()}:{kind}:{pk}:{part}"
+
+
+@functools.cache
+def _release() -> str:
+    """What the cached parts were made with: the site's address and the code and templates that
+    build them. A deployment that changes any of them reads none of the old parts (their HTML,
+    their pickled rows) and builds new ones."""
+    apps = Path(__file__).resolve().parent.parent
+    sources = [*sorted((apps / "templates" / "elonara").glob("*.html")),
+               *(apps / name for name in ("elonara/models.py", "members/models.py", "elonara/event_page.py",
+                                          "elonara/community_page.py", "elonara/ical.py", "elonara/cards.py"))]
+    digest = hashlib.sha256(f"{settings.ELONARA_PUBLIC_URL}|{settings.MEDIA_URL}".encode())
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def page_version_key(kind: str, pk: int) -> str:
     return f"page-version:{kind}:{pk}"
 
 
-def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int]]) -> Part | None:
+def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int]], *, part: str = ""
+                  ) -> Part | None:
     """The cached part when its version is current (one round trip), else `build()`: the part (None
-    when the object does not exist) and how many seconds it stays true without a change."""
-    key, version_key = page_key(kind, pk), page_version_key(kind, pk)
+    when the object does not exist) and how many seconds it stays true without a change. `part`
+    names another part renewed with the same version (the community's calendar beside its page)."""
+    key, version_key = page_key(kind, pk, part), page_version_key(kind, pk)
     found = cache.get_many([key, version_key])
     version, cached = found.get(version_key), found.get(key)
     if version is not None and cached is not None and cached[0] == version:
@@ -45,15 +70,17 @@ def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int
         # First view since the version expired: whichever process adds it first sets it for all.
         cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
         version = cache.get(version_key)
-    part, seconds = build()
-    if part is not None and version is not None and seconds > 0:
-        cache.set(key, (version, part), min(seconds, PAGE_CACHE_SECONDS))
-    return part
+    built, seconds = build()
+    if built is not None and version is not None and seconds > 0:
+        cache.set(key, (version, built), min(seconds, PAGE_CACHE_SECONDS))
+    return built
 
 
 def pages_changed(kind: str, ids: Iterable[int | None]) -> None:
     """Call inside the write's transaction (or after it): those pages are rebuilt with the change."""
     keys = sorted({page_version_key(kind, pk) for pk in ids if pk})
+    if keys and kind == "event":
+        keys.append(page_version_key(EVENT_LISTS, 0))  # every event is in the lists
     if keys:
         # At once (a copy cached before is not served again, and a page read inside this
         # transaction shows the change), and after the commit (a copy built meanwhile from the rows

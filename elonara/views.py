@@ -146,15 +146,19 @@ def _calendar_conditional(request, *, key: str, version: tuple, last_change, bui
 
 @require_GET
 def community_calendar(request, slug):
-    """The community's public calendar feed (subscribe by URL)."""
-    community = get_object_or_404(Community, slug=slug)
-    events = selectors.event_list_for_community_calendar(community=community)
-    count, last_change = selectors.event_calendar_version(events=events)
-    return _calendar_conditional(
-        request, key=f"community:{community.pk}", version=(community.name, count, last_change),
-        last_change=last_change, filename=f"{community.slug}.ics", download=False,
-        build=lambda: ical.community_feed_ics(community=community, events=events),
-        headers={"Cache-Control": "public, max-age=300"})
+    """The community's public calendar feed (subscribe by URL): built once per change
+    (elonara.community_page); a calendar app that has it gets 304."""
+    calendar = community_page.community_calendar_get(slug=slug)
+    if calendar is None:
+        raise Http404("No such community.")
+    response = get_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified)
+    if response is None:
+        response = _calendar_response(calendar.body, filename=f"{calendar.slug}.ics", download=False)
+    response["ETag"] = calendar.etag
+    if calendar.last_modified is not None:
+        response["Last-Modified"] = http_date(calendar.last_modified)
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @require_POST

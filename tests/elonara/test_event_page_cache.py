@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from elonara import services
-from elonara.models import RSVP, EventConversation, ExternalRSVP
+from elonara.models import RSVP, Event, EventConversation, ExternalRSVP
 from elonara.page_cache import page_key, page_version_key
 from members.models import Member
 
@@ -173,3 +173,39 @@ def test_the_community_page_is_kept_no_longer_than_its_first_event_lasts(event):
     page, seconds = _community_page_build(community_id=event.community_id)
     assert page is not None and "Board games" in page.body_html
     assert 0 < seconds <= 31
+
+
+def test_the_community_feed_is_built_once_per_change(event, django_assert_num_queries):
+    community, app = event.community, Client()
+    url = f"/communities/{community.slug}/calendar.ics"
+    first = app.get(url)
+    assert first.status_code == 200 and b"SUMMARY:Board games" in first.content
+    with django_assert_num_queries(0):
+        assert app.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+        assert app.get(url).content == first.content
+    start = timezone.now() + timedelta(days=6)
+    services.event_create(host=event.host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                          venue="Park", community=community)
+    changed = app.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and b"SUMMARY:Picnic" in changed.content and changed["ETag"] != first["ETag"]
+    services.community_update(community=community, editor=event.host, name="Dice club")
+    assert b"Dice club" in app.get(url).content
+
+
+def test_the_api_event_lists_are_built_once_per_change(event, django_assert_num_queries, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    api = Client()
+    api.force_login(event.host)
+    for url in ("/api/events/", "/api/v1/events/?limit=5"):
+        assert "Board games" in api.get(url).content.decode()
+        with django_assert_num_queries(2):  # the session and the member
+            assert "Board games" in api.get(url).content.decode()
+    Event.objects.filter(pk=event.pk).update(title="Dice games")  # any change to an event renews the lists
+    assert "Dice games" in api.get("/api/events/").content.decode()
+    assert "Dice games" in api.get("/api/v1/events/?limit=5").content.decode()
+    start = timezone.now() + timedelta(days=6)
+    services.event_create(host=event.host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                          venue="Park")
+    assert "Picnic" in api.get("/api/v1/events/?limit=5").content.decode()
+    event.delete()
+    assert "Dice games" not in api.get("/api/events/").content.decode()
