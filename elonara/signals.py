@@ -5,13 +5,22 @@ communities") of the members it concerns; a DID that becomes a member's takes it
 from functools import partial
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from bluesky.models import BlueskyIdentity
 from bluesky.services import did_linked
 from elonara.firehose import outside_answers_adopt
-from elonara.models import RSVP, Community, CommunityMembership, Event, EventCohost, EventConversation, ExternalRSVP
+from elonara.models import (
+    RSVP,
+    Community,
+    CommunityMembership,
+    Event,
+    EventCohost,
+    EventConversation,
+    EventSeries,
+    ExternalRSVP,
+)
 from elonara.page_cache import community_pages_changed, event_pages_changed
 from elonara.services import member_home_cache_clear, upcoming_events_changed
 from members.models import Member
@@ -102,3 +111,12 @@ def _event_page_person_changed(sender, instance, created, update_fields=None, **
 def _event_page_community_changed(sender, instance, created, **kwargs) -> None:
     if not created:
         event_pages_changed(instance.events.values_list("pk", flat=True))
+
+
+@receiver(pre_delete, sender=Community)
+@receiver(pre_delete, sender=EventSeries)
+def _event_page_link_target_deleted(sender, instance, **kwargs) -> None:
+    # Their events keep existing without them (SET_NULL, done by an UPDATE that sends no signal):
+    # the pages that link to them are renewed now, while the events can still be found.
+    field = "community" if sender is Community else "series"
+    event_pages_changed(Event.objects.filter(**{field: instance}).values_list("pk", flat=True))

@@ -209,3 +209,10 @@ def test_the_api_event_lists_are_built_once_per_change(event, django_assert_num_
     assert "Picnic" in api.get("/api/v1/events/?limit=5").content.decode()
     event.delete()
     assert "Dice games" not in api.get("/api/events/").content.decode()
+
+
+def test_a_deleted_community_leaves_its_events_pages(event):
+    visitor = Client()
+    assert ">Board club</a>" in _page(visitor, event)
+    event.community.delete()  # the admin's delete: the events stay, without a community
+    assert "Board club" not in _page(visitor, event)
