@@ -117,7 +117,8 @@ def _community_page_build(*, community_id: int) -> tuple[CommunityPage | None, i
     community = Community.objects.filter(pk=community_id).first()
     if community is None:
         return None, 0
-    memberships = list(selectors.community_members(community=community))
+    memberships = list(selectors.community_members(community=community)
+                       .defer(*selectors.person_fields_not_shown("member")))
     events = list(selectors.event_list_for_community(community=community))
     calendar_url = cards.absolute_url(reverse("community-calendar", args=[community.slug]))
     context = {"community": community, "memberships": memberships, "events": events, "calendar_url": calendar_url}

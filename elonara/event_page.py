@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from elonara import selectors
-from elonara.models import RSVP, Event
+from elonara.models import RSVP, Event, EventCohost
 from elonara.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from members.models import Member
 
@@ -45,14 +45,15 @@ def event_page_get(*, event_id: int) -> EventPage | None:
 
 def _event_page_build(*, event_id: int) -> EventPage | None:
     event = (Event.objects.select_related("host", "community", "series", "conversation")
-             .filter(pk=event_id).first())
+             .defer(*selectors.person_fields_not_shown("host")).filter(pk=event_id).first())
     if event is None:
         return None
     attendees = selectors.event_attendees(event=event)
     grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
     for attendee in attendees:
         grouped[attendee.status].append(attendee)
-    cohosts = selectors.event_cohosts(event=event)
+    cohosts = [link.member for link in EventCohost.objects.filter(event=event).select_related("member")
+               .defer(*selectors.person_fields_not_shown("member"))]
     outside = selectors.event_outside_rsvps_by_status(event=event)
     conversation = getattr(event, "conversation", None)
     context = {

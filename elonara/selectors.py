@@ -19,6 +19,16 @@ from elonara.models import (
 )
 from members.models import Member
 
+# What the pages show of a person. Cached page parts (elonara.event_page, community_page) load
+# only these, so the cache never holds a password hash, an email address or a login time.
+PERSON_SHOWN = ("username", "display_name", "avatar_url")
+
+
+def person_fields_not_shown(relation: str) -> list[str]:
+    """For `defer()`: every other column of the member reached through `relation`."""
+    return [f"{relation}__{field.attname}" for field in Member._meta.concrete_fields
+            if field.attname not in ("id", *PERSON_SHOWN)]
+
 
 def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
     """Events that have not ended yet, soonest first."""

@@ -216,3 +216,28 @@ def test_a_deleted_community_leaves_its_events_pages(event):
     assert ">Board club</a>" in _page(visitor, event)
     event.community.delete()  # the admin's delete: the events stay, without a community
     assert "Board club" not in _page(visitor, event)
+
+
+def test_the_cached_parts_hold_no_password_hash_or_address(event):
+    """The cache (Redis in production) holds what the pages show of people, nothing more."""
+    import pickle
+
+    from elonara.community_page import community_page_get
+    from elonara.event_page import event_page_get
+
+    people = []
+    for name in ("bob", "cleo"):
+        person = Member.objects.create_user(username=name, password="pw-long-enough-123", email=f"{name}@example.org")
+        services.community_join(community=event.community, member=person)
+        services.rsvp_set(event=event, member=person, status="going")
+        people.append(person)
+    services.event_cohost_add(event=event, actor=event.host, member=people[1])
+    event.host.email = "ann@example.org"
+    event.host.save()
+    event_part, community_part = event_page_get(event_id=event.pk), community_page_get(slug=event.community.slug)
+    assert event_part is not None and community_part is not None
+    assert "Bob" in event_part.about_html or "bob" in event_part.about_html
+    stored = pickle.dumps(event_part) + pickle.dumps(community_part)
+    for person in [event.host, *people]:
+        person.refresh_from_db()
+        assert person.password.encode() not in stored and person.email.encode() not in stored
