@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.page_cache import pages_changed
+from elonara.page_cache import MEMBER_CALENDAR, member_calendars_changed, pages_changed
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
@@ -32,21 +32,32 @@ class PageRowsQuerySet(models.QuerySet):
     page_fields: tuple[tuple[str, str], ...] = (("event", "event_id"),)
 
     def update(self, **kwargs):
-        fields = [field for _kind, field in self.page_fields]
-        rows = list(self.values_list(*fields))
+        rows = list(self.values_list("pk", *[field for _kind, field in self.page_fields]))
         updated = super().update(**kwargs)
         if updated:
-            for i, (kind, field) in enumerate(self.page_fields):
+            for i, (kind, field) in enumerate(self.page_fields, start=1):
                 ids = {row[i] for row in rows}
                 moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
                 if field != "pk" and moved_to is not None:  # moved to another event or community
                     ids.add(getattr(moved_to, "pk", moved_to))
                 pages_changed(kind, ids)
+            self._also_changed([row[0] for row in rows])
         return updated
+
+    def _also_changed(self, pks: list[int]) -> None:
+        """Pages the updated rows show on that their own fields do not name."""
 
 
 class EventQuerySet(PageRowsQuerySet):
-    page_fields = (("event", "pk"), ("community", "community_id"))
+    page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"))
+
+    def _also_changed(self, pks: list[int]) -> None:
+        # In the calendar feed of everyone who answered it (one query).
+        member_calendars_changed(RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
+
+
+class RsvpQuerySet(PageRowsQuerySet):
+    page_fields = (("event", "event_id"), (MEMBER_CALENDAR, "member_id"))
 
 
 class MembershipQuerySet(PageRowsQuerySet):
@@ -380,7 +391,7 @@ class RSVP(PublishedRecord):
     approved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = PageRowsQuerySet.as_manager()
+    objects = RsvpQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_rsvp")]

@@ -97,5 +97,14 @@ def community_pages_changed(ids: Iterable[int | None]) -> None:
     pages_changed("community", ids)
 
 
+# A member's private calendar feed (elonara.member_feed): events they host or answered going/maybe,
+# here and in other apps.
+MEMBER_CALENDAR = "member-calendar"
+
+
+def member_calendars_changed(member_ids: Iterable[int | None]) -> None:
+    pages_changed(MEMBER_CALENDAR, member_ids)
+
+
 def _versions_renew(keys: list[str]) -> None:
     cache.set_many({key: secrets.token_hex(8) for key in keys}, PAGE_VERSION_SECONDS)

@@ -21,9 +21,10 @@ from elonara.models import (
     EventSeries,
     ExternalRSVP,
 )
-from elonara.page_cache import community_pages_changed, event_pages_changed
+from elonara.page_cache import community_pages_changed, event_pages_changed, member_calendars_changed
 from elonara.services import member_home_cache_clear, upcoming_events_changed
 from members.models import Member
+from network.models import NetworkEvent, NetworkRSVP
 
 
 @receiver([post_save, post_delete], sender=Event)
@@ -104,6 +105,7 @@ def _event_page_person_changed(sender, instance, created, update_fields=None, **
     cohosted = EventCohost.objects.filter(member=instance).values_list("event_id", flat=True)
     answered = RSVP.objects.filter(member=instance).values_list("event_id", flat=True)
     event_pages_changed([*hosted, *cohosted, *answered])
+    member_calendars_changed([instance.pk])  # the feed is named after them
     community_pages_changed(CommunityMembership.objects.filter(member=instance).values_list("community_id", flat=True))
 
 
@@ -120,3 +122,23 @@ def _event_page_link_target_deleted(sender, instance, **kwargs) -> None:
     # the pages that link to them are renewed now, while the events can still be found.
     field = "community" if sender is Community else "series"
     event_pages_changed(Event.objects.filter(**{field: instance}).values_list("pk", flat=True))
+
+
+# The private calendar feeds (elonara.member_feed): a member's events here and in other apps.
+@receiver([post_save, post_delete], sender=Event)
+def _member_calendar_event_changed(sender, instance, signal, **kwargs) -> None:
+    # Deleted: its answers were deleted first, each renewing its member's feed.
+    answerers = RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True) \
+        if signal is post_save else []
+    member_calendars_changed([instance.host_id, *answerers])
+
+
+@receiver([post_save, post_delete], sender=RSVP)
+@receiver([post_save, post_delete], sender=NetworkRSVP)
+def _member_calendar_answer_changed(sender, instance, **kwargs) -> None:
+    member_calendars_changed([instance.member_id])
+
+
+@receiver(post_save, sender=NetworkEvent)
+def _member_calendar_network_event_changed(sender, instance, **kwargs) -> None:
+    member_calendars_changed(NetworkRSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))

@@ -1,7 +1,6 @@
 import csv
 import hashlib
 from functools import partial
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.text import slugify
@@ -19,16 +17,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
-from elonara import cards, community_page, event_page, ical, publishing, recurrence, selectors, services
+from elonara import cards, community_page, event_page, ical, member_feed, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
+from elonara.community_page import CalendarFile
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
 from elonara.models import RSVP, Community, Event, EventSeries
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from members.models import Member
-from network import selectors as network_selectors
 
 
 def _apply_error(form, error: ElonaraError) -> None:
@@ -151,13 +149,21 @@ def community_calendar(request, slug):
     calendar = community_page.community_calendar_get(slug=slug)
     if calendar is None:
         raise Http404("No such community.")
+    return _calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics",
+                                   headers={"Cache-Control": "public, max-age=300"})
+
+
+def _calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str]
+                            ) -> HttpResponse:
+    """A cached calendar file (a feed): 304 to a calendar app that has this version."""
     response = get_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified)
     if response is None:
-        response = _calendar_response(calendar.body, filename=f"{calendar.slug}.ics", download=False)
+        response = _calendar_response(calendar.body, filename=filename, download=False)
     response["ETag"] = calendar.etag
     if calendar.last_modified is not None:
         response["Last-Modified"] = http_date(calendar.last_modified)
-    response["Cache-Control"] = "public, max-age=300"
+    for name, value in headers.items():
+        response[name] = value
     return response
 
 
@@ -502,24 +508,10 @@ def member_calendar(request, token):
     feed = services.calendar_feed_authenticate(token=token)
     if feed is None:
         raise Http404("No such calendar")
-    member = feed.member
-    events = selectors.event_list_for_member_calendar(member=member)
-    count, last_change = selectors.event_calendar_version(events=events)
-    # Events of other apps the member answered going/maybe (network.models) are in it too.
-    since = timezone.now() - selectors.CALENDAR_FEED_PAST
-    network_events = network_selectors.network_events_for_member_calendar(
-        member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)
-    network_version, network_change = network_selectors.network_calendar_version(member=member, since=since)
-    last_change = max((t for t in (last_change, network_change) if t), default=None)
-
-    def build() -> bytes:
-        merged: list[Any] = sorted([*events, *network_events], key=lambda event: event.starts_at)
-        return ical.member_feed_ics(member=member, events=merged)
-
-    return _calendar_conditional(
-        request, key=f"member:{member.pk}", version=(member.name, count, network_version, last_change),
-        last_change=last_change, build=build, filename="elonara.ics", download=False,
-        headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex, nofollow"})
+    return _calendar_file_response(request, member_feed.member_calendar_get(member=feed.member),
+                                   filename="elonara.ics",
+                                   headers={"Cache-Control": "private, max-age=300",
+                                            "X-Robots-Tag": "noindex, nofollow"})
 
 
 @never_cache

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.models import PublishedRecord
+from elonara.models import PageRowsQuerySet, PublishedRecord
+from elonara.page_cache import MEMBER_CALENDAR, member_calendars_changed
 
 
 class Creator(models.Model):
@@ -38,6 +39,18 @@ class Creator(models.Model):
     def name(self) -> str:
         return self.display_name or (f"@{self.handle}" if self.handle else self.did)
 
+
+
+class NetworkEventQuerySet(PageRowsQuerySet):
+    page_fields = ()
+
+    def _also_changed(self, pks: list[int]) -> None:
+        # A new version of the event (from the firehose) is in its answerers' calendar feeds.
+        member_calendars_changed(NetworkRSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
+
+
+class NetworkRsvpQuerySet(PageRowsQuerySet):
+    page_fields = ((MEMBER_CALENDAR, "member_id"),)
 
 class NetworkEvent(models.Model):
     class Mode(models.TextChoices):
@@ -73,6 +86,8 @@ class NetworkEvent(models.Model):
     blocked = models.BooleanField(default=False)
     going_count = models.PositiveIntegerField(default=0)
     interested_count = models.PositiveIntegerField(default=0)
+
+    objects = NetworkEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
@@ -145,6 +160,8 @@ class NetworkRSVP(PublishedRecord):
     # The version of the event record the answer points at (strongRef cid).
     subject_cid = models.CharField(max_length=120, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = NetworkRsvpQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_network_rsvp")]

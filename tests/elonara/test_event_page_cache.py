@@ -241,3 +241,45 @@ def test_the_cached_parts_hold_no_password_hash_or_address(event):
     for person in [event.host, *people]:
         person.refresh_from_db()
         assert person.password.encode() not in stored and person.email.encode() not in stored
+
+
+def test_the_member_feed_is_built_once_per_change(event, django_assert_num_queries):
+    from network import services as network_services
+    from network.models import NetworkEvent
+
+    bob = Member.objects.create_user(username="bob", password="pw-long-enough-123", display_name="Bob")
+    _feed, token = services.calendar_feed_issue(member=bob)
+    app, url = Client(), f"/calendar/feed/{token}.ics"
+
+    def feed(**headers) -> str:
+        response = app.get(url, **headers)
+        assert response.status_code in (200, 304)
+        return response.content.decode()
+
+    assert "Board games" not in feed()
+    services.rsvp_set(event=event, member=bob, status="going")  # an answer
+    assert "SUMMARY:Board games" in feed()
+    first = app.get(url)
+    with django_assert_num_queries(1):  # the token's feed: the calendar comes from the cache
+        assert app.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    Event.objects.filter(pk=event.pk).update(title="Dice games")  # update(): the answerers' feeds too
+    assert "SUMMARY:Dice games" in feed(HTTP_IF_NONE_MATCH=first["ETag"])
+    services.event_update(event=event, editor=event.host, venue="Library")  # a save
+    assert "LOCATION:Library" in feed()
+    bob.display_name = "Bobby"
+    bob.save()
+    assert "Bobby" in feed()  # the feed is named after them
+
+    start = timezone.now() + timedelta(days=4)
+    record = {"$type": "community.lexicon.calendar.event", "name": "Go night", "description": "",
+              "createdAt": "2026-11-26T10:00:00.000Z", "startsAt": start.isoformat(),
+              "endsAt": (start + timedelta(hours=2)).isoformat()}
+    outside = network_services.network_event_store(did="did:plc:maker", rkey="3lnet00000001", cid="bafyrei" + "a" * 52,
+                                                   record=record, seq=1)
+    assert outside is not None
+    network_services.network_rsvp_set(event=outside, member=bob, status="going")  # an answer in another app's event
+    assert "SUMMARY:Go night" in feed()
+    NetworkEvent.objects.filter(pk=outside.pk).update(name="Go marathon")  # a new version from the firehose
+    assert "SUMMARY:Go marathon" in feed()
+    services.rsvp_set(event=event, member=bob, status="not_going")
+    assert "Dice games" not in feed()
