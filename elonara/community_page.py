@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -50,6 +50,18 @@ class CalendarFile:
     # Of the body itself: unchanged content answers 304 to a calendar app that has it.
     etag: str
     last_modified: int | None  # the newest event change, in whole seconds as the header carries them
+
+
+def calendar_file(*, slug: str, body: bytes, events: list[Any]) -> tuple[CalendarFile, int]:
+    """A feed's file, and how long it stays true without a change: until its oldest event leaves
+    the feed's window (and a later one may come in)."""
+    last_change = max((e.updated_at for e in events), default=None)
+    seconds = PAGE_CACHE_SECONDS
+    if events:
+        leaves = min(e.ends_at for e in events) + selectors.CALENDAR_FEED_PAST
+        seconds = min(seconds, int((leaves - timezone.now()).total_seconds()) + 1)
+    return CalendarFile(slug=slug, body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+                        last_modified=int(last_change.timestamp()) if last_change else None), seconds
 
 
 class Slugged(Protocol):
@@ -100,17 +112,8 @@ def _community_calendar_build(*, community_id: int) -> tuple[CalendarFile | None
     if community is None:
         return None, 0
     events = list(selectors.event_list_for_community_calendar(community=community))
-    body = ical.community_feed_ics(community=community, events=events)
-    last_change = max((e.updated_at for e in events), default=None)
-    seconds = PAGE_CACHE_SECONDS
-    if events:
-        # The oldest event leaves the feed's window then (and a later one may come in).
-        leaves = min(e.ends_at for e in events) + selectors.CALENDAR_FEED_PAST
-        seconds = min(seconds, int((leaves - timezone.now()).total_seconds()) + 1)
-    return CalendarFile(
-        slug=community.slug, body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-        last_modified=int(last_change.timestamp()) if last_change else None,
-    ), seconds
+    return calendar_file(slug=community.slug, body=ical.community_feed_ics(community=community, events=events),
+                         events=events)
 
 
 def _community_page_build(*, community_id: int) -> tuple[CommunityPage | None, int]:

@@ -506,9 +506,10 @@ def member_calendar(request, token):
     An unknown or revoked token is a plain 404: it says nothing about whether a feed existed.
     """
     feed = services.calendar_feed_authenticate(token=token)
-    if feed is None:
+    calendar = member_feed.member_calendar_get(member=feed.member) if feed is not None else None
+    if calendar is None:
         raise Http404("No such calendar")
-    return _calendar_file_response(request, member_feed.member_calendar_get(member=feed.member),
+    return _calendar_file_response(request, calendar,
                                    filename="elonara.ics",
                                    headers={"Cache-Control": "private, max-age=300",
                                             "X-Robots-Tag": "noindex, nofollow"})
