@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from elonara import recurrence, selectors, services
 from elonara import series as series_services
 from elonara.models import RSVP, Event, EventSeries
-from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_SECONDS, page_part_get
+from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS, page_part_get
 from members.models import Member
 from members.requests import MemberApiRequest
 
@@ -68,7 +68,7 @@ class EventListView(generics.ListAPIView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The same for every reader: cached per address (page, limit; the links in it are absolute).
         address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:24]
-        data = page_part_get(EVENT_LISTS, 0, lambda: (super(EventListView, self).list(request).data,
+        data = page_part_get(EVENT_LISTS, EVENT_LISTS_ID, lambda: (super(EventListView, self).list(request).data,
                                                       EVENT_LISTS_SECONDS), part=f"v1:{address}")
         return Response(data)
 
@@ -85,7 +85,7 @@ class LegacyEventListView(APIView):
             events = selectors.event_list_upcoming_for_api().order_by("starts_at", "id")[:100]
             return {"events": EventSerializer(events, many=True).data}, EVENT_LISTS_SECONDS
 
-        return Response(page_part_get(EVENT_LISTS, 0, build, part="legacy"))
+        return Response(page_part_get(EVENT_LISTS, EVENT_LISTS_ID, build, part="legacy"))
 
 
 class RsvpSerializer(serializers.Serializer):

@@ -48,10 +48,7 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
              .defer(*selectors.person_fields_not_shown("host")).filter(pk=event_id).first())
     if event is None:
         return None
-    attendees = selectors.event_attendees(event=event)
-    grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
-    for attendee in attendees:
-        grouped[attendee.status].append(attendee)
+    grouped = selectors.event_attendees_by_status(event=event)
     cohosts = [link.member for link in EventCohost.objects.filter(event=event).select_related("member")
                .defer(*selectors.person_fields_not_shown("member"))]
     outside = selectors.event_outside_rsvps_by_status(event=event)
@@ -68,7 +65,7 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         "conversation": conversation,
     }
     return EventPage(
-        event=event, cohosts=cohosts, answers={a.member_id: a for a in attendees},
+        event=event, cohosts=cohosts, answers={a.member_id: a for answers in grouped.values() for a in answers},
         facts_html=render_to_string("elonara/_event_facts.html", context),
         about_html=render_to_string("elonara/_event_about.html", context),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),

@@ -1,11 +1,12 @@
 import uuid
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.page_cache import MEMBER_CALENDAR, member_calendars_changed, pages_changed
+from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_CALENDAR, pages_changed_many
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
@@ -35,25 +36,30 @@ class PageRowsQuerySet(models.QuerySet):
         rows = list(self.values_list("pk", *[field for _kind, field in self.page_fields]))
         updated = super().update(**kwargs)
         if updated:
+            changes: dict[str, set[int | None]] = {}
             for i, (kind, field) in enumerate(self.page_fields, start=1):
-                ids = {row[i] for row in rows}
+                ids = changes.setdefault(kind, set())
+                ids.update(row[i] for row in rows)
                 moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
                 if field != "pk" and moved_to is not None:  # moved to another event or community
                     ids.add(getattr(moved_to, "pk", moved_to))
-                pages_changed(kind, ids)
-            self._also_changed([row[0] for row in rows])
+            for kind, more in self._also_changed([row[0] for row in rows]).items():
+                changes.setdefault(kind, set()).update(more)
+            pages_changed_many(changes)
         return updated
 
-    def _also_changed(self, pks: list[int]) -> None:
+    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
         """Pages the updated rows show on that their own fields do not name."""
+        return {}
 
 
 class EventQuerySet(PageRowsQuerySet):
     page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"))
 
-    def _also_changed(self, pks: list[int]) -> None:
-        # In the calendar feed of everyone who answered it (one query).
-        member_calendars_changed(RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
+    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
+        # The API's lists, and the calendar feed of everyone who answered (one query).
+        return {EVENT_LISTS: [EVENT_LISTS_ID],
+                MEMBER_CALENDAR: RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True)}
 
 
 class RsvpQuerySet(PageRowsQuerySet):

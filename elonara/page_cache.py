@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -25,8 +25,10 @@ from django.db import transaction
 # How long a part and its version are kept at most: a bound on memory, not on truth.
 PAGE_CACHE_SECONDS = 3600
 PAGE_VERSION_SECONDS = 24 * 3600
-# The API's lists of upcoming events: one version for all of them, renewed with any event's page.
+# The API's lists of upcoming events: one version for all of them (under this one id), renewed by
+# any change to an event.
 EVENT_LISTS = "event-lists"
+EVENT_LISTS_ID = 1
 # An event that ends leaves the upcoming lists within this time (no change renews them then).
 EVENT_LISTS_SECONDS = 60
 
@@ -78,9 +80,12 @@ def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int
 
 def pages_changed(kind: str, ids: Iterable[int | None]) -> None:
     """Call inside the write's transaction (or after it): those pages are rebuilt with the change."""
-    keys = sorted({page_version_key(kind, pk) for pk in ids if pk})
-    if keys and kind == "event":
-        keys.append(page_version_key(EVENT_LISTS, 0))  # every event is in the lists
+    pages_changed_many({kind: ids})
+
+
+def pages_changed_many(changes: Mapping[str, Iterable[int | None]]) -> None:
+    """`pages_changed` for several kinds of page at once: one write to the cache, one after commit."""
+    keys = sorted({page_version_key(kind, pk) for kind, ids in changes.items() for pk in ids if pk})
     if keys:
         # At once (a copy cached before is not served again, and a page read inside this
         # transaction shows the change), and after the commit (a copy built meanwhile from the rows

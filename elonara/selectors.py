@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from elonara.models import (
@@ -74,12 +74,6 @@ def community_blocks(*, community: Community):
 
 def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
     return community.memberships.select_related("member").order_by("-role", "joined_at")
-
-
-def community_membership_for(*, community: Community, member: Member) -> CommunityMembership | None:
-    if not member.is_authenticated:
-        return None
-    return community.memberships.filter(member=member).first()
 
 
 def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
@@ -234,15 +228,6 @@ def event_list_for_community_calendar(*, community: Community) -> QuerySet[Event
         community.events.filter(ends_at__gte=since).select_related("host").order_by("starts_at")
         [:CALENDAR_FEED_MAX_EVENTS]
     )
-
-
-def event_calendar_version(*, events: QuerySet[Event]) -> tuple[tuple[int, int], datetime | None]:
-    """((how many, sum of ids), last change) of a calendar's events: one aggregate, enough to tell
-    whether the calendar changed (an edit bumps `updated_at`; an event leaving or joining changes
-    the count or the ids)."""
-    row = Event.objects.filter(pk__in=events.values("pk")).aggregate(n=Count("pk"), ids=Sum("pk"),
-                                                                    last=Max("updated_at"))
-    return (row["n"], row["ids"] or 0), row["last"]
 
 
 def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:

@@ -21,7 +21,15 @@ from elonara.models import (
     EventSeries,
     ExternalRSVP,
 )
-from elonara.page_cache import community_pages_changed, event_pages_changed, member_calendars_changed
+from elonara.page_cache import (
+    EVENT_LISTS,
+    EVENT_LISTS_ID,
+    MEMBER_CALENDAR,
+    community_pages_changed,
+    event_pages_changed,
+    member_calendars_changed,
+    pages_changed_many,
+)
 from elonara.services import member_home_cache_clear, upcoming_events_changed
 from members.models import Member
 from network.models import NetworkEvent, NetworkRSVP
@@ -53,30 +61,32 @@ def _answer_or_membership_changed(sender, instance, **kwargs) -> None:
     _member_lists_changed([instance.member_id])
 
 
-@receiver(post_save, sender=Event)
-def _event_changed(sender, instance, created, **kwargs) -> None:
-    # A new event has no answers yet; an edited one shows its new title in its answerers' plans.
-    if not created:
-        _member_lists_changed(RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))
-
-
-@receiver(post_save, sender=Community)
-def _community_changed(sender, instance, created, **kwargs) -> None:
-    if not created:
-        _member_lists_changed(instance.memberships.values_list("member_id", flat=True))
-
-
 @receiver([post_save, post_delete], sender=Event)
-def _event_page_event_changed(sender, instance, **kwargs) -> None:
-    event_pages_changed([instance.pk])
-    # Listed on its community's page (and on the one it left, when moved).
-    community_pages_changed([instance.community_id, instance.community_id_read])
+def _event_changed(sender, instance, signal, created=False, **kwargs) -> None:
+    # Its answerers' home plans and calendar feeds show it. A new event has no answers yet; a
+    # deleted one's answers were deleted first, each renewing its own member's.
+    answerers = [] if created or signal is post_delete else list(
+        RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))
+    _member_lists_changed(answerers)
+    pages_changed_many({
+        "event": [instance.pk], EVENT_LISTS: [EVENT_LISTS_ID], MEMBER_CALENDAR: [instance.host_id, *answerers],
+        # Listed on its community's page (and on the one it left, when moved).
+        "community": [instance.community_id, instance.community_id_read],
+    })
     instance.community_id_read = instance.community_id  # for this instance's next save
 
 
 @receiver([post_save, post_delete], sender=Community)
-def _community_page_changed(sender, instance, **kwargs) -> None:
+def _community_changed(sender, instance, signal, created=False, **kwargs) -> None:
     community_pages_changed([instance.pk])
+    if signal is post_save and not created:  # its name shows in its members' lists and on its events
+        _member_lists_changed(instance.memberships.values_list("member_id", flat=True))
+        event_pages_changed(instance.events.values_list("pk", flat=True))
+
+
+@receiver([post_save, post_delete], sender=RSVP)
+def _answer_changed(sender, instance, **kwargs) -> None:
+    pages_changed_many({"event": [instance.event_id], MEMBER_CALENDAR: [instance.member_id]})
 
 
 @receiver([post_save, post_delete], sender=CommunityMembership)
@@ -84,7 +94,6 @@ def _community_page_membership_changed(sender, instance, **kwargs) -> None:
     community_pages_changed([instance.community_id])
 
 
-@receiver([post_save, post_delete], sender=RSVP)
 @receiver([post_save, post_delete], sender=ExternalRSVP)
 @receiver([post_save, post_delete], sender=EventCohost)
 @receiver([post_save, post_delete], sender=EventConversation)
@@ -104,15 +113,11 @@ def _event_page_person_changed(sender, instance, created, update_fields=None, **
     hosted = Event.objects.filter(host=instance).values_list("pk", flat=True)
     cohosted = EventCohost.objects.filter(member=instance).values_list("event_id", flat=True)
     answered = RSVP.objects.filter(member=instance).values_list("event_id", flat=True)
-    event_pages_changed([*hosted, *cohosted, *answered])
-    member_calendars_changed([instance.pk])  # the feed is named after them
-    community_pages_changed(CommunityMembership.objects.filter(member=instance).values_list("community_id", flat=True))
-
-
-@receiver(post_save, sender=Community)
-def _event_page_community_changed(sender, instance, created, **kwargs) -> None:
-    if not created:
-        event_pages_changed(instance.events.values_list("pk", flat=True))
+    pages_changed_many({
+        "event": [*hosted, *cohosted, *answered],
+        "community": CommunityMembership.objects.filter(member=instance).values_list("community_id", flat=True),
+        MEMBER_CALENDAR: [instance.pk],  # the feed is named after them
+    })
 
 
 @receiver(pre_delete, sender=Community)
@@ -124,16 +129,7 @@ def _event_page_link_target_deleted(sender, instance, **kwargs) -> None:
     event_pages_changed(Event.objects.filter(**{field: instance}).values_list("pk", flat=True))
 
 
-# The private calendar feeds (elonara.member_feed): a member's events here and in other apps.
-@receiver([post_save, post_delete], sender=Event)
-def _member_calendar_event_changed(sender, instance, signal, **kwargs) -> None:
-    # Deleted: its answers were deleted first, each renewing its member's feed.
-    answerers = RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True) \
-        if signal is post_save else []
-    member_calendars_changed([instance.host_id, *answerers])
-
-
-@receiver([post_save, post_delete], sender=RSVP)
+# The private calendar feeds (elonara.member_feed) list a member's events in other apps too.
 @receiver([post_save, post_delete], sender=NetworkRSVP)
 def _member_calendar_answer_changed(sender, instance, **kwargs) -> None:
     member_calendars_changed([instance.member_id])

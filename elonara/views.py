@@ -1,5 +1,6 @@
 import csv
 import hashlib
+from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
@@ -126,14 +127,25 @@ def _calendar_conditional(request, *, key: str, version: tuple, last_change, bui
     etag = f'"{digest}"'
     # Whole seconds, as the header carries them (If-None-Match, checked first, tells finer changes apart).
     last_modified = int(last_change.timestamp()) if last_change else None
+    cache_key = f"ical:{key}:{digest}"
+
+    def body() -> bytes:
+        cached = cache.get(cache_key)
+        if cached is None:
+            cached = build()
+            cache.set(cache_key, cached, CALENDAR_CACHE_SECONDS)
+        return cached
+
+    return _calendar_conditional_response(request, etag=etag, last_modified=last_modified, body=body,
+                                          filename=filename, download=download, headers=headers)
+
+
+def _calendar_conditional_response(request, *, etag: str, last_modified: int | None, body: Callable[[], bytes],
+                                   filename: str, download: bool, headers: dict[str, str]) -> HttpResponse:
+    """304 to a calendar app that has this version; else the body (read only then)."""
     response = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if response is None:
-        cache_key = f"ical:{key}:{digest}"
-        body = cache.get(cache_key)
-        if body is None:
-            body = build()
-            cache.set(cache_key, body, CALENDAR_CACHE_SECONDS)
-        response = _calendar_response(body, filename=filename, download=download)
+        response = _calendar_response(body(), filename=filename, download=download)
     response["ETag"] = etag
     if last_modified is not None:
         response["Last-Modified"] = http_date(last_modified)
@@ -155,16 +167,10 @@ def community_calendar(request, slug):
 
 def _calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str]
                             ) -> HttpResponse:
-    """A cached calendar file (a feed): 304 to a calendar app that has this version."""
-    response = get_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified)
-    if response is None:
-        response = _calendar_response(calendar.body, filename=filename, download=False)
-    response["ETag"] = calendar.etag
-    if calendar.last_modified is not None:
-        response["Last-Modified"] = http_date(calendar.last_modified)
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    """A feed built once per change (elonara.community_page.CalendarFile)."""
+    return _calendar_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified,
+                                          body=lambda: calendar.body, filename=filename, download=False,
+                                          headers=headers)
 
 
 @require_POST
@@ -292,8 +298,9 @@ def event_detail(request, pk):
     if page is None:
         raise Http404("No such event.")
     event = page.event
+    conversation = getattr(event, "conversation", None)
     # Shown as last read; a stale one is refreshed by a worker (never on this request).
-    conversation_services.conversation_refresh_if_stale(conversation=getattr(event, "conversation", None))
+    conversation_services.conversation_refresh_if_stale(conversation=conversation)
     user = request.user
     rsvp = page.answers.get(user.pk) if user.is_authenticated else None
     is_host = user.is_authenticated and event.host_id == user.pk
@@ -308,7 +315,7 @@ def event_detail(request, pk):
         "rsvp": rsvp,
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
-        "conversation": getattr(event, "conversation", None),
+        "conversation": conversation,
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.

@@ -8,6 +8,7 @@ Everything here is untrusted input from the network: shown as plain text, never 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from django.db import models
 from django.urls import reverse
 
 from elonara.models import PageRowsQuerySet, PublishedRecord
-from elonara.page_cache import MEMBER_CALENDAR, member_calendars_changed
+from elonara.page_cache import MEMBER_CALENDAR
 
 
 class Creator(models.Model):
@@ -44,9 +45,9 @@ class Creator(models.Model):
 class NetworkEventQuerySet(PageRowsQuerySet):
     page_fields = ()
 
-    def _also_changed(self, pks: list[int]) -> None:
+    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
         # A new version of the event (from the firehose) is in its answerers' calendar feeds.
-        member_calendars_changed(NetworkRSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
+        return {MEMBER_CALENDAR: NetworkRSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True)}
 
 
 class NetworkRsvpQuerySet(PageRowsQuerySet):

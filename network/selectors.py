@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from bluesky.atproto.nsid import EVENT_NSID
@@ -159,12 +159,3 @@ def network_events_for_member_calendar(*, member: Member, since: datetime, limit
     return NetworkEvent.objects.filter(pk__in=attending.values("event_id"), ends_at__gte=since).order_by(
         "starts_at")[:limit]
 
-
-def network_calendar_version(*, member: Member, since: datetime) -> tuple[tuple[int, int], datetime | None]:
-    """Like elonara.selectors.event_calendar_version, for the network events in the member's feed:
-    an answer given or changed, or a new version of the event, changes it (one aggregate)."""
-    row = NetworkRSVP.objects.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE],
-                                     event__ends_at__gte=since).aggregate(
-        n=Count("pk"), ids=Sum("event_id"), answered=Max("updated_at"), changed=Max("event__updated_at"))
-    last = max((t for t in (row["answered"], row["changed"]) if t), default=None)
-    return (row["n"], row["ids"] or 0), last
