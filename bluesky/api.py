@@ -1,9 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bluesky.services import BlueskyOAuthService
+from core.api import kept_json_response
+from core.page_cache import PAGE_CACHE_SECONDS, VIEWER
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -44,7 +45,15 @@ class IdentityView(APIView):
 
     @extend_schema(responses={200: IdentityAnswerSerializer})
     def get(self, request):
-        summary = BlueskyOAuthService.get_identity_for_member(member=request.user)
-        if summary is None:
-            return Response({"connected": False})
-        return Response({"connected": summary.status == "connected", **IdentitySerializer(summary).data})
+        # Kept until the member's own state changes (their connection is part of it): one cache
+        # round trip instead of a query.
+        member = request.user
+        return kept_json_response(VIEWER, member.pk, lambda: (_identity_answer(member), PAGE_CACHE_SECONDS),
+                                  part="api-identity")
+
+
+def _identity_answer(member) -> dict:
+    summary = BlueskyOAuthService.get_identity_for_member(member=member)
+    if summary is None:
+        return {"connected": False}
+    return {"connected": summary.status == "connected", **IdentitySerializer(summary).data}

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from bluesky.crypto import EncryptedTextField
+from core.page_cache import ViewerRowsQuerySet
 
 
 class RenewalLease(models.Model):
@@ -49,6 +50,9 @@ class BlueskyIdentity(RenewalLease):
     connected_at = models.DateTimeField()
     refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # A session that ends, or is renewed, is stored by update(): its member's pages show its state.
+    objects = ViewerRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name = "Bluesky identity"

@@ -12,6 +12,15 @@ from django.views.static import serve
 MEDIA_CACHE_SECONDS = 7 * 24 * 3600
 
 
+def media_url_seconds() -> int:
+    """How long a page showing an uploaded file's address made now may be kept: half the life of a
+    signed object-storage address (they expire); as long as the file, for a plain one."""
+    options = settings.MEDIA_STORAGE_OPTIONS
+    if options.get("querystring_auth"):
+        return int(options.get("querystring_expire", 3600)) // 2
+    return MEDIA_CACHE_SECONDS
+
+
 def media_serve(request: HttpRequest, path: str) -> HttpResponseBase:
     # show_indexes stays off: a folder answers 404, never a listing of everyone's files.
     response = serve(request, path, document_root=str(settings.MEDIA_ROOT), show_indexes=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
@@ -17,10 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import kept_json_response
+from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
 from elonara import recurrence, selectors, services
 from elonara import series as series_services
 from elonara.models import RSVP, Event, EventSeries
-from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS, page_part_get
 from members.models import Member
 from members.requests import MemberApiRequest
 
@@ -65,12 +67,12 @@ class EventListView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.event_list_upcoming_for_api()
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    # The kept JSON itself, not a Response to render again (the mixin's stub says Response).
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         # The same for every reader: cached per address (page, limit; the links in it are absolute).
         address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:24]
-        data = page_part_get(EVENT_LISTS, EVENT_LISTS_ID, lambda: (super(EventListView, self).list(request).data,
-                                                      EVENT_LISTS_SECONDS), part=f"v1:{address}")
-        return Response(data)
+        return kept_json_response(EVENT_LISTS, EVENT_LISTS_ID, lambda: (super(EventListView, self).list(request).data,
+                                                                        EVENT_LISTS_SECONDS), part=f"v1:{address}")
 
 
 class LegacyEventListView(APIView):
@@ -80,12 +82,12 @@ class LegacyEventListView(APIView):
     token_permission = "read"
 
     @extend_schema(exclude=True)
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         def build() -> tuple[dict[str, Any], int]:
             events = selectors.event_list_upcoming_for_api().order_by("starts_at", "id")[:100]
             return {"events": EventSerializer(events, many=True).data}, EVENT_LISTS_SECONDS
 
-        return Response(page_part_get(EVENT_LISTS, EVENT_LISTS_ID, build, part="legacy"))
+        return kept_json_response(EVENT_LISTS, EVENT_LISTS_ID, build, part="legacy")
 
 
 class RsvpSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.records import is_did
+from core.page_cache import PAGE_CACHE_SECONDS
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from core.tasks import task_on_commit
 from elonara.errors import InvalidInputError, NotAllowedError
@@ -95,6 +96,17 @@ def conversation_clear(*, event: Event, actor: Member) -> None:
     if not event_can_manage(event=event, member=actor):
         raise NotAllowedError("Only the host or a co-host can change the event's Bluesky post.")
     EventConversation.objects.filter(event=event).delete()
+
+
+def conversation_fresh_seconds(*, conversation: EventConversation | None, now: datetime | None = None) -> int:
+    """How long the replies as stored stay fresh: a page showing them is kept no longer (its next
+    view asks for a refresh). No conversation: nothing to refresh."""
+    if conversation is None:
+        return PAGE_CACHE_SECONDS
+    if conversation.fetched_at is None:
+        return 0
+    fresh_until = conversation.fetched_at + timedelta(seconds=CONVERSATION_REFRESH_SECONDS)
+    return max(0, int((fresh_until - (now or timezone.now())).total_seconds()))
 
 
 def conversation_refresh_if_stale(*, conversation: EventConversation | None, now: datetime | None = None) -> bool:

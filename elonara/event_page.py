@@ -4,7 +4,7 @@ taken, and the HTML of the facts, the attendee lists and the replies. The view a
 depends on the viewer (their answer, the host's tools, an invitation banner) and the cover image
 (whose address may be signed and expire).
 
-Kept under a version renewed after every change that shows here (elonara.page_cache: saves and
+Kept under a version renewed after every change that shows here (core.page_cache: saves and
 deletes through elonara.signals, `update()` through the models' querysets).
 """
 
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.text import slugify
 
-from elonara import selectors
+from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
+from elonara import ical, selectors
+from elonara.community_page import CalendarFile
 from elonara.models import RSVP, Event, EventCohost
-from elonara.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from members.models import Member
 
 
@@ -41,6 +43,20 @@ def event_page_get(*, event_id: int) -> EventPage | None:
     """The event's page part, from the cache when current (one round trip), else built from the
     database (four queries, five with seats) and cached. None: no such event."""
     return page_part_get("event", event_id, lambda: (_event_page_build(event_id=event_id), PAGE_CACHE_SECONDS))
+
+
+def event_calendar_get(*, event_id: int) -> CalendarFile | None:
+    """The event's "Add to calendar" file (its `slug`: the file's name), renewed with its page."""
+    return page_part_get("event", event_id, lambda: (_event_calendar_build(event_id=event_id), PAGE_CACHE_SECONDS),
+                         part="ics")
+
+
+def _event_calendar_build(*, event_id: int) -> CalendarFile | None:
+    event = Event.objects.select_related("host").filter(pk=event_id).first()
+    if event is None:
+        return None
+    return CalendarFile.of(slug=f"{slugify(event.title)[:60] or 'event'}-{event.pk}", body=ical.event_ics(event=event),
+                           events=[event])
 
 
 def _event_page_build(*, event_id: int) -> EventPage | None:

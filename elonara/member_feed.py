@@ -1,27 +1,74 @@
 """A member's private calendar feed (events they host or answered going/maybe, here and in other
-apps), built once per change and cached under the member's calendar version (elonara.page_cache),
-renewed by their answers, the events in it (saves, deletes and `update()`), and their name. Kept
-no longer than until its oldest event leaves the feed's window.
+apps), built once per change and cached under the member's calendar version (core.page_cache),
+renewed by their answers, the events in it (saves, deletes and `update()`), their name, and their
+feed's token. Kept no longer than until its oldest event leaves the feed's window.
+
+Which member a token names is kept too, under the same version: a new token, a revoked feed or a
+deactivated member renews it, so a warm feed costs two cache round trips and no query.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 
-from elonara import ical, selectors
+from core.page_cache import (
+    MEMBER_CALENDAR,
+    PAGE_CACHE_SECONDS,
+    PAGE_VERSION_SECONDS,
+    page_key,
+    page_part_get,
+    page_version_key,
+)
+from elonara import ical, selectors, services
 from elonara.community_page import CalendarFile, calendar_file
-from elonara.page_cache import MEMBER_CALENDAR, page_part_get
+from elonara.models import CalendarFeed
 from members.models import Member
 from network import selectors as network_selectors
 
+# How often a feed's use is recorded (services.calendar_feed_authenticate): the database is asked
+# again after this long, and the kept answer is checked then.
+FEED_CHECK_INTERVAL = timedelta(hours=1)
 
-def member_calendar_get(*, member: Member) -> CalendarFile | None:
-    return page_part_get(MEMBER_CALENDAR, member.pk, lambda: _member_calendar_build(member=member))
+
+def member_calendar_for_token(*, token: str) -> CalendarFile | None:
+    """The private feed a token opens; None for an unknown or revoked token or an inactive member."""
+    if not token or len(token) > 100:
+        return None
+    member_id = _token_member_id(token)
+    if member_id is None:
+        return None
+    return page_part_get(MEMBER_CALENDAR, member_id, lambda: _member_calendar_build(member_id=member_id))
 
 
-def _member_calendar_build(*, member: Member) -> tuple[CalendarFile, int]:
+def _token_member_id(token: str) -> int | None:
+    token_key = page_key("calendar-feed-token", 0, hashlib.sha256(token.encode()).hexdigest())
+    kept = cache.get(token_key)  # (member id, their calendar version then, when the database said so)
+    if kept is not None and timezone.now() - kept[2] < FEED_CHECK_INTERVAL:
+        if cache.get(page_version_key(MEMBER_CALENDAR, kept[0])) == kept[1]:
+            return kept[0]
+    feed = services.calendar_feed_authenticate(token=token)  # records the use
+    if feed is None:
+        return None
+    version_key = page_version_key(MEMBER_CALENDAR, feed.member_id)
+    cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
+    version = cache.get(version_key)
+    # Asked again after reading the version: a revocation before it is seen here, one after it
+    # renews the version, so the answer kept is never a revoked token's.
+    if version is not None and CalendarFeed.objects.filter(pk=feed.pk, member__is_active=True).exists():
+        cache.set(token_key, (feed.member_id, version, timezone.now()), PAGE_CACHE_SECONDS)
+    return feed.member_id
+
+
+def _member_calendar_build(*, member_id: int) -> tuple[CalendarFile | None, int]:
+    member = Member.objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
+        return None, 0
     since = timezone.now() - selectors.CALENDAR_FEED_PAST
     events: list[Any] = list(selectors.event_list_for_member_calendar(member=member))
     events += network_selectors.network_events_for_member_calendar(

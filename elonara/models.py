@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_CALENDAR, pages_changed_many
+from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_CALENDAR, VIEWER, PageRowsQuerySet, ViewerRowsQuerySet
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
@@ -25,34 +25,6 @@ def cover_upload_to(instance: models.Model, filename: str) -> str:
     return f"covers/{instance._meta.model_name}/{uuid.uuid4().hex}.jpg"
 
 
-class PageRowsQuerySet(models.QuerySet):
-    """`update()` sends no signal: the cached page parts showing the updated rows are renewed here
-    (their saves and deletes are seen by elonara.signals). One query for which pages those are."""
-
-    # (page kind, the field naming the page's object): by default, the event of an answer, a co-host...
-    page_fields: tuple[tuple[str, str], ...] = (("event", "event_id"),)
-
-    def update(self, **kwargs):
-        rows = list(self.values_list("pk", *[field for _kind, field in self.page_fields]))
-        updated = super().update(**kwargs)
-        if updated:
-            changes: dict[str, set[int | None]] = {}
-            for i, (kind, field) in enumerate(self.page_fields, start=1):
-                ids = changes.setdefault(kind, set())
-                ids.update(row[i] for row in rows)
-                moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
-                if field != "pk" and moved_to is not None:  # moved to another event or community
-                    ids.add(getattr(moved_to, "pk", moved_to))
-            for kind, more in self._also_changed([row[0] for row in rows]).items():
-                changes.setdefault(kind, set()).update(more)
-            pages_changed_many(changes)
-        return updated
-
-    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
-        """Pages the updated rows show on that their own fields do not name."""
-        return {}
-
-
 class EventQuerySet(PageRowsQuerySet):
     page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"))
 
@@ -67,7 +39,7 @@ class RsvpQuerySet(PageRowsQuerySet):
 
 
 class MembershipQuerySet(PageRowsQuerySet):
-    page_fields = (("community", "community_id"),)
+    page_fields = (("community", "community_id"), (VIEWER, "member_id"))
 
 
 class CoverImage(models.Model):
@@ -465,6 +437,9 @@ class CalendarFeed(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    # Marked used by update(): its member's profile shows when.
+    objects = ViewerRowsQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.member}"

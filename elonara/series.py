@@ -15,10 +15,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.page_cache import event_pages_changed
 from elonara import publishing, recurrence, services
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import Community, Event, EventCohost, EventSeries, zone_named
-from elonara.page_cache import event_pages_changed
 from elonara.selectors import event_can_manage
 from members.models import Member
 

@@ -15,6 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from core.tasks import task_on_commit
 from elonara import atrecords, publishing
@@ -643,6 +644,7 @@ def upcoming_events_cache_clear() -> None:
 
     cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)]
                       + [ANONYMOUS_HOME_CACHE_KEY])
+    pages_changed(EVENT_LISTS, [EVENT_LISTS_ID])  # the members' home pages kept whole
 
 
 def member_home_cache_clear(member_ids: list[int]) -> None:
@@ -652,6 +654,7 @@ def member_home_cache_clear(member_ids: list[int]) -> None:
     from elonara.selectors import member_home_cache_key
 
     cache.delete_many([member_home_cache_key(pk) for pk in member_ids])
+    pages_changed(MEMBER_HOME, member_ids)  # their home pages kept whole
 
 
 def upcoming_events_changed() -> None:

@@ -8,11 +8,23 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from bluesky.models import BlueskyIdentity
+from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.services import did_linked
+from core.page_cache import (
+    EVENT_LISTS,
+    EVENT_LISTS_ID,
+    MEMBER_CALENDAR,
+    VIEWER,
+    community_pages_changed,
+    event_pages_changed,
+    member_calendars_changed,
+    pages_changed_many,
+    viewers_changed,
+)
 from elonara.firehose import outside_answers_adopt
 from elonara.models import (
     RSVP,
+    CalendarFeed,
     Community,
     CommunityMembership,
     Event,
@@ -21,18 +33,10 @@ from elonara.models import (
     EventSeries,
     ExternalRSVP,
 )
-from elonara.page_cache import (
-    EVENT_LISTS,
-    EVENT_LISTS_ID,
-    MEMBER_CALENDAR,
-    community_pages_changed,
-    event_pages_changed,
-    member_calendars_changed,
-    pages_changed_many,
-)
 from elonara.services import member_home_cache_clear, upcoming_events_changed
-from members.models import Member
+from members.models import ApiToken, Member
 from network.models import NetworkEvent, NetworkRSVP
+from notifications.models import MailSettings
 
 
 @receiver([post_save, post_delete], sender=Event)
@@ -80,8 +84,9 @@ def _event_changed(sender, instance, signal, created=False, **kwargs) -> None:
 def _community_changed(sender, instance, signal, created=False, **kwargs) -> None:
     community_pages_changed([instance.pk])
     if signal is post_save and not created:  # its name shows in its members' lists and on its events
-        _member_lists_changed(instance.memberships.values_list("member_id", flat=True))
-        event_pages_changed(instance.events.values_list("pk", flat=True))
+        members = list(instance.memberships.values_list("member_id", flat=True))
+        _member_lists_changed(members)
+        pages_changed_many({"event": instance.events.values_list("pk", flat=True), VIEWER: members})
 
 
 @receiver([post_save, post_delete], sender=RSVP)
@@ -91,7 +96,7 @@ def _answer_changed(sender, instance, **kwargs) -> None:
 
 @receiver([post_save, post_delete], sender=CommunityMembership)
 def _community_page_membership_changed(sender, instance, **kwargs) -> None:
-    community_pages_changed([instance.community_id])
+    pages_changed_many({"community": [instance.community_id], VIEWER: [instance.member_id]})
 
 
 @receiver([post_save, post_delete], sender=ExternalRSVP)
@@ -101,14 +106,18 @@ def _event_page_row_changed(sender, instance, **kwargs) -> None:
     event_pages_changed([instance.event_id])
 
 
-# Saved on every login, and never shown on an event or community page.
+# Saved on every login, and never shown on an event or community page (the password is, to its
+# member: "Change password" or "Set a password").
 _MEMBER_FIELDS_NOT_SHOWN = frozenset({"last_login", "password"})
 
 
 @receiver(post_save, sender=Member)
 def _event_page_person_changed(sender, instance, created, update_fields=None, **kwargs) -> None:
     # Hosts, co-hosts, attendees and community members are shown by name (some with an avatar).
-    if created or (update_fields is not None and set(update_fields) <= _MEMBER_FIELDS_NOT_SHOWN):
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return
+    if update_fields is not None and set(update_fields) <= _MEMBER_FIELDS_NOT_SHOWN:
+        viewers_changed([instance.pk])
         return
     hosted = Event.objects.filter(host=instance).values_list("pk", flat=True)
     cohosted = EventCohost.objects.filter(member=instance).values_list("event_id", flat=True)
@@ -117,7 +126,30 @@ def _event_page_person_changed(sender, instance, created, update_fields=None, **
         "event": [*hosted, *cohosted, *answered],
         "community": CommunityMembership.objects.filter(member=instance).values_list("community_id", flat=True),
         MEMBER_CALENDAR: [instance.pk],  # the feed is named after them
+        VIEWER: [instance.pk],  # their name in the header, their profile
     })
+
+
+@receiver(post_delete, sender=Member)
+def _viewer_deleted(sender, instance, **kwargs) -> None:
+    viewers_changed([instance.pk])  # a page kept for them is never served to a session of theirs
+
+
+# What a member sees of their own on every page and on their profile (core.page_cache.VIEWER):
+# their Bluesky connection and app password (whether they can publish), their calendar feed, mail
+# settings and API tokens. (Memberships and community names: above.)
+@receiver([post_save, post_delete], sender=CalendarFeed)
+def _calendar_feed_changed(sender, instance, **kwargs) -> None:
+    # A new token or a revoked feed: the token kept for the feed (elonara.member_feed) is asked again.
+    pages_changed_many({VIEWER: [instance.member_id], MEMBER_CALENDAR: [instance.member_id]})
+
+
+@receiver([post_save, post_delete], sender=BlueskyIdentity)
+@receiver([post_save, post_delete], sender=MemberAppPassword)
+@receiver([post_save, post_delete], sender=MailSettings)
+@receiver([post_save, post_delete], sender=ApiToken)
+def _viewer_row_changed(sender, instance, **kwargs) -> None:
+    viewers_changed([instance.member_id])
 
 
 @receiver(pre_delete, sender=Community)

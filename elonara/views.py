@@ -18,6 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
+from core.media import media_url_seconds
+from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, page_response
 from elonara import cards, community_page, event_page, ical, member_feed, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
@@ -37,20 +39,25 @@ def _apply_error(form, error: ElonaraError) -> None:
 def home(request):
     # A visitor with no session and no pending message sees the same page as every other: served
     # whole from the cache (dropped with the upcoming-events fragment when an event changes).
-    plain_visitor = (not request.user.is_authenticated and settings.SESSION_COOKIE_NAME not in request.COOKIES
-                     and "messages" not in request.COOKIES)
-    if plain_visitor and (html := cache.get(ANONYMOUS_HOME_CACHE_KEY)) is not None:
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES:
+        if (html := cache.get(ANONYMOUS_HOME_CACHE_KEY)) is None:
+            html = _home_render(request, {})[0].content
+            cache.set(ANONYMOUS_HOME_CACHE_KEY, html, UPCOMING_CACHE_SECONDS)
         return HttpResponse(html)
+    # A member's whole page is kept until their lists or the upcoming events change (at most as
+    # long as the upcoming fragment: an event that ends leaves it).
+    return page_response(request, "home", [(EVENT_LISTS, EVENT_LISTS_ID)], partial(_home_render, request),
+                         viewer_kinds=[MEMBER_HOME])
+
+
+def _home_render(request, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
     # A callable: the template calls it (building the queryset) only when the cached fragment is missing.
     context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
-               "upcoming_ttl": UPCOMING_CACHE_SECONDS}
+               "upcoming_ttl": UPCOMING_CACHE_SECONDS, **extra_context}
     if request.user.is_authenticated:
         # Rendered once and cached per member (plain rows, links only), not from the template's conditions.
         context["member_side"] = member_home_side(member=request.user)
-    response = render(request, "elonara/home.html", context)
-    if plain_visitor:
-        cache.set(ANONYMOUS_HOME_CACHE_KEY, response.content, UPCOMING_CACHE_SECONDS)
-    return response
+    return render(request, "elonara/home.html", context), UPCOMING_CACHE_SECONDS
 
 
 def community_list(request):
@@ -91,7 +98,17 @@ def community_edit(request, slug):
 
 
 def community_detail(request, slug):
-    # The part every viewer sees alike is cached per community (elonara.community_page).
+    # The whole page per viewer (core.page_cache.page_response), over the part every viewer sees
+    # alike (elonara.community_page), kept until the community or the viewer's own state changes.
+    community_id = community_page.community_id_get(slug=slug)
+    if community_id is None:
+        raise Http404("No such community.")
+    return page_response(request, f"community:{slug}", [("community", community_id)],
+                         partial(_community_detail_render, request, slug, community_id))
+
+
+def _community_detail_render(request, slug: str, community_id: int, extra_context: dict[str, str]
+                             ) -> tuple[HttpResponse, int]:
     page = community_page.community_page_get(slug=slug)
     if page is None:
         raise Http404("No such community.")
@@ -104,8 +121,13 @@ def community_detail(request, slug):
         "is_host": bool(membership and membership.role == "host"),
         "card": cards.community_link_card(community=community, with_image_bytes=False, members=page.member_count),
         "calendar_url": page.calendar_url,
+        **extra_context,
     }
-    return render(request, "elonara/community_detail.html", context)
+    # Not kept when the slug named another community when the versions were read (renamed meanwhile).
+    seconds = page.seconds_left() if community.pk == community_id else 0
+    if community.image:
+        seconds = min(seconds, media_url_seconds())
+    return render(request, "elonara/community_detail.html", context), seconds
 
 
 def _calendar_response(body: bytes, *, filename: str, download: bool) -> HttpResponse:
@@ -165,11 +187,11 @@ def community_calendar(request, slug):
                                    headers={"Cache-Control": "public, max-age=300"})
 
 
-def _calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str]
-                            ) -> HttpResponse:
-    """A feed built once per change (elonara.community_page.CalendarFile)."""
+def _calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str],
+                            download: bool = False) -> HttpResponse:
+    """A calendar file built once per change (elonara.community_page.CalendarFile)."""
     return _calendar_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified,
-                                          body=lambda: calendar.body, filename=filename, download=False,
+                                          body=lambda: calendar.body, filename=filename, download=download,
                                           headers=headers)
 
 
@@ -292,8 +314,13 @@ def event_edit(request, pk):
 
 
 def event_detail(request, pk):
-    # The part every viewer sees alike is cached per event (elonara.event_page); only the viewer's
-    # own answer, the host's tools and an invitation banner are worked out here.
+    # The whole page per viewer (core.page_cache.page_response), kept until the event or the
+    # viewer's own state changes; built over the part every viewer sees alike (elonara.event_page),
+    # adding the viewer's own answer, the host's tools and an invitation banner.
+    return page_response(request, f"event:{pk}", [("event", pk)], partial(_event_detail_render, request, pk))
+
+
+def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
     page = event_page.event_page_get(event_id=pk)
     if page is None:
         raise Http404("No such event.")
@@ -316,11 +343,17 @@ def event_detail(request, pk):
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
         "conversation": conversation,
+        **extra_context,
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.
         context["can_publish"] = bluesky_selectors.member_can_write_records(member=user)
-    return render(request, "elonara/event_detail.html", context)
+    # Kept until the replies are due a refresh (the next view asks for one), and no longer than a
+    # signed cover address lives.
+    seconds = conversation_services.conversation_fresh_seconds(conversation=conversation)
+    if event.image:
+        seconds = min(seconds, media_url_seconds())
+    return render(request, "elonara/event_detail.html", context), seconds
 
 
 @require_POST
@@ -449,12 +482,12 @@ def event_conversation(request, pk):
 
 @require_GET
 def event_ics(request, pk):
-    """"Add to calendar": the event as a one-event .ics download."""
-    event = get_object_or_404(Event, pk=pk)
-    filename = f"{slugify(event.title)[:60] or 'event'}-{event.pk}.ics"
-    return _calendar_conditional(
-        request, key=f"event:{event.pk}", version=(event.updated_at, event.sequence), last_change=event.updated_at,
-        build=lambda: ical.event_ics(event=event), filename=filename, download=True, headers={})
+    """"Add to calendar": the event as a one-event .ics download, built once per change of its page
+    (elonara.event_page); a calendar app that has it gets 304."""
+    calendar = event_page.event_calendar_get(event_id=pk)
+    if calendar is None:
+        raise Http404("No such event.")
+    return _calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics", headers={}, download=True)
 
 
 @login_required
@@ -512,8 +545,7 @@ def member_calendar(request, token):
 
     An unknown or revoked token is a plain 404: it says nothing about whether a feed existed.
     """
-    feed = services.calendar_feed_authenticate(token=token)
-    calendar = member_feed.member_calendar_get(member=feed.member) if feed is not None else None
+    calendar = member_feed.member_calendar_for_token(token=token)
     if calendar is None:
         raise Http404("No such calendar")
     return _calendar_file_response(request, calendar,

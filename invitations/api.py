@@ -5,10 +5,10 @@ Errors map in one place (core.api): typed service errors become 4xx JSON with a 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -18,9 +18,11 @@ from rest_framework.views import APIView
 
 from bluesky.graph import BlueskyGraphService, GraphKind
 from config.openapi import ERROR
+from core.api import json_body, json_response
+from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from core.ratelimit import rate_limit_request
 from invitations import limits, selectors, services, targets
-from invitations.models import InvitationBatch
+from invitations.models import BATCH_PROGRESS, InvitationBatch
 from invitations.views import get_target
 from members.requests import MemberApiRequest
 
@@ -212,6 +214,17 @@ class BatchStatusView(APIView):
     token_permission = "invitations"
 
     @extend_schema(responses={200: BatchProgressSerializer})
-    def get(self, request: Request, batch_id: int) -> Response:
-        batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
-        return Response(selectors.batch_progress(batch=batch))
+    def get(self, request: Request, batch_id: int) -> HttpResponse:
+        # Kept with its host until an invitation of the batch changes: one cache round trip.
+        kept = page_part_get(BATCH_PROGRESS, batch_id, partial(_batch_progress_build, batch_id), part="api")
+        if kept is None or kept[0] != request.user.pk:
+            raise Http404("No such invitation batch of yours.")
+        return json_response(kept[1])
+
+
+def _batch_progress_build(batch_id: int) -> tuple[tuple[int, bytes] | None, int]:
+    """(its host, its progress as JSON)."""
+    batch = InvitationBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        return None, 0
+    return (batch.host_id, json_body(selectors.batch_progress(batch=batch))), PAGE_CACHE_SECONDS

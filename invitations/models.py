@@ -13,11 +13,27 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.page_cache import PageRowsQuerySet
+
 ONE_TARGET = Q(event__isnull=False, community__isnull=True) | Q(event__isnull=True, community__isnull=False)
 
 
 def _new_token() -> str:
     return secrets.token_urlsafe(12)
+
+
+# An invitation batch's progress, as its page and the API show it (core.page_cache).
+BATCH_PROGRESS = "batch-progress"
+# Which account posts invitations, as far as the site decides it (the writes mode, the relay
+# accounts): one version for every picker, under this one id.
+POSTING_ACCOUNTS = "posting-accounts"
+POSTING_ACCOUNTS_ID = 1
+
+
+class InvitationQuerySet(PageRowsQuerySet):
+    page_fields = ((BATCH_PROGRESS, "batch_id"),)
+    # Claims by the dispatcher move only the due time, which no progress shows.
+    fields_not_shown = frozenset({"due_at", "slot_at"})
 
 
 class InvitationBatch(models.Model):
@@ -104,6 +120,9 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+
+    # Statuses move by update(): the batch's progress (page and API) is renewed with them.
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from bluesky import views as bluesky_views
 from bluesky.atproto import AtprotoError
 from bluesky.selectors import member_did_get
+from core.page_cache import PAGE_CACHE_SECONDS, page_part_get, page_response
 from core.ratelimit import RateLimitedError
 from invitations import answers, limits, selectors, services, targets
-from invitations.models import Invitation, InvitationBatch
+from invitations.models import BATCH_PROGRESS, POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID, Invitation, InvitationBatch
 from members.requests import MemberRequest
 
 TARGET_MODELS = {"event": "Event", "community": "Community"}
@@ -34,13 +37,27 @@ def _page_size(raw: str | None) -> int:
         return 100
 
 
-@login_required
+# The picker says how many invitations the host may still send in the last 24 hours (a sliding
+# window), and under which account they go (its handle as last signed in): kept no longer.
+PICKER_SECONDS = 60
+
+
 @require_GET
 def picker(request: MemberRequest, kind: str, pk: int) -> HttpResponse:
+    # The whole page per host, kept until the target, the host's own state (their connection, app
+    # password, invitations sent) or the site's posting accounts change.
+    if kind not in TARGET_MODELS:
+        raise Http404("Unknown target")
+    return page_response(request, f"picker:{kind}:{pk}", [(kind, pk), (POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID)],
+                         partial(_picker_render, request, kind, pk), members_only=True)
+
+
+def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: dict[str, str]
+                   ) -> tuple[HttpResponse, int]:
     target = get_target(kind, pk)
     if not targets.target_is_hosted_by(target, member=request.user):
         raise Http404("Not the host")
-    return render(
+    response = render(
         request,
         "invitations/picker.html",
         {
@@ -53,21 +70,40 @@ def picker(request: MemberRequest, kind: str, pk: int) -> HttpResponse:
             "posting_account": services.invitation_posting_account(host=request.user),
             "connected": bool(member_did_get(member=request.user)),
             "page_size": _page_size(request.GET.get("page_size")),
+            **extra_context,
         },
     )
+    return response, PICKER_SECONDS
 
 
-@login_required
 @require_GET
 def progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+    # The whole page per host, kept until an invitation of the batch or its event or community
+    # changes. What it invites to is kept beside its progress (a batch never changes target).
+    target_ids = page_part_get(BATCH_PROGRESS, batch_id, partial(_batch_target_ids, batch_id), part="target")
+    if target_ids is None:
+        raise Http404("No such invitation batch.")
+    event_id, community_id = target_ids
+    return page_response(request, f"batch:{batch_id}",
+                         [(BATCH_PROGRESS, batch_id), ("event", event_id), ("community", community_id)],
+                         partial(_progress_render, request, batch_id), members_only=True)
+
+
+def _batch_target_ids(batch_id: int) -> tuple[tuple[int | None, int | None] | None, int]:
+    ids = InvitationBatch.objects.filter(pk=batch_id).values_list("event_id", "community_id").first()
+    return ids, PAGE_CACHE_SECONDS
+
+
+def _progress_render(request: HttpRequest, batch_id: int, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
     batch = get_object_or_404(InvitationBatch.objects.select_related("event", "community"), pk=batch_id,
                               host=request.user)
-    return render(
+    response = render(
         request,
         "invitations/progress.html",
         {"batch": batch, "target": batch.target, "target_name": targets.target_name(batch.target),
-         "progress": selectors.batch_progress(batch=batch)},
+         "progress": selectors.batch_progress(batch=batch), **extra_context},
     )
+    return response, PAGE_CACHE_SECONDS
 
 
 @login_required

@@ -1,5 +1,19 @@
-from django.contrib.auth.models import AbstractUser
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+
+from core.page_cache import MEMBER_CALENDAR, VIEWER, PageRowsQuerySet, ViewerRowsQuerySet
+
+
+class MemberQuerySet(PageRowsQuerySet):
+    # A member's row is kept for their sessions and pages (members.middleware, core.page_cache),
+    # and their calendar feed's token (elonara.member_feed): an update() renews them as a save does.
+    page_fields = ((VIEWER, "pk"), (MEMBER_CALENDAR, "pk"))
+
+
+class MemberManager(UserManager.from_queryset(MemberQuerySet)):  # type: ignore[misc]
+    pass
 
 
 class Member(AbstractUser):
@@ -9,6 +23,8 @@ class Member(AbstractUser):
     bio = models.TextField(blank=True)
     # From the Bluesky profile at sign-up with Bluesky (an https URL; never fetched by us).
     avatar_url = models.URLField(max_length=2000, blank=True)
+
+    objects: ClassVar[MemberManager] = MemberManager()
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -35,6 +51,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # Revoked and marked used by update(): its member's profile lists it.
+    objects = ViewerRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,16 +1,19 @@
 import hashlib
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core.page_cache import page_response
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from elonara import selectors as event_selectors
 from members import api_tokens
@@ -37,7 +40,18 @@ def signup(request):
     return render(request, "members/signup.html", {"form": form, "next": next_url})
 
 
+# The own profile says when the calendar feed was last read ("5 minutes ago"): kept no longer.
+PROFILE_SECONDS = 60
+
+
 def profile(request, username):
+    # The own profile, a page of settings, is kept whole until the member's own state changes
+    # (core.page_cache.VIEWER: their row, communities, Bluesky connection, feed, mail, tokens);
+    # someone else's is not kept (it shows their state, not the viewer's).
+    return page_response(request, f"profile:{username}", [], partial(_profile_render, request, username))
+
+
+def _profile_render(request, username: str, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
     member = get_object_or_404(Member, username=username)
     is_self = request.user.is_authenticated and request.user.pk == member.pk
     context = {
@@ -46,13 +60,14 @@ def profile(request, username):
         "communities": event_selectors.community_list_for_member(member=member),
         "api_tokens": ApiToken.objects.filter(member=member, revoked_at__isnull=True) if is_self else [],
         "api_token_form": ApiTokenForm() if is_self else None,
+        **extra_context,
     }
     if is_self:
         mail_settings = mail_services.mail_settings_get(member=member)
         context.update(mail_settings=mail_settings, mail_settings_form=MailSettingsForm(instance=mail_settings),
                        mail_settings_confirmed=mail_settings.is_confirmed(member.email),
                        mail_settings_refused=mail_settings.is_refused(member.email))
-    return render(request, "members/profile.html", context)
+    return render(request, "members/profile.html", context), PROFILE_SECONDS if is_self else 0
 
 
 @login_required

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from elonara.models import PageRowsQuerySet, PublishedRecord
-from elonara.page_cache import MEMBER_CALENDAR
+from core.page_cache import MEMBER_CALENDAR, PageRowsQuerySet
+from elonara.models import PublishedRecord
 
 
 class Creator(models.Model):

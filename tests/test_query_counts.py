@@ -21,6 +21,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_encode
 
+from core.page_cache import viewers_changed
 from elonara import services as elonara_services
 from invitations import answers as invitation_answers
 from invitations import services as invitation_services
@@ -189,7 +190,7 @@ CASES = [
     ("ann", "post", "/notifications/settings/", 6, 302),
     ("ann", "get", "/bluesky/app-password/", 3, 200),
     ("ann", "get", "picker", 8, 200),  # + the posting account: writes mode, app password, relay
-    ("ann", "get", "progress", 5, 200),
+    ("ann", "get", "progress", 6, 200),  # + what the batch invites to (kept beside its progress once read)
     ("ann", "get", "batch_api", 5, 200),
     ("ann", "get", "/api/bluesky/identity/", 3, 200),
     ("ann", "get", "/api/v1/events/", 3, 200),  # a page of events, only the columns shown
@@ -276,14 +277,14 @@ def test_home_page_events_come_from_the_cache_until_an_event_changes(world, djan
 
 def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or_they_change(
         world, settings, django_assert_num_queries, django_capture_on_commit_callbacks):
-    """Warm, the member home costs the session (database sessions here) and the member row: the
-    plans, communities and invitations come from the cache, and each change that shows there
-    (an answer, a join, an edit, an invitation declined or accepted) drops them after commit."""
+    """Warm, the member home costs the session (database sessions here): the whole page is kept
+    for them (core.page_cache.page_response), and each change that shows there (an answer, a join,
+    an edit, an invitation declined or accepted) renews it after commit."""
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"  # the same count with or without Redis
     bob = Client()
     bob.force_login(world.bob)
     bob.get("/")
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         bob.get("/")
     new = World._event(host=world.ann, title="Fresh picnic")
     assert b"Fresh picnic" not in bob.get("/").content.split(b'id="my-rsvps"')[1]
@@ -329,6 +330,10 @@ def test_host_event_page_asks_once_whether_the_host_can_publish(world, settings,
     ann = Client()
     ann.force_login(world.ann)
     ann.get(f"/events/{world.event.pk}/")
-    with django_assert_num_queries(3):  # session, member, the account (the event's part comes from the cache)
+    viewers_changed([world.ann.pk])  # the page kept whole for her is built again (its part is kept)
+    with django_assert_num_queries(3):  # session, member, the account
         response = ann.get(f"/events/{world.event.pk}/")
     assert response.context["can_publish"] is True
+    with django_assert_num_queries(1):  # the session: the page as she saw it last, not even her row
+        kept = ann.get(f"/events/{world.event.pk}/")
+    assert b'id="publish-form"' in kept.content and kept.context is None

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from bluesky import clients
+from core.page_cache import _versions_renew
 from elonara import conversation, services
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import EventConversation
-from elonara.page_cache import _versions_renew
 from members.models import Member
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_a_stale_conversation_is_refreshed_once_per_period(event_with_post, djan
     with django_capture_on_commit_callbacks() as queued:
         assert conversation.conversation_refresh_if_stale(conversation=row, now=now) is True
         assert conversation.conversation_refresh_if_stale(conversation=row, now=now) is False  # already claimed
-    # One refresh task (the other callbacks renew the cached event page: elonara.page_cache).
+    # One refresh task (the other callbacks renew the cached event page: core.page_cache).
     assert len([c for c in queued if getattr(c, "func", None) is not _versions_renew]) == 1
     EventConversation.objects.filter(pk=row.pk).update(fetched_at=now)
     row.refresh_from_db()

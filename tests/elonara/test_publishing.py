@@ -8,9 +8,9 @@ from django.test import Client
 from django.utils import timezone
 
 from bluesky.selectors import identity_get_for_member
+from core.page_cache import _versions_renew
 from elonara import atrecords, publishing, services
 from elonara.models import RSVP, Event, PublishState
-from elonara.page_cache import _versions_renew
 from elonara.services import member_home_cache_clear, upcoming_events_cache_clear
 from tests.invitations.conftest import link_identity, make_member, random_did
 

@@ -1,0 +1,247 @@
+"""Cached pages and parts of pages: their keys, and the versions that say whether a cached copy is
+still true. Imports no model, so the models' querysets (PageRowsQuerySet) can call it from any app.
+
+Two kinds of copy: a part every viewer sees alike (the event and community pages' rows and HTML,
+calendar files: `page_part_get`), and a whole page as one viewer sees it (`page_response`), built
+from those parts and the viewer's own state (their name in the header, their settings, ...).
+
+A copy is stored with the versions current when its rows were read; a change renews the version
+at once and again after its commit. A copy built from rows read before the commit therefore
+carries an old version and is never served, however late it is stored (deleting the copy instead
+would let such a late store outlive the change).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+# How long a part and its version are kept at most: a bound on memory, not on truth.
+PAGE_CACHE_SECONDS = 3600
+PAGE_VERSION_SECONDS = 24 * 3600
+# The API's lists of upcoming events: one version for all of them (under this one id), renewed by
+# any change to an event.
+EVENT_LISTS = "event-lists"
+EVENT_LISTS_ID = 1
+# An event that ends leaves the upcoming lists within this time (no change renews them then).
+EVENT_LISTS_SECONDS = 60
+
+Part = TypeVar("Part")
+
+
+def page_key(kind: str, pk: int, part: str = "") -> str:
+    return f"page:{_release()}:{kind}:{pk}:{part}"
+
+
+@functools.cache
+def _release() -> str:
+    """What the cached copies were made with: the site's address, the code, the templates, the
+    static files' names and the secret key. A deployment that changes any of them reads none of the
+    old copies (their HTML, their pickled rows) and builds new ones; a new secret key also ends the
+    sessions kept rows were checked against (members.middleware), as Django does."""
+    root = Path(__file__).resolve().parent.parent
+    sources = sorted(path for app in _APPS for path in (root / app).rglob("*.py") if "migrations" not in path.parts)
+    sources += sorted((root / "templates").rglob("*.html"))
+    manifest = Path(settings.STATIC_ROOT or root / "staticfiles") / "staticfiles.json"
+    digest = hashlib.sha256(f"{settings.ELONARA_PUBLIC_URL}|{settings.MEDIA_URL}|{settings.STATIC_URL}|"
+                            f"{settings.SECRET_KEY}".encode())
+    for source in [*sources, manifest]:
+        if source.is_file():
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_APPS = ("bluesky", "config", "core", "elonara", "invitations", "members", "network", "notifications")
+
+
+def page_version_key(kind: str, pk: int) -> str:
+    return f"page-version:{kind}:{pk}"
+
+
+def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int]], *, part: str = ""
+                  ) -> Part | None:
+    """The cached part when its version is current (one round trip), else `build()`: the part (None
+    when the object does not exist) and how many seconds it stays true without a change. `part`
+    names another part renewed with the same version (the community's calendar beside its page)."""
+    key, version_key = page_key(kind, pk, part), page_version_key(kind, pk)
+    found = cache.get_many([key, version_key])
+    version, cached = found.get(version_key), found.get(key)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    if version is None:
+        # First view since the version expired: whichever process adds it first sets it for all.
+        cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
+        version = cache.get(version_key)
+    built, seconds = build()
+    if built is not None and version is not None and seconds > 0:
+        cache.set(key, (version, built), min(seconds, PAGE_CACHE_SECONDS))
+    return built
+
+
+def pages_changed(kind: str, ids: Iterable[int | None]) -> None:
+    """Call inside the write's transaction (or after it): those pages are rebuilt with the change."""
+    pages_changed_many({kind: ids})
+
+
+def pages_changed_many(changes: Mapping[str, Iterable[int | None]]) -> None:
+    """`pages_changed` for several kinds of page at once: one write to the cache, one after commit."""
+    keys = sorted({page_version_key(kind, pk) for kind, ids in changes.items() for pk in ids if pk})
+    if keys:
+        # At once (a copy cached before is not served again, and a page read inside this
+        # transaction shows the change), and after the commit (a copy built meanwhile from the rows
+        # of before the commit is not served either).
+        _versions_renew(keys)
+        transaction.on_commit(partial(_versions_renew, keys))
+
+
+def event_pages_changed(ids: Iterable[int | None]) -> None:
+    pages_changed("event", ids)
+
+
+def community_pages_changed(ids: Iterable[int | None]) -> None:
+    pages_changed("community", ids)
+
+
+# A member's private calendar feed (elonara.member_feed): events they host or answered going/maybe,
+# here and in other apps.
+MEMBER_CALENDAR = "member-calendar"
+
+
+def member_calendars_changed(member_ids: Iterable[int | None]) -> None:
+    pages_changed(MEMBER_CALENDAR, member_ids)
+
+
+def _versions_renew(keys: list[str]) -> None:
+    cache.set_many({key: secrets.token_hex(8) for key in keys}, PAGE_VERSION_SECONDS)
+
+
+# What a member sees of their own on any page (`page_response` adds it for a signed-in viewer): the
+# header's name, their answers' panels' account state, their profile's settings cards. Renewed by
+# changes to their row, Bluesky connection, app password, communities, feed, mail settings, tokens.
+VIEWER = "viewer"
+# The side of a member's home page (elonara.home): their plans, communities and invitations.
+MEMBER_HOME = "member-home"
+
+
+def viewers_changed(member_ids: Iterable[int | None]) -> None:
+    pages_changed(VIEWER, member_ids)
+
+
+# --- Whole pages per viewer ---------------------------------------------------------------------
+
+def page_response(request: HttpRequest, name: str, depends_on: Iterable[tuple[str, int | None]],
+                  render: Callable[[dict[str, str]], tuple[HttpResponse, int]], *,
+                  viewer_kinds: Iterable[str] = (), members_only: bool = False) -> HttpResponse:
+    """The page `name` as this viewer saw it last, when nothing it `depends_on` (and, signed in, the
+    viewer's own state) changed since: one cache round trip. Else `render(extra_context)`, which
+    returns the response and how many seconds it stays true without a change (0: not kept).
+    `viewer_kinds`: more versions it depends on, of the viewer's own (their home lists).
+    `members_only`: visitors are sent to log in.
+
+    The copy is kept per viewer (one for all visitors), with the CSRF token left out: each request
+    gets its own session's token. Requests with a query string or with messages to show are
+    rendered every time (what they show is not the page's alone)."""
+    if not _page_response_cacheable(request):
+        return _rendered(request, render, {}, members_only=members_only)[0]
+    viewer = request.user.pk if request.user.is_authenticated else 0
+    depends = dict.fromkeys([*[(kind, pk) for kind, pk in depends_on if pk is not None],
+                             *([(kind, viewer) for kind in (VIEWER, *viewer_kinds)] if viewer else [])])
+    key = page_key("response", viewer, name)
+    version_keys = [page_version_key(kind, pk) for kind, pk in depends]
+    found = cache.get_many([key, *version_keys])
+    versions = tuple(found.get(k) for k in version_keys)
+    cached = found.get(key)
+    if cached is not None and None not in versions and cached[0] == versions:
+        return _csrf_filled(request, HttpResponse(cached[1]))
+    if None in versions:
+        # First view since a version expired: whichever process adds it first sets it for all.
+        for version_key, version in zip(version_keys, versions, strict=True):
+            if version is None:
+                cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
+        found = cache.get_many(version_keys)
+        versions = tuple(found.get(k) for k in version_keys)
+    response, seconds = _rendered(request, render, {"csrf_token": _csrf_placeholder()}, members_only=members_only)
+    if response.status_code == 200 and None not in versions and seconds > 0 and not response.has_header("Set-Cookie"):
+        cache.set(key, (versions, response.content), min(seconds, PAGE_CACHE_SECONDS))
+    return _csrf_filled(request, response)
+
+
+def _rendered(request: HttpRequest, render: Callable[[dict[str, str]], tuple[HttpResponse, int]],
+              extra_context: dict[str, str], *, members_only: bool) -> tuple[HttpResponse, int]:
+    if members_only and not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login  # its module reads the user model
+
+        return redirect_to_login(request.get_full_path()), 0
+    return render(extra_context)
+
+
+def _page_response_cacheable(request: HttpRequest) -> bool:
+    # len() reads the pending messages without marking them shown.
+    return request.method in ("GET", "HEAD") and not request.GET and not len(get_messages(request))
+
+
+@functools.cache
+def _csrf_placeholder() -> str:
+    # Stands for the CSRF token in a kept copy; derived from the secret key, so no page text can
+    # name it in advance.
+    return "csrf-" + hmac.new(settings.SECRET_KEY.encode(), b"page-response-csrf", "sha256").hexdigest()[:32]
+
+
+def _csrf_filled(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    placeholder = _csrf_placeholder().encode()
+    if placeholder in response.content:
+        response.content = response.content.replace(placeholder, get_token(request).encode())
+    return response
+
+
+# --- update() -------------------------------------------------------------------------------------
+
+class PageRowsQuerySet(models.QuerySet):
+    """`update()` sends no signal: the cached copies showing the updated rows are renewed here
+    (their saves and deletes are seen by signals). One query for which pages those are."""
+
+    # (page kind, the field naming the page's object): by default, the event of an answer, a co-host...
+    page_fields: tuple[tuple[str, str], ...] = (("event", "event_id"),)
+    # An update() of these fields only changes no page.
+    fields_not_shown: frozenset[str] = frozenset()
+
+    def update(self, **kwargs):
+        if kwargs and set(kwargs) <= self.fields_not_shown:
+            return super().update(**kwargs)
+        rows = list(self.values_list("pk", *[field for _kind, field in self.page_fields]))
+        updated = super().update(**kwargs)
+        if updated:
+            changes: dict[str, set[int | None]] = {}
+            for i, (kind, field) in enumerate(self.page_fields, start=1):
+                ids = changes.setdefault(kind, set())
+                ids.update(row[i] for row in rows)
+                moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
+                if field != "pk" and moved_to is not None:  # moved to another event or community
+                    ids.add(getattr(moved_to, "pk", moved_to))
+            for kind, more in self._also_changed([row[0] for row in rows]).items():
+                changes.setdefault(kind, set()).update(more)
+            pages_changed_many(changes)
+        return updated
+
+    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
+        """Pages the updated rows show on that their own fields do not name."""
+        return {}
+
+
+class ViewerRowsQuerySet(PageRowsQuerySet):
+    """For rows only their own member is shown (VIEWER), named by `member_id`."""
+
+    page_fields = ((VIEWER, "member_id"),)
