@@ -1,6 +1,7 @@
 """Signals: any saved or deleted event or community (service, admin, shell) drops the home page's
 cached "Upcoming events" fragment after commit, and the cached home lists ("Your plans", "Your
-communities") of the members it concerns; a DID that becomes a member's takes its outside answers."""
+communities") of the members it concerns; every change renews the versions of the kept pages and
+parts that show it (core.page_cache); a DID that becomes a member's takes its outside answers."""
 
 from functools import partial
 

@@ -1,4 +1,5 @@
-"""Accepting invitations when the invitee RSVPs, joins, or connects Bluesky afterwards.
+"""Accepting invitations when the invitee RSVPs, joins, or connects Bluesky afterwards; renewing
+the kept pages that show invitations (a batch's progress) and the posting account (pickers).
 
 Adapters only (one service call each). The foundation's `rsvp_changed` / `community_joined` are
 sent after commit, so the invitation update runs in its own short transaction.
