@@ -8,7 +8,7 @@ authentication, 404) or, for a bug, a 500 reported as usual.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
@@ -47,7 +47,4 @@ def kept_json_response(kind: str, pk: int, build: Callable[[], tuple[Any, int]],
         data, seconds = build()
         return json_body(data), seconds
 
-    body = page_part_get(kind, pk, rendered, part=part)
-    if body is None:  # only when the cache gave back nothing usable: build it here
-        body = rendered()[0]
-    return json_response(body)
+    return json_response(cast(bytes, page_part_get(kind, pk, rendered, part=part)))  # rendered() never gives None

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.messages import get_messages
@@ -81,14 +81,27 @@ def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int
     version, cached = found.get(version_key), found.get(key)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]
-    if version is None:
-        # First view since the version expired: whichever process adds it first sets it for all.
-        cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
-        version = cache.get(version_key)
+    (version,) = versions_current([version_key], found)
     built, seconds = build()
     if built is not None and version is not None and seconds > 0:
         cache.set(key, (version, built), min(seconds, PAGE_CACHE_SECONDS))
     return built
+
+
+def versions_current(version_keys: list[str], found: Mapping[str, Any] | None = None) -> tuple[str | None, ...]:
+    """The version under each key, from `found` (a read already made) or one read. A missing one
+    (first use since it expired) is made: whichever process adds it first sets it for all. Read
+    them before the rows a copy is built from. None only when the cache keeps nothing."""
+    if found is None:
+        found = cache.get_many(version_keys)
+    versions = tuple(found.get(key) for key in version_keys)
+    if None in versions:
+        for version_key, version in zip(version_keys, versions, strict=True):
+            if version is None:
+                cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
+        found = cache.get_many(version_keys)
+        versions = tuple(found.get(key) for key in version_keys)
+    return versions
 
 
 def pages_changed(kind: str, ids: Iterable[int | None]) -> None:
@@ -109,10 +122,6 @@ def pages_changed_many(changes: Mapping[str, Iterable[int | None]]) -> None:
 
 def event_pages_changed(ids: Iterable[int | None]) -> None:
     pages_changed("event", ids)
-
-
-def community_pages_changed(ids: Iterable[int | None]) -> None:
-    pages_changed("community", ids)
 
 
 # A member's private calendar feed (elonara.member_feed): events they host or answered going/maybe,
@@ -166,13 +175,7 @@ def page_response(request: HttpRequest, name: str, depends_on: Iterable[tuple[st
     cached = found.get(key)
     if cached is not None and None not in versions and cached[0] == versions:
         return _csrf_filled(request, HttpResponse(cached[1]))
-    if None in versions:
-        # First view since a version expired: whichever process adds it first sets it for all.
-        for version_key, version in zip(version_keys, versions, strict=True):
-            if version is None:
-                cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
-        found = cache.get_many(version_keys)
-        versions = tuple(found.get(k) for k in version_keys)
+    versions = versions_current(version_keys, found)
     response, seconds = _rendered(request, render, {"csrf_token": _csrf_placeholder()}, members_only=members_only)
     if response.status_code == 200 and None not in versions and seconds > 0 and not response.has_header("Set-Cookie"):
         cache.set(key, (versions, response.content), min(seconds, PAGE_CACHE_SECONDS))

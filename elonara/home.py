@@ -2,20 +2,20 @@
 communities, Bluesky invitations. Its own module: it reads every app's selectors, and none of
 them may read back (no import cycle).
 
-Rendered and cached per member (`elonara.selectors.member_home_cache_key`, MEMBER_HOME_CACHE_SECONDS):
-the side holds links only, no form, so its HTML is the same in every session of the member.
+Rendered and cached per member (core.page_cache.MEMBER_HOME, MEMBER_HOME_CACHE_SECONDS): the side
+holds links only, no form, so its HTML is the same in every session of the member.
 """
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from core.page_cache import MEMBER_HOME, page_part_get
 from elonara.models import RSVP, Community
-from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, member_home_cache_key
+from elonara.selectors import MEMBER_HOME_CACHE_SECONDS
 from invitations.selectors import invitation_list_for_home
 from members.models import Member
 from network.models import NetworkRSVP
@@ -24,14 +24,13 @@ from network.models import NetworkRSVP
 def member_home_side(*, member: Member) -> SafeString:
     """The HTML of the member's side of the home page: their plans, communities and Bluesky
     invitations. Four narrow queries and a render, or none when it is in the cache."""
-    key = member_home_cache_key(member.pk)
-    html = cache.get(key)
-    if html is None:
+    def build() -> tuple[SafeString, int]:
         lists = member_home_lists(member=member)
-        html = render_to_string("elonara/_home_side.html", {
-            "my_rsvps": lists["plans"], "my_communities": lists["communities"], "my_invitations": lists["invitations"]})
-        cache.set(key, html, MEMBER_HOME_CACHE_SECONDS)
-    return html
+        return render_to_string("elonara/_home_side.html", {
+            "my_rsvps": lists["plans"], "my_communities": lists["communities"], "my_invitations": lists["invitations"],
+        }), MEMBER_HOME_CACHE_SECONDS
+
+    return page_part_get(MEMBER_HOME, member.pk, build) or SafeString()
 
 
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:

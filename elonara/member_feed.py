@@ -4,14 +4,12 @@ renewed by their answers, the events in it (saves, deletes and `update()`), thei
 feed's token. Kept no longer than until its oldest event leaves the feed's window.
 
 Which member a token names is kept too, under the same version: a new token, a revoked feed or a
-deactivated member renews it, so a warm feed costs two cache round trips and no query.
+deactivated member renews it, so a warm feed costs three cache round trips (the token, its
+version, the file) and no query.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -20,20 +18,16 @@ from django.utils import timezone
 from core.page_cache import (
     MEMBER_CALENDAR,
     PAGE_CACHE_SECONDS,
-    PAGE_VERSION_SECONDS,
     page_key,
     page_part_get,
     page_version_key,
+    versions_current,
 )
 from elonara import ical, selectors, services
 from elonara.community_page import CalendarFile, calendar_file
 from elonara.models import CalendarFeed
 from members.models import Member
 from network import selectors as network_selectors
-
-# How often a feed's use is recorded (services.calendar_feed_authenticate): the database is asked
-# again after this long, and the kept answer is checked then.
-FEED_CHECK_INTERVAL = timedelta(hours=1)
 
 
 def member_calendar_for_token(*, token: str) -> CalendarFile | None:
@@ -47,17 +41,16 @@ def member_calendar_for_token(*, token: str) -> CalendarFile | None:
 
 
 def _token_member_id(token: str) -> int | None:
-    token_key = page_key("calendar-feed-token", 0, hashlib.sha256(token.encode()).hexdigest())
+    token_key = page_key("calendar-feed-token", 0, services.calendar_feed_token_hash(token))
     kept = cache.get(token_key)  # (member id, their calendar version then, when the database said so)
-    if kept is not None and timezone.now() - kept[2] < FEED_CHECK_INTERVAL:
+    # The database is asked again as often as it records the feed's use.
+    if kept is not None and timezone.now() - kept[2] < services.CALENDAR_FEED_USE_RECORDED_EVERY:
         if cache.get(page_version_key(MEMBER_CALENDAR, kept[0])) == kept[1]:
             return kept[0]
     feed = services.calendar_feed_authenticate(token=token)  # records the use
     if feed is None:
         return None
-    version_key = page_version_key(MEMBER_CALENDAR, feed.member_id)
-    cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
-    version = cache.get(version_key)
+    (version,) = versions_current([page_version_key(MEMBER_CALENDAR, feed.member_id)])
     # Asked again after reading the version: a revocation before it is seen here, one after it
     # renews the version, so the answer kept is never a revoked token's.
     if version is not None and CalendarFeed.objects.filter(pk=feed.pk, member__is_active=True).exists():

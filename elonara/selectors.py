@@ -115,15 +115,11 @@ def rsvp_list_upcoming_for_member(*, member: Member) -> QuerySet[RSVP]:
 
 
 # The member's side of the home page ("Your plans", "Your communities", "Your Bluesky invitations"):
-# plain rows with only what the page shows, cached per member. Dropped after commit by
-# elonara.signals when the member answers, joins or leaves, or when one of those events or
-# communities changes, and by invitations.services when one of their invitations is sent, accepted
-# or declined; the timeout bounds how long an event that just ended stays among the plans.
+# plain rows with only what the page shows, cached per member under core.page_cache.MEMBER_HOME.
+# Renewed by elonara.signals when the member answers, joins or leaves, or when one of those events
+# or communities changes, and by invitations.services when one of their invitations is sent,
+# accepted or declined; the timeout bounds how long an event that just ended stays among the plans.
 MEMBER_HOME_CACHE_SECONDS = 60
-
-
-def member_home_cache_key(member_id: int) -> str:
-    return f"home:member:{member_id}"
 
 
 

@@ -15,7 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, pages_changed
+from core.page_cache import MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from core.tasks import task_on_commit
 from elonara import atrecords, publishing
@@ -644,17 +644,11 @@ def upcoming_events_cache_clear() -> None:
 
     cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)]
                       + [ANONYMOUS_HOME_CACHE_KEY])
-    pages_changed(EVENT_LISTS, [EVENT_LISTS_ID])  # the members' home pages kept whole
 
 
 def member_home_cache_clear(member_ids: list[int]) -> None:
-    """Drop those members' cached home lists (elonara.home.member_home_lists)."""
-    from django.core.cache import cache
-
-    from elonara.selectors import member_home_cache_key
-
-    cache.delete_many([member_home_cache_key(pk) for pk in member_ids])
-    pages_changed(MEMBER_HOME, member_ids)  # their home pages kept whole
+    """Those members' home lists (elonara.home) and their home pages kept whole are built again."""
+    pages_changed(MEMBER_HOME, member_ids)
 
 
 def upcoming_events_changed() -> None:
@@ -680,7 +674,11 @@ def event_recount(*, event_id: int) -> Event | None:
 
 
 
-def _feed_token_hash(token: str) -> str:
+# A feed's use is recorded at most this often (calendar apps poll every few minutes).
+CALENDAR_FEED_USE_RECORDED_EVERY = timedelta(hours=1)
+
+
+def calendar_feed_token_hash(token: str) -> str:
     # The token has 256 random bits, so a plain SHA-256 is enough (no salt or slow hash needed).
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -693,7 +691,7 @@ def calendar_feed_issue(*, member: Member) -> tuple[CalendarFeed, str]:
     """
     token = secrets.token_urlsafe(32)
     feed, _created = CalendarFeed.objects.update_or_create(
-        member=member, defaults={"token_hash": _feed_token_hash(token), "created_at": timezone.now(),
+        member=member, defaults={"token_hash": calendar_feed_token_hash(token), "created_at": timezone.now(),
                                  "last_used_at": None},
     )
     return feed, token
@@ -710,11 +708,11 @@ def calendar_feed_authenticate(*, token: str) -> CalendarFeed | None:
     """The feed a token opens, or None. Records the use at most once an hour (calendar apps poll)."""
     if not token or len(token) > 100:
         return None
-    feed = CalendarFeed.objects.select_related("member").filter(token_hash=_feed_token_hash(token)).first()
+    feed = CalendarFeed.objects.select_related("member").filter(token_hash=calendar_feed_token_hash(token)).first()
     if feed is None or not feed.member.is_active:
         return None
     now = timezone.now()
-    if feed.last_used_at is None or now - feed.last_used_at > timedelta(hours=1):
+    if feed.last_used_at is None or now - feed.last_used_at > CALENDAR_FEED_USE_RECORDED_EVERY:
         CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=now)
         feed.last_used_at = now
     return feed

@@ -1,11 +1,10 @@
 """Signals: any saved or deleted event or community (service, admin, shell) drops the home page's
-cached "Upcoming events" fragment after commit, and the cached home lists ("Your plans", "Your
-communities") of the members it concerns; every change renews the versions of the kept pages and
-parts that show it (core.page_cache); a DID that becomes a member's takes its outside answers."""
+cached "Upcoming events" fragment after commit; every change renews the versions of the kept pages
+and parts that show it (core.page_cache), among them the home lists ("Your plans", "Your
+communities") of the members it concerns; a DID that becomes a member's takes its outside answers."""
 
-from functools import partial
+from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
@@ -15,8 +14,8 @@ from core.page_cache import (
     EVENT_LISTS,
     EVENT_LISTS_ID,
     MEMBER_CALENDAR,
+    MEMBER_HOME,
     VIEWER,
-    community_pages_changed,
     event_pages_changed,
     member_calendars_changed,
     pages_changed_many,
@@ -40,41 +39,23 @@ from network.models import NetworkEvent, NetworkRSVP
 from notifications.models import MailSettings
 
 
-@receiver([post_save, post_delete], sender=Event)
-@receiver([post_save, post_delete], sender=Community)
-def _listing_changed(sender, **kwargs) -> None:
-    upcoming_events_changed()
-
-
 @receiver(did_linked)
 def _did_became_a_member(sender, *, member_id: int, did: str, **kwargs) -> None:
     # Their answers given in other apps are a member's answers from now on.
     outside_answers_adopt(did=did, member_id=member_id)
-    _member_lists_changed([member_id])
-
-
-def _member_lists_changed(member_ids) -> None:
-    """Drop those members' home lists once the change is visible (before, a page could cache the old rows)."""
-    if ids := sorted(set(member_ids)):
-        transaction.on_commit(partial(member_home_cache_clear, ids))
-
-
-@receiver([post_save, post_delete], sender=RSVP)
-@receiver([post_save, post_delete], sender=CommunityMembership)
-@receiver([post_save, post_delete], sender=BlueskyIdentity)  # the DID their invitations are addressed to
-def _answer_or_membership_changed(sender, instance, **kwargs) -> None:
-    _member_lists_changed([instance.member_id])
+    member_home_cache_clear([member_id])
 
 
 @receiver([post_save, post_delete], sender=Event)
 def _event_changed(sender, instance, signal, created=False, **kwargs) -> None:
+    upcoming_events_changed()  # the home page's list (first: dropped before the versions renew)
     # Its answerers' home plans and calendar feeds show it. A new event has no answers yet; a
     # deleted one's answers were deleted first, each renewing its own member's.
     answerers = [] if created or signal is post_delete else list(
         RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))
-    _member_lists_changed(answerers)
     pages_changed_many({
         "event": [instance.pk], EVENT_LISTS: [EVENT_LISTS_ID], MEMBER_CALENDAR: [instance.host_id, *answerers],
+        MEMBER_HOME: answerers,
         # Listed on its community's page (and on the one it left, when moved).
         "community": [instance.community_id, instance.community_id_read],
     })
@@ -83,21 +64,24 @@ def _event_changed(sender, instance, signal, created=False, **kwargs) -> None:
 
 @receiver([post_save, post_delete], sender=Community)
 def _community_changed(sender, instance, signal, created=False, **kwargs) -> None:
-    community_pages_changed([instance.pk])
+    upcoming_events_changed()  # the home page's list names the community (first, as above)
+    changes: dict[str, Iterable[int]] = {"community": [instance.pk], EVENT_LISTS: [EVENT_LISTS_ID]}
     if signal is post_save and not created:  # its name shows in its members' lists and on its events
         members = list(instance.memberships.values_list("member_id", flat=True))
-        _member_lists_changed(members)
-        pages_changed_many({"event": instance.events.values_list("pk", flat=True), VIEWER: members})
+        changes.update({"event": instance.events.values_list("pk", flat=True), VIEWER: members, MEMBER_HOME: members})
+    pages_changed_many(changes)
 
 
 @receiver([post_save, post_delete], sender=RSVP)
 def _answer_changed(sender, instance, **kwargs) -> None:
-    pages_changed_many({"event": [instance.event_id], MEMBER_CALENDAR: [instance.member_id]})
+    pages_changed_many({"event": [instance.event_id], MEMBER_CALENDAR: [instance.member_id],
+                        MEMBER_HOME: [instance.member_id]})
 
 
 @receiver([post_save, post_delete], sender=CommunityMembership)
 def _community_page_membership_changed(sender, instance, **kwargs) -> None:
-    pages_changed_many({"community": [instance.community_id], VIEWER: [instance.member_id]})
+    pages_changed_many({"community": [instance.community_id], VIEWER: [instance.member_id],
+                        MEMBER_HOME: [instance.member_id]})
 
 
 @receiver([post_save, post_delete], sender=ExternalRSVP)
@@ -146,6 +130,11 @@ def _calendar_feed_changed(sender, instance, **kwargs) -> None:
 
 
 @receiver([post_save, post_delete], sender=BlueskyIdentity)
+def _identity_changed(sender, instance, **kwargs) -> None:
+    # Also the DID their invitations are addressed to: their home lists them.
+    pages_changed_many({VIEWER: [instance.member_id], MEMBER_HOME: [instance.member_id]})
+
+
 @receiver([post_save, post_delete], sender=MemberAppPassword)
 @receiver([post_save, post_delete], sender=MailSettings)
 @receiver([post_save, post_delete], sender=ApiToken)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import hmac
-import secrets
 
 from django.conf import settings
 from django.contrib import auth
@@ -25,7 +24,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from core.page_cache import PAGE_CACHE_SECONDS, PAGE_VERSION_SECONDS, VIEWER, page_key, page_version_key
+from core.page_cache import PAGE_CACHE_SECONDS, VIEWER, page_key, page_version_key, versions_current
 
 # The cached row leaves out the password hash: read from the database if ever needed.
 _FIELDS_NOT_KEPT = ("password",)
@@ -56,9 +55,7 @@ def signed_in_member(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
     version, kept = found.get(version_key), found.get(key)
     if kept is not None and version is not None and kept[0] == version and hmac.compare_digest(kept[1], session_hash):
         return _remembered(request, kept[2])
-    if version is None:
-        cache.add(version_key, secrets.token_hex(8), PAGE_VERSION_SECONDS)
-        version = cache.get(version_key)
+    (version,) = versions_current([version_key], found)
     # Read after the version: a change meanwhile renews it, and this copy is never served.
     user = auth.get_user(request)
     if user.is_authenticated and user.pk == member_id and version is not None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bluesky import services as bluesky_services
 from bluesky.models import BlueskyIdentity
-from core.page_cache import page_key
+from core.page_cache import MEMBER_CALENDAR, page_key, page_version_key
 from elonara import services
 from invitations import services as invitation_services
 from invitations.models import Invitation
@@ -202,19 +202,33 @@ def test_a_kept_feed_token_stops_at_once_when_revoked_replaced_or_its_member_lea
 def test_a_feed_revoked_while_its_token_is_being_kept_is_not_kept(ann, event):
     """The token is read from the database, then its member's calendar version: a revocation
     committed in between renews the version before it is read, so the database is asked again.
-    (The revocation is made to land there by the cache's own `add`, the first call after the read.)"""
+    (The revocation is made to land there by the cache itself, as the version is asked for.)"""
     _feed, token = services.calendar_feed_issue(member=ann)
     backend = caches["default"]
+    version_key = page_version_key(MEMBER_CALENDAR, ann.pk)
 
-    def revoked_meanwhile(*args, **kwargs):
-        del backend.add  # the class's own again
-        services.calendar_feed_revoke(member=ann)
-        return backend.add(*args, **kwargs)
+    def revoked_meanwhile(keys, *args, **kwargs):
+        if version_key in keys:
+            del backend.get_many  # the class's own again
+            services.calendar_feed_revoke(member=ann)
+        return type(backend).get_many(backend, keys, *args, **kwargs)
 
-    backend.add = revoked_meanwhile
+    backend.get_many = revoked_meanwhile
     try:
         app = Client()
         assert app.get(f"/calendar/feed/{token}.ics").status_code == 200  # asked before the revocation
         assert app.get(f"/calendar/feed/{token}.ics").status_code == 404
     finally:
-        backend.__dict__.pop("add", None)
+        backend.__dict__.pop("get_many", None)
+
+
+def test_a_members_kept_home_names_a_renamed_community_in_its_upcoming_events(
+        ann, event, django_capture_on_commit_callbacks):
+    """Bob is not in the community: only the upcoming list (its event's card names the community)
+    ties his kept home page to it."""
+    bob = _signed_in(Member.objects.create_user(username="bob", password="pw-long-enough-123"))
+    assert "Board club" in _get(bob, "/") and bob.get("/").templates == []  # kept
+    with django_capture_on_commit_callbacks(execute=True):
+        services.community_update(community=event.community, editor=ann, name="Dice club", description="")
+    page = _get(bob, "/")
+    assert "Dice club" in page and "Board club" not in page
