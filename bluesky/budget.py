@@ -8,8 +8,14 @@ Hourly: a virtual-scheduling (GCRA) reservation spaces posts evenly at 3600 * pe
 seconds, so no sliding hour ever holds more than the budget and a long run uses all of it. Daily: a
 counter per UTC day; a full day pushes the reservation to the next day.
 
-A reservation is a slot in time: the caller waits until its slot and then posts without asking
-again, so N queued invitations cost at most 2N task runs instead of a thundering herd re-checking.
+A reservation is a slot in time: the caller waits until its slot, then takes its turn (`turn`)
+and posts, so N queued invitations cost at most 2N task runs instead of a thundering herd
+re-checking. The pace is a property of the account, not of the message: the turn also keeps the
+time of the account's last write, and a write whose slot is found in the past (a message
+redelivered after a worker died, a catch-up after downtime, a worker busy past the slot) writes
+only if the last write is at least one nominal gap ago; otherwise it is re-paced to a fresh slot,
+never spent at once. So however late messages arrive, no two writes of one account are closer
+than `BudgetConfig.gap`, and no 60 s window holds more than the configured pace.
 The cache must be shared by all workers (Redis in production and in the services tests); the
 lock is `cache.add`, atomic on Redis and on the database cache.
 """
@@ -35,6 +41,8 @@ _LOCK_SECONDS = 5
 # catch-up burst, and this margin keeps even a fixed hour window holding such a burst under the limit.
 SAFETY = 0.98
 _STATE_SECONDS = 2 * 24 * 3600
+# A slot this close is now (a countdown message runs a few milliseconds early or late).
+_EARLY_TOLERANCE = 0.05
 
 
 class PacingBusy(ApplicationError):
@@ -78,7 +86,14 @@ class BudgetConfig:
 
     @property
     def interval(self) -> float:
+        """The spacing of reserved slots (the hourly budget less the safety margin)."""
         return 3600.0 * self.points_per_post / max(self.points_per_hour * SAFETY, 1)
+
+    @property
+    def gap(self) -> float:
+        """The nominal pace: the smallest time allowed between two writes of one account. Slots are
+        `interval` apart; a write a little late beside one on time still keeps this gap."""
+        return 3600.0 * self.points_per_post / max(self.points_per_hour, 1)
 
 
 def pacing_enabled() -> bool:
@@ -91,6 +106,7 @@ class WriteBudget:
         self.config = config or BudgetConfig.for_account(account)
         self._tat_key = f"wb:{account}:tat"
         self._lock_key = f"wb:{account}:lock"
+        self._last_key = f"wb:{account}:last"
 
     def _day_key(self, when: float) -> str:
         return f"wb:{self.account}:day:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
@@ -106,27 +122,51 @@ class WriteBudget:
         finally:
             cache.delete(self._lock_key)
 
+    def turn(self, *, now: float | None = None, slot_at: float | None = None) -> float | None:
+        """Write now (None) or wait for the returned slot (epoch seconds), under the budget's lock.
+
+        `slot_at`: the slot an earlier attempt of this write reserved (due now or past); None: a
+        first attempt, which reserves one. A write proceeds only when the account's last write is at
+        least `gap` ago, and its time becomes the last write; otherwise (a late slot next to another
+        write) it gets a fresh slot after both the queue (`tat`) and that gap, without being
+        charged to the day again."""
+        now = time.time() if now is None else now
+
+        def take() -> float | None:
+            slot = self._reserve_locked(now) if slot_at is None else slot_at
+            if slot - now > _EARLY_TOLERANCE:
+                return slot
+            last = cache.get(self._last_key)
+            if last is not None and now - float(last) < self.config.gap:
+                tat = float(cache.get(self._tat_key) or 0.0)
+                later = max(tat, now, float(last) + self.config.gap)
+                cache.set(self._tat_key, later + self.config.interval, _STATE_SECONDS)
+                return later
+            cache.set(self._last_key, now, _STATE_SECONDS)
+            return None
+
+        return self._locked(take)
+
     def reserve(self, *, now: float | None = None) -> float:
         """Take the next free slot for one post; returns its epoch time (<= now means: post now)."""
         now = time.time() if now is None else now
+        return self._locked(lambda: self._reserve_locked(now))
+
+    def _reserve_locked(self, now: float) -> float:
         cost = self.config.points_per_post
-
-        def take() -> float:
-            tat = float(cache.get(self._tat_key) or 0.0)
-            slot = max(tat, now)
-            # A full day moves the slot to the start of the next UTC day, as often as needed.
-            for _ in range(30):
-                day_key = self._day_key(slot)
-                used = int(cache.get(day_key) or 0)
-                if used + cost <= self.config.points_per_day:
-                    break
-                day = datetime.fromtimestamp(slot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-                slot = (day + timedelta(days=1)).timestamp()
-            cache.set(day_key, used + cost, _STATE_SECONDS)
-            cache.set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
-            return slot
-
-        return self._locked(take)
+        tat = float(cache.get(self._tat_key) or 0.0)
+        slot = max(tat, now)
+        # A full day moves the slot to the start of the next UTC day, as often as needed.
+        for _ in range(30):
+            day_key = self._day_key(slot)
+            used = int(cache.get(day_key) or 0)
+            if used + cost <= self.config.points_per_day:
+                break
+            day = datetime.fromtimestamp(slot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            slot = (day + timedelta(days=1)).timestamp()
+        cache.set(day_key, used + cost, _STATE_SECONDS)
+        cache.set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
+        return slot
 
     def push_back(self, *, until: float) -> None:
         """After a 429: nobody posts for this account before `until` (RateLimit-Reset)."""

@@ -124,22 +124,23 @@ def backoff(attempt: int) -> float:
 # --- the one pacing wait -----------------------------------------------------------------------
 def pace(*, account_key: str, slot_at: float | None, state: str = "pending") -> Outcome | None:
     """Wait for the account's write budget. None: write now. `slot_at`: a slot reserved by an
-    earlier attempt of this same write (it is honoured, never reserved twice)."""
+    earlier attempt of this same write (it is honoured, never reserved twice). A slot that has
+    come is not spent blindly: the budget's turn writes only if the account's last write is a
+    whole gap ago, else re-paces this write to a fresh slot (see `bluesky.budget`), however the
+    write arrived (first dispatch, redelivery after a kill, catch-up, retry after a 429)."""
     now = time.time()
-    if slot_at is not None:
-        if slot_at - now > EARLY_TOLERANCE_SECONDS:
-            # Early (a redelivered message, a countdown cut short): wait for the slot.
-            return Outcome.wait(slot_at, slot_at=slot_at, state=state)
-        return None
+    if slot_at is not None and slot_at - now > EARLY_TOLERANCE_SECONDS:
+        # Early (a redelivered message, a countdown cut short): wait for the slot.
+        return Outcome.wait(slot_at, slot_at=slot_at, state=state)
     if not pacing_enabled():
         return None
     try:
-        slot = WriteBudget(account=account_key).reserve(now=now)
+        slot = WriteBudget(account=account_key).turn(now=now, slot_at=slot_at)
     except PacingBusy:
-        return Outcome.wait(now + random.uniform(*BUSY_WAIT_SECONDS), state=state)
-    if slot - now > EARLY_TOLERANCE_SECONDS:
-        return Outcome.wait(slot, slot_at=slot, state=state)
-    return None
+        return Outcome.wait(now + random.uniform(*BUSY_WAIT_SECONDS), slot_at=slot_at, state=state)
+    if slot is None:
+        return None
+    return Outcome.wait(slot, slot_at=slot, state=state)
 
 
 # --- the one after-failure policy --------------------------------------------------------------

@@ -61,3 +61,49 @@ def test_push_back_after_429_delays_everyone_on_that_account():
     budget.reserve(now=now)
     budget.push_back(until=now + 600)
     assert budget.reserve(now=now + 1) == now + 600
+
+
+def test_a_slot_found_in_the_past_is_re_paced_never_spent_beside_another_write():
+    config = BudgetConfig(points_per_hour=3600 * 3, points_per_day=10**9, points_per_post=3)  # 1 post/s
+    budget = WriteBudget(account="late", config=config)
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
+    slots = [budget.reserve(now=start) for _ in range(5)]
+    # A worker died; the five messages come back 30 s later, a few milliseconds apart.
+    back = start + 30
+    decisions = [budget.turn(now=back + i * 0.01, slot_at=slot) for i, slot in enumerate(slots)]
+    assert decisions[0] is None  # the first writes (nothing was written for a whole gap)
+    later = decisions[1:]
+    assert all(d is not None for d in later)
+    # Each of the others got a fresh slot, one gap or more after the write before it.
+    assert later[0] >= back + config.gap
+    assert all(b - a >= config.interval - 1e-6 for a, b in zip(later, later[1:], strict=False))
+    # When they come, each writes in its turn.
+    assert [budget.turn(now=d, slot_at=d) for d in later] == [None] * 4
+
+
+def test_writes_of_one_account_are_never_closer_than_the_gap_however_they_arrive():
+    import random
+
+    config = BudgetConfig(points_per_hour=3600 * 3, points_per_day=10**9, points_per_post=3)
+    budget = WriteBudget(account="mixed", config=config)
+    rng = random.Random(7)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
+    pending = [budget.reserve(now=now) for _ in range(20)]  # first dispatch
+    pending += [now - 5.0] * 10  # redelivered after a kill: slots long past
+    writes = []
+    clock = now
+    while pending:
+        clock += rng.uniform(0.0, 0.4)  # messages arrive late, early, bunched
+        slot = pending.pop(rng.randrange(len(pending)))
+        if slot > clock:
+            pending.append(slot)
+            continue
+        decision = budget.turn(now=clock, slot_at=slot)
+        if decision is None:
+            writes.append(clock)
+        else:
+            pending.append(decision)
+    writes.sort()
+    assert len(writes) == 30
+    assert min(b - a for a, b in zip(writes, writes[1:], strict=False)) >= config.gap
+    assert max(sum(1 for t in writes if s <= t < s + 60) for s in writes) <= 60 / config.gap + 1

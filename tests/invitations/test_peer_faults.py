@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -75,8 +76,8 @@ def test_worker_killed_mid_batch_and_duplicate_deliveries(peer, accounts, alice_
     ids = [inv.pk for inv in result.created]
     for pk in ids:  # the same task delivered twice
         send_invitation.delay(pk)
-    # Paced to one post per 0.25 s so the kill lands mid-batch.
-    env = worker_env(peer, INVITATIONS_PACING_ENABLED="true", BLUESKY_WRITE_POINTS_PER_HOUR=str(3 * 3600 * 4))
+    # Paced to one post per 0.5 s so the kill lands mid-batch.
+    env = worker_env(peer, INVITATIONS_PACING_ENABLED="true", BLUESKY_WRITE_POINTS_PER_HOUR=str(3 * 3600 * 2))
     with celery_worker(concurrency=2, extra_env=env, log_path=tmp_path / "worker1.log") as worker:
         assert wait_for(lambda: Invitation.objects.filter(pk__in=ids, status=S.SENT).count() >= 5, timeout=90), (
             tmp_path / "worker1.log").read_text()[-3000:]
@@ -96,6 +97,16 @@ def test_worker_killed_mid_batch_and_duplicate_deliveries(peer, accounts, alice_
         else:
             assert row.rkey not in posts and per_token[row.token] == 0, row
     assert sum(r.status == S.SENT for r in rows) == len(rows), [r.failure_reason for r in rows if r.failure_reason]
+    # The pace held through the kill: the messages the dead worker held came back with their slots
+    # long past, and none of them was spent beside another write (the posts' own creation times,
+    # stamped just before each write; 0.1 s allowed for the time between the turn and the stamp).
+    created = sorted(datetime.fromisoformat(posts[r.rkey]["createdAt"].replace("Z", "+00:00")).timestamp()
+                     for r in rows)
+    gaps = [b - a for a, b in zip(created, created[1:], strict=False)]
+    print(f"{len(created)} posts, smallest gap {min(gaps):.3f} s (pace 0.5 s), "
+          f"most in any 10 s: {max(sum(1 for t in created if s <= t < s + 10) for s in created)}")
+    assert min(gaps) >= 0.4, gaps
+    assert max(sum(1 for t in created if s <= t < s + 10) for s in created) <= 21
 
 
 class FaultyPds(httpx.BaseTransport):
