@@ -4,9 +4,10 @@ Queueing writes `Mail` rows (an outbox) with a unique key per notice, then wakes
 after commit; beat runs the dispatcher too, so a lost wake-up or a reminder due tomorrow is sent
 on time. Sending claims each row (PENDING -> SENDING under the batch's claim) before talking to
 the SMTP server and marks it SENT right after the server accepted it: a duplicated or redelivered
-task finds nothing left to send. A worker killed mid-send leaves its row claimed; the dispatcher
-claims it again once the lease is over. The only duplicate SMTP can make is a crash between the
-server's "250 accepted" and our write, which no mail system avoids.
+task finds nothing left to send. Each row is leased as it is taken (not only when its batch was
+claimed), so a slow server delays mail and never doubles it. A worker killed mid-send leaves its
+row claimed; the dispatcher claims it again once that row's lease is over. The only duplicate SMTP
+can make is a crash between the server's "250 accepted" and our write, which no mail system avoids.
 """
 
 from __future__ import annotations
@@ -279,8 +280,12 @@ def mail_send(*, mail_id: int, claim: str, connection) -> str:
     """One mail: claimed SENDING first (a second runner of the same claim finds nothing), checked
     against what is true now (the answer, the event, the member's choices and address), sent,
     then SENT. Returns sent / skipped / failed / retry / taken."""
+    # The lease starts again for this one message as it is taken: a batch that outlasts its claim's
+    # lease (a slow mail server) has its untaken rows claimed by another dispatcher, never the one
+    # on the wire (reclaiming that one sent it twice).
     taken = Mail.objects.filter(pk=mail_id, claim=claim, status=S.PENDING).update(
-        status=S.SENDING, attempts=F("attempts") + 1)
+        status=S.SENDING, attempts=F("attempts") + 1,
+        due_at=timezone.now() + timedelta(seconds=settings.NOTIFICATIONS_SEND_LEASE_SECONDS))
     if not taken:
         return "taken"
     mail = Mail.objects.select_related("member", "member__mail_settings", "event", "event__host").filter(

@@ -53,6 +53,8 @@ class _Handler:
     stall_once: dict[str, float] = field(default_factory=dict)
     stalled_peers: list[tuple[str, int]] = field(default_factory=list)
     count_only: bool = False
+    # Seconds the server takes before accepting each message (a slow mail provider).
+    data_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -69,6 +71,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         message = None if self.count_only else email.message_from_bytes(envelope.content,
                                                                          policy=email.policy.default)
         with self.changed:

@@ -75,3 +75,30 @@ def test_a_reminder_is_sent_once_when_its_sender_is_killed_mid_send(mail_server,
     assert len(mail_server.to("maya@example.org")) == 1
     reminder = Mail.objects.get(member=maya, kind="reminder")
     assert reminder.status == "sent" and reminder.attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_slower_than_the_lease_delays_mail_and_never_doubles_it(mail_server, tmp_path):
+    """One claim of six mails takes 9 s to send at 1.5 s a message, three leases of 3 s: the
+    dispatchers of two workers claim what is left again and again meanwhile. Each message is
+    leased from the moment it is taken, so the one on the wire is never claimed again."""
+    from tests.invitations.peer_helpers import purge_queue
+
+    host = member("host")
+    ride = event(host, title="Slow mail ride")
+    guests = [member(f"slow{i}") for i in range(6)]
+    mail_server.handler.data_delay = 1.5
+    env = {"EMAIL_URL": mail_server.url, "NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS": "1",
+           "NOTIFICATIONS_SEND_LEASE_SECONDS": "3", "CELERY_VISIBILITY_TIMEOUT": "4",
+           "CELERY_UNACKED_RESTORE_INTERVAL": "1", "EMAIL_TIMEOUT": "10"}
+    purge_queue()
+    for guest in guests:  # queued before any worker runs: the first round claims them together
+        events.rsvp_set(event=ride, member=guest, status="going")
+    with celery_worker(extra_env=env, log_path=tmp_path / "a.log"), \
+            celery_worker(extra_env=env, log_path=tmp_path / "b.log"):
+        assert wait_for(lambda: Mail.objects.filter(event=ride, kind="rsvp", status="sent").count() == 6,
+                        timeout=90), (tmp_path / "a.log").read_text()[-3000:]
+        time.sleep(6)  # further beats and redeliveries (visibility 4 s) send nothing more
+    counts = {guest.username: len(mail_server.to(guest.email)) for guest in guests}
+    print(f"messages per guest: {counts}")
+    assert counts == {guest.username: 1 for guest in guests}
