@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 import jwt
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import Error as DatabaseFailure
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bluesky import clients
@@ -128,12 +129,15 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
     try:
         stored = model._default_manager.filter(pk=row.pk, renew_lease=lease).update(**values, **release,
                                                                            updated_at=timezone.now())
-    except DatabaseError:
-        # What the server just issued would be lost, alive and unknown: end it at the server.
-        if abandon is not None:
-            abandon(current)
-        with contextlib.suppress(DatabaseError):
-            model._default_manager.filter(pk=row.pk, renew_lease=lease).update(**release)
+    except DatabaseFailure:
+        # Any database failure (a refused write, and also a connection closed under us, which
+        # Django raises as InterfaceError, outside DatabaseError): what the server just issued
+        # would be lost, alive and unknown, so end it at the server; then free the lease.
+        try:
+            if abandon is not None:
+                abandon(current)
+        finally:
+            _lease_release_after_failure(model, pk=row.pk, lease=lease)
         raise
     if not stored:
         if abandon is not None:
@@ -144,6 +148,16 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
         logger.error("renewed session not stored: its lease had expired", extra={"row": row.pk})
         raise RenewBusyError(retryable=True)
     return current
+
+
+def _lease_release_after_failure(model: type[RenewalLease], *, pk: int, lease: str) -> None:
+    """Free a renewal lease after the store failed, so the next caller need not wait for it to
+    expire. A connection left unusable is dropped first (outside a transaction Django then opens a
+    new one); if the database is gone altogether, the lease simply expires."""
+    if not connection.in_atomic_block and not connection.is_usable():
+        connection.close()
+    with contextlib.suppress(DatabaseFailure):
+        model._default_manager.filter(pk=pk, renew_lease=lease).update(renew_lease="", renew_lease_until=None)
 
 
 class PdsSession(abc.ABC):

@@ -54,14 +54,28 @@ def rate_limit_keys(request: HttpRequest) -> list[str]:
     return keys
 
 
-def rate_limit_hit(*, limit: Limit, keys: list[str], now: float | None = None) -> None:
-    """Count one attempt under each key; raise `RateLimitedError` if any key is over its limit."""
+def rate_limit_hit(*, limit: Limit, keys: list[str], now: float | None = None) -> list[str]:
+    """Count one attempt under each key; raise `RateLimitedError` if any key is over its limit.
+    Returns the counters it added to (for `rate_limit_release`)."""
     now = time.time() if now is None else now
     window = int(now // limit.per_seconds)
     retry_after = int((window + 1) * limit.per_seconds - now) + 1
-    counts = _counters_add([f"rl:{limit.name}:{key}:{window}" for key in keys], limit.per_seconds + 60)
+    counters = [f"rl:{limit.name}:{key}:{window}" for key in keys]
+    counts = _counters_add(counters, limit.per_seconds + 60)
     if any(count > limit.count for count in counts):
         raise RateLimitedError(limit=limit, retry_after=retry_after)
+    return counters
+
+
+def rate_limit_release(counters: list[str]) -> None:
+    """Take back one attempt counted by `rate_limit_hit` (it turned out not to count, such as a
+    password login that succeeded). Counting first and releasing after is what keeps parallel
+    attempts from all passing a check made before any of them was counted."""
+    for counter in counters:
+        try:
+            cache.decr(counter)
+        except ValueError:  # its window ended meanwhile
+            pass
 
 
 def _counters_add(cache_keys: list[str], timeout: int) -> list[int]:
@@ -78,16 +92,6 @@ def _counters_add(cache_keys: list[str], timeout: int) -> list[int]:
             cache.set(cache_key, 1, timeout)
             counts.append(1)
     return counts
-
-
-def rate_limit_check(*, limit: Limit, keys: list[str], now: float | None = None) -> None:
-    """Raise `RateLimitedError` if any key already used up its attempts, without counting one
-    (for limits that count only failures, such as password logins: see `rate_limit_hit`)."""
-    now = time.time() if now is None else now
-    window = int(now // limit.per_seconds)
-    counts = cache.get_many([f"rl:{limit.name}:{key}:{window}" for key in keys])
-    if any(int(count) >= limit.count for count in counts.values()):
-        raise RateLimitedError(limit=limit, retry_after=int((window + 1) * limit.per_seconds - now) + 1)
 
 
 def rate_limit_request(request: HttpRequest, name: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
@@ -266,6 +267,40 @@ def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
 
 # --- the consumer ---------------------------------------------------------------------------
 
+def connection_end_reason(exc: BaseException) -> tuple[str, str]:
+    """Why a firehose connection ended, in words an operator can act on: (reason, detail).
+    Reasons: refused, dns, timeout, closed by peer, bad frame, handshake refused, bad address,
+    network error."""
+    if isinstance(exc, InvalidURI):
+        return "bad address", "the source is not a ws:// or wss:// address"
+    if isinstance(exc, InvalidStatus):
+        return "handshake refused", f"HTTP {exc.response.status_code}"
+    if isinstance(exc, InvalidHandshake):
+        cause = f" ({type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ is not None else ""
+        return "handshake refused", f"{exc}{cause}"[:200]
+    if isinstance(exc, ConnectionClosed):
+        frame = exc.rcvd or exc.sent
+        code = frame.code if frame is not None else None
+        detail = f"close code {code}" + (f": {frame.reason[:200]}" if frame is not None and frame.reason else "")
+        if isinstance(exc, ConnectionClosedError) and code in _BAD_FRAME_CODES:
+            return "bad frame", detail
+        return "closed by peer", detail if frame is not None else "no close frame"
+    if isinstance(exc, socket.gaierror):
+        return "dns", f"the source's host name did not resolve ({exc.strerror or exc.errno})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused", "nothing listens at the source's address"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "the source did not answer in time"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "closed by peer", "connection reset"
+    return "network error", f"{type(exc).__name__}: {exc}"[:200]
+
+
+# Close codes a peer sends when our frames (or theirs) broke the protocol.
+_BAD_FRAME_CODES = {CloseCode.PROTOCOL_ERROR, CloseCode.UNSUPPORTED_DATA, CloseCode.INVALID_DATA,
+                    CloseCode.MESSAGE_TOO_BIG}
+
+
 class FirehoseConsumer:
     """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
     reconnect with backoff. Never raises on a bad frame or a dropped connection."""
@@ -290,10 +325,9 @@ class FirehoseConsumer:
                 if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                     self._skip_oversized()
                 else:
-                    logger.info("firehose connection lost",
-                                extra={"source": self.source, "failure": type(exc).__name__})
+                    self._log_connection_end(exc)
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-                logger.info("firehose connection lost", extra={"source": self.source, "failure": type(exc).__name__})
+                self._log_connection_end(exc)
             except DatabaseError as exc:
                 # The database went away: drop the connection, reconnect later from the stored cursor.
                 logger.warning("firehose consumer lost the database", extra={"failure": type(exc).__name__})
@@ -306,6 +340,11 @@ class FirehoseConsumer:
             logger.info("firehose reconnecting", extra={"source": self.source, "in_seconds": round(wait, 1)})
             self.stop.wait(wait)
             delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+    def _log_connection_end(self, exc: BaseException) -> None:
+        reason, detail = connection_end_reason(exc)
+        logger.info("firehose connection lost: %s", reason,
+                    extra={"source": self.source, "reason": reason, "detail": detail, "failure": type(exc).__name__})
 
     def _skip_oversized(self) -> None:
         # A frame above MAX_FRAME_BYTES closed the connection; resuming from the same cursor would

@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Use
 
 from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
-from members.services import login_attempt_check, login_attempt_failed
+from members.services import login_attempt_begin, login_attempt_succeeded
 
 
 class _AttemptLimitMixin:
@@ -13,18 +13,16 @@ class _AttemptLimitMixin:
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
+        counted: list[str] = []
         if self.request is not None:
             try:
-                login_attempt_check(request=self.request, username=username)
+                counted = login_attempt_begin(request=self.request, username=username)
             except RateLimitedError as exc:
                 raise forms.ValidationError(f"Too many failed sign-in attempts. {exc.message.split('. ', 1)[-1]}",
                                             code="rate_limited") from exc
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            if self.request is not None:
-                login_attempt_failed(request=self.request, username=username)
-            raise
+        cleaned = super().clean()  # a wrong password raises here and stays counted
+        login_attempt_succeeded(counted=counted)
+        return cleaned
 
 
 class LoginForm(_AttemptLimitMixin, AuthenticationForm):

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from bluesky import services as bluesky_services
 from core.client_address import client_address
-from core.ratelimit import Limit, RateLimitedError, rate_limit_check, rate_limit_hit
+from core.ratelimit import Limit, rate_limit_hit, rate_limit_release
 from elonara.models import Community, Event
 from members.models import Member
 
@@ -20,17 +20,17 @@ def _login_keys(request: HttpRequest, username: str) -> list[str]:
     return [f"ip:{client_address(request)}", f"username:{tried}"]
 
 
-def login_attempt_check(*, request: HttpRequest, username: str) -> None:
-    """Raise `RateLimitedError` when this address or this username used up its failed logins."""
-    rate_limit_check(limit=Limit.named("login"), keys=_login_keys(request, username))
+def login_attempt_begin(*, request: HttpRequest, username: str) -> list[str]:
+    """Count this password login as failed before it is tried, and raise `RateLimitedError` when
+    this address or this username is over its limit. Counting first (not checking first and
+    counting after) keeps parallel guesses from all passing the check; a login that succeeds
+    gives its count back with `login_attempt_succeeded`. Returns what to give back."""
+    return rate_limit_hit(limit=Limit.named("login"), keys=_login_keys(request, username))
 
 
-def login_attempt_failed(*, request: HttpRequest, username: str) -> None:
-    """Count one failed password login (the site's or the admin's)."""
-    try:
-        rate_limit_hit(limit=Limit.named("login"), keys=_login_keys(request, username))
-    except RateLimitedError:
-        pass  # counted; the next attempt is refused by login_attempt_check
+def login_attempt_succeeded(*, counted: list[str]) -> None:
+    """Only failed logins count against the limit: the right password takes its count back."""
+    rate_limit_release(counted)
 
 
 @transaction.atomic

@@ -272,3 +272,28 @@ def test_a_refresh_whose_store_fails_revokes_what_the_server_just_issued(ann):
     assert network.revoked == ["rt-1"]  # the refresh token issued a moment ago is dead
     identity.refresh_from_db()
     assert identity.renew_lease == ""  # and the next caller need not wait for the lease
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_whose_connection_closes_before_the_store_revokes_and_frees_the_lease(ann):
+    # Issue 34: the database connection dies while the server is refreshing (Django raises
+    # InterfaceError for a closed connection, which is not a DatabaseError): the new tokens must
+    # still be revoked and the lease freed.
+    if connection.vendor != "postgresql":
+        pytest.skip("closing SQLite's in-memory test database would drop it")
+    network = FakeNetwork()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = network.handle(request)
+        if request.url.path.endswith("/token"):
+            connection.connection.close()  # the connection under Django, closed by the "server"
+        return response
+
+    identity = _identity(ann)
+    from django.db import Error
+
+    with pytest.raises(Error):
+        OAuthPdsSession(identity, oauth_client=_client(handler)).refresh(force=True)
+    assert network.revoked == ["rt-1"]
+    identity.refresh_from_db()
+    assert identity.renew_lease == ""

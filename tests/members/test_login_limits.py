@@ -69,3 +69,28 @@ def test_one_address_trying_many_usernames_is_limited(ann):
     for n in range(LIMIT):
         _login(client, "/members/login/", f"guess{n}", "wrong")
     assert "Too many" in _login(client, "/members/login/", "ann", "pw-long-enough-123").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_do_not_pass_the_limit_together():
+    # Issue 34: the limit counted after checking, so guesses sent together all passed the check.
+    # Each attempt is now counted before its password is tried: at most LIMIT are tried.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("threads need a database every thread can reach (the PostgreSQL run)")
+    Member.objects.create_user(username="pat", password="pw-long-enough-123")
+
+    def guess(n: int) -> str:
+        try:
+            return _login(Client(), "/members/login/", "pat", f"wrong-{n}", f"198.51.100.{n + 10}").content.decode()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        pages = list(pool.map(guess, range(12)))
+    tried = [page for page in pages if "Too many" not in page]
+    assert len(tried) <= LIMIT, len(tried)
+    assert len(pages) - len(tried) >= 12 - LIMIT
