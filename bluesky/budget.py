@@ -29,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 
+from core.cache import UNREACHABLE as _UNREACHABLE
 from core.errors import ApplicationError
 from core.ratelimit import Limit, rate_limit_hit
 
@@ -43,6 +44,12 @@ SAFETY = 0.98
 _STATE_SECONDS = 2 * 24 * 3600
 # A slot this close is now (a countdown message runs a few milliseconds early or late).
 _EARLY_TOLERANCE = 0.05
+
+
+def budget_cache() -> BaseCache:
+    """The cache the budgets live in: the `state` alias (never left behind after an outage, see
+    core.cache), or the default cache where only one is configured (tests that swap CACHES)."""
+    return caches["state" if "state" in settings.CACHES else "default"]
 
 
 class PacingBusy(ApplicationError):
@@ -112,15 +119,20 @@ class WriteBudget:
         return f"wb:{self.account}:day:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
 
     def _locked(self, fn: Callable[[], T]) -> T:
+        """`fn` under the account's lock. The budget unreachable (Redis down) is busy too: the
+        write waits and asks again, never writes unpaced."""
         deadline = time.monotonic() + 3.0
-        while not cache.add(self._lock_key, 1, _LOCK_SECONDS):
-            if time.monotonic() > deadline:
-                raise PacingBusy(account=self.account)
-            time.sleep(0.005)
         try:
-            return fn()
-        finally:
-            cache.delete(self._lock_key)
+            while not budget_cache().add(self._lock_key, 1, _LOCK_SECONDS):
+                if time.monotonic() > deadline:
+                    raise PacingBusy(account=self.account)
+                time.sleep(0.005)
+            try:
+                return fn()
+            finally:
+                budget_cache().delete(self._lock_key)
+        except _UNREACHABLE as exc:
+            raise PacingBusy(account=self.account) from exc
 
     def turn(self, *, now: float | None = None, slot_at: float | None = None) -> float | None:
         """Write now (None) or wait for the returned slot (epoch seconds), under the budget's lock.
@@ -136,13 +148,13 @@ class WriteBudget:
             slot = self._reserve_locked(now) if slot_at is None else slot_at
             if slot - now > _EARLY_TOLERANCE:
                 return slot
-            last = cache.get(self._last_key)
+            last = budget_cache().get(self._last_key)
             if last is not None and now - float(last) < self.config.gap:
-                tat = float(cache.get(self._tat_key) or 0.0)
+                tat = float(budget_cache().get(self._tat_key) or 0.0)
                 later = max(tat, now, float(last) + self.config.gap)
-                cache.set(self._tat_key, later + self.config.interval, _STATE_SECONDS)
+                budget_cache().set(self._tat_key, later + self.config.interval, _STATE_SECONDS)
                 return later
-            cache.set(self._last_key, now, _STATE_SECONDS)
+            budget_cache().set(self._last_key, now, _STATE_SECONDS)
             return None
 
         return self._locked(take)
@@ -154,27 +166,27 @@ class WriteBudget:
 
     def _reserve_locked(self, now: float) -> float:
         cost = self.config.points_per_post
-        tat = float(cache.get(self._tat_key) or 0.0)
+        tat = float(budget_cache().get(self._tat_key) or 0.0)
         slot = max(tat, now)
         # A full day moves the slot to the start of the next UTC day, as often as needed.
         for _ in range(30):
             day_key = self._day_key(slot)
-            used = int(cache.get(day_key) or 0)
+            used = int(budget_cache().get(day_key) or 0)
             if used + cost <= self.config.points_per_day:
                 break
             day = datetime.fromtimestamp(slot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             slot = (day + timedelta(days=1)).timestamp()
-        cache.set(day_key, used + cost, _STATE_SECONDS)
-        cache.set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
+        budget_cache().set(day_key, used + cost, _STATE_SECONDS)
+        budget_cache().set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
         return slot
 
     def push_back(self, *, until: float) -> None:
         """After a 429: nobody posts for this account before `until` (RateLimit-Reset)."""
 
         def push() -> None:
-            tat = float(cache.get(self._tat_key) or 0.0)
+            tat = float(budget_cache().get(self._tat_key) or 0.0)
             if until > tat:
-                cache.set(self._tat_key, until, _STATE_SECONDS)
+                budget_cache().set(self._tat_key, until, _STATE_SECONDS)
 
         self._locked(push)
 

@@ -130,15 +130,30 @@ AUTH_USER_MODEL = "members.Member"
 
 REDIS_URL = env("REDIS_URL", default="")
 
+# Redis that does not answer within these (connecting, or any reply: a frozen or overloaded server)
+# counts as down for CACHE_RETRY_SECONDS: pages render from the database meanwhile (core.cache).
+CACHE_CONNECT_TIMEOUT_SECONDS = env.float("CACHE_CONNECT_TIMEOUT_SECONDS", default=0.5)
+CACHE_READ_TIMEOUT_SECONDS = env.float("CACHE_READ_TIMEOUT_SECONDS", default=1.0)
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=2.0)
+_redis_timeouts = {"socket_connect_timeout": CACHE_CONNECT_TIMEOUT_SECONDS,
+                   "socket_timeout": CACHE_READ_TIMEOUT_SECONDS}
+
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "core.cache.ReusingRedisCache", "LOCATION": REDIS_URL,
-                          # An unreachable Redis fails in seconds instead of hanging a request.
-                          "OPTIONS": {"socket_connect_timeout": 5}}}
+    CACHES = {
+        # Kept pages and parts, sessions (written through to the database), kept member rows, rate
+        # limits: misses and dropped writes while Redis is away, never a 500 (core.cache).
+        "default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": REDIS_URL,
+                    "OPTIONS": {**_redis_timeouts, "retry_seconds": CACHE_RETRY_SECONDS}},
+        # State that must outlive an outage and never be left behind: the write budgets and their
+        # locks (bluesky.budget). Errors here raise; their callers wait and try again.
+        "state": {"BACKEND": "core.cache.ReusingRedisCache", "LOCATION": REDIS_URL, "OPTIONS": _redis_timeouts},
+    }
     # Sessions read from Redis (written through to the database): one query less per signed-in page.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     # The database cache is shared by every process on the default SQLite setup.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "elonara_cache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "elonara_cache"},
+              "state": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "elonara_cache"}}
 
 # --- Celery -----------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so `make run` needs no server.
@@ -163,9 +178,14 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
         "unacked_restore_throttle": 1,
-        # An unreachable broker fails a publish in seconds instead of hanging the request.
-        "socket_connect_timeout": 5,
+        # An unreachable or frozen broker fails a publish in a second instead of hanging the
+        # request; what was to be published waits in the database for the next dispatch round.
+        "socket_connect_timeout": CACHE_CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0),
     }
+    # A publish that fails is tried again twice, quickly, then given up (core.tasks logs it).
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                        "interval_max": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -46,3 +46,4 @@ if settings.SERVE_MEDIA:
     if prefix and "://" not in settings.MEDIA_URL:
         media = re_path(rf"^{re.escape(prefix)}(?P<path>.*)$", media_serve)
         urlpatterns.insert(0, media)
+handler500 = "core.pages.server_error"

@@ -15,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ServiceUnavailable, database_unreachable
 from core.page_cache import page_part_get
 
 
@@ -26,6 +26,9 @@ def error_response(exc: ApplicationError) -> Response:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return error_response(exc)
+    if database_unreachable(exc):
+        # An outage, not a bug: the same answer as the pages' (core.pages.server_error).
+        return error_response(ServiceUnavailable())
     return drf_exception_handler(exc, context)
 
 

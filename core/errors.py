@@ -12,6 +12,7 @@ How an error becomes an HTTP answer is decided in one place per kind of client: 
 which status it means with `http_status`, or per code with `status_by_code`.
 
     ApplicationError
+    ├── core.errors.ServiceUnavailable           503: the database cannot be reached, nothing was changed
     ├── core.ratelimit.RateLimitedError          429, retry_after = the window's end
     ├── bluesky.errors.BlueskyError              sessions, posting, writes mode
     ├── bluesky.budget.PacingBusy                the shared write budget's lock is busy
@@ -27,7 +28,7 @@ which status it means with `http_status`, or per code with `status_by_code`.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 
@@ -62,3 +63,40 @@ class ApplicationError(Exception):
     def http_headers(self) -> dict[str, str]:
         seconds = self.retry_after_seconds
         return {"Retry-After": str(seconds)} if seconds is not None else {}
+
+
+# How long a visitor is asked to wait when the database cannot be reached (Retry-After).
+UNAVAILABLE_RETRY_SECONDS = 10
+
+
+class ServiceUnavailable(ApplicationError):
+    """The database does not answer (stopped, restarting, unreachable). A write in progress was
+    rolled back with its transaction, so the answer can say that nothing was changed."""
+
+    code = "unavailable"
+    http_status = 503
+    default_message = ("Elonara cannot reach its database right now. Nothing was changed: "
+                       "please try again in a moment.")
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("retryable", True)
+        kwargs.setdefault("retry_after", datetime.now(UTC) + timedelta(seconds=UNAVAILABLE_RETRY_SECONDS))
+        super().__init__(message, **kwargs)
+
+
+def database_unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` says the database cannot be reached (not a bug in a query): Django's
+    OperationalError (refused, closed by the server, timed out) or InterfaceError (the connection
+    is gone)."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__  # the driver's own error, which Django's wraps
+    if cause is not None and type(cause).__module__.startswith("sqlite3"):
+        # SQLite says "operational" for a missing table too (a bug): only a locked or unopenable
+        # database file is an outage.
+        return "locked" in str(cause) or "unable to open" in str(cause)
+    return True

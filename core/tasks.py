@@ -10,11 +10,19 @@ The task may be named instead of imported: services then need not import their a
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import current_app
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+# A publish that failed after its retries (kombu), or the connection under it.
+BROKER_UNREACHABLE = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
+                      redis.exceptions.TimeoutError, OSError)
 
 # One thread loads the tasks modules; the others wait for it (the loader marks the modules loaded
 # before they are imported, so a second thread would otherwise look the name up too early).
@@ -36,6 +44,13 @@ def task_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
 
     def queue() -> None:
         target = task_named(task) if isinstance(task, str) else task
-        target.delay(*args, **kwargs)
+        try:
+            target.delay(*args, **kwargs)
+        except BROKER_UNREACHABLE as exc:
+            # The write is committed; the broker is down or frozen. Never turn that into a failed
+            # request: every write that must happen waits in the database with its due time, and
+            # the dispatcher's next round publishes it (bluesky.pipeline, notifications).
+            logger.warning("task not queued: broker unreachable", extra={"task": getattr(target, "name", str(task)),
+                                                                          "failure": type(exc).__name__})
 
     transaction.on_commit(queue)

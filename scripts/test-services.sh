@@ -2,6 +2,8 @@
 # Private PostgreSQL and Redis for one test run, on loopback and free ports.
 #   scripts/test-services.sh start DIR   -> starts both, writes DIR/services.env (export lines)
 #   scripts/test-services.sh stop DIR    -> stops exactly what start started (by pid)
+#   scripts/test-services.sh pg-stop DIR / pg-start DIR -> stop PostgreSQL alone, start it again on
+#                                           the same port (outage tests: tests/core/test_database_outage.py)
 set -euo pipefail
 cmd=$1
 dir=$(realpath -m "$2")
@@ -17,6 +19,11 @@ as_pg_owner() {
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
+pg_start() {
+  as_pg_owner "$pg_bin/pg_ctl" -D "$1/pgdata" -l "$1/pglog/postgres.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $(cat "$1/pgport") -k $1/pgsock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+}
+
 case "$cmd" in
 start)
   mkdir -p "$dir"
@@ -27,8 +34,8 @@ start)
   mkdir -p "$dir/pglog"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pgdata" "$dir/pgsock" "$dir/pglog"
   as_pg_owner "$pg_bin/initdb" -D "$pgdata" -U elonara --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
-  as_pg_owner "$pg_bin/pg_ctl" -D "$pgdata" -l "$dir/pglog/postgres.log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $pgport -k $dir/pgsock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+  echo "$pgport" >"$dir/pgport"
+  pg_start "$dir"
   "$pg_bin/createdb" -h 127.0.0.1 -p "$pgport" -U elonara elonara
   redisport=$(free_port)
   redis-server --bind 127.0.0.1 --port "$redisport" --save "" --appendonly no \
@@ -53,6 +60,12 @@ stop)
     for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
   fi
   ;;
+pg-stop)
+  as_pg_owner "$pg_bin/pg_ctl" -D "$dir/pgdata" -m fast -w stop >/dev/null
+  ;;
+pg-start)
+  pg_start "$dir"
+  ;;
 *)
-  echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  echo "usage: $0 start|stop|pg-stop|pg-start DIR" >&2; exit 2 ;;
 esac

@@ -14,7 +14,7 @@ from django.utils import timezone
 from bluesky import pipeline
 from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.results import BlueskyResult
-from bluesky.budget import WriteBudget
+from bluesky.budget import WriteBudget, budget_cache
 from bluesky.errors import Reason
 from bluesky.models import RecordWrite
 from elonara.models import Event, PublishState
@@ -89,7 +89,7 @@ def test_a_wait_beyond_the_horizon_is_a_due_time_not_a_message(django_capture_on
     link_identity(member=host, did=random_did(), handle="host.test")
     _, account = BlueskyAgentFactory.make_for_records(host)
     far = time.time() + 3600
-    cache.set(WriteBudget(account=account.key)._tat_key, far, 3600)
+    budget_cache().set(WriteBudget(account=account.key)._tat_key, far, 3600)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         event = make_event(host)
     job = RecordWrite.objects.get(kind="event", object_id=event.pk)
@@ -123,7 +123,7 @@ def test_an_edit_while_waiting_keeps_one_row_and_its_slot():
     host = make_member("host")
     link_identity(member=host, did=random_did(), handle="host.test")
     _, account = BlueskyAgentFactory.make_for_records(host)
-    cache.set(WriteBudget(account=account.key)._tat_key, time.time() + 600, 3600)
+    budget_cache().set(WriteBudget(account=account.key)._tat_key, time.time() + 600, 3600)
     event = make_event(host)
     job = RecordWrite.objects.get(kind="event", object_id=event.pk)
     pipeline.record_write_run(token=job.token)

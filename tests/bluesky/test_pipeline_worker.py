@@ -10,10 +10,9 @@ import secrets
 import time
 
 import pytest
-from django.core.cache import cache
 
 from bluesky.agents.factory import BlueskyAgentFactory
-from bluesky.budget import WriteBudget
+from bluesky.budget import WriteBudget, budget_cache
 from bluesky.models import RecordWrite
 from elonara import atrecords
 from elonara.models import Event, PublishState
@@ -53,7 +52,7 @@ def test_a_slot_beyond_the_visibility_timeout_is_written_exactly_once(settings, 
     # The account's budget is spent for the next 15 s (an invitation batch, say): three times the
     # broker's visibility timeout.
     slot = time.time() + 15
-    cache.set(WriteBudget(account=account.key)._tat_key, slot, 3600)
+    budget_cache().set(WriteBudget(account=account.key)._tat_key, slot, 3600)
     purge_queue()
     log_path = tmp_path / "worker.log"
     with celery_worker(extra_env=worker_env(peer, INVITATIONS_PACING_ENABLED="true", **BROKER_ENV),

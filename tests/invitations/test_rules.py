@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from bluesky.agents.legacy import LegacyBlueskyAgent
 from bluesky.atproto.http import SafeHttpClient
-from bluesky.budget import BudgetConfig, WriteBudget, create_session_guard
+from bluesky.budget import BudgetConfig, WriteBudget, budget_cache, create_session_guard
 from bluesky.models import AppPasswordSession, MemberAppPassword
 from bluesky.sessions import relay_credentials_get
 from core.ratelimit import RateLimitedError
@@ -144,8 +144,7 @@ def test_a_long_wait_is_kept_in_the_database_not_in_the_broker(settings, relay, 
     # Somebody already holds the relay's next hour of slots.
     budget = WriteBudget(account="relay:relay.test")
     far = time.time() + 3600
-    from django.core.cache import cache
-    cache.set(budget._tat_key, far, 3600)
+    budget_cache().set(budget._tat_key, far, 3600)
     outcome = services.invitation_send(invitation_id=invitation.pk, agent=LegacyBlueskyAgent())
     invitation.refresh_from_db()
     assert outcome.retry_in is None and outcome.scheduled
