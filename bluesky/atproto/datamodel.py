@@ -7,8 +7,9 @@ Python `bytes`, so they could not be told apart after decoding; records are ther
 small decoder here, which keeps CBOR tag 42 (a link) apart from a plain byte string.
 
 `data_model_problems` checks the rules the data-model spec and its interop vectors test: an object
-at the top, no fractional numbers, `$type` a non-empty string, `$link` and `$bytes` objects with
-nothing else in them and well-formed values, blobs with a link, a MIME type and an integer size.
+at the top, no fractional numbers, 64-bit integers, `$type` a non-empty string, `$link` and
+`$bytes` objects with nothing else in them and well-formed values, blobs with a link, a MIME type
+and an integer size.
 
 Pure and Django-free.
 """
@@ -24,6 +25,8 @@ from bluesky.atproto.syntax import cid_link_bytes, cid_text
 
 MAX_DEPTH: Final = 128  # deeper than any real record; a hostile block costs one refusal, not a crash
 _CID_TAG: Final = 42
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**63 - 1
 
 
 class DataModelError(ValueError):
@@ -95,6 +98,8 @@ def _walk(value: Any, path: str, problems: list[tuple[str, str]], depth: int) ->
             _walk(item, f"{path}[{i}]", problems, depth + 1)
     elif isinstance(value, dict):
         _walk_object(value, path, problems, depth)
+    elif isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX:
+        problems.append((where, "integers are 64-bit"))
     elif value is not None and not isinstance(value, bool | int | str):
         problems.append((where, f"a {type(value).__name__} is not a data-model value"))
 

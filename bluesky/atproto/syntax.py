@@ -230,8 +230,10 @@ def is_valid_datetime(value: str) -> bool:
 
 
 # --- language tags ---------------------------------------------------------------------------------
-# BCP 47 (RFC 5646) well-formed tags. The grandfathered tags are the RFC's fixed list; the primary
-# language is lower case, as the interop vectors require (`JA` is refused), other subtags any case.
+# BCP 47 (RFC 5646) well-formed tags. The grandfathered tags are the RFC's fixed list. The primary
+# language is two or three lower-case letters, as the interop vectors require (`JA` and `jaja` are
+# refused; the RFC's reserved 4-letter and registered 5-8-letter forms are not used by anyone);
+# other subtags in any case.
 _GRANDFATHERED = frozenset({
     "en-gb-oed", "i-ami", "i-bnn", "i-default", "i-enochian", "i-hak", "i-klingon", "i-lux", "i-mingo",
     "i-navajo", "i-pwn", "i-tao", "i-tay", "i-tsu", "sgn-be-fr", "sgn-be-nl", "sgn-ch-de",

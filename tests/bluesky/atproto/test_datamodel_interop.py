@@ -113,6 +113,8 @@ def test_floats_decode_and_are_refused_by_the_rules() -> None:
     {"b": {"$type": "blob", "ref": "bafkreiccldh766hwcnuxnf2wh6jgzepf2nlu2lvcllt63eww5p6chi4ity",
            "mimeType": "image/jpeg", "size": 1}},
     {"deep": [{"$type": ""}]},
+    {"big": 2**63},
+    {"small": -(2**63) - 1},
 ])
 def test_more_invalid_values(value: dict[str, Any]) -> None:
     assert data_model_problems(value) != []
