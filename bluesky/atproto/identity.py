@@ -44,8 +44,10 @@ def normalize_identifier(text: str) -> str:
     return text if text.startswith("did:") else normalize_handle(text)
 
 
+# The names callers outside the protocol package import (elonara's consumer, the package's public
+# API); the rules are `syntax`'s.
 def is_valid_handle(handle: str, *, allow_test_tld: bool = False) -> bool:
-    """A handle an account may have (`syntax.is_account_handle`; the name kept for its callers)."""
+    """A handle an account may have (`syntax.is_account_handle`)."""
     return is_account_handle(handle, allow_test_tld=allow_test_tld)
 
 
@@ -171,7 +173,7 @@ class IdentityResolver:
     # --- handle -> DID ---------------------------------------------------------------
     def resolve_handle(self, handle: str, *, fresh: bool = False) -> str:
         handle = normalize_handle(handle)
-        if not is_valid_handle(handle, allow_test_tld=self.allow_test_tld):
+        if not is_account_handle(handle, allow_test_tld=self.allow_test_tld):
             raise IdentityResolutionError("That is not a valid Bluesky handle.", code="invalid_handle")
         if not fresh and (did := self._handles.get(handle)):
             return did
@@ -201,7 +203,7 @@ class IdentityResolver:
         dids = [r[4:] for r in records if r.startswith("did=")]
         if len(dids) > 1:
             raise IdentityResolutionError(f"@{handle} has conflicting DNS records.", code="ambiguous_handle")
-        if dids and is_valid_did(dids[0], allow_localhost=self.allow_test_tld):
+        if dids and is_account_did(dids[0], allow_localhost=self.allow_test_tld):
             return dids[0]
         return None
 
@@ -215,7 +217,7 @@ class IdentityResolver:
             return None
         lines = response.text.strip().splitlines()
         did = lines[0].strip() if lines else ""
-        return did if is_valid_did(did, allow_localhost=self.allow_test_tld) else None
+        return did if is_account_did(did, allow_localhost=self.allow_test_tld) else None
 
     def _via_resolver_service(self, handle: str) -> str:
         url = f"{self.handle_resolver_url}/xrpc/com.atproto.identity.resolveHandle"
@@ -228,7 +230,7 @@ class IdentityResolver:
         if response.status_code != 200:
             raise IdentityResolutionError("The handle resolver could not be reached.", code="resolver_down")
         did = response.json().get("did", "")
-        if not isinstance(did, str) or not is_valid_did(did, allow_localhost=self.allow_test_tld):
+        if not isinstance(did, str) or not is_account_did(did, allow_localhost=self.allow_test_tld):
             raise IdentityResolutionError("The handle resolver gave an invalid answer.", code="invalid_did")
         return did
 
@@ -237,7 +239,7 @@ class IdentityResolver:
         """The DID document; `fresh` fetches it, `max_age` accepts only a cached copy that young."""
         # The HTTP client refuses private hosts too; this is the first of the two guards, and the
         # only one that knows `localhost` did:webs exist on test networks alone.
-        if not is_valid_did(did, allow_localhost=self.allow_test_tld):
+        if not is_account_did(did, allow_localhost=self.allow_test_tld):
             raise IdentityResolutionError("That is not a valid DID.", code="invalid_did")
         if not fresh and (doc := self._documents.get(did, max_age)):
             return doc
