@@ -10,7 +10,6 @@ UTF-8 bytes (end exclusive), at most 3 langs.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,10 @@ from urllib.parse import urlsplit
 
 import regex
 
+from bluesky.atproto import syntax
+from bluesky.atproto.datamodel import data_model_problems
 from bluesky.atproto.nsid import EMBED_EXTERNAL, FACET_LINK, FACET_MENTION, FACET_TAG, POST_NSID
+from bluesky.atproto.syntax import is_str_valid
 from bluesky.errors import RecordProblem, RecordValidationError
 
 __all__ = ["EMBED_EXTERNAL", "FACET_LINK", "FACET_MENTION", "FACET_TAG", "POST_NSID"]  # re-exported
@@ -44,16 +46,6 @@ class BlobUpload:
     mime_type: str
 
 _GRAPHEME = regex.compile(r"\X")
-# DID syntax from the atproto DID spec: method lower-case letters, identifier without a trailing ':'/'%'.
-_DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$")
-# RFC 3339 as atproto restricts it: upper-case T, seconds required, a timezone required, no -00:00.
-_DATETIME = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,20})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
-# BCP-47 language tag, shape only (primary 2-3 letters or i-/x- forms, then subtags).
-_LANG = re.compile(r"^([a-zA-Z]{2,3}|[a-zA-Z]{4,8}|[ix])(-[a-zA-Z0-9]{1,8})*$")
-# Record keys: 1-512 chars of A-Za-z0-9 . - _ : ~, and not "." or "..".
-_RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 
 
 def grapheme_count(text: str) -> int:
@@ -64,29 +56,19 @@ def graphemes(text: str) -> list[str]:
     return _GRAPHEME.findall(text)
 
 
+# The syntax checks themselves live in `bluesky.atproto.syntax`; these take untrusted values of
+# any type (a record's field may be a number or a list).
 def is_did(value: Any) -> TypeGuard[str]:
     """Any DID, as the lexicons' `did` format allows (mentions may name any method)."""
-    return isinstance(value, str) and len(value) <= 2048 and bool(_DID.match(value))
+    return is_str_valid(syntax.is_valid_did, value)
 
 
 def is_valid_datetime(value: Any) -> bool:
-    if not isinstance(value, str) or not _DATETIME.match(value) or value.endswith("-00:00"):
-        return False
-    # The regex fixes the shape; fromisoformat checks the calendar (no 2026-02-30, no 25:00).
-    candidate = value[:-1] + "+00:00" if value.endswith("Z") else value
-    # fromisoformat accepts up to 6 fractional digits; trim longer fractions before the range check.
-    match = re.match(r"^(.*?\.\d{6})\d+(.*)$", candidate)
-    if match:
-        candidate = match.group(1) + match.group(2)
-    try:
-        datetime.fromisoformat(candidate)
-    except ValueError:
-        return False
-    return True
+    return is_str_valid(syntax.is_valid_datetime, value)
 
 
 def is_valid_rkey(value: Any) -> bool:
-    return isinstance(value, str) and value not in (".", "..") and bool(_RKEY.match(value))
+    return is_str_valid(syntax.is_valid_record_key, value)
 
 
 def _is_http_uri(value: Any) -> bool:
@@ -167,7 +149,7 @@ def _check_blob(blob: Any, where: str, problems: list[RecordProblem], *, max_siz
         problems.append(RecordProblem(where, "must be a blob"))
         return
     ref = blob.get("ref")
-    if not isinstance(ref, dict) or not isinstance(ref.get("$link"), str) or not ref["$link"]:
+    if not isinstance(ref, dict) or not is_str_valid(syntax.is_valid_cid_link, ref.get("$link")):
         problems.append(RecordProblem(f"{where}.ref", "must link to the uploaded blob"))
     mime = blob.get("mimeType")
     if not isinstance(mime, str) or not mime.startswith("image/"):
@@ -195,23 +177,12 @@ def _check_embed(embed: Any, problems: list[RecordProblem]) -> None:
         _check_blob(external["thumb"], "embed.external.thumb", problems, max_size=MAX_THUMB_BYTES)
 
 
-def _float_paths(value: Any, path: str) -> list[str]:
-    # The atproto data model has no floats (records are DAG-CBOR): the PDS would refuse them.
-    if isinstance(value, float):
-        return [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _float_paths(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _float_paths(v, f"{path}[{i}]")]
-    return []
-
-
 def record_problems(record: Any) -> list[RecordProblem]:
     """Every problem found in a post record (empty list = valid)."""
     problems: list[RecordProblem] = []
     if not isinstance(record, dict):
         return [RecordProblem("record", "must be an object")]
-    problems.extend(RecordProblem(path, "floats are not allowed in records") for path in _float_paths(record, ""))
+    problems.extend(RecordProblem(path, message) for path, message in data_model_problems(record))
     if record.get("$type") != POST_NSID:
         problems.append(RecordProblem("$type", f"must be {POST_NSID!r}"))
 
@@ -247,7 +218,7 @@ def record_problems(record: Any) -> list[RecordProblem]:
             problems.append(RecordProblem("langs", f"must be a list of at most {MAX_LANGS} language tags"))
         else:
             for i, lang in enumerate(langs):
-                if not isinstance(lang, str) or not _LANG.match(lang):
+                if not is_str_valid(syntax.is_valid_language, lang):
                     problems.append(RecordProblem(f"langs[{i}]", "must be a BCP-47 language tag"))
     return problems
 
@@ -263,7 +234,6 @@ def validate_post_record(record: Any) -> None:
 # A TID is a 64-bit integer (top bit 0: 53 bits of microseconds since the epoch, 10 bits of clock
 # id) written as 13 characters of base32-sortable. Lexicons with `"key": "tid"` expect this shape.
 _B32_SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
-_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
 
 def _tid_encode(value: int) -> str:
@@ -296,4 +266,4 @@ def tid_from_key(key: str) -> str:
 
 
 def is_tid(value: Any) -> bool:
-    return isinstance(value, str) and bool(_TID.match(value))
+    return is_str_valid(syntax.is_valid_tid, value)

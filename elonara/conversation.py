@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from bluesky import clients
 from bluesky.atproto import AtprotoError
+from bluesky.atproto.syntax import is_valid_at_identifier, is_valid_record_key
 from bluesky.records import is_did
 from core.page_cache import PAGE_CACHE_SECONDS
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
@@ -45,8 +46,6 @@ THREAD_DEPTH = 3
 # page is seen by anyone, signed in or not, with no preference to show them).
 HIDING_LABELS = frozenset({"!hide", "!takedown", "!suspend", "spam", "porn", "sexual", "nudity", "graphic-media",
                            "gore"})
-_RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
-_HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _BSKY_LINK = re.compile(r"^https://bsky\.app/profile/(?P<actor>[^/?#]+)/post/(?P<rkey>[^/?#]+)/?$")
 _AT_URI = re.compile(r"^at://(?P<actor>[^/]+)/app\.bsky\.feed\.post/(?P<rkey>[^/?#]+)$")
 
@@ -60,7 +59,7 @@ def post_uri_parse(*, link: str) -> tuple[str, str]:
         raise InvalidInputError("Paste the post's link from Bluesky (https://bsky.app/profile/…/post/…).",
                                 field="post")
     actor, rkey = match["actor"], match["rkey"]
-    if not _RKEY.match(rkey) or not (is_did(actor) or _HANDLE.match(actor)):
+    if not is_valid_record_key(rkey) or not is_valid_at_identifier(actor):
         raise InvalidInputError("That is not a Bluesky post link.", field="post")
     return actor, rkey
 

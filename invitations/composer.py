@@ -199,5 +199,3 @@ def compose_invitation(
                  "external": {"uri": url, "title": card_title, "description": card_description}}
     return ComposedPost(text=full, facets=facets, langs=list(langs or []), embed=embed)
 
-
-TID_PATTERN = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

@@ -15,15 +15,11 @@ the record named by the link.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from bluesky.atproto.identity import is_valid_did, is_valid_handle
 from bluesky.atproto.nsid import EVENT_NSID
-from bluesky.records import is_valid_rkey
-
-_PART = re.compile(r"^@?[A-Za-z0-9._:%-]{1,2048}$")
+from bluesky.atproto.syntax import is_account_did, is_account_handle, is_valid_record_key
 
 
 class LinkNotUnderstood(ValueError):
@@ -43,9 +39,9 @@ class RecordLink:
 def _authority(text: str, *, allow_test_tld: bool) -> str:
     text = unquote(text).strip().removeprefix("@")
     if text.startswith("did:"):
-        if is_valid_did(text):
+        if is_account_did(text, allow_localhost=allow_test_tld):
             return text
-    elif is_valid_handle(text.lower(), allow_test_tld=allow_test_tld):
+    elif is_account_handle(text.lower(), allow_test_tld=allow_test_tld):
         return text.lower()
     raise LinkNotUnderstood("The link does not name an account.")
 
@@ -69,6 +65,6 @@ def link_parse(text: str, *, app_hosts: tuple[str, ...], allow_test_tld: bool = 
         authority, rkey = parts
     else:
         raise LinkNotUnderstood("Paste an at:// link or the address of an event page.")
-    if not _PART.match(authority) or not is_valid_rkey(rkey):
+    if not is_valid_record_key(rkey):
         raise LinkNotUnderstood("That link does not name an event record.")
     return RecordLink(authority=_authority(authority, allow_test_tld=allow_test_tld), rkey=rkey)

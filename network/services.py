@@ -21,13 +21,13 @@ from django.utils import timezone
 from bluesky import clients, pipeline
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import RecordOp
-from bluesky.atproto.identity import is_valid_did
 from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
+from bluesky.atproto.syntax import is_account_did, is_valid_record_key
 from bluesky.atproto.xrpc import PdsClient
 from bluesky.lexicon import record_problems
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
-from bluesky.records import is_did, is_valid_rkey
+from bluesky.records import is_did
 from core import metrics
 from core.tasks import task_named, task_on_commit
 from elonara import atrecords, publishing
@@ -149,7 +149,7 @@ def _columns(fields: EventFields) -> dict[str, Any]:
 def network_event_apply(*, op: RecordOp) -> None:
     """One firehose operation on an event record that is not ours (called inside the consumer's
     transaction for the frame)."""
-    if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
+    if not is_account_did(op.repo) or not is_valid_record_key(op.rkey):
         metrics.network_event("invalid")
         return
     if op.action == "delete":
@@ -185,7 +185,7 @@ def network_answer_apply(*, op: RecordOp) -> bool:
             _answers_recount(event_id=existing.event_id)
         return False
     status = _ANSWER_STATUS.get(str(record.get("status"))) if record else None
-    if status is None or not is_valid_did(op.repo) or record_problems(RSVP_NSID, record):
+    if status is None or not is_account_did(op.repo) or record_problems(RSVP_NSID, record):
         return True  # about a network event, but not an answer we can read: dropped
     if existing is not None and existing.seq >= op.seq:
         return True  # replayed frame

@@ -2,14 +2,16 @@
 
 A frame is two DAG-CBOR objects back to back: a header (`op` 1 = message with type `t`, -1 =
 error) and a body. A `#commit` body lists its operations (`action`, `path` = collection/rkey,
-`cid`) and carries the changed blocks as a CAR file. Decoding is done by libipld (DAG-CBOR, CAR,
-CIDs); this module only decides what to decode:
+`cid`) and carries the changed blocks as a CAR file. Frames are decoded by libipld; the records
+kept are read from the CAR's raw blocks by `datamodel` into their JSON form (`{"$link": ...}`,
+`{"$bytes": ...}`), the same shape a record fetched over XRPC has, so links and byte strings stay
+apart (libipld makes both `bytes`). This module only decides what to decode:
 
 1. `might_match`: a byte search for the collection names in the raw frame. A commit that touches
    one of them must contain its path as text, so a commit without any needle is skipped with no
    decoding at all (the vast majority on the real network). Other frame types are always decoded.
 2. `parse`: the header and body are decoded, operations are filtered on their path, and only if
-   one is kept is the CAR of blocks decoded to read its record.
+   one is kept is the CAR split into blocks and that operation's record block decoded.
 
 Django-free. Errors while decoding raise `FrameError` (the caller logs and skips the frame).
 """
@@ -24,6 +26,8 @@ from typing import Any
 
 import libipld
 
+from bluesky.atproto.datamodel import car_blocks, decode_dag_cbor
+
 INFO_OUTDATED_CURSOR = "OutdatedCursor"
 _COMMIT_TYPE = b"#commit"
 _HEADER_PEEK = 24
@@ -35,8 +39,9 @@ class FrameError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RecordOp:
-    """One kept operation. `record` is the decoded record (None for a delete, or when the block
-    is missing from the commit)."""
+    """One kept operation. `record` is the decoded record in JSON form (links `{"$link": "b..."}`,
+    byte strings `{"$bytes": "..."}`; None for a delete, or when the block is missing from the
+    commit)."""
 
     seq: int
     repo: str
@@ -159,13 +164,13 @@ class FirehoseFilter:
         if not kept:
             return frame
         self.stats.kept_ops += len(kept)
-        blocks: dict[bytes, Any] = {}
+        blocks: dict[bytes, bytes] = {}
         if any(op.get("action") != "delete" for op in kept):
             car_started = time.perf_counter()
             car = body.get("blocks")
             if not isinstance(car, bytes | bytearray):
                 raise FrameError("commit without blocks")
-            _header, blocks = libipld.decode_car(bytes(car))
+            blocks = car_blocks(bytes(car))
             self.stats.car_decoded += 1
             self.stats.car_seconds += time.perf_counter() - car_started
         for op in kept:
@@ -176,7 +181,8 @@ class FirehoseFilter:
             raw_cid = op.get("cid")
             record = None
             if action != "delete" and isinstance(raw_cid, bytes | bytearray):
-                value = blocks.get(bytes(raw_cid))
+                block = blocks.get(bytes(raw_cid))
+                value = decode_dag_cbor(block) if block is not None else None
                 record = value if isinstance(value, dict) else None
             frame.ops.append(RecordOp(seq=frame.seq, repo=repo, action=action, collection=collection, rkey=rkey,
                                       cid=_cid_text(raw_cid), record=record))

@@ -8,7 +8,6 @@ from the PLC directory, `did:web` from `https://<host>/.well-known/did.json`.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,17 +18,11 @@ from urllib.parse import quote, unquote, urlsplit
 from bluesky.atproto.cache import TtlCache
 from bluesky.atproto.errors import AtprotoError, IdentityResolutionError, TransportError
 from bluesky.atproto.http import SafeHttpClient
+from bluesky.atproto.syntax import is_account_did, is_account_handle
 
 if TYPE_CHECKING:
     import dns.resolver
 
-_HANDLE_RE = re.compile(
-    r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-)
-_PLC_RE = re.compile(r"^did:plc:[a-z2-7]{24}$")
-_WEB_RE = re.compile(r"^did:web:[a-zA-Z0-9.-]+(%3[aA][0-9]+)?$")
-# Top-level names the handle spec reserves; `.test` is allowed only on a local test network.
-_RESERVED_TLDS = {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
 INVALID_HANDLE = "handle.invalid"
 IDENTITY_TTL = 600.0
 # Handle lookups get far less than other fetches, like the reference client (3 s): the answer is
@@ -51,25 +44,16 @@ def normalize_identifier(text: str) -> str:
     return text if text.startswith("did:") else normalize_handle(text)
 
 
+# The names callers outside the protocol package import (elonara's consumer, the package's public
+# API); the rules are `syntax`'s.
 def is_valid_handle(handle: str, *, allow_test_tld: bool = False) -> bool:
-    if len(handle) > 253 or not _HANDLE_RE.match(handle):
-        return False
-    tld = handle.rsplit(".", 1)[-1].lower()
-    if tld in _RESERVED_TLDS:
-        return False
-    return allow_test_tld or tld != "test"
+    """A handle an account may have (`syntax.is_account_handle`)."""
+    return is_account_handle(handle, allow_test_tld=allow_test_tld)
 
 
-def is_valid_did(did: str) -> bool:
-    """The two DID methods atproto accounts use."""
-    if len(did) > 2048:
-        return False
-    if did.startswith("did:plc:"):
-        return bool(_PLC_RE.match(did))
-    if did.startswith("did:web:"):
-        # host only: a did:web with a path is not an atproto account.
-        return bool(_WEB_RE.match(did))
-    return False
+def is_valid_did(did: str, *, allow_localhost: bool = False) -> bool:
+    """The DID of an account: `did:plc` or hostname-level `did:web` (`syntax.is_account_did`)."""
+    return is_account_did(did, allow_localhost=allow_localhost)
 
 
 @dataclass(frozen=True)
@@ -189,7 +173,7 @@ class IdentityResolver:
     # --- handle -> DID ---------------------------------------------------------------
     def resolve_handle(self, handle: str, *, fresh: bool = False) -> str:
         handle = normalize_handle(handle)
-        if not is_valid_handle(handle, allow_test_tld=self.allow_test_tld):
+        if not is_account_handle(handle, allow_test_tld=self.allow_test_tld):
             raise IdentityResolutionError("That is not a valid Bluesky handle.", code="invalid_handle")
         if not fresh and (did := self._handles.get(handle)):
             return did
@@ -219,7 +203,7 @@ class IdentityResolver:
         dids = [r[4:] for r in records if r.startswith("did=")]
         if len(dids) > 1:
             raise IdentityResolutionError(f"@{handle} has conflicting DNS records.", code="ambiguous_handle")
-        if dids and is_valid_did(dids[0]):
+        if dids and is_account_did(dids[0], allow_localhost=self.allow_test_tld):
             return dids[0]
         return None
 
@@ -233,7 +217,7 @@ class IdentityResolver:
             return None
         lines = response.text.strip().splitlines()
         did = lines[0].strip() if lines else ""
-        return did if is_valid_did(did) else None
+        return did if is_account_did(did, allow_localhost=self.allow_test_tld) else None
 
     def _via_resolver_service(self, handle: str) -> str:
         url = f"{self.handle_resolver_url}/xrpc/com.atproto.identity.resolveHandle"
@@ -246,14 +230,16 @@ class IdentityResolver:
         if response.status_code != 200:
             raise IdentityResolutionError("The handle resolver could not be reached.", code="resolver_down")
         did = response.json().get("did", "")
-        if not isinstance(did, str) or not is_valid_did(did):
+        if not isinstance(did, str) or not is_account_did(did, allow_localhost=self.allow_test_tld):
             raise IdentityResolutionError("The handle resolver gave an invalid answer.", code="invalid_did")
         return did
 
     # --- DID -> document ---------------------------------------------------------------
     def resolve_did(self, did: str, *, fresh: bool = False, max_age: float | None = None) -> dict[str, Any]:
         """The DID document; `fresh` fetches it, `max_age` accepts only a cached copy that young."""
-        if not is_valid_did(did):
+        # The HTTP client refuses private hosts too; this is the first of the two guards, and the
+        # only one that knows `localhost` did:webs exist on test networks alone.
+        if not is_account_did(did, allow_localhost=self.allow_test_tld):
             raise IdentityResolutionError("That is not a valid DID.", code="invalid_did")
         if not fresh and (doc := self._documents.get(did, max_age)):
             return doc

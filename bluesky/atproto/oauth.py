@@ -29,12 +29,12 @@ from bluesky.atproto.identity import (
     IdentityResolver,
     ResolvedIdentity,
     handles_in,
-    is_valid_did,
     normalize_handle,
     pds_endpoint,
 )
 from bluesky.atproto.keys import CLIENT_ASSERTION_TYPE, ClientKeyset
 from bluesky.atproto.metadata import METADATA_KEEP, AuthServerMetadata, MetadataResolver, resource_listed
+from bluesky.atproto.syntax import is_account_did
 
 PAR_STATE_BYTES = 32  # 256 random bits; the spec asks for at least 128
 # A refresh re-checks DID document -> PDS -> issuer before the refresh token leaves. The document
@@ -329,7 +329,7 @@ class OAuthClient:
                                  code="id_token")
         if not isinstance(access, str) or not access:
             raise OAuthFlowError("The server issued no access token.", code="token_missing")
-        if not isinstance(sub, str) or not is_valid_did(sub):
+        if not isinstance(sub, str) or not is_account_did(sub, allow_localhost=self.resolver.allow_test_tld):
             raise OAuthFlowError("The server named no valid account.", code="sub_invalid")
         if not isinstance(scope, str) or "atproto" not in scope.split():
             raise OAuthFlowError("The server did not grant the atproto scope.", code="scope_missing")

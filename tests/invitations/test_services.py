@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from bluesky.atproto.syntax import is_valid_tid
 from invitations import answers, limits, selectors, services, states
-from invitations.composer import TID_PATTERN
 from invitations.models import Invitation, InvitationDecline
 from tests.invitations.conftest import join, link_identity, make_community, make_member, profile, random_did, rsvp
 
@@ -25,7 +25,7 @@ def test_enqueue_fixes_rkey_and_token_and_queues_after_commit(host, event, djang
     # One dispatch after commit, never before (the other callback renews the host's kept pages).
     assert [getattr(c, "__name__", "") for c in callbacks].count("after_commit") == 1
     rows = list(Invitation.objects.filter(batch=result.batch))
-    assert all(TID_PATTERN.match(r.rkey) for r in rows)
+    assert all(is_valid_tid(r.rkey) for r in rows)
     assert len({r.rkey for r in rows}) == 2 and len({r.token for r in rows}) == 2
     # Written queued and due now: the dispatcher (beat, or the after-commit kick) publishes them.
     assert {r.status for r in rows} == {S.QUEUED} and all(r.due_at is not None for r in rows)

@@ -202,6 +202,22 @@ def test_pasted_link_shapes():
             link_parse(text, app_hosts=hosts)
 
 
+@pytest.mark.parametrize("authority", [
+    "did:web:10.0.0.1%3A8080", "did:web:localhost", "did:web:..", "did:web:example.com%3A8443",
+    "did:key:zQ3shZc2QzApp2oymGvQbzP8eKheVshBHbU4ZYjeXqwSKEn6N", "laptop.local", "did:plc:aaaa",
+])
+def test_pasted_links_name_only_accounts_we_may_fetch(authority):
+    # The link's account decides which server is asked for the record: the syntax module's account
+    # rules hold here, before the HTTP client's own address check.
+    with pytest.raises(LinkNotUnderstood):
+        link_parse(f"at://{authority}/{EVENT}/3labcdefghij2", app_hosts=("smokesignal.events",))
+
+
+def test_a_did_web_link_is_understood():
+    link = link_parse(f"at://did:web:events.example.com/{EVENT}/3labcdefghij2", app_hosts=())
+    assert link.authority == "did:web:events.example.com" and link.is_did
+
+
 def _store(name: str, *, did: str | None = None, days: int = 3, **extra) -> NetworkEvent:
     did = did or random_did()
     rkey = f"3l{abs(hash(name)) % 10**9:09d}aa2"

@@ -59,6 +59,21 @@ def test_did_syntax(did, ok):
     assert is_valid_did(did) is ok
 
 
+@pytest.mark.parametrize("did", ["did:web:10.0.0.1%3A8080", "did:web:localhost", "did:web:..",
+                                 "did:web:localhost%3A2583", "did:web:printer.local", "did:web:example.com%3A8443"])
+def test_did_web_hosts_refused_before_any_request(did):
+    # The syntax is the first guard; the HTTP client's address check is the second. Here the
+    # first one alone must hold: no request is made at all.
+    def no_request(request):
+        pytest.fail(f"requested {request.url}")
+
+    resolver = IdentityResolver(http=SafeHttpClient(transport=httpx.MockTransport(no_request)), plc_url=PLC,
+                                dns_txt=lambda name: [])
+    with pytest.raises(IdentityResolutionError) as caught:
+        resolver.resolve_did(did)
+    assert caught.value.code == "invalid_did"
+
+
 def resolver_with(network, dns=None, handle_resolver=None):
     http = SafeHttpClient(transport=network.transport())
     return IdentityResolver(
