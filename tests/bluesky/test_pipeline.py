@@ -159,3 +159,20 @@ def test_the_oauth_service_answers_for_a_members_identity():
     assert BlueskyOAuthService.get_identity_for_member(member=member).handle == "ann.test"
     assert BlueskyOAuthService.get_identity_for_member(member=other) is None
     assert not BlueskyOAuthService.disconnect(member=other)  # nothing to disconnect
+
+
+@pytest.mark.django_db
+def test_a_dispatch_round_publishes_one_batch_of_writes_due_now(settings):
+    # Issue 34: a first round publishing every write due now (200 invitations took 14.6 s to
+    # drain) made the paced messages queued behind them late. A round stops after one batch of
+    # writes due now; the next beat continues.
+    from bluesky.tasks import dispatch_due
+
+    settings.INVITATIONS_DISPATCH_BATCH = 10
+    host = make_member("host")
+    now = timezone.now()
+    RecordWrite.objects.bulk_create([RecordWrite(kind="delete", member=host, collection="c", rkey=f"r{i}",
+                                                 due_at=now, token="") for i in range(35)])
+    assert dispatch_due() == 10
+    assert dispatch_due() == 10
+    assert RecordWrite.objects.filter(due_at__lte=timezone.now()).count() == 15
