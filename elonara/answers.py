@@ -28,7 +28,7 @@ from core import metrics
 from core.tasks import task_on_commit
 from elonara import publishing
 from elonara.errors import InvalidInputError, NotAllowedError
-from elonara.models import RSVP, CommunityBlock, Event, EventCohost
+from elonara.models import RSVP, CommunityBlock, Event, EventCohost, PublishState
 from elonara.selectors import event_can_manage, event_seats_taken
 from members.models import Member
 
@@ -138,9 +138,10 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     final = decision.status
     network_status = status if from_network and final != status else ""
     metrics.answer_taken(door, final)
+    retry = rsvp.publish_state == PublishState.FAILED  # the same answer again after a failed write
     if final == before and rsvp.pk is not None and rsvp.network_status == network_status and (
-            final != S.REQUESTED or rsvp.wanted_status == decision.wanted):
-        return rsvp  # nothing changes (a record echoing what we hold)
+            final != S.REQUESTED or rsvp.wanted_status == decision.wanted) and not retry:
+        return rsvp  # nothing changes (the same answer again, a record echoing what we hold)
     if final in (S.WAITLISTED, S.REQUESTED):
         if before != final:
             rsvp.queued_at = timezone.now()
@@ -156,7 +157,7 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     rsvp.save()
     # Waiting (for a seat or for approval) is not an answer to publish: the record is written once
     # the member has the seat or the approval. An adopted record is already in their repository.
-    publish = final in RSVP.ANSWERS and not adopted and final != before
+    publish = final in RSVP.ANSWERS and not adopted and (final != before or retry)
     change = "answered"
     if final in (S.WAITLISTED, S.REQUESTED) and before != final:
         change = "waitlisted" if final == S.WAITLISTED else "requested"

@@ -236,3 +236,31 @@ def test_the_scan_finds_a_door_that_writes_directly(tmp_path):
         "    rsvp.status = status\n")
     assert rsvp_status_writes(tmp_path) == ["elonara/firehose.py:2", "elonara/firehose.py:3",
                                             "elonara/firehose.py:4"]
+
+
+# --- cancelled events: one rule in every list ---------------------------------------------------
+
+def test_a_cancelled_event_is_listed_and_marked_everywhere(client):
+    host, member = make_member("host"), make_member("ann")
+    kept, cancelled = make_event(host, title="Kept night"), make_event(host, title="Called-off night")
+    services.rsvp_set(event=kept, member=member, status="going")
+    services.rsvp_set(event=cancelled, member=member, status="going")
+    services.event_cancel(event=cancelled, actor=host)
+    badge = '<span class="badge cancelled">Cancelled</span> '
+    client.force_login(member)
+    home = client.get("/").content.decode()
+    plans = home[home.index('id="my-rsvps"'):]
+    assert f'{badge}<a href="{cancelled.get_absolute_url()}">Called-off night</a>' in plans
+    kept_link = f'<a href="{kept.get_absolute_url()}">Kept night</a>'
+    assert kept_link in plans and f"{badge}{kept_link}" not in plans
+    upcoming = client.get("/upcoming/").content.decode()
+    assert badge in upcoming and "Called-off night" in upcoming and "Kept night" in upcoming
+    anonymous_home = Client().get("/").content.decode()
+    assert "Called-off night" in anonymous_home and badge in anonymous_home
+    from members import api_tokens
+
+    secret = api_tokens.api_token_create(member=member, name="t", permissions=["read"]).secret
+    access = api_tokens.api_access_token_issue(secret=secret)[0]
+    listed = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {access}").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert {(r["title"], r["status"]) for r in rows} >= {("Kept night", "scheduled"), ("Called-off night", "cancelled")}
