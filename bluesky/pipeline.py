@@ -37,7 +37,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from bluesky.agents.results import BlueskyResult
@@ -384,6 +384,51 @@ def _delete_writer(job: RecordWrite) -> Outcome:
 
 
 register_writer(RecordWrite.Kind.DELETE, _delete_writer)
+
+
+# --- a member's own records mirroring a row: one write and its settling -------------------------
+
+def record_agent_for(member: Any) -> tuple[Any, Any] | None:
+    """The agent writing `member`'s own records and the account it uses (None: none can)."""
+    from bluesky.agents.factory import BlueskyAgentFactory
+
+    return BlueskyAgentFactory.make_for_records(member)
+
+
+def member_record_put(*, rows: QuerySet[Any], row: Any, member: Any, collection: str, rkey: str,
+                      record: Callable[[], dict[str, Any]], managed_keys: frozenset[str] | tuple[str, ...],
+                      slot_at: float | None) -> Outcome:
+    """One attempt to write a record in `member`'s own repository mirroring `row` (a row with the
+    published-record fields: at_rkey, at_uri, at_cid, publish_state, ...), then settle those
+    fields: pace, count the attempt, put at the fixed `rkey`, record what the PDS answered.
+
+    Every answer record is written and settled here (our events' RSVPs and other apps' events'
+    alike). The row is marked published only if nobody changed it meanwhile (`updated_at`): a
+    change asked for another write, which writes the newer version."""
+    mine = rows.filter(pk=row.pk)
+    chosen = record_agent_for(member)
+    if chosen is None:
+        mine.update(publish_state="", publish_error="")
+        return Outcome.done("")
+    agent, account = chosen
+    waiting = pace(account_key=account.key, slot_at=slot_at, state="pending")
+    if waiting is not None:
+        return waiting
+    mine.update(at_rkey=rkey, publish_attempts=F("publish_attempts") + 1)
+    attempt = row.publish_attempts + 1
+    result = agent.record_put_for_member(member, collection=collection, rkey=rkey, record=record(),
+                                         managed_keys=managed_keys)
+    if result.success:
+        mine.update(at_uri=result.uri, at_cid=result.cid, at_repo_did=result.repo_did, published_at=timezone.now())
+        mine.filter(updated_at=row.updated_at).update(publish_state="published", publish_error="",
+                                                      publish_attempts=0)
+        return Outcome.done("published")
+    outcome = after_failure(result, attempt=attempt, account_key=account.key, state="pending")
+    if outcome.kind == "failed":
+        mine.update(publish_state="failed", publish_error=outcome.message[:300])
+        return outcome.with_state("failed")
+    mine.update(publish_error=outcome.message[:300])
+    return outcome
 
 
 def job_slot_at(job: RecordWrite) -> float | None:

@@ -125,3 +125,14 @@ def firehose_frame_skipped(reason: str) -> None:
 
 def outside_rsvp_refused() -> None:
     OUTSIDE_RSVPS_REFUSED.inc()
+
+
+# --- answers (elonara/answers.py) -----------------------------------------------------------
+ANSWERS_TAKEN = Counter(
+    "elonara_answers_taken", "Answers to our events by door (page, api, network, adopted) and what the "
+    "rules made of them (going, maybe, not_going, waitlisted, requested, declined, ignored).", ["door", "outcome"]
+)
+
+
+def answer_taken(door: str, outcome: str) -> None:
+    ANSWERS_TAKEN.labels(door=_label(door), outcome=_label(outcome)).inc()

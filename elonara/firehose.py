@@ -35,8 +35,9 @@ from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
 from core import metrics
 from core.tasks import task_on_commit
-from elonara import atrecords, publishing
+from elonara import answers, atrecords
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
+from members.models import Member
 from network import services as network_services
 
 logger = logging.getLogger(__name__)
@@ -105,49 +106,57 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
 
 
 def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
-    # Our own write echoing back: the member's RSVP already says this.
     own = RSVP.objects.filter(at_uri=op.uri).first()
     if own is not None:
-        if op.action == "delete":
-            # Deleted in another app: no longer on the network (the answer here stays).
-            RSVP.objects.filter(pk=own.pk).update(at_uri="", at_cid="", publish_state=PublishState.NONE)
-        elif op.cid and op.cid != own.at_cid and op.record is not None:
-            # The member changed the answer in another app: follow it here, without writing back.
-            status = atrecords.rsvp_status_from_record(op.record.get("status"))
-            if status and status != own.status:
-                RSVP.objects.filter(pk=own.pk).update(status=status, at_cid=op.cid)
-                recount.add(own.event_id)
-            else:
-                RSVP.objects.filter(pk=own.pk).update(at_cid=op.cid)
+        _own_record_apply(own=own, op=op)
         return []
     if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
         return []  # untrusted input: the relay's repo field ends up in a link on the event page
     existing = ExternalRSVP.objects.filter(uri=op.uri).first()
     if existing is not None and existing.seq >= op.seq:
         return []  # a replayed frame (restart from an older cursor)
+    answer = _answer_of(op) if op.action != "delete" else None
+    member_id = member_id_for_did(did=op.repo) if answer is not None else None
+    if answer is None or member_id is not None:
+        # Deleted, not (or no longer) an answer to one of our events, or a member's: not an outside one.
+        if existing is not None:
+            existing.delete()
+        if answer is not None and member_id is not None:
+            _member_answer_from_network(event=answer[0], member_id=member_id, record=op.record or {})
+        return []
+    return _outside_answer_keep(op=op, event=answer[0], status=answer[1], existing=existing)
+
+
+def _own_record_apply(*, own: RSVP, op: RecordOp) -> None:
+    """Our record of a member's answer, read back: our own write echoing, or changed or deleted in
+    another app (the member's answer follows, by the rules, without writing back)."""
     if op.action == "delete":
-        if existing is not None:
-            existing.delete()
-        return []
+        # Deleted in another app: no longer on the network (the answer here stays).
+        RSVP.objects.filter(pk=own.pk).update(at_uri="", at_cid="", publish_state=PublishState.NONE)
+        return
+    if not op.cid or op.cid == own.at_cid or op.record is None:
+        return
+    RSVP.objects.filter(pk=own.pk).update(at_cid=op.cid)
+    status = atrecords.rsvp_status_from_record(op.record.get("status"))
+    member = Member.objects.filter(pk=own.member_id).first()
+    if status and member is not None:
+        answers.answer_take(event=own.event, member=member, status=status, door=answers.Door.NETWORK,
+                            record={"at_cid": op.cid})
+
+
+def _answer_of(op: RecordOp) -> tuple[Event, str] | None:
+    """The event of ours a valid rsvp record answers, and its outside status; None otherwise."""
     record = op.record
-    status = atrecords.external_status(record.get("status")) if isinstance(record, dict) else None
-    subject = record.get("subject") if isinstance(record, dict) else None
-    event = None
-    if status and isinstance(record, dict) and isinstance(subject, dict) \
-            and not record_problems(atrecords.RSVP_NSID, record):
-        event = Event.objects.filter(at_uri=subject.get("uri")).first() if subject.get("uri") else None
-    if event is None or status is None or not isinstance(record, dict):
-        # Not (or no longer) an answer to one of our events.
-        if existing is not None:
-            existing.delete()
-        return []
-    member_id = member_id_for_did(did=op.repo)
-    if member_id is not None:
-        # A member answered in another app: that is their answer here too (not an outside one).
-        _member_answer_from_network(event=event, member_id=member_id, record=record, recount=recount)
-        if existing is not None:
-            existing.delete()
-        return []
+    if not isinstance(record, dict) or record_problems(atrecords.RSVP_NSID, record):
+        return None
+    status = atrecords.external_status(record.get("status"))
+    subject = record.get("subject")
+    uri = subject.get("uri") if isinstance(subject, dict) else None
+    event = Event.objects.filter(at_uri=uri).first() if status and uri else None
+    return (event, status) if event is not None and status else None
+
+
+def _outside_answer_keep(*, op: RecordOp, event: Event, status: str, existing: ExternalRSVP | None) -> list[int]:
     # One outside answer per account and event: another record of theirs about the same event
     # replaces it when newer (an account writing 150 records is one name on the page, not 150).
     same_account = ExternalRSVP.objects.filter(event=event, did=op.repo)
@@ -180,22 +189,13 @@ def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
     return []
 
 
-def _member_answer_from_network(*, event: Event, member_id: int, record: dict, recount: set[int]) -> None:
+def _member_answer_from_network(*, event: Event, member_id: int, record: dict) -> None:
+    """A member answered in another app: that is their answer here too, by the same rules as the
+    page (elonara.answers); our own record of what the rules gave follows, so apps agree."""
     status = atrecords.rsvp_status_from_record(record.get("status"))
-    if status is None or event.is_cancelled:
-        return
-    rsvp = RSVP.objects.select_related("member", "event").filter(event=event, member_id=member_id).first()
-    if rsvp is not None and rsvp.status == status:
-        return
-    if rsvp is None:
-        rsvp = RSVP.objects.create(event=event, member_id=member_id, status=status)
-        rsvp = RSVP.objects.select_related("member", "event").get(pk=rsvp.pk)
-    else:
-        rsvp.status = status
-        rsvp.save(update_fields=["status", "updated_at"])
-    recount.add(event.pk)
-    # Our own record of their answer follows, so apps reading their repository agree.
-    publishing.rsvp_publish_queue(rsvp=rsvp)
+    member = Member.objects.filter(pk=member_id).first()
+    if status is not None and member is not None:
+        answers.answer_take(event=event, member=member, status=status, door=answers.Door.NETWORK)
 
 
 _MEMBER_STATUS: dict[str, str] = {
@@ -206,28 +206,24 @@ _MEMBER_STATUS: dict[str, str] = {
 @transaction.atomic
 def outside_answers_adopt(*, did: str, member_id: int) -> int:
     """The DID just became a member's (sign-up, sign-in, connect): its outside answers become that
-    member's answers, so the page stops listing them under "not members here". Their record stays the
-    one in their repository (adopted, not written again). An answer the member already gave here is
-    kept unless the outside one is newer. Returns how many outside answers were folded in."""
+    member's answers, by the event's rules (elonara.answers), so the page stops listing them under
+    "not members here". Their record stays the one in their repository (adopted, not written
+    again). An answer the member already gave here is kept unless the outside one is newer.
+    Returns how many outside answers were folded in."""
     outside = list(ExternalRSVP.objects.select_for_update().filter(did=did).select_related("event"))
-    recount: set[int] = set()
+    member = Member.objects.filter(pk=member_id).first()
     for row in outside:
         status = _MEMBER_STATUS.get(row.status)
-        event = row.event
-        rsvp = RSVP.objects.filter(event=event, member_id=member_id).first()
-        collection, rkey = atrecords.RSVP_NSID, row.uri.rsplit("/", 1)[-1]
-        record = {"at_uri": row.uri, "at_cid": row.cid, "at_rkey": rkey, "at_repo_did": did,
-                  "publish_state": PublishState.PUBLISHED, "publish_error": "", "published_at": row.updated_at}
-        recount.add(event.pk)
-        usable = status is not None and not event.is_cancelled and row.uri.startswith(f"at://{did}/{collection}/")
-        if usable and status is not None and rsvp is None:
-            RSVP.objects.create(event=event, member_id=member_id, status=status, **record)
-        elif usable and rsvp is not None and row.updated_at > rsvp.updated_at:
-            RSVP.objects.filter(pk=rsvp.pk).update(status=status, updated_at=timezone.now(),
-                                                   **(record if not rsvp.at_uri else {}))
-        row.delete()
-    for event_id in recount:
-        task_on_commit("elonara.tasks.event_refresh_counts", event_id)
+        rsvp = RSVP.objects.filter(event=row.event, member_id=member_id).first()
+        ours = row.uri.startswith(f"at://{did}/{atrecords.RSVP_NSID}/")
+        row.delete()  # first: an outside "going" taking a seat must not keep its author off it
+        if member is not None and status is not None and ours and (rsvp is None or row.updated_at > rsvp.updated_at):
+            record = None if rsvp is not None and rsvp.at_uri else {
+                "at_uri": row.uri, "at_cid": row.cid, "at_rkey": row.uri.rsplit("/", 1)[-1], "at_repo_did": did,
+                "publish_state": PublishState.PUBLISHED, "publish_error": "", "published_at": row.updated_at}
+            answers.answer_take(event=row.event, member=member, status=status, door=answers.Door.ADOPTED,
+                                record=record)
+        task_on_commit("elonara.tasks.event_refresh_counts", row.event_id)
     return len(outside)
 
 

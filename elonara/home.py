@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 
 from core.page_cache import MEMBER_HOME, page_part_get
 from elonara.models import RSVP, Community
-from elonara.selectors import MEMBER_HOME_CACHE_SECONDS
+from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, event_listed_q
 from invitations.selectors import invitation_list_for_home
 from members.models import Member
 from network.models import NetworkRSVP
@@ -39,23 +39,25 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
     events, communities, invitations)."""
     status_label = dict(RSVP.Status.choices)
     now = timezone.now()
-    plans = (RSVP.objects.filter(member=member, event__ends_at__gte=now)
-             .order_by("event__starts_at").values_list("event_id", "event__title", "status", "event__starts_at"))
+    plans = (RSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
+             .order_by("event__starts_at")
+             .values_list("event_id", "event__title", "status", "event__starts_at", "event__status"))
     # Answers to events of other apps (network.models) are plans too.
-    network_plans = (NetworkRSVP.objects.filter(member=member, event__ends_at__gte=now)
+    network_plans = (NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
                      .order_by("event__starts_at")
-                     .values_list("event__uri", "event__name", "status", "event__starts_at"))
+                     .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
     communities = (Community.objects.filter(memberships__member=member).order_by("name")
                    .values_list("slug", "name"))
-    rows = [(starts, reverse("event-detail", args=[pk]), title, status_label[status], False)
-            for pk, title, status, starts in plans]
-    for uri, name, status, starts in network_plans:
+    rows = [(starts, reverse("event-detail", args=[pk]), title, status_label[status], False, state == "cancelled")
+            for pk, title, status, starts, state in plans]
+    for uri, name, status, starts, state in network_plans:
         did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
-        rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True))
+        rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True,
+                     state == "cancelled"))
     rows.sort(key=lambda row: row[0])
     return {
-        "plans": [{"url": url, "title": title, "status": status, "other_app": other}
-                  for _starts, url, title, status, other in rows],
+        "plans": [{"url": url, "title": title, "status": status, "other_app": other, "cancelled": cancelled}
+                  for _starts, url, title, status, other, cancelled in rows],
         "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
                         for slug, name in communities],
         "invitations": invitation_list_for_home(member=member),

@@ -367,6 +367,9 @@ class RSVP(PublishedRecord):
     promoted_at = models.DateTimeField(null=True, blank=True)
     # Set when the host or a co-host approved an "ask to join" answer (later answers need no approval).
     approved_at = models.DateTimeField(null=True, blank=True)
+    # What the member's own record (written in another app) asks for when the rules gave something
+    # else ("going" on an event that approves requests): their panel says why ours differs.
+    network_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = RsvpQuerySet.as_manager()

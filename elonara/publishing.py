@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from bluesky import pipeline
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
-from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.errors import Reason
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
@@ -34,7 +33,7 @@ EVENT_NOT_PUBLISHED = "The event is not published on Bluesky."
 
 
 def _record_agent(member: Member) -> tuple[BlueskyAgentInterface, PostingAccount] | None:
-    return BlueskyAgentFactory.make_for_records(member)
+    return pipeline.record_agent_for(member)
 
 
 # --- queueing (called inside the caller's transaction) -----------------------------------------
@@ -153,34 +152,12 @@ def rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> Outcome:
             return Outcome.done(PublishState.PENDING)
         RSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.NONE, publish_error=EVENT_NOT_PUBLISHED)
         return Outcome.done(PublishState.NONE)
-    chosen = _record_agent(rsvp.member)
-    if chosen is None:
-        RSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.NONE, publish_error="")
-        return Outcome.done(PublishState.NONE)
-    agent, account = chosen
-    waiting = pipeline.pace(account_key=account.key, slot_at=slot_at, state=PublishState.PENDING)
-    if waiting is not None:
-        return waiting
     rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=event.at_uri)
-    RSVP.objects.filter(pk=rsvp_id).update(at_rkey=rkey, publish_attempts=F("publish_attempts") + 1)
-    attempt = rsvp.publish_attempts + 1
-    seen = rsvp.updated_at
-    record = atrecords.rsvp_record(rsvp=rsvp, event_uri=event.at_uri, event_cid=event.at_cid,
-                                   created_at=rsvp.updated_at)
-    result = agent.record_put_for_member(rsvp.member, collection=atrecords.RSVP_NSID, rkey=rkey, record=record,
-                                         managed_keys=atrecords.RSVP_KEYS)
-    if result.success:
-        RSVP.objects.filter(pk=rsvp_id).update(at_uri=result.uri, at_cid=result.cid, at_repo_did=result.repo_did,
-                                               published_at=timezone.now())
-        RSVP.objects.filter(pk=rsvp_id, updated_at=seen).update(
-            publish_state=PublishState.PUBLISHED, publish_error="", publish_attempts=0)
-        return Outcome.done(PublishState.PUBLISHED)
-    outcome = pipeline.after_failure(result, attempt=attempt, account_key=account.key, state=PublishState.PENDING)
-    if outcome.kind == "failed":
-        RSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.FAILED, publish_error=outcome.message[:300])
-        return outcome.with_state(PublishState.FAILED)
-    RSVP.objects.filter(pk=rsvp_id).update(publish_error=outcome.message[:300])
-    return outcome
+    return pipeline.member_record_put(
+        rows=RSVP.objects.all(), row=rsvp, member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rkey,
+        record=lambda: atrecords.rsvp_record(rsvp=rsvp, event_uri=event.at_uri, event_cid=event.at_cid,
+                                             created_at=rsvp.updated_at),
+        managed_keys=atrecords.RSVP_KEYS, slot_at=slot_at)
 
 
 def record_delete(*, member_id: int, collection: str, rkey: str, slot_at: float | None = None) -> Outcome:

@@ -30,10 +30,18 @@ def person_fields_not_shown(relation: str) -> list[str]:
             if field.attname not in ("id", *PERSON_SHOWN)]
 
 
+def event_listed_q(*, now: datetime | None = None, via: str = "") -> Q:
+    """The one rule for every list of events (the home list, "Your plans", Upcoming, the API), ours
+    and other apps' alike: an event is listed until it ends; a cancelled one stays listed, marked
+    cancelled (so whoever planned to go learns it there), never silently left out. `via` reaches
+    the event through a relation ("event__" for answers)."""
+    return Q(**{f"{via}ends_at__gte": now or timezone.now()})
+
+
 def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
-    """Events that have not ended yet, soonest first."""
+    """Events that have not ended yet, soonest first (cancelled ones marked, event_listed_q)."""
     return (
-        Event.objects.filter(ends_at__gte=timezone.now())
+        Event.objects.filter(event_listed_q())
         .select_related("host", "community")
         .order_by("starts_at")[:limit]
     )
@@ -41,7 +49,7 @@ def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
 
 def event_list_upcoming_for_api() -> QuerySet[Event]:
     """Events that have not ended yet, with only the columns the API shows (the caller orders and pages)."""
-    return Event.objects.filter(ends_at__gte=timezone.now()).only(
+    return Event.objects.filter(event_listed_q()).only(
         "id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url", "status",
         "capacity", "requires_approval", "series")
 
@@ -88,7 +96,7 @@ def event_attendees(*, event: Event) -> list[RSVP]:
     viewer's own answer) its publishing state, place in line, request and promotion."""
     return list(event.rsvps.select_related("member").order_by("updated_at").only(
         "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
-        "wanted_status", "queued_at", "promoted_at", "member__username", "member__display_name"))
+        "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name"))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:
@@ -108,7 +116,7 @@ def rsvp_for(*, event: Event, member: Member) -> RSVP | None:
 
 def rsvp_list_upcoming_for_member(*, member: Member) -> QuerySet[RSVP]:
     return (
-        RSVP.objects.filter(member=member, event__ends_at__gte=timezone.now())
+        RSVP.objects.filter(event_listed_q(via="event__"), member=member)
         .select_related("event")
         .order_by("event__starts_at")
     )

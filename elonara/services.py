@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
@@ -17,8 +16,15 @@ from django.utils.text import slugify
 
 from core.page_cache import MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
-from core.tasks import task_on_commit
 from elonara import atrecords, publishing
+from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
+    Door,
+    answer_take,
+    event_waitlist_promote,
+    rsvp_approve,
+    rsvp_changed,
+    rsvp_decline,
+)
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process
 from elonara.models import (
@@ -31,17 +37,13 @@ from elonara.models import (
     EventCohost,
     EventSeries,
 )
-from elonara.selectors import event_can_manage, event_seats_taken
+from elonara.selectors import event_can_manage
 from members.models import Member
 from notifications import hooks as mail_hooks
 
-# Sent after a member RSVPs or joins, once the transaction commits (invitations listen).
-rsvp_changed = Signal()  # kwargs: rsvp
+# Sent after a member joins, once the transaction commits (invitations listen). Answers send
+# elonara.answers.rsvp_changed (re-exported here).
 community_joined = Signal()  # kwargs: membership
-# Hooks for mail (notifications): sent once the transaction commits, with the RSVP as it now is.
-rsvp_promoted = Signal()  # kwargs: rsvp - a seat freed and the member left the waiting list
-rsvp_approved = Signal()  # kwargs: rsvp - the host or a co-host approved an "ask to join" answer
-rsvp_declined = Signal()  # kwargs: rsvp
 
 
 # --- wall-clock times in an event's zone ---------------------------------------------------------
@@ -417,7 +419,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
     publishing.event_publish_queue(event=event)
-    _waitlist_promote(event=event)
+    event_waitlist_promote(event_id=event.pk)
     mail_hooks.event_changed(before=current, after=event)  # notifications: mail on commit if time/place moved
     return event
 
@@ -478,134 +480,14 @@ def event_delete(*, event: Event, actor: Member) -> None:
     current.delete()
 
 
-def _event_lock(*, event: Event) -> Event:
-    # Every change to who holds a seat locks the event row first: answers to one event are taken
-    # one at a time, so two concurrent "going" can never both take the last seat.
-    return Event.objects.select_for_update().get(pk=event.pk)
-
-
-def _after_answer(*, rsvp: RSVP, publish: bool) -> None:
-    """What follows any change of an answer: its record (when it is one to publish), the counts."""
-    if publish:
-        publishing.rsvp_publish_queue(rsvp=rsvp)
-    task_on_commit("elonara.tasks.event_refresh_counts", rsvp.event_id)
-    transaction.on_commit(lambda: rsvp_changed.send(sender=RSVP, rsvp=rsvp))
-
-
-def _waitlist_promote(*, event: Event) -> list[RSVP]:
-    """Give free seats to the waiting list, first in line first. Call with the event row locked."""
-    current = _event_lock(event=event)
-    promoted: list[RSVP] = []
-    line = RSVP.objects.select_related("member").filter(event=current, status=RSVP.Status.WAITLISTED)
-    free = None if current.capacity is None else current.capacity - event_seats_taken(event=current)
-    if free is not None and free <= 0:
-        return promoted
-    for rsvp in line.order_by("queued_at", "pk")[:free]:
-        rsvp.status, rsvp.queued_at, rsvp.promoted_at = RSVP.Status.GOING, None, timezone.now()
-        rsvp.save(update_fields=["status", "queued_at", "promoted_at", "updated_at"])
-        rsvp.event = current
-        promoted.append(rsvp)
-        _after_answer(rsvp=rsvp, publish=True)
-        transaction.on_commit(partial(rsvp_promoted.send, sender=RSVP, rsvp=rsvp))
-    return promoted
-
-
 @transaction.atomic
-def event_waitlist_promote(*, event_id: int) -> list[RSVP]:
-    """Fill seats freed outside an answer here (an outside answer changed, a row was deleted)."""
-    event = Event.objects.filter(pk=event_id).first()
-    return [] if event is None else _waitlist_promote(event=event)
-
-
-@transaction.atomic
-def rsvp_set(*, event: Event, member: Member, status: str) -> RSVP:
-    """Record or change a member's answer, by the event's rules.
-
-    "Going" beyond the seat limit joins the waiting list (in order); on an "ask to join" event an
-    answer waits for approval unless the member was approved before (or hosts it). Leaving a seat
-    gives it to the first in line at once. Counts are refreshed by a worker after commit.
-    """
-    if status not in RSVP.ANSWERS:
-        raise InvalidInputError("Choose going, maybe or not going.", field="status")
-    # Read from the database, not the caller's copy: the host may have just cancelled it.
-    current = _event_lock(event=event)
-    if current.status == Event.Status.CANCELLED:
-        raise NotAllowedError("This event is cancelled.")
-    rsvp = RSVP.objects.filter(event=current, member=member).first()
-    before = rsvp.status if rsvp is not None else ""
-    if rsvp is None:
-        rsvp = RSVP(event=current, member=member)
-    rsvp.event = current
-    now = timezone.now()
-    approved = rsvp.approved_at is not None or event_can_manage(event=current, member=member)
-    final: str
-    if status == RSVP.Status.NOT_GOING:
-        final = RSVP.Status.NOT_GOING
-    elif before == RSVP.Status.DECLINED:
-        raise NotAllowedError("The host declined your request to join this event.")
-    elif current.requires_approval and not approved:
-        final = RSVP.Status.REQUESTED
-    elif status == RSVP.Status.GOING and before not in (RSVP.Status.GOING, RSVP.Status.WAITLISTED) and (
-            current.capacity is not None and event_seats_taken(event=current) >= current.capacity):
-        final = RSVP.Status.WAITLISTED
-    elif status == RSVP.Status.GOING and before == RSVP.Status.WAITLISTED:
-        final = RSVP.Status.WAITLISTED  # still in line: keeps its place
-    else:
-        final = status
-    if final in (RSVP.Status.WAITLISTED, RSVP.Status.REQUESTED):
-        if before != final:
-            rsvp.queued_at = now
-    else:
-        rsvp.queued_at = None
-    rsvp.wanted_status = status if final == RSVP.Status.REQUESTED else ""
-    rsvp.status = final
-    rsvp.save()
-    # Waiting (for a seat or for approval) is not an answer to publish: the record is written
-    # once the member has the seat or the approval.
-    _after_answer(rsvp=rsvp, publish=final in RSVP.ANSWERS)
-    if before == RSVP.Status.GOING and final != RSVP.Status.GOING:
-        _waitlist_promote(event=current)
-    return rsvp
-
-
-def _request_get(*, event: Event, actor: Member, rsvp_id: int) -> tuple[Event, RSVP]:
-    if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can answer requests.")
-    current = _event_lock(event=event)
-    rsvp = RSVP.objects.select_related("member").filter(pk=rsvp_id, event=current).first()
-    if rsvp is None or rsvp.status != RSVP.Status.REQUESTED:
-        raise InvalidInputError("This request was already answered or withdrawn.")
-    rsvp.event = current
-    return current, rsvp
-
-
-@transaction.atomic
-def rsvp_approve(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
-    """Approve an "ask to join" answer: it becomes the answer asked for (the waiting list when
-    the seats are taken) and, only now, is published as the member's RSVP record."""
-    current, rsvp = _request_get(event=event, actor=actor, rsvp_id=rsvp_id)
-    wanted = rsvp.wanted_status or RSVP.Status.GOING
-    rsvp.approved_at = timezone.now()
-    if wanted == RSVP.Status.GOING and current.capacity is not None and (
-            event_seats_taken(event=current) >= current.capacity):
-        rsvp.status, rsvp.queued_at = RSVP.Status.WAITLISTED, timezone.now()
-    else:
-        rsvp.status, rsvp.queued_at = wanted, None
-    rsvp.wanted_status = ""
-    rsvp.save()
-    _after_answer(rsvp=rsvp, publish=rsvp.status in RSVP.ANSWERS)
-    transaction.on_commit(lambda: rsvp_approved.send(sender=RSVP, rsvp=rsvp))
-    return rsvp
-
-
-@transaction.atomic
-def rsvp_decline(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
-    """Decline an "ask to join" answer. Nothing was published for it, so nothing is withdrawn."""
-    _current, rsvp = _request_get(event=event, actor=actor, rsvp_id=rsvp_id)
-    rsvp.status, rsvp.wanted_status, rsvp.queued_at = RSVP.Status.DECLINED, "", None
-    rsvp.save()
-    _after_answer(rsvp=rsvp, publish=False)
-    transaction.on_commit(lambda: rsvp_declined.send(sender=RSVP, rsvp=rsvp))
+def rsvp_set(*, event: Event, member: Member, status: str, door: Door = Door.PAGE) -> RSVP:
+    """A member's answer on the page or through the API, by the event's rules (elonara.answers):
+    "going" beyond the seat limit joins the waiting list (in order); on an "ask to join" event an
+    answer waits for approval unless the member was approved before (or hosts it); leaving a seat
+    gives it to the first in line at once."""
+    rsvp = answer_take(event=event, member=member, status=status, door=door)
+    assert rsvp is not None  # the page and the API are refused with an error, never ignored
     return rsvp
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.models import BlueskyIdentity, MemberAppPassword
 from elonara.models import RSVP, Event
+from elonara.selectors import event_listed_q
 from members.models import Member
 from network.models import Creator, FollowedAccount, FollowSync, HiddenCreator, NetworkAnswer, NetworkEvent, NetworkRSVP
 
@@ -87,8 +88,8 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
     member follows, or someone the member follows answered it (the network is open: spam is a
     given); `follows_only` keeps only creators (and our hosts) the member follows."""
     now = now or timezone.now()
-    ours = Event.objects.filter(ends_at__gte=now, status=Event.Status.SCHEDULED)
-    network = (NetworkEvent.objects.filter(ends_at__gte=now, blocked=False)
+    ours = Event.objects.filter(event_listed_q(now=now))
+    network = (NetworkEvent.objects.filter(event_listed_q(now=now), blocked=False)
                .exclude(creator_id__in=_creators(Q(blocked=True)))
                .exclude(Exists(Event.objects.filter(at_uri=OuterRef("uri")))))  # ours, read back before saved
     if filters.when:

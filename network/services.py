@@ -30,7 +30,7 @@ from bluesky.pipeline import Outcome
 from bluesky.records import is_did
 from core import metrics
 from core.tasks import task_named, task_on_commit
-from elonara import atrecords, publishing
+from elonara import atrecords
 from elonara.errors import ElonaraError, InvalidInputError
 from elonara.models import Event, PublishState
 from elonara.services import member_home_cache_clear
@@ -440,7 +440,7 @@ def network_rsvp_set(*, event: NetworkEvent, member: Member, status: str) -> Net
 
 
 def network_rsvp_publish_queue(*, rsvp: NetworkRSVP) -> bool:
-    if publishing._record_agent(rsvp.member) is None:
+    if pipeline.record_agent_for(rsvp.member) is None:
         return False
     rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=rsvp.event.uri)
     NetworkRSVP.objects.filter(pk=rsvp.pk).update(at_rkey=rkey, publish_state=PublishState.PENDING, publish_error="")
@@ -458,36 +458,13 @@ def network_rsvp_publish(*, rsvp_id: int, slot_at: float | None = None) -> Outco
     rsvp = NetworkRSVP.objects.select_related("event", "member").filter(pk=rsvp_id).first()
     if rsvp is None:
         return Outcome.done("missing")
-    chosen = publishing._record_agent(rsvp.member)
-    if chosen is None:
-        NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.NONE, publish_error="")
-        return Outcome.done(PublishState.NONE)
-    agent, account = chosen
-    waiting = pipeline.pace(account_key=account.key, slot_at=slot_at, state=PublishState.PENDING)
-    if waiting is not None:
-        return waiting
     event = rsvp.event
     rkey = rsvp.at_rkey or atrecords.rsvp_rkey(member_id=rsvp.member_id, event_uri=event.uri)
-    NetworkRSVP.objects.filter(pk=rsvp_id).update(at_rkey=rkey, publish_attempts=F("publish_attempts") + 1)
-    attempt = rsvp.publish_attempts + 1
-    seen = rsvp.updated_at
-    record = atrecords.rsvp_record(rsvp=rsvp, event_uri=event.uri, event_cid=rsvp.subject_cid or event.cid,
-                                   created_at=rsvp.updated_at)
-    result = agent.record_put_for_member(rsvp.member, collection=RSVP_NSID, rkey=rkey, record=record,
-                                         managed_keys=atrecords.RSVP_KEYS)
-    if result.success:
-        NetworkRSVP.objects.filter(pk=rsvp_id).update(at_uri=result.uri, at_cid=result.cid,
-                                                      at_repo_did=result.repo_did, published_at=timezone.now())
-        NetworkRSVP.objects.filter(pk=rsvp_id, updated_at=seen).update(
-            publish_state=PublishState.PUBLISHED, publish_error="", publish_attempts=0)
-        return Outcome.done(PublishState.PUBLISHED)
-    outcome = pipeline.after_failure(result, attempt=attempt, account_key=account.key, state=PublishState.PENDING)
-    if outcome.kind == "failed":
-        NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_state=PublishState.FAILED,
-                                                      publish_error=outcome.message[:300])
-        return outcome.with_state(PublishState.FAILED)
-    NetworkRSVP.objects.filter(pk=rsvp_id).update(publish_error=outcome.message[:300])
-    return outcome
+    return pipeline.member_record_put(
+        rows=NetworkRSVP.objects.all(), row=rsvp, member=rsvp.member, collection=RSVP_NSID, rkey=rkey,
+        record=lambda: atrecords.rsvp_record(rsvp=rsvp, event_uri=event.uri, event_cid=rsvp.subject_cid or event.cid,
+                                             created_at=rsvp.updated_at),
+        managed_keys=atrecords.RSVP_KEYS, slot_at=slot_at)
 
 
 def _network_rsvp_writer(job: RecordWrite) -> Outcome:

@@ -14,5 +14,6 @@ class MailAdmin(admin.ModelAdmin):
 
 @admin.register(MailSettings)
 class MailSettingsAdmin(admin.ModelAdmin):
-    list_display = ("member", "confirmed_email", "refused_email", "rsvp_confirmations", "event_changes", "reminders")
+    list_display = ("member", "confirmed_email", "refused_email", "rsvp_confirmations", "event_changes", "reminders",
+                    "place_changes")
     raw_id_fields = ("member",)

@@ -26,7 +26,7 @@ from elonara import ical
 from elonara.cards import absolute_url
 from elonara.models import Event, zone_named
 from notifications import tokens
-from notifications.models import TOPIC_OF_KIND, Mail
+from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail
 
 K = Mail.Kind
 
@@ -72,6 +72,9 @@ def _event_context(mail: Mail) -> dict:
         context["old_place"] = place_text(venue=d.get("old_venue", ""), online=d.get("old_online", False))
         context["time_changed"] = context["old_when"] != context["when"]
         context["place_changed"] = context["old_place"] != context["place"]
+    if mail.kind == K.PLACE:
+        context.update(change=mail.details.get("change", ""), status=mail.details.get("status", ""),
+                       place=mail.details.get("place"))
     if mail.kind == K.RSVP:
         context["answer"] = {"going": "Going", "maybe": "Maybe"}.get(mail.details.get("status"), "")
     return context
@@ -103,13 +106,12 @@ def compose(*, mail: Mail) -> Composed:
         one_click = absolute_url(reverse("notifications:unsubscribe",
                                          args=[tokens.unsubscribe_token(member_id=member.pk, topic=topic)]))
         context["unsubscribe_url"] = one_click
-        context["topic_label"] = {"rsvp_confirmations": "confirmations of your answers",
-                                  "event_changes": "changes and cancellations",
-                                  "reminders": "reminders"}[topic]
+        context["topic_label"] = TOPIC_LABELS[topic]
         # RFC 8058: a mail client POSTs "List-Unsubscribe=One-Click" to this URL, no sign-in.
         headers["List-Unsubscribe"] = f"<{one_click}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if mail.kind in (K.RSVP, K.CHANGED) and mail.event is not None:
+        going_now = mail.kind == K.PLACE and mail.details.get("status") == "going"
+        if (mail.kind in (K.RSVP, K.CHANGED) or going_now) and mail.event is not None:
             ics = (calendar_entry(event=mail.event, method="REQUEST", attendee_email=member.email,
                                   attendee_name=member.name, answer=mail.details.get("status", "going")), "REQUEST")
         elif mail.kind == K.CANCELLED and mail.event is not None:

@@ -28,6 +28,7 @@ class MailSettings(models.Model):
     rsvp_confirmations = models.BooleanField("confirmations of my answers", default=True)
     event_changes = models.BooleanField("changes and cancellations", default=True)
     reminders = models.BooleanField("reminders the day before", default=True)
+    place_changes = models.BooleanField("news about my place (waiting list, requests)", default=True)
 
     class Meta:
         verbose_name_plural = "mail settings"
@@ -50,6 +51,9 @@ class Mail(models.Model):
         CHANGED = "changed", "Time or place changed"
         CANCELLED = "cancelled", "Event cancelled"
         REMINDER = "reminder", "Reminder"
+        # The member's place changed without them answering: put on the waiting list, promoted,
+        # request approved or declined (details["change"]).
+        PLACE = "place", "Place changed"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -87,5 +91,10 @@ class Mail(models.Model):
 # The preference each notification kind obeys (account mail has none: it is asked for).
 TOPIC_OF_KIND: dict[str, str] = {
     Mail.Kind.RSVP: "rsvp_confirmations", Mail.Kind.CHANGED: "event_changes", Mail.Kind.CANCELLED: "event_changes",
-    Mail.Kind.REMINDER: "reminders",
+    Mail.Kind.REMINDER: "reminders", Mail.Kind.PLACE: "place_changes",
+}
+# How a one-click unsubscribe link and its page name each topic.
+TOPIC_LABELS: dict[str, str] = {
+    "rsvp_confirmations": "confirmations of your answers", "event_changes": "changes and cancellations",
+    "reminders": "reminders", "place_changes": "news about your place (waiting list and requests)",
 }

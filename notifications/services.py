@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.tasks import task_on_commit
+from elonara import selectors
 from elonara.models import RSVP, Event
 from members.models import Member
 from notifications import messages, tokens
@@ -36,7 +37,10 @@ from notifications.models import TOPIC_OF_KIND, Mail, MailSettings
 logger = logging.getLogger(__name__)
 
 K, S = Mail.Kind, Mail.Status
-TOPICS = ("rsvp_confirmations", "event_changes", "reminders")
+TOPICS = ("rsvp_confirmations", "event_changes", "reminders", "place_changes")
+# Changes of a member's place that they did not make themselves (elonara.answers.CHANGES): each is
+# told in its own mail (PLACE), never as an ordinary confirmation of an answer.
+PLACE_CHANGES = ("waitlisted", "promoted", "approved", "declined")
 NOTIFICATION_KINDS = frozenset(TOPIC_OF_KIND)
 ATTENDING = (RSVP.Status.GOING, RSVP.Status.MAYBE)
 # A temporary refusal (4xx, connection lost) is tried again later, this many times in all.
@@ -139,21 +143,25 @@ def _reminder_key(event: Event, member_id: int) -> str:
     return f"reminder:{event.pk}:{member_id}:{_ts(event.starts_at)}"
 
 
-def rsvp_answered(*, rsvp: RSVP) -> None:
+def rsvp_answered(*, rsvp: RSVP, change: str = "answered") -> None:
     """After an answer is committed: Going/Maybe get a confirmation and a reminder scheduled;
-    Not going drops the reminder still waiting."""
+    Not going drops the reminder still waiting. A place that changed (PLACE_CHANGES: the waiting
+    list, a promotion, the host's decision) gets its own notice instead of the confirmation."""
     event, member = rsvp.event, rsvp.member
+    place = _place_notice(rsvp=rsvp, change=change) if change in PLACE_CHANGES else None
     if rsvp.status not in ATTENDING:
         Mail.objects.filter(event=event, member=member, kind__in=[K.REMINDER, K.RSVP], status=S.PENDING).update(
             status=S.SKIPPED, note="Answered not going.", due_at=None)
+        _queue([place] if place is not None else [])
         return
     if not member.email or not settings.EMAIL_ENABLED:
         return
     now = timezone.now()
-    rows = []
+    rows = [place] if place is not None else []
     prefs = mail_settings_get(member=member)
     # The host knows (they made it); nothing is queued for an unproven address or a turned-off kind.
-    if event.host_id != member.pk and prefs.is_confirmed(member.email) and prefs.rsvp_confirmations:
+    if change not in PLACE_CHANGES and event.host_id != member.pk and prefs.is_confirmed(member.email) \
+            and prefs.rsvp_confirmations:
         rows.append(Mail(kind=K.RSVP, member=member, event=event, due_at=now,
                          key=f"rsvp:{event.pk}:{member.pk}:{rsvp.status}:{event.sequence}",
                          details={"status": rsvp.status}))
@@ -162,6 +170,22 @@ def rsvp_answered(*, rsvp: RSVP) -> None:
         rows.append(Mail(kind=K.REMINDER, member=member, event=event, due_at=due, key=_reminder_key(event, member.pk),
                          details={"starts_at": _ts(event.starts_at)}))
     _queue(rows)
+
+
+def _place_notice(*, rsvp: RSVP, change: str) -> Mail | None:
+    member = rsvp.member
+    if not member.email or not settings.EMAIL_ENABLED:
+        return None
+    prefs = mail_settings_get(member=member)
+    if not prefs.is_confirmed(member.email) or not prefs.place_changes:
+        return None
+    # Keyed by the change and the row's own time of it: a redelivered signal queues nothing more,
+    # a second promotion months later is a new notice.
+    stamp = int(rsvp.updated_at.timestamp() * 1_000_000)
+    return Mail(kind=K.PLACE, member=member, event=rsvp.event, due_at=timezone.now(),
+                key=f"place:{rsvp.event_id}:{member.pk}:{change}:{stamp}",
+                details={"change": change, "status": rsvp.status,
+                         "place": selectors.rsvp_waitlist_position(rsvp=rsvp)})
 
 
 def _attendees(event: Event) -> list[int]:
@@ -336,6 +360,10 @@ def _why_not(mail: Mail, prefs: MailSettings) -> str:
     if not getattr(prefs, TOPIC_OF_KIND[mail.kind]):
         return "Turned off by the member."
     answer = RSVP.objects.filter(event=event, member=member).values_list("status", flat=True).first()
+    if mail.kind == K.PLACE:
+        if event is not None and event.status == Event.Status.CANCELLED:
+            return "The event was cancelled."
+        return "" if answer == mail.details.get("status") else "The place changed since."
     if answer not in ATTENDING:
         return "No longer going or maybe."
     if mail.kind == K.CANCELLED:

@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 from core.ratelimit import RateLimitedError, rate_limit_request
 from notifications import services, tokens
 from notifications.forms import MailSettingsForm
+from notifications.models import TOPIC_LABELS as MAIL_TOPIC_LABELS
 
-TOPIC_LABELS = {"rsvp_confirmations": "confirmations of your answers", "event_changes": "changes and cancellations",
-                "reminders": "reminders", "all": "all event mail"}
+TOPIC_LABELS = {**MAIL_TOPIC_LABELS, "all": "all event mail"}
 
 
 @login_required

@@ -21,7 +21,8 @@ def test_every_mail_fits_a_phone(launch_browser):
     old = {"old_starts_at": int(ride.starts_at.timestamp()), "old_ends_at": int(ride.ends_at.timestamp()),
            "old_time_zone": "UTC", "old_venue": "Mill", "old_online": False}
     kinds = {Mail.Kind.CONFIRM_ADDRESS: {}, Mail.Kind.PASSWORD_RESET: {}, Mail.Kind.RSVP: {"status": "going"},
-             Mail.Kind.CHANGED: old, Mail.Kind.CANCELLED: {}, Mail.Kind.REMINDER: {}}
+             Mail.Kind.CHANGED: old, Mail.Kind.CANCELLED: {}, Mail.Kind.REMINDER: {},
+             Mail.Kind.PLACE: {"change": "promoted", "status": "going", "place": None}}
     context = launch_browser()
     page = context.new_page()
     page.set_viewport_size({"width": 360, "height": 740})

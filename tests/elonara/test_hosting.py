@@ -104,15 +104,16 @@ def test_promotion_sends_the_mail_hook(people, django_capture_on_commit_callback
     services.rsvp_set(event=event, member=people[1], status="going")
     heard = []
 
-    def listener(sender, rsvp, **kwargs):
-        heard.append(rsvp.member)
+    def listener(sender, rsvp, change, **kwargs):
+        if change == "promoted":
+            heard.append(rsvp.member)
 
-    services.rsvp_promoted.connect(listener)
+    services.rsvp_changed.connect(listener)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             services.rsvp_set(event=event, member=people[0], status="not_going")
     finally:
-        services.rsvp_promoted.disconnect(listener)
+        services.rsvp_changed.disconnect(listener)
     assert heard == [people[1]]
 
 
