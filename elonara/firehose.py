@@ -29,6 +29,7 @@ from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
 from bluesky.atproto.identity import is_valid_did
+from bluesky.atproto.repo import CommitVerifier, VerificationError
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
@@ -50,6 +51,10 @@ HEALTHY_SECONDS = 30.0
 HANDLE_TTL = timedelta(hours=24)
 # Relays cap commits well below this; a frame above it closes the connection (and would again).
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+# A refused frame is logged once per author in this long (a relay sending forgeries must not flood
+# the log); every one is counted in the metrics.
+REFUSAL_LOG_SECONDS = 300.0
+_REFUSAL_LOG_MAX = 10_000
 
 
 # --- services -------------------------------------------------------------------------------
@@ -268,14 +273,22 @@ def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
 
 class FirehoseConsumer:
     """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
-    reconnect with backoff. Never raises on a bad frame or a dropped connection."""
+    reconnect with backoff. Never raises on a bad frame or a dropped connection.
+
+    The source is not trusted: every frame with operations we keep is verified before they are
+    applied (blocks against their CIDs, the commit's signature against the author's DID document,
+    each operation against the signed tree, replays by rev; bluesky.atproto.repo). A frame that
+    fails is refused whole: counted by reason, logged once per author per interval, never applied.
+    There is no switch to turn this off."""
 
     def __init__(self, *, source: str, stop: threading.Event | None = None,
                  on_frame: Callable[[Frame], None] | None = None) -> None:
         self.source = source.rstrip("/")
         self.stop = stop or threading.Event()
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
+        self.verifier = CommitVerifier(keys=clients.repo_signing_key)
         self.on_frame = on_frame
+        self._refusals_logged: dict[str, float] = {}
         self._last_checkpoint = 0.0
         self._seen_seq: int | None = None
         self._saved_seq: int | None = None
@@ -365,6 +378,10 @@ class FirehoseConsumer:
         if frame.seq is None:
             return True
         self._seen_seq = frame.seq
+        if frame.kind in ("#identity", "#sync"):
+            self._repo_event(frame)
+        elif (frame.ops or frame.refused is not None) and not self._verified(frame):
+            frame.ops = []  # refused: nothing of it is applied; the cursor moves past it below
         if frame.ops:
             try:
                 firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
@@ -377,6 +394,48 @@ class FirehoseConsumer:
         else:
             self._checkpoint(force=need_seq)
         return True
+
+    def _verified(self, frame: Frame) -> bool:
+        try:
+            if frame.refused is not None:
+                raise frame.refused
+            if frame.blocks is None:
+                raise VerificationError("bad_commit", "a commit without blocks")
+            self.verifier.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=frame.blocks,
+                                 ops=frame.claims)
+        except VerificationError as exc:
+            self._refused(frame, exc)
+            return False
+        return True
+
+    def _repo_event(self, frame: Frame) -> None:
+        if frame.kind == "#identity":
+            metrics.firehose_repo_event("identity")
+            if frame.repo:
+                self.verifier.identity_changed(frame.repo)  # key rotation: ask the directory again
+            return
+        metrics.firehose_repo_event("sync")
+        try:
+            if frame.refused is not None:
+                raise frame.refused
+            if frame.blocks is None:
+                raise VerificationError("bad_commit", "a sync without blocks")
+            self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=frame.blocks)
+        except VerificationError as exc:
+            self._refused(frame, exc)
+
+    def _refused(self, frame: Frame, exc: VerificationError) -> None:
+        metrics.firehose_frame_refused(exc.reason)
+        now = time.monotonic()
+        last = self._refusals_logged.get(frame.repo)
+        if last is not None and now - last < REFUSAL_LOG_SECONDS:
+            return
+        if len(self._refusals_logged) >= _REFUSAL_LOG_MAX:
+            self._refusals_logged.clear()
+        self._refusals_logged[frame.repo] = now
+        logger.warning("firehose frame refused: it does not prove what it claims",
+                       extra={"source": self.source, "seq": frame.seq, "repo": frame.repo[:100],
+                              "reason": exc.reason, "detail": str(exc)})
 
     def _checkpoint(self, *, force: bool) -> None:
         if force and not connection.in_atomic_block:

@@ -9,7 +9,9 @@ CIDs); this module only decides what to decode:
    one of them must contain its path as text, so a commit without any needle is skipped with no
    decoding at all (the vast majority on the real network). Other frame types are always decoded.
 2. `parse`: the header and body are decoded, operations are filtered on their path, and only if
-   one is kept is the CAR of blocks decoded to read its record.
+   one is kept is the CAR of blocks read, each block checked against its CID (bluesky.atproto.repo),
+   to read its record. The frame then carries what `CommitVerifier` needs to prove the operations
+   (the signed commit, the tree nodes): the caller verifies before using any of them.
 
 Django-free. Errors while decoding raise `FrameError` (the caller logs and skips the frame).
 """
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libipld
+
+from bluesky.atproto.repo import Blocks, OpClaim, VerificationError, read_car
 
 INFO_OUTDATED_CURSOR = "OutdatedCursor"
 _COMMIT_TYPE = b"#commit"
@@ -59,6 +63,14 @@ class Frame:
     # "#info" and error frames: the server's name and message (e.g. OutdatedCursor, FutureCursor).
     name: str = ""
     message: str = ""
+    # What the frame claims, for the verifier (#commit with kept ops; #sync; #identity: `repo`).
+    repo: str = ""
+    rev: str = ""
+    commit: bytes | None = None
+    blocks: Blocks | None = None
+    claims: list[OpClaim] = field(default_factory=list)
+    # A CAR slice whose blocks do not match their CIDs: refused, never read.
+    refused: VerificationError | None = None
 
 
 @dataclass(slots=True)
@@ -148,6 +160,8 @@ class FirehoseFilter:
             frame.name = str(body.get("name", ""))[:100]
             frame.message = str(body.get("message", ""))[:300]
             return frame
+        if kind in ("#identity", "#sync"):
+            return self._repo_event(frame, body)
         if kind != "#commit" or not candidate:
             return frame
         ops = body.get("ops")
@@ -159,13 +173,18 @@ class FirehoseFilter:
         if not kept:
             return frame
         self.stats.kept_ops += len(kept)
-        blocks: dict[bytes, Any] = {}
-        if any(op.get("action") != "delete" for op in kept):
-            car_started = time.perf_counter()
-            car = body.get("blocks")
-            if not isinstance(car, bytes | bytearray):
-                raise FrameError("commit without blocks")
-            _header, blocks = libipld.decode_car(bytes(car))
+        # Deletes need the blocks too: the signed tree must prove the record gone.
+        car_started = time.perf_counter()
+        car, rev, commit = body.get("blocks"), body.get("rev"), body.get("commit")
+        if not isinstance(car, bytes | bytearray) or not isinstance(rev, str) or not isinstance(commit, bytes):
+            raise FrameError("commit without blocks, rev or commit")
+        frame.repo, frame.rev, frame.commit = repo, rev, commit
+        try:
+            blocks = frame.blocks = read_car(bytes(car))
+        except VerificationError as exc:
+            frame.refused = exc
+            return frame
+        finally:
             self.stats.car_decoded += 1
             self.stats.car_seconds += time.perf_counter() - car_started
         for op in kept:
@@ -175,11 +194,27 @@ class FirehoseFilter:
                 raise FrameError("unknown operation")
             raw_cid = op.get("cid")
             record = None
-            if action != "delete" and isinstance(raw_cid, bytes | bytearray):
-                value = blocks.get(bytes(raw_cid))
+            cid = bytes(raw_cid) if isinstance(raw_cid, bytes | bytearray) else None
+            if action != "delete" and cid is not None:
+                value = blocks.get(cid)
                 record = value if isinstance(value, dict) else None
+            frame.claims.append(OpClaim(path=op["path"], action=action, cid=cid if action != "delete" else None))
             frame.ops.append(RecordOp(seq=frame.seq, repo=repo, action=action, collection=collection, rkey=rkey,
                                       cid=_cid_text(raw_cid), record=record))
+        return frame
+
+    @staticmethod
+    def _repo_event(frame: Frame, body: dict[str, Any]) -> Frame:
+        did = body.get("did")
+        frame.repo = did if isinstance(did, str) else ""
+        if frame.kind == "#sync":
+            rev, car = body.get("rev"), body.get("blocks")
+            frame.rev = rev if isinstance(rev, str) else ""
+            if isinstance(car, bytes | bytearray):
+                try:
+                    frame.blocks = read_car(bytes(car))
+                except VerificationError as exc:
+                    frame.refused = exc
         return frame
 
 
