@@ -16,6 +16,7 @@ from elonara import services
 from elonara.firehose import FirehoseConsumer
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor
 from tests.bluesky.atproto.test_firehose import recorded_frames
+from tests.network.frames import directory  # noqa: F401 - the fixture
 
 SOURCE = "http://127.0.0.1:9"
 
@@ -25,10 +26,9 @@ def frame(header: dict, body: dict) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def no_outside_lookups(settings):
-    # Handle lookups go to a closed loopback port: they fail at once and the handle stays empty.
-    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
-    settings.ATPROTO_PLC_URL = "http://127.0.0.1:9"
+def no_outside_lookups(settings, directory):  # noqa: F811
+    # DID documents (the frames' signing keys) come from a directory on loopback; handle lookups go
+    # to a closed loopback port: they fail at once and the handle stays empty.
     settings.ATPROTO_HANDLE_RESOLVER_URL = "http://127.0.0.1:9"
 
 
@@ -253,31 +253,11 @@ def test_outside_answers_per_event_are_capped_and_the_page_says_so(our_event, cl
 
 
 @pytest.fixture
-def counting_plc(settings):
-    """A PLC directory on loopback that knows no DID (404), counting the lookups it gets."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.ATPROTO_PLC_URL = f"http://127.0.0.1:{server.server_port}"
-    from bluesky import clients
-
-    clients.reset()
-    yield hits
-    server.shutdown()
-    clients.reset()
+def counting_plc(directory):  # noqa: F811
+    """The loopback directory's lookups (it serves the recorded author's document and, here, knows
+    no other DID: 404)."""
+    directory.missing.add("did:plc:" + "h" * 24)
+    return directory.hits
 
 
 @pytest.mark.django_db(transaction=True)
@@ -290,11 +270,14 @@ def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event
     did = "did:plc:" + "h" * 24
     _post, created, _updated, _deleted = recorded_frames()
     assert FirehoseConsumer(source=SOURCE).handle(created) is True
-    assert counting_plc == []  # the consumer did not look anything up itself
+    author = ExternalRSVP.objects.get().did
+    # The consumer read the author's DID document (the commit's signing key), and no handle.
+    assert counting_plc == [author] and ExternalRSVP.objects.get().handle_checked_at is None
+    counting_plc.clear()
     first = [_rsvp_op(our_event, did, "3khandle00001", 3000)]
     ids = firehose_ops_apply(source=SOURCE, seq=3000, ops=first)
     outside_rsvp_handles_resolve(ids=ids)  # what the worker runs
-    assert len(counting_plc) == 1
+    assert counting_plc == [did]
     row = ExternalRSVP.objects.get(did=did)
     assert row.handle == "" and row.handle_checked_at is not None
     start = timezone.now() + timedelta(days=5)
