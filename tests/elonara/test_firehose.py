@@ -291,3 +291,41 @@ def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event
                                    ops=[_rsvp_op(other, did, f"3khandle{n + 2:05d}", 3001 + n)])
         assert again == []  # the failed lookup is remembered: nothing to look up
     assert len(counting_plc) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["record_byte", "record", "repo", "signature", "replay"])
+def test_frames_altered_in_flight_are_refused_counted_and_never_stored(our_event, how, caplog):
+    # Issue 40: the consumer believed every frame the relay sent.
+    from core.metrics import FIREHOSE_FRAMES_REFUSED
+    from tests.network.frames import tamper
+
+    reason = {"record_byte": "block_hash", "record": "proof", "repo": "wrong_repo", "signature": "signature",
+              "replay": "replay"}[how]
+    _post, created, updated, _deleted = recorded_frames()
+    consumer = FirehoseConsumer(source=SOURCE)
+    if how == "replay":
+        assert consumer.handle(created) and consumer.handle(updated)
+        before = list(ExternalRSVP.objects.values_list("status", "seq", "cid"))
+        altered = tamper(created, how, seq=10**9)  # the old "going" commit, later in the stream
+    else:
+        altered = tamper(created, how, did="did:plc:" + "x" * 24)
+        before = []
+    counted = FIREHOSE_FRAMES_REFUSED.labels(reason=reason)
+    was = counted._value.get()
+    for _ in range(3):
+        assert consumer.handle(altered) is True
+    assert list(ExternalRSVP.objects.values_list("status", "seq", "cid")) == before
+    assert not RSVP.objects.exists()
+    assert counted._value.get() - was == 3
+    logged = [r.reason for r in caplog.records if r.getMessage().startswith("firehose frame refused")]
+    assert logged == [reason]  # once per author per interval
+    # The cursor moves past it (a restart does not read it again), and genuine frames still apply.
+    assert consumer.handle(updated if how != "replay" else _deleted) is True
+    assert FirehoseCursor.objects.get(source=SOURCE).seq >= _seq_of(updated)
+
+
+def _seq_of(data: bytes) -> int:
+    from bluesky.atproto.firehose import FirehoseFilter
+
+    return FirehoseFilter(["x"]).parse(data, need_seq=True).seq

@@ -224,3 +224,75 @@ def directory(settings):
     yield served
     served.close()
     clients.reset()
+
+
+# --- frames altered in flight (what a compromised relay could send) -------------------------
+
+def _split(data: bytes) -> tuple[dict, dict, dict[bytes, bytes], list[bytes]]:
+    header, body = libipld.decode_dag_cbor_multi(data)
+    raw, roots, offset = {}, [], 0
+    blocks = body["blocks"]
+    size, offset = _read_varint(blocks, 0)
+    roots = libipld.decode_dag_cbor(blocks[offset:offset + size]).get("roots", [])
+    offset += size
+    while offset < len(blocks):
+        length, start = _read_varint(blocks, offset)
+        raw[blocks[start:start + 36]] = blocks[start + 36:start + length]
+        offset = start + length
+    return header, body, raw, roots
+
+
+def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, offset
+        shift += 7
+
+
+def _join(header: dict, body: dict, raw: dict[bytes, bytes], roots: list[bytes]) -> bytes:
+    car_header = libipld.encode_dag_cbor({"version": 1, "roots": roots})
+    out = _varint(len(car_header)) + car_header
+    for cid, data in raw.items():
+        out += _varint(len(cid) + len(data)) + cid + data
+    body["blocks"] = out
+    return libipld.encode_dag_cbor(header) + libipld.encode_dag_cbor(body)
+
+
+def tamper(data: bytes, how: str, *, seq: int | None = None, did: str = "") -> bytes:
+    """A #commit frame altered in flight. `how`:
+    - "record_byte": one byte of a record changed, its CID left (the block no longer hashes to it);
+    - "record": a record changed and given its new CID, the op pointing at it (the signed tree does not);
+    - "repo": the frame's repository swapped for `did` (the commit stays signed by the other);
+    - "signature": the commit's signature zeroed (the block re-hashed, the frame pointing at it);
+    - "replay": the same frame again under a new sequence number (`seq`)."""
+    header, body, raw, roots = _split(data)
+    if how == "replay":
+        body["seq"] = seq
+        return _join(header, body, raw, roots)
+    if how == "repo":
+        body["repo"] = did
+        return _join(header, body, raw, roots)
+    if how == "signature":
+        commit = libipld.decode_dag_cbor(raw.pop(body["commit"]))
+        commit["sig"] = bytes(64)
+        cid, encoded = block(commit)
+        raw[cid] = encoded
+        body["commit"], roots = cid, [cid]
+        return _join(header, body, raw, roots)
+    op = next(op for op in body["ops"] if op.get("cid") is not None)
+    record = raw.pop(op["cid"])
+    position = record.index(b"#") + 1  # inside the status (or a $type): text, still valid CBOR
+    changed = record[:position] + bytes([record[position] ^ 0x01]) + record[position + 1:]
+    if how == "record_byte":
+        raw[op["cid"]] = changed
+    elif how == "record":
+        cid = b"\x01\x71\x12\x20" + hashlib.sha256(changed).digest()
+        raw[cid] = changed
+        op["cid"] = cid
+    else:
+        raise ValueError(how)
+    return _join(header, body, raw, roots)
