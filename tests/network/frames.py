@@ -14,6 +14,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import libipld
 import pytest
@@ -178,23 +179,37 @@ def commit(*, repo: str, ops: list[tuple[str, str, dict | None]], seq: int | Non
 
 class Directory:
     """A PLC directory on loopback: the documents recorded with the real frames, `documents` set
-    by a test, else (any did:plc) one naming KEY. `hits` lists the DIDs asked for."""
+    by a test, else (any did:plc) one naming KEY. `hits` lists the DIDs asked for. It also answers
+    com.atproto.identity.resolveHandle from `handles` (handle -> DID) and, as an App View would,
+    app.bsky.actor.getProfile from `profiles` (DID -> profile)."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict] = json.loads(RECORDED_DIDS.read_text()) if RECORDED_DIDS.exists() else {}
         self.missing: set[str] = set()
         self.hits: list[str] = []
+        self.handles: dict[str, str] = {}
+        self.profiles: dict[str, dict] = {}
         directory = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                did = self.path.lstrip("/")
+                path, _, query = self.path.partition("?")
+                arg = parse_qs(query)
+                if path == "/xrpc/com.atproto.identity.resolveHandle":
+                    did = directory.handles.get(arg.get("handle", [""])[0])
+                    return self._answer({"did": did} if did else None, 400)
+                if path == "/xrpc/app.bsky.actor.getProfile":
+                    return self._answer(directory.profiles.get(arg.get("actor", [""])[0]), 400)
+                did = path.lstrip("/")
                 directory.hits.append(did)
                 document = directory.documents.get(did)
                 if document is None and did.startswith("did:plc:") and did not in directory.missing:
                     document = did_document(did)
+                return self._answer(document, 404)
+
+            def _answer(self, document, missing: int):
                 body = json.dumps(document).encode() if document else b""
-                self.send_response(200 if document else 404)
+                self.send_response(200 if document else missing)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
