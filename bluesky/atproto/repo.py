@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import libipld
@@ -196,6 +197,7 @@ def signing_key_in(document: dict[str, Any], did: str) -> str:
     raise KeyUnavailable("the DID document names no atproto signing key")
 
 
+@lru_cache(maxsize=4096)  # a document is read for every kept commit: convert each key once
 def _multikey_from_legacy(multibase: str, prefix: bytes, curve: ec.EllipticCurve) -> str:
     try:
         base, point = libipld.decode_multibase(multibase)
