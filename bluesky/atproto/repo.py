@@ -90,7 +90,11 @@ class Blocks:
         data = self.raw.get(cid)
         if data is None or cid[1] != _DAG_CBOR:
             return None
-        value = libipld.decode_dag_cbor(data)
+        try:
+            value = libipld.decode_dag_cbor(data)
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            # untrusted input: a block may hash to its CID and still not be DAG-CBOR; then it proves nothing
+            value = None
         self._decoded[cid] = value
         return value
 
@@ -253,8 +257,7 @@ def mst_lookup(blocks: Blocks, root: bytes, key: bytes) -> bytes | None:
     cid: Any = root
     for _ in range(_MAX_TREE_DEPTH):
         node = blocks.get(cid) if isinstance(cid, bytes) else None
-        entries = node.get("e") if isinstance(node, dict) else None
-        if not isinstance(entries, list):
+        if not isinstance(node, dict) or not isinstance(entries := node.get("e"), list):
             raise VerificationError("proof", "a tree node on the path is missing from the commit")
         subtree = node.get("l")
         previous = b""
@@ -338,7 +341,14 @@ class CommitVerifier:
 
     def verify(self, *, repo: str, rev: str, commit: Any, blocks: Blocks, ops: list[OpClaim]) -> SignedCommit:
         """Prove that `repo` signed a commit whose tree holds each op's record (or lacks it, for a
-        delete). Raises VerificationError; on success remembers the commit's rev."""
+        delete). Raises VerificationError (only); on success remembers the commit's rev."""
+        try:
+            return self._verify(repo=repo, rev=rev, commit=commit, blocks=blocks, ops=ops)
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # untrusted input of a shape no check above foresaw: a refusal, never a crash
+            raise VerificationError("bad_commit", f"unusable commit ({type(exc).__name__})") from exc
+
+    def _verify(self, *, repo: str, rev: str, commit: Any, blocks: Blocks, ops: list[OpClaim]) -> SignedCommit:
         signed = signed_commit(blocks, commit)
         if signed.did != repo:
             raise VerificationError("wrong_repo", "the commit belongs to another repository")
@@ -362,6 +372,12 @@ class CommitVerifier:
     def sync_accept(self, *, did: str, rev: str, blocks: Blocks) -> None:
         """A `#sync` event: the repository's state is now the signed commit in its slice (a reset:
         later commits are checked against this rev). Refuses one that is not signed by `did`."""
+        try:
+            self._sync_accept(did=did, rev=rev, blocks=blocks)
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            raise VerificationError("bad_commit", f"unusable sync ({type(exc).__name__})") from exc
+
+    def _sync_accept(self, *, did: str, rev: str, blocks: Blocks) -> None:
         roots = blocks.roots
         signed = signed_commit(blocks, roots[0] if roots else None)
         if signed.did != did:

@@ -329,3 +329,34 @@ def _seq_of(data: bytes) -> int:
     from bluesky.atproto.firehose import FirehoseFilter
 
     return FirehoseFilter(["x"]).parse(data, need_seq=True).seq
+
+
+@pytest.mark.django_db
+def test_identity_and_sync_events_are_handled_and_counted(directory):  # noqa: F811
+    from bluesky.records import tid_now
+    from core.metrics import FIREHOSE_FRAMES_REFUSED, FIREHOSE_REPO_EVENTS
+    from tests.network.frames import SigningKey, car, did_document, mst, signed_commit
+
+    did = "did:plc:" + "s" * 24
+    consumer = FirehoseConsumer(source=SOURCE)
+    identity = FIREHOSE_REPO_EVENTS.labels(kind="identity")
+    sync = FIREHOSE_REPO_EVENTS.labels(kind="sync")
+    signature = FIREHOSE_FRAMES_REFUSED.labels(reason="signature")
+    counts = (identity._value.get(), sync._value.get(), signature._value.get())
+    directory.hits.clear()
+    assert consumer.handle(frame({"op": 1, "t": "#identity"}, {"seq": 5001, "did": did, "time": "2026-12-07T00:00Z"}))
+    nodes: list = []
+    rev = tid_now()
+    signed = signed_commit(repo=did, data=mst({}, nodes), rev=rev)
+    body = {"seq": 5002, "did": did, "rev": rev, "time": "2026-12-07T00:00:00Z", "blocks": car([signed, *nodes])}
+    assert consumer.handle(frame({"op": 1, "t": "#sync"}, body))
+    assert directory.hits == [did]  # the sync's signature was checked against the author's document
+    # A sync claimed for another repository than the one that signed it: refused and counted.
+    other = "did:plc:" + "t" * 24
+    directory.documents[other] = did_document(other, SigningKey())
+    wrong_repo = FIREHOSE_FRAMES_REFUSED.labels(reason="wrong_repo")
+    before = wrong_repo._value.get()
+    assert consumer.handle(frame({"op": 1, "t": "#sync"}, {**body, "seq": 5003, "did": other}))
+    assert wrong_repo._value.get() - before == 1
+    assert identity._value.get() - counts[0] == 1 and sync._value.get() - counts[1] == 2
+    assert signature._value.get() == counts[2]

@@ -208,3 +208,21 @@ def test_a_rotated_key_is_fetched_again_once():
     v.identity_changed(did)
     check(v, frames.commit(repo=did, key=new, ops=[("create", f"{EVENT}/3khhhhhhhhhh2", {"n": 4})])[0])
     assert asked[-1] is True
+
+
+def test_blocks_that_hash_right_but_are_not_dag_cbor_are_refused_not_a_crash():
+    import hashlib
+
+    garbage = b"\xff\x00\xfe"
+    cid = b"\x01\x71\x12\x20" + hashlib.sha256(garbage).digest()
+    blocks = read_car(car([(cid, garbage)]))
+    v = verifier({})
+    with pytest.raises(VerificationError) as refused:
+        v.verify(repo=random_did(), rev="3k", commit=cid, blocks=blocks, ops=[])
+    assert refused.value.reason == "bad_commit"
+    with pytest.raises(VerificationError):
+        v.verify(repo=random_did(), rev="3k", commit=b"", blocks=blocks, ops=[])
+    with pytest.raises(VerificationError):
+        mst_lookup(blocks, cid, b"x")
+    with pytest.raises(VerificationError):
+        v.sync_accept(did=random_did(), rev="3k", blocks=blocks)
