@@ -196,6 +196,7 @@ def replay(stream: list[bytes], *, prefilter: bool,
                     raise result.refused
                 verifier.verify(repo=result.repo, rev=result.rev, commit=result.commit, blocks=result.blocks,
                                 ops=result.claims)
+                verifier.accept(result.repo, result.rev)
                 refused["verified"] = refused.get("verified", 0) + 1
             except VerificationError as exc:
                 refused[exc.reason] = refused.get(exc.reason, 0) + 1

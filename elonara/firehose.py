@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -271,6 +272,28 @@ def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
 
 # --- the consumer ---------------------------------------------------------------------------
 
+class _CachedRevs:
+    """The last applied rev of each repository in the shared cache, so a restarted consumer still
+    refuses an old commit replayed under a new sequence number (the rows' own checks compare the
+    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard."""
+
+    _PREFIX = "firehose:rev:"
+    _TIMEOUT = 90 * 24 * 3600
+
+    def get(self, did: str) -> str | None:
+        try:
+            rev = cache.get(self._PREFIX + did)
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
+            return None
+        return rev if isinstance(rev, str) else None
+
+    def put(self, did: str, rev: str) -> None:
+        try:
+            cache.set(self._PREFIX + did, rev, self._TIMEOUT)
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
+            logger.warning("firehose rev not kept in the cache")
+
+
 class FirehoseConsumer:
     """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
     reconnect with backoff. Never raises on a bad frame or a dropped connection.
@@ -286,7 +309,7 @@ class FirehoseConsumer:
         self.source = source.rstrip("/")
         self.stop = stop or threading.Event()
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
-        self.verifier = CommitVerifier(keys=clients.repo_signing_key)
+        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=_CachedRevs())
         self.on_frame = on_frame
         self._refusals_logged: dict[str, float] = {}
         self._last_checkpoint = 0.0
@@ -391,6 +414,7 @@ class FirehoseConsumer:
                 return True
             self._last_checkpoint = time.monotonic()
             self._saved_seq = frame.seq
+            self.verifier.accept(frame.repo, frame.rev)
         else:
             self._checkpoint(force=need_seq)
         return True

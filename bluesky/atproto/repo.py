@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import libipld
 from cryptography.exceptions import InvalidSignature
@@ -295,18 +295,29 @@ class OpClaim:
 KeySource = Callable[[str, bool], str]  # (did, fresh) -> the multibase signing key; KeyUnavailable
 
 
+class RevStore(Protocol):
+    """Where the last accepted rev of each repository outlives the process (a cache, a table)."""
+
+    def get(self, did: str) -> str | None: ...
+
+    def put(self, did: str, rev: str) -> None: ...
+
+
 class CommitVerifier:
     """Checks commits against their authors' keys. `keys(did, fresh)` gives the DID document's
     current signing key (cached by the caller; `fresh=True` asks again). A failed signature asks
     once more with `fresh=True` (the author may have rotated their key), at most once per
     `refresh_seconds` per DID, so a relay sending forgeries cannot make us hammer the directory.
 
-    Replays: the last signed `rev` of each repository is kept (bounded); a commit not newer is
-    refused. `#sync` moves it (`sync_accept`), `#identity` makes the next check ask again."""
+    Replays: the last accepted `rev` of each repository is kept (in memory, bounded, and in `revs`
+    when given, so a restart does not forget it); a commit not newer is refused. The caller calls
+    `accept` once it has applied a verified commit (a commit that failed to apply stays
+    receivable). `#sync` moves it (`sync_accept`), `#identity` makes the next check ask again."""
 
-    def __init__(self, *, keys: KeySource, max_repos: int = 200_000, refresh_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, keys: KeySource, revs: RevStore | None = None, max_repos: int = 200_000,
+                 refresh_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.keys = keys
+        self.revs = revs
         self.max_repos = max_repos
         self.refresh_seconds = refresh_seconds
         self.clock = clock
@@ -341,7 +352,7 @@ class CommitVerifier:
 
     def verify(self, *, repo: str, rev: str, commit: Any, blocks: Blocks, ops: list[OpClaim]) -> SignedCommit:
         """Prove that `repo` signed a commit whose tree holds each op's record (or lacks it, for a
-        delete). Raises VerificationError (only); on success remembers the commit's rev."""
+        delete), newer than the last accepted one. Raises VerificationError (only)."""
         try:
             return self._verify(repo=repo, rev=rev, commit=commit, blocks=blocks, ops=ops)
         except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
@@ -362,12 +373,25 @@ class CommitVerifier:
                     raise VerificationError("proof", "a deleted record is still in the signed tree")
             elif found is None or found != op.cid or op.cid not in blocks.raw:
                 raise VerificationError("proof", "the signed tree does not hold the record")
-        last = self._revs.get(repo)
+        last = self._last(repo)
         if last is not None and signed.rev <= last:
             # TIDs sort as text: not newer than a commit already applied means an old one replayed
             raise VerificationError("replay", "the commit is not newer than one already seen")
-        self._remember(repo, signed.rev)
         return signed
+
+    def accept(self, did: str, rev: str) -> None:
+        """A verified commit was applied: older (and equal) revs of `did` are replays from now on."""
+        self._remember(did, rev)
+        if self.revs is not None:
+            self.revs.put(did, rev)
+
+    def _last(self, did: str) -> str | None:
+        rev = self._revs.get(did)
+        if rev is None and self.revs is not None:
+            rev = self.revs.get(did)
+            if rev is not None:
+                self._remember(did, rev)
+        return rev
 
     def sync_accept(self, *, did: str, rev: str, blocks: Blocks) -> None:
         """A `#sync` event: the repository's state is now the signed commit in its slice (a reset:
@@ -385,10 +409,10 @@ class CommitVerifier:
         if signed.rev != rev:
             raise VerificationError("bad_commit", "the frame's rev is not the commit's")
         self._check_signature(signed)
-        last = self._revs.get(did)
+        last = self._last(did)
         if last is not None and signed.rev < last:
             raise VerificationError("replay", "the sync is older than a commit already seen")
-        self._remember(did, signed.rev)
+        self.accept(did, signed.rev)
 
     def _remember(self, did: str, rev: str) -> None:
         if did not in self._revs and len(self._revs) >= self.max_repos:

@@ -44,10 +44,13 @@ def verifier(documents: dict[str, dict] | None = None, **kwargs) -> CommitVerifi
 
 
 def check(v: CommitVerifier, data: bytes):
+    """Verify, and accept (as the consumer does once it has applied the commit)."""
     frame = FirehoseFilter(CALENDAR).parse(data, need_seq=True)
     if frame.refused is not None:
         raise frame.refused
-    return v.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=frame.blocks, ops=frame.claims)
+    signed = v.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=frame.blocks, ops=frame.claims)
+    v.accept(frame.repo, signed.rev)
+    return signed
 
 
 def random_did() -> str:
@@ -180,6 +183,32 @@ def test_replays_are_refused_and_a_sync_moves_the_repository_on():
     v.sync_accept(did=did, rev=rev, blocks=slice_)
     with pytest.raises(VerificationError):
         v.sync_accept(did=random_did(), rev=rev, blocks=slice_)
+
+
+def test_the_last_rev_outlives_the_verifier_through_its_store():
+    did = random_did()
+    stored: dict[str, str] = {}
+
+    class Store:
+        def get(self, d: str) -> str | None:
+            return stored.get(d)
+
+        def put(self, d: str, rev: str) -> None:
+            stored[d] = rev
+
+    old, _seq, _ = frames.commit(repo=did, ops=[("create", f"{RSVP}/3kiiiiiiiiii2", {"status": "going"})])
+    new, _seq, _ = frames.commit(repo=did, ops=[("update", f"{RSVP}/3kiiiiiiiiii2", {"status": "notgoing"})])
+    check(verifier({did: did_document(did)}, revs=Store()), old)
+    check(verifier({did: did_document(did)}, revs=Store()), new)
+    restarted = verifier({did: did_document(did)}, revs=Store())  # a new process, the same store
+    with pytest.raises(VerificationError) as refused:
+        check(restarted, old)
+    assert refused.value.reason == "replay"
+    # Verified but never accepted (not applied): the same commit may come again.
+    unapplied, _seq, _ = frames.commit(repo=did, ops=[("delete", f"{RSVP}/3kiiiiiiiiii2", None)])
+    frame = FirehoseFilter(CALENDAR).parse(unapplied)
+    for _ in range(2):
+        restarted.verify(repo=did, rev=frame.rev, commit=frame.commit, blocks=frame.blocks, ops=frame.claims)
 
 
 def test_a_rotated_key_is_fetched_again_once():
