@@ -45,7 +45,12 @@ _DAG_CBOR = 0x71
 _RAW = 0x55
 # Deeper than any real tree (keys fan out ~4x per level); bounds the walk of a hostile one.
 _MAX_TREE_DEPTH = 64
-REASONS = ("block_hash", "bad_commit", "wrong_repo", "no_key", "signature", "proof", "replay")
+REASONS = ("block_hash", "bad_commit", "wrong_repo", "no_key", "signature", "proof", "replay", "future_rev")
+# A rev is a TID: the time of the commit. One far ahead of our clock is refused (the sync spec): once
+# accepted it would make every later genuine commit of that repository look like a replay.
+FUTURE_REV_SECONDS = 300.0
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_TID_VALUES = {c: n for n, c in enumerate(_TID_ALPHABET)}
 
 
 class VerificationError(Exception):
@@ -281,6 +286,20 @@ def mst_lookup(blocks: Blocks, root: bytes, key: bytes) -> bytes | None:
     raise VerificationError("proof", "the tree is deeper than any real repository")
 
 
+def rev_seconds(rev: str) -> float | None:
+    """The time a rev (TID: 13 base32-sortable characters, 53 bits of microseconds, 10 of clock
+    id) names, in seconds since the epoch; None when it is not a TID."""
+    if len(rev) != 13 or rev[0] not in _TID_ALPHABET[:16]:
+        return None
+    value = 0
+    for char in rev:
+        digit = _TID_VALUES.get(char)
+        if digit is None:
+            return None
+        value = value * 32 + digit
+    return (value >> 10) / 1_000_000
+
+
 # --- the verifier ----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -315,8 +334,10 @@ class CommitVerifier:
     receivable). `#sync` moves it (`sync_accept`), `#identity` makes the next check ask again."""
 
     def __init__(self, *, keys: KeySource, revs: RevStore | None = None, max_repos: int = 200_000,
-                 refresh_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 refresh_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.keys = keys
+        self.wall_clock = wall_clock
         self.revs = revs
         self.max_repos = max_repos
         self.refresh_seconds = refresh_seconds
@@ -366,6 +387,7 @@ class CommitVerifier:
         if signed.rev != rev:
             raise VerificationError("bad_commit", "the frame's rev is not the commit's")
         self._check_signature(signed)
+        self._check_rev_time(signed.rev)
         for op in ops:
             found = mst_lookup(blocks, signed.data, op.path.encode())
             if op.action == "delete":
@@ -378,6 +400,13 @@ class CommitVerifier:
             # TIDs sort as text: not newer than a commit already applied means an old one replayed
             raise VerificationError("replay", "the commit is not newer than one already seen")
         return signed
+
+    def _check_rev_time(self, rev: str) -> None:
+        seconds = rev_seconds(rev)
+        if seconds is None:
+            raise VerificationError("bad_commit", "the commit's rev is not a TID")
+        if seconds > self.wall_clock() + FUTURE_REV_SECONDS:
+            raise VerificationError("future_rev", "the commit's rev is ahead of our clock")
 
     def accept(self, did: str, rev: str) -> None:
         """A verified commit was applied: older (and equal) revs of `did` are replays from now on."""
@@ -409,6 +438,7 @@ class CommitVerifier:
         if signed.rev != rev:
             raise VerificationError("bad_commit", "the frame's rev is not the commit's")
         self._check_signature(signed)
+        self._check_rev_time(signed.rev)
         last = self._last(did)
         if last is not None and signed.rev < last:
             raise VerificationError("replay", "the sync is older than a commit already seen")

@@ -255,3 +255,20 @@ def test_blocks_that_hash_right_but_are_not_dag_cbor_are_refused_not_a_crash():
         mst_lookup(blocks, cid, b"x")
     with pytest.raises(VerificationError):
         v.sync_accept(did=random_did(), rev="3k", blocks=blocks)
+
+
+def test_revs_dated_ahead_of_our_clock_or_not_tids_are_refused():
+    import time
+
+    from bluesky.atproto.repo import rev_seconds
+    from bluesky.records import tid_now
+
+    assert abs(rev_seconds(tid_now()) - time.time()) < 5
+    assert rev_seconds("not-a-tid") is None and rev_seconds("zzzzzzzzzzzzz") is None
+    did = random_did()
+    data, _seq, _ = frames.commit(repo=did, ops=[("create", f"{EVENT}/3kjjjjjjjjjj2", {"n": 1})])
+    hour_ago = verifier({did: did_document(did)}, wall_clock=lambda: time.time() - 3600)
+    with pytest.raises(VerificationError) as refused:
+        check(hour_ago, data)
+    assert refused.value.reason == "future_rev"
+    check(verifier({did: did_document(did)}), data)
