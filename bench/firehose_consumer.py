@@ -7,8 +7,13 @@
    0.5 %, far more than on the real network) touch our collections; every frame is re-encoded with
    libipld under its own sequence number.
 3. Replays it through `FirehoseFilter` as the consumer does (byte prefilter, header/body decode,
-   path filter, CAR decode of kept commits, a cursor checkpoint decode every 2 s) pinned to one
-   core, and again with the prefilter off (every frame decoded) to show what the prefilter saves.
+   path filter, CAR read of kept commits with every block hashed against its CID, a cursor
+   checkpoint decode every 2 s) pinned to one core: with commit verification as the consumer does
+   it (the author's signature, the tree proof of each kept op, the replay guard; the DID documents
+   from the peer's PLC, cached as in production), without it (the figure before issue 40), and
+   with the prefilter off (every frame decoded) to show what the prefilter saves. The stream
+   repeats the recorded calendar commits, so after the first round each is refused as a replay,
+   after the signature and proof checks (the work is the same as for a new commit).
 
 4. Replays it once more through the whole `FirehoseConsumer.handle` (Django, SQLite in a temporary
    file): kept frames look up their event and store the cursor in a transaction; none of the
@@ -16,7 +21,8 @@
    app's, to that database) are validated and kept as network events, their RSVPs counted.
 
     ELONARA_PEER_STATE=<peer state file> .venv/bin/python bench/firehose_consumer.py
-    .venv/bin/python bench/firehose_consumer.py --replay FILE
+    ELONARA_PEER_STATE=<peer state file> .venv/bin/python bench/firehose_consumer.py --replay FILE
+    (--replay without a peer: no verified figures; the recording's DID documents live in its PLC)
 """
 
 from __future__ import annotations
@@ -36,7 +42,11 @@ from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import FirehoseFilter, subscribe_url
+from bluesky.atproto.http import SafeHttpClient
+from bluesky.atproto.identity import IdentityResolver
+from bluesky.atproto.repo import CommitVerifier, KeyUnavailable, VerificationError, signing_key_in
 
 CALENDAR = ("community.lexicon.calendar.event", "community.lexicon.calendar.rsvp")
 NOW = "2026-11-26T10:00:00.000Z"
@@ -155,8 +165,23 @@ def build_stream(recorded: list[bytes], *, total: int, calendar_share: float) ->
     return stream
 
 
-def replay(stream: list[bytes], *, prefilter: bool) -> tuple[float, float, FirehoseFilter]:
+def key_source(plc_url: str):
+    resolver = IdentityResolver(http=SafeHttpClient(allow_insecure=True), plc_url=plc_url)
+
+    def keys(did: str, fresh: bool) -> str:
+        try:
+            return signing_key_in(resolver.resolve_did(did, fresh=fresh), did)
+        except AtprotoError as exc:
+            raise KeyUnavailable(type(exc).__name__) from exc
+
+    return keys
+
+
+def replay(stream: list[bytes], *, prefilter: bool,
+           verifier: CommitVerifier | None = None) -> tuple[float, float, FirehoseFilter, dict[str, int], float]:
     filt = FirehoseFilter(CALENDAR)
+    refused: dict[str, int] = {}
+    verify_seconds = 0.0
     last_checkpoint = time.monotonic()
     wall, cpu = time.perf_counter(), time.process_time()
     for frame in stream:
@@ -164,13 +189,28 @@ def replay(stream: list[bytes], *, prefilter: bool) -> tuple[float, float, Fireh
         result = filt.parse(frame, need_seq=need_seq)
         if need_seq and result is not None:
             last_checkpoint = time.monotonic()
-    return time.perf_counter() - wall, time.process_time() - cpu, filt
+        if verifier is not None and result is not None and (result.ops or result.refused):
+            started = time.perf_counter()
+            try:
+                if result.refused is not None:
+                    raise result.refused
+                verifier.verify(repo=result.repo, rev=result.rev, commit=result.commit, blocks=result.blocks,
+                                ops=result.claims)
+                verifier.accept(result.repo, result.rev)
+                refused["verified"] = refused.get("verified", 0) + 1
+            except VerificationError as exc:
+                refused[exc.reason] = refused.get(exc.reason, 0) + 1
+            verify_seconds += time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu, filt, refused, verify_seconds
 
 
-def full_consumer(stream: list[bytes]) -> None:
+def full_consumer(stream: list[bytes], *, plc_url: str) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
+        # The consumer verifies each kept commit: DID documents from the peer's PLC (cached).
+        os.environ["ATPROTO_PLC_URL"] = plc_url
+        os.environ["ATPROTO_ALLOW_INSECURE_HOSTS"] = "true"
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
         os.environ["CELERY_BROKER_URL"] = "memory://"
@@ -188,8 +228,15 @@ def full_consumer(stream: list[bytes]) -> None:
         for frame in stream:
             consumer.handle(frame)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        print(f"whole consumer (FirehoseConsumer.handle, SQLite): {len(stream) / wall:,.0f} frames/s wall, "
-              f"{len(stream) / cpu:,.0f} frames/s CPU; {consumer.filter.stats.kept_ops:,} kept ops looked up")
+        print(f"whole consumer (FirehoseConsumer.handle, SQLite, verification on): {len(stream) / wall:,.0f} frames/s "
+              f"wall, {len(stream) / cpu:,.0f} frames/s CPU; {consumer.filter.stats.kept_ops:,} kept ops looked up")
+        from core.metrics import FIREHOSE_FRAMES_REFUSED
+
+        refusals = {sample.labels["reason"]: int(sample.value) for metric in FIREHOSE_FRAMES_REFUSED.collect()
+                    for sample in metric.samples if sample.name.endswith("_total") and sample.value}
+        print(f"  frames refused by the consumer, by reason: {refusals or 'none'} (the stream repeats the recorded "
+              f"calendar commits: repeats are refused as replays before any database work, which the figure "
+              f"before issue 40 included)")
         try:
             from network.models import NetworkEvent
         except ImportError:  # an older tree, for comparison
@@ -210,15 +257,18 @@ def main() -> None:
     parser.add_argument("--calendar-share", type=float, default=0.005)
     args = parser.parse_args()
 
-    if args.replay:
-        recorded = load(args.replay)
-    else:
-        state = os.environ.get("ELONARA_PEER_STATE")
-        if not state:
-            sys.exit("set ELONARA_PEER_STATE (a running tests.peer) or pass --replay FILE")
+    state = os.environ.get("ELONARA_PEER_STATE")
+    peer: dict = {}
+    if state:
         import json
 
         peer = json.loads(Path(state).read_text())
+    plc_url = peer.get("plc_url", "")
+    if args.replay:
+        recorded = load(args.replay)
+    else:
+        if not peer:
+            sys.exit("set ELONARA_PEER_STATE (a running tests.peer) or pass --replay FILE")
         recorded = record_frames(peer, rounds=args.rounds)
     if args.save:
         save(recorded, args.save)
@@ -231,20 +281,37 @@ def main() -> None:
     print(f"stream: {len(stream)} frames (mean {mean:.0f} bytes), {args.calendar_share:.2%} calendar")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    for prefilter in (True, False):
-        replay(stream[:2000], prefilter=prefilter)  # warm-up
-        wall, cpu, filt = replay(stream, prefilter=prefilter)
+    verifier = CommitVerifier(keys=key_source(plc_url)) if plc_url else None
+    runs = [("with byte prefilter, verification on", True, verifier),
+            ("with byte prefilter, verification off (before issue 40)", True, None),
+            ("prefilter off (every frame decoded), verification on", False, verifier)]
+    for label, prefilter, checker in runs:
+        if checker is None and label.endswith("on"):
+            print(f"{label}: skipped (no PLC: set ELONARA_PEER_STATE)")
+            continue
+        if checker is not None:
+            checker = CommitVerifier(keys=checker.keys)  # a fresh replay guard; the key cache stays warm
+        replay(stream[:2000], prefilter=prefilter, verifier=checker)  # warm-up (and the DID documents)
+        if checker is not None:
+            checker = CommitVerifier(keys=checker.keys)
+        wall, cpu, filt, outcomes, verify_seconds = replay(stream, prefilter=prefilter, verifier=checker)
         s = filt.stats
-        label = "with byte prefilter" if prefilter else "prefilter off (every frame decoded)"
         print(f"{label}: {len(stream) / wall:,.0f} frames/s wall, {len(stream) / cpu:,.0f} frames/s CPU (one core)")
         print(f"  frames skipped undecoded {s.skipped_by_bytes:,}; decoded {s.decoded:,}; "
-              f"CAR decoded {s.car_decoded:,}; kept ops {s.kept_ops:,}; errors {s.errors}")
-        other = max(wall - s.filter_seconds - s.decode_seconds, 0.0)
+              f"CAR read {s.car_decoded:,}; kept ops {s.kept_ops:,}; errors {s.errors}")
+        if checker is not None:
+            checked = sum(outcomes.values())
+            print(f"  commits verified {checked:,} ({verify_seconds / max(checked, 1) * 1e6:,.0f} µs each): {outcomes}")
+        other = max(wall - s.filter_seconds - s.decode_seconds - verify_seconds, 0.0)
         print(f"  time: prefilter {s.filter_seconds:.3f} s ({s.filter_seconds / wall:.0%}), "
               f"header/body decode + path filter {s.decode_seconds - s.car_seconds:.3f} s "
-              f"({(s.decode_seconds - s.car_seconds) / wall:.0%}), CAR decode {s.car_seconds:.3f} s "
-              f"({s.car_seconds / wall:.0%}), loop/clock {other:.3f} s ({other / wall:.0%})")
-    full_consumer(stream)
+              f"({(s.decode_seconds - s.car_seconds) / wall:.0%}), CAR read + hash {s.car_seconds:.3f} s "
+              f"({s.car_seconds / wall:.0%}), signature + proof {verify_seconds:.3f} s ({verify_seconds / wall:.0%}), "
+              f"loop/clock {other:.3f} s ({other / wall:.0%})")
+    if plc_url:
+        full_consumer(stream, plc_url=plc_url)
+    else:
+        print("whole consumer: skipped (every kept commit needs its author's DID document: set ELONARA_PEER_STATE)")
 
 
 if __name__ == "__main__":

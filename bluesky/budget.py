@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 
 from core.cache import UNREACHABLE as _UNREACHABLE
+from core.cache import state_cache
 from core.errors import ApplicationError
 from core.ratelimit import Limit, rate_limit_hit
 
@@ -47,9 +48,8 @@ _EARLY_TOLERANCE = 0.05
 
 
 def budget_cache() -> BaseCache:
-    """The cache the budgets live in: the `state` alias (never left behind after an outage, see
-    core.cache), or the default cache where only one is configured (tests that swap CACHES)."""
-    return caches["state" if "state" in settings.CACHES else "default"]
+    """The cache the budgets live in (never left behind after an outage, see core.cache)."""
+    return cast(BaseCache, state_cache())
 
 
 class PacingBusy(ApplicationError):

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from bluesky import keys
 from bluesky.atproto import (
+    AtprotoError,
     ClientConfig,
     DpopNonceStore,
     IdentityResolver,
@@ -24,6 +25,7 @@ from bluesky.atproto import (
     confidential_client_metadata,
     loopback_client_id,
 )
+from bluesky.atproto.repo import KeyUnavailable, signing_key_in
 
 CLIENT_METADATA_PATH = "/bluesky/client-metadata.json"
 JWKS_PATH = "/bluesky/jwks.json"
@@ -39,6 +41,16 @@ def safe_http_client() -> SafeHttpClient:
 def identity_resolver() -> IdentityResolver:
     return IdentityResolver(http=safe_http_client(), plc_url=settings.ATPROTO_PLC_URL,
                             handle_resolver_url=settings.ATPROTO_HANDLE_RESOLVER_URL or None)
+
+
+def repo_signing_key(did: str, fresh: bool) -> str:
+    """The current atproto signing key (multibase) of a repository, from its DID document through the
+    identity resolver (SSRF-safe, cached 10 minutes; `fresh` fetches again). For CommitVerifier."""
+    try:
+        document = identity_resolver().resolve_did(did, fresh=fresh)
+    except AtprotoError as exc:
+        raise KeyUnavailable(exc.code) from exc
+    return signing_key_in(document, did)
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,16 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 logger = logging.getLogger(__name__)
 
 
+def state_cache() -> Any:
+    """The cache for state that must outlive an outage and is never left behind by a new
+    generation (write budgets and their locks, the firehose's replay guard): the `state` alias, or
+    the default cache where only one is configured (the fast tier's tests that swap CACHES)."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    return caches["state" if "state" in settings.CACHES else "default"]
+
+
 class ReusingRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

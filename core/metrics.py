@@ -119,6 +119,29 @@ OUTSIDE_RSVPS_REFUSED = Counter(
 )
 
 
+FIREHOSE_FRAMES_REFUSED = Counter(
+    "elonara_firehose_frames_refused", "Firehose frames refused because they do not prove what they claim, by "
+    "reason (block_hash: a block does not match its CID; bad_commit: no signed v3 commit; wrong_repo: signed "
+    "for another repository; no_key: the author's key could not be learnt; signature: not signed by it; "
+    "proof: the signed tree does not hold the operation; replay: not newer than a commit already seen; "
+    "future_rev: dated ahead of our clock).",
+    ["reason"],
+)
+FIREHOSE_REPO_EVENTS = Counter(
+    "elonara_firehose_repo_events", "#identity and #sync events read from the firehose.", ["kind"]
+)
+_REFUSAL_REASONS = frozenset({"block_hash", "bad_commit", "wrong_repo", "no_key", "signature", "proof", "replay",
+                              "future_rev"})
+
+
+def firehose_frame_refused(reason: str) -> None:
+    FIREHOSE_FRAMES_REFUSED.labels(reason=reason if reason in _REFUSAL_REASONS else "other").inc()
+
+
+def firehose_repo_event(kind: str) -> None:
+    FIREHOSE_REPO_EVENTS.labels(kind=kind if kind in ("identity", "sync") else "other").inc()
+
+
 def firehose_frame_skipped(reason: str) -> None:
     FIREHOSE_FRAMES_SKIPPED.labels(reason=_label(reason)).inc()
 

@@ -30,10 +30,12 @@ from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
 from bluesky.atproto.identity import is_valid_did
+from bluesky.atproto.repo import CommitVerifier, VerificationError
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
 from core import metrics
+from core.cache import state_cache
 from core.tasks import task_on_commit
 from elonara import answers, atrecords
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
@@ -52,6 +54,10 @@ HEALTHY_SECONDS = 30.0
 HANDLE_TTL = timedelta(hours=24)
 # Relays cap commits well below this; a frame above it closes the connection (and would again).
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+# A refused frame is logged once per author in this long (a relay sending forgeries must not flood
+# the log); every one is counted in the metrics.
+REFUSAL_LOG_SECONDS = 300.0
+_REFUSAL_LOG_MAX = 10_000
 
 
 # --- services -------------------------------------------------------------------------------
@@ -297,16 +303,46 @@ _BAD_FRAME_CODES = {CloseCode.PROTOCOL_ERROR, CloseCode.UNSUPPORTED_DATA, CloseC
                     CloseCode.MESSAGE_TOO_BIG}
 
 
+class _CachedRevs:
+    """The last applied rev of each repository in the shared cache, so a restarted consumer still
+    refuses an old commit replayed under a new sequence number (the rows' own checks compare the
+    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard."""
+
+    _PREFIX = "firehose:rev:"
+    _TIMEOUT = 90 * 24 * 3600
+
+    def get(self, did: str) -> str | None:
+        try:
+            rev = state_cache().get(self._PREFIX + did)
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
+            return None
+        return rev if isinstance(rev, str) else None
+
+    def put(self, did: str, rev: str) -> None:
+        try:
+            state_cache().set(self._PREFIX + did, rev, self._TIMEOUT)
+        except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
+            logger.warning("firehose rev not kept in the cache")
+
+
 class FirehoseConsumer:
     """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
-    reconnect with backoff. Never raises on a bad frame or a dropped connection."""
+    reconnect with backoff. Never raises on a bad frame or a dropped connection.
+
+    The source is not trusted: every frame with operations we keep is verified before they are
+    applied (blocks against their CIDs, the commit's signature against the author's DID document,
+    each operation against the signed tree, replays by rev; bluesky.atproto.repo). A frame that
+    fails is refused whole: counted by reason, logged once per author per interval, never applied.
+    There is no switch to turn this off."""
 
     def __init__(self, *, source: str, stop: threading.Event | None = None,
                  on_frame: Callable[[Frame], None] | None = None) -> None:
         self.source = source.rstrip("/")
         self.stop = stop or threading.Event()
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
+        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=_CachedRevs())
         self.on_frame = on_frame
+        self._refusals_logged: dict[str, float] = {}
         self._last_checkpoint = 0.0
         self._seen_seq: int | None = None
         self._saved_seq: int | None = None
@@ -400,6 +436,10 @@ class FirehoseConsumer:
         if frame.seq is None:
             return True
         self._seen_seq = frame.seq
+        if frame.kind in ("#identity", "#sync"):
+            self._repo_event(frame)
+        elif (frame.ops or frame.refused is not None) and not self._verified(frame):
+            frame.ops = []  # refused: nothing of it is applied; the cursor moves past it below
         if frame.ops:
             try:
                 firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
@@ -409,9 +449,52 @@ class FirehoseConsumer:
                 return True
             self._last_checkpoint = time.monotonic()
             self._saved_seq = frame.seq
+            self.verifier.accept(frame.repo, frame.rev)
         else:
             self._checkpoint(force=need_seq)
         return True
+
+    def _verified(self, frame: Frame) -> bool:
+        try:
+            if frame.refused is not None:
+                raise frame.refused
+            if frame.blocks is None:
+                raise VerificationError("bad_commit", "a commit without blocks")
+            self.verifier.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=frame.blocks,
+                                 ops=frame.claims)
+        except VerificationError as exc:
+            self._refused(frame, exc)
+            return False
+        return True
+
+    def _repo_event(self, frame: Frame) -> None:
+        if frame.kind == "#identity":
+            metrics.firehose_repo_event("identity")
+            if frame.repo:
+                self.verifier.identity_changed(frame.repo)  # key rotation: ask the directory again
+            return
+        metrics.firehose_repo_event("sync")
+        try:
+            if frame.refused is not None:
+                raise frame.refused
+            if frame.blocks is None:
+                raise VerificationError("bad_commit", "a sync without blocks")
+            self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=frame.blocks)
+        except VerificationError as exc:
+            self._refused(frame, exc)
+
+    def _refused(self, frame: Frame, exc: VerificationError) -> None:
+        metrics.firehose_frame_refused(exc.reason)
+        now = time.monotonic()
+        last = self._refusals_logged.get(frame.repo)
+        if last is not None and now - last < REFUSAL_LOG_SECONDS:
+            return
+        if len(self._refusals_logged) >= _REFUSAL_LOG_MAX:
+            self._refusals_logged.clear()
+        self._refusals_logged[frame.repo] = now
+        logger.warning("firehose frame refused: it does not prove what it claims",
+                       extra={"source": self.source, "seq": frame.seq, "repo": frame.repo[:100],
+                              "reason": exc.reason, "detail": str(exc)})
 
     def _checkpoint(self, *, force: bool) -> None:
         if force and not connection.in_atomic_block:

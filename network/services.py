@@ -308,6 +308,8 @@ def creator_profile_refresh(*, did: str) -> None:
         return
     handle = body.get("handle") if body.get("did") == did else None
     handle = handle if isinstance(handle, str) and handle != "handle.invalid" and len(handle) <= 253 else ""
+    if handle and not _handle_confirmed(did=did, handle=handle):
+        handle = ""  # shown only when the handle and the DID point at each other, checked by us
     name = body.get("displayName")
     name = name if isinstance(name, str) else ""
     avatar = body.get("avatar")
@@ -316,6 +318,15 @@ def creator_profile_refresh(*, did: str) -> None:
         handle=handle, display_name=" ".join(name.split())[:640],
         avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 1000 else "",
         profile_checked_at=timezone.now())
+
+
+def _handle_confirmed(*, did: str, handle: str) -> bool:
+    """Both ways: the DID document claims the handle, and the handle resolves to the DID."""
+    try:
+        identity = clients.identity_resolver().resolve(did)
+    except AtprotoError:
+        return False
+    return identity.handle_verified and identity.handle == handle.strip().lower()
 
 
 def creators_refresh_stale(*, creators: list[Creator]) -> None:

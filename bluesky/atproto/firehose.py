@@ -11,7 +11,9 @@ apart (libipld makes both `bytes`). This module only decides what to decode:
    one of them must contain its path as text, so a commit without any needle is skipped with no
    decoding at all (the vast majority on the real network). Other frame types are always decoded.
 2. `parse`: the header and body are decoded, operations are filtered on their path, and only if
-   one is kept is the CAR split into blocks and that operation's record block decoded.
+   one is kept is the CAR of blocks read, each block checked against its CID (bluesky.atproto.repo),
+   to read its record. The frame then carries what `CommitVerifier` needs to prove the operations
+   (the signed commit, the tree nodes): the caller verifies before using any of them.
 
 Django-free. Errors while decoding raise `FrameError` (the caller logs and skips the frame).
 """
@@ -26,7 +28,8 @@ from typing import Any
 
 import libipld
 
-from bluesky.atproto.datamodel import car_blocks, decode_dag_cbor
+from bluesky.atproto.datamodel import decode_dag_cbor
+from bluesky.atproto.repo import Blocks, OpClaim, VerificationError, read_car
 
 INFO_OUTDATED_CURSOR = "OutdatedCursor"
 _COMMIT_TYPE = b"#commit"
@@ -64,6 +67,14 @@ class Frame:
     # "#info" and error frames: the server's name and message (e.g. OutdatedCursor, FutureCursor).
     name: str = ""
     message: str = ""
+    # What the frame claims, for the verifier (#commit with kept ops; #sync; #identity: `repo`).
+    repo: str = ""
+    rev: str = ""
+    commit: bytes | None = None
+    blocks: Blocks | None = None
+    claims: list[OpClaim] = field(default_factory=list)
+    # A CAR slice whose blocks do not match their CIDs: refused, never read.
+    refused: VerificationError | None = None
 
 
 @dataclass(slots=True)
@@ -153,6 +164,8 @@ class FirehoseFilter:
             frame.name = str(body.get("name", ""))[:100]
             frame.message = str(body.get("message", ""))[:300]
             return frame
+        if kind in ("#identity", "#sync"):
+            return self._repo_event(frame, body)
         if kind != "#commit" or not candidate:
             return frame
         ops = body.get("ops")
@@ -164,13 +177,18 @@ class FirehoseFilter:
         if not kept:
             return frame
         self.stats.kept_ops += len(kept)
-        blocks: dict[bytes, bytes] = {}
-        if any(op.get("action") != "delete" for op in kept):
-            car_started = time.perf_counter()
-            car = body.get("blocks")
-            if not isinstance(car, bytes | bytearray):
-                raise FrameError("commit without blocks")
-            blocks = car_blocks(bytes(car))
+        # Deletes need the blocks too: the signed tree must prove the record gone.
+        car_started = time.perf_counter()
+        car, rev, commit = body.get("blocks"), body.get("rev"), body.get("commit")
+        if not isinstance(car, bytes | bytearray) or not isinstance(rev, str) or not isinstance(commit, bytes):
+            raise FrameError("commit without blocks, rev or commit")
+        frame.repo, frame.rev, frame.commit = repo, rev, commit
+        try:
+            blocks = frame.blocks = read_car(bytes(car))
+        except VerificationError as exc:
+            frame.refused = exc
+            return frame
+        finally:
             self.stats.car_decoded += 1
             self.stats.car_seconds += time.perf_counter() - car_started
         for op in kept:
@@ -180,12 +198,30 @@ class FirehoseFilter:
                 raise FrameError("unknown operation")
             raw_cid = op.get("cid")
             record = None
-            if action != "delete" and isinstance(raw_cid, bytes | bytearray):
-                block = blocks.get(bytes(raw_cid))
+            cid = bytes(raw_cid) if isinstance(raw_cid, bytes | bytearray) else None
+            if action != "delete" and cid is not None:
+                # The record in its JSON form (links and byte strings kept apart), from a block
+                # read_car has checked against its CID.
+                block = blocks.raw.get(cid)
                 value = decode_dag_cbor(block) if block is not None else None
                 record = value if isinstance(value, dict) else None
+            frame.claims.append(OpClaim(path=op["path"], action=action, cid=cid if action != "delete" else None))
             frame.ops.append(RecordOp(seq=frame.seq, repo=repo, action=action, collection=collection, rkey=rkey,
                                       cid=_cid_text(raw_cid), record=record))
+        return frame
+
+    @staticmethod
+    def _repo_event(frame: Frame, body: dict[str, Any]) -> Frame:
+        did = body.get("did")
+        frame.repo = did if isinstance(did, str) else ""
+        if frame.kind == "#sync":
+            rev, car = body.get("rev"), body.get("blocks")
+            frame.rev = rev if isinstance(rev, str) else ""
+            if isinstance(car, bytes | bytearray):
+                try:
+                    frame.blocks = read_car(bytes(car))
+                except VerificationError as exc:
+                    frame.refused = exc
         return frame
 
 

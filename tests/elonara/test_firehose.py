@@ -16,6 +16,7 @@ from elonara import services
 from elonara.firehose import FirehoseConsumer
 from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor
 from tests.bluesky.atproto.test_firehose import recorded_frames
+from tests.network.frames import directory  # noqa: F401 - the fixture
 
 SOURCE = "http://127.0.0.1:9"
 
@@ -25,10 +26,9 @@ def frame(header: dict, body: dict) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def no_outside_lookups(settings):
-    # Handle lookups go to a closed loopback port: they fail at once and the handle stays empty.
-    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
-    settings.ATPROTO_PLC_URL = "http://127.0.0.1:9"
+def no_outside_lookups(settings, directory):  # noqa: F811
+    # DID documents (the frames' signing keys) come from a directory on loopback; handle lookups go
+    # to a closed loopback port: they fail at once and the handle stays empty.
     settings.ATPROTO_HANDLE_RESOLVER_URL = "http://127.0.0.1:9"
 
 
@@ -253,31 +253,11 @@ def test_outside_answers_per_event_are_capped_and_the_page_says_so(our_event, cl
 
 
 @pytest.fixture
-def counting_plc(settings):
-    """A PLC directory on loopback that knows no DID (404), counting the lookups it gets."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.ATPROTO_PLC_URL = f"http://127.0.0.1:{server.server_port}"
-    from bluesky import clients
-
-    clients.reset()
-    yield hits
-    server.shutdown()
-    clients.reset()
+def counting_plc(directory):  # noqa: F811
+    """The loopback directory's lookups (it serves the recorded author's document and, here, knows
+    no other DID: 404)."""
+    directory.missing.add("did:plc:" + "h" * 24)
+    return directory.hits
 
 
 @pytest.mark.django_db(transaction=True)
@@ -290,11 +270,14 @@ def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event
     did = "did:plc:" + "h" * 24
     _post, created, _updated, _deleted = recorded_frames()
     assert FirehoseConsumer(source=SOURCE).handle(created) is True
-    assert counting_plc == []  # the consumer did not look anything up itself
+    author = ExternalRSVP.objects.get().did
+    # The consumer read the author's DID document (the commit's signing key), and no handle.
+    assert counting_plc == [author] and ExternalRSVP.objects.get().handle_checked_at is None
+    counting_plc.clear()
     first = [_rsvp_op(our_event, did, "3khandle00001", 3000)]
     ids = firehose_ops_apply(source=SOURCE, seq=3000, ops=first)
     outside_rsvp_handles_resolve(ids=ids)  # what the worker runs
-    assert len(counting_plc) == 1
+    assert counting_plc == [did]
     row = ExternalRSVP.objects.get(did=did)
     assert row.handle == "" and row.handle_checked_at is not None
     start = timezone.now() + timedelta(days=5)
@@ -308,3 +291,72 @@ def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event
                                    ops=[_rsvp_op(other, did, f"3khandle{n + 2:05d}", 3001 + n)])
         assert again == []  # the failed lookup is remembered: nothing to look up
     assert len(counting_plc) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["record_byte", "record", "repo", "signature", "replay"])
+def test_frames_altered_in_flight_are_refused_counted_and_never_stored(our_event, how, caplog):
+    # Issue 40: the consumer believed every frame the relay sent.
+    from core.metrics import FIREHOSE_FRAMES_REFUSED
+    from tests.network.frames import tamper
+
+    reason = {"record_byte": "block_hash", "record": "proof", "repo": "wrong_repo", "signature": "signature",
+              "replay": "replay"}[how]
+    _post, created, updated, _deleted = recorded_frames()
+    consumer = FirehoseConsumer(source=SOURCE)
+    if how == "replay":
+        assert consumer.handle(created) and consumer.handle(updated)
+        before = list(ExternalRSVP.objects.values_list("status", "seq", "cid"))
+        altered = tamper(created, how, seq=10**9)  # the old "going" commit, later in the stream
+    else:
+        altered = tamper(created, how, did="did:plc:" + "x" * 24)
+        before = []
+    counted = FIREHOSE_FRAMES_REFUSED.labels(reason=reason)
+    was = counted._value.get()
+    for _ in range(3):
+        assert consumer.handle(altered) is True
+    assert list(ExternalRSVP.objects.values_list("status", "seq", "cid")) == before
+    assert not RSVP.objects.exists()
+    assert counted._value.get() - was == 3
+    logged = [r.reason for r in caplog.records if r.getMessage().startswith("firehose frame refused")]
+    assert logged == [reason]  # once per author per interval
+    # The cursor moves past it (a restart does not read it again), and genuine frames still apply.
+    assert consumer.handle(updated if how != "replay" else _deleted) is True
+    assert FirehoseCursor.objects.get(source=SOURCE).seq >= _seq_of(updated)
+
+
+def _seq_of(data: bytes) -> int:
+    from bluesky.atproto.firehose import FirehoseFilter
+
+    return FirehoseFilter(["x"]).parse(data, need_seq=True).seq
+
+
+@pytest.mark.django_db
+def test_identity_and_sync_events_are_handled_and_counted(directory):  # noqa: F811
+    from bluesky.records import tid_now
+    from core.metrics import FIREHOSE_FRAMES_REFUSED, FIREHOSE_REPO_EVENTS
+    from tests.network.frames import SigningKey, car, did_document, mst, signed_commit
+
+    did = "did:plc:" + "s" * 24
+    consumer = FirehoseConsumer(source=SOURCE)
+    identity = FIREHOSE_REPO_EVENTS.labels(kind="identity")
+    sync = FIREHOSE_REPO_EVENTS.labels(kind="sync")
+    signature = FIREHOSE_FRAMES_REFUSED.labels(reason="signature")
+    counts = (identity._value.get(), sync._value.get(), signature._value.get())
+    directory.hits.clear()
+    assert consumer.handle(frame({"op": 1, "t": "#identity"}, {"seq": 5001, "did": did, "time": "2026-12-07T00:00Z"}))
+    nodes: list = []
+    rev = tid_now()
+    signed = signed_commit(repo=did, data=mst({}, nodes), rev=rev)
+    body = {"seq": 5002, "did": did, "rev": rev, "time": "2026-12-07T00:00:00Z", "blocks": car([signed, *nodes])}
+    assert consumer.handle(frame({"op": 1, "t": "#sync"}, body))
+    assert directory.hits == [did]  # the sync's signature was checked against the author's document
+    # A sync claimed for another repository than the one that signed it: refused and counted.
+    other = "did:plc:" + "t" * 24
+    directory.documents[other] = did_document(other, SigningKey())
+    wrong_repo = FIREHOSE_FRAMES_REFUSED.labels(reason="wrong_repo")
+    before = wrong_repo._value.get()
+    assert consumer.handle(frame({"op": 1, "t": "#sync"}, {**body, "seq": 5003, "did": other}))
+    assert wrong_repo._value.get() - before == 1
+    assert identity._value.get() - counts[0] == 1 and sync._value.get() - counts[1] == 2
+    assert signature._value.get() == counts[2]

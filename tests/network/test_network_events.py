@@ -19,7 +19,7 @@ from network.links import LinkNotUnderstood, link_parse
 from network.models import Creator, FollowedAccount, FollowSync, NetworkAnswer, NetworkEvent, NetworkRSVP
 from network.records import RecordRejected, event_fields
 from tests.invitations.conftest import link_identity, random_did
-from tests.network.frames import commit
+from tests.network.frames import commit, directory  # noqa: F401 - the fixture
 
 EVENT = atrecords.EVENT_NSID
 RSVP = atrecords.RSVP_NSID
@@ -47,11 +47,10 @@ def counted(outcome: str) -> float:
 
 
 @pytest.fixture(autouse=True)
-def quiet_network(settings):
-    # Profile reads (queued on commit) go to a closed loopback port; nothing leaves the machine.
-    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
+def quiet_network(settings, directory):  # noqa: F811
+    # Profile reads (queued on commit) go to a closed loopback port; DID documents (the frames'
+    # signing keys) come from a directory on loopback; nothing leaves the machine.
     settings.BLUESKY_APPVIEW_URL = "http://127.0.0.1:9"
-    settings.ATPROTO_PLC_URL = "http://127.0.0.1:9"
     settings.CELERY_TASK_ALWAYS_EAGER = False
 
 
@@ -315,12 +314,13 @@ def test_network_event_page_ics_answer_plans_and_calendar_feed(people, django_ca
 
 
 @pytest.mark.django_db
-def test_paste_refuses_what_it_cannot_read(people):
+def test_paste_refuses_what_it_cannot_read(people, directory):  # noqa: F811
     client = Client()
     client.force_login(people[2])
     page = client.post("/network/paste/", {"link": "https://openmeet.net/events/go"}).content.decode()
     assert "cannot be read here" in page
     did = "did:plc:" + "b" * 24
-    # The account's DID document cannot be read (PLC on a closed port): said in words, nothing kept.
+    directory.missing.add(did)
+    # The account's DID document cannot be read (the directory does not know it): said in words, nothing kept.
     page = client.post("/network/paste/", {"link": f"at://{did}/{EVENT}/3labcdefghij2"}).content.decode()
     assert "could not be found" in page and not NetworkEvent.objects.exists()

@@ -4,7 +4,8 @@
 
 Frames, in order: a post create, an RSVP create (bob, subject: an event of alice's), the same RSVP
 updated to #notgoing, the RSVP deleted. Stored as 4-byte big-endian length + frame. The test
-reads the subject URI from the frames themselves.
+reads the subject URI from the frames themselves. The author's DID document (its signing key, for
+verifying the commits) is stored beside them in firehose_dids.json, served by tests.network.frames.
 """
 
 import json
@@ -64,6 +65,8 @@ def main() -> None:
         for frame in frames[:4]:
             f.write(struct.pack(">I", len(frame)) + frame)
     print(f"wrote {out} ({len(frames[:4])} frames)")
+    document = httpx.get(f"{peer['plc_url']}/{repo}", timeout=10).raise_for_status().json()
+    out.with_name("firehose_dids.json").write_text(json.dumps({repo: document}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
