@@ -138,12 +138,19 @@ CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=2.0)
 _redis_timeouts = {"socket_connect_timeout": CACHE_CONNECT_TIMEOUT_SECONDS,
                    "socket_timeout": CACHE_READ_TIMEOUT_SECONDS}
 
+# The cache of pages may live in a Redis of its own that evicts (maxmemory + allkeys-lru: README,
+# "Memory"); REDIS_URL then keeps what must never be evicted (write budgets, locks, and the broker
+# by default). Unset: both on REDIS_URL.
+CACHE_URL = env("CACHE_URL", default=REDIS_URL)
+
 if REDIS_URL:
     CACHES = {
         # Kept pages and parts, sessions (written through to the database), kept member rows, rate
         # limits: misses and dropped writes while Redis is away, never a 500 (core.cache).
-        "default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": REDIS_URL,
-                    "OPTIONS": {**_redis_timeouts, "retry_seconds": CACHE_RETRY_SECONDS}},
+        "default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": CACHE_URL,
+                    "OPTIONS": {**_redis_timeouts, "retry_seconds": CACHE_RETRY_SECONDS,
+                                # Kept pages and parts compressed: several times less memory.
+                                "serializer": "core.cache.CompressingSerializer"}},
         # State that must outlive an outage and never be left behind: the write budgets and their
         # locks (bluesky.budget). Errors here raise; their callers wait and try again.
         "state": {"BACKEND": "core.cache.ReusingRedisCache", "LOCATION": REDIS_URL, "OPTIONS": _redis_timeouts},

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import redis.exceptions
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,26 @@ def state_cache() -> Any:
     from django.core.cache import caches
 
     return caches["state" if "state" in settings.CACHES else "default"]
+
+
+class CompressingSerializer(RedisSerializer):
+    """Django's serializer (pickles; integers as they are, for INCR), with a pickle of
+    `COMPRESS_FROM` bytes or more stored zlib-compressed at level 1 (fast): a kept page of about
+    14 KB of HTML takes about a fifth of that in Redis. Values stored before are read as they are."""
+
+    COMPRESS_FROM = 1024
+    _MARK = b"z1:"  # neither a pickle (b"\x80") nor an integer starts so
+
+    def dumps(self, obj: Any) -> Any:
+        data = super().dumps(obj)
+        if isinstance(data, bytes) and len(data) >= self.COMPRESS_FROM:
+            return self._MARK + zlib.compress(data, 1)
+        return data
+
+    def loads(self, data: Any) -> Any:
+        if isinstance(data, bytes) and data.startswith(self._MARK):
+            return pickle.loads(zlib.decompress(data[len(self._MARK):]))  # noqa: S301 - our own cache's values
+        return super().loads(data)
 
 
 class ReusingRedisCacheClient(RedisCacheClient):

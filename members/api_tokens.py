@@ -13,16 +13,18 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from bluesky.selectors import member_did_get
 from core.errors import ApplicationError
+from core.page_cache import PAGE_CACHE_SECONDS, VIEWER, page_key, page_version_key, versions_current
 from members.models import ApiToken, Member
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -101,6 +103,39 @@ def api_access_token_issue(*, secret: str) -> tuple[str, int]:
     return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), int(ACCESS_TOKEN_LIFETIME.total_seconds())
 
 
+@dataclass(frozen=True)
+class _KeptToken:
+    """What a request needs of an API token's row, kept in the cache: never its secret's hash."""
+
+    pk: int
+    revoked: bool
+    last_used_at: datetime | None
+    member: Member
+
+
+def _token_kept(*, token_id: int, member_id: Any) -> _KeptToken | None:
+    """The token's row and its member, kept under the member's own version (VIEWER), which every
+    change to their tokens (a revocation included) or their row (a deactivation) renews: a warm
+    request reads them with no query, and a revocation is seen by the next one."""
+    from members.middleware import member_without_password
+
+    key = page_key("api-token", token_id)
+    version_key = page_version_key(VIEWER, int(member_id)) if str(member_id).isdigit() else None
+    found = cache.get_many([key, version_key] if version_key else [key])
+    version, kept = found.get(version_key) if version_key else None, found.get(key)
+    if version is not None and kept is not None and kept[0] == version:
+        return kept[1]
+    (version,) = versions_current([version_key], found) if version_key else (None,)
+    row = ApiToken.objects.select_related("member").filter(pk=token_id).first()
+    if row is None:
+        return None
+    token = _KeptToken(pk=row.pk, revoked=row.revoked_at is not None, last_used_at=row.last_used_at,
+                       member=member_without_password(row.member))
+    if version is not None and str(row.member_id) == str(member_id):
+        cache.set(key, (version, token), PAGE_CACHE_SECONDS)
+    return token
+
+
 def api_access_token_verify(access_token: str) -> tuple[Member, dict[str, Any]]:
     """The member and claims of a valid access token; `ApiTokenError` otherwise."""
     try:
@@ -110,13 +145,11 @@ def api_access_token_verify(access_token: str) -> tuple[Member, dict[str, Any]]:
         )
     except jwt.PyJWTError as exc:
         raise ApiTokenError("The access token is invalid or expired.") from exc
-    token_id = claims.get("tid")
-    token = (ApiToken.objects.select_related("member").filter(pk=token_id).first()
-             if isinstance(token_id, int | str) else None)
-    if (token is None or token.revoked_at is not None or str(token.member_id) != claims["sub"]
-            or not token.member.is_active):
+    token_id, member_id = claims.get("tid"), claims.get("sub")
+    token = _token_kept(token_id=token_id, member_id=member_id) if isinstance(token_id, int) else None
+    if token is None or token.revoked or str(token.member.pk) != member_id or not token.member.is_active:
         raise ApiTokenError("The access token was revoked.")
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # renews the kept copy too
     return token.member, claims

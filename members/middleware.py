@@ -59,7 +59,7 @@ def signed_in_member(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
     # Read after the version: a change meanwhile renews it, and this copy is never served.
     user = auth.get_user(request)
     if user.is_authenticated and user.pk == member_id and version is not None:
-        cache.set(key, (version, user.get_session_auth_hash(), _without_password(user)), PAGE_CACHE_SECONDS)
+        cache.set(key, (version, user.get_session_auth_hash(), member_without_password(user)), PAGE_CACHE_SECONDS)
     return _remembered(request, user)
 
 
@@ -68,7 +68,7 @@ def _remembered(request: HttpRequest, user: AbstractBaseUser | AnonymousUser) ->
     return user
 
 
-def _without_password(user: AbstractBaseUser) -> AbstractBaseUser:
+def member_without_password(user: AbstractBaseUser) -> AbstractBaseUser:
     kept = copy.copy(user)
     for name in _FIELDS_NOT_KEPT:
         kept.__dict__.pop(name, None)  # a deferred field now: read from the database if asked for

@@ -75,3 +75,23 @@ def test_rate_limit_counters_count_every_key_and_expire(redis_cache):
     client = redis_cache._cache.get_client(write=True)
     ttl = client.ttl(redis_cache.make_and_validate_key(f"rl:probe:ip:192.0.2.1:{window}"))
     assert 0 < ttl <= 120
+
+
+def test_large_values_are_kept_compressed_and_read_back_whole(settings):
+    url = os.environ.get("REDIS_URL", "")
+    if not url.startswith("redis://"):
+        pytest.fail("the services tier runs with a Redis server")
+    settings.CACHES = {"default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": url,
+                                   "KEY_PREFIX": "test-compress",
+                                   "OPTIONS": {"serializer": "core.cache.CompressingSerializer"}}}
+    cache = caches["default"]
+    page = ("<li class='card'><a href='/events/123/'>Board games night</a> <time>Sat 19:30</time></li>\n" * 160
+            ).encode()
+    cache.set("page", ("v1", page), 30)
+    cache.set("count", 5, 30)
+    assert cache.get("page") == ("v1", page)
+    assert cache.incr("count") == 6  # integers stay integers (INCR)
+    raw = cache._cache.get_client().get(cache.make_and_validate_key("page"))
+    print(f"kept page: {len(page)} bytes of HTML, {len(raw)} bytes in Redis")
+    assert len(raw) < len(page) / 3
+    cache.delete_many(["page", "count"])

@@ -165,3 +165,23 @@ def test_api_is_rate_limited_with_retry_after(ann, event, settings):
     assert statuses == [200, 200, 200, 429]
     limited = Client().get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {access}")
     assert limited.status_code == 429 and 0 < int(limited["Retry-After"]) <= 601
+
+
+def test_a_warm_api_token_request_reads_nothing_from_the_database_and_a_revocation_is_seen_at_once(
+        ann, event, django_assert_num_queries):
+    # Issue 35: the token row is kept under the member's own version (no query on a warm request);
+    # revoking it, or deactivating the member, renews that version: the next request is refused.
+    secret = api_tokens.api_token_create(member=ann, name="script", permissions=["read"]).secret
+    access = _access(secret)
+    client = Client()
+    for _ in range(2):  # the first reads and keeps the row, the events list and the last use
+        assert client.get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 200
+    api_tokens.api_token_revoke(member=ann, token_id=ApiToken.objects.get().pk)
+    assert client.get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    # A second token, then the member deactivated by update() (no save signal).
+    other = _access(api_tokens.api_token_create(member=ann, name="two", permissions=["read"]).secret)
+    assert client.get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 200
+    Member.objects.filter(pk=ann.pk).update(is_active=False)
+    assert client.get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 401
