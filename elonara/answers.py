@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.tasks import task_on_commit
-from elonara import publishing
+from elonara import atrecords, publishing
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, CommunityBlock, Event, EventCohost, PublishState
 from elonara.selectors import event_can_manage, event_seats_taken
@@ -37,7 +37,7 @@ S = RSVP.Status
 # Sent once the transaction commits, with the RSVP as it now is and what happened to it
 # (`change`: one of CHANGES). Invitations and mail listen.
 rsvp_changed = Signal()  # kwargs: rsvp, change
-CHANGES = ("answered", "waitlisted", "requested", "promoted", "approved", "declined")
+CHANGES = ("answered", "waitlisted", "requested", "promoted", "approved", "declined", "removed")
 
 
 class Door(StrEnum):
@@ -193,6 +193,30 @@ def event_waitlist_promote(*, event_id: int) -> list[RSVP]:
     """Fill seats freed outside an answer here (an outside answer changed, a row was deleted)."""
     event = Event.objects.filter(pk=event_id).first()
     return [] if event is None else _waitlist_promote(event=event)
+
+
+@transaction.atomic
+def rsvp_remove(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
+    """The host or a co-host removes someone going, waiting or asking: they are declined (an
+    answer from any door cannot bring them back), their published record is withdrawn, and a seat
+    they held goes to the first in line."""
+    if not event_can_manage(event=event, member=actor):
+        raise NotAllowedError("Only the host or a co-host can remove people.")
+    current = _event_lock(event_id=event.pk)
+    rsvp = RSVP.objects.select_related("member").filter(pk=rsvp_id, event=current).first()
+    if rsvp is None or rsvp.status in (S.NOT_GOING, S.DECLINED) or _is_manager(event=current, member_id=rsvp.member_id):
+        raise InvalidInputError("This person is not among those going, waiting or asking.")
+    before = rsvp.status
+    if rsvp.at_rkey and rsvp.publish_state:
+        publishing.record_delete_queue(member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rsvp.at_rkey)
+    rsvp.status, rsvp.wanted_status, rsvp.queued_at, rsvp.network_status = S.DECLINED, "", None, ""
+    rsvp.at_uri, rsvp.at_cid, rsvp.publish_state = "", "", PublishState.NONE
+    rsvp.save()
+    rsvp.event = current
+    _after_answer(rsvp=rsvp, publish=False, change="removed")
+    if before == S.GOING:
+        _waitlist_promote(event=current)
+    return rsvp
 
 
 def _request_get(*, event: Event, actor: Member, rsvp_id: int) -> tuple[Event, RSVP]:

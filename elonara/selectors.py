@@ -160,6 +160,12 @@ def event_waitlist(*, event: Event) -> QuerySet[RSVP]:
             .order_by("queued_at", "pk"))
 
 
+def event_going(*, event: Event) -> QuerySet[RSVP]:
+    """Members going, first answers first (the host's people page, where they can remove one)."""
+    return (event.rsvps.filter(status=RSVP.Status.GOING).select_related("member")
+            .order_by("updated_at", "pk"))
+
+
 def event_requests(*, event: Event) -> QuerySet[RSVP]:
     """"Ask to join" answers waiting for the host, oldest first."""
     return (event.rsvps.filter(status=RSVP.Status.REQUESTED).select_related("member")

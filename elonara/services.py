@@ -24,6 +24,7 @@ from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
     rsvp_approve,
     rsvp_changed,
     rsvp_decline,
+    rsvp_remove,
 )
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.images import ProcessedImage, cover_image_process

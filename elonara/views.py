@@ -387,8 +387,9 @@ def event_people(request, pk):
     if request.method == "POST":
         action = request.POST.get("action", "")
         try:
-            if action in ("approve", "decline"):
-                act = services.rsvp_approve if action == "approve" else services.rsvp_decline
+            if action in ("approve", "decline", "remove"):
+                act = {"approve": services.rsvp_approve, "decline": services.rsvp_decline,
+                       "remove": services.rsvp_remove}[action]
                 rsvp = act(event=event, actor=request.user, rsvp_id=int(request.POST.get("rsvp", 0) or 0))
                 messages.success(request, f"{rsvp.member.name}: {rsvp.get_status_display().lower()}.")
                 return redirect("event-people", pk=event.pk)
@@ -416,6 +417,7 @@ def event_people(request, pk):
         "is_host": event.host_id == request.user.pk,
         "requests": selectors.event_requests(event=event),
         "waitlist": selectors.event_waitlist(event=event),
+        "going": selectors.event_going(event=event),
         "cohosts": selectors.event_cohosts(event=event),
         "cohost_form": cohost_form,
         "seats_taken": selectors.event_seats_taken(event=event),

@@ -12,5 +12,5 @@ class MailSettingsForm(forms.ModelForm):
             "event_changes": "A notice when an event I answered changes time or place, or is cancelled",
             "reminders": "A reminder the day before",
             "place_changes": "News about my place: put on the waiting list, a seat freed up, a request approved "
-                             "or declined",
+                             "or declined, removed by the host",
         }

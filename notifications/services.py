@@ -40,7 +40,7 @@ K, S = Mail.Kind, Mail.Status
 TOPICS = ("rsvp_confirmations", "event_changes", "reminders", "place_changes")
 # Changes of a member's place that they did not make themselves (elonara.answers.CHANGES): each is
 # told in its own mail (PLACE), never as an ordinary confirmation of an answer.
-PLACE_CHANGES = ("waitlisted", "promoted", "approved", "declined")
+PLACE_CHANGES = ("waitlisted", "promoted", "approved", "declined", "removed")
 NOTIFICATION_KINDS = frozenset(TOPIC_OF_KIND)
 ATTENDING = (RSVP.Status.GOING, RSVP.Status.MAYBE)
 # A temporary refusal (4xx, connection lost) is tried again later, this many times in all.

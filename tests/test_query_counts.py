@@ -211,7 +211,7 @@ CASES = [
     ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
     ("anonymous", "get", "series_ics", 2, 200),
     ("ann", "get", "series_api", 4, 200),
-    ("ann", "get", "people", 7, 200),  # requests, waiting list, co-hosts, seats
+    ("ann", "get", "people", 8, 200),  # requests, going, waiting list, co-hosts, seats
     ("ann", "get", "attendees_csv", 4, 200),
     ("ann", "get", "event_api", 6, 200),
     ("ann", "get", "waitlist_api", 5, 200),

@@ -264,3 +264,23 @@ def test_a_cancelled_event_is_listed_and_marked_everywhere(client):
     listed = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {access}").json()
     rows = listed["results"] if isinstance(listed, dict) else listed
     assert {(r["title"], r["status"]) for r in rows} >= {("Kept night", "scheduled"), ("Called-off night", "cancelled")}
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_removed_by_the_host_cannot_come_back_and_frees_the_seat(door):
+    host, ann, bob = make_member("host"), make_member("ann"), make_member("bob")
+    event = make_event(host, capacity=1)
+    services.rsvp_set(event=event, member=ann, status="going")
+    services.rsvp_set(event=event, member=bob, status="going")
+    client = Client()
+    client.force_login(host)
+    page = client.get(f"/events/{event.pk}/people/").content.decode()
+    assert 'id="going"' in page and "ann" in page[page.index('id="going"'):page.index('id="waitlist"')]
+    seat = RSVP.objects.get(event=event, member=ann)
+    assert client.post(f"/events/{event.pk}/people/", {"action": "remove", "rsvp": seat.pk}).status_code == 302
+    assert (status_of(event, ann), status_of(event, bob)) == ("declined", "going")
+    DOORS[door](event, ann, "going")
+    assert status_of(event, ann) == "declined" and selectors.event_seats_taken(event=event) == 1
+    # Someone else cannot remove anybody.
+    client.force_login(bob)
+    assert client.post(f"/events/{event.pk}/people/", {"action": "remove", "rsvp": seat.pk}).status_code in (403, 404)

@@ -91,3 +91,17 @@ def test_put_on_the_waiting_list_says_the_place_and_the_topic_turns_off_in_one_c
     assert RSVP.objects.get(event=ride, member=cid).status == "going"
     assert len(mail_server.to("cid@example.org")) == 1
     assert not Mail.objects.filter(member=cid, kind=Mail.Kind.PLACE, status=Mail.Status.PENDING).exists()
+
+
+def test_removed_by_the_host_is_told_once(mail_server, django_capture_on_commit_callbacks):
+    host, ann = member("host"), member("ann")
+    ride = event(host, title="Ride")
+    with django_capture_on_commit_callbacks(execute=True):
+        seat = events.rsvp_set(event=ride, member=ann, status="going")
+    drain()
+    with django_capture_on_commit_callbacks(execute=True):
+        events.rsvp_remove(event=ride, actor=host, rsvp_id=seat.pk)
+    drain()
+    assert _subjects(mail_server, "ann@example.org") == ["Going: Ride", "Removed by the host: Ride"]
+    assert "removed you" in mail_server.to("ann@example.org")[-1].text()
+    assert not mail_server.to("ann@example.org")[-1].ics()
