@@ -78,7 +78,9 @@ def test_home_lists_the_members_bluesky_invitations(client, host, event, django_
         link_identity(member=bob, did=did, handle="bob.test")
     html = client.get("/").content.decode()
     assert "my-invitations" in html and f"{event.get_absolute_url()}?invitation={inv.token}" in html
-    assert f">{event.title}</a>" in html and f"from {host}" in html and "Sent" in html
+    assert f">{event.title}</a>" in html and f"from {host}" in html
+    # Said from the recipient's side: not "Sent", the sender's word.
+    assert "Waiting for your answer" in html and ">Sent<" not in html
 
 
 @pytest.mark.django_db
