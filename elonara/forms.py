@@ -106,6 +106,18 @@ class EventForm(forms.Form):
                               choices=[("this", "This event only"), ("following", "This and the following events")])
 
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
+    # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
+    ADVANCED_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval", *REPEAT_FIELDS)
+
+    @property
+    def advanced_open(self) -> bool:
+        for name in self.ADVANCED_FIELDS:
+            if name not in self.fields:
+                continue
+            bound = self[name]
+            if bound.errors or bound.value() not in (None, "", False, [], "none"):
+                return True
+        return False
 
     def __init__(self, *args, communities=None, has_image: bool = False, repeating: bool = True,
                  occurrence: bool = False, **kwargs):
@@ -133,10 +145,16 @@ class EventForm(forms.Form):
             except (ValueError, ZoneInfoNotFoundError, InvalidInputError):
                 continue  # reported by the fields' own checks and clean()
             if isinstance(resolved, RepeatedTime):
-                self.fields[f"{name}_which"] = forms.ChoiceField(
-                    label=repeated_time_question(repeated=resolved, zone_name=zone_name),
+                # Right under its time, and not marked wrong before it is answered (clean() keeps
+                # the form from saving until it is).
+                which = forms.ChoiceField(
+                    label=repeated_time_question(repeated=resolved, zone_name=zone_name), required=False,
                     choices=[("", "Choose…"), ("0", f"The first, {resolved.earlier:%H:%M %Z}"),
                              ("1", f"The second, {resolved.later:%H:%M %Z}")])
+                fields = list(self.fields.items())
+                at = next(i for i, (field_name, _f) in enumerate(fields) if field_name == name) + 1
+                fields.insert(at, (f"{name}_which", which))
+                self.fields = dict(fields)
 
     def clean(self):
         data = super().clean()
@@ -156,7 +174,10 @@ class EventForm(forms.Form):
                     data.pop(name, None)
                     continue
                 if isinstance(resolved, RepeatedTime):
-                    self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
+                    if f"{name}_which" in self.fields:  # asked just below the field: not an error yet
+                        self.add_error(None, "Choose which of the two times you mean, under the time.")
+                    else:
+                        self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
                     data.pop(name, None)
                     continue
                 data[name] = resolved

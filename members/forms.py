@@ -27,8 +27,17 @@ class _AttemptLimitMixin:
             raise
 
 
+def _no_autofocus(form: forms.BaseForm) -> None:
+    # "Continue with Bluesky" leads these pages: focusing the password form's first field would
+    # skip it (and scroll a phone past it).
+    for field in form.fields.values():
+        field.widget.attrs.pop("autofocus", None)
+
+
 class LoginForm(_AttemptLimitMixin, AuthenticationForm):
-    pass
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _no_autofocus(self)
 
 
 class AdminLoginForm(_AttemptLimitMixin, AdminAuthenticationForm):
@@ -42,6 +51,10 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = Member
         fields = ("username", "email", "display_name")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _no_autofocus(self)
 
 
 class ProfileForm(forms.ModelForm):

@@ -31,7 +31,7 @@
   }
 
   // <span data-local-time data-start="ISO" data-end="ISO" data-zone="Europe/Berlin"></span>:
-  // filled with "Thu 17 Dec, 18:30 your time" when the reader's zone is not the event's, else with
+  // filled with "18:30–20:30 your time" (and the day when it differs) when the reader's zone is not the event's, else with
   // "Your time too". The server already wrote the time in the event's zone and kept this line's
   // height (elonara.css), so filling it moves nothing on the page.
   function initLocalTimes() {
@@ -48,7 +48,11 @@
       var same = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, timeZoneName: "shortOffset" }, fmt)).format(start) ===
                  new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here, timeZoneName: "shortOffset" }, fmt)).format(start);
       if (same) { node.textContent = "Your time too"; return; }
-      var text = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, dayFmt, fmt)).format(start);
+      // The day only when it is not the event's own day there: the line stays short.
+      var dayHere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, dayFmt)).format(start);
+      var dayThere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, dayFmt)).format(start);
+      var text = (dayHere === dayThere ? "" : dayHere + ", ") +
+                 new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, fmt)).format(start);
       var endAttr = node.getAttribute("data-end");
       if (endAttr) {
         var end = new Date(endAttr);
