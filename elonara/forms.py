@@ -107,7 +107,8 @@ class EventForm(forms.Form):
 
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
     # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
-    ADVANCED_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval", *REPEAT_FIELDS)
+    ADVANCED_FIELDS = ("mode", "locality", "country", "capacity", "capacity_counts_outside", "requires_approval",
+                       *REPEAT_FIELDS)
 
     @property
     def advanced_open(self) -> bool:

@@ -6,6 +6,7 @@ import re
 from functools import partial
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -64,7 +65,7 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
     # (static/js/invitations.js fills the braces the same way as the host types).
     template = services.default_template_for(target)
     sample = {"mention": "@their.handle", "name": targets.target_name(target),
-              "date": targets.target_date_text(target), "link": targets.target_public_url(target, token="…")}
+              "date": targets.target_date_text(target), "link": settings.ELONARA_PUBLIC_URL + target.get_absolute_url()}
     response = render(
         request,
         "invitations/picker.html",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
@@ -99,6 +100,12 @@ def test_status_endpoint_and_progress_page(client, host, event):
                                  "code": "", "retryable": False}]
     page = client.get(reverse("invitations:progress", args=[batch.pk])).content.decode()
     assert 'id="progress-bar"' in page and "Bluesky said no." in page and "Retry failed" in page
+    assert 'id="retry-failed-form" hidden' not in page
+    # Nothing failed: nothing to retry (invitations.js shows it if a failure comes in later).
+    Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, failure_reason="")
+    cache.clear()
+    page = client.get(reverse("invitations:progress", args=[batch.pk])).content.decode()
+    assert 'id="retry-failed-form" hidden' in page
     client.force_login(make_member("mallory"))
     assert client.get(f"/api/invitations/batches/{batch.pk}/").status_code == 404
     assert client.get(reverse("invitations:progress", args=[batch.pk])).status_code == 404
