@@ -1,4 +1,5 @@
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -29,6 +30,21 @@ def _image_alt_field() -> forms.CharField:
 
 def _remove_image_field() -> forms.BooleanField:
     return forms.BooleanField(label="Remove the current image", required=False)
+
+
+@cache  # the zone list is fixed for the process
+def zone_choices() -> list:
+    """The zones as people look for them: places grouped by region ("Buenos Aires (Argentina)"
+    under "America"), not ids; the values stay the zone ids."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for value, _label in TIME_ZONE_CHOICES:
+        if value == "UTC":
+            continue
+        region, _, rest = value.partition("/")
+        *within, place = rest.replace("_", " ").split("/")
+        groups.setdefault(region, []).append((value, f"{place} ({', '.join(within)})" if within else place))
+    return [("UTC", "UTC"),
+            *((region, sorted(places, key=lambda choice: choice[1])) for region, places in sorted(groups.items()))]
 
 
 class CommunityForm(forms.Form):
@@ -72,7 +88,7 @@ class EventForm(forms.Form):
     title = forms.CharField(max_length=200)
     starts_at = forms.DateTimeField(label="Starts", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
     ends_at = forms.DateTimeField(label="Ends", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC")
+    time_zone = forms.ChoiceField(choices=zone_choices, initial="UTC")
     venue = forms.CharField(label="Place", max_length=255, required=False, help_text="Address, if in person.")
     online_url = forms.URLField(label="Online link", max_length=500, required=False, assume_scheme="https")
     mode = forms.ChoiceField(label="Attendance", required=False,
