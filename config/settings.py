@@ -77,6 +77,10 @@ MIDDLEWARE = [
     "config.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages and API answers compressed (static files come compressed from WhiteNoise, above it).
+    # BREACH needs a secret repeated in a compressed body beside text an attacker controls: the
+    # only one in our pages is the CSRF token, which Django masks afresh on every request.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

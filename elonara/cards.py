@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import formats
 
 from elonara.images import OUTPUT_MIME
-from elonara.models import Community, Event
+from elonara.models import Community, Event, zone_label
 
 DESCRIPTION_MAX = 300
 SNIPPET_MAX = 200
@@ -50,7 +50,7 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def event_when_text(event: Event) -> str:
-    """E.g. "Sun 1 Jun 2031, 09:30–12:00 CEST (Europe/Berlin)", in the event's own zone."""
+    """E.g. "Sun 1 Jun 2031, 09:30–12:00, Berlin time (UTC+2)", in the event's own zone."""
     zone = event.zone
     start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
     day = formats.date_format(start, "D j M Y")
@@ -58,10 +58,7 @@ def event_when_text(event: Event) -> str:
         span = f"{day}, {start:%H:%M}–{end:%H:%M}"
     else:
         span = f"{day}, {start:%H:%M} – {formats.date_format(end, 'D j M Y')}, {end:%H:%M}"
-    abbreviation = start.tzname() or ""
-    label = event.time_zone or "UTC"
-    zone_text = f"{abbreviation} ({label})" if abbreviation and abbreviation != label else f"({label})"
-    return f"{span} {zone_text}"
+    return f"{span}, {zone_label(event.time_zone, event.starts_at)}"
 
 
 def _image(target: Event | Community, *, with_image_bytes: bool) -> CardImage | None:

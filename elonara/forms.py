@@ -1,4 +1,5 @@
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -29,6 +30,21 @@ def _image_alt_field() -> forms.CharField:
 
 def _remove_image_field() -> forms.BooleanField:
     return forms.BooleanField(label="Remove the current image", required=False)
+
+
+@cache  # the zone list is fixed for the process
+def zone_choices() -> list:
+    """The zones as people look for them: places grouped by region ("Buenos Aires (Argentina)"
+    under "America"), not ids; the values stay the zone ids."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for value, _label in TIME_ZONE_CHOICES:
+        if value == "UTC":
+            continue
+        region, _, rest = value.partition("/")
+        *within, place = rest.replace("_", " ").split("/")
+        groups.setdefault(region, []).append((value, f"{place} ({', '.join(within)})" if within else place))
+    return [("UTC", "UTC"),
+            *((region, sorted(places, key=lambda choice: choice[1])) for region, places in sorted(groups.items()))]
 
 
 class CommunityForm(forms.Form):
@@ -72,7 +88,7 @@ class EventForm(forms.Form):
     title = forms.CharField(max_length=200)
     starts_at = forms.DateTimeField(label="Starts", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
     ends_at = forms.DateTimeField(label="Ends", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC")
+    time_zone = forms.ChoiceField(choices=zone_choices, initial="UTC")
     venue = forms.CharField(label="Place", max_length=255, required=False, help_text="Address, if in person.")
     online_url = forms.URLField(label="Online link", max_length=500, required=False, assume_scheme="https")
     mode = forms.ChoiceField(label="Attendance", required=False,
@@ -106,6 +122,19 @@ class EventForm(forms.Form):
                               choices=[("this", "This event only"), ("following", "This and the following events")])
 
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
+    # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
+    ADVANCED_FIELDS = ("mode", "locality", "country", "capacity", "capacity_counts_outside", "requires_approval",
+                       *REPEAT_FIELDS)
+
+    @property
+    def advanced_open(self) -> bool:
+        for name in self.ADVANCED_FIELDS:
+            if name not in self.fields:
+                continue
+            bound = self[name]
+            if bound.errors or bound.value() not in (None, "", False, [], "none"):
+                return True
+        return False
 
     def __init__(self, *args, communities=None, has_image: bool = False, repeating: bool = True,
                  occurrence: bool = False, **kwargs):
@@ -133,10 +162,16 @@ class EventForm(forms.Form):
             except (ValueError, ZoneInfoNotFoundError, InvalidInputError):
                 continue  # reported by the fields' own checks and clean()
             if isinstance(resolved, RepeatedTime):
-                self.fields[f"{name}_which"] = forms.ChoiceField(
-                    label=repeated_time_question(repeated=resolved, zone_name=zone_name),
+                # Right under its time, and not marked wrong before it is answered (clean() keeps
+                # the form from saving until it is).
+                which = forms.ChoiceField(
+                    label=repeated_time_question(repeated=resolved, zone_name=zone_name), required=False,
                     choices=[("", "Choose…"), ("0", f"The first, {resolved.earlier:%H:%M %Z}"),
                              ("1", f"The second, {resolved.later:%H:%M %Z}")])
+                fields = list(self.fields.items())
+                at = next(i for i, (field_name, _f) in enumerate(fields) if field_name == name) + 1
+                fields.insert(at, (f"{name}_which", which))
+                self.fields = dict(fields)
 
     def clean(self):
         data = super().clean()
@@ -156,7 +191,10 @@ class EventForm(forms.Form):
                     data.pop(name, None)
                     continue
                 if isinstance(resolved, RepeatedTime):
-                    self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
+                    if f"{name}_which" in self.fields:  # asked just below the field: not an error yet
+                        self.add_error(None, "Choose which of the two times you mean, under the time.")
+                    else:
+                        self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
                     data.pop(name, None)
                     continue
                 data[name] = resolved

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from core.page_cache import MEMBER_HOME, page_part_get
-from elonara.models import RSVP, Community
+from elonara.models import RSVP, Community, Event
 from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, event_listed_q
 from invitations.selectors import invitation_list_for_home
 from members.models import Member
@@ -23,7 +23,7 @@ from network.models import NetworkRSVP
 
 def member_home_side(*, member: Member) -> SafeString:
     """The HTML of the member's side of the home page: their plans, communities and Bluesky
-    invitations. Four narrow queries and a render, or none when it is in the cache."""
+    invitations. Five narrow queries and a render, or none when it is in the cache."""
     def build() -> tuple[SafeString, int]:
         lists = member_home_lists(member=member)
         return render_to_string("elonara/_home_side.html", {
@@ -34,9 +34,9 @@ def member_home_side(*, member: Member) -> SafeString:
 
 
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
-    """{"plans": [{url, title, status, other_app}], "communities": [{url, name}], "invitations":
-    [{url, title, host, status, token}]}: four narrow queries (plans here, plans in other apps'
-    events, communities, invitations)."""
+    """{"plans": [{url, title, status, other_app, hosting}], "communities": [{url, name}],
+    "invitations": [{url, title, host, status, token}]}: five narrow queries (events they host,
+    plans here, plans in other apps' events, communities, invitations)."""
     status_label = dict(RSVP.Status.choices)
     now = timezone.now()
     plans = (RSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
@@ -48,15 +48,22 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
                      .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
     communities = (Community.objects.filter(memberships__member=member).order_by("name")
                    .values_list("slug", "name"))
-    rows = [(starts, reverse("event-detail", args=[pk]), title, status_label[status], False, state == "cancelled")
-            for pk, title, status, starts, state in plans]
+    # A host's own events are in their plans too (a host gives no answer to their own event).
+    hosting = (Event.objects.filter(event_listed_q(now=now), host=member)
+               .order_by("starts_at").values_list("pk", "title", "starts_at", "status"))
+    rows = [(starts, reverse("event-detail", args=[pk]), title, "Hosting", False, state == "cancelled")
+            for pk, title, starts, state in hosting]
+    hosted = {row[1] for row in rows}
+    rows += [(starts, url, title, status_label[status], False, state == "cancelled")
+             for pk, title, status, starts, state in plans if (url := reverse("event-detail", args=[pk])) not in hosted]
     for uri, name, status, starts, state in network_plans:
         did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
         rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True,
                      state == "cancelled"))
     rows.sort(key=lambda row: row[0])
     return {
-        "plans": [{"url": url, "title": title, "status": status, "other_app": other, "cancelled": cancelled}
+        "plans": [{"url": url, "title": title, "status": status, "other_app": other, "cancelled": cancelled,
+                   "hosting": status == "Hosting"}
                   for _starts, url, title, status, other, cancelled in rows],
         "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
                         for slug, name in communities],

@@ -3,13 +3,17 @@
 Built with the `icalendar` library. Each event is written in its own time zone (DTSTART/DTEND
 with TZID, plus that zone's VTIMEZONE), so calendar apps keep the wall-clock time across
 daylight-saving changes; its UID is stable and its SEQUENCE grows with each revision.
+
+One exception: a local time that happens twice (the repeated hour on the night clocks go back) is
+written in UTC (`...Z`). RFC 5545 3.3.5 reads such a TZID time as its first occurrence, so an event
+at the second 02:30 would be filed an hour early; a UTC time is exact whichever occurrence it is.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +70,14 @@ def _vtimezone(zone_name: str, first_year: int, last_year: int) -> icalendar.Tim
     return component
 
 
+def exact_time(instant: datetime, zone: tzinfo) -> datetime:
+    """`instant` as the zone's wall-clock time, or in UTC when that wall-clock time happens twice."""
+    local = instant.astimezone(zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return instant.astimezone(UTC)
+    return local
+
+
 def _vevent(event: Event) -> icalendar.Event:
     zone = event.zone
     page = absolute_url(event.get_absolute_url())
@@ -79,8 +91,8 @@ def _vevent(event: Event) -> icalendar.Event:
     component = icalendar.Event.new(
         uid=event_uid(event),
         summary=f"Cancelled: {title}" if cancelled else title,
-        start=event.starts_at.astimezone(zone),
-        end=event.ends_at.astimezone(zone),
+        start=exact_time(event.starts_at, zone),
+        end=exact_time(event.ends_at, zone),
         # Without METHOD, DTSTAMP is when the entry was last revised (RFC 5545 3.8.7.2).
         stamp=event.updated_at,
         created=event.created_at,
@@ -153,8 +165,6 @@ def series_ics(*, series: EventSeries, occurrences: Iterable[Event], last_start)
     """The series as one repeating VEVENT: DTSTART in the series' zone, its RRULE (UNTIL in UTC
     or COUNT), an EXDATE per occurrence taken out, and an override (RECURRENCE-ID) for each
     occurrence edited on its own. `last_start`: the last instant to cover with the VTIMEZONE."""
-    from datetime import UTC, datetime
-
     zone = series.zone
     page = absolute_url(series.get_absolute_url())
     calendar = icalendar.Calendar.new(prodid=PRODID, name=ical_text(series.title, one_line=True),

@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
@@ -17,6 +18,20 @@ def zone_named(name: str) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def zone_label(name: str, at: datetime) -> str:
+    """A zone as people say it, with its offset at that instant: "Buenos Aires time (UTC−3)", not
+    "America/Argentina/Buenos_Aires" (the last part of the id names the place)."""
+    zone = zone_named(name)
+    offset = at.astimezone(zone).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "\u2212"  # a real minus sign, as in print
+    hours, rest = divmod(abs(minutes), 60)
+    utc = f"UTC{sign}{hours}{f':{rest:02d}' if rest else ''}" if minutes else "UTC"
+    if zone.key.startswith("Etc/") or "/" not in zone.key:
+        return utc
+    return f"{zone.key.rsplit('/', 1)[-1].replace('_', ' ')} time ({utc})"
 
 
 def cover_upload_to(instance: models.Model, filename: str) -> str:

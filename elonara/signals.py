@@ -55,7 +55,7 @@ def _event_changed(sender, instance, signal, created=False, **kwargs) -> None:
         RSVP.objects.filter(event_id=instance.pk).values_list("member_id", flat=True))
     pages_changed_many({
         "event": [instance.pk], EVENT_LISTS: [EVENT_LISTS_ID], MEMBER_CALENDAR: [instance.host_id, *answerers],
-        MEMBER_HOME: answerers,
+        MEMBER_HOME: [instance.host_id, *answerers],  # the host's plans list it too
         # Listed on its community's page (and on the one it left, when moved).
         "community": [instance.community_id, instance.community_id_read],
     })

@@ -119,6 +119,9 @@ def _community_detail_render(request, slug: str, community_id: int, extra_contex
         "page": page,
         "membership": membership,
         "is_host": bool(membership and membership.role == "host"),
+        # The only organizer is not offered "Leave" (a community needs one).
+        "sole_organizer": bool(membership and membership.role == "host")
+        and sum(1 for m in page.memberships.values() if m.role == "host") == 1,
         "card": cards.community_link_card(community=community, with_image_bytes=False, members=page.member_count),
         "calendar_url": page.calendar_url,
         **extra_context,

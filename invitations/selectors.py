@@ -68,7 +68,8 @@ def invitation_list_for_home(*, member: Member, limit: int = 50) -> list[dict[st
             .order_by("-created_at")
             .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
                          "community__slug", "community__name")[:limit])
-    label = dict(S.choices)
+    # Said from the recipient's side ("Sent" is the sender's word for it).
+    label = {S.SENT: "Waiting for your answer", S.ACCEPTED: "Accepted"}
     return [
         {"url": (reverse("event-detail", args=[event_id]) if event_id
                  else reverse("community-detail", args=[slug])),

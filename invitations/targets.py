@@ -14,7 +14,7 @@ from django.utils import formats, timezone
 
 from bluesky.models import BlueskyIdentity
 from elonara import selectors as elonara_selectors
-from elonara.models import Community, Event
+from elonara.models import Community, Event, zone_label
 from members.models import Member
 
 Target = Event | Community
@@ -39,11 +39,12 @@ def target_name(target: Target) -> str:
 
 
 def target_date_text(target: Target) -> str:
-    """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00 (Europe/Paris)"."""
+    """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00, Paris time (UTC+1)"."""
     if not isinstance(target, Event):
         return ""
     zone = target.zone
-    return formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i") + f" ({zone.key})"
+    return (formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i")
+            + f", {zone_label(target.time_zone, target.starts_at)}")
 
 
 def target_public_url(target: Target, *, token: str) -> str:

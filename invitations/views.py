@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,6 +24,8 @@ from invitations.models import BATCH_PROGRESS, POSTING_ACCOUNTS, POSTING_ACCOUNT
 from members.requests import MemberRequest
 
 TARGET_MODELS = {"event": "Event", "community": "Community"}
+
+_PLACEHOLDER = re.compile(r"\{(mention|name|date|link)\}")
 
 
 def get_target(kind: str, pk: int):
@@ -57,6 +61,11 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
     target = get_target(kind, pk)
     if not targets.target_is_hosted_by(target, member=request.user):
         raise Http404("Not the host")
+    # The message shown as a post before anyone is picked: an example person, this target's details
+    # (static/js/invitations.js fills the braces the same way as the host types).
+    template = services.default_template_for(target)
+    sample = {"mention": "@their.handle", "name": targets.target_name(target),
+              "date": targets.target_date_text(target), "link": settings.ELONARA_PUBLIC_URL + target.get_absolute_url()}
     response = render(
         request,
         "invitations/picker.html",
@@ -64,7 +73,9 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
             "target": target,
             "kind": kind,
             "target_name": targets.target_name(target),
-            "default_template": services.default_template_for(target),
+            "default_template": template,
+            "sample": sample,
+            "sample_post": _PLACEHOLDER.sub(lambda match: sample[match[1]], template),
             "remaining_today": limits.invitation_daily_remaining(host=request.user),
             "daily_cap": limits.host_daily_cap(host=request.user),
             "posting_account": services.invitation_posting_account(host=request.user),

@@ -25,8 +25,17 @@ class _AttemptLimitMixin:
         return cleaned
 
 
+def _no_autofocus(form: forms.BaseForm) -> None:
+    # "Continue with Bluesky" leads these pages: focusing the password form's first field would
+    # skip it (and scroll a phone past it).
+    for field in form.fields.values():
+        field.widget.attrs.pop("autofocus", None)
+
+
 class LoginForm(_AttemptLimitMixin, AuthenticationForm):
-    pass
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _no_autofocus(self)
 
 
 class AdminLoginForm(_AttemptLimitMixin, AdminAuthenticationForm):
@@ -40,6 +49,10 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = Member
         fields = ("username", "email", "display_name")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _no_autofocus(self)
 
 
 class ProfileForm(forms.ModelForm):

@@ -5,8 +5,8 @@ from network.models import NetworkRSVP
 
 class PasteLinkForm(forms.Form):
     link = forms.CharField(label="Event link", max_length=2048,
-                           help_text="An at:// link to an event record, or a Smoke Signal event page.",
-                           widget=forms.TextInput(attrs={"placeholder": "at://…/community.lexicon.calendar.event/…",
+                           help_text="The address of its page (Smoke Signal, for example) or its at:// link.",
+                           widget=forms.TextInput(attrs={"placeholder": "Paste the event's link",
                                                          "autocomplete": "off", "spellcheck": "false"}))
 
 

@@ -24,7 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from elonara import ical
 from elonara.cards import absolute_url
-from elonara.models import Event, zone_named
+from elonara.models import Event, zone_label, zone_named
 from notifications import tokens
 from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail
 
@@ -38,14 +38,14 @@ class Composed:
 
 
 def when_text(starts_at: datetime, ends_at: datetime, zone_name: str) -> str:
-    """"Saturday 14 March 2027, 10:00–12:00 (Europe/Berlin)", in the event's own zone; a one-day
+    """"Saturday 14 March 2027, 10:00–12:00, Berlin time (UTC+1)", in the event's own zone; a one-day
     event says its date once."""
     zone = zone_named(zone_name or "UTC")
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     day = f"{start:%A} {start.day} {start:%B %Y}"
     if start.date() == end.date():
-        return f"{day}, {start:%H:%M}–{end:%H:%M} ({zone_name or 'UTC'})"
-    return f"{day}, {start:%H:%M} – {end:%A} {end.day} {end:%B %Y}, {end:%H:%M} ({zone_name or 'UTC'})"
+        return f"{day}, {start:%H:%M}–{end:%H:%M}, {zone_label(zone_name, starts_at)}"
+    return f"{day}, {start:%H:%M} – {end:%A} {end.day} {end:%B %Y}, {end:%H:%M}, {zone_label(zone_name, starts_at)}"
 
 
 def place_text(*, venue: str, online: bool) -> str:

@@ -173,7 +173,7 @@ CASES = [
     ("anonymous", "post", "unsubscribe", 5, 200),  # member, settings (locked), save, in a transaction
     ("anonymous", "get", "/upcoming/", 2, 200),
     ("anonymous", "get", "network_event", 2, 200),
-    ("ann", "get", "/", 7, 200),  # + answers to events of other apps ("Your plans")
+    ("ann", "get", "/", 8, 200),  # + answers to events of other apps, events she hosts ("Your plans")
     ("ann", "get", "/upcoming/", 5, 200),  # + follows copied when? (queue a refresh), our events, network events
     ("ann", "get", "upcoming_search", 5, 200),
     ("ann", "get", "/upcoming/?follows=1", 5, 200),
@@ -198,7 +198,7 @@ CASES = [
     ("anonymous", "get", "/api/schema/", 0, 200),
     ("anonymous", "get", "/api/docs/", 0, 200),
     ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
-    ("bob", "get", "/", 7, 200),
+    ("bob", "get", "/", 8, 200),
     ("bob", "get", "/upcoming/", 5, 200),
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
     ("bob", "get", "event", 6, 200),  # the same
@@ -290,7 +290,12 @@ def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or
     assert b"Fresh picnic" not in bob.get("/").content.split(b'id="my-rsvps"')[1]
     with django_capture_on_commit_callbacks(execute=True):
         elonara_services.rsvp_set(event=new, member=world.bob, status="maybe")
-    assert b"Fresh picnic</a> \xe2\x80\x94 Maybe" in bob.get("/").content
+    assert b'Fresh picnic</a> <span class="badge">Maybe</span>' in bob.get("/").content
+    # Its host has it in her plans from the start (hosting is a plan, with no answer of her own).
+    ann = Client()
+    ann.force_login(world.ann)
+    assert b'Fresh picnic</a> <span class="badge success">Hosting</span>' in ann.get("/").content.split(
+        b'id="my-rsvps"')[1]
     with django_capture_on_commit_callbacks(execute=True):
         elonara_services.event_update(event=new, editor=world.ann, title="Fresh picnic by the lake")
     assert b"Fresh picnic by the lake</a>" in bob.get("/").content

@@ -12,12 +12,14 @@ def bluesky_identity(member):
 
 
 @register.inclusion_tag("bluesky/_app_password_form.html", takes_context=True)
-def app_password_form(context):
-    """The app-password block for the logged-in member, returning to the current page after a POST."""
+def app_password_form(context, level=3):
+    """The app-password block for the logged-in member, returning to the current page after a POST;
+    `level`: its heading's level (2 on its own page, 3 inside the Bluesky card)."""
     request = context["request"]
     return {
         "app_password": member_app_password_get(member=request.user),
         "app_password_form": AppPasswordForm(),
         "next": request.get_full_path(),
+        "level": level,
         "csrf_token": context.get("csrf_token"),
     }

@@ -1,8 +1,10 @@
-"""{% calendar_feed_card %}: the logged-in member's private calendar feed, for their profile."""
+"""{% calendar_feed_card %}: the logged-in member's private calendar feed, for their profile;
+`{{ event|zone_label }}`: the event's zone as people say it ("Berlin time (UTC+1)")."""
 
 from django import template
 
 from elonara import selectors
+from elonara.models import zone_label as _zone_label
 
 register = template.Library()
 
@@ -13,3 +15,9 @@ def calendar_feed_card(context):
     user = getattr(request, "user", None)
     feed = selectors.calendar_feed_for_member(member=user) if user is not None else None
     return {"feed": feed, "feed_url": "", "webcal_url": ""}  # the csrf token is passed on by Django
+
+
+@register.filter
+def zone_label(event) -> str:
+    """Events and series (anything with `time_zone` and `starts_at`): the offset at its start."""
+    return _zone_label(event.time_zone, event.starts_at)

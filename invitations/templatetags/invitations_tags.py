@@ -23,8 +23,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("invitations/_host_tools.html", takes_context=True)
-def invitation_host_tools(context, target, can_invite=None):
-    """`can_invite`: whether the viewer may invite to it, when the page knows already (else a query)."""
+def invitation_host_tools(context, target, can_invite=None, primary=True):
+    """`can_invite`: whether the viewer may invite to it, when the page knows already (else a query);
+    `primary`: "Invite from Bluesky" is the page's main button (not where another one leads)."""
     user = context["request"].user
     invite_url = ""
     if can_invite is None:
@@ -32,7 +33,7 @@ def invitation_host_tools(context, target, can_invite=None):
     if can_invite:
         invite_url = reverse("invitations:picker", args=[targets.target_kind(target), target.pk])
     share_url = "https://bsky.app/intent/compose?" + urlencode({"text": targets.target_share_text(target)})
-    return {"invite_url": invite_url, "share_url": share_url}
+    return {"invite_url": invite_url, "share_url": share_url, "primary": primary}
 
 
 def _safe_reverse(name: str) -> str:

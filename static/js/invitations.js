@@ -141,14 +141,24 @@
       previewTimer = setTimeout(preview, 200);
     }
 
+    // The message as a post, before anyone is picked: the braces filled with an example person's
+    // details here; once someone is picked, the server's exact post (shortened as it will be).
+    function samplePost() {
+      var d = root.dataset;
+      var values = { mention: "@their.handle", name: d.sampleName, date: d.sampleDate, link: d.sampleLink };
+      var text = el("message").value.trim() || el("message").defaultValue;
+      return text.replace(/\{(mention|name|date|link)\}/g, function (_m, key) { return values[key]; });
+    }
+
     function preview() {
       var first = selected.values().next().value;
-      if (!first) { el("preview").textContent = "Pick someone to see the exact post."; return; }
+      if (!first) { el("preview").textContent = samplePost(); return; }
       fetchJSON(root.dataset.previewUrl, {
         method: "POST",
         body: JSON.stringify({ message: el("message").value, did: first.did, handle: first.handle })
       }).then(function (data) {
-        el("preview").textContent = data.text;
+        // The server marks the link's code PREVIEW: each person's own code goes there.
+        el("preview").textContent = data.text.replace(/invitation=PREVIEW/g, "invitation=…");
         el("preview-account").textContent = data.account
           ? "Posted from @" + data.account.handle + (data.account.kind === "relay" ? " (Elonara's account, Elonara's wording)" : " (your account)")
           : "You have no Bluesky account Elonara can post with yet.";
@@ -179,6 +189,22 @@
     el("load-all").addEventListener("click", function () {
       loadAll(current).then(function () { el("picker-search").value = el("picker-search").value || ""; render(); })
         .catch(function (err) { showError(err.message); });
+    });
+    el("message").addEventListener("input", function () {
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(preview, 250);
+    });
+    document.querySelectorAll("#message-chips [data-insert]").forEach(function (chip) {
+      chip.addEventListener("click", function () {
+        var box = el("message");
+        var at = box.selectionStart === undefined ? box.value.length : box.selectionStart;
+        var end = box.selectionEnd === undefined ? at : box.selectionEnd;
+        var word = chip.dataset.insert;
+        box.value = box.value.slice(0, at) + word + box.value.slice(end);
+        box.focus();
+        box.setSelectionRange(at + word.length, at + word.length);
+        preview();
+      });
     });
     el("select-all").addEventListener("click", function () {
       visibleProfiles().forEach(function (p) { if (!p.invited && p.invitable !== false) { selected.set(p.did, p); } });
@@ -222,6 +248,7 @@
           list.appendChild(li);
         });
         el("progress-done").hidden = !data.done;
+        el("retry-failed-form").hidden = !data.failed;  // offered only when something failed
         if (!data.done) { setTimeout(tick, 1000); }
       }).catch(function () { setTimeout(tick, 3000); });
     }

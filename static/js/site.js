@@ -31,8 +31,9 @@
   }
 
   // <span data-local-time data-start="ISO" data-end="ISO" data-zone="Europe/Berlin"></span>:
-  // filled with "18:30 your time" (and the day when it differs) when the reader's zone is not the
-  // event's. The server already wrote the time in the event's zone.
+  // filled with "18:30–20:30 your time" (and the day when it differs) when the reader's zone is not the event's, else with
+  // "Your time too". The server already wrote the time in the event's zone and kept this line's
+  // height (elonara.css), so filling it moves nothing on the page.
   function initLocalTimes() {
     var nodes = document.querySelectorAll("[data-local-time]");
     if (!nodes.length || !window.Intl || !Intl.DateTimeFormat) { return; }
@@ -46,15 +47,18 @@
       var dayFmt = { weekday: "short", day: "numeric", month: "short" };
       var same = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, timeZoneName: "shortOffset" }, fmt)).format(start) ===
                  new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here, timeZoneName: "shortOffset" }, fmt)).format(start);
-      if (same) { return; }
-      var text = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, dayFmt, fmt)).format(start);
+      if (same) { node.textContent = "Your time too"; return; }
+      // The day only when it is not the event's own day there: the line stays short.
+      var dayHere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, dayFmt)).format(start);
+      var dayThere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, dayFmt)).format(start);
+      var text = (dayHere === dayThere ? "" : dayHere + ", ") +
+                 new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, fmt)).format(start);
       var endAttr = node.getAttribute("data-end");
       if (endAttr) {
         var end = new Date(endAttr);
         if (!isNaN(end)) { text += "–" + new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, fmt)).format(end); }
       }
-      node.textContent = text + " your time (" + here.replace(/_/g, " ") + ")";
-      node.hidden = false;
+      node.textContent = text + " your time";
     });
   }
 

@@ -52,3 +52,22 @@ def test_plain_http_hosts_are_allowed_only_on_a_local_test_network(client, setti
     # The sign-in redirect to a loopback authorization server, and its avatars.
     assert "http:" in policy["form-action"] and "http:" in policy["img-src"]
     assert policy["script-src"] == ["'self'"]
+
+
+@pytest.mark.django_db
+def test_pages_are_sent_compressed_with_a_csrf_token_masked_afresh_each_time(client):
+    """HTML goes gzip-compressed to a browser that accepts it. BREACH guessing needs a secret repeated
+    unchanged in every compressed answer: the form's CSRF token is masked anew on each request."""
+    import gzip
+    import re
+
+    tokens = []
+    for _ in range(2):
+        response = client.get("/members/login/", headers={"accept-encoding": "gzip, br"})
+        assert response.status_code == 200 and response.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["Vary"]
+        html = gzip.decompress(response.content).decode()
+        tokens.append(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1))
+    assert tokens[0] != tokens[1]
+    # A client that does not ask for it gets the page as it is.
+    assert "Content-Encoding" not in client.get("/members/login/").headers

@@ -19,6 +19,7 @@ from elonara import services
 from elonara.errors import NotAllowedError
 from elonara.models import CalendarFeed
 from members.models import Member
+from notifications.messages import calendar_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +309,45 @@ def test_calendar_files_and_feeds_answer_conditional_gets(client, ann, bob):
     services.rsvp_set(event=other, member=bob, status="not_going")
     gone = client.get(feed, HTTP_IF_NONE_MATCH=after["ETag"])
     assert gone.status_code == 200 and b"SUMMARY:Swim" not in gone.content
+
+
+# Both transitions in two zones (2031): Berlin goes forward 30 March 02:00 -> 03:00 and back 26 October
+# 03:00 -> 02:00; New York goes forward 9 March 02:00 -> 03:00 and back 2 November 02:00 -> 01:00.
+# Each case: (zone, local start with its fold, the exact start in UTC, hours long).
+DST_CASES = [
+    ("Europe/Berlin", datetime(2031, 10, 26, 2, 30, fold=0), datetime(2031, 10, 26, 0, 30, tzinfo=UTC), 1),
+    ("Europe/Berlin", datetime(2031, 10, 26, 2, 30, fold=1), datetime(2031, 10, 26, 1, 30, tzinfo=UTC), 1),
+    ("Europe/Berlin", datetime(2031, 10, 26, 1, 30), datetime(2031, 10, 25, 23, 30, tzinfo=UTC), 1.5),
+    ("Europe/Berlin", datetime(2031, 3, 30, 1, 30), datetime(2031, 3, 30, 0, 30, tzinfo=UTC), 1),
+    ("Europe/Berlin", datetime(2031, 3, 30, 3, 0), datetime(2031, 3, 30, 1, 0, tzinfo=UTC), 1),
+    ("America/New_York", datetime(2031, 11, 2, 1, 30, fold=0), datetime(2031, 11, 2, 5, 30, tzinfo=UTC), 1),
+    ("America/New_York", datetime(2031, 11, 2, 1, 30, fold=1), datetime(2031, 11, 2, 6, 30, tzinfo=UTC), 1),
+    ("America/New_York", datetime(2031, 11, 2, 0, 30), datetime(2031, 11, 2, 4, 30, tzinfo=UTC), 1.5),
+    ("America/New_York", datetime(2031, 3, 9, 1, 30), datetime(2031, 3, 9, 6, 30, tzinfo=UTC), 1),
+    ("America/New_York", datetime(2031, 3, 9, 3, 0), datetime(2031, 3, 9, 7, 0, tzinfo=UTC), 1),
+]
+
+
+@pytest.mark.parametrize(("zone", "local", "exact", "hours"), DST_CASES)
+def test_calendar_files_give_the_exact_instant_on_both_dst_transitions(client, ann, zone, local, exact, hours):
+    start = local.replace(tzinfo=ZoneInfo(zone))
+    assert start.astimezone(UTC) == exact  # the case itself is right
+    event = _event(ann, title="Night owls", start=start, end=(exact + timedelta(hours=hours)), zone=zone)
+    _feed, token = services.calendar_feed_issue(member=ann)
+    bodies = {"download": _download(client, event),
+              "feed": client.get(reverse("member-calendar", args=[token])).content}
+    bodies["mail"] = calendar_entry(event=event, method="REQUEST", attendee_email="bob@example.org",
+                                    attendee_name="Bob", answer="going")
+    for where, body in bodies.items():
+        vevent = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
+        assert vevent.decoded("DTSTART").astimezone(UTC) == exact, where
+        assert vevent.decoded("DTEND").astimezone(UTC) == exact + timedelta(hours=hours), where
+        assert vobject.readOne(body.decode("utf-8")).vevent.dtstart.value.astimezone(UTC) == exact, where
+        # A wall-clock time that happens twice is written in UTC; any other keeps the event's zone.
+        for name, instant in (("DTSTART", exact), ("DTEND", exact + timedelta(hours=hours))):
+            local_time = instant.astimezone(ZoneInfo(zone))
+            twice = local_time.replace(fold=1 - local_time.fold).utcoffset() != local_time.utcoffset()
+            if twice:
+                assert vevent[name].to_ical().endswith(b"Z") and "TZID" not in vevent[name].params, (where, name)
+            else:
+                assert vevent[name].params["TZID"] == zone, (where, name)

@@ -134,7 +134,7 @@ def test_a_warm_community_page_reads_nothing_but_the_viewer(event, django_assert
     with django_assert_num_queries(0):
         assert "Board games" in _community_page(visitor, community)
     with django_assert_num_queries(1):  # the session: the page as she saw it last (her role in it)
-        assert "You organize this community" in _community_page(ann, community)
+        assert 'id="organizer-tools"' in _community_page(ann, community)
 
 
 def test_every_change_shows_on_the_community_page(event):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
@@ -78,7 +79,9 @@ def test_home_lists_the_members_bluesky_invitations(client, host, event, django_
         link_identity(member=bob, did=did, handle="bob.test")
     html = client.get("/").content.decode()
     assert "my-invitations" in html and f"{event.get_absolute_url()}?invitation={inv.token}" in html
-    assert f">{event.title}</a>" in html and f"from {host}" in html and "Sent" in html
+    assert f">{event.title}</a>" in html and f"from {host}" in html
+    # Said from the recipient's side: not "Sent", the sender's word.
+    assert "Waiting for your answer" in html and ">Sent<" not in html
 
 
 @pytest.mark.django_db
@@ -97,6 +100,12 @@ def test_status_endpoint_and_progress_page(client, host, event):
                                  "code": "", "retryable": False}]
     page = client.get(reverse("invitations:progress", args=[batch.pk])).content.decode()
     assert 'id="progress-bar"' in page and "Bluesky said no." in page and "Retry failed" in page
+    assert 'id="retry-failed-form" hidden' not in page
+    # Nothing failed: nothing to retry (invitations.js shows it if a failure comes in later).
+    Invitation.objects.filter(pk=created[1].pk).update(status=S.SENT, failure_reason="")
+    cache.clear()
+    page = client.get(reverse("invitations:progress", args=[batch.pk])).content.decode()
+    assert 'id="retry-failed-form" hidden' in page
     client.force_login(make_member("mallory"))
     assert client.get(f"/api/invitations/batches/{batch.pk}/").status_code == 404
     assert client.get(reverse("invitations:progress", args=[batch.pk])).status_code == 404

@@ -73,8 +73,8 @@ def test_change_and_cancel_notices_move_then_remove_the_calendar_entry_across_ds
     for address in ("maya@example.org", "sam@example.org"):
         notice = mail_server.to(address)[-1]
         assert notice.subject == "New time: Lakeside ride"
-        assert "Saturday 29 March 2031, 10:00–12:00 (Europe/Berlin)" in notice.text()
-        assert "Sunday 30 March 2031, 10:00–12:00 (Europe/Berlin)" in notice.text()
+        assert "Saturday 29 March 2031, 10:00–12:00, Berlin time (UTC+1)" in notice.text()
+        assert "Sunday 30 March 2031, 10:00–12:00, Berlin time (UTC+2)" in notice.text()
         calendar, moved = _vevent(notice)
         assert str(calendar["METHOD"]) == "REQUEST"
         assert moved["UID"] == first["UID"] and moved["SEQUENCE"] > first["SEQUENCE"]
