@@ -14,7 +14,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from django.conf import settings
@@ -130,7 +130,7 @@ def _token_kept(*, token_id: int, member_id: Any) -> _KeptToken | None:
     if row is None:
         return None
     token = _KeptToken(pk=row.pk, revoked=row.revoked_at is not None, last_used_at=row.last_used_at,
-                       member=member_without_password(row.member))
+                       member=cast(Member, member_without_password(row.member)))
     if version is not None and str(row.member_id) == str(member_id):
         cache.set(key, (version, token), PAGE_CACHE_SECONDS)
     return token
