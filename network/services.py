@@ -28,6 +28,7 @@ from bluesky.lexicon import record_problems
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
 from bluesky.records import is_did
+from bluesky.selectors import member_id_for_did
 from core import metrics
 from core.tasks import task_named, task_on_commit
 from elonara import atrecords
@@ -162,10 +163,20 @@ def network_event_apply(*, op: RecordOp) -> None:
     network_event_store(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
 
 
+def _written_by_us(op: RecordOp) -> bool:
+    """A member's answer we wrote, echoing back: by its address, or (the echo can come before the
+    writer stored the address: the consumer is another process) by the fixed record key stored
+    before the write, in the repository of the member it belongs to."""
+    if NetworkRSVP.objects.filter(at_uri=op.uri).exists():
+        return True
+    member_id = member_id_for_did(did=op.repo)
+    return member_id is not None and NetworkRSVP.objects.filter(member_id=member_id, at_rkey=op.rkey).exists()
+
+
 def network_answer_apply(*, op: RecordOp) -> bool:
     """An RSVP record seen on the firehose: True when it concerned a network event (or one of our
     members' answers to one) and was handled here; False: not ours to handle."""
-    if NetworkRSVP.objects.filter(at_uri=op.uri).exists():
+    if _written_by_us(op):
         return True  # a member's answer written by us echoing back: already shown
     existing = NetworkAnswer.objects.filter(uri=op.uri).first()
     if op.action == "delete":
