@@ -225,7 +225,8 @@ class _Reader:
 
 # --- CAR files -------------------------------------------------------------------------------------
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned LEB128 varint (CAR lengths, CID fields) at `pos`: (value, position after it)."""
     value, shift = 0, 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -236,32 +237,3 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         if not byte & 0x80:
             return value, pos
         shift += 7
-
-
-def _cid_end(data: bytes, pos: int) -> int:
-    """Where the binary CIDv1 starting at `pos` ends (version, codec, multihash code, length, digest)."""
-    version, pos = _varint(data, pos)
-    if version != 1:
-        raise DataModelError("only CIDv1 blocks")
-    _codec, pos = _varint(data, pos)
-    _hash, pos = _varint(data, pos)
-    size, pos = _varint(data, pos)
-    return pos + size
-
-
-def car_blocks(data: bytes) -> dict[bytes, bytes]:
-    """The blocks of a CAR v1 file, binary CID -> raw block bytes (the header is skipped)."""
-    size, pos = _varint(data, 0)
-    pos += size
-    blocks: dict[bytes, bytes] = {}
-    while pos < len(data):
-        size, start = _varint(data, pos)
-        end = start + size
-        if size == 0 or end > len(data):
-            raise DataModelError("truncated block")
-        cid_end = _cid_end(data, start)
-        if cid_end > end:
-            raise DataModelError("truncated block")
-        blocks[data[start:cid_end]] = data[cid_end:end]
-        pos = end
-    return blocks

@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from bluesky.atproto.datamodel import DataModelError, read_varint
+
 # Multicodec prefixes of the two key types the atproto spec allows (varint-encoded).
 _SECP256K1_PUB = b"\xe7\x01"
 _P256_PUB = b"\x80\x24"
@@ -67,15 +69,10 @@ class KeyUnavailable(Exception):
 
 
 def _varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while offset < len(data) and shift < 64:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, offset
-        shift += 7
-    raise VerificationError("block_hash", "truncated varint in the CAR slice")
+    try:
+        return read_varint(data, offset)
+    except DataModelError as exc:
+        raise VerificationError("block_hash", "truncated varint in the CAR slice") from exc
 
 
 class Blocks:

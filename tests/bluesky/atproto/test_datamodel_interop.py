@@ -13,7 +13,7 @@ import libipld
 import pytest
 
 from bluesky.atproto import datamodel
-from bluesky.atproto.datamodel import DataModelError, car_blocks, data_model_problems, decode_dag_cbor
+from bluesky.atproto.datamodel import DataModelError, data_model_problems, decode_dag_cbor
 from bluesky.atproto.firehose import FirehoseFilter
 from tests.network.frames import car
 
@@ -73,14 +73,6 @@ def test_the_firehose_hands_records_over_in_json_form() -> None:
     (op,) = parsed.ops
     assert op.record == _load("data-model-fixtures.json")[1]["json"]
     assert op.cid == datamodel.cid_text(cid)
-
-
-def test_car_blocks_splits_raw_blocks() -> None:
-    one, two = libipld.encode_dag_cbor({"a": 1}), libipld.encode_dag_cbor({"b": 2})
-    cids = [b"\x01\x71\x12\x20" + hashlib.sha256(d).digest() for d in (one, two)]
-    assert car_blocks(car(list(zip(cids, (one, two), strict=True)))) == {cids[0]: one, cids[1]: two}
-    with pytest.raises(DataModelError):
-        car_blocks(car([(cids[0], one)])[:-3] + b"\x7f")
 
 
 @pytest.mark.parametrize(("data", "why"), [
