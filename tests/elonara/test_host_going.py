@@ -80,7 +80,7 @@ def test_the_hosts_panel_shows_their_tools_not_the_question():
     client = Client()
     client.force_login(host)
     page = client.get(f"/events/{party.pk}/").content.decode()
-    assert "Are you going?" not in page and 'action="/events/%d/rsvp/"' % party.pk not in page
+    assert "Are you going?" not in page and f'action="/events/{party.pk}/rsvp/"' not in page
     assert "You're hosting" in page and 'id="manage-actions"' in page
     # A co-host still answers for themselves, and a guest is asked.
     for person in (cohost, ana):
