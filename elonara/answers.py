@@ -45,6 +45,12 @@ class Door(StrEnum):
     API = "api"
     NETWORK = "network"  # the member's own record, written in another app
     ADOPTED = "adopted"  # an outside answer whose author just joined
+    HOST = "host"  # the host's own seat, given with the event (never refused, never published)
+
+
+# The host holds a seat at their own event (as on Luma or Meetup): they are going from the moment
+# it exists and cannot answer otherwise while they host it (cancelling is how a host stays away).
+HOST_REFUSAL = "You host this event."
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     if status not in RSVP.ANSWERS:
         raise InvalidInputError("Choose going, maybe or not going.", field="status")
     from_network = door in (Door.NETWORK, Door.ADOPTED)
+    if member.pk == event.host_id:
+        return _host_answer(event=event, member=member, status=status, door=door)
     # Read from the database, not the caller's copy: the host may have just cancelled it.
     current = _event_lock(event_id=event.pk)
     refusal = ""
@@ -167,6 +175,32 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
         task_on_commit("elonara.tasks.event_refresh_counts", rsvp.event_id)
     if before == S.GOING and final != S.GOING:
         _waitlist_promote(event=current)
+    return rsvp
+
+
+def _host_answer(*, event: Event, member: Member, status: str, door: Door) -> RSVP | None:
+    """The host's own answer: going, whatever the seats or approval (they manage the event).
+
+    Silent: the event's record already says who hosts it, so no RSVP record is written to their
+    repository, and no confirmation is mailed (notifications skips the host's own); the reminder
+    still comes, as to anyone going. Anything but "going" is refused at the page and the API and
+    ignored from the network: a host stays away by cancelling the event."""
+    if status != S.GOING:
+        metrics.answer_taken(door, "ignored")
+        if door in (Door.NETWORK, Door.ADOPTED):
+            return None
+        raise NotAllowedError(HOST_REFUSAL)
+    current = _event_lock(event_id=event.pk)
+    rsvp = RSVP.objects.filter(event=current, member=member).first()
+    metrics.answer_taken(door, S.GOING)
+    if rsvp is not None and rsvp.status == S.GOING:
+        return rsvp
+    if rsvp is None:
+        rsvp = RSVP(event=current, member=member)
+    rsvp.status, rsvp.wanted_status, rsvp.network_status, rsvp.queued_at = S.GOING, "", "", None
+    rsvp.save()
+    rsvp.event = current
+    _after_answer(rsvp=rsvp, publish=False, change="answered")
     return rsvp
 
 

@@ -48,7 +48,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
                      .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
     communities = (Community.objects.filter(memberships__member=member).order_by("name")
                    .values_list("slug", "name"))
-    # A host's own events are in their plans too (a host gives no answer to their own event).
+    # A host's own events are in their plans as "Hosting" (their own going answer is not listed again).
     hosting = (Event.objects.filter(event_listed_q(now=now), host=member)
                .order_by("starts_at").values_list("pk", "title", "starts_at", "status"))
     rows = [(starts, reverse("event-detail", args=[pk]), title, "Hosting", False, state == "cancelled")

@@ -85,9 +85,11 @@ def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
 
 
 def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
+    """The answers by status, the host first among those going (the list marks them Host)."""
     grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
     for rsvp in event_attendees(event=event):
         grouped[rsvp.status].append(rsvp)
+    grouped[RSVP.Status.GOING].sort(key=lambda rsvp: rsvp.member_id != event.host_id)  # stable: the rest keep order
     return grouped
 
 

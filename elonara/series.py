@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.page_cache import event_pages_changed
-from elonara import publishing, recurrence, services
+from elonara import answers, publishing, recurrence, services
 from elonara.errors import InvalidInputError, NotAllowedError
-from elonara.models import Community, Event, EventCohost, EventSeries, zone_named
+from elonara.models import RSVP, Community, Event, EventCohost, EventSeries, zone_named
 from elonara.selectors import event_can_manage
 from members.models import Member
 
@@ -95,9 +95,11 @@ def series_create(
 
 def _occurrence_create(*, series: EventSeries, instant: datetime, cohosts: list[int]) -> Event:
     event = Event(host_id=series.host_id, starts_at=instant, ends_at=instant + series.duration,
-                  time_zone=series.time_zone, series=series, recurrence_id=instant,
+                  time_zone=series.time_zone, series=series, recurrence_id=instant, going_count=1,
                   **{name: getattr(series, name) for name in TEMPLATE_FIELDS})
     event.save()
+    # The host holds a seat at each occurrence, as at any event they make (services.event_create).
+    answers.answer_take(event=event, member=series.host, status=RSVP.Status.GOING, door=answers.Door.HOST)
     EventCohost.objects.bulk_create([EventCohost(event=event, member_id=pk) for pk in cohosts])
     event_pages_changed([event.pk])  # bulk_create sends no signal
     publishing.event_publish_queue(event=event)

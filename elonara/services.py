@@ -338,6 +338,7 @@ def event_create(
     requires_approval: bool = False,
 ) -> Event:
     """Publish an event. `image` is an uploaded cover file (optional), validated before any write.
+    The host is going to it from the start: their answer (a seat, counted) is made with it.
 
     When the host has a Bluesky account, the event is also written to the host's repository as a
     community.lexicon.calendar.event record (queued on commit, see elonara.publishing)."""
@@ -355,9 +356,11 @@ def event_create(
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
         image_alt=image_alt.strip(), mode=mode, country=country, locality=locality.strip(),
         capacity=capacity, capacity_counts_outside=capacity_counts_outside, requires_approval=requires_approval,
+        going_count=1,  # the host's own seat, taken just below
     )
     _cover_image_set(instance=event, image=processed)
     event.save()
+    answer_take(event=event, member=host, status=RSVP.Status.GOING, door=Door.HOST)
     publishing.event_publish_queue(event=event)
     return event
 

@@ -32,7 +32,7 @@ def test_rsvp_counts_are_updated_by_a_real_worker(tmp_path):
 
         def counted():
             e = Event.objects.get(pk=event.pk)
-            return (e.going_count, e.maybe_count) == (2, 1)
+            return (e.going_count, e.maybe_count) == (3, 1)  # the host and two guests going
 
         assert wait_for(counted, timeout=60), (tmp_path / "worker.log").read_text()[-3000:]
 
@@ -53,7 +53,8 @@ def test_a_killed_workers_task_comes_back_after_visibility_timeout_plus_restore_
     start = timezone.now() + timedelta(days=1)
     event = services.event_create(host=host, title="Launch", starts_at=start, ends_at=start + timedelta(hours=1),
                                   venue="Roof")
-    RSVP.objects.create(event=event, member=host, status=RSVP.Status.GOING)  # counted only by the task
+    guest = Member.objects.create_user(username="guest", password="pw-long-enough-123")
+    RSVP.objects.create(event=event, member=guest, status=RSVP.Status.GOING)  # counted only by the task
     env = {"CELERY_VISIBILITY_TIMEOUT": "4", "CELERY_UNACKED_RESTORE_INTERVAL": "2"}
     purge_queue()
     with celery_worker(extra_env=env, log_path=tmp_path / "first.log") as first:
@@ -64,8 +65,8 @@ def test_a_killed_workers_task_comes_back_after_visibility_timeout_plus_restore_
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         lost_at = time.monotonic()
-    assert Event.objects.get(pk=event.pk).going_count == 0
+    assert Event.objects.get(pk=event.pk).going_count == 1  # the host's seat, counted with the event
     with celery_worker(extra_env=env, log_path=tmp_path / "second.log"):
-        came_back = wait_for(lambda: Event.objects.get(pk=event.pk).going_count == 1, timeout=45, interval=0.5)
+        came_back = wait_for(lambda: Event.objects.get(pk=event.pk).going_count == 2, timeout=45, interval=0.5)
         print(f"redelivered after {time.monotonic() - lost_at:.1f} s (visibility 4 s, restore interval 2 s)")
     assert came_back, (tmp_path / "second.log").read_text()[-3000:]

@@ -272,7 +272,7 @@ def test_home_page_events_come_from_the_cache_until_an_event_changes(world, djan
         elonara_services.event_recount(event_id=new.pk)
     page = anonymous.get("/").content.decode()
     card = page[page.index("Fresh picnic"):]
-    assert "1 going" in card[:600]
+    assert "2 going" in card[:600]  # Ann, who hosts it, and Bob
 
 
 def test_member_home_lists_come_from_the_cache_until_the_member_answers_joins_or_they_change(

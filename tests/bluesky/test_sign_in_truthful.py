@@ -64,7 +64,7 @@ def test_outside_answers_become_member_answers_when_the_did_signs_up(loopback_ap
     assert answers[picnic.pk].status == RSVP.Status.GOING and answers[quiz.pk].status == RSVP.Status.MAYBE
     # Their record in their repository is the one we know (not written a second time).
     assert answers[picnic.pk].at_uri == f"at://{bob.did}/community.lexicon.calendar.rsvp/3kaaaaaaaaaa2"
-    assert Event.objects.get(pk=picnic.pk).going_count == 1
+    assert Event.objects.get(pk=picnic.pk).going_count == 2  # the host and bob
     page = Client().get(reverse("event-detail", args=[picnic.pk])).content.decode()
     assert 'id="outside-rsvps"' not in page and member.name in page
 

@@ -35,13 +35,14 @@ def test_member_journey(live_server, page):
     page.wait_for_url("**/events/*/")
     assert "09:30" in page.locator("dl.facts").inner_text()
 
-    page.get_by_role("button", name="Going", exact=True).click()
-    page.wait_for_selector("#my-rsvp")
-    assert "Going" in page.locator("#my-rsvp").inner_text()
+    # Maya hosts it: she is going already (no question to answer), and listed first, marked Host.
+    assert page.locator("#host-title").inner_text() == "You're hosting"
+    assert page.get_by_role("button", name="Going", exact=True).count() == 0
+    assert "Maya" in page.locator("#attendees").inner_text() and page.locator("#host-badge").is_visible()
 
     page.get_by_role("link", name="Home").click()
     upcoming = page.locator("#upcoming-events").inner_text()
-    assert "Lakeside ride" in upcoming
+    assert "Lakeside ride" in upcoming and "1 going" in upcoming
     assert "Lakeside ride" in page.locator("#my-rsvps").inner_text()
     assert "Sunday Cyclists" in page.locator("#my-communities").inner_text()
     page.screenshot(path="/tmp/elonara-home.png", full_page=True)

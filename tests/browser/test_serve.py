@@ -156,16 +156,19 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         assert set(checks.values()) == {"OK"} and "Broker()" in checks and "Migrations(alias='default')" in checks
         assert httpx.get(f"{base}/healthz").text == "ok\n"
 
-        # A member signs up, publishes an event and RSVPs in a real browser.
-        page.goto(f"{base}/")
-        page.get_by_role("link", name="Sign up").first.click()
-        page.get_by_label("Username").fill("maya")
-        page.get_by_label("Email").fill("maya@example.org")
-        page.get_by_label("Display name").fill("Maya")
-        page.locator("#id_password1").fill("correct-horse-battery-9")
-        page.locator("#id_password2").fill("correct-horse-battery-9")
-        page.get_by_role("button", name="Sign up").click()
-        page.wait_for_url(f"{base}/")
+        # A member signs up and publishes an event, another signs up and RSVPs, in a real browser.
+        def sign_up(username: str) -> None:
+            page.goto(f"{base}/")
+            page.get_by_role("link", name="Sign up").first.click()
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Email").fill(f"{username}@example.org")
+            page.get_by_label("Display name").fill(username.title())
+            page.locator("#id_password1").fill("correct-horse-battery-9")
+            page.locator("#id_password2").fill("correct-horse-battery-9")
+            page.get_by_role("button", name="Sign up").click()
+            page.wait_for_url(f"{base}/")
+
+        sign_up("maya")
         page.get_by_role("link", name="New event").first.click()
         page.get_by_label("Title").fill("Lakeside ride")
         page.get_by_label("Starts").fill("2031-06-01T09:30")
@@ -183,6 +186,12 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         assert served.status_code == 200 and served.content.startswith(b"\xff\xd8\xff")
         assert served.headers["x-content-type-options"] == "nosniff"
         assert page.evaluate("document.getElementById('cover-image').naturalWidth") == 800
+        # Maya hosts it: she is going already, and her panel holds her tools, not the question.
+        assert page.locator("#host-title").inner_text() == "You're hosting"
+        event_url = page.url
+        page.get_by_role("button", name="Log out").click()
+        sign_up("sam")
+        page.goto(event_url)
         page.get_by_role("button", name="Going", exact=True).click()
         page.wait_for_selector("#my-rsvp")
 
@@ -190,7 +199,7 @@ def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             page.goto(f"{base}/")
-            if "1 going" in page.locator("#upcoming-events").inner_text():
+            if "2 going" in page.locator("#upcoming-events").inner_text():  # Maya (hosting) and Sam
                 break
             time.sleep(1)
         else:

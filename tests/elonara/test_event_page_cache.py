@@ -154,7 +154,7 @@ def test_every_change_shows_on_the_community_page(event):
 
     services.rsvp_set(event=event, member=bob, status="going")
     services.event_recount(event_id=event.pk)  # the worker's update() of the counts
-    assert "1 going" in _community_page(visitor, community)
+    assert "2 going" in _community_page(visitor, community)  # the host and Bob
     start = timezone.now() + timedelta(days=5)
     picnic = services.event_create(host=event.host, title="Picnic", starts_at=start, ends_at=start + timedelta(hours=2),
                                    venue="Park", community=community)

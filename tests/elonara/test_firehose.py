@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import libipld
 import pytest
+from django.db.models import F
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
@@ -64,7 +65,9 @@ def test_outside_rsvp_created_updated_deleted_and_replays_change_nothing(our_eve
     # A restart from an older cursor replays the create: the newer answer stays.
     FirehoseConsumer(source=SOURCE).handle(created)
     assert ExternalRSVP.objects.get().status == ExternalRSVP.Status.NOT_GOING
-    assert not RSVP.objects.exists() and Event.objects.get(pk=our_event.pk).going_count == 0
+    # Only the host's own seat: an outside answer is no member's answer and counts no one.
+    assert list(RSVP.objects.values_list("member_id", flat=True)) == [our_event.host_id]
+    assert Event.objects.get(pk=our_event.pk).going_count == 1
 
     consumer.handle(deleted)
     assert not ExternalRSVP.objects.exists()
@@ -316,7 +319,7 @@ def test_frames_altered_in_flight_are_refused_counted_and_never_stored(our_event
     for _ in range(3):
         assert consumer.handle(altered) is True
     assert list(ExternalRSVP.objects.values_list("status", "seq", "cid")) == before
-    assert not RSVP.objects.exists()
+    assert not RSVP.objects.exclude(member_id=F("event__host_id")).exists()  # hosts' own seats only
     assert counted._value.get() - was == 3
     logged = [r.reason for r in caplog.records if r.getMessage().startswith("firehose frame refused")]
     assert logged == [reason]  # once per author per interval

@@ -41,7 +41,7 @@ def people():
 
 def test_going_beyond_the_limit_waits_in_order_and_a_freed_seat_goes_to_the_first(people):
     host = make_member("host")
-    event = make_event(host, capacity=2)
+    event = make_event(host, capacity=3)  # the host's seat and two more
     for member in people[:5]:
         services.rsvp_set(event=event, member=member, status="going")
     assert [status_of(event, m) for m in people[:5]] == ["going", "going", "waitlisted", "waitlisted", "waitlisted"]
@@ -56,24 +56,24 @@ def test_going_beyond_the_limit_waits_in_order_and_a_freed_seat_goes_to_the_firs
     promoted = RSVP.objects.get(event=event, member=people[2])
     assert promoted.status == "going" and promoted.promoted_at is not None
     assert [r.member for r in selectors.event_waitlist(event=event)] == people[3:5]
-    assert selectors.event_seats_taken(event=event) == 2
+    assert selectors.event_seats_taken(event=event) == 3
 
 
 def test_leaving_the_line_lets_the_next_move_up(people):
-    event = make_event(make_member("host"), capacity=1)
+    event = make_event(make_member("host"), capacity=2)  # the host's seat and one more
     for member in people[:3]:
         services.rsvp_set(event=event, member=member, status="going")
     services.rsvp_set(event=event, member=people[1], status="not_going")
     assert selectors.rsvp_waitlist_position(rsvp=RSVP.objects.get(event=event, member=people[2])) == 1
-    assert selectors.event_seats_taken(event=event) == 1
+    assert selectors.event_seats_taken(event=event) == 2
 
 
 def test_raising_or_removing_the_limit_promotes_at_once(people):
     host = make_member("host")
-    event = make_event(host, capacity=1)
+    event = make_event(host, capacity=2)  # the host's seat and one more
     for member in people[:4]:
         services.rsvp_set(event=event, member=member, status="going")
-    services.event_update(event=event, editor=host, capacity=2)
+    services.event_update(event=event, editor=host, capacity=3)
     assert [status_of(event, m) for m in people[:4]] == ["going", "going", "waitlisted", "waitlisted"]
     services.event_update(event=event, editor=host, capacity=None)
     assert {status_of(event, m) for m in people[:4]} == {"going"}
@@ -82,12 +82,12 @@ def test_raising_or_removing_the_limit_promotes_at_once(people):
 
 
 def test_outside_answers_take_seats_only_when_the_host_allows(people):
-    event = make_event(make_member("host"), capacity=1)
+    event = make_event(make_member("host"), capacity=2)  # the host's seat and one more
     ExternalRSVP.objects.create(event=event, did="did:plc:outsider", status="going", uri="at://x/y/z", cid="c")
     services.rsvp_set(event=event, member=people[0], status="going")
     assert status_of(event, people[0]) == "going"
 
-    counted = make_event(make_member("host2"), capacity=1, capacity_counts_outside=True)
+    counted = make_event(make_member("host2"), capacity=2, capacity_counts_outside=True)
     outside = ExternalRSVP.objects.create(event=counted, did="did:plc:outsider", status="going", uri="at://x/y/w",
                                           cid="c")
     services.rsvp_set(event=counted, member=people[1], status="going")
@@ -99,7 +99,7 @@ def test_outside_answers_take_seats_only_when_the_host_allows(people):
 
 
 def test_promotion_sends_the_mail_hook(people, django_capture_on_commit_callbacks):
-    event = make_event(make_member("host"), capacity=1)
+    event = make_event(make_member("host"), capacity=2)  # the host's seat and one more
     services.rsvp_set(event=event, member=people[0], status="going")
     services.rsvp_set(event=event, member=people[1], status="going")
     heard = []
@@ -119,7 +119,7 @@ def test_promotion_sends_the_mail_hook(people, django_capture_on_commit_callback
 
 def test_ask_to_join_waits_for_approval_and_approved_members_answer_freely(people):
     host, cohost = make_member("host"), make_member("co")
-    event = make_event(host, requires_approval=True, capacity=1)
+    event = make_event(host, requires_approval=True, capacity=2)  # the host's seat and one more
     services.event_cohost_add(event=event, actor=host, member=cohost)
     first = services.rsvp_set(event=event, member=people[0], status="going")
     second = services.rsvp_set(event=event, member=people[1], status="maybe")
@@ -139,7 +139,9 @@ def test_ask_to_join_waits_for_approval_and_approved_members_answer_freely(peopl
     assert services.rsvp_set(event=event, member=cohost, status="maybe").status == "maybe"
     # Approved when the seats are taken: the waiting list.
     third = services.rsvp_set(event=event, member=people[2], status="going")
-    services.rsvp_set(event=event, member=host, status="going")
+    services.rsvp_set(event=event, member=host, status="going")  # the host holds a seat already: no change
+    assert status_of(event, host) == "going"
+    services.rsvp_set(event=event, member=cohost, status="going")  # a co-host takes a seat by choice
     assert services.rsvp_approve(event=event, actor=host, rsvp_id=third.pk).status == "waitlisted"
 
 
@@ -170,14 +172,14 @@ def test_cohosts_edit_and_invite_but_only_the_host_cancels_deletes_and_adds_coho
 # --- pages ---------------------------------------------------------------------------------------
 
 def test_event_page_tells_the_waiting_position_and_the_promotion(client, people):
-    event = make_event(make_member("host"), capacity=1)
+    event = make_event(make_member("host"), capacity=2)  # the host's seat and one more
     services.rsvp_set(event=event, member=people[0], status="going")
     client.force_login(people[1])
     response = client.post(reverse("event-rsvp", args=[event.pk]), {"status": "going"}, follow=True)
     assert "you are on the waiting list" in response.content.decode()
     page = client.get(event.get_absolute_url()).content.decode()
     assert 'id="waitlist-notice"' in page and "number 1</strong> on the waiting list" in page
-    assert "1 of 1 taken" in page
+    assert "2 of 2 taken" in page
     services.rsvp_set(event=event, member=people[0], status="not_going")
     page = client.get(event.get_absolute_url()).content.decode()
     assert 'id="promoted-notice"' in page
@@ -203,7 +205,7 @@ def test_cohost_is_shown_edits_and_exports_but_cannot_delete(client, people):
     host, cohost = make_member("host"), make_member("co")
     cohost.display_name = "Co Host"
     cohost.save()
-    event = make_event(host, capacity=1)
+    event = make_event(host, capacity=2)  # the host's seat and one more
     client.force_login(host)
     client.post(reverse("event-people", args=[event.pk]), {"action": "cohost_add", "username": "@co"})
     assert "Co Host" in client.get(event.get_absolute_url()).content.decode()
@@ -219,8 +221,9 @@ def test_cohost_is_shown_edits_and_exports_but_cannot_delete(client, people):
     assert export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(export.content.decode())))
     assert rows[0][:4] == ["name", "username", "bluesky_handle", "status"]
-    assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][3] == "going"  # no formula reaches a spreadsheet
-    assert rows[2][1:5] == ["p1", "", "waitlisted", "1"]
+    assert rows[1][1:4] == ["host", "", "going"]  # the host holds a seat at their own event
+    assert rows[2][0] == "'=HYPERLINK(1)" and rows[2][3] == "going"  # no formula reaches a spreadsheet
+    assert rows[3][1:5] == ["p1", "", "waitlisted", "1"]
 
     client.force_login(people[2])
     assert client.get(reverse("event-attendees-csv", args=[event.pk])).status_code == 403

@@ -41,7 +41,7 @@ def test_approval_holds_the_rsvp_record_until_approved(peer, accounts, records_s
     connect_app_password(guest, accounts["bob"])
     waiting = django_user_model.objects.create_user(username="carol", password="pw-123456")
     connect_app_password(waiting, accounts["carol"])
-    event = new_event(host, requires_approval=True, capacity=1)
+    event = new_event(host, requires_approval=True, capacity=2)  # the host's seat and one more
     assert publishing.event_publish(event_id=event.pk).state == PublishState.PUBLISHED
     event = Event.objects.get(pk=event.pk)
 

@@ -11,7 +11,7 @@ from bluesky.selectors import identity_get_for_member
 from core.page_cache import _versions_renew
 from elonara import atrecords, publishing, services
 from elonara.models import RSVP, Event, PublishState
-from elonara.services import member_home_cache_clear, upcoming_events_cache_clear
+from elonara.services import member_home_cache_clear, rsvp_changed, upcoming_events_cache_clear
 from tests.invitations.conftest import link_identity, make_member, random_did
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +30,11 @@ def make_event(host, **extra):
 
 
 def _publishing(callbacks):
-    """The on-commit callbacks that queue a record write (the home page's cache drops and the event
-    page's renewals are others)."""
+    """The on-commit callbacks that queue a record write (the home page's cache drops, the event
+    page's renewals, the counts' refresh and the answer's listeners are others)."""
     return [c for c in callbacks if c is not upcoming_events_cache_clear
-            and getattr(c, "func", None) not in (member_home_cache_clear, _versions_renew)]
+            and getattr(c, "func", None) not in (member_home_cache_clear, _versions_renew, rsvp_changed.send)
+            and not getattr(c, "__qualname__", "").startswith("task_on_commit.")]
 
 
 def test_host_without_bluesky_account_publishes_nothing(django_capture_on_commit_callbacks):
@@ -54,7 +55,9 @@ def test_connected_host_gets_a_fixed_key_and_a_task_on_commit(django_capture_on_
         event = make_event(host)
     event.refresh_from_db()
     assert event.publish_state == PublishState.PENDING and len(event.at_rkey) == 13
-    assert len(_publishing(callbacks)) == 1
+    assert len(_publishing(callbacks)) == 1  # the event's record; the host's own answer is no record
+    host_answer = RSVP.objects.get(event=event, member=host)
+    assert host_answer.status == RSVP.Status.GOING and host_answer.publish_state == PublishState.NONE
     rkey = event.at_rkey
     services.event_update(event=event, editor=host, title="Quiz night II")
     assert Event.objects.get(pk=event.pk).at_rkey == rkey  # the same record, updated in place

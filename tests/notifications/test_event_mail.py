@@ -136,8 +136,10 @@ def test_moving_the_event_moves_the_reminder(mail_server, django_capture_on_comm
         events.event_update(event=ride, editor=host, starts_at=start + timedelta(days=2),
                             ends_at=start + timedelta(days=2, hours=2))
     assert drain(now=start - timedelta(hours=23)).sent == 0
-    assert drain(now=start + timedelta(days=1, hours=1)).sent == 1
+    assert drain(now=start + timedelta(days=1, hours=1)).sent == 2
     assert [r.subject for r in mail_server.to("maya@example.org")] == ["Reminder: Lakeside ride"]
+    # The host is going to their own event: reminded as anyone going is (never told of their own move).
+    assert [r.subject for r in mail_server.to("host@example.org")] == ["Reminder: Lakeside ride"]
 
 
 def test_no_mail_to_unconfirmed_or_missing_addresses_or_when_turned_off(mail_server,

@@ -27,7 +27,7 @@ def test_each_change_of_place_is_told_once_with_the_calendar_entry_when_going(
         mail_server, django_capture_on_commit_callbacks):
     host, ann, bob, cid = member("host"), member("ann"), member("bob"), member("cid")
     picnic = event(host, title="Picnic")
-    events.event_update(event=picnic, editor=host, capacity=1, requires_approval=True)
+    events.event_update(event=picnic, editor=host, capacity=2, requires_approval=True)  # the host and one
     with django_capture_on_commit_callbacks(execute=True):
         asked = [events.rsvp_set(event=picnic, member=m, status="going") for m in (ann, bob, cid)]
     assert drain().sent == 0  # asking is the member's own doing: nothing to tell
@@ -70,7 +70,7 @@ def test_put_on_the_waiting_list_says_the_place_and_the_topic_turns_off_in_one_c
         mail_server, django_capture_on_commit_callbacks):
     host, ann, bob, cid = member("host"), member("ann"), member("bob"), member("cid")
     ride = event(host, title="Ride")
-    events.event_update(event=ride, editor=host, capacity=1)
+    events.event_update(event=ride, editor=host, capacity=2)  # the host and one
     with django_capture_on_commit_callbacks(execute=True):
         for person in (ann, bob, cid):
             events.rsvp_set(event=ride, member=person, status="going")
