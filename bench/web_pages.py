@@ -62,14 +62,14 @@ def cpu_seconds(master: int) -> float:
     return total / TICKS
 
 
-def hammer(base: str, path: str, cookies: dict[str, str], count: int) -> float:
+def hammer(base: str, path: str, cookies: dict[str, str], count: int, headers: dict[str, str] | None = None) -> float:
     """`count` GETs over CONCURRENCY keep-alive connections; returns wall seconds."""
     todo = iter(range(count))
     lock = threading.Lock()
     errors: list[str] = []
 
     def run() -> None:
-        with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+        with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=30) as client:
             while True:
                 with lock:
                     if next(todo, None) is None:
@@ -144,6 +144,12 @@ def build_data() -> dict[str, object]:
                                     profiles=[profile("bob.test", did=guest.bluesky_identity.did)]).batch
         b.invitations.update(status=Invitation.Status.SENT)
     _feed, feed_token = es.calendar_feed_issue(member=guest)
+    # An API token of Bob's, exchanged for an access token as a script would (15 minutes).
+    from members import api_tokens
+
+    secret = api_tokens.api_token_create(member=guest, name="bench", permissions=["read"]).secret
+    access = Client(SERVER_NAME="127.0.0.1").post("/api/auth/token/", {"api_token": secret},
+                                                  content_type="application/json").json()
 
     def session(m: Member) -> dict[str, str]:
         c = Client()
@@ -151,7 +157,8 @@ def build_data() -> dict[str, object]:
         return {"sessionid": c.cookies["sessionid"].value}
 
     return {"host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
-            "batch": batch.pk, "community": communities[0].slug, "feed_token": feed_token}
+            "batch": batch.pk, "community": communities[0].slug, "feed_token": feed_token,
+            "access_token": access["access_token"]}
 
 
 def in_process_home(data: dict[str, object], *, runs: int = 200) -> tuple[float, float, float]:
@@ -181,6 +188,48 @@ def in_process_home(data: dict[str, object], *, runs: int = 200) -> tuple[float,
     cold = median_ms("/", cold=True)
     client.force_login(data["guest_member"])  # the session lived in the cache too
     return home, bare, cold
+
+
+def in_process_cold(data: dict[str, object], *, runs: int = 60) -> list[tuple[str, float, float]]:
+    """Each page built with nothing cached (the cache cleared before every request), through Django's
+    test client: (name, median ms, x the bare view measured the same way)."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(data["guest_member"])
+    paths = [("bare view", "/bench/bare/"), ("member home", "/"), ("own profile", "/members/bob/"),
+             ("member feed", f"/calendar/feed/{data['feed_token']}.ics"), ("event page", f"/events/{data['event']}/"),
+             ("community page", f"/communities/{data['community']}/")]
+    results = []
+    for name, path in paths:
+        times = []
+        for n in range(runs + 5):
+            cache.clear()
+            start = time.perf_counter()
+            response = client.get(path)
+            if n >= 5:
+                times.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                sys.exit(f"{path}: {response.status_code}")
+        results.append((name, statistics.median(times) * 1000))
+    client.force_login(data["guest_member"])
+    bare = results[0][1]
+    return [(name, ms, ms / bare) for name, ms in results]
+
+
+def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
+    """What the kept copies cost in Redis: bytes of whole-page copies per signed-in viewer, all the
+    cache's bytes per viewer, and the hit rate of the run (keyspace hits / lookups), from Redis."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    pages = sum(client.memory_usage(key) or 0 for key in client.scan_iter(match="*:response:*", count=1000)
+                if b":response:0:" not in key)
+    everything = sum(client.memory_usage(key) or 0 for key in client.scan_iter(count=1000))
+    stats = client.info("stats")
+    lookups = stats["keyspace_hits"] + stats["keyspace_misses"]
+    return pages / viewers, everything / viewers, round(100 * stats["keyspace_hits"] / max(lookups, 1))
 
 
 def main() -> None:
@@ -213,6 +262,7 @@ def main() -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
         home_ms, bare_ms, cold_ms = in_process_home(data)
+        cold_pages = in_process_cold(data)
         from django.db import connections
 
         connections.close_all()
@@ -228,6 +278,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             host, guest, ev = data["host"], data["guest"], data["event"]
+            token = {"Authorization": f"Bearer {data['access_token']}"}
             pages = [
                 ("bare view (floor)", "/bench/bare/", {}),
                 # Not a page: what a signed-in request costs before any page (session, member).
@@ -246,29 +297,40 @@ def main() -> None:
                 ("community feed", f"/communities/{data['community']}/calendar.ics", {}),
                 ("member feed", f"/calendar/feed/{data['feed_token']}.ics", {}),
                 ("API events", "/api/events/", guest),
+                ("API events, API token", "/api/events/", {}, token),
                 ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
                 ("API identity", "/api/bluesky/identity/", host),
             ]
             print(f"gunicorn, 2 sync workers, {REQUESTS} requests per page and round, {ROUNDS} rounds "
                   f"(median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
-            for _name, path, cookies in pages:
-                hammer(base, path, cookies, WARMUP)
+            pages = [(*page, None) if len(page) == 3 else page for page in pages]
+            import redis
+
+            redis.Redis.from_url(redis_url).config_resetstat()  # the hit rate counts this run only
+            for _name, path, cookies, headers in pages:
+                hammer(base, path, cookies, WARMUP, headers)
             # Rounds interleave the pages, so a noisy moment on the shared machine hits all of them.
-            cpu: dict[str, list[float]] = {name: [] for name, _, _ in pages}
-            rate: dict[str, list[float]] = {name: [] for name, _, _ in pages}
+            cpu: dict[str, list[float]] = {name: [] for name, *_ in pages}
+            rate: dict[str, list[float]] = {name: [] for name, *_ in pages}
             for _ in range(ROUNDS):
-                for name, path, cookies in pages:
+                for name, path, cookies, headers in pages:
                     before = cpu_seconds(server.pid)
-                    wall = hammer(base, path, cookies, REQUESTS)
+                    wall = hammer(base, path, cookies, REQUESTS, headers)
                     cpu[name].append((cpu_seconds(server.pid) - before) / REQUESTS * 1000)
                     rate[name].append(REQUESTS / wall)
             floor = statistics.median(cpu[pages[0][0]])
             print(f"{'page':28} {'server CPU ms/req':>18} {'x floor':>8} {'req/s':>8}")
-            for name, _, _ in pages:
+            for name, *_ in pages:
                 per_request = statistics.median(cpu[name])
                 print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
             print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
                   f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
+            print("in-process, nothing cached (the cache cleared before each request, median of 60):")
+            for name, ms, times in cold_pages:
+                print(f"  {name:26} {ms:8.2f} ms {times:6.1f}x the bare view")
+            per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
+            print(f"kept in Redis after the run (2 signed-in viewers): whole-page copies {per_viewer_pages / 1024:.1f} "
+                  f"KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per viewer; cache hit rate {hit_rate} %")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
