@@ -192,10 +192,12 @@ else:
         # An unreachable or frozen broker fails a publish in a second instead of hanging the
         # request; what was to be published waits in the database for the next dispatch round.
         "socket_connect_timeout": CACHE_CONNECT_TIMEOUT_SECONDS,
-        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0),
+        # Above the worker's 1 s BRPOP, well below a request's patience.
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=2.0),
     }
-    # A publish that fails is tried again twice, quickly, then given up (core.tasks logs it).
-    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+    # A publish that fails is tried once more, quickly, then given up (core.tasks logs it): a frozen
+    # broker costs a request a few seconds per publish, never a hang or a 500.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                                         "interval_max": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
