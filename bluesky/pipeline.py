@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -45,6 +45,9 @@ from bluesky.budget import PacingBusy, WriteBudget, pacing_enabled
 from bluesky.errors import Reason
 from bluesky.models import RecordWrite
 from core.tasks import task_named
+
+if TYPE_CHECKING:
+    from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 
 logger = logging.getLogger(__name__)
 
@@ -351,12 +354,10 @@ def record_delete(*, member_id: int, collection: str, rkey: str, slot_at: float 
                   count_attempt: Callable[[], int] = lambda: 1) -> Outcome:
     """One attempt to delete one of the member's records (the row it mirrored is already gone).
     Load, pace, write, settle; deleting a record that is not there is done too."""
-    from bluesky.agents.factory import BlueskyAgentFactory
-
     member = get_user_model().objects.filter(pk=member_id).first()
     if member is None:
         return Outcome.done("missing")
-    chosen = BlueskyAgentFactory.make_for_records(member)
+    chosen = record_agent_for(member)
     if chosen is None:
         logger.info("record not deleted: no account", extra={"member": member_id, "collection": collection})
         return Outcome.failed(Reason.NOT_CONNECTED, "No Bluesky account to delete the record with.")
@@ -388,15 +389,16 @@ register_writer(RecordWrite.Kind.DELETE, _delete_writer)
 
 # --- a member's own records mirroring a row: one write and its settling -------------------------
 
-def record_agent_for(member: Any) -> tuple[Any, Any] | None:
-    """The agent writing `member`'s own records and the account it uses (None: none can)."""
+def record_agent_for(member: Any) -> tuple[BlueskyAgentInterface[Any], PostingAccount] | None:
+    """The agent writing `member`'s own records and the account it uses (None: none can): the one
+    place the pipeline's record writers and deleters choose it."""
     from bluesky.agents.factory import BlueskyAgentFactory
 
     return BlueskyAgentFactory.make_for_records(member)
 
 
 def member_record_put(*, rows: QuerySet[Any], row: Any, member: Any, collection: str, rkey: str,
-                      record: Callable[[], dict[str, Any]], managed_keys: frozenset[str] | tuple[str, ...],
+                      record: Callable[[], dict[str, Any]], managed_keys: frozenset[str],
                       slot_at: float | None) -> Outcome:
     """One attempt to write a record in `member`'s own repository mirroring `row` (a row with the
     published-record fields: at_rkey, at_uri, at_cid, publish_state, ...), then settle those

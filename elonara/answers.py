@@ -85,6 +85,11 @@ def _event_lock(*, event_id: int) -> Event:
     return Event.objects.select_for_update().get(pk=event_id)
 
 
+def _seats_left(*, event: Event) -> int | None:
+    """Seats still free (None: no limit). Read under the event's lock."""
+    return None if event.capacity is None else event.capacity - event_seats_taken(event=event)
+
+
 def _after_answer(*, rsvp: RSVP, publish: bool, change: str) -> None:
     """What follows any change of an answer: its record (when it is one to publish), the counts,
     the listeners (mail, invitations) once committed."""
@@ -139,7 +144,7 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     if rsvp is None:
         rsvp = RSVP(event=current, member=member)
     rsvp.event = current
-    seats_left = None if current.capacity is None else current.capacity - event_seats_taken(event=current)
+    seats_left = _seats_left(event=current)
     decision = answer_decide(
         wanted=status, before=before, requires_approval=current.requires_approval, seats_left=seats_left,
         approved=rsvp.approved_at is not None or _is_manager(event=current, member_id=member.pk))
@@ -209,7 +214,7 @@ def _waitlist_promote(*, event: Event) -> list[RSVP]:
     current = _event_lock(event_id=event.pk)
     promoted: list[RSVP] = []
     line = RSVP.objects.select_related("member").filter(event=current, status=S.WAITLISTED)
-    free = None if current.capacity is None else current.capacity - event_seats_taken(event=current)
+    free = _seats_left(event=current)
     if free is not None and free <= 0:
         return promoted
     for rsvp in line.order_by("queued_at", "pk")[:free]:
@@ -271,7 +276,7 @@ def rsvp_approve(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
     current, rsvp = _request_get(event=event, actor=actor, rsvp_id=rsvp_id)
     wanted = rsvp.wanted_status or S.GOING
     rsvp.approved_at = timezone.now()
-    seats_left = None if current.capacity is None else current.capacity - event_seats_taken(event=current)
+    seats_left = _seats_left(event=current)
     decision = answer_decide(wanted=wanted, before=S.REQUESTED, approved=True, requires_approval=True,
                              seats_left=seats_left)
     rsvp.status = decision.status

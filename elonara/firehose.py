@@ -30,7 +30,7 @@ from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
 from bluesky.atproto.identity import is_valid_did
-from bluesky.atproto.repo import CommitVerifier, VerificationError
+from bluesky.atproto.repo import Blocks, CommitVerifier, VerificationError
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_rkey
 from bluesky.selectors import member_id_for_did
@@ -325,6 +325,15 @@ class _CachedRevs:
             logger.warning("firehose rev not kept in the cache")
 
 
+def _blocks_of(frame: Frame) -> Blocks:
+    """The frame's hash-checked blocks, or the refusal its parsing already found."""
+    if frame.refused is not None:
+        raise frame.refused
+    if frame.blocks is None:
+        raise VerificationError("bad_commit", f"a {frame.kind} without blocks")
+    return frame.blocks
+
+
 class FirehoseConsumer:
     """Reads one source until `stop` is set: connect from the stored cursor, apply frames,
     reconnect with backoff. Never raises on a bad frame or a dropped connection.
@@ -456,11 +465,7 @@ class FirehoseConsumer:
 
     def _verified(self, frame: Frame) -> bool:
         try:
-            if frame.refused is not None:
-                raise frame.refused
-            if frame.blocks is None:
-                raise VerificationError("bad_commit", "a commit without blocks")
-            self.verifier.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=frame.blocks,
+            self.verifier.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=_blocks_of(frame),
                                  ops=frame.claims)
         except VerificationError as exc:
             self._refused(frame, exc)
@@ -475,11 +480,7 @@ class FirehoseConsumer:
             return
         metrics.firehose_repo_event("sync")
         try:
-            if frame.refused is not None:
-                raise frame.refused
-            if frame.blocks is None:
-                raise VerificationError("bad_commit", "a sync without blocks")
-            self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=frame.blocks)
+            self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=_blocks_of(frame))
         except VerificationError as exc:
             self._refused(frame, exc)
 

@@ -17,7 +17,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from bluesky import pipeline
-from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.errors import Reason
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
@@ -32,17 +31,13 @@ logger = logging.getLogger(__name__)
 EVENT_NOT_PUBLISHED = "The event is not published on Bluesky."
 
 
-def _record_agent(member: Member) -> tuple[BlueskyAgentInterface, PostingAccount] | None:
-    return pipeline.record_agent_for(member)
-
-
 # --- queueing (called inside the caller's transaction) -----------------------------------------
 
 def event_publish_queue(*, event: Event) -> bool:
     """Mark the event's record pending and ask for its write. False: the host has no Bluesky
     account to publish with (nothing is queued; a record written earlier is kept in sync as soon as
     the host connects again and edits)."""
-    if _record_agent(event.host) is None:
+    if pipeline.record_agent_for(event.host) is None:
         return False
     rkey = event.at_rkey or tid_now()
     Event.objects.filter(pk=event.pk).update(at_rkey=rkey, publish_state=PublishState.PENDING, publish_error="")
@@ -53,7 +48,7 @@ def event_publish_queue(*, event: Event) -> bool:
 
 def host_can_publish(*, host: Member) -> bool:
     """Whether the host has an account of their own to write event records with."""
-    return _record_agent(host) is not None
+    return pipeline.record_agent_for(host) is not None
 
 
 @transaction.atomic
@@ -68,7 +63,7 @@ def event_publish_again(*, event: Event, actor: Member) -> bool:
 def rsvp_publish_queue(*, rsvp: RSVP) -> bool:
     """Same for a member's answer (only when the event itself is or is being published)."""
     event = rsvp.event
-    if not event.at_rkey or _record_agent(rsvp.member) is None:
+    if not event.at_rkey or pipeline.record_agent_for(rsvp.member) is None:
         return False
     RSVP.objects.filter(pk=rsvp.pk).update(publish_state=PublishState.PENDING, publish_error="")
     rsvp.publish_state, rsvp.publish_error = PublishState.PENDING, ""
@@ -88,7 +83,7 @@ def event_publish(*, event_id: int, slot_at: float | None = None) -> Outcome:
     event = Event.objects.select_related("host").filter(pk=event_id).first()
     if event is None or not event.at_rkey:
         return Outcome.done("missing")
-    chosen = _record_agent(event.host)
+    chosen = pipeline.record_agent_for(event.host)
     if chosen is None:
         return _event_failed(event_id, Outcome.failed(Reason.NOT_CONNECTED, "No Bluesky account to publish with."))
     agent, account = chosen

@@ -32,12 +32,12 @@ from elonara import selectors
 from elonara.models import RSVP, Event
 from members.models import Member
 from notifications import messages, tokens
-from notifications.models import TOPIC_OF_KIND, Mail, MailSettings
+from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail, MailSettings
 
 logger = logging.getLogger(__name__)
 
 K, S = Mail.Kind, Mail.Status
-TOPICS = ("rsvp_confirmations", "event_changes", "reminders", "place_changes")
+TOPICS = tuple(TOPIC_LABELS)  # the mail topics a member can turn off, one place (notifications.models)
 # Changes of a member's place that they did not make themselves (elonara.answers.CHANGES): each is
 # told in its own mail (PLACE), never as an ordinary confirmation of an answer.
 PLACE_CHANGES = ("waitlisted", "promoted", "approved", "declined", "removed")

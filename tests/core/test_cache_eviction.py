@@ -6,44 +6,21 @@ budget slot is lost."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 
 import pytest
 import redis
 from django.core.cache import caches
 
 from bluesky.budget import BudgetConfig, WriteBudget, budget_cache
+from tests.redis_server import private_redis
 
 pytestmark = pytest.mark.services
 
 
-def _redis(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            return proc, url
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 @pytest.fixture
 def two_redis(tmp_path, settings):
-    (tmp_path / "c").mkdir()
-    (tmp_path / "s").mkdir()
-    cache_proc, cache_url = _redis(tmp_path / "c", "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
-    state_proc, state_url = _redis(tmp_path / "s", "--maxmemory-policy", "noeviction")
+    cache_proc, cache_url = private_redis(tmp_path / "c", "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+    state_proc, state_url = private_redis(tmp_path / "s", "--maxmemory-policy", "noeviction")
     settings.CACHES = {
         "default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": f"{cache_url}/0",
                     "OPTIONS": {"serializer": "core.cache.CompressingSerializer"}},

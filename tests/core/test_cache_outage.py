@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import time
 from datetime import timedelta
 
 import pytest
-import redis
 from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
@@ -22,6 +19,7 @@ from django.utils import timezone
 from elonara import services
 from elonara.models import RSVP
 from members.models import Member
+from tests.redis_server import private_redis
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-long-enough-123"
@@ -30,22 +28,9 @@ PASSWORD = "pw-long-enough-123"
 @pytest.fixture
 def frozen_redis(tmp_path, settings):
     """A private Redis serving the caches; yields a function freezing it (SIGSTOP), thawed after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    proc, base = private_redis(tmp_path)
+    url = f"{base}/0"
+    port = base.rsplit(":", 1)[1]
     timeouts = {"socket_connect_timeout": 0.3, "socket_timeout": 0.3}
     settings.CACHES = {
         "default": {"BACKEND": "core.cache.FailSoftRedisCache", "LOCATION": url,

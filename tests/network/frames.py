@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from bluesky.atproto.datamodel import read_varint
 from bluesky.records import tid_now
 
 _seq = itertools.count(1000)
@@ -247,25 +248,14 @@ def _split(data: bytes) -> tuple[dict, dict, dict[bytes, bytes], list[bytes]]:
     header, body = libipld.decode_dag_cbor_multi(data)
     raw, roots, offset = {}, [], 0
     blocks = body["blocks"]
-    size, offset = _read_varint(blocks, 0)
+    size, offset = read_varint(blocks, 0)
     roots = libipld.decode_dag_cbor(blocks[offset:offset + size]).get("roots", [])
     offset += size
     while offset < len(blocks):
-        length, start = _read_varint(blocks, offset)
+        length, start = read_varint(blocks, offset)
         raw[blocks[start:start + 36]] = blocks[start + 36:start + length]
         offset = start + length
     return header, body, raw, roots
-
-
-def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, offset
-        shift += 7
 
 
 def _join(header: dict, body: dict, raw: dict[bytes, bytes], roots: list[bytes]) -> bytes:
