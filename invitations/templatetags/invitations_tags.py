@@ -16,6 +16,7 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from bluesky.selectors import member_did_get
+from elonara.models import RSVP
 from invitations import selectors, targets
 from invitations.selectors import host_handle_get
 
@@ -77,7 +78,8 @@ def invitation_landing(context, target) -> dict:
         "login_url": f"{login}?{urlencode({'next': next_path})}" if login else "",
         "is_invitee": is_invitee,
         "answer_url": answer_url,
-        "answers": [("going", "Going"), ("maybe", "Maybe"), ("not_going", "Can't go")],
+        # The same words as everywhere else an answer is given (one word per answer).
+        "answers": [(status.value, status.label) for status in RSVP.ANSWERS],
         "can_decline": is_invitee and invitation.status == invitation.Status.SENT,
         # Anyone holding the link may start it; only the invitee's own sign-in completes it.
         "can_stop": not is_invitee,

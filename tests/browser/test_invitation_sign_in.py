@@ -65,7 +65,7 @@ def test_invitee_goes_from_the_post_to_going_with_one_sign_in(live_server, launc
     answer = page.locator("#invitation-answer")
     assert f"@{bob.handle}" in page.locator("#invitation-banner").inner_text()
     page.screenshot(path="/tmp/elonara-invitation-recognised.png", full_page=True)
-    answer.get_by_role("button", name="Going").click()
+    answer.get_by_role("button", name="Going", exact=True).click()
     page.wait_for_url(f"{base}{event.get_absolute_url()}")
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.ACCEPTED

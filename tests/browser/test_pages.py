@@ -290,7 +290,7 @@ def test_on_a_phone_the_invitation_leads_with_the_event_and_its_one_action(live_
     invitee = invitee_context.new_page()
     invitee.set_viewport_size(PHONE)
     invitee.goto(landing)
-    going = invitee.locator("#invitation-answer").get_by_role("button", name="Going")
+    going = invitee.locator("#invitation-answer").get_by_role("button", name="Going", exact=True)
     box = going.bounding_box()
     assert box["y"] + box["height"] <= PHONE["height"], box
     going.click()
