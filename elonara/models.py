@@ -7,7 +7,15 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_CALENDAR, VIEWER, PageRowsQuerySet, ViewerRowsQuerySet
+from core.page_cache import (
+    EVENT_LISTS,
+    EVENT_LISTS_ID,
+    MEMBER_CALENDAR,
+    MEMBER_HOME,
+    VIEWER,
+    PageRowsQuerySet,
+    ViewerRowsQuerySet,
+)
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 
@@ -41,16 +49,18 @@ def cover_upload_to(instance: models.Model, filename: str) -> str:
 
 
 class EventQuerySet(PageRowsQuerySet):
-    page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"))
+    # The same pages as a save renews (elonara.signals): the host's plans list the event too.
+    page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"),
+                   (MEMBER_HOME, "host_id"))
 
     def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
-        # The API's lists, and the calendar feed of everyone who answered (one query).
-        return {EVENT_LISTS: [EVENT_LISTS_ID],
-                MEMBER_CALENDAR: RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True)}
+        # The API's lists, and the calendar feed and plans of everyone who answered (one query).
+        answerers = list(RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
+        return {EVENT_LISTS: [EVENT_LISTS_ID], MEMBER_CALENDAR: answerers, MEMBER_HOME: answerers}
 
 
 class RsvpQuerySet(PageRowsQuerySet):
-    page_fields = (("event", "event_id"), (MEMBER_CALENDAR, "member_id"))
+    page_fields = (("event", "event_id"), (MEMBER_CALENDAR, "member_id"), (MEMBER_HOME, "member_id"))
 
 
 class MembershipQuerySet(PageRowsQuerySet):
