@@ -346,3 +346,36 @@ def test_a_members_answer_echoing_before_its_write_is_settled_is_still_theirs(dj
     event.refresh_from_db()
     assert not NetworkAnswer.objects.exists()
     assert event.going_count == 1
+
+
+@pytest.mark.django_db
+def test_an_answer_by_a_stranger_costs_a_bounded_number_of_queries_and_moving_it_recounts_both(
+        django_assert_max_num_queries):
+    # The consumer sees answers by people who are not members far more often than anything else
+    # it keeps: each must stay a handful of queries (whose account it is, the row, one recount).
+    events = []
+    for rkey in ("3lev2aaaaaaa2", "3lev3aaaaaaa2"):
+        frame, _seq, (cid,) = commit(repo=random_did(), ops=[("create", f"{EVENT}/{rkey}", event_record())])
+        feed(frame)
+        events.append((NetworkEvent.objects.get(rkey=rkey), cid))
+    (first, first_cid), (second, second_cid) = events
+    stranger = random_did()
+
+    def answer(event, cid, status):
+        record = {"$type": RSVP, "subject": {"uri": event.uri, "cid": cid}, "status": f"{RSVP}#{status}",
+                  "createdAt": at(timezone.now())}
+        return commit(repo=stranger, ops=[("update", f"{RSVP}/3lansaaaaaaa2", record)])[0]
+
+    frame = answer(first, first_cid, "going")
+    consumer = FirehoseConsumer(source=SOURCE)
+    with django_assert_max_num_queries(14):
+        assert consumer.handle(frame) is True
+    first.refresh_from_db()
+    assert (first.going_count, first.interested_count) == (1, 0)
+
+    # The same record now answers the other event: both counts follow.
+    assert consumer.handle(answer(second, second_cid, "interested")) is True
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.going_count, second.going_count, second.interested_count) == (0, 0, 1)
+    assert NetworkAnswer.objects.get().event_id == second.pk
