@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's, with the signed-in member's row read from the cache (members.middleware).
     "members.middleware.CachedAuthenticationMiddleware",
+    # The language of the answer: the member's setting first, so after authentication (core.i18n).
+    "core.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # An application error a page view did not handle: an error page with its status, not a 500.
     "core.pages.ApplicationErrorMiddleware",
@@ -108,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "core.context_processors.site_urls",
             ],
         },
@@ -241,7 +244,21 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 # --- I18N -------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# English first, then Bluesky's largest language communities (issue 39). Chosen per request by
+# core.i18n.LanguageMiddleware: the member's setting, the footer menu's cookie, Accept-Language.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("ja", "日本語"),
+    ("pt-br", "Português (Brasil)"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "elonara_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -426,6 +443,7 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

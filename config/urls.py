@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 
 from config import health
 from core.media import media_serve
+from members.views import language_set
 
 
 def moved(new_prefix: str):
@@ -30,6 +31,7 @@ urlpatterns = [
     path("readyz/worker", health.readyz_worker, name="readyz-worker"),
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("language", language_set, name="language"),
     path("members/", include("members.urls")),
     path("bluesky/", include("bluesky.urls")),
     path("invitations/", include("invitations.urls")),

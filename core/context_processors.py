@@ -14,7 +14,7 @@ def _site_urls() -> dict[str, str]:
     # not change while it runs), not nine times per request.
     names = {"home": "home", "communities": "community-list", "upcoming": "network:upcoming",
              "event_create": "event-create", "logout": "members:logout", "login": "members:login",
-             "signup": "members:signup", "terms": "terms", "privacy": "privacy"}
+             "signup": "members:signup", "terms": "terms", "privacy": "privacy", "language": "language"}
     return {key: reverse(name) for key, name in names.items()}
 
 

@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.translation import get_language
 
 # How long a part and its version are kept at most: a bound on memory, not on truth.
 PAGE_CACHE_SECONDS = 3600
@@ -53,8 +54,10 @@ def _release() -> str:
     old copies (their HTML, their pickled rows) and builds new ones; a new secret key also ends the
     sessions kept rows were checked against (members.middleware), as Django does."""
     root = Path(__file__).resolve().parent.parent
-    sources = sorted(path for app in _APPS for path in (root / app).rglob("*.py") if "migrations" not in path.parts)
+    apps = sorted({"config", "core", *(name for name in settings.INSTALLED_APPS if (root / name).is_dir())})
+    sources = sorted(path for app in apps for path in (root / app).rglob("*.py") if "migrations" not in path.parts)
     sources += sorted((root / "templates").rglob("*.html"))
+    sources += sorted((root / "locale").rglob("*.mo"))  # a new translation is a new release
     manifest = Path(settings.STATIC_ROOT or root / "staticfiles") / "staticfiles.json"
     digest = hashlib.sha256(f"{settings.ELONARA_PUBLIC_URL}|{settings.MEDIA_URL}|{settings.STATIC_URL}|"
                             f"{settings.SECRET_KEY}".encode())
@@ -64,7 +67,11 @@ def _release() -> str:
     return digest.hexdigest()[:12]
 
 
-_APPS = ("bluesky", "config", "core", "elonara", "invitations", "members", "network", "notifications")
+
+def page_part_key(kind: str, pk: int, part: str = "") -> str:
+    """A kept part of a page: HTML in the request's language, so one copy per language (one version
+    for all of them)."""
+    return page_key(kind, pk, f"{part}@{get_language()}")
 
 
 def page_version_key(kind: str, pk: int) -> str:
@@ -76,7 +83,7 @@ def page_part_get(kind: str, pk: int, build: Callable[[], tuple[Part | None, int
     """The cached part when its version is current (one round trip), else `build()`: the part (None
     when the object does not exist) and how many seconds it stays true without a change. `part`
     names another part renewed with the same version (the community's calendar beside its page)."""
-    key, version_key = page_key(kind, pk, part), page_version_key(kind, pk)
+    key, version_key = page_part_key(kind, pk, part), page_version_key(kind, pk)
     found = cache.get_many([key, version_key])
     version, cached = found.get(version_key), found.get(key)
     if version is not None and cached is not None and cached[0] == version:
@@ -168,7 +175,7 @@ def page_response(request: HttpRequest, name: str, depends_on: Iterable[tuple[st
     viewer = request.user.pk if request.user.is_authenticated else 0
     depends = dict.fromkeys([*[(kind, pk) for kind, pk in depends_on if pk is not None],
                              *([(kind, viewer) for kind in (VIEWER, *viewer_kinds)] if viewer else [])])
-    key = page_key("response", viewer, name)
+    key = page_key("response", viewer, f"{name}@{get_language()}")
     version_keys = [page_version_key(kind, pk) for kind, pk in depends]
     found = cache.get_many([key, *version_keys])
     versions = tuple(found.get(k) for k in version_keys)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.dispatch import Signal
@@ -520,16 +521,20 @@ def event_cohost_remove(*, event: Event, actor: Member, member: Member) -> None:
 # an event, its counts or its community's name drops it after commit; the timeout bounds how long
 # an event that just ended can stay listed.
 UPCOMING_CACHE_SECONDS = 60
-# The whole home page as an anonymous visitor with no cookie sees it (elonara.views.home).
-ANONYMOUS_HOME_CACHE_KEY = "home:anonymous:html"
+def anonymous_home_cache_key(language: str) -> str:
+    """The whole home page as an anonymous visitor with no cookie sees it, in `language`
+    (elonara.views.home)."""
+    return f"home:anonymous:html:{language}"
 
 
 def upcoming_events_cache_clear() -> None:
     from django.core.cache import cache
     from django.core.cache.utils import make_template_fragment_key
 
-    cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)]
-                      + [ANONYMOUS_HOME_CACHE_KEY])
+    languages = [code for code, _name in settings.LANGUAGES]
+    cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in, language])
+                       for signed_in in (True, False) for language in languages]
+                      + [anonymous_home_cache_key(language) for language in languages])
 
 
 def member_home_cache_clear(member_ids: list[int]) -> None:

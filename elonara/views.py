@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,7 +29,7 @@ from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
 from elonara.models import RSVP, Community, Event, EventSeries
-from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
+from elonara.services import UPCOMING_CACHE_SECONDS, anonymous_home_cache_key
 from members.models import Member
 
 
@@ -40,9 +41,10 @@ def home(request):
     # A visitor with no session and no pending message sees the same page as every other: served
     # whole from the cache (dropped with the upcoming-events fragment when an event changes).
     if settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES:
-        if (html := cache.get(ANONYMOUS_HOME_CACHE_KEY)) is None:
+        key = anonymous_home_cache_key(get_language())
+        if (html := cache.get(key)) is None:
             html = _home_render(request, {})[0].content
-            cache.set(ANONYMOUS_HOME_CACHE_KEY, html, UPCOMING_CACHE_SECONDS)
+            cache.set(key, html, UPCOMING_CACHE_SECONDS)
         return HttpResponse(html)
     # A member's whole page is kept until their lists or the upcoming events change (at most as
     # long as the upcoming fragment: an event that ends leaves it).
@@ -148,7 +150,7 @@ def _calendar_conditional(request, *, key: str, version: tuple, last_change, bui
     """A calendar file with conditional GET: calendar apps poll feeds, and an unchanged one answers
     304 from one cheap query. The body is cached under its ETag, so a client without the ETag
     gets it without rebuilding; a change makes a new ETag, so a stale body is never served."""
-    digest = hashlib.sha256(repr((key, version, settings.ELONARA_PUBLIC_URL)).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(repr((key, version, settings.ELONARA_PUBLIC_URL, get_language())).encode()).hexdigest()[:32]
     etag = f'"{digest}"'
     # Whole seconds, as the header carries them (If-None-Match, checked first, tells finer changes apart).
     last_modified = int(last_change.timestamp()) if last_change else None

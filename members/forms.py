@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
@@ -58,8 +60,14 @@ class SignUpForm(UserCreationForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = Member
-        fields = ("display_name", "email", "bio")
+        fields = ("display_name", "email", "bio", "language")
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {"language": _("For pages and mail. Empty: the language chosen at the foot of the page, "
+                                    "or your browser's.")}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser says")), *settings.LANGUAGES]
 
 
 class ApiTokenForm(forms.Form):

@@ -1,7 +1,9 @@
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.page_cache import MEMBER_CALENDAR, VIEWER, PageRowsQuerySet, ViewerRowsQuerySet
 
@@ -23,6 +25,9 @@ class Member(AbstractUser):
     bio = models.TextField(blank=True)
     # From the Bluesky profile at sign-up with Bluesky (an https URL; never fetched by us).
     avatar_url = models.URLField(max_length=2000, blank=True)
+    # The language Elonara speaks to them in: pages, mail. Empty: the footer's choice or the
+    # browser's (core.i18n).
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
 
     objects: ClassVar[MemberManager] = MemberManager()
 

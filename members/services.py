@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from bluesky import services as bluesky_services
 from core.client_address import client_address
+from core.i18n import supported_language
 from core.ratelimit import Limit, rate_limit_hit, rate_limit_release
 from elonara.models import Community, Event
 from members.models import Member
@@ -34,9 +35,11 @@ def login_attempt_succeeded(*, counted: list[str]) -> None:
 
 
 @transaction.atomic
-def member_update_profile(*, member: Member, display_name: str, email: str, bio: str) -> Member:
+def member_update_profile(*, member: Member, display_name: str, email: str, bio: str,
+                          language: str | None = None) -> Member:
     """Save the profile. A new email address gets a confirmation link; until it is confirmed no
-    notification goes there (the old address's confirmation does not carry over)."""
+    notification goes there (the old address's confirmation does not carry over). `language`:
+    None keeps the one set (empty: follow the page's menu or the browser)."""
     from notifications.services import member_email_changed
 
     # From the database: a bound ModelForm has already copied the new value onto `member`.
@@ -45,10 +48,22 @@ def member_update_profile(*, member: Member, display_name: str, email: str, bio:
     member.display_name = display_name.strip()
     member.email = email.strip()
     member.bio = bio.strip()
-    member.save(update_fields=["display_name", "email", "bio"])
+    fields = ["display_name", "email", "bio"]
+    if language is not None:
+        member.language = supported_language(language) or ""
+        fields.append("language")
+    member.save(update_fields=fields)
     if email_changed and member.email:
         member_email_changed(member=member)
     return member
+
+
+def member_language_set(*, member: Member, language: str) -> str:
+    """The language Elonara speaks to the member in (pages and mail); one it does not speak
+    clears the setting. Returns what was kept."""
+    member.language = supported_language(language) or ""
+    member.save(update_fields=["language"])
+    return member.language
 
 
 def member_delete(*, member: Member) -> None:

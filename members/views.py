@@ -1,25 +1,28 @@
 import hashlib
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.i18n import supported_language
 from core.page_cache import page_response
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
 from elonara import selectors as event_selectors
 from members import api_tokens
 from members.forms import ApiTokenForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from members.models import ApiToken, Member
-from members.services import member_delete, member_update_profile
+from members.services import member_delete, member_language_set, member_update_profile
 from notifications import services as mail_services
 from notifications.forms import MailSettingsForm
 
@@ -83,6 +86,42 @@ def profile_edit(request):
         messages.success(request, "Profile saved.")
         return redirect("members:profile", username=request.user.username)
     return render(request, "members/profile_edit.html", {"form": form})
+
+
+@csrf_exempt
+@require_POST
+def language_set(request):
+    """The footer's language menu: kept in a cookie (visitors) and, for a signed-in member, as
+    their setting. Back to the page it was chosen on.
+
+    The menu carries no CSRF token: it is on every page, and pages are kept whole and shared (a
+    token would set a cookie on every first view and keep visitors' pages from being kept). Instead
+    the browser must say the form was sent from our own pages (Origin, which browsers send with
+    every POST, or Sec-Fetch-Site)."""
+    if not _same_origin(request):
+        return HttpResponseForbidden("Choose the language from Elonara's own pages.")
+    language = supported_language(request.POST.get("language")) or ""
+    if request.user.is_authenticated:
+        member_language_set(member=request.user, language=language)
+    next_url = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("home")
+    response = redirect(next_url)
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE,
+                            secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                            samesite="Lax")
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, samesite="Lax")
+    return response
+
+
+def _same_origin(request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin == f"{request.scheme}://{request.get_host()}"
+    return request.headers.get("Sec-Fetch-Site") == "same-origin"
 
 
 @never_cache

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.ratelimit import RateLimitedError, rate_limit_request
@@ -33,11 +34,12 @@ ANONYMOUS_UPCOMING_KEY = "network:upcoming:anonymous"
 def upcoming(request):
     plain_visitor = (not request.user.is_authenticated and not request.GET
                      and settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES)
-    if plain_visitor and (html := cache.get(ANONYMOUS_UPCOMING_KEY)) is not None:
+    key = f"{ANONYMOUS_UPCOMING_KEY}:{get_language()}"
+    if plain_visitor and (html := cache.get(key)) is not None:
         return HttpResponse(html)
     response = _upcoming(request)
     if plain_visitor:
-        cache.set(ANONYMOUS_UPCOMING_KEY, response.content, ANONYMOUS_UPCOMING_SECONDS)
+        cache.set(key, response.content, ANONYMOUS_UPCOMING_SECONDS)
     return response
 
 

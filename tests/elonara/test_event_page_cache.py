@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from core.page_cache import page_key, page_version_key
+from core.page_cache import page_part_key, page_version_key
 from elonara import services
 from elonara.models import RSVP, Event, EventConversation, ExternalRSVP
 from members.models import Member
@@ -66,7 +66,7 @@ def test_every_change_shows_at_once(event, django_capture_on_commit_callbacks):
     bob.save()
     assert "<li>Bobby</li>" in _page(visitor, event)
     bob.save(update_fields=["last_login"])  # every login: shown nowhere, renews nothing
-    assert cache.get(page_key("event", event.pk)) is not None
+    assert cache.get(page_part_key("event", event.pk)) is not None
 
     services.community_update(community=event.community, editor=event.host, name="Dice club")
     assert ">Dice club</a>" in _page(visitor, event)
@@ -106,7 +106,7 @@ def test_a_copy_built_before_a_commit_is_never_served_after_it(event, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         services.rsvp_set(event=event, member=bob, status="going")
         seen_during_the_transaction = cache.get(page_version_key("event", event.pk))
-    cache.set(page_key("event", event.pk), (seen_during_the_transaction, stale))  # the late store
+    cache.set(page_part_key("event", event.pk), (seen_during_the_transaction, stale))  # the late store
     assert "<li>Bob</li>" in _page(visitor, event)
 
 

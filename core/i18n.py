@@ -1,0 +1,57 @@
+"""Which language a request is answered in, and the middleware that turns it on.
+
+The order (issue 39): the member's own setting (on their profile), then a choice made on the page
+(the footer's menu, remembered in a cookie: visitors have nothing else), then the browser's
+`Accept-Language`, then English. URLs carry no language: a shared link opens in the reader's
+language. Foundation code: the member's setting is read as `request.user.language` without
+importing the members app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+
+def supported_language(code: str | None) -> str | None:
+    """`code` as one of settings.LANGUAGES ("pt-BR" and "pt_br" are "pt-br"; "de-AT" falls back
+    to "de"), or None when none fits."""
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code.replace("_", "-").lower())
+    except LookupError:
+        return None
+
+
+def request_language(request: HttpRequest) -> str:
+    member_choice = getattr(getattr(request, "user", None), "language", "")
+    return (supported_language(member_choice)
+            or supported_language(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+            or supported_language(translation.get_language_from_request(request, check_path=False))
+            or settings.LANGUAGE_CODE)
+
+
+class LanguageMiddleware:
+    """Answers each request in `request_language`. After the authentication middleware (the
+    member's setting comes first). Pages kept whole or in parts are kept per language
+    (core.page_cache), and the answer says which language it is in and what it varied on."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = request_language(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", language)
+        return response
