@@ -114,8 +114,9 @@ def member_id_for_did(*, did: str) -> int | None:
     """The member whose Bluesky account (OAuth connection, sign-in link kept after a disconnect, or
     own app password) is `did`, in that order of preference. One query: the firehose consumer asks
     this for every answer it sees, nearly all by people who are not members."""
-    links = [model.objects.filter(did=did).order_by().annotate(rank=Value(rank)).values_list("member_id", "rank")
-             for rank, model in enumerate((BlueskyIdentity, BlueskySignIn, MemberAppPassword))]
+    links = [rows.filter(did=did).order_by().annotate(rank=Value(rank)).values_list("member_id", "rank")
+             for rank, rows in enumerate((BlueskyIdentity.objects.all(), BlueskySignIn.objects.all(),
+                                          MemberAppPassword.objects.all()))]
     first = links[0].union(*links[1:], all=True).order_by("rank")[:1]
     return next((member_id for member_id, _rank in first), None)
 
