@@ -82,13 +82,24 @@ def default_template_for(target: Target) -> str:
     return DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
 
 
-def relay_template_for(target: Target, *, host: Member) -> str:
-    """Elonara's own wording for posts from the relay account: names the host (by their Bluesky
-    handle) and the target. Never the host's free text: the relay speaks for every host at once."""
-    who = host_label(host=host)
+def relay_template_for(target: Target) -> str:
+    """Elonara's own wording for posts from the relay account: names the host ({host}, filled in by
+    the composer as a mention, see `host_mention`) and the target. Never the host's free text: the
+    relay speaks for every host at once."""
     if targets.target_kind(target) == "event":
-        return RELAY_TEMPLATE.replace("{host}", who)
-    return RELAY_COMMUNITY_TEMPLATE.replace("{host}", who)
+        return RELAY_TEMPLATE
+    return RELAY_COMMUNITY_TEMPLATE
+
+
+def host_mention(*, host: Member) -> tuple[str, str]:
+    """(handle, DID) naming the host in a post: their connected identity, else their app
+    password's account. Without a DID the first is plain text (`host_label`) and the DID is ""."""
+    row = BlueskyIdentity.objects.filter(member=host).values_list("handle", "did").first()
+    if not row or not row[0]:
+        row = MemberAppPassword.objects.filter(member=host).values_list("handle", "did").first()
+    if row and row[0] and row[1]:
+        return row[0], row[1]
+    return host_label(host=host), ""
 
 
 def host_label(*, host: Member) -> str:
@@ -103,8 +114,13 @@ def host_label(*, host: Member) -> str:
 
 def _template_for(*, invitation_host: Member, target: Target, message_template: str, posting_kind: str) -> str:
     if posting_kind == "relay":
-        return relay_template_for(target, host=invitation_host)
+        return relay_template_for(target)
     return message_template or default_template_for(target)
+
+
+def _host_args(host: Member) -> dict[str, str]:
+    handle, did = host_mention(host=host)
+    return {"host_handle": handle, "host_did": did}
 
 
 def invitation_compose(*, invitation: Invitation, message_template: str | None = None,
@@ -127,6 +143,7 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
         langs=[lang for lang in batch.langs.split(",") if lang] if batch.langs else [],
         card_title=card.title,
         card_description=card.description,
+        **_host_args(invitation.host),
     )
 
 
@@ -165,6 +182,7 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         langs=["en"],
         card_title=card.title,
         card_description=card.description,
+        **_host_args(host),
     )
     return Preview(post=post, account=account)
 
