@@ -426,8 +426,8 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
     publishing.event_publish_queue(event=event)
-    if announce_reply and editor.pk == event.host_id and (
-            (event.starts_at, event.ends_at, event.time_zone) != (current.starts_at, current.ends_at, current.time_zone)):
+    moved = (event.starts_at, event.ends_at, event.time_zone) != (current.starts_at, current.ends_at, current.time_zone)
+    if announce_reply and editor.pk == event.host_id and moved:
         announcements.announcement_reply_queue(event=event,
                                                text=announcements.reply_text_for_time_change(event=event))
     event_waitlist_promote(event_id=event.pk)

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bluesky import selectors as bluesky_selectors
 from core.media import media_url_seconds
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, page_response
+from elonara import announcements as announcement_services
 from elonara import cards, community_page, event_page, ical, member_feed, publishing, recurrence, selectors, services
-from elonara import announcements
 from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.community_page import CalendarFile
@@ -260,11 +260,11 @@ def community_leave(request, slug):
 @login_required
 def event_create(request):
     communities = selectors.community_list_organized_by(member=request.user)
-    initial = {}
+    initial: dict[str, object] = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
-    announce_reason = announcements.announcement_unavailable_reason(host=request.user)
-    initial["announce"] = not announce_reason and announcements.announcement_default(host=request.user)
+    announce_reason = announcement_services.announcement_unavailable_reason(host=request.user)
+    initial["announce"] = not announce_reason and announcement_services.announcement_default(host=request.user)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
                      announce_reason=announce_reason)
     if request.method == "POST" and form.is_valid():
@@ -283,7 +283,7 @@ def event_create(request):
         else:
             # (A series is announced once, by its first occurrence.)
             if not announce_reason:
-                announcements.announcement_choose(event=event, host=request.user, wanted=announce)
+                announcement_services.announcement_choose(event=event, host=request.user, wanted=announce)
             messages.success(request, "Your event is published." + (
                 " Its announcement is being posted on Bluesky." if announce and not announce_reason else ""))
             return redirect(event)
@@ -309,7 +309,7 @@ def event_edit(request, pk):
     communities = selectors.community_list_organized_by(member=event.host)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
                      has_image=bool(event.image), repeating=False, occurrence=event.series_id is not None,
-                     announce_reply=request.user.pk == event.host_id and announcements.announcement_can_reply(
+                     announce_reply=request.user.pk == event.host_id and announcement_services.announcement_can_reply(
                          event=event))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -520,7 +520,7 @@ def event_cancel(request, pk):
         messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
         return redirect(event)
     return render(request, "elonara/event_cancel.html",
-                  {"event": event, "can_reply": announcements.announcement_can_reply(event=event)})
+                  {"event": event, "can_reply": announcement_services.announcement_can_reply(event=event)})
 
 
 @login_required

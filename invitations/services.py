@@ -118,11 +118,6 @@ def _template_for(*, invitation_host: Member, target: Target, message_template: 
     return message_template or default_template_for(target)
 
 
-def _host_args(host: Member) -> dict[str, str]:
-    handle, did = host_mention(host=host)
-    return {"host_handle": handle, "host_did": did}
-
-
 def invitation_compose(*, invitation: Invitation, message_template: str | None = None,
                        posting_kind: str = "", card: LinkCard | None = None) -> ComposedPost:
     """The exact post for this invitation (also what the preview shows). From the relay account
@@ -132,6 +127,7 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
     card = card or link_card_for(target, with_image_bytes=False)
+    host_named = host_mention(host=invitation.host)
     return compose_invitation(
         template=_template_for(invitation_host=invitation.host, target=target, message_template=template,
                                posting_kind=posting_kind),
@@ -143,7 +139,8 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
         langs=[lang for lang in batch.langs.split(",") if lang] if batch.langs else [],
         card_title=card.title,
         card_description=card.description,
-        **_host_args(invitation.host),
+        host_handle=host_named[0],
+        host_did=host_named[1],
     )
 
 
@@ -171,6 +168,7 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
     the link is a placeholder)."""
     account = invitation_posting_account(host=host, agent=agent)
     card = link_card_for(target, with_image_bytes=False)
+    host_named = host_mention(host=host)
     post = compose_invitation(
         template=_template_for(invitation_host=host, target=target, message_template=message_template,
                                posting_kind=account.kind if account else ""),
@@ -182,7 +180,8 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         langs=["en"],
         card_title=card.title,
         card_description=card.description,
-        **_host_args(host),
+        host_handle=host_named[0],
+        host_did=host_named[1],
     )
     return Preview(post=post, account=account)
 
