@@ -97,6 +97,10 @@ def test_publishing_with_the_box_queues_the_post_and_the_choice_is_remembered(ho
     assert event.announce_wanted is True and len(event.announce_rkey) == 13
     assert event.announce_state == PublishState.PENDING
     assert RecordWrite.objects.filter(kind=RecordWrite.Kind.ANNOUNCE, object_id=event.pk).exists()
+    assert "Elonara is posting the announcement" in client.get(event.get_absolute_url()).content.decode()
+    assert "Elonara is posting" not in Client().get(event.get_absolute_url()).content.decode()  # hosts only
+    Event.objects.filter(pk=event.pk).update(announce_state=PublishState.FAILED, announce_error="Refused.")
+    assert "was not posted on Bluesky: Refused." in client.get(event.get_absolute_url()).content.decode()
     # The next event's box starts ticked; unticking it is remembered too.
     assert "checked" in _checkbox(client.get("/events/new/").content.decode(), "announce")
     client.post("/events/new/", _form_data(title="Second walk"))
