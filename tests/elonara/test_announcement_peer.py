@@ -20,12 +20,14 @@ from django.utils import timezone
 from PIL import Image
 
 from bluesky import pipeline
-from bluesky.models import RecordWrite
+from bluesky import services as bluesky_services
+from bluesky.models import BlueskyIdentity, RecordWrite, WritesMode
 from bluesky.records import POST_NSID
 from elonara import announcements, conversation
 from elonara.cards import event_link_card
 from elonara.models import Event, EventConversation, PublishState
 from tests.elonara.records_helpers import OtherApp, connect_app_password, get_record, wait_for
+from tests.invitations.peer_helpers import connect_bluesky
 
 pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
 
@@ -48,16 +50,24 @@ def _now() -> str:
     return timezone.now().isoformat().replace("+00:00", "Z")
 
 
-def test_announced_on_publishing_replies_show_and_cancellation_replies(peer, accounts, peer_settings, tmp_path,
-                                                                      django_user_model):
+@pytest.mark.parametrize("mode", [WritesMode.LEGACY, WritesMode.OAUTH])
+def test_announced_on_publishing_replies_show_and_cancellation_replies(mode, peer, accounts, peer_settings, tmp_path,
+                                                                      peer_consent, django_user_model):
+    """Both ways a host's own account writes: their app password, and their OAuth grant (the
+    default scope, which asks to delete posts too: the deletion below needs it)."""
+    bluesky_services.writes_mode_set(mode=mode)
     peer_settings.BLUESKY_APPVIEW_URL = peer.appview_url
     peer_settings.INVITATIONS_PACING_ENABLED = False
     peer_settings.MEDIA_ROOT = str(tmp_path / "media")
     alice_acc = accounts["alice"]
     host = django_user_model.objects.create_user(username="alice", password="pw-123456")
-    connect_app_password(host, alice_acc)
     client = Client()
     client.force_login(host)
+    if mode == WritesMode.LEGACY:
+        connect_app_password(host, alice_acc)
+    else:
+        connect_bluesky(client, peer_consent, alice_acc)
+        assert BlueskyIdentity.objects.get(member=host).status == BlueskyIdentity.Status.CONNECTED
     start = (timezone.now() + timedelta(days=6)).replace(second=0, microsecond=0)
     response = client.post("/events/new/", {
         "title": "Fête des lanternes 🏮", "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
