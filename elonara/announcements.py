@@ -37,7 +37,7 @@ from bluesky.records import (
     graphemes,
     tid_now,
 )
-from core.tasks import task_on_commit
+from core.tasks import task_named
 from elonara.cards import LinkCard, event_link_card, event_when_text
 from elonara.models import Event, EventConversation, PublishState
 from members.models import Member
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 NO_ACCOUNT_REASON = ("Connect your Bluesky account (or add an app password) on your profile: the post is "
                      "written from your own account.")
 ELLIPSIS = "…"
+CONVERSATION_FIRST_READ_SECONDS = 5.0
 
 
 # --- what the host sees before choosing ---------------------------------------------------------
@@ -213,7 +214,13 @@ def _conversation_start(*, event: Event, uri: str) -> None:
         event_id=event.pk, defaults={"post_uri": uri, "replies": [], "reply_count": 0, "fetched_at": None,
                                      "refresh_requested_at": timezone.now(), "last_error": "",
                                      "set_by": event.host})
-    task_on_commit("elonara.refresh_conversation", event.pk)
+    # Read a few seconds later, not at once: the App View indexes a new post from the firehose a
+    # moment after the PDS wrote it, and a read before that would show "not available" until the
+    # next refresh. Kept within the dispatch horizon (no long countdown sits in the broker).
+    delay = min(CONVERSATION_FIRST_READ_SECONDS, pipeline.dispatch_horizon())
+    event_id = event.pk
+    transaction.on_commit(lambda: task_named("elonara.refresh_conversation").apply_async(
+        args=[event_id], countdown=delay))
 
 
 def announcement_reply_publish(*, event_id: int, slot_at: float | None = None,
