@@ -11,6 +11,7 @@ import regex
 from django.test import Client
 from django.utils import timezone
 
+from bluesky import pipeline
 from bluesky.models import MemberAppPassword, RecordWrite
 from bluesky.records import FACET_LINK, POST_NSID, validate_post_record
 from elonara import announcements, services
@@ -160,3 +161,18 @@ def test_deleting_offers_to_delete_the_post(host):
     deletions = set(RecordWrite.objects.filter(kind=RecordWrite.Kind.DELETE, collection=POST_NSID)
                     .values_list("rkey", flat=True))
     assert deletions == {gone.announce_rkey}
+
+
+def test_the_pipeline_runs_the_announcement_and_says_why_it_failed(host):
+    """Through the pipeline's own run (the message's token), as the worker does: the host removed
+    their app password meanwhile, so no account of theirs can post, and the event says why."""
+    _with_app_password(host)
+    event = services.event_create(host=host, title="Walk", starts_at=timezone.now() + timedelta(days=2),
+                                  ends_at=timezone.now() + timedelta(days=2, hours=1), venue="Park")
+    assert announcements.announcement_choose(event=event, host=host, wanted=True)
+    MemberAppPassword.objects.filter(member=host).delete()
+    job = RecordWrite.objects.get(kind=RecordWrite.Kind.ANNOUNCE, object_id=event.pk)
+    assert pipeline.record_write_run(token=job.token) == PublishState.FAILED
+    event.refresh_from_db()
+    assert event.announce_state == PublishState.FAILED and event.announce_error == announcements.NO_ACCOUNT_REASON
+    assert not RecordWrite.objects.filter(pk=job.pk).exists()
