@@ -257,6 +257,8 @@ class RecordWrite(models.Model):
         RSVP = "rsvp", "RSVP record"
         NETWORK_RSVP = "network_rsvp", "RSVP record to a network event"
         DELETE = "delete", "Record deletion"
+        ANNOUNCE = "announce", "Event announcement post"
+        ANNOUNCE_REPLY = "announce_reply", "Reply in an event's announcement thread"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     object_id = models.BigIntegerField(null=True, blank=True)

@@ -29,6 +29,7 @@ _SCOPE_WORDS = {
     "transition:generic": "Full access, like an app password",
     "transition:chat.bsky": "Read and send chat messages",
     "repo:app.bsky.feed.post?action=create": "Create posts",
+    "repo:app.bsky.feed.post?action=create&action=delete": "Create posts and delete the ones Elonara wrote",
     "repo:app.bsky.feed.post": "Create, edit and delete posts",
     "repo:*": "Change anything in your repository",
     "blob:image/*": "Upload images (link-card pictures)",

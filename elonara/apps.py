@@ -6,6 +6,7 @@ class ElonaraConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from elonara import publishing, signals  # noqa: F401 - connects the receivers
+        from elonara import announcements, publishing, signals  # noqa: F401 - connects the receivers
 
         publishing.register_writers()
+        announcements.register_writers()

@@ -117,6 +117,14 @@ class EventForm(forms.Form):
     repeat_until = forms.DateField(label="Repeats until", required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
     repeat_count = forms.IntegerField(label="…or this many times", required=False, min_value=1, max_value=500)
+    # Publishing: Elonara writes the announcement post from the host's own account (elonara.announcements).
+    announce = forms.BooleanField(
+        label="Announce it on Bluesky", required=False,
+        help_text="A post from your Bluesky account with the event's card; its replies show on the event page.")
+    # Editing the host's own announced event: the new time as a reply in the announcement's thread.
+    announce_reply = forms.BooleanField(
+        label="Post the new time as a reply to the announcement on Bluesky", required=False,
+        help_text="Only when the start or end changes.")
     # Editing an occurrence of a series.
     scope = forms.ChoiceField(label="Change", required=False, initial="this", widget=forms.RadioSelect,
                               choices=[("this", "This event only"), ("following", "This and the following events")])
@@ -137,8 +145,20 @@ class EventForm(forms.Form):
         return False
 
     def __init__(self, *args, communities=None, has_image: bool = False, repeating: bool = True,
-                 occurrence: bool = False, **kwargs):
+                 occurrence: bool = False, announce_reason: str | None = None, announce_reply: bool = False,
+                 **kwargs):
+        """`announce_reason`: None hides the announcement box (editing); "" offers it; any other
+        text is why it cannot be ticked (shown under it, the box disabled). `announce_reply`:
+        offer the reply box (the host editing an event with an announcement post)."""
         super().__init__(*args, **kwargs)
+        if announce_reason is None:
+            del self.fields["announce"]
+        elif announce_reason:
+            self.fields["announce"].disabled = True
+            self.fields["announce"].initial = False
+            self.fields["announce"].help_text = announce_reason
+        if not announce_reply:
+            del self.fields["announce_reply"]
         if communities is not None:
             self.fields["community"].queryset = communities
         if not has_image:

@@ -274,6 +274,25 @@ class Event(CoverImage, PublishedRecord):
     # iCalendar SEQUENCE (RFC 5545 3.8.7.4): grows with every change a calendar entry shows, so
     # calendar apps replace their copy instead of keeping a stale one.
     sequence = models.PositiveIntegerField(default=0)
+    # The announcement post Elonara writes from the host's own account (elonara.announcements).
+    # The host's choice when publishing (None: not asked, e.g. through the API): the next event's
+    # box starts from the host's last choice.
+    announce_wanted = models.BooleanField(null=True, blank=True, editable=False)
+    announce_rkey = models.CharField(max_length=20, blank=True, editable=False)
+    announce_uri = models.CharField(max_length=400, blank=True, editable=False)
+    announce_cid = models.CharField(max_length=120, blank=True, editable=False)
+    announce_state = models.CharField(max_length=10, choices=PublishState.choices, blank=True, default="",
+                                      editable=False)
+    announce_error = models.CharField(max_length=300, blank=True, editable=False)
+    # Fixed at the first attempt, so every retry writes the identical record at the same key.
+    announce_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The latest reply in the announcement's thread (a time change, a cancellation), written the same way.
+    announce_reply_rkey = models.CharField(max_length=20, blank=True, editable=False)
+    announce_reply_text = models.CharField(max_length=300, blank=True, editable=False)
+    announce_reply_uri = models.CharField(max_length=400, blank=True, editable=False)
+    announce_reply_state = models.CharField(max_length=10, choices=PublishState.choices, blank=True, default="",
+                                            editable=False)
+    announce_reply_created_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from core.page_cache import MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
-from elonara import atrecords, publishing
+from elonara import announcements, atrecords, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
     Door,
     answer_take,
@@ -390,11 +390,13 @@ HOSTING_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval")
 
 
 @transaction.atomic
-def event_update(*, event: Event, editor: Member, image=None, remove_image: bool = False, **changes) -> Event:
+def event_update(*, event: Event, editor: Member, image=None, remove_image: bool = False,
+                 announce_reply: bool = False, **changes) -> Event:
     """Change an event's details and cover; its host and co-hosts may.
 
     Each change to what a calendar entry shows raises the event's iCalendar SEQUENCE. A higher
-    seat limit (or none) promotes people from the waiting list at once.
+    seat limit (or none) promotes people from the waiting list at once. `announce_reply`: the
+    host asks for a new time to be posted as a reply to the event's announcement post.
     """
     if not event_can_manage(event=event, member=editor):
         raise NotAllowedError("Only the host or a co-host can edit this event.")
@@ -425,6 +427,10 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     _cover_image_set(instance=event, image=processed, remove_image=remove_image)
     event.save()
     publishing.event_publish_queue(event=event)
+    moved = (event.starts_at, event.ends_at, event.time_zone) != (current.starts_at, current.ends_at, current.time_zone)
+    if announce_reply and editor.pk == event.host_id and moved:
+        announcements.announcement_reply_queue(event=event,
+                                               text=announcements.reply_text_for_time_change(event=event))
     event_waitlist_promote(event_id=event.pk)
     mail_hooks.event_changed(before=current, after=event)  # notifications: mail on commit if time/place moved
     return event
@@ -446,9 +452,10 @@ def _series_exclude(*, event: Event) -> None:
 
 
 @transaction.atomic
-def event_cancel(*, event: Event, actor: Member) -> Event:
+def event_cancel(*, event: Event, actor: Member, announce_reply: bool = False) -> Event:
     """Cancel an event (its host only). It stays visible, marked cancelled, and calendar feeds
-    carry STATUS:CANCELLED with a higher SEQUENCE so calendar apps update their copy."""
+    carry STATUS:CANCELLED with a higher SEQUENCE so calendar apps update their copy.
+    `announce_reply`: say so in a reply to the event's announcement post."""
     if event.host_id != actor.pk:
         raise NotAllowedError("Only the host can cancel this event.")
     current = Event.objects.select_for_update().get(pk=event.pk)
@@ -460,6 +467,9 @@ def event_cancel(*, event: Event, actor: Member) -> Event:
         publishing.event_publish_queue(event=current)
         mail_hooks.event_cancelled(event=current)  # notifications: cancellation mail on commit
         _series_exclude(event=current)
+        if announce_reply:
+            announcements.announcement_reply_queue(event=current,
+                                                   text=announcements.reply_text_for_cancellation(event=current))
     event.status, event.cancelled_at, event.sequence = current.status, current.cancelled_at, current.sequence
     event.updated_at = current.updated_at
     event.publish_state, event.at_rkey = current.publish_state, current.at_rkey
@@ -467,9 +477,10 @@ def event_cancel(*, event: Event, actor: Member) -> Event:
 
 
 @transaction.atomic
-def event_delete(*, event: Event, actor: Member) -> None:
+def event_delete(*, event: Event, actor: Member, delete_announcement: bool = False) -> None:
     """Delete an event (its host only), with its record in the host's repository and the RSVP
-    records members published for it (queued on commit)."""
+    records members published for it (queued on commit). `delete_announcement`: the announcement
+    post Elonara wrote for it (and its reply) goes too; else it stays on Bluesky."""
     if event.host_id != actor.pk:
         raise NotAllowedError("Only the host can delete this event.")
     current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
@@ -478,6 +489,8 @@ def event_delete(*, event: Event, actor: Member) -> None:
     _series_exclude(event=current)
     if current.at_rkey:
         publishing.record_delete_queue(member=current.host, collection=atrecords.EVENT_NSID, rkey=current.at_rkey)
+    if delete_announcement:
+        announcements.announcement_delete_queue(event=current)
     for rsvp in RSVP.objects.select_related("member").filter(event=current).exclude(at_rkey=""):
         publishing.record_delete_queue(member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rsvp.at_rkey)
     if current.image:

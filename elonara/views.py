@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bluesky import selectors as bluesky_selectors
 from core.media import media_url_seconds
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, page_response
+from elonara import announcements as announcement_services
 from elonara import cards, community_page, event_page, ical, member_feed, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
@@ -261,12 +262,16 @@ def community_leave(request, slug):
 @login_required
 def event_create(request):
     communities = selectors.community_list_organized_by(member=request.user)
-    initial = {}
+    initial: dict[str, object] = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
-    form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial)
+    announce_reason = announcement_services.announcement_unavailable_reason(host=request.user)
+    initial["announce"] = not announce_reason and announcement_services.announcement_default(host=request.user)
+    form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
+                     announce_reason=announce_reason)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
+        announce = bool(data.pop("announce", False))
         kind, rule = data.pop("repeat", ""), data.pop("repeat_rule", "")
         until_date, count = data.pop("repeat_until", None), data.pop("repeat_count", None)
         try:
@@ -278,7 +283,11 @@ def event_create(request):
         except ElonaraError as error:
             _apply_error(form, error)
         else:
-            messages.success(request, "Your event is published.")
+            # (A series is announced once, by its first occurrence.)
+            if not announce_reason:
+                announcement_services.announcement_choose(event=event, host=request.user, wanted=announce)
+            messages.success(request, "Your event is published." + (
+                " Its announcement is being posted on Bluesky." if announce and not announce_reason else ""))
             return redirect(event)
     return render(request, "elonara/event_form.html", {"form": form, "editing": False})
 
@@ -301,10 +310,14 @@ def event_edit(request, pk):
     # The communities offered are the host's (a co-host edits the host's event).
     communities = selectors.community_list_organized_by(member=event.host)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
-                     has_image=bool(event.image), repeating=False, occurrence=event.series_id is not None)
+                     has_image=bool(event.image), repeating=False, occurrence=event.series_id is not None,
+                     announce_reply=request.user.pk == event.host_id and announcement_services.announcement_can_reply(
+                         event=event))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         scope = data.pop("scope", "") or "this"
+        if scope == "following":
+            data.pop("announce_reply", None)
         try:
             if scope == "following" and event.series_id is not None:
                 series_services.series_update_following(event=event, editor=request.user, **data)
@@ -504,10 +517,12 @@ def event_cancel(request, pk):
     if event.host_id != request.user.pk:
         raise PermissionDenied("Only the host can cancel this event.")
     if request.method == "POST":
-        services.event_cancel(event=event, actor=request.user)
+        services.event_cancel(event=event, actor=request.user,
+                              announce_reply=request.POST.get("announce_reply") == "on")
         messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
         return redirect(event)
-    return render(request, "elonara/event_cancel.html", {"event": event})
+    return render(request, "elonara/event_cancel.html",
+                  {"event": event, "can_reply": announcement_services.announcement_can_reply(event=event)})
 
 
 @login_required
@@ -517,7 +532,8 @@ def event_delete(request, pk):
     if event.host_id != request.user.pk:
         raise PermissionDenied("Only the host can delete this event.")
     if request.method == "POST":
-        services.event_delete(event=event, actor=request.user)
+        services.event_delete(event=event, actor=request.user,
+                              delete_announcement=request.POST.get("delete_announcement") == "on")
         messages.success(request, "The event is deleted.")
         return redirect("home")
     return render(request, "elonara/event_delete.html", {"event": event})

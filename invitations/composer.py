@@ -31,11 +31,12 @@ ELLIPSIS = "…"
 # Placeholders a host may use in their message. {mention} and {link} are never shortened.
 DEFAULT_TEMPLATE = "{mention} you're invited to {name} on {date}. Hope to see you there! {link}"
 DEFAULT_COMMUNITY_TEMPLATE = "{mention} you're invited to join {name}. Hope to see you there! {link}"
-# The relay account's only wording ({host} is filled in before, as "@handle"): the relay speaks for
-# every host, so it never carries a host's own text.
+# The relay account's only wording ({host}: the host's "@handle", a mention of its own, so readers can
+# tap through to the person who invites them): the relay speaks for every host, so it never carries a
+# host's own text.
 RELAY_TEMPLATE = "{mention} {host} invites you to {name} on {date}. Sent for them by Elonara. {link}"
 RELAY_COMMUNITY_TEMPLATE = "{mention} {host} invites you to join {name}. Sent for them by Elonara. {link}"
-_PLACEHOLDER = re.compile(r"\{(mention|link|name|date)\}")
+_PLACEHOLDER = re.compile(r"\{(mention|link|name|date|host)\}")
 
 
 
@@ -110,6 +111,8 @@ def compose_invitation(
     langs: list[str] | None = None,
     card_title: str = "",
     card_description: str = "",
+    host_handle: str = "",
+    host_did: str = "",
     max_graphemes: int = MAX_GRAPHEMES,
     max_bytes: int = MAX_BYTES,
 ) -> ComposedPost:
@@ -118,6 +121,8 @@ def compose_invitation(
     A template lacking {mention} gets it in front, one lacking {link} gets it at the end: the
     mention is the invitation and the link is where it leads, so neither is ever dropped.
     With `card_title`, the post carries a link card for `url` (title and one-line description).
+    {host} is `host_handle`: a mention of `host_did` (never shortened) when both are known, else
+    plain text (a host without a Bluesky account is named by their username).
     """
     template = template.strip() or DEFAULT_TEMPLATE
     if "{mention}" not in template:
@@ -125,6 +130,7 @@ def compose_invitation(
     if "{link}" not in template:
         template = template + " {link}"
     mention_text = "@" + recipient_handle.lstrip("@")
+    host_text = "@" + host_handle.lstrip("@") if host_handle and host_did else host_handle
 
     # Segments: (kind, text) with kind "mention", "link" or "free".
     segments: list[tuple[str, str]] = []
@@ -135,6 +141,8 @@ def compose_invitation(
         key = match.group(1)
         if key == "mention":
             segments.append(("mention", mention_text))
+        elif key == "host":
+            segments.append(("host", host_text) if host_did and host_handle else ("free", host_text))
         elif key == "link":
             segments.append(("link", url))
         else:
@@ -182,11 +190,12 @@ def compose_invitation(
         else:
             start = byte_offset
             end = start + _byte_len(text)
-            feature = (
-                {"$type": FACET_MENTION, "did": recipient_did}
-                if kind == "mention"
-                else {"$type": FACET_LINK, "uri": url}
-            )
+            if kind == "mention":
+                feature = {"$type": FACET_MENTION, "did": recipient_did}
+            elif kind == "host":
+                feature = {"$type": FACET_MENTION, "did": host_did}
+            else:
+                feature = {"$type": FACET_LINK, "uri": url}
             facets.append({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]})
         text_parts.append(text)
         byte_offset += _byte_len(text)

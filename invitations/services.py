@@ -82,13 +82,24 @@ def default_template_for(target: Target) -> str:
     return DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
 
 
-def relay_template_for(target: Target, *, host: Member) -> str:
-    """Elonara's own wording for posts from the relay account: names the host (by their Bluesky
-    handle) and the target. Never the host's free text: the relay speaks for every host at once."""
-    who = host_label(host=host)
+def relay_template_for(target: Target) -> str:
+    """Elonara's own wording for posts from the relay account: names the host ({host}, filled in by
+    the composer as a mention, see `host_mention`) and the target. Never the host's free text: the
+    relay speaks for every host at once."""
     if targets.target_kind(target) == "event":
-        return RELAY_TEMPLATE.replace("{host}", who)
-    return RELAY_COMMUNITY_TEMPLATE.replace("{host}", who)
+        return RELAY_TEMPLATE
+    return RELAY_COMMUNITY_TEMPLATE
+
+
+def host_mention(*, host: Member) -> tuple[str, str]:
+    """(handle, DID) naming the host in a post: their connected identity, else their app
+    password's account. Without a DID the first is plain text (`host_label`) and the DID is ""."""
+    row = BlueskyIdentity.objects.filter(member=host).values_list("handle", "did").first()
+    if not row or not row[0]:
+        row = MemberAppPassword.objects.filter(member=host).values_list("handle", "did").first()
+    if row and row[0] and row[1]:
+        return row[0], row[1]
+    return host_label(host=host), ""
 
 
 def host_label(*, host: Member) -> str:
@@ -103,7 +114,7 @@ def host_label(*, host: Member) -> str:
 
 def _template_for(*, invitation_host: Member, target: Target, message_template: str, posting_kind: str) -> str:
     if posting_kind == "relay":
-        return relay_template_for(target, host=invitation_host)
+        return relay_template_for(target)
     return message_template or default_template_for(target)
 
 
@@ -116,6 +127,7 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
     card = card or link_card_for(target, with_image_bytes=False)
+    host_named = host_mention(host=invitation.host)
     return compose_invitation(
         template=_template_for(invitation_host=invitation.host, target=target, message_template=template,
                                posting_kind=posting_kind),
@@ -127,6 +139,8 @@ def invitation_compose(*, invitation: Invitation, message_template: str | None =
         langs=[lang for lang in batch.langs.split(",") if lang] if batch.langs else [],
         card_title=card.title,
         card_description=card.description,
+        host_handle=host_named[0],
+        host_did=host_named[1],
     )
 
 
@@ -154,6 +168,7 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
     the link is a placeholder)."""
     account = invitation_posting_account(host=host, agent=agent)
     card = link_card_for(target, with_image_bytes=False)
+    host_named = host_mention(host=host)
     post = compose_invitation(
         template=_template_for(invitation_host=host, target=target, message_template=message_template,
                                posting_kind=account.kind if account else ""),
@@ -165,6 +180,8 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         langs=["en"],
         card_title=card.title,
         card_description=card.description,
+        host_handle=host_named[0],
+        host_did=host_named[1],
     )
     return Preview(post=post, account=account)
 

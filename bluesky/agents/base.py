@@ -297,6 +297,32 @@ class BlueskyAgentInterface(abc.ABC, Generic[SessionT]):
         return self._record_call(member, collection, "update",
                                  lambda session: self._put(session, collection, rkey, record, ours))
 
+    def own_post_create_for_member(self, member: Member, record: dict[str, Any], *, rkey: str,
+                                   thumb: BlobUpload | None = None) -> BlueskyResult:
+        """Create a post in the member's OWN repository (their OAuth grant or their own app
+        password, never the relay: an announcement speaks as the host). Same contract as
+        `create_post_for_member`: validated first, the card's thumbnail uploaded when the session
+        may, and the fixed `rkey` makes a retry settle on the post an earlier attempt wrote."""
+        try:
+            validate_post_record(record)
+        except RecordValidationError as exc:
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error=exc.message, agent=self.name)
+        if not is_valid_rkey(rkey):
+            return BlueskyResult.failure(reason=Reason.INVALID_RECORD, error="The record key is not valid.",
+                                         agent=self.name)
+
+        def write(session: SessionT) -> BlueskyResult:
+            post = record
+            if thumb is not None and "embed" in post and self._may_upload(session, thumb.mime_type):
+                post = with_thumb(post, session.upload_blob(thumb.data, mime_type=thumb.mime_type))
+                validate_post_record(post)
+            return self._write_post(session=session, record=post, rkey=rkey)
+
+        result = self._record_call(member, POST_NSID, "create", write)
+        if result.reason == Reason.RATE_LIMITED:
+            metrics.bluesky_rate_limited(self.name)
+        return result
+
     def record_delete_for_member(self, member: Member, *, collection: str, rkey: str) -> BlueskyResult:
         """Delete the record (a missing record is a success: the outcome is the same)."""
         if not is_valid_rkey(rkey):

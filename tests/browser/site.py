@@ -86,6 +86,10 @@ def build_site() -> Site:
     Event.objects.filter(pk=event.pk).update(
         at_uri="at://did:plc:aliceaaaaaaaaaaaaaaaaaaa/community.lexicon.calendar.event/3lbx2vqkzq22c",
         publish_state="published")
+    # Announced by Elonara: its edit, cancel and delete pages offer the reply and deletion boxes.
+    Event.objects.filter(pk=event.pk).update(
+        announce_wanted=True, announce_rkey="3lbx2vqkzq33d", announce_state="published",
+        announce_uri="at://did:plc:aliceaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3lbx2vqkzq33d", announce_cid="bafyrei")
     event.refresh_from_db()
     plain_event = elonara_services.event_create(
         host=alice, title="Board games night", starts_at=start + timedelta(days=3),

@@ -133,3 +133,45 @@ def test_tid_format_and_order():
     assert is_valid_tid(a) and is_valid_tid(b)
     assert a < b
     assert len({tid_now() for _ in range(200)}) == 200
+
+
+HOST_DID = "did:plc:hosthosthosthosthosthost"
+
+
+@pytest.mark.parametrize("name", ["Board games night", "🎉 Fête de la musique — Zoë's café 東京", "حفلة 👩‍👩‍👧‍👦"])
+def test_relay_post_mentions_the_host_too(name):
+    from invitations.composer import RELAY_TEMPLATE
+
+    post = compose_invitation(
+        template=RELAY_TEMPLATE, recipient_handle="bob.test", recipient_did=DID, name=name, date="Fri 5 Dec",
+        url=URL, host_handle="alice.test", host_did=HOST_DID,
+    )
+    assert post.text.startswith("@bob.test @alice.test invites you to " + name)
+    mentions = [f for f in post.facets if f["features"][0]["$type"] == FACET_MENTION]
+    assert [(_facet_text(post, f), f["features"][0]["did"]) for f in mentions] == [
+        ("@bob.test", DID), ("@alice.test", HOST_DID)]
+    link = [f for f in post.facets if f["features"][0]["$type"] == FACET_LINK]
+    assert _facet_text(post, link[0]) == URL
+
+
+def test_relay_post_host_mention_survives_shortening():
+    from invitations.composer import RELAY_TEMPLATE
+
+    post = compose_invitation(
+        template=RELAY_TEMPLATE, recipient_handle="bob.test", recipient_did=DID, name="é🎲" * 400, date="Fri",
+        url=URL, host_handle="alice.test", host_did=HOST_DID,
+    )
+    assert _graphemes(post.text) <= 300
+    texts = [_facet_text(post, f) for f in post.facets]
+    assert texts == ["@bob.test", "@alice.test", URL]
+
+
+def test_host_without_did_stays_plain_text():
+    from invitations.composer import RELAY_TEMPLATE
+
+    post = compose_invitation(
+        template=RELAY_TEMPLATE, recipient_handle="bob.test", recipient_did=DID, name="Zoë", date="Fri",
+        url=URL, host_handle="alice", host_did="",
+    )
+    assert "@bob.test alice invites you to Zoë" in post.text
+    _check(post, "bob.test")
