@@ -66,7 +66,7 @@ def service_did() -> str:
 
 FOLLOWS_FEED = FeedSpec(
     rkey=FOLLOWS_RKEY,
-    display_name="Upcoming: people I follow",
+    display_name="Upcoming from my follows",
     description=("Upcoming events hosted on Elonara by people you follow, soonest first: each one's "
                  "announcement post. Empty when nobody you follow has an upcoming event with a post."),
     personal=True,

@@ -160,6 +160,8 @@ def feeds_publish() -> list[FeedRecord]:
         for stale in FeedRecord.objects.exclude(rkey__in=wanted):
             _record_delete(session, did=did, row=stale)
     except (AtprotoError, BlueskyError) as exc:
+        # The server's own words go to the log only (they are not ours to show).
+        logger.warning("feed record refused: %s %s", getattr(exc, "error", ""), getattr(exc, "server_message", ""))
         raise FeedError("Bluesky refused a feed record; nothing more was written.", code="publisher") from exc
     return written
 
