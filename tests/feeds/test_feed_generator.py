@@ -90,7 +90,7 @@ def test_someone_who_follows_nobody_here_gets_an_empty_feed(feeds_world, directo
     carol_did, carol_key = random_did(), SigningKey("p256")
     # carol is no member: her follows come from the App View, cached.
     directory.documents[carol_did] = did_document(carol_did, carol_key)
-    cache.set(f"feeds:follows:{carol_did}", set(), 60)  # what the App View said she follows
+    cache.set(f"feeds:follows:{carol_did}", "", 60)  # the App View said she follows nobody
     response = _get(FOLLOWS_FEED, service_jwt(carol_key, iss=carol_did, aud=US))
     assert response.status_code == 200 and response.json() == {"feed": []}
 
