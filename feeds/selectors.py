@@ -155,7 +155,8 @@ def skeleton_page(*, events: QuerySet[Event], limit: int, cursor: str | None) ->
             return Skeleton(posts=[], cursor=None)
         starts_at, pk = position
         events = events.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, pk__gt=pk))
-    rows = list(events.order_by("starts_at", "pk").values_list("starts_at", "pk", "conversation__post_uri")[: limit + 1])
+    ordered = events.order_by("starts_at", "pk").values_list("starts_at", "pk", "conversation__post_uri")
+    rows = list(ordered[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = cursor_encode(rows[-1][0], rows[-1][1]) if more else None
