@@ -147,3 +147,17 @@ def test_describe_lists_published_feeds_and_did_web_document(settings, db):
                                     "serviceEndpoint": "https://events.example.org"}]
     settings.FEEDS_SERVICE_DID = US
     assert Client().get("/.well-known/did.json").status_code == 404
+
+
+def test_a_skeleton_costs_two_queries_whatever_the_data(feeds_world, django_assert_num_queries):
+    alice = feeds_world["alice"]
+    token = service_jwt(feeds_world["bob_key"], iss=feeds_world["bob_did"], aud=US)
+    _announced(alice, 2)
+    _get(FOLLOWS_FEED, token)  # warm: the DID document cached
+    for grow in (1, 20):
+        for day in range(grow):
+            _announced(alice, 3 + day)
+            FollowedAccount.objects.create(member=feeds_world["bob"], did=random_did())
+        with django_assert_num_queries(2):  # whose copied follows, then the page
+            body = _get(FOLLOWS_FEED, token).json()
+        assert len(body["feed"]) == 1 + (1 if grow == 1 else 21)
