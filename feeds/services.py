@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from bluesky import clients
 from bluesky.atproto import AtprotoError
+from bluesky.atproto.repo import KeyUnavailable, signing_key_in
 from bluesky.atproto.service_auth import ServiceAuthError, ServiceCaller, bearer_token, verify_service_jwt
 from bluesky.atproto.syntax import is_valid_at_uri
 from bluesky.errors import BlueskyError
@@ -32,6 +33,7 @@ SKELETON_METHOD = "app.bsky.feed.getFeedSkeleton"
 # Follows read from the App View for requesters who are not our members, kept this long: a feed is
 # opened again and again while scrolling, the graph changes far more slowly.
 FOLLOWS_CACHE_SECONDS = 600
+KEY_RECHECK_SECONDS = 30
 
 
 def requester_verify(*, authorization: str | None, method: str) -> ServiceCaller:
@@ -42,10 +44,20 @@ def requester_verify(*, authorization: str | None, method: str) -> ServiceCaller
         raise FeedError("This feed is personal: open it in a Bluesky app while signed in.", code="auth",
                         xrpc_error="AuthMissing")
     try:
-        return verify_service_jwt(token, audience=selectors.service_did(), method=method,
-                                  keys=clients.repo_signing_key)
+        return verify_service_jwt(token, audience=selectors.service_did(), method=method, keys=_signing_key)
     except ServiceAuthError as exc:
         raise FeedError(exc.message, code="auth", xrpc_error=exc.error) from exc
+
+
+def _signing_key(did: str, fresh: bool) -> str:
+    # A signature that fails is checked once more against a fresh document (the key may have
+    # rotated), but a document younger than KEY_RECHECK_SECONDS counts as fresh: forged tokens
+    # cannot make us fetch a DID document on every request.
+    try:
+        document = clients.identity_resolver().resolve_did(did, max_age=KEY_RECHECK_SECONDS if fresh else None)
+    except AtprotoError as exc:
+        raise KeyUnavailable(exc.code) from exc
+    return signing_key_in(document, did)
 
 
 def requester_follows(*, did: str) -> QuerySet | list[str]:

@@ -161,3 +161,14 @@ def test_a_skeleton_costs_two_queries_whatever_the_data(feeds_world, django_asse
         with django_assert_num_queries(2):  # whose copied follows, then the page
             body = _get(FOLLOWS_FEED, token).json()
         assert len(body["feed"]) == 1 + (1 if grow == 1 else 21)
+
+
+def test_forged_tokens_do_not_make_us_fetch_a_document_per_request(feeds_world, directory):  # noqa: F811
+    _announced(feeds_world["alice"], 2)
+    forged = service_jwt(SigningKey(), iss=feeds_world["bob_did"], aud=US)
+    for _ in range(5):
+        assert _get(FOLLOWS_FEED, forged).status_code == 401
+    assert directory.hits.count(feeds_world["bob_did"]) == 1
+    # The sender's real key still works, from the kept copy.
+    good = service_jwt(feeds_world["bob_key"], iss=feeds_world["bob_did"], aud=US)
+    assert _get(FOLLOWS_FEED, good).status_code == 200
