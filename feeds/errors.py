@@ -11,7 +11,7 @@ from core.errors import ApplicationError
 class FeedError(ApplicationError):
     code = "feed"
     default_message = "This feed cannot be served."
-    status_by_code = {"unknown_feed": 400, "bad_request": 400, "auth": 401, "publisher": 503}
+    status_by_code = {"unknown_feed": 400, "bad_request": 400, "auth": 401, "forbidden": 403, "publisher": 503}
 
     def __init__(self, message: str | None = None, *, code: str | None = None, xrpc_error: str = "InvalidRequest",
                  **fields: Any) -> None:

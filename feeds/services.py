@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,9 +22,13 @@ from bluesky.atproto.service_auth import ServiceAuthError, ServiceCaller, bearer
 from bluesky.atproto.syntax import is_valid_at_uri
 from bluesky.errors import BlueskyError
 from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession
+from core.tasks import task_on_commit
+from elonara.models import Community
+from elonara.selectors import community_is_host
 from feeds import selectors
 from feeds.errors import FeedError
-from feeds.models import FeedRecord
+from feeds.models import CommunityFeed, FeedRecord
+from members.models import Member
 from network.models import FollowedAccount, FollowSync
 from network.services import FOLLOWS_TTL, account_follows_read
 
@@ -136,6 +141,26 @@ def did_document() -> dict[str, Any] | None:
         "id": did,
         "service": [{"id": "#bsky_fg", "type": "BskyFeedGenerator", "serviceEndpoint": settings.ELONARA_PUBLIC_URL}],
     }
+
+
+# --- the community setting ----------------------------------------------------------------------
+
+PUBLISH_TASK = "feeds.publish"
+
+
+@transaction.atomic
+def community_feed_set(*, community: Community, actor: Member, wanted: bool) -> bool:
+    """An organizer turns the community's Bluesky feed on or off; the feed records are written
+    again after commit when a publishing account is configured. Returns whether it is on."""
+    if not community_is_host(community=community, member=actor):
+        raise FeedError("Only the community's organizers can change its feed.", code="forbidden")
+    if wanted:
+        CommunityFeed.objects.get_or_create(community=community)
+    else:
+        CommunityFeed.objects.filter(community=community).delete()
+    if settings.FEEDS_PUBLISHER_IDENTIFIER and settings.FEEDS_PUBLISHER_APP_PASSWORD:
+        task_on_commit(PUBLISH_TASK)
+    return wanted
 
 
 # --- the feed records, in the operator's account ---------------------------------------------

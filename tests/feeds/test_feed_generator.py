@@ -172,3 +172,24 @@ def test_forged_tokens_do_not_make_us_fetch_a_document_per_request(feeds_world, 
     # The sender's real key still works, from the kept copy.
     good = service_jwt(feeds_world["bob_key"], iss=feeds_world["bob_did"], aud=US)
     assert _get(FOLLOWS_FEED, good).status_code == 200
+
+
+def test_organizers_turn_their_community_feed_on_and_off(feeds_world, django_user_model, settings,
+                                                          django_capture_on_commit_callbacks):
+    from elonara import services as es
+    from feeds import services
+    from feeds.errors import FeedError
+
+    alice = feeds_world["alice"]
+    community = es.community_create(creator=alice, name="Go players")
+    settings.FEEDS_PUBLISHER_IDENTIFIER, settings.FEEDS_PUBLISHER_APP_PASSWORD = "", ""
+    with pytest.raises(FeedError):
+        services.community_feed_set(community=community, actor=feeds_world["dave"], wanted=True)
+    assert not CommunityFeed.objects.exists()
+    with django_capture_on_commit_callbacks() as queued:
+        services.community_feed_set(community=community, actor=alice, wanted=True)
+    assert queued == []  # no publishing account: nothing to publish to
+    uri = f"at://{PUBLISHER}/app.bsky.feed.generator/community-{community.pk}"
+    assert _get(uri, None).status_code == 200
+    services.community_feed_set(community=community, actor=alice, wanted=False)
+    assert _get(uri, None).json()["error"] == "UnknownFeed"
