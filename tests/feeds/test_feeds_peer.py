@@ -37,6 +37,12 @@ def _get_feed(peer, account, feed_uri: str) -> httpx.Response:
                                    "atproto-proxy": f"{peer.appview_did}#bsky_appview"})
 
 
+def _generator(peer, feed_uri: str) -> dict | None:
+    response = httpx.get(f"{peer.appview_url}/xrpc/app.bsky.feed.getFeedGenerator", params={"feed": feed_uri},
+                         timeout=10)
+    return response.json() if response.status_code == 200 else None
+
+
 def test_get_feed_on_the_app_view_lists_followed_hosts_posts(peer, accounts, confidential_app, settings,
                                                              django_user_model):
     cache.clear()
@@ -58,9 +64,12 @@ def test_get_feed_on_the_app_view_lists_followed_hosts_posts(peer, accounts, con
 
         call_command("feeds_publish")
         feed_uri = FeedRecord.objects.get(rkey="upcoming-follows").uri
-        wait_for(lambda: httpx.get(f"{peer.appview_url}/xrpc/app.bsky.feed.getFeedGenerator",
-                                   params={"feed": feed_uri}, timeout=10).status_code == 200,
-                 timeout=30, what="the App View indexing the feed record")
+        generator = wait_for(lambda: _generator(peer, feed_uri), timeout=30,
+                             what="the App View indexing the feed record")
+        # The App View asked our describeFeedGenerator and found the feed listed under our DID.
+        assert generator["isOnline"] and generator["isValid"], generator
+        assert generator["view"]["did"] == service_did
+        assert generator["view"]["displayName"] == "Upcoming from my follows"
 
         response = _get_feed(peer, accounts["bob"], feed_uri)
         assert response.status_code == 200, response.text
