@@ -193,3 +193,15 @@ def test_organizers_turn_their_community_feed_on_and_off(feeds_world, django_use
     assert _get(uri, None).status_code == 200
     services.community_feed_set(community=community, actor=alice, wanted=False)
     assert _get(uri, None).json()["error"] == "UnknownFeed"
+
+
+def test_a_non_member_gets_the_posts_of_hosts_the_app_view_says_they_follow(feeds_world, directory):  # noqa: F811
+    alice, dave = feeds_world["alice"], feeds_world["dave"]
+    ours = _announced(alice, 2)
+    _announced(dave, 1)
+    erin_did, erin_key = random_did(), SigningKey("p256")
+    directory.documents[erin_did] = did_document(erin_did, erin_key)
+    follows = sorted([alice.bluesky_identity.did, *(random_did() for _ in range(300))])
+    cache.set(f"feeds:follows:{erin_did}", ",".join(follows), 60)  # as services keeps the App View's answer
+    body = _get(FOLLOWS_FEED, service_jwt(erin_key, iss=erin_did, aud=US)).json()
+    assert body == {"feed": [{"post": ours.conversation.post_uri}]}
