@@ -7,6 +7,7 @@ the personal feed is built from that account's follows."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -161,6 +162,25 @@ def community_feed_set(*, community: Community, actor: Member, wanted: bool) -> 
     if settings.FEEDS_PUBLISHER_IDENTIFIER and settings.FEEDS_PUBLISHER_APP_PASSWORD:
         task_on_commit(PUBLISH_TASK)
     return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityFeedState:
+    wanted: bool
+    web_url: str  # the feed's page in the Bluesky app, once published ("" before)
+
+
+def community_feed_state(*, community: Community, actor: Member) -> CommunityFeedState:
+    """What an organizer's page shows: whether the feed is on, and its address once published."""
+    if not community_is_host(community=community, member=actor):
+        raise FeedError("Only the community's organizers can change its feed.", code="forbidden")
+    wanted = CommunityFeed.objects.filter(community=community).exists()
+    rkey = selectors.community_feed_spec(community).rkey
+    uri = FeedRecord.objects.filter(rkey=rkey).values_list("uri", flat=True).first() if wanted else None
+    if not uri:
+        return CommunityFeedState(wanted=wanted, web_url="")
+    did = uri.removeprefix("at://").split("/", 1)[0]
+    return CommunityFeedState(wanted=wanted, web_url=f"https://bsky.app/profile/{did}/feed/{rkey}")
 
 
 # --- the feed records, in the operator's account ---------------------------------------------

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from elonara.models import Community
 
 from feeds import services
 from feeds.errors import FeedError
@@ -50,3 +55,18 @@ def did_json(request: HttpRequest) -> JsonResponse:
     if document is None:
         raise Http404("no did:web document here")
     return JsonResponse(document)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def community_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    """An organizer's page for the community's Bluesky feed: its state and one button."""
+    community = get_object_or_404(Community, slug=slug)
+    if request.method == "POST":
+        wanted = services.community_feed_set(community=community, actor=request.user,
+                                             wanted=request.POST.get("wanted") == "1")
+        messages.success(request, "The Bluesky feed is on." if wanted else "The Bluesky feed is off.")
+        return redirect("feeds-community", slug=community.slug)
+    state = services.community_feed_state(community=community, actor=request.user)
+    return render(request, "feeds/community_feed.html",
+                  {"community": community, "wanted": state.wanted, "feed_url": state.web_url})

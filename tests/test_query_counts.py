@@ -218,6 +218,7 @@ CASES = [
     ("ann", "get", "requests_api", 4, 200),
     ("bob", "get", "cohosts_api", 4, 200),
     ("anonymous", "get", "/xrpc/app.bsky.feed.describeFeedGenerator", 2, 200),  # feed records, communities' feeds
+    ("ann", "get", "/feeds/communities/{community}/", 5, 200),  # session, member, community, organizer?, feed on?
 ]
 
 

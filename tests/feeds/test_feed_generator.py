@@ -205,3 +205,28 @@ def test_a_non_member_gets_the_posts_of_hosts_the_app_view_says_they_follow(feed
     cache.set(f"feeds:follows:{erin_did}", ",".join(follows), 60)  # as services keeps the App View's answer
     body = _get(FOLLOWS_FEED, service_jwt(erin_key, iss=erin_did, aud=US)).json()
     assert body == {"feed": [{"post": ours.conversation.post_uri}]}
+
+
+def test_the_organizers_page_turns_the_feed_on_and_shows_its_address(feeds_world, settings):
+    from elonara import services as es
+
+    settings.FEEDS_PUBLISHER_IDENTIFIER, settings.FEEDS_PUBLISHER_APP_PASSWORD = "", ""
+    alice, dave = feeds_world["alice"], feeds_world["dave"]
+    community = es.community_create(creator=alice, name="Go players")
+    organizer, other = Client(), Client()
+    organizer.force_login(alice)
+    other.force_login(dave)
+    url = f"/feeds/communities/{community.slug}/"
+    assert 'href="/feeds/communities/' in organizer.get(community.get_absolute_url()).content.decode()
+    assert "The feed is off" in organizer.get(url).content.decode()
+    assert other.get(url).status_code == 403
+    assert other.post(url, {"wanted": "1"}).status_code == 403 and not CommunityFeed.objects.exists()
+    response = organizer.post(url, {"wanted": "1"}, follow=True)
+    page = response.content.decode()
+    assert "The feed is on" in page and "once Elonara has published it" in page
+    FeedRecord.objects.create(rkey=f"community-{community.pk}",
+                              uri=f"at://{PUBLISHER}/app.bsky.feed.generator/community-{community.pk}")
+    assert (f"https://bsky.app/profile/{PUBLISHER}/feed/community-{community.pk}"
+            in organizer.get(url).content.decode())
+    organizer.post(url, {"wanted": "0"})
+    assert not CommunityFeed.objects.exists()
