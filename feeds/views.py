@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from elonara.models import Community
-
 from feeds import services
 from feeds.errors import FeedError
+from members.requests import MemberRequest
 
 
 def _xrpc(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:
@@ -59,7 +59,7 @@ def did_json(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def community_feed(request: HttpRequest, slug: str) -> HttpResponse:
+def community_feed(request: MemberRequest, slug: str) -> HttpResponse:
     """An organizer's page for the community's Bluesky feed: its state and one button."""
     community = get_object_or_404(Community, slug=slug)
     if request.method == "POST":
