@@ -29,7 +29,8 @@ SECRET_KEYS = frozenset({
     "client_assertion", "accessjwt", "refreshjwt", "authorization", "dpop", "proxy_authorization",
     "cookie", "cookies", "set_cookie", "http_cookie", "http_authorization", "http_dpop", "sessionid",
     "csrftoken", "csrfmiddlewaretoken", "x_csrftoken", "http_x_csrftoken", "secret", "secret_key",
-    "field_encryption_keys", "metrics_token", "bluesky_relay_app_password", "api_key",
+    "field_encryption_keys", "metrics_token", "bluesky_relay_app_password", "feeds_publisher_app_password",
+    "api_key",
     # Ours: Elonara API secrets (the token exchange's body), the browser-binding secret of a sign-in,
     # calendar-feed tokens.
     "api_token", "browser_secret", "feed_token",

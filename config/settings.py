@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "invitations",
     "notifications",
     "network",
+    "feeds",
 ]
 
 MIDDLEWARE = [
@@ -649,3 +650,13 @@ BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsk
 NETWORK_EVENTS_MAX = env.int("NETWORK_EVENTS_MAX", default=200_000)
 # Hosts whose event-page links name the record in their path (see network/links.py).
 NETWORK_EVENT_LINK_HOSTS = tuple(env.list("NETWORK_EVENT_LINK_HOSTS", default=["smokesignal.events"]))
+
+# --- Feeds in the Bluesky app (the feed generator, feeds/) --------------------------------
+# Our service DID. Empty: did:web of ELONARA_PUBLIC_URL's host, whose document we serve at
+# /.well-known/did.json. A did:plc (tests, or a host that may move) must name this site as its
+# #bsky_fg service itself.
+FEEDS_SERVICE_DID = env("FEEDS_SERVICE_DID", default="")
+# The account whose repository holds the feed records (app.bsky.feed.generator): its handle or DID
+# and an app password, used only by `manage.py feeds_publish` / `feeds_withdraw`.
+FEEDS_PUBLISHER_IDENTIFIER = env("FEEDS_PUBLISHER_IDENTIFIER", default="")
+FEEDS_PUBLISHER_APP_PASSWORD = env("FEEDS_PUBLISHER_APP_PASSWORD", default="")

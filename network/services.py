@@ -409,6 +409,12 @@ def _app_password_did(member: Member) -> str:
     return MemberAppPassword.objects.filter(member=member).exclude(did="").values_list("did", flat=True).first() or ""
 
 
+def account_follows_read(*, did: str) -> set[str]:
+    """The DIDs any account follows, from the public App View (at most FOLLOWS_MAX_PAGES pages):
+    for accounts that are not our members (the feed generator's requesters)."""
+    return _public_follows(did)
+
+
 def _public_follows(did: str) -> set[str]:
     http = clients.safe_http_client()
     url = f"{settings.BLUESKY_APPVIEW_URL}/xrpc/app.bsky.graph.getFollows"

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications")
+APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications", "feeds")
 DOMAIN = ("elonara", "invitations", "network", "notifications")
 
 
@@ -126,4 +126,12 @@ def test_no_domain_app_is_imported_by_the_protocol_side():
     graph = _import_graph()
     wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("bluesky", "core")
              for t in targets if t.split(".")[0] in DOMAIN}
+    assert wrong == set()
+
+
+def test_the_feed_generator_is_a_top_floor_app():
+    # feeds composes elonara, network, members and bluesky; only config (urls, settings) names it.
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] not in ("feeds", "config")
+             for t in targets if t.split(".")[0] == "feeds"}
     assert wrong == set()

@@ -217,6 +217,8 @@ CASES = [
     ("ann", "get", "waitlist_api", 5, 200),
     ("ann", "get", "requests_api", 4, 200),
     ("bob", "get", "cohosts_api", 4, 200),
+    ("anonymous", "get", "/xrpc/app.bsky.feed.describeFeedGenerator", 2, 200),  # feed records, communities' feeds
+    ("ann", "get", "/feeds/communities/{community}/", 5, 200),  # session, member, community, organizer?, feed on?
 ]
 
 

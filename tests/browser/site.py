@@ -184,6 +184,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("network-paste", "/network/paste/"),
             ("community-edit", f"/communities/{community.slug}/edit/"),
             ("community-members", f"/communities/{community.slug}/members/"),
+            ("community-feed", f"/feeds/communities/{community.slug}/"),
             ("picker", f"/invitations/event/{event.pk}/invite/"),
             ("progress", f"/invitations/batches/{site.batch.pk}/"),
             ("profile", "/members/alice/"),

@@ -232,7 +232,8 @@ def test_scrubber_by_key_and_by_pattern():
     data = {
         "Authorization": f"Bearer {JWT}", "DPoP": JWT, "headers": [["Cookie", "sessionid=abc"], ["Accept", "*/*"]],
         "nested": {"refresh_token": "opaque", "accessJwt": "x", "code_verifier": "v", "app_password": "p",
-                   "dpop_private_jwk": '{"kty":"EC","d":"secret"}', "private_key": "k", "client_assertion": "a"},
+                   "dpop_private_jwk": '{"kty":"EC","d":"secret"}', "private_key": "k", "client_assertion": "a",
+                   "FEEDS_PUBLISHER_APP_PASSWORD": "feeds-secret"},
         "jwk": {"kty": "EC", "crv": "P-256", "x": "pub-x", "y": "pub-y", "d": "private-d"},
         "url": f"https://elonara.example/bluesky/callback/?state=s&code={CODE}&iss=https%3A%2F%2Fpds",
         "text": f'stored {{"kty": "EC", "d": "abcDEF123_-"}} and {APP_PASSWORD}',
