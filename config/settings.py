@@ -434,13 +434,15 @@ ATPROTO_PLC_URL = env("ATPROTO_PLC_URL", default="https://plc.directory").rstrip
 ATPROTO_HANDLE_RESOLVER_URL = env("ATPROTO_HANDLE_RESOLVER_URL", default="").rstrip("/")
 # Off by default: allows http and loopback/private hosts, only for a local test network.
 ATPROTO_ALLOW_INSECURE_HOSTS = env.bool("ATPROTO_ALLOW_INSECURE_HOSTS", default=False)
-# Least privilege: sign in, create posts, read followers/follows through the App View, and write
-# the member's own calendar event and RSVP records.
+# Least privilege: sign in, create posts, read followers/follows through the App View, read who
+# blocks or is blocked or muted by the member (profiles' viewer state, their blocks and mutes: what
+# the picker and "Upcoming" leave out), and write the member's own calendar event and RSVP records.
 BLUESKY_OAUTH_SCOPE = env(
     "BLUESKY_OAUTH_SCOPE",
     default=(
         "atproto repo:app.bsky.feed.post?action=create blob:image/* "
         "rpc:app.bsky.graph.getFollowers?aud=* rpc:app.bsky.graph.getFollows?aud=* "
+        "rpc:app.bsky.actor.getProfiles?aud=* rpc:app.bsky.graph.getBlocks?aud=* rpc:app.bsky.graph.getMutes?aud=* "
         "repo:community.lexicon.calendar.event repo:community.lexicon.calendar.rsvp"
     ),
 )
