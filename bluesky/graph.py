@@ -19,6 +19,7 @@ from django.core.cache import cache
 
 from bluesky.atproto import AtprotoError, XrpcError
 from bluesky.atproto.nsid import GRAPH_GET_FOLLOWERS, GRAPH_GET_FOLLOWS
+from bluesky.atproto.scopes import scope_allows_rpc
 from bluesky.errors import BlueskyError, SessionEndedError
 from bluesky.records import is_did
 from bluesky.sessions import AppPasswordPdsSession, OAuthPdsSession, PdsSession, member_credentials_get
@@ -150,6 +151,11 @@ def member_pds_session(member: Member) -> PdsSession | None:
 
 def _read(session: PdsSession, nsid: str, params: dict[str, Any], *, what: str) -> dict[str, Any]:
     """One App View read through the member's PDS, its failures as GraphError."""
+    if isinstance(session, OAuthPdsSession) and not scope_allows_rpc(session.scope, nsid):
+        # Checked before asking: a grant from before we asked for it (reauthorizing adds it).
+        raise GraphError(code="missing_scope", status=403,
+                         message=f"Bluesky did not grant permission to read {what}: "
+                                 "reauthorize Elonara on your Bluesky card.")
     try:
         body = session.get(nsid, params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
     except SessionEndedError as exc:

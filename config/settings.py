@@ -328,6 +328,7 @@ RATE_LIMITS = {
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
     # Pasted event links: each resolves an identity and reads a record at a server the link names.
     "network_paste": _rate_limit("network_paste", "30/600"),
+    "network_report": _rate_limit("network_report", "20/3600"),
     # Cover image uploads per member (events and communities): each is a decode and a stored file.
     "cover_upload": _rate_limit("cover_upload", "20/3600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
@@ -625,5 +626,7 @@ BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsk
 # At most this many network events are kept; beyond it the clean-up drops those starting last
 # and the firehose consumer stops adding new ones until there is room again.
 NETWORK_EVENTS_MAX = env.int("NETWORK_EVENTS_MAX", default=200_000)
+# This many distinct members reporting another app's event hide it until staff review the reports.
+NETWORK_REPORTS_TO_HIDE = env.int("NETWORK_REPORTS_TO_HIDE", default=3)
 # Hosts whose event-page links name the record in their path (see network/links.py).
 NETWORK_EVENT_LINK_HOSTS = tuple(env.list("NETWORK_EVENT_LINK_HOSTS", default=["smokesignal.events"]))
