@@ -27,7 +27,8 @@ from elonara.community_page import CalendarFile
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
-from elonara.models import RSVP, Community, Event, EventSeries
+from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventSeries
+from elonara.prefill import event_prefill
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from members.models import Member
 
@@ -262,6 +263,10 @@ def event_create(request):
     initial = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
+    # "Create an event" links from other apps: shown in the form to check, saved only by "Publish".
+    prefill = event_prefill(request.GET, zone_ids=TIME_ZONE_IDS) if request.method == "GET" else None
+    if prefill is not None:
+        initial.update(prefill.initial)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -278,7 +283,8 @@ def event_create(request):
         else:
             messages.success(request, "Your event is published.")
             return redirect(event)
-    return render(request, "elonara/event_form.html", {"form": form, "editing": False})
+    return render(request, "elonara/event_form.html", {"form": form, "editing": False,
+                                                        "prefill": prefill if prefill and prefill.given else None})
 
 
 @login_required
