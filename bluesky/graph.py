@@ -298,7 +298,8 @@ class BlueskyGraphService:
         if isinstance(cached, dict):
             return cached
         session = member_pds_session(member)
-        if session is None:
+        if session is None:  # kept too: pages ask on every view, and this costs two queries
+            cache.set(key, {}, HIDDEN_ACCOUNTS_SECONDS)
             return {}
         found: dict[str, str] = {}
         try:
