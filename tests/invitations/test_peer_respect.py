@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bluesky import clients
-from bluesky.graph import BlueskyGraphService
+from bluesky.graph import BlueskyGraphService, GraphProfile
 from invitations import services
 from invitations.models import Invitation
 from members.models import Member
@@ -114,3 +114,12 @@ def test_a_block_written_on_the_pds_takes_the_person_out_of_the_picker_with_the_
     assert created.json()["skipped"] == {blocker_did: "blocked_by", blocked_did: "blocking"}
     assert set(created.json()["skipped_text"].values()) == {"blocks you", "you block them"}
     assert not Invitation.objects.filter(recipient_did__in=[blocker_did, blocked_did]).exists()
+
+    # Queued before the block was known (written as the bench does, without the graph checks): the
+    # send path asks again and never posts.
+    queued = services.invitations_enqueue(host=host, target=event, message_template="", profiles=[
+        GraphProfile(did=blocker_did, handle="blocker.test", display_name="", avatar_url="")]).created
+    outcome = services.invitation_send(invitation_id=queued[0].pk)
+    queued[0].refresh_from_db()
+    assert (outcome.status, queued[0].failure_code, queued[0].post_uri) == (Invitation.Status.FAILED, "blocked", "")
+    assert "will not be sent" in queued[0].failure_reason

@@ -16,9 +16,12 @@ from network.admin import review_hide, review_keep
 from network.models import Creator, FollowedAccount, FollowSync, NetworkEvent, NetworkEventReport
 from network.records import event_fields, hiding_label, profile_label_values
 from tests.invitations.conftest import link_identity, random_did
-from tests.network.test_network_events import _store, event_record
-from tests.network.test_network_events import quiet_network  # noqa: F401 - the fixture
 from tests.network.frames import directory  # noqa: F401 - the fixture
+from tests.network.test_network_events import (
+    _store,
+    event_record,
+    quiet_network,  # noqa: F401 - the fixture
+)
 
 HIDE = {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": "!hide"}]}
 
