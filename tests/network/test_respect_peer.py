@@ -97,8 +97,12 @@ def test_blocks_mutes_and_labels_hide_events_and_the_page_says_why(peer, network
         "labelled": labelled.create(EVENT, _event("Labelled lecture", labels=HIDE))["uri"],
         "profile": labelled_profile.create(EVENT, _event("Profile party"))["uri"],
     }
-    # Read as a pasted link is read: from each author's own repository.
+    # Read as a pasted link is read: from each author's own repository. The first through the
+    # "answer this event" link another app would hand out: it opens the event's page.
+    opened = Client().get("/network/answer/", {"uri": uris["plain"]})
+    assert opened.status_code == 302
     events = {key: services.network_event_fetch(link=uri) for key, uri in uris.items()}
+    assert opened["Location"] == events["plain"].get_absolute_url()
     assert events["labelled"].hidden_label == "!hide"
 
     wait_for(lambda: any(label.get("val") == "!hide" for label in _appview(
