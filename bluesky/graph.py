@@ -19,9 +19,10 @@ from django.core.cache import cache
 
 from bluesky.atproto import AtprotoError, XrpcError
 from bluesky.atproto.nsid import GRAPH_GET_FOLLOWERS, GRAPH_GET_FOLLOWS
-from bluesky.errors import SessionEndedError
+from bluesky.atproto.scopes import scope_allows_rpc
+from bluesky.errors import BlueskyError, SessionEndedError
 from bluesky.records import is_did
-from bluesky.sessions import OAuthPdsSession
+from bluesky.sessions import AppPasswordPdsSession, OAuthPdsSession, PdsSession, member_credentials_get
 from core import metrics
 from core.errors import ApplicationError
 from members.models import Member
@@ -32,6 +33,17 @@ GraphKind = Literal["followers", "follows"]
 PAGE_LIMIT = 100
 CACHE_SECONDS = 120
 _NSID = {"followers": GRAPH_GET_FOLLOWERS, "follows": GRAPH_GET_FOLLOWS}
+GET_PROFILES = "app.bsky.actor.getProfiles"
+GET_BLOCKS = "app.bsky.graph.getBlocks"
+GET_MUTES = "app.bsky.graph.getMutes"
+# app.bsky.actor.getProfiles takes at most this many actors per call.
+PROFILES_PER_CALL = 25
+# A member's blocks and mutes are kept this long: a block made in the Bluesky app shows here within
+# minutes, and "Upcoming" does not ask the App View on every page view.
+HIDDEN_ACCOUNTS_SECONDS = 300
+# After a failed read, nothing is known: asked again this soon rather than at every page view.
+HIDDEN_ACCOUNTS_RETRY_SECONDS = 30
+HIDDEN_ACCOUNTS_MAX_PAGES = 20
 
 
 class GraphError(ApplicationError):
@@ -103,6 +115,69 @@ class Invitable:
 
     profiles: dict[str, GraphProfile]
     refused: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    """How the viewer and one account stand on Bluesky (the App View's `viewer` of a profile)."""
+
+    blocked_by: bool = False  # the account blocks the viewer
+    blocking: bool = False  # the viewer blocks the account
+    muted: bool = False  # the viewer muted the account
+
+
+def _viewer_state_from(item: Any) -> tuple[str, ViewerState] | None:
+    # Untrusted input from the App View: a block is said by an at:// URI (blocking) or a boolean.
+    if not isinstance(item, dict) or not is_did(item.get("did")):
+        return None
+    viewer = item.get("viewer")
+    viewer = viewer if isinstance(viewer, dict) else {}
+    blocking = viewer.get("blocking")
+    return item["did"], ViewerState(
+        blocked_by=viewer.get("blockedBy") is True,
+        blocking=isinstance(blocking, str) and blocking.startswith("at://"),
+        muted=viewer.get("muted") is True)
+
+
+def member_pds_session(member: Member) -> PdsSession | None:
+    """The member's own session (OAuth first, else their own app password; never the relay, whose
+    viewer state is not the member's), or None."""
+    session = OAuthPdsSession.for_member(member)
+    if session is not None:
+        return session
+    account = member_credentials_get(member=member)
+    return AppPasswordPdsSession(account) if account is not None else None
+
+
+def _read(session: PdsSession, nsid: str, params: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """One App View read through the member's PDS, its failures as GraphError."""
+    if isinstance(session, OAuthPdsSession) and not scope_allows_rpc(session.scope, nsid):
+        # Checked before asking: a grant from before we asked for it (reauthorizing adds it).
+        raise GraphError(code="missing_scope", status=403,
+                         message=f"Bluesky did not grant permission to read {what}: "
+                                 "reauthorize Elonara on your Bluesky card.")
+    try:
+        body = session.get(nsid, params=params, headers={"atproto-proxy": settings.BLUESKY_APPVIEW})
+    except SessionEndedError as exc:
+        raise GraphError(code="not_connected", message=str(exc)) from exc
+    except XrpcError as exc:
+        if exc.status == 403:
+            raise GraphError(code="missing_scope", status=403,
+                             message=f"Bluesky did not grant permission to read {what}: "
+                                     "reauthorize Elonara on your Bluesky card.") from exc
+        logger.warning("graph read failed", extra={"nsid": nsid, "status": exc.status, "error": exc.error})
+        if exc.status == 429:
+            metrics.bluesky_rate_limited("graph")
+        raise GraphError(code="upstream", status=exc.status,
+                         message=f"Bluesky could not list {what} now; try again.") from exc
+    except AtprotoError as exc:  # transport: timeout, refused, unsafe URL
+        logger.warning("graph read failed", extra={"nsid": nsid, "error": type(exc).__name__})
+        raise GraphError(code="upstream", message="Bluesky could not be reached; try again.") from exc
+    except BlueskyError as exc:  # an app-password session that cannot open (revoked, refused)
+        raise GraphError(code="not_connected", message="Your Bluesky session could not be opened.") from exc
+    if not isinstance(body, dict):
+        raise GraphError(code="invalid_response", message="Bluesky sent an unexpected answer.")
+    return body
 
 
 class BlueskyGraphService:
@@ -193,3 +268,56 @@ class BlueskyGraphService:
         follows_only = self._walk(member=member, kind="follows", wanted=rest, max_pages=max_pages, limit=limit)
         refused = {did: ("not_mutual" if did in follows_only else "not_connected") for did in rest}
         return Invitable(profiles=followers, refused=refused)
+
+    def viewer_states(self, *, member: Member, dids: list[str]) -> dict[str, ViewerState]:
+        """How the member stands with each of `dids` (blocks both ways, mutes), from the App View's
+        viewer state read with the member's own session: only their token makes the App View say
+        who blocks them. Accounts the App View does not return are absent."""
+        session = member_pds_session(member)
+        if session is None:
+            raise GraphError(code="not_connected", message="Connect your Bluesky account to check who blocks you.")
+        wanted = list(dict.fromkeys(d for d in dids if is_did(d)))
+        states: dict[str, ViewerState] = {}
+        for start in range(0, len(wanted), PROFILES_PER_CALL):
+            body = _read(session, GET_PROFILES, {"actors": wanted[start:start + PROFILES_PER_CALL]},
+                         what="these profiles")
+            items = body.get("profiles")
+            for item in items if isinstance(items, list) else []:
+                read = _viewer_state_from(item)
+                if read is not None and read[0] in wanted:
+                    states[read[0]] = read[1]
+        return states
+
+    def hidden_accounts(self, *, member: Member, fresh: bool = False) -> dict[str, str]:
+        """DID -> "block" or "mute": the accounts the member blocks or mutes on Bluesky (their
+        `getBlocks` and `getMutes`, read with their own session), kept per member for a few
+        minutes; `fresh` reads them again. Empty when the member has no Bluesky session or the App
+        View cannot say now (pages then show everything rather than fail)."""
+        key = f"bsky-hidden-accounts:{member.pk}"
+        cached = None if fresh else cache.get(key)
+        if isinstance(cached, dict):
+            return cached
+        session = member_pds_session(member)
+        if session is None:  # kept too: pages ask on every view, and this costs two queries
+            cache.set(key, {}, HIDDEN_ACCOUNTS_SECONDS)
+            return {}
+        found: dict[str, str] = {}
+        try:
+            for nsid, field, why in ((GET_MUTES, "mutes", "mute"), (GET_BLOCKS, "blocks", "block")):
+                cursor: str | None = None
+                for _ in range(HIDDEN_ACCOUNTS_MAX_PAGES):
+                    params: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
+                    body = _read(session, nsid, params, what="whom you block and mute")
+                    items = body.get(field)
+                    items = items if isinstance(items, list) else []
+                    # A block outranks a mute (read second, it overwrites): the stronger reason is shown.
+                    found.update({i["did"]: why for i in items if isinstance(i, dict) and is_did(i.get("did"))})
+                    cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+                    if not cursor or not items:
+                        break
+        except GraphError as exc:
+            logger.info("blocks and mutes not read", extra={"code": exc.code})
+            cache.set(key, {}, HIDDEN_ACCOUNTS_RETRY_SECONDS)
+            return {}
+        cache.set(key, found, HIDDEN_ACCOUNTS_SECONDS)
+        return found

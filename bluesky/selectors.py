@@ -62,6 +62,12 @@ def scope_in_words(scope: str) -> list[str]:
             words.append("See who follows you")
         elif token.startswith("rpc:app.bsky.graph.getFollows"):
             words.append("See who you follow")
+        elif token.startswith("rpc:app.bsky.actor.getProfiles"):
+            words.append("See who blocks you (to leave them out of your invitations)")
+        elif token.startswith("rpc:app.bsky.graph.getBlocks"):
+            words.append("See whom you block")
+        elif token.startswith("rpc:app.bsky.graph.getMutes"):
+            words.append("See whom you mute")
         else:
             words.append(token)
     return words

@@ -351,6 +351,7 @@ RATE_LIMITS = {
     "email_confirmation": _rate_limit("email_confirmation", "5/3600"),
     # Pasted event links: each resolves an identity and reads a record at a server the link names.
     "network_paste": _rate_limit("network_paste", "30/600"),
+    "network_report": _rate_limit("network_report", "20/3600"),
     # Cover image uploads per member (events and communities): each is a decode and a stored file.
     "cover_upload": _rate_limit("cover_upload", "20/3600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
@@ -459,13 +460,15 @@ ATPROTO_HANDLE_RESOLVER_URL = env("ATPROTO_HANDLE_RESOLVER_URL", default="").rst
 # Off by default: allows http and loopback/private hosts, only for a local test network.
 ATPROTO_ALLOW_INSECURE_HOSTS = env.bool("ATPROTO_ALLOW_INSECURE_HOSTS", default=False)
 # Least privilege: sign in, create posts (and delete them: an event's announcement post goes with
-# the event when the host asks), read followers/follows through the App View, and write the
-# member's own calendar event and RSVP records.
+# the event when the host asks), read followers/follows through the App View, read who blocks or
+# is blocked or muted by the member (profiles' viewer state, their blocks and mutes: what the
+# picker and "Upcoming" leave out), and write the member's own calendar event and RSVP records.
 BLUESKY_OAUTH_SCOPE = env(
     "BLUESKY_OAUTH_SCOPE",
     default=(
         "atproto repo:app.bsky.feed.post?action=create&action=delete blob:image/* "
         "rpc:app.bsky.graph.getFollowers?aud=* rpc:app.bsky.graph.getFollows?aud=* "
+        "rpc:app.bsky.actor.getProfiles?aud=* rpc:app.bsky.graph.getBlocks?aud=* rpc:app.bsky.graph.getMutes?aud=* "
         "repo:community.lexicon.calendar.event repo:community.lexicon.calendar.rsvp"
     ),
 )
@@ -648,6 +651,8 @@ BLUESKY_APPVIEW_URL = env("BLUESKY_APPVIEW_URL", default="https://public.api.bsk
 # At most this many network events are kept; beyond it the clean-up drops those starting last
 # and the firehose consumer stops adding new ones until there is room again.
 NETWORK_EVENTS_MAX = env.int("NETWORK_EVENTS_MAX", default=200_000)
+# This many distinct members reporting another app's event hide it until staff review the reports.
+NETWORK_REPORTS_TO_HIDE = env.int("NETWORK_REPORTS_TO_HIDE", default=3)
 # Hosts whose event-page links name the record in their path (see network/links.py).
 NETWORK_EVENT_LINK_HOSTS = tuple(env.list("NETWORK_EVENT_LINK_HOSTS", default=["smokesignal.events"]))
 

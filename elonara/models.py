@@ -18,6 +18,7 @@ from core.page_cache import (
 )
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
+TIME_ZONE_IDS = frozenset(tz for tz, _label in TIME_ZONE_CHOICES)
 
 
 def zone_named(name: str) -> ZoneInfo:

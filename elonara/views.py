@@ -29,7 +29,8 @@ from elonara.community_page import CalendarFile
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
-from elonara.models import RSVP, Community, Event, EventSeries
+from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventSeries
+from elonara.prefill import event_prefill
 from elonara.services import UPCOMING_CACHE_SECONDS, anonymous_home_cache_key
 from members.models import Member
 
@@ -265,6 +266,10 @@ def event_create(request):
     initial: dict[str, object] = {}
     if slug := request.GET.get("community"):
         initial["community"] = communities.filter(slug=slug).first()
+    # "Create an event" links from other apps: shown in the form to check, saved only by "Publish".
+    prefill = event_prefill(request.GET, zone_ids=TIME_ZONE_IDS) if request.method == "GET" else None
+    if prefill is not None:
+        initial.update(prefill.initial)
     announce_reason = announcement_services.announcement_unavailable_reason(host=request.user)
     initial["announce"] = not announce_reason and announcement_services.announcement_default(host=request.user)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
@@ -289,7 +294,8 @@ def event_create(request):
             messages.success(request, "Your event is published." + (
                 " Its announcement is being posted on Bluesky." if announce and not announce_reason else ""))
             return redirect(event)
-    return render(request, "elonara/event_form.html", {"form": form, "editing": False})
+    return render(request, "elonara/event_form.html", {"form": form, "editing": False,
+                                                        "prefill": prefill if prefill and prefill.given else None})
 
 
 @login_required

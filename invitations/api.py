@@ -129,6 +129,9 @@ class GraphPageView(APIView):
         invited = selectors.invited_dids(target=target)
         data = page.as_dict()
         marks = limits.picker_marks(host=request.user, profiles=page.profiles)
+        # Blocks either way, from the App View through the host's session: shown with their reason.
+        marks.update(services.invitation_respect_refusals(host=request.user, dids=[p.did for p in page.profiles],
+                                                          strict=False))
         for profile in data["profiles"]:
             profile["invited"] = invited.get(profile["did"], "")
             # Why this person cannot be invited ("" = they can): the server checks it all again.

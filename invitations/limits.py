@@ -62,6 +62,8 @@ SKIP_REASONS = {
     "already_member": "already in",
     "recipient_weekly_cap": "weekly limit reached (they got enough invitations this week)",
     "daily_cap": "your daily limit is reached",
+    "blocked_by": "blocks you",
+    "blocking": "you block them",
 }
 
 

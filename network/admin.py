@@ -1,7 +1,8 @@
 from django.contrib import admin
 
 from elonara.admin import RECORD_FIELDS
-from network.models import Creator, NetworkAnswer, NetworkEvent, NetworkRSVP
+from network import services
+from network.models import Creator, NetworkAnswer, NetworkEvent, NetworkEventReport, NetworkRSVP
 
 
 @admin.action(description="Block: hide everywhere and keep no new events of theirs")
@@ -19,13 +20,24 @@ def block_events(modeladmin, request, queryset):
     queryset.update(blocked=True)
 
 
+@admin.action(description="Reviewed: keep it shown")
+def review_keep(modeladmin, request, queryset):
+    services.network_event_review(event_ids=list(queryset.values_list("pk", flat=True)), keep=True)
+
+
+@admin.action(description="Reviewed: hide it (block)")
+def review_hide(modeladmin, request, queryset):
+    services.network_event_review(event_ids=list(queryset.values_list("pk", flat=True)), keep=False)
+
+
 @admin.register(Creator)
 class CreatorAdmin(admin.ModelAdmin):
     list_display = ["did", "handle", "display_name", "blocked", "profile_checked_at"]
     list_filter = ["blocked"]
     search_fields = ["did", "handle", "display_name"]
     # The profile comes from the App View; staff decide only whether the account is blocked.
-    readonly_fields = ["did", "handle", "display_name", "avatar_url", "profile_checked_at", "created_at"]
+    readonly_fields = ["did", "handle", "display_name", "avatar_url", "hidden_label", "profile_checked_at",
+                       "created_at"]
     actions = [block_creators, unblock]
 
 
@@ -34,15 +46,17 @@ class NetworkEventAdmin(admin.ModelAdmin):
     """Read from the network: staff can block an event (or delete it; a new firehose version
     would bring it back, a block keeps it hidden)."""
 
-    list_display = ["name", "creator", "starts_at", "mode", "status", "going_count", "blocked", "seen_at"]
-    list_filter = ["blocked", "mode", "status"]
+    list_display = ["name", "creator", "starts_at", "mode", "status", "going_count", "blocked", "review",
+                    "hidden_label", "seen_at"]
+    # "Review: hidden until staff review" is the queue of reported events.
+    list_filter = ["review", "blocked", "hidden_label", "mode", "status"]
     search_fields = ["name", "uri", "creator__handle", "creator__did"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["creator"]
     readonly_fields = ["uri", "rkey", "cid", "name", "description", "starts_at", "ends_at", "has_end",
                        "utc_offset_minutes", "mode", "status", "place", "online_url", "link_url", "seq", "revision",
-                       "seen_at", "updated_at", "going_count", "interested_count"]
-    actions = [block_events, unblock]
+                       "seen_at", "updated_at", "going_count", "interested_count", "hidden_label", "review"]
+    actions = [review_keep, review_hide, block_events, unblock]
 
 
 @admin.register(NetworkRSVP)
@@ -59,3 +73,14 @@ class NetworkAnswerAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["did", "uri"]
     raw_id_fields = ["event"]
+
+
+@admin.register(NetworkEventReport)
+class NetworkEventReportAdmin(admin.ModelAdmin):
+    """Members' reports of other apps' events. Decide on the event itself (its review actions)."""
+
+    list_display = ["event", "reason", "member", "created_at"]
+    list_filter = ["reason", "event__review"]
+    search_fields = ["event__name", "event__uri", "note"]
+    raw_id_fields = ["event", "member"]
+    readonly_fields = ["event", "member", "reason", "note", "created_at"]

@@ -1,6 +1,6 @@
 from django import forms
 
-from network.models import NetworkRSVP
+from network.models import NetworkEventReport, NetworkRSVP
 
 
 class PasteLinkForm(forms.Form):
@@ -12,3 +12,21 @@ class PasteLinkForm(forms.Form):
 
 class NetworkRSVPForm(forms.Form):
     status = forms.ChoiceField(choices=NetworkRSVP.Status.choices)
+
+
+class NetworkReportForm(forms.Form):
+    reason = forms.ChoiceField(label="Why should staff look at it?", choices=NetworkEventReport.Reason.choices)
+    note = forms.CharField(label="Anything staff should know (optional)", max_length=500, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AnswerLinkForm(forms.Form):
+    uri = forms.CharField(label="The event's at:// link", max_length=2048,
+                          help_text="at://<account>/community.lexicon.calendar.event/<record key>",
+                          widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+
+    def clean_uri(self) -> str:
+        uri = self.cleaned_data["uri"].strip()
+        if not uri.startswith("at://"):
+            raise forms.ValidationError("This link takes an at:// address of a calendar event.")
+        return uri

@@ -31,6 +31,8 @@ class Creator(models.Model):
     profile_checked_at = models.DateTimeField(null=True, blank=True)
     # Staff: none of this creator's events is shown anywhere, and new ones are not kept.
     blocked = models.BooleanField(default=False, help_text="Hide every event of this account, everywhere.")
+    # A hiding label on the account's Bluesky profile (network.records.HIDING_LABELS), or "".
+    hidden_label = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -54,6 +56,11 @@ class NetworkRsvpQuerySet(PageRowsQuerySet):
     page_fields = ((MEMBER_CALENDAR, "member_id"),)
 
 class NetworkEvent(models.Model):
+    class Review(models.TextChoices):
+        NONE = "", "Not reported enough"
+        PENDING = "pending", "Hidden until staff review the reports"
+        KEPT = "kept", "Reviewed: kept"
+
     class Mode(models.TextChoices):
         INPERSON = "inperson", "In person"
         VIRTUAL = "virtual", "Online"
@@ -87,6 +94,10 @@ class NetworkEvent(models.Model):
     blocked = models.BooleanField(default=False)
     going_count = models.PositiveIntegerField(default=0)
     interested_count = models.PositiveIntegerField(default=0)
+    # A hiding self-label on the record (network.records.HIDING_LABELS), or "".
+    hidden_label = models.CharField(max_length=40, blank=True)
+    review = models.CharField(max_length=10, choices=Review.choices, blank=True, default="",
+                              help_text="Members' reports: hidden while waiting for staff, or kept.")
 
     objects = NetworkEventQuerySet.as_manager()
 
@@ -235,3 +246,28 @@ class FollowSync(models.Model):
 
     def __str__(self) -> str:
         return f"follows of {self.member_id} at {self.synced_at}"
+
+
+class NetworkEventReport(models.Model):
+    """A member told staff an event from another app should not be shown here (one per member and
+    event). Enough distinct reporters hide it until staff review it."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam or a scam"
+        ABUSE = "abuse", "Harassment or hate"
+        ADULT = "adult", "Adult or graphic content not labelled"
+        MISLEADING = "misleading", "Misleading or fake"
+        OTHER = "other", "Something else"
+
+    event = models.ForeignKey(NetworkEvent, on_delete=models.CASCADE, related_name="reports")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_network_event_report")]
+        verbose_name = "network event report"
+
+    def __str__(self) -> str:
+        return f"{self.member_id} reports {self.event_id}: {self.reason}"

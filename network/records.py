@@ -26,6 +26,22 @@ MAX_URL_CHARS = 1000
 MAX_LOCATIONS = 20
 
 MODES = ("inperson", "virtual", "hybrid")
+
+# Bluesky's labels that keep an event (or every event of an account) off our pages. Elonara has no
+# adult-content setting and lists events to everyone, visitors included, so the labels Bluesky
+# blurs or hides by default for adult content are hidden here too; `!warn` and other informational
+# labels are not. Order: the first found is the reason given.
+HIDING_LABELS = {
+    "!takedown": "taken down by a moderation service",
+    "!suspend": "the account is suspended",
+    "!hide": "labelled to be hidden",
+    "porn": "labelled as adult content (porn)",
+    "sexual": "labelled as sexual content",
+    "nudity": "labelled as containing nudity",
+    "graphic-media": "labelled as graphic media",
+    "gore": "labelled as graphic media (gore)",
+}
+MAX_LABELS = 20
 STATUSES = ("scheduled", "planned", "cancelled", "postponed", "rescheduled")
 
 
@@ -50,6 +66,33 @@ class EventFields:
     place: str
     online_url: str
     link_url: str
+    # The first hiding label among the record's self-labels (HIDING_LABELS), or "".
+    hidden_label: str = ""
+
+
+def hiding_label(values: Any) -> str:
+    """The first of `values` (label values, strings) that hides, or ""."""
+    found = [v for v in values if isinstance(v, str)] if isinstance(values, list | tuple) else []
+    return next((label for label in HIDING_LABELS if label in found), "")
+
+
+def self_label_values(labels: Any) -> list[str]:
+    """The values of a record's self-labels (`com.atproto.label.defs#selfLabels`), bounded."""
+    if not isinstance(labels, dict) or labels.get("$type") != "com.atproto.label.defs#selfLabels":
+        return []
+    values = labels.get("values")
+    if not isinstance(values, list):
+        return []
+    return [v["val"] for v in values[:MAX_LABELS] if isinstance(v, dict) and isinstance(v.get("val"), str)]
+
+
+def profile_label_values(labels: Any) -> list[str]:
+    """The values of the labels an App View profile carries (its own and its labellers'), without
+    negations, bounded."""
+    if not isinstance(labels, list):
+        return []
+    return [item["val"] for item in labels[:MAX_LABELS * 5]
+            if isinstance(item, dict) and isinstance(item.get("val"), str) and item.get("neg") is not True]
 
 
 def _https(value: Any) -> str:
@@ -146,4 +189,5 @@ def event_fields(record: Any) -> EventFields:
         place="; ".join(place_parts)[:MAX_PLACE_CHARS],
         online_url=online_url,
         link_url=link_url,
+        hidden_label=hiding_label(self_label_values(record.get("labels"))),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from heapq import merge
@@ -18,6 +19,7 @@ from elonara.models import RSVP, Event
 from elonara.selectors import event_listed_q
 from members.models import Member
 from network.models import Creator, FollowedAccount, FollowSync, HiddenCreator, NetworkAnswer, NetworkEvent, NetworkRSVP
+from network.records import HIDING_LABELS
 
 # One page: the soonest 30, as the home page lists (more costs template time for little use).
 UPCOMING_LIMIT = 30
@@ -80,18 +82,30 @@ _CARD_FIELDS = ("uri", "name", "starts_at", "ends_at", "utc_offset_minutes", "pl
                 "creator__did", "creator__handle")
 
 
+def _network_shown() -> QuerySet[NetworkEvent]:
+    # Never listed for anyone: blocked by staff, hidden by members' reports until reviewed, or
+    # carrying a hiding label (on the record, or on its creator's profile).
+    return (NetworkEvent.objects.filter(blocked=False, hidden_label="")
+            .exclude(review=NetworkEvent.Review.PENDING)
+            .exclude(creator_id__in=_creators(Q(blocked=True) | ~Q(hidden_label=""))))
+
+
 def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCOMING_LIMIT,
-                  now: datetime | None = None) -> list[UpcomingItem]:
+                  now: datetime | None = None, hidden_dids: Collection[str] = ()) -> list[UpcomingItem]:
     """Our events and network events that have not ended, soonest first (two queries).
 
     By default a network event shows only when its creator is one of our members, someone the
     member follows, or someone the member follows answered it (the network is open: spam is a
-    given); `follows_only` keeps only creators (and our hosts) the member follows."""
+    given); `follows_only` keeps only creators (and our hosts) the member follows. `hidden_dids`:
+    accounts the member blocks or mutes on Bluesky, whose events are left out."""
     now = now or timezone.now()
     ours = Event.objects.filter(event_listed_q(now=now))
-    network = (NetworkEvent.objects.filter(event_listed_q(now=now), blocked=False)
-               .exclude(creator_id__in=_creators(Q(blocked=True)))
+    network = (_network_shown().filter(event_listed_q(now=now))
                .exclude(Exists(Event.objects.filter(at_uri=OuterRef("uri")))))  # ours, read back before saved
+    if hidden_dids:
+        network = network.exclude(creator_id__in=_creators(Q(did__in=list(hidden_dids))))
+        ours = ours.exclude(Q(host__bluesky_identity__did__in=list(hidden_dids))
+                            | Q(host__bluesky_app_password__did__in=list(hidden_dids)))
     if filters.when:
         ours = ours.filter(starts_at__lt=now + WHEN[filters.when])
         network = network.filter(starts_at__lt=now + WHEN[filters.when])
@@ -143,9 +157,14 @@ def network_rsvp_for(*, event: NetworkEvent, member: Member) -> NetworkRSVP | No
     return NetworkRSVP.objects.filter(event=event, member=member).first()
 
 
-def network_member_answers(*, event: NetworkEvent) -> dict[str, list[NetworkRSVP]]:
+def network_member_answers(*, event: NetworkEvent, blocked_dids: Collection[str] = ()) -> dict[str, list[NetworkRSVP]]:
+    """Our members' answers, by status; those of accounts the viewer blocks (`blocked_dids`) left out."""
     grouped: dict[str, list[NetworkRSVP]] = {status: [] for status in NetworkRSVP.Status.values}
-    for rsvp in event.member_rsvps.select_related("member").order_by("updated_at")[:300]:
+    rsvps = event.member_rsvps.all()
+    if blocked_dids:
+        rsvps = rsvps.exclude(Q(member__bluesky_identity__did__in=list(blocked_dids))
+                              | Q(member__bluesky_app_password__did__in=list(blocked_dids)))
+    for rsvp in rsvps.select_related("member").order_by("updated_at")[:300]:
         grouped[rsvp.status].append(rsvp)
     return grouped
 
@@ -160,3 +179,21 @@ def network_events_for_member_calendar(*, member: Member, since: datetime, limit
     return NetworkEvent.objects.filter(pk__in=attending.values("event_id"), ends_at__gte=since).order_by(
         "starts_at")[:limit]
 
+
+
+def network_event_hidden_reason(*, event: NetworkEvent, hidden_dids: dict[str, str] | None = None) -> str:
+    """Why this event is not shown to this viewer, in words ("" when it is shown): the same rules as
+    "Upcoming" (labels, reports, the viewer's blocks and mutes)."""
+    if event.hidden_label:
+        return f"This event is hidden: it is {HIDING_LABELS.get(event.hidden_label, 'labelled to be hidden')}."
+    if event.creator.hidden_label:
+        label = HIDING_LABELS.get(event.creator.hidden_label, "labelled to be hidden")
+        return f"This event is hidden: its creator's Bluesky account is {label}."
+    if event.review == NetworkEvent.Review.PENDING:
+        return "This event is hidden: members reported it, and staff have not reviewed it yet."
+    why = (hidden_dids or {}).get(event.creator.did)
+    if why == "block":
+        return "This event is hidden: you block its creator on Bluesky."
+    if why == "mute":
+        return "This event is hidden: you muted its creator on Bluesky."
+    return ""

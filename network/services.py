@@ -45,9 +45,10 @@ from network.models import (
     HiddenCreator,
     NetworkAnswer,
     NetworkEvent,
+    NetworkEventReport,
     NetworkRSVP,
 )
-from network.records import EventFields, RecordRejected, event_fields
+from network.records import EventFields, RecordRejected, event_fields, hiding_label, profile_label_values
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _columns(fields: EventFields) -> dict[str, Any]:
     return {"name": fields.name, "description": fields.description, "starts_at": fields.starts_at,
             "ends_at": fields.ends_at, "has_end": fields.has_end, "utc_offset_minutes": fields.utc_offset_minutes,
             "mode": fields.mode, "status": fields.status, "place": fields.place, "online_url": fields.online_url,
-            "link_url": fields.link_url}
+            "link_url": fields.link_url, "hidden_label": fields.hidden_label}
 
 
 def network_event_apply(*, op: RecordOp) -> None:
@@ -338,6 +339,8 @@ def creator_profile_refresh(*, did: str) -> None:
     Creator.objects.filter(pk=creator.pk).update(
         handle=handle, display_name=" ".join(name.split())[:640],
         avatar_url=avatar if avatar.startswith("https://") and len(avatar) <= 1000 else "",
+        # The profile's labels: its own self-labels and those of the App View's moderation services.
+        hidden_label=hiding_label(profile_label_values(body.get("labels"))),
         profile_checked_at=timezone.now())
 
 
@@ -520,3 +523,42 @@ def network_event_block(*, event: NetworkEvent) -> None:
 
 def creator_block(*, creator: Creator) -> None:
     Creator.objects.filter(pk=creator.pk).update(blocked=True)
+
+
+# --- respect: blocks, mutes, reports -------------------------------------------------------------
+
+def member_hidden_accounts(*, member: Member, fresh: bool = False) -> dict[str, str]:
+    """DID -> "block" or "mute": whom the signed-in member blocks or mutes on Bluesky (kept a few
+    minutes per member; `fresh` reads them again). Empty for visitors and members without Bluesky."""
+    if not member.is_authenticated:
+        return {}
+    from bluesky.graph import BlueskyGraphService
+
+    return BlueskyGraphService().hidden_accounts(member=member, fresh=fresh)
+
+
+@transaction.atomic
+def network_event_report(*, event: NetworkEvent, member: Member, reason: str, note: str = "") -> NetworkEventReport:
+    """A member reports another app's event to staff (again: their reason is updated). When
+    NETWORK_REPORTS_TO_HIDE distinct members have reported it, it is hidden until staff review it;
+    an event staff kept stays shown."""
+    if reason not in NetworkEventReport.Reason.values:
+        raise InvalidInputError("Choose why you report this event.", field="reason")
+    NetworkEvent.objects.select_for_update().filter(pk=event.pk).first()  # one count at a time per event
+    report, _ = NetworkEventReport.objects.update_or_create(
+        event=event, member=member, defaults={"reason": reason, "note": " ".join(note.split())[:500]})
+    reporters = NetworkEventReport.objects.filter(event=event).values("member_id").distinct().count()
+    if reporters >= settings.NETWORK_REPORTS_TO_HIDE:
+        NetworkEvent.objects.filter(pk=event.pk, review=NetworkEvent.Review.NONE).update(
+            review=NetworkEvent.Review.PENDING)
+    return report
+
+
+@transaction.atomic
+def network_event_review(*, event_ids: list[int], keep: bool) -> int:
+    """Staff decided on reported events: kept (shown again, not hidden by the same reports) or hidden
+    (blocked, as staff block any event)."""
+    rows = NetworkEvent.objects.filter(pk__in=event_ids)
+    if keep:
+        return rows.update(review=NetworkEvent.Review.KEPT, blocked=False)
+    return rows.update(review=NetworkEvent.Review.KEPT, blocked=True)

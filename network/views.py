@@ -12,7 +12,7 @@ from core.ratelimit import RateLimitedError, rate_limit_request
 from elonara import ical
 from elonara.errors import ElonaraError
 from network import selectors, services
-from network.forms import NetworkRSVPForm, PasteLinkForm
+from network.forms import AnswerLinkForm, NetworkReportForm, NetworkRSVPForm, PasteLinkForm
 from network.models import NetworkEvent
 from network.services import NetworkEventError, OwnEventLinked
 
@@ -48,7 +48,9 @@ def _upcoming(request):
     sync = selectors.follow_sync_get(member=request.user)
     if request.user.is_authenticated:
         services.member_follows_refresh_if_stale(member=request.user, sync=sync)
-    items = selectors.upcoming_list(member=request.user, filters=filters)
+    # Whom the member blocks or mutes on Bluesky: kept a few minutes; "?blocks=fresh" reads them again.
+    hidden = services.member_hidden_accounts(member=request.user, fresh=request.GET.get("blocks") == "fresh")
+    items = selectors.upcoming_list(member=request.user, filters=filters, hidden_dids=hidden)
     return render(request, "network/upcoming.html", {
         "items": items, "filters": filters, "sync": sync, "paste_form": PasteLinkForm(),
     })
@@ -73,13 +75,21 @@ def paste(request):
 
 def event_detail(request, did, rkey):
     event = _event_or_404(did, rkey)
-    rsvp = selectors.network_rsvp_for(event=event, member=request.user)
     services.creators_refresh_stale(creators=[event.creator])
+    hidden_accounts = services.member_hidden_accounts(member=request.user,
+                                                      fresh=request.GET.get("blocks") == "fresh")
+    hidden_reason = selectors.network_event_hidden_reason(event=event, hidden_dids=hidden_accounts)
+    if hidden_reason:
+        # Said, not a 404: the member followed a link and should know why there is nothing to see.
+        return render(request, "network/hidden.html", {"event": event, "reason": hidden_reason})
+    rsvp = selectors.network_rsvp_for(event=event, member=request.user)
+    blocked = [d for d, why in hidden_accounts.items() if why == "block"]
     return render(request, "network/event_detail.html", {
         "event": event, "creator": event.creator, "rsvp": rsvp,
         "rsvp_form": NetworkRSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
-        "member_answers": selectors.network_member_answers(event=event),
+        "member_answers": selectors.network_member_answers(event=event, blocked_dids=blocked),
         "hidden": selectors.creator_is_hidden(creator_id=event.creator_id, member=request.user),
+        "report_form": NetworkReportForm(),
     })
 
 
@@ -120,3 +130,40 @@ def creator_hide(request, did, rkey):
     services.creator_hide(member=request.user, creator=event.creator)
     messages.success(request, f"You will not see events by {event.creator.name} on Upcoming.")
     return redirect("network:upcoming")
+
+
+@require_POST
+@login_required
+def event_report(request, did, rkey):
+    event = _event_or_404(did, rkey)
+    form = NetworkReportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose why you report this event.")
+        return redirect(event)
+    try:
+        rate_limit_request(request, "network_report")
+        services.network_event_report(event=event, member=request.user, reason=form.cleaned_data["reason"],
+                                      note=form.cleaned_data["note"])
+    except (ElonaraError, RateLimitedError) as error:
+        messages.error(request, error.message)
+        return redirect(event)
+    messages.success(request, "Thank you: staff will look at this event.")
+    return redirect(event)
+
+
+@require_GET
+def answer_link(request):
+    """ "Answer this event": another app links here with `?uri=at://...` of any calendar event; we
+    read it (as a pasted link is read) and show its page, with the answer buttons."""
+    form = AnswerLinkForm(request.GET or None)
+    if form.is_valid():
+        try:
+            rate_limit_request(request, "network_paste")
+            event = services.network_event_fetch(link=form.cleaned_data["uri"])
+        except OwnEventLinked as own:
+            return redirect(own.event)
+        except (NetworkEventError, RateLimitedError) as error:
+            form.add_error("uri", error.message)
+        else:
+            return redirect(event)
+    return render(request, "network/answer.html", {"form": form}, status=400 if request.GET else 200)

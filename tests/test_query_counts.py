@@ -173,15 +173,19 @@ CASES = [
     ("anonymous", "post", "unsubscribe", 5, 200),  # member, settings (locked), save, in a transaction
     ("anonymous", "get", "/upcoming/", 2, 200),
     ("anonymous", "get", "network_event", 2, 200),
+    ("anonymous", "get", "/network/answer/", 0, 200),
     ("ann", "get", "/", 8, 200),  # + answers to events of other apps, events she hosts ("Your plans")
-    ("ann", "get", "/upcoming/", 5, 200),  # + follows copied when? (queue a refresh), our events, network events
-    ("ann", "get", "upcoming_search", 5, 200),
-    ("ann", "get", "/upcoming/?follows=1", 5, 200),
-    ("ann", "get", "network_event", 6, 200),
+    # + follows copied when? (queue a refresh), our events, network events; + her Bluesky session, to read
+    # whom she blocks or mutes (then kept a few minutes)
+    ("ann", "get", "/upcoming/", 6, 200),
+    ("ann", "get", "upcoming_search", 6, 200),
+    ("ann", "get", "/upcoming/?follows=1", 6, 200),
+    ("ann", "get", "network_event", 7, 200),  # + her Bluesky session (blocks and mutes)
     ("ann", "get", "/communities/", 3, 200),
     ("ann", "get", "/communities/new/", 2, 200),
     ("ann", "get", "community", 5, 200),  # + session, member (their membership is among the members)
     ("ann", "get", "/events/new/", 3, 200),
+    ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 3, 200),  # a link's fields: no query
     ("ann", "get", "event", 6, 200),  # the viewer's own answer is read from the attendees; + co-hosts
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
@@ -199,7 +203,7 @@ CASES = [
     ("anonymous", "get", "/api/docs/", 0, 200),
     ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
     ("bob", "get", "/", 8, 200),
-    ("bob", "get", "/upcoming/", 5, 200),
+    ("bob", "get", "/upcoming/", 6, 200),  # + no Bluesky session (then kept a few minutes)
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
     ("bob", "get", "event", 6, 200),  # the same
     ("bob", "get", "landing", 9, 200),  # the same

@@ -65,6 +65,17 @@ def scope_allows_graph_reads(scope: str) -> bool:
     return any(t.startswith(("rpc:app.bsky.graph.getFollowers", "rpc:app.bsky.graph.getFollows")) for t in granted)
 
 
+def scope_allows_rpc(scope: str, nsid: str) -> bool:
+    """Whether the session may call `nsid` through the PDS's service proxy (`rpc:<nsid>?aud=...`,
+    `rpc:*`, or the transitional generic grant)."""
+    granted = _tokens(scope)
+    if granted is None:
+        return False
+    if "transition:generic" in granted:
+        return True
+    return any(t.split("?", 1)[0] in (f"rpc:{nsid}", "rpc:*") for t in granted)
+
+
 def _accepts(pattern: str, mime: str) -> bool:
     if pattern == "*/*" or pattern == mime:
         return True

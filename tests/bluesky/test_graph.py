@@ -101,3 +101,24 @@ def test_not_connected_member(db, locmem_cache):
     with pytest.raises(GraphError) as info:
         BlueskyGraphService().get_followers(make_member("nobody"))
     assert info.value.code == "not_connected"
+
+
+@pytest.mark.django_db
+def test_a_grant_without_the_profiles_rpc_is_refused_before_any_request(settings, locmem_cache):
+    from bluesky.atproto.scopes import scope_allows_rpc
+    from tests.invitations.conftest import link_identity, random_did
+
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS or [
+        "aW52aXRhdGlvbnMtdGVzdHMtb25seS1rZXktMDEyMzQ="]
+    assert scope_allows_rpc("atproto rpc:app.bsky.actor.getProfiles?aud=*", "app.bsky.actor.getProfiles")
+    assert scope_allows_rpc("atproto transition:generic", "app.bsky.graph.getBlocks")
+    assert not scope_allows_rpc("atproto rpc:app.bsky.actor.getProfile?aud=*", "app.bsky.actor.getProfiles")
+    assert not scope_allows_rpc("rpc:*", "app.bsky.graph.getMutes")  # no atproto: nothing
+    member = make_member("grace")
+    # Its server is a closed port: had a request been made, the error would be "upstream".
+    link_identity(member=member, did=random_did(), handle="grace.test")
+    with pytest.raises(GraphError) as refused:
+        BlueskyGraphService().viewer_states(member=member, dids=[random_did()])
+    assert refused.value.code == "missing_scope"
+    # Blocks and mutes: nothing known, nothing hidden, and the page does not fail.
+    assert BlueskyGraphService().hidden_accounts(member=member) == {}

@@ -131,10 +131,33 @@ def build_site() -> Site:
         title="Weekly Go night", venue="Club house", time_zone="Europe/Berlin", capacity=12)
     token = api_tokens.api_token_create(member=alice, name="calendar script " + LONG_WORD, permissions=["read"])
     elonara_services.calendar_feed_issue(member=alice)
+    network_event, network_hidden = _network_events(start)
     return Site(alice=alice, bob=bob, carol=carol, community=community, event=event, plain_event=plain_event,
                 long_event=long_event, cancelled_event=cancelled_event, invitation=invitation,
                 community_invitation=community_invitation, batch=invitation.batch, api_token_id=token.token.pk,
-                extra={"series_first": weekly})
+                extra={"series_first": weekly, "network_event": network_event, "network_hidden": network_hidden})
+
+
+def _network_events(start) -> tuple[object, object]:
+    """Two events made in another app: one shown, one self-labelled "!hide" (its page says so)."""
+    from network import services as network_services
+    from network.models import Creator
+
+    nsid = "community.lexicon.calendar.event"
+    made = []
+    for rkey, name, extra in (("3lbrowser0002", "Board games at the library", {}),
+                              ("3lbrowser0003", "Labelled gathering", {"labels": {
+                                  "$type": "com.atproto.label.defs#selfLabels", "values": [{"val": "!hide"}]}})):
+        did = "did:plc:" + (rkey * 3)[:24]
+        # Its profile counted as read: the pages are checked without the App View.
+        Creator.objects.get_or_create(did=did, defaults={"handle": f"{rkey}.example", "display_name": "Another app",
+                                                         "profile_checked_at": timezone.now()})
+        made.append(network_services.network_event_store(did=did, rkey=rkey, cid="bafyrei" + "a" * 52, record={
+            "$type": nsid, "name": name, "createdAt": start.isoformat(timespec="seconds"),
+            "startsAt": start.isoformat(timespec="seconds"),
+            "endsAt": (start + timedelta(hours=2)).isoformat(timespec="seconds"),
+            "mode": f"{nsid}#inperson", "description": "Bring a game.", **extra}))
+    return made[0], made[1]
 
 
 def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
@@ -143,6 +166,9 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
     landing = f"{event.get_absolute_url()}?invitation={site.invitation.token}"
     community_landing = f"{community.get_absolute_url()}?invitation={site.community_invitation.token}"
     public = [
+        ("network-event", site.extra["network_event"].get_absolute_url()),
+        ("network-hidden", site.extra["network_hidden"].get_absolute_url()),
+        ("network-answer", "/network/answer/"),
         ("event", event.get_absolute_url()),
         ("event-plain", site.plain_event.get_absolute_url()),
         ("event-long-words", site.long_event.get_absolute_url()),
@@ -174,6 +200,8 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("home", "/"),
             ("event-host", event.get_absolute_url()),
             ("event-new", "/events/new/"),
+            ("event-new-from-link", "/events/new/?title=Tea%20tasting&start=2031-05-02T19:00&end=soon"
+                                    "&place=Casa%20do%20Ch%C3%A1&link=javascript:alert(1)&description=Bring%20a%20cup."),
             ("event-edit", f"/events/{event.pk}/edit/"),
             ("event-people", f"/events/{event.pk}/people/"),
             ("event-occurrence-edit", f"/events/{site.extra['series_first'].pk}/edit/"),
