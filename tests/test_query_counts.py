@@ -184,8 +184,10 @@ CASES = [
     ("ann", "get", "/communities/", 3, 200),
     ("ann", "get", "/communities/new/", 2, 200),
     ("ann", "get", "community", 5, 200),  # + session, member (their membership is among the members)
-    ("ann", "get", "/events/new/", 3, 200),
-    ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 3, 200),  # a link's fields: no query
+    # + whether the host can announce (writes mode, their app password, their OAuth identity) and
+    # their last choice (4).
+    ("ann", "get", "/events/new/", 7, 200),
+    ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 7, 200),  # a link's fields: no query
     ("ann", "get", "event", 6, 200),  # the viewer's own answer is read from the attendees; + co-hosts
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
@@ -201,7 +203,7 @@ CASES = [
     ("ann", "get", "/api/events/", 3, 200),  # the unversioned address: the first 100, unpaginated
     ("anonymous", "get", "/api/schema/", 0, 200),
     ("anonymous", "get", "/api/docs/", 0, 200),
-    ("ann", "post", "/api/invitations/event/{event}/preview/", 6, 200),  # + the posting account (3)
+    ("ann", "post", "/api/invitations/event/{event}/preview/", 7, 200),  # + the posting account (3), the host's mention
     ("bob", "get", "/", 8, 200),
     ("bob", "get", "/upcoming/", 6, 200),  # + no Bluesky session (then kept a few minutes)
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
