@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "invitations",
     "notifications",
     "network",
+    "pages",  # last: its table (pages.table) names the models of every app above
 ]
 
 MIDDLEWARE = [

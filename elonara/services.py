@@ -552,7 +552,6 @@ def event_recount(*, event_id: int) -> Event | None:
     Event.objects.filter(pk=event_id).update(
         going_count=counts.get(RSVP.Status.GOING, 0), maybe_count=counts.get(RSVP.Status.MAYBE, 0)
     )
-    upcoming_events_changed()
     # Seats freed without an answer here (an outside answer changed, an account was deleted).
     event_waitlist_promote(event_id=event_id)
     event.refresh_from_db()

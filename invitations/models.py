@@ -30,12 +30,6 @@ POSTING_ACCOUNTS = "posting-accounts"
 POSTING_ACCOUNTS_ID = 1
 
 
-class InvitationQuerySet(PageRowsQuerySet):
-    page_fields = ((BATCH_PROGRESS, "batch_id"),)
-    # Claims by the dispatcher move only the due time, which no progress shows.
-    fields_not_shown = frozenset({"due_at", "slot_at"})
-
-
 class InvitationBatch(models.Model):
     """One "Send" from the picker: the host's message, shared by its invitations (progress page)."""
 
@@ -122,7 +116,7 @@ class Invitation(models.Model):
     )
 
     # Statuses move by update(): the batch's progress (page and API) is renewed with them.
-    objects = InvitationQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [
