@@ -41,6 +41,7 @@ class InvitationBatch(models.Model):
     message_template = models.TextField(blank=True)
     langs = models.CharField(max_length=64, blank=True, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [

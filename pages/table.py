@@ -218,6 +218,7 @@ TABLE: tuple[Shown, ...] = (
     Shown("network.NetworkRSVP", {MEMBER_CALENDAR: ("member_id",), MEMBER_HOME: ("member_id",)}),
     Shown("network.NetworkEvent", {}, _network_event_answerers),
     # The batch's progress (page and API); the host's picker says how many they may still send.
+    Shown("invitations.InvitationBatch", {BATCH_PROGRESS: ("pk",)}),
     Shown("invitations.Invitation", {BATCH_PROGRESS: ("batch_id",), VIEWER: ("host_id",)}, _invitees,
           only=((frozenset({"due_at", "slot_at"}), ()),)),  # the dispatcher's claims: shown nowhere
     # Pickers name the posting account: the writes mode and the relay accounts decide it.
@@ -226,7 +227,22 @@ TABLE: tuple[Shown, ...] = (
 )
 
 # Models related to a shown one that show on no kept page, each with its reason.
-NOT_SHOWN: Mapping[str, str] = {}
+NOT_SHOWN: Mapping[str, str] = {
+    "bluesky.BlueskySignIn": "a pending sign-in's state, read by its callback only",
+    "bluesky.OAuthAuthorizationRequest": "a pending OAuth flow's state, read by its callback only",
+    "bluesky.RecordWrite": "the write pipeline's queue; what a page shows of it is the row's publish state",
+    "bluesky.WritesModeChange": "the writes mode's history, shown in the admin only",
+    "elonara.CommunityBlock": "checked when someone joins or answers, never listed on a kept page",
+    "invitations.InvitationDecline": "read by the picker's marks (API, not kept) and the sender's checks",
+    "members.Member_groups": "Django's permissions, read by the admin only",
+    "members.Member_user_permissions": "Django's permissions, read by the admin only",
+    "network.Creator": "shown on network event pages and Upcoming, both built per request, not kept",
+    "network.FollowSync": "when a member's follows were last copied: a task's bookkeeping",
+    "network.FollowedAccount": "read by the network's Upcoming list, built per request, not kept",
+    "network.HiddenCreator": "read by the network's Upcoming list, built per request, not kept",
+    "network.NetworkAnswer": "counts on network event pages, built per request, not kept",
+    "notifications.Mail": "the outbox, read by the mail workers only",
+}
 
 
 def connect() -> None:
