@@ -229,6 +229,14 @@ def row_writes_register(label: str, writes: RowWrites) -> None:
     _row_writes[label] = writes
 
 
+def rows_inserted(model: type[models.Model], objs: list[models.Model]) -> None:
+    """Rows inserted by raw SQL (COPY), so with no signal nor queryset hook: renewed as a
+    `bulk_create()` of `objs` would be (their fields naming pages; no primary keys needed)."""
+    writes = _row_writes.get(model._meta.concrete_model._meta.label)
+    if writes is not None:
+        writes.created(objs)
+
+
 class PageRowsQuerySet(models.QuerySet):
     """`update()` (and so `bulk_update()`) and `bulk_create()` send no signal: the pages showing the
     written rows are renewed by the model's row of the pages' table (pages.table), the same row its
