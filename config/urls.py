@@ -35,6 +35,7 @@ urlpatterns = [
     path("invitations/", include("invitations.urls")),
     path("notifications/", include("notifications.urls")),
     path("api/", include("config.api_urls")),
+    path("", include("pages.urls")),
     path("", include("network.urls")),
     path("", include("elonara.urls")),
 ]

@@ -124,7 +124,7 @@ def event_pages_changed(ids: Iterable[int | None]) -> None:
     pages_changed("event", ids)
 
 
-# A member's private calendar feed (elonara.member_feed): events they host or answered going/maybe,
+# A member's private calendar feed (pages.member_feed): events they host or answered going/maybe,
 # here and in other apps.
 MEMBER_CALENDAR = "member-calendar"
 
@@ -141,7 +141,7 @@ def _versions_renew(keys: list[str]) -> None:
 # header's name, their answers' panels' account state, their profile's settings cards. Renewed by
 # changes to their row, Bluesky connection, app password, communities, feed, mail settings, tokens.
 VIEWER = "viewer"
-# The side of a member's home page (elonara.home): their plans, communities and invitations.
+# The side of a member's home page (pages.home): their plans, communities and invitations.
 MEMBER_HOME = "member-home"
 
 

@@ -533,7 +533,7 @@ def upcoming_events_cache_clear() -> None:
 
 
 def member_home_cache_clear(member_ids: list[int]) -> None:
-    """Those members' home lists (elonara.home) and their home pages kept whole are built again."""
+    """Those members' home lists (pages.home) and their home pages kept whole are built again."""
     pages_changed(MEMBER_HOME, member_ids)
 
 

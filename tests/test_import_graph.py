@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications")
+APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications", "pages")
 DOMAIN = ("elonara", "invitations", "network", "notifications")
 
 
@@ -126,4 +126,12 @@ def test_no_domain_app_is_imported_by_the_protocol_side():
     graph = _import_graph()
     wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] in ("bluesky", "core")
              for t in targets if t.split(".")[0] in DOMAIN}
+    assert wrong == set()
+
+
+def test_the_pages_app_is_the_top_floor():
+    # pages composes every app and holds the table of what each page shows: only config imports it.
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] not in ("pages", "config")
+             for t in targets if t.split(".")[0] == "pages"}
     assert wrong == set()

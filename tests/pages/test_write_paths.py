@@ -70,8 +70,8 @@ def world(django_user_model, settings):
         "network.NetworkRSVP": network_services.network_rsvp_set(event=network_event, member=guest, status="going"),
         "network.NetworkEvent": network_event,
         "invitations.InvitationBatch": batch,
-        "invitations.Invitation": Invitation.objects.create(batch=batch, host=host, event=event, recipient_did=guest_did,
-                                                            recipient_handle="guest.test", rkey="3l3"),
+        "invitations.Invitation": Invitation.objects.create(
+            batch=batch, host=host, event=event, recipient_did=guest_did, recipient_handle="guest.test", rkey="3l3"),
         "bluesky.WritesModeSetting": WritesModeSetting.objects.create(),
         "bluesky.RelayAccount": RelayAccount.objects.create(identifier="relay.test"),
     }
