@@ -229,10 +229,15 @@ def row_writes_register(label: str, writes: RowWrites) -> None:
     _row_writes[label] = writes
 
 
+def _writes_of(model: type[models.Model]) -> RowWrites | None:
+    # A proxy model (the admin's view of invitations) writes its concrete model's rows.
+    return _row_writes.get((model._meta.concrete_model or model)._meta.label)
+
+
 def rows_inserted(model: type[models.Model], objs: list[models.Model]) -> None:
     """Rows inserted by raw SQL (COPY), so with no signal nor queryset hook: renewed as a
     `bulk_create()` of `objs` would be (their fields naming pages; no primary keys needed)."""
-    writes = _row_writes.get(model._meta.concrete_model._meta.label)
+    writes = _writes_of(model)
     if writes is not None:
         writes.created(objs)
 
@@ -243,14 +248,14 @@ class PageRowsQuerySet(models.QuerySet):
     save and delete receivers are made from. Every model that table names uses this queryset."""
 
     def update(self, **kwargs):
-        writes = _row_writes.get(self.model._meta.concrete_model._meta.label)
+        writes = _writes_of(self.model)
         if writes is None:
             return super().update(**kwargs)
         return writes.updated(self, kwargs, super().update)
 
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
-        writes = _row_writes.get(self.model._meta.concrete_model._meta.label)
+        writes = _writes_of(self.model)
         if writes is not None:
             writes.created(list(created))
         return created
