@@ -15,7 +15,6 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core.page_cache import MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from elonara import atrecords, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
@@ -530,11 +529,6 @@ def upcoming_events_cache_clear() -> None:
 
     cache.delete_many([make_template_fragment_key("home_upcoming", [signed_in]) for signed_in in (True, False)]
                       + [ANONYMOUS_HOME_CACHE_KEY])
-
-
-def member_home_cache_clear(member_ids: list[int]) -> None:
-    """Those members' home lists (pages.home) and their home pages kept whole are built again."""
-    pages_changed(MEMBER_HOME, member_ids)
 
 
 def upcoming_events_changed() -> None:
