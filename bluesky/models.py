@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from bluesky.crypto import EncryptedTextField
-from core.page_cache import ViewerRowsQuerySet
+from core.page_cache import PageRowsQuerySet
 
 
 class RenewalLease(models.Model):
@@ -52,7 +52,7 @@ class BlueskyIdentity(RenewalLease):
     updated_at = models.DateTimeField(auto_now=True)
 
     # A session that ends, or is renewed, is stored by update(): its member's pages show its state.
-    objects = ViewerRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name = "Bluesky identity"
@@ -146,6 +146,7 @@ class WritesModeSetting(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name = "writes mode"
@@ -185,6 +186,7 @@ class RelayAccount(models.Model):
     identifier = models.CharField(max_length=253, blank=True, help_text="Handle or DID of the relay account.")
     app_password = EncryptedTextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name = "relay account"
@@ -205,6 +207,7 @@ class MemberAppPassword(models.Model):
     handle = models.CharField(max_length=253, blank=True)
     app_password = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = PageRowsQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.handle or self.identifier} (app password)"

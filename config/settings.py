@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "notifications",
     "network",
     "feeds",
+    "pages",  # last: its table (pages.table) names the models of every app above
 ]
 
 MIDDLEWARE = [

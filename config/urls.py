@@ -38,6 +38,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("api/", include("config.api_urls")),
     path("", include("feeds.urls")),
+    path("", include("pages.urls")),
     path("", include("network.urls")),
     path("", include("elonara.urls")),
 ]

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.contrib.messages import get_messages
@@ -131,7 +131,7 @@ def event_pages_changed(ids: Iterable[int | None]) -> None:
     pages_changed("event", ids)
 
 
-# A member's private calendar feed (elonara.member_feed): events they host or answered going/maybe,
+# A member's private calendar feed (pages.member_feed): events they host or answered going/maybe,
 # here and in other apps.
 MEMBER_CALENDAR = "member-calendar"
 
@@ -148,7 +148,7 @@ def _versions_renew(keys: list[str]) -> None:
 # header's name, their answers' panels' account state, their profile's settings cards. Renewed by
 # changes to their row, Bluesky connection, app password, communities, feed, mail settings, tokens.
 VIEWER = "viewer"
-# The side of a member's home page (elonara.home): their plans, communities and invitations.
+# The side of a member's home page (pages.home): their plans, communities and invitations.
 MEMBER_HOME = "member-home"
 
 
@@ -217,41 +217,52 @@ def _csrf_filled(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-# --- update() -------------------------------------------------------------------------------------
+# --- Writes that send no signal -------------------------------------------------------------------
+
+class RowWrites(Protocol):
+    """What the pages app (pages.table) does when rows of a model are written without a signal."""
+
+    def updated(self, queryset: models.QuerySet, kwargs: dict[str, Any], update: Callable[..., int]) -> int: ...
+
+    def created(self, objs: list[models.Model]) -> None: ...
+
+
+# Model label -> its row of the pages' table, filled at start-up by the app that owns the table
+# (core imports no app: the table is registered here, not read from here).
+_row_writes: dict[str, RowWrites] = {}
+
+
+def row_writes_register(label: str, writes: RowWrites) -> None:
+    _row_writes[label] = writes
+
+
+def _writes_of(model: type[models.Model]) -> RowWrites | None:
+    # A proxy model (the admin's view of invitations) writes its concrete model's rows.
+    return _row_writes.get((model._meta.concrete_model or model)._meta.label)
+
+
+def rows_inserted(model: type[models.Model], objs: list[models.Model]) -> None:
+    """Rows inserted by raw SQL (COPY), so with no signal nor queryset hook: renewed as a
+    `bulk_create()` of `objs` would be (their fields naming pages; no primary keys needed)."""
+    writes = _writes_of(model)
+    if writes is not None:
+        writes.created(objs)
+
 
 class PageRowsQuerySet(models.QuerySet):
-    """`update()` sends no signal: the cached copies showing the updated rows are renewed here
-    (their saves and deletes are seen by signals). One query for which pages those are."""
-
-    # (page kind, the field naming the page's object): by default, the event of an answer, a co-host...
-    page_fields: tuple[tuple[str, str], ...] = (("event", "event_id"),)
-    # An update() of these fields only changes no page.
-    fields_not_shown: frozenset[str] = frozenset()
+    """`update()` (and so `bulk_update()`) and `bulk_create()` send no signal: the pages showing the
+    written rows are renewed by the model's row of the pages' table (pages.table), the same row its
+    save and delete receivers are made from. Every model that table names uses this queryset."""
 
     def update(self, **kwargs):
-        if kwargs and set(kwargs) <= self.fields_not_shown:
+        writes = _writes_of(self.model)
+        if writes is None:
             return super().update(**kwargs)
-        rows = list(self.values_list("pk", *[field for _kind, field in self.page_fields]))
-        updated = super().update(**kwargs)
-        if updated:
-            changes: dict[str, set[int | None]] = {}
-            for i, (kind, field) in enumerate(self.page_fields, start=1):
-                ids = changes.setdefault(kind, set())
-                ids.update(row[i] for row in rows)
-                moved_to = kwargs.get(field, kwargs.get(field.removesuffix("_id")))
-                if field != "pk" and moved_to is not None:  # moved to another event or community
-                    ids.add(getattr(moved_to, "pk", moved_to))
-            for kind, more in self._also_changed([row[0] for row in rows]).items():
-                changes.setdefault(kind, set()).update(more)
-            pages_changed_many(changes)
-        return updated
+        return writes.updated(self, kwargs, super().update)
 
-    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
-        """Pages the updated rows show on that their own fields do not name."""
-        return {}
-
-
-class ViewerRowsQuerySet(PageRowsQuerySet):
-    """For rows only their own member is shown (VIEWER), named by `member_id`."""
-
-    page_fields = ((VIEWER, "member_id"),)
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        writes = _writes_of(self.model)
+        if writes is not None:
+            writes.created(list(created))
+        return created

@@ -1,5 +1,4 @@
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -7,15 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from core.page_cache import (
-    EVENT_LISTS,
-    EVENT_LISTS_ID,
-    MEMBER_CALENDAR,
-    MEMBER_HOME,
-    VIEWER,
-    PageRowsQuerySet,
-    ViewerRowsQuerySet,
-)
+# The pages each model shows on are renewed by the pages app's table (pages.table), for saves,
+# deletes, update() and bulk_create() alike: every model it names uses this queryset.
+from core.page_cache import PageRowsQuerySet
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 TIME_ZONE_IDS = frozenset(tz for tz, _label in TIME_ZONE_CHOICES)
@@ -49,25 +42,6 @@ def cover_upload_to(instance: models.Model, filename: str) -> str:
     return f"covers/{instance._meta.model_name}/{uuid.uuid4().hex}.jpg"
 
 
-class EventQuerySet(PageRowsQuerySet):
-    # The same pages as a save renews (elonara.signals): the host's plans list the event too.
-    page_fields = (("event", "pk"), ("community", "community_id"), (MEMBER_CALENDAR, "host_id"),
-                   (MEMBER_HOME, "host_id"))
-
-    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
-        # The API's lists, and the calendar feed and plans of everyone who answered (one query).
-        answerers = list(RSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True))
-        return {EVENT_LISTS: [EVENT_LISTS_ID], MEMBER_CALENDAR: answerers, MEMBER_HOME: answerers}
-
-
-class RsvpQuerySet(PageRowsQuerySet):
-    page_fields = (("event", "event_id"), (MEMBER_CALENDAR, "member_id"), (MEMBER_HOME, "member_id"))
-
-
-class MembershipQuerySet(PageRowsQuerySet):
-    page_fields = (("community", "community_id"), (VIEWER, "member_id"))
-
-
 class CoverImage(models.Model):
     """An optional cover image, validated and resized by elonara.images before it is stored."""
 
@@ -89,6 +63,7 @@ class Community(CoverImage):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="CommunityMembership", related_name="communities"
     )
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -113,7 +88,7 @@ class CommunityMembership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
 
-    objects = MembershipQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["community", "member"], name="unique_community_member")]
@@ -210,6 +185,7 @@ class EventSeries(models.Model):
     continued_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "event series"
@@ -297,7 +273,7 @@ class Event(CoverImage, PublishedRecord):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = EventQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
     community_id_read: int | None = None  # not a field: see from_db
 
     class Meta:
@@ -417,7 +393,7 @@ class RSVP(PublishedRecord):
     network_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = RsvpQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_event_rsvp")]
@@ -487,7 +463,7 @@ class CalendarFeed(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     # Marked used by update(): its member's profile shows when.
-    objects = ViewerRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.member}"

@@ -15,7 +15,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.page_cache import event_pages_changed
 from elonara import answers, publishing, recurrence, services
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, Community, Event, EventCohost, EventSeries, zone_named
@@ -101,7 +100,6 @@ def _occurrence_create(*, series: EventSeries, instant: datetime, cohosts: list[
     # The host holds a seat at each occurrence, as at any event they make (services.event_create).
     answers.answer_take(event=event, member=series.host, status=RSVP.Status.GOING, door=answers.Door.HOST)
     EventCohost.objects.bulk_create([EventCohost(event=event, member_id=pk) for pk in cohosts])
-    event_pages_changed([event.pk])  # bulk_create sends no signal
     publishing.event_publish_queue(event=event)
     return event
 
@@ -131,8 +129,6 @@ def series_extend(*, series: EventSeries, now: datetime | None = None) -> int:
                 made += 1
         if upcoming >= SERIES_WINDOW:
             break
-    if made:
-        services.upcoming_events_changed()
     return made
 
 

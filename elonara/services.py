@@ -16,7 +16,6 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core.page_cache import MEMBER_HOME, pages_changed
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from elonara import announcements, atrecords, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
@@ -550,11 +549,6 @@ def upcoming_events_cache_clear() -> None:
                       + [anonymous_home_cache_key(language) for language in languages])
 
 
-def member_home_cache_clear(member_ids: list[int]) -> None:
-    """Those members' home lists (elonara.home) and their home pages kept whole are built again."""
-    pages_changed(MEMBER_HOME, member_ids)
-
-
 def upcoming_events_changed() -> None:
     """Call inside the write's transaction: the fragment is dropped once the change is visible."""
     transaction.on_commit(upcoming_events_cache_clear)
@@ -570,7 +564,6 @@ def event_recount(*, event_id: int) -> Event | None:
     Event.objects.filter(pk=event_id).update(
         going_count=counts.get(RSVP.Status.GOING, 0), maybe_count=counts.get(RSVP.Status.MAYBE, 0)
     )
-    upcoming_events_changed()
     # Seats freed without an answer here (an outside answer changed, an account was deleted).
     event_waitlist_promote(event_id=event_id)
     event.refresh_from_db()

@@ -4,7 +4,6 @@ from django.views.generic import TemplateView
 from elonara import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("terms/", TemplateView.as_view(template_name="elonara/terms.html"), name="terms"),
     path("privacy/", TemplateView.as_view(template_name="elonara/privacy.html"), name="privacy"),
     path("communities/", views.community_list, name="community-list"),
@@ -30,5 +29,4 @@ urlpatterns = [
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: core.log_filters keeps it out of log lines.
-    path("calendar/feed/<str:token>.ics", views.member_calendar, name="member-calendar"),
 ]

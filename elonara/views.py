@@ -20,48 +20,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bluesky import selectors as bluesky_selectors
 from core.media import media_url_seconds
-from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, MEMBER_HOME, page_response
+from core.page_cache import page_response
 from elonara import announcements as announcement_services
-from elonara import cards, community_page, event_page, ical, member_feed, publishing, recurrence, selectors, services
+from elonara import cards, community_page, event_page, ical, publishing, recurrence, selectors, services
 from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.community_page import CalendarFile
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
-from elonara.home import member_home_side
 from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventSeries
 from elonara.prefill import event_prefill
-from elonara.services import UPCOMING_CACHE_SECONDS, anonymous_home_cache_key
 from members.models import Member
 
 
 def _apply_error(form, error: ElonaraError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
-def home(request):
-    # A visitor with no session and no pending message sees the same page as every other: served
-    # whole from the cache (dropped with the upcoming-events fragment when an event changes).
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES:
-        key = anonymous_home_cache_key(get_language())
-        if (html := cache.get(key)) is None:
-            html = _home_render(request, {})[0].content
-            cache.set(key, html, UPCOMING_CACHE_SECONDS)
-        return HttpResponse(html)
-    # A member's whole page is kept until their lists or the upcoming events change (at most as
-    # long as the upcoming fragment: an event that ends leaves it).
-    return page_response(request, "home", [(EVENT_LISTS, EVENT_LISTS_ID)], partial(_home_render, request),
-                         viewer_kinds=[MEMBER_HOME])
-
-
-def _home_render(request, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
-    # A callable: the template calls it (building the queryset) only when the cached fragment is missing.
-    context = {"upcoming_events": partial(selectors.event_list_upcoming, limit=30),
-               "upcoming_ttl": UPCOMING_CACHE_SECONDS, **extra_context}
-    if request.user.is_authenticated:
-        # Rendered once and cached per member (plain rows, links only), not from the template's conditions.
-        context["member_side"] = member_home_side(member=request.user)
-    return render(request, "elonara/home.html", context), UPCOMING_CACHE_SECONDS
 
 
 def community_list(request):
@@ -190,12 +163,12 @@ def community_calendar(request, slug):
     calendar = community_page.community_calendar_get(slug=slug)
     if calendar is None:
         raise Http404("No such community.")
-    return _calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics",
-                                   headers={"Cache-Control": "public, max-age=300"})
+    return calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics",
+                                  headers={"Cache-Control": "public, max-age=300"})
 
 
-def _calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str],
-                            download: bool = False) -> HttpResponse:
+def calendar_file_response(request, calendar: CalendarFile, *, filename: str, headers: dict[str, str],
+                           download: bool = False) -> HttpResponse:
     """A calendar file built once per change (elonara.community_page.CalendarFile)."""
     return _calendar_conditional_response(request, etag=calendar.etag, last_modified=calendar.last_modified,
                                           body=lambda: calendar.body, filename=filename, download=download,
@@ -513,7 +486,7 @@ def event_ics(request, pk):
     calendar = event_page.event_calendar_get(event_id=pk)
     if calendar is None:
         raise Http404("No such event.")
-    return _calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics", headers={}, download=True)
+    return calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics", headers={}, download=True)
 
 
 @login_required
@@ -566,21 +539,6 @@ def event_rsvp(request, pk):
     else:
         messages.error(request, "Choose going, maybe or not going.")
     return redirect(event)
-
-
-@require_GET
-def member_calendar(request, token):
-    """A member's private feed. No login (calendar apps cannot); the secret token is the key.
-
-    An unknown or revoked token is a plain 404: it says nothing about whether a feed existed.
-    """
-    calendar = member_feed.member_calendar_for_token(token=token)
-    if calendar is None:
-        raise Http404("No such calendar")
-    return _calendar_file_response(request, calendar,
-                                   filename="elonara.ics",
-                                   headers={"Cache-Control": "private, max-age=300",
-                                            "X-Robots-Tag": "noindex, nofollow"})
 
 
 @never_cache

@@ -3,14 +3,11 @@ stop invitations (from this host or from everyone)."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.db import transaction
 from django.utils import timezone
 
 from bluesky.selectors import member_did_get
 from core import metrics
-from elonara.services import member_home_cache_clear
 from invitations import targets
 from invitations.errors import InvitationError
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
@@ -28,8 +25,6 @@ def invitation_accept_for_member(*, member: Member, target: Target) -> int:
     accepted = Invitation.objects.filter(
         **targets.target_filter(target), recipient_did=did, status__in=[S.SENT, S.FAILED]
     ).update(status=S.ACCEPTED, accepted_at=timezone.now(), accepted_by=member, updated_at=timezone.now())
-    if accepted:
-        transaction.on_commit(partial(member_home_cache_clear, [member.pk]))  # their home lists them
     return accepted
 
 

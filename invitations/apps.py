@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 
 
 class InvitationsConfig(AppConfig):
@@ -20,9 +20,3 @@ class InvitationsConfig(AppConfig):
         community_joined.connect(signals.on_community_joined, dispatch_uid="invitations:community_joined")
         post_save.connect(signals.on_identity_saved, sender="bluesky.BlueskyIdentity",
                           dispatch_uid="invitations:identity")
-        for signal in (post_save, post_delete):
-            signal.connect(signals.on_invitation_saved, sender="invitations.Invitation",
-                           dispatch_uid=f"invitations:progress:{signal is post_save}")
-            for model in ("bluesky.WritesModeSetting", "bluesky.RelayAccount"):
-                signal.connect(signals.on_posting_setup_changed, sender=model,
-                               dispatch_uid=f"invitations:posting:{model}:{signal is post_save}")

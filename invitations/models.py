@@ -30,12 +30,6 @@ POSTING_ACCOUNTS = "posting-accounts"
 POSTING_ACCOUNTS_ID = 1
 
 
-class InvitationQuerySet(PageRowsQuerySet):
-    page_fields = ((BATCH_PROGRESS, "batch_id"),)
-    # Claims by the dispatcher move only the due time, which no progress shows.
-    fields_not_shown = frozenset({"due_at", "slot_at"})
-
-
 class InvitationBatch(models.Model):
     """One "Send" from the picker: the host's message, shared by its invitations (progress page)."""
 
@@ -47,6 +41,7 @@ class InvitationBatch(models.Model):
     message_template = models.TextField(blank=True)
     langs = models.CharField(max_length=64, blank=True, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -122,7 +117,7 @@ class Invitation(models.Model):
     )
 
     # Statuses move by update(): the batch's progress (page and API) is renewed with them.
-    objects = InvitationQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -30,7 +30,7 @@ from bluesky.models import BlueskyIdentity, MemberAppPassword
 from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload, tid_now
 from core import metrics
-from core.page_cache import viewers_changed
+from core.page_cache import rows_inserted
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
 from invitations import targets
@@ -331,8 +331,9 @@ def invitations_enqueue(
         result.batch = batch
         result.created_count = len(fresh)
         queued = len(fresh)
-        # Written without signals: the host's picker says how many they may still send today.
-        viewers_changed([host.pk])
+        # Written by COPY: the host's picker (how many they may still send today) and the batch's
+        # progress are renewed as for a bulk_create of them.
+        rows_inserted(Invitation, [Invitation(host=host, batch=batch)])
 
         def after_commit() -> None:
             _dispatch_due_soon()

@@ -1,5 +1,5 @@
-"""Accepting invitations when the invitee RSVPs, joins, or connects Bluesky afterwards; renewing
-the kept pages that show invitations (a batch's progress) and the posting account (pickers).
+"""Accepting invitations when the invitee RSVPs, joins, or connects Bluesky afterwards. (The kept
+pages showing invitations and the posting account are renewed by the pages app's table.)
 
 Adapters only (one service call each). The foundation's `rsvp_changed` / `community_joined` are
 sent after commit, so the invitation update runs in its own short transaction.
@@ -12,10 +12,8 @@ from typing import Any
 from django.db import transaction
 
 from bluesky.models import BlueskyIdentity
-from core.page_cache import pages_changed
 from elonara.models import RSVP, CommunityMembership
 from invitations import answers
-from invitations.models import BATCH_PROGRESS, POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID, Invitation
 
 ACCEPTING_RSVP = {"going", "maybe"}
 
@@ -27,16 +25,6 @@ def on_rsvp_changed(sender: Any, rsvp: RSVP, **kwargs: Any) -> None:
 
 def on_community_joined(sender: Any, membership: CommunityMembership, **kwargs: Any) -> None:
     answers.invitation_accept_for_member(member=membership.member, target=membership.community)
-
-
-def on_invitation_saved(sender: Any, instance: Invitation, **kwargs: Any) -> None:
-    # Its batch's progress shows it (its update()s: invitations.models.InvitationQuerySet).
-    pages_changed(BATCH_PROGRESS, [instance.batch_id])
-
-
-def on_posting_setup_changed(sender: Any, **kwargs: Any) -> None:
-    # An admin flipped the writes mode or changed a relay account: pickers name the posting account.
-    pages_changed(POSTING_ACCOUNTS, [POSTING_ACCOUNTS_ID])
 
 
 def on_identity_saved(sender: Any, instance: BlueskyIdentity, **kwargs: Any) -> None:

@@ -9,14 +9,10 @@ holding the same invitation cannot both move it, and a redelivered task finds it
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from bluesky.selectors import member_id_for_did
-from elonara.services import member_home_cache_clear
 from invitations.models import Invitation
 
 S = Invitation.Status
@@ -38,14 +34,4 @@ def invitation_transition(*, invitation_id: int, to: str, **fields: Any) -> bool
     updated = Invitation.objects.filter(pk=invitation_id, status__in=allowed_from).update(
         status=to, updated_at=timezone.now(), **fields
     )
-    if updated and to in (S.SENT, S.DECLINED):
-        transaction.on_commit(partial(_recipient_home_changed, invitation_id))
     return updated == 1
-
-
-def _recipient_home_changed(invitation_id: int) -> None:
-    """The invitee's home lists their invitations (cached per member): drop them."""
-    did = Invitation.objects.filter(pk=invitation_id).values_list("recipient_did", flat=True).first()
-    member_id = member_id_for_did(did=did) if did else None
-    if member_id is not None:
-        member_home_cache_clear([member_id])

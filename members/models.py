@@ -5,16 +5,10 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.page_cache import MEMBER_CALENDAR, VIEWER, PageRowsQuerySet, ViewerRowsQuerySet
+from core.page_cache import PageRowsQuerySet
 
 
-class MemberQuerySet(PageRowsQuerySet):
-    # A member's row is kept for their sessions and pages (members.middleware, core.page_cache),
-    # and their calendar feed's token (elonara.member_feed): an update() renews them as a save does.
-    page_fields = ((VIEWER, "pk"), (MEMBER_CALENDAR, "pk"))
-
-
-class MemberManager(UserManager.from_queryset(MemberQuerySet)):  # type: ignore[misc]
+class MemberManager(UserManager.from_queryset(PageRowsQuerySet)):  # type: ignore[misc]
     pass
 
 
@@ -58,7 +52,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     # Revoked and marked used by update(): its member's profile lists it.
-    objects = ViewerRowsQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,7 +8,6 @@ Everything here is untrusted input from the network: shown as plain text, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from core.page_cache import MEMBER_CALENDAR, PageRowsQuerySet
+from core.page_cache import PageRowsQuerySet
 from elonara.models import PublishedRecord
 
 
@@ -43,17 +42,6 @@ class Creator(models.Model):
         return self.display_name or (f"@{self.handle}" if self.handle else self.did)
 
 
-
-class NetworkEventQuerySet(PageRowsQuerySet):
-    page_fields = ()
-
-    def _also_changed(self, pks: list[int]) -> dict[str, Iterable[int]]:
-        # A new version of the event (from the firehose) is in its answerers' calendar feeds.
-        return {MEMBER_CALENDAR: NetworkRSVP.objects.filter(event_id__in=pks).values_list("member_id", flat=True)}
-
-
-class NetworkRsvpQuerySet(PageRowsQuerySet):
-    page_fields = ((MEMBER_CALENDAR, "member_id"),)
 
 class NetworkEvent(models.Model):
     class Review(models.TextChoices):
@@ -99,7 +87,7 @@ class NetworkEvent(models.Model):
     review = models.CharField(max_length=10, choices=Review.choices, blank=True, default="",
                               help_text="Members' reports: hidden while waiting for staff, or kept.")
 
-    objects = NetworkEventQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
@@ -173,7 +161,7 @@ class NetworkRSVP(PublishedRecord):
     subject_cid = models.CharField(max_length=120, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = NetworkRsvpQuerySet.as_manager()
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="unique_network_rsvp")]

@@ -35,7 +35,6 @@ from core.tasks import task_named, task_on_commit
 from elonara import atrecords
 from elonara.errors import ElonaraError, InvalidInputError
 from elonara.models import Event, PublishState
-from elonara.services import member_home_cache_clear
 from members.models import Member
 from network.links import LinkNotUnderstood, link_parse
 from network.models import (
@@ -121,9 +120,6 @@ def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int 
                 cid=cid, seq=max(seq, existing.seq), revision=F("revision") + 1, updated_at=timezone.now(),
                 **_columns(fields))
             metrics.network_event("updated")
-            answered = list(NetworkRSVP.objects.filter(event=existing).values_list("member_id", flat=True))
-            if answered:  # their "Your plans" shows the event's name
-                transaction.on_commit(lambda: member_home_cache_clear(answered))
         elif seq > existing.seq:
             NetworkEvent.objects.filter(pk=existing.pk).update(seq=seq)
         existing.refresh_from_db()
@@ -476,7 +472,6 @@ def network_rsvp_set(*, event: NetworkEvent, member: Member, status: str) -> Net
         rsvp.save(update_fields=["status", "subject_cid", "updated_at"])
     _answers_recount(event_id=event.pk)
     network_rsvp_publish_queue(rsvp=rsvp)
-    transaction.on_commit(lambda: member_home_cache_clear([member.pk]))  # "Your plans"
     return rsvp
 
 

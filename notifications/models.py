@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.page_cache import PageRowsQuerySet
+
 
 class MailSettings(models.Model):
     """One per member, made on first need (a member without a row has the defaults)."""
@@ -29,6 +31,7 @@ class MailSettings(models.Model):
     event_changes = models.BooleanField("changes and cancellations", default=True)
     reminders = models.BooleanField("reminders the day before", default=True)
     place_changes = models.BooleanField("news about my place (waiting list, requests)", default=True)
+    objects = PageRowsQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "mail settings"

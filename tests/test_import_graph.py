@@ -9,7 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications", "feeds")
+APPS = ("bluesky", "core", "config", "elonara", "invitations", "members", "network", "notifications", "feeds",
+        "pages")
 DOMAIN = ("elonara", "invitations", "network", "notifications")
 
 
@@ -134,4 +135,12 @@ def test_the_feed_generator_is_a_top_floor_app():
     graph = _import_graph()
     wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] not in ("feeds", "config")
              for t in targets if t.split(".")[0] == "feeds"}
+    assert wrong == set()
+
+
+def test_the_pages_app_is_the_top_floor():
+    # pages composes every app and holds the table of what each page shows: only config imports it.
+    graph = _import_graph()
+    wrong = {(m, t) for m, targets in graph.items() if m.split(".")[0] not in ("pages", "config")
+             for t in targets if t.split(".")[0] == "pages"}
     assert wrong == set()

@@ -120,7 +120,7 @@ def test_the_hosts_seat_is_silent_but_the_reminder_comes(mail_server, django_cap
 
 
 def test_member_home_lists_a_hosted_event_once():
-    from elonara.home import member_home_lists
+    from pages.home import member_home_lists
 
     host = make_member("host")
     make_event(host)

@@ -11,7 +11,7 @@ from bluesky.selectors import identity_get_for_member
 from core.page_cache import _versions_renew
 from elonara import atrecords, publishing, services
 from elonara.models import RSVP, Event, PublishState
-from elonara.services import member_home_cache_clear, rsvp_changed, upcoming_events_cache_clear
+from elonara.services import rsvp_changed, upcoming_events_cache_clear
 from tests.invitations.conftest import link_identity, make_member, random_did
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def _publishing(callbacks):
     """The on-commit callbacks that queue a record write (the home page's cache drops, the event
     page's renewals, the counts' refresh and the answer's listeners are others)."""
     return [c for c in callbacks if c is not upcoming_events_cache_clear
-            and getattr(c, "func", None) not in (member_home_cache_clear, _versions_renew, rsvp_changed.send)
+            and getattr(c, "func", None) not in (_versions_renew, rsvp_changed.send)
             and not getattr(c, "__qualname__", "").startswith("task_on_commit.")]
 
 
