@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from elonara import ical, selectors
 from elonara.community_page import CalendarFile
-from elonara.models import RSVP, Event, EventCohost
+from elonara.models import RSVP, Event, EventCohost, EventQuestion
 from members.models import Member
 
 
@@ -33,6 +33,8 @@ class EventPage:
     facts_html: SafeString
     about_html: SafeString
     replies_html: SafeString
+    # The host's questions, asked in the answer form (elonara.questions).
+    questions: list[EventQuestion]
 
     @property
     def cohost_ids(self) -> set[int]:
@@ -85,4 +87,5 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         facts_html=render_to_string("elonara/_event_facts.html", context),
         about_html=render_to_string("elonara/_event_about.html", context),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
+        questions=list(EventQuestion.objects.filter(event=event)),
     )

@@ -30,8 +30,10 @@ from elonara.models import (
     Event,
     EventCohost,
     EventConversation,
+    EventQuestion,
     EventSeries,
     ExternalRSVP,
+    HostMessage,
 )
 from elonara.services import member_home_cache_clear, upcoming_events_changed
 from members.models import ApiToken, Member
@@ -87,6 +89,8 @@ def _community_page_membership_changed(sender, instance, **kwargs) -> None:
 @receiver([post_save, post_delete], sender=ExternalRSVP)
 @receiver([post_save, post_delete], sender=EventCohost)
 @receiver([post_save, post_delete], sender=EventConversation)
+@receiver([post_save, post_delete], sender=EventQuestion)  # asked in the answer form
+@receiver([post_save, post_delete], sender=HostMessage)  # "Updates from the host"
 def _event_page_row_changed(sender, instance, **kwargs) -> None:
     event_pages_changed([instance.event_id])
 
