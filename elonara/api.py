@@ -211,13 +211,13 @@ def _member(member: Member) -> dict:
     return {"username": member.username, "name": member.name}
 
 
-def _my_answer(event: Event, member) -> dict | None:
+def _my_answer(event: Event, member, asked: list[EventQuestion]) -> dict | None:
     rsvp = selectors.rsvp_for(event=event, member=member)
     if rsvp is None:
         return None
     return {"status": rsvp.status, "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
             "wanted_status": rsvp.wanted_status or None,
-            "answers": _shown_answers(rsvp, questions.event_questions(event=event)),
+            "answers": _shown_answers(rsvp, asked),
             "questions_missing": rsvp.questions_missing}
 
 
@@ -233,8 +233,9 @@ class EventDetailView(APIView):
         data["host"] = _member(event.host)
         data["cohosts"] = [_member(m) for m in selectors.event_cohosts(event=event)]
         data["seats_taken"] = selectors.event_seats_taken(event=event)
-        data["my_answer"] = _my_answer(event, request.user)
-        data["questions"] = [_question(q) for q in questions.event_questions(event=event)]
+        asked = questions.event_questions(event=event)
+        data["my_answer"] = _my_answer(event, request.user, asked)
+        data["questions"] = [_question(q) for q in asked]
         return Response(data)
 
 

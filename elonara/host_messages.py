@@ -54,8 +54,9 @@ def host_messages_for(*, event: Event, member: Member | None) -> list[HostMessag
     if not messages or event_can_manage(event=event, member=member):
         return messages
     status = RSVP.objects.filter(event=event, member=member).values_list("status", flat=True).first()
-    return [m for m in messages if status in m.groups]
+    return host_messages_readable(messages=messages, status=status, is_manager=False)
 
 
-def host_message_recipients_count(*, event: Event, groups: list[str]) -> int:
-    return RSVP.objects.filter(event=event, status__in=groups).exclude(member_id=event.host_id).count()
+def host_messages_readable(*, messages: list[HostMessage], status: str | None, is_manager: bool) -> list[HostMessage]:
+    """Of the event's messages, those for a reader whose answer is `status`."""
+    return messages if is_manager else [m for m in messages if status in m.groups]

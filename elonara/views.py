@@ -371,8 +371,9 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         "question_fields": _question_fields(page.questions, rsvp),
         "questions_open": timezone.now() < event.starts_at,
         # "Updates from the host": the hosts and the guests they write to (host_messages.READERS).
-        "updates": host_messages.host_messages_for(event=event, member=user)
-        if _can_read_updates(rsvp=rsvp, is_manager=is_host or user.pk in page.cohost_ids) else [],
+        "updates": host_messages.host_messages_readable(
+            messages=page.host_messages, status=rsvp.status if rsvp is not None else None,
+            is_manager=is_host or user.pk in page.cohost_ids) if user.is_authenticated else [],
         **extra_context,
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
@@ -384,10 +385,6 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     if event.image:
         seconds = min(seconds, media_url_seconds())
     return render(request, "elonara/event_detail.html", context), seconds
-
-
-def _can_read_updates(*, rsvp: RSVP | None, is_manager: bool) -> bool:
-    return is_manager or (rsvp is not None and rsvp.status in host_messages.READERS)
 
 
 def _question_fields(asked: list[EventQuestion], rsvp: RSVP | None) -> list[dict]:

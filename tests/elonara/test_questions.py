@@ -210,7 +210,8 @@ def test_the_csv_holds_every_answer_and_no_cell_a_spreadsheet_would_run():
     diet, talk, code = asked(event, host)
     services.rsvp_set(event=event, member=ann, status="going",
                       answers={str(diet.pk): "=HYPERLINK(\"http://evil\")", str(talk.pk): "Rust", str(code.pk): True})
-    services.rsvp_set(event=event, member=bob, status="maybe", answers={str(diet.pk): "+1 vegan", str(talk.pk): "Django"})
+    services.rsvp_set(event=event, member=bob, status="maybe",
+                      answers={str(diet.pk): "+1 vegan", str(talk.pk): "Django"})
     client = Client()
     client.force_login(host)
     response = client.get(f"/events/{event.pk}/answers.csv")
