@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from core.tasks import task_on_commit
 from elonara import selectors
-from elonara.models import RSVP, Event, HostMessage
+from elonara.models import RSVP, Event, EventCohost, HostMessage
 from members.models import Member
 from notifications import messages, tokens
 from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail, MailSettings
@@ -238,15 +238,17 @@ def event_cancelled(*, event: Event) -> None:
 
 
 def host_message_queue(*, message: HostMessage) -> int:
-    """Inside the message's transaction: one mail to each member in the groups it was written to
-    (not its author, nobody who turned the topic off or has no proven address). Keyed by the
-    message and the member, so it is queued and sent once; returns how many were queued."""
+    """Inside the message's transaction: one mail to each guest in the groups it was written to
+    (not the host or co-hosts, who write them; nobody who turned the topic off or has no proven
+    address). Keyed by the message and the member, so it is queued and sent once; returns how
+    many were queued."""
     if not settings.EMAIL_ENABLED:
         return 0
     event = message.event
     rows = []
+    managers = {event.host_id, *EventCohost.objects.filter(event=event).values_list("member_id", flat=True)}
     candidates = (RSVP.objects.select_related("member", "member__mail_settings")
-                  .filter(event=event, status__in=message.groups).exclude(member_id=message.author_id)
+                  .filter(event=event, status__in=message.groups).exclude(member_id__in=managers)
                   .exclude(member__email=""))
     for rsvp in candidates:
         member = rsvp.member
