@@ -104,9 +104,10 @@ class RsvpSerializer(serializers.Serializer):
 class QuestionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=EventQuestion.Kind.choices)
-    label = serializers.CharField()
+    # The API's own names: DRF's metaclass takes them as fields, though a Field has attributes of these names.
+    label = serializers.CharField()  # type: ignore[assignment]
     choices = serializers.ListField(child=serializers.CharField())
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
 
 
 class MemberRefSerializer(serializers.Serializer):

@@ -40,8 +40,8 @@ def test_a_guest_answers_a_required_question_and_the_host_downloads_the_answers(
     host = Member.objects.create_user(username="maya", password="pw-long-enough-123", display_name="Maya")
     guest = Member.objects.create_user(username="sam", password="pw-long-enough-123", display_name="Sam")
     start = timezone.now() + timedelta(days=5)
-    event = services.event_create(host=host, title="Monthly meetup", starts_at=start, ends_at=start + timedelta(hours=2),
-                                  venue="Room 4")
+    event = services.event_create(host=host, title="Monthly meetup", starts_at=start,
+                                  ends_at=start + timedelta(hours=2), venue="Room 4")
     problems: list[str] = []
 
     hosting = launch_browser()
