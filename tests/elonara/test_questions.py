@@ -240,3 +240,18 @@ def test_the_api_exposes_the_answers_with_the_answer():
     listed = Client().get(f"/api/v1/events/{event.pk}/answers/", **api_client(host)).json()
     assert [(a["member"]["username"], a["answers"]) for a in listed["answers"]] == [("ann", given)]
     assert Client().get(f"/api/v1/events/{event.pk}/answers/", **api_client(ann)).status_code == 403
+
+
+def test_the_invitation_buttons_without_the_questions_lead_to_the_form_that_asks_them():
+    """The invitation landing's one-click answers carry no answers: "going" is refused by the
+    service and the member lands on the event page with the questions and what is missing."""
+    host, ann = make_member("host"), make_member("ann")
+    event = make_event(host)
+    _diet, talk, _code = asked(event, host)
+    client = Client()
+    client.force_login(ann)
+    landed = client.post(f"/events/{event.pk}/rsvp/", {"status": "going"}, follow=True)
+    assert landed.redirect_chain[-1][0] == event.get_absolute_url()
+    page = landed.content.decode()
+    assert "Please answer: Which talk?" in page and f'name="q-{talk.pk}"' in page
+    assert status_of(event, ann) == ""
