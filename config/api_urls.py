@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.openapi import api_description
 from elonara.api import (
+    EventAnswersView,
     EventCohostsView,
     EventCohostView,
     EventDetailView,
@@ -32,6 +33,7 @@ def _routes(event_list_view) -> list:
         path("events/<int:pk>/rsvp/", EventRsvpView.as_view(), name="api-event-rsvp"),
         path("events/<int:pk>/waitlist/", EventWaitlistView.as_view(), name="api-event-waitlist"),
         path("events/<int:pk>/requests/", EventRequestsView.as_view(), name="api-event-requests"),
+        path("events/<int:pk>/answers/", EventAnswersView.as_view(), name="api-event-answers"),
         path("events/<int:pk>/requests/<int:rsvp_id>/approve/", EventRequestAnswerView.as_view(),
              {"decision": "approve"}, name="api-event-request-approve"),
         path("events/<int:pk>/requests/<int:rsvp_id>/decline/", EventRequestAnswerView.as_view(),

@@ -355,6 +355,8 @@ RATE_LIMITS = {
     "network_report": _rate_limit("network_report", "20/3600"),
     # Cover image uploads per member (events and communities): each is a decode and a stored file.
     "cover_upload": _rate_limit("cover_upload", "20/3600"),
+    # Messages to an event's guests, per host (or co-host) and event: each is a mail to many.
+    "host_message": _rate_limit("host_message", "3/3600"),
     # Reads of events' Bluesky conversations, site-wide (each event refreshes at most every 2 minutes).
     "conversation": _rate_limit("conversation", "120/60"),
     # Failed password logins (the site's and the admin's), per address and per username tried.

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.tasks import task_on_commit
-from elonara import atrecords, publishing
+from elonara import atrecords, publishing, questions
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, CommunityBlock, Event, EventCohost, PublishState
 from elonara.selectors import event_can_manage, event_seats_taken
@@ -110,7 +110,7 @@ def _is_manager(*, event: Event, member_id: int) -> bool:
 
 @transaction.atomic
 def answer_take(*, event: Event, member: Member, status: str, door: Door,
-                record: dict[str, Any] | None = None) -> RSVP | None:
+                record: dict[str, Any] | None = None, answers: dict[str, Any] | None = None) -> RSVP | None:
     """Record or change a member's answer by the event's rules, whatever door it came through.
 
     The page and the API are refused with a message (cancelled, blocked, declined). An answer
@@ -144,6 +144,9 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     if rsvp is None:
         rsvp = RSVP(event=current, member=member)
     rsvp.event = current
+    # Before anything is decided or written: a refusal here leaves the answer as it was.
+    answers_changed = questions.answers_take(event=current, rsvp=rsvp, status=status, given=answers,
+                                             from_network=from_network)
     seats_left = _seats_left(event=current)
     decision = answer_decide(
         wanted=status, before=before, requires_approval=current.requires_approval, seats_left=seats_left,
@@ -153,7 +156,7 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     metrics.answer_taken(door, final)
     retry = rsvp.publish_state == PublishState.FAILED  # the same answer again after a failed write
     if final == before and rsvp.pk is not None and rsvp.network_status == network_status and (
-            final != S.REQUESTED or rsvp.wanted_status == decision.wanted) and not retry:
+            final != S.REQUESTED or rsvp.wanted_status == decision.wanted) and not retry and not answers_changed:
         return rsvp  # nothing changes (the same answer again, a record echoing what we hold)
     if final in (S.WAITLISTED, S.REQUESTED):
         if before != final:

@@ -20,9 +20,9 @@ from rest_framework.views import APIView
 
 from core.api import kept_json_response
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
-from elonara import recurrence, selectors, services
+from elonara import questions, recurrence, selectors, services
 from elonara import series as series_services
-from elonara.models import RSVP, Event, EventSeries
+from elonara.models import RSVP, Event, EventQuestion, EventSeries
 from members.models import Member
 from members.requests import MemberApiRequest
 
@@ -90,8 +90,24 @@ class LegacyEventListView(APIView):
         return kept_json_response(EVENT_LISTS, EVENT_LISTS_ID, build, part="legacy")
 
 
+_ANSWERS_HELP = ("Answers to the event's questions by question id (as a string): text for short and long "
+                 "text, a choice for one choice, a list of choices for several, true for a ticked checkbox.")
+
+
 class RsvpSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[(value, RSVP.Status(value).label) for value in RSVP.ANSWERS])
+    answers = serializers.DictField(child=serializers.JSONField(), required=False, help_text=_ANSWERS_HELP +
+                                    " Required questions must be answered to say going; left out, the answers "
+                                    "already given are kept. They change only until the event starts.")
+
+
+class QuestionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=EventQuestion.Kind.choices)
+    # The API's own names: DRF's metaclass takes them as fields, though a Field has attributes of these names.
+    label = serializers.CharField()  # type: ignore[assignment]
+    choices = serializers.ListField(child=serializers.CharField())
+    required = serializers.BooleanField()  # type: ignore[assignment]
 
 
 class MemberRefSerializer(serializers.Serializer):
@@ -104,6 +120,9 @@ class MyAnswerSerializer(serializers.Serializer):
     waitlist_position = serializers.IntegerField(allow_null=True, help_text="Your place in line when waitlisted.")
     wanted_status = serializers.ChoiceField(choices=RSVP.Status.choices, allow_null=True,
                                             help_text="What you asked for while waitlisted or waiting for approval.")
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=_ANSWERS_HELP)
+    questions_missing = serializers.BooleanField(
+        help_text="You answered in another app, which could not carry the questions: answer them here.")
 
 
 class EventDetailSerializer(EventSerializer):
@@ -111,9 +130,10 @@ class EventDetailSerializer(EventSerializer):
     cohosts = MemberRefSerializer(many=True)
     seats_taken = serializers.IntegerField()
     my_answer = MyAnswerSerializer(allow_null=True, help_text="Your answer; null when you have none.")
+    questions = QuestionSerializer(many=True, help_text="What the host asks when you answer going.")
 
     class Meta(EventSerializer.Meta):
-        fields = [*EventSerializer.Meta.fields, "host", "cohosts", "seats_taken", "my_answer"]
+        fields = [*EventSerializer.Meta.fields, "host", "cohosts", "seats_taken", "my_answer", "questions"]
 
 
 class LineEntrySerializer(serializers.Serializer):
@@ -151,6 +171,31 @@ class RsvpResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=RSVP.Status.choices, help_text="Your answer as stored: "
                                      "`going` may come back `waitlisted` or `requested`.")
     waitlist_position = serializers.IntegerField(allow_null=True)
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=_ANSWERS_HELP)
+
+
+class GuestAnswersSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The answer's id.")
+    member = MemberRefSerializer()
+    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=_ANSWERS_HELP)
+    questions_missing = serializers.BooleanField(
+        help_text="Answered in another app (which cannot carry the questions): questions not answered.")
+
+
+class EventAnswersSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    questions = QuestionSerializer(many=True)
+    answers = GuestAnswersSerializer(many=True)
+
+
+def _question(q: EventQuestion) -> dict:
+    return {"id": q.pk, "kind": q.kind, "label": q.label, "choices": q.choices, "required": q.required}
+
+
+def _shown_answers(rsvp: RSVP, asked: list[EventQuestion]) -> dict:
+    # Only the answers to questions still asked (a removed question's answers are not shown).
+    return {str(q.pk): rsvp.question_answers[str(q.pk)] for q in asked if str(q.pk) in rsvp.question_answers}
 
 
 class _ReadOrEvents:
@@ -167,12 +212,14 @@ def _member(member: Member) -> dict:
     return {"username": member.username, "name": member.name}
 
 
-def _my_answer(event: Event, member) -> dict | None:
+def _my_answer(event: Event, member, asked: list[EventQuestion]) -> dict | None:
     rsvp = selectors.rsvp_for(event=event, member=member)
     if rsvp is None:
         return None
     return {"status": rsvp.status, "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
-            "wanted_status": rsvp.wanted_status or None}
+            "wanted_status": rsvp.wanted_status or None,
+            "answers": _shown_answers(rsvp, asked),
+            "questions_missing": rsvp.questions_missing}
 
 
 class EventDetailView(APIView):
@@ -187,7 +234,9 @@ class EventDetailView(APIView):
         data["host"] = _member(event.host)
         data["cohosts"] = [_member(m) for m in selectors.event_cohosts(event=event)]
         data["seats_taken"] = selectors.event_seats_taken(event=event)
-        data["my_answer"] = _my_answer(event, request.user)
+        asked = questions.event_questions(event=event)
+        data["my_answer"] = _my_answer(event, request.user, asked)
+        data["questions"] = [_question(q) for q in asked]
         return Response(data)
 
 
@@ -293,10 +342,28 @@ class EventRsvpView(APIView):
         data = RsvpSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # An ElonaraError becomes its JSON answer in core.api (one mapping for every endpoint).
-        rsvp = services.rsvp_set(event=event, member=request.user, status=data.validated_data["status"])
+        rsvp = services.rsvp_set(event=event, member=request.user, status=data.validated_data["status"],
+                                 answers=data.validated_data.get("answers"))
         # "going" may come back "waitlisted" (with a place in line) or "requested" (ask to join).
         return Response({"event": event.pk, "status": rsvp.status,
-                         "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp)})
+                         "waitlist_position": selectors.rsvp_waitlist_position(rsvp=rsvp),
+                         "answers": _shown_answers(rsvp, questions.event_questions(event=event))})
+
+
+class EventAnswersView(APIView):
+    """The answers to the event's questions of everyone going, maybe, waiting or asking (the host
+    and co-hosts only)."""
+
+    token_permission = "read"
+
+    @extend_schema(responses={200: EventAnswersSerializer})
+    def get(self, request: MemberApiRequest, pk: int) -> Response:
+        event = _managed_event(request, pk)
+        asked, rsvps = questions.event_answers_rows(event=event)
+        return Response({"event": event.pk, "questions": [_question(q) for q in asked],
+                         "answers": [{"id": r.pk, "member": _member(r.member), "status": r.status,
+                                      "answers": _shown_answers(r, asked), "questions_missing": r.questions_missing}
+                                     for r in rsvps]})
 
 
 class SeriesCreateSerializer(serializers.Serializer):

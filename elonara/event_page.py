@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from elonara import ical, selectors
 from elonara.community_page import CalendarFile
-from elonara.models import RSVP, Event, EventCohost
+from elonara.models import RSVP, Event, EventCohost, EventQuestion, HostMessage
 from members.models import Member
 
 
@@ -33,6 +33,10 @@ class EventPage:
     facts_html: SafeString
     about_html: SafeString
     replies_html: SafeString
+    # The host's questions, asked in the answer form (elonara.questions).
+    questions: list[EventQuestion]
+    # "Updates from the host", newest first; the view shows each to the groups it was written to.
+    host_messages: list[HostMessage]
 
     @property
     def cohost_ids(self) -> set[int]:
@@ -41,7 +45,7 @@ class EventPage:
 
 def event_page_get(*, event_id: int) -> EventPage | None:
     """The event's page part, from the cache when current (one round trip), else built from the
-    database (four queries, five with seats) and cached. None: no such event."""
+    database (six queries, seven with seats) and cached. None: no such event."""
     return page_part_get("event", event_id, lambda: (_event_page_build(event_id=event_id), PAGE_CACHE_SECONDS))
 
 
@@ -85,4 +89,7 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         facts_html=render_to_string("elonara/_event_facts.html", context),
         about_html=render_to_string("elonara/_event_about.html", context),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
+        questions=list(EventQuestion.objects.filter(event=event)),
+        host_messages=list(HostMessage.objects.filter(event=event).select_related("author")
+                           .defer(*selectors.person_fields_not_shown("author"))),
     )

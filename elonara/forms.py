@@ -6,7 +6,7 @@ from django import forms
 
 from elonara.errors import InvalidInputError
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
-from elonara.models import TIME_ZONE_CHOICES, Community, Event, EventSeries
+from elonara.models import RSVP, TIME_ZONE_CHOICES, Community, Event, EventQuestion, EventSeries
 from elonara.services import RepeatedTime, repeated_time_question, wall_clock_resolve
 
 # The service (elonara.images) does the real checks on the decoded file; this only guides the picker.
@@ -227,3 +227,21 @@ class RSVPForm(forms.Form):
 
 class CohostForm(forms.Form):
     username = forms.CharField(label="Member's username", max_length=150)
+
+
+class QuestionForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind of answer", choices=EventQuestion.Kind.choices)
+    label = forms.CharField(label="Question", max_length=300)
+    choices = forms.CharField(label="Choices (one and several choices only)", required=False,
+                              widget=forms.Textarea(attrs={"rows": 4}), help_text="One a line.")
+    required = forms.BooleanField(label="Required", required=False)
+
+
+class HostMessageForm(forms.Form):
+    groups = forms.MultipleChoiceField(
+        label="Send to", widget=forms.CheckboxSelectMultiple, initial=[RSVP.Status.GOING],
+        choices=[(RSVP.Status.GOING, "Going"), (RSVP.Status.MAYBE, "Maybe"),
+                 (RSVP.Status.WAITLISTED, "On the waiting list"), (RSVP.Status.REQUESTED, "Asking to join")])
+    body = forms.CharField(label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 6}),
+                           help_text="Sent by mail to the people you choose (those who turned these messages "
+                                     "off are left out) and shown on the event page under “Updates from the host”.")

@@ -391,6 +391,12 @@ class RSVP(PublishedRecord):
     # What the member's own record (written in another app) asks for when the rules gave something
     # else ("going" on an event that approves requests): their panel says why ours differs.
     network_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
+    # The member's answers to the host's questions (EventQuestion), by question id as a string:
+    # text for the text kinds, a list of choices, true for a ticked checkbox (elonara.questions).
+    question_answers = models.JSONField(default=dict, blank=True)
+    # Answered through a door that cannot carry our questions (a record written in another app)
+    # while the event asks some: "answered elsewhere: questions not answered" until they answer here.
+    questions_missing = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PageRowsQuerySet.as_manager()
@@ -467,3 +473,54 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.member}"
+
+
+class EventQuestion(models.Model):
+    """A question the host asks everyone who answers Going (or asks to join); at most
+    elonara.questions.QUESTIONS_MAX per event."""
+
+    class Kind(models.TextChoices):
+        SHORT = "short", "Short text"
+        LONG = "long", "Long text"
+        ONE = "one", "One choice"
+        MANY = "many", "Several choices"
+        CHECKBOX = "checkbox", "Checkbox"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="questions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.CharField("question", max_length=300)
+    # The choices offered (one and several choices only), in the host's order.
+    choices = models.JSONField(default=list, blank=True)
+    required = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PageRowsQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class HostMessage(models.Model):
+    """A message the host or a co-host wrote to chosen groups of guests: mailed once to each
+    (notifications, its own topic) and shown on the event page as "Updates from the host"."""
+
+    # The groups a host may write to (RSVP statuses).
+    GROUPS = (RSVP.Status.GOING, RSVP.Status.MAYBE, RSVP.Status.WAITLISTED, RSVP.Status.REQUESTED)
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="host_messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    body = models.TextField(max_length=2000)
+    groups = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PageRowsQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} to {self.event_id}"

@@ -95,10 +95,12 @@ def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
 
 def event_attendees(*, event: Event) -> list[RSVP]:
     """The answers with only what the event page shows: the member's name, the status and (for the
-    viewer's own answer) its publishing state, place in line, request and promotion."""
+    viewer's own answer) its publishing state, place in line, request and promotion, and the
+    answers to the host's questions (filled in the viewer's answer form)."""
     return list(event.rsvps.select_related("member").order_by("updated_at").only(
         "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
-        "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name"))
+        "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name",
+        "question_answers", "questions_missing"))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:

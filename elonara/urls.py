@@ -27,6 +27,9 @@ urlpatterns = [
     path("events/<int:pk>/people/", views.event_people, name="event-people"),
     path("events/<int:pk>/attendees.csv", views.event_attendees_csv, name="event-attendees-csv"),
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
+    path("events/<int:pk>/questions/", views.event_questions, name="event-questions"),
+    path("events/<int:pk>/answers.csv", views.event_answers_csv, name="event-answers-csv"),
+    path("events/<int:pk>/message/", views.event_message, name="event-message"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: core.log_filters keeps it out of log lines.
 ]

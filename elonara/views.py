@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.text import slugify
@@ -21,14 +22,34 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bluesky import selectors as bluesky_selectors
 from core.media import media_url_seconds
 from core.page_cache import page_response
+from core.ratelimit import RateLimitedError
 from elonara import announcements as announcement_services
-from elonara import cards, community_page, event_page, ical, publishing, recurrence, selectors, services
+from elonara import (
+    cards,
+    community_page,
+    event_page,
+    host_messages,
+    ical,
+    publishing,
+    questions,
+    recurrence,
+    selectors,
+    services,
+)
 from elonara import conversation as conversation_services
 from elonara import series as series_services
 from elonara.community_page import CalendarFile
 from elonara.errors import ElonaraError, NotAllowedError
-from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
-from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventSeries
+from elonara.forms import (
+    CohostForm,
+    CommunityEditForm,
+    CommunityForm,
+    EventForm,
+    HostMessageForm,
+    QuestionForm,
+    RSVPForm,
+)
+from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventQuestion, EventSeries
 from elonara.prefill import event_prefill
 from members.models import Member
 
@@ -340,6 +361,12 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         "rsvp_form": RSVPForm(initial={"status": rsvp.status if rsvp else "going"}),
         "card": cards.event_link_card(event=event, with_image_bytes=False),
         "conversation": conversation,
+        "question_fields": _question_fields(page.questions, rsvp),
+        "questions_open": timezone.now() < event.starts_at,
+        # "Updates from the host": the hosts and the guests they write to (host_messages.READERS).
+        "updates": host_messages.host_messages_readable(
+            messages=page.host_messages, status=rsvp.status if rsvp is not None else None,
+            is_manager=is_host or user.pk in page.cohost_ids) if user.is_authenticated else [],
         **extra_context,
     }
     if context["is_host"] and event.publish_state in ("", "failed"):
@@ -351,6 +378,30 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     if event.image:
         seconds = min(seconds, media_url_seconds())
     return render(request, "elonara/event_detail.html", context), seconds
+
+
+def _question_fields(asked: list[EventQuestion], rsvp: RSVP | None) -> list[dict]:
+    """Each question with the viewer's answer, for the answer form and its read-only summary."""
+    given = rsvp.question_answers if rsvp is not None else {}
+    return [{"question": q, "name": f"q-{q.pk}", "value": given.get(str(q.pk)),
+             "text": questions.answer_text(q, given.get(str(q.pk)))} for q in asked]
+
+
+def _answers_posted(request, event: Event) -> dict | None:
+    """The answers to the questions in an answer form, by question id; None when the form had
+    none (the service then keeps the answers already given)."""
+    if not request.POST.get("questions"):
+        return None
+    answers: dict[str, object] = {}
+    for question in questions.event_questions(event=event):
+        name = f"q-{question.pk}"
+        if question.kind == EventQuestion.Kind.MANY:
+            answers[str(question.pk)] = request.POST.getlist(name)
+        elif question.kind == EventQuestion.Kind.CHECKBOX:
+            answers[str(question.pk)] = bool(request.POST.get(name))
+        else:
+            answers[str(question.pk)] = request.POST.get(name, "")
+    return answers
 
 
 @require_POST
@@ -390,6 +441,11 @@ def event_people(request, pk):
                 rsvp = act(event=event, actor=request.user, rsvp_id=int(request.POST.get("rsvp", 0) or 0))
                 messages.success(request, f"{rsvp.member.name}: {rsvp.get_status_display().lower()}.")
                 return redirect("event-people", pk=event.pk)
+            if action == "ask_questions":
+                asked_count = questions.questions_ask_missing(event=event, actor=request.user)
+                messages.success(request, f"Asked {asked_count} {'person' if asked_count == 1 else 'people'} by mail "
+                                          "to answer the questions.")
+                return redirect("event-people", pk=event.pk)
             if action == "cohost_remove":
                 member = get_object_or_404(Member, pk=int(request.POST.get("member", 0) or 0))
                 services.event_cohost_remove(event=event, actor=request.user, member=member)
@@ -409,7 +465,12 @@ def event_people(request, pk):
         except ElonaraError as error:
             messages.error(request, error.message)
             return redirect("event-people", pk=event.pk)
+    asked, answered = questions.event_answers_rows(event=event)
     return render(request, "elonara/event_people.html", {
+        "questions": asked,
+        "answers": [{"rsvp": rsvp, "pairs": [(q.label, questions.answer_text(q, rsvp.question_answers.get(str(q.pk))))
+                                             for q in asked]} for rsvp in answered] if asked else [],
+        "missing_count": sum(1 for rsvp in answered if rsvp.questions_missing),
         "event": event,
         "is_host": event.host_id == request.user.pk,
         "requests": selectors.event_requests(event=event),
@@ -425,17 +486,82 @@ def event_people(request, pk):
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _csv_response(rows, *, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    writer = csv.writer(response)
+    for row in rows:
+        writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) else cell for cell in row])
+    return response
+
+
 @login_required
 @require_GET
 def event_attendees_csv(request, pk):
     event = _manager_event(request, pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="attendees-{event.pk}.csv"'
-    response["Cache-Control"] = "private, no-store"
-    writer = csv.writer(response)
-    for row in selectors.event_attendee_export_rows(event=event):
-        writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) else cell for cell in row])
-    return response
+    return _csv_response(selectors.event_attendee_export_rows(event=event), filename=f"attendees-{event.pk}.csv")
+
+
+@login_required
+@require_GET
+def event_answers_csv(request, pk):
+    """The answers to the event's questions, one row a person (guests write them: the cells are
+    made safe for spreadsheets like the attendee list's)."""
+    event = _manager_event(request, pk)
+    return _csv_response(questions.event_answers_export(event=event), filename=f"answers-{event.pk}.csv")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_questions(request, pk):
+    """The host's and co-hosts' page for the questions asked when answering."""
+    event = _manager_event(request, pk)
+    form = QuestionForm(request.POST if request.POST.get("action") == "add" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "delete":
+                questions.question_delete(event=event, actor=request.user,
+                                          question_id=int(request.POST.get("question", 0) or 0))
+                messages.success(request, "Question removed.")
+                return redirect("event-questions", pk=event.pk)
+            if form.is_valid():
+                data = form.cleaned_data
+                questions.question_add(event=event, actor=request.user, kind=data["kind"], label=data["label"],
+                                       choices=data["choices"].splitlines(), required=data["required"])
+                messages.success(request, "Question added.")
+                return redirect("event-questions", pk=event.pk)
+        except ValueError as error:
+            raise Http404("No such question") from error
+        except ElonaraError as error:
+            _apply_error(form, error)
+    asked = questions.event_questions(event=event)
+    return render(request, "elonara/event_questions.html", {
+        "event": event, "questions": asked, "form": form, "full": len(asked) >= questions.QUESTIONS_MAX,
+        "questions_max": questions.QUESTIONS_MAX,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_message(request, pk):
+    """The host or a co-host writes to chosen guests; earlier messages below, newest first."""
+    event = _manager_event(request, pk)
+    form = HostMessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            host_messages.host_message_send(event=event, actor=request.user, body=form.cleaned_data["body"],
+                                            groups=form.cleaned_data["groups"])
+        except ElonaraError as error:
+            _apply_error(form, error)
+        except RateLimitedError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Message sent. It shows on the event page under “Updates from the host”.")
+            return redirect("event-message", pk=event.pk)
+    return render(request, "elonara/event_message.html", {
+        "event": event, "form": form, "sent": host_messages.host_messages_for(event=event, member=request.user),
+    })
 
 
 def series_detail(request, pk):
@@ -531,7 +657,8 @@ def event_rsvp(request, pk):
     form = RSVPForm(request.POST)
     if form.is_valid():
         try:
-            rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"])
+            rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"],
+                                     answers=_answers_posted(request, event))
         except ElonaraError as error:
             messages.error(request, error.message)
         else:

@@ -24,7 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from elonara import ical
 from elonara.cards import absolute_url
-from elonara.models import Event, zone_label, zone_named
+from elonara.models import Event, HostMessage, zone_label, zone_named
 from notifications import tokens
 from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail
 
@@ -75,6 +75,10 @@ def _event_context(mail: Mail) -> dict:
     if mail.kind == K.PLACE:
         context.update(change=mail.details.get("change", ""), status=mail.details.get("status", ""),
                        place=mail.details.get("place"))
+    if mail.kind == K.HOST_MESSAGE:
+        message = HostMessage.objects.select_related("author").filter(pk=mail.details.get("message")).first()
+        context["message_body"] = message.body if message is not None else ""
+        context["author_name"] = message.author.name if message is not None else event.host.name
     if mail.kind == K.RSVP:
         context["answer"] = {"going": "Going", "maybe": "Maybe"}.get(mail.details.get("status"), "")
     return context

@@ -31,6 +31,8 @@ class MailSettings(models.Model):
     event_changes = models.BooleanField("changes and cancellations", default=True)
     reminders = models.BooleanField("reminders the day before", default=True)
     place_changes = models.BooleanField("news about my place (waiting list, requests)", default=True)
+    host_messages = models.BooleanField("messages from the hosts of my events", default=True)
+
     objects = PageRowsQuerySet.as_manager()
 
     class Meta:
@@ -57,6 +59,10 @@ class Mail(models.Model):
         # The member's place changed without them answering: put on the waiting list, promoted,
         # request approved or declined (details["change"]).
         PLACE = "place", "Place changed"
+        # A message the host wrote to chosen guests (details["message"]: the HostMessage id).
+        HOST_MESSAGE = "host_message", "Message from the host"
+        # The host asks someone who answered in another app to answer the event's questions here.
+        QUESTIONS = "questions", "Questions to answer"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -95,9 +101,11 @@ class Mail(models.Model):
 TOPIC_OF_KIND: dict[str, str] = {
     Mail.Kind.RSVP: "rsvp_confirmations", Mail.Kind.CHANGED: "event_changes", Mail.Kind.CANCELLED: "event_changes",
     Mail.Kind.REMINDER: "reminders", Mail.Kind.PLACE: "place_changes",
+    Mail.Kind.HOST_MESSAGE: "host_messages", Mail.Kind.QUESTIONS: "host_messages",
 }
 # How a one-click unsubscribe link and its page name each topic.
 TOPIC_LABELS: dict[str, str] = {
     "rsvp_confirmations": "confirmations of your answers", "event_changes": "changes and cancellations",
     "reminders": "reminders", "place_changes": "news about your place (waiting list and requests)",
+    "host_messages": "messages from the hosts of your events",
 }

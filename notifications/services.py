@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from core.tasks import task_on_commit
 from elonara import selectors
-from elonara.models import RSVP, Event
+from elonara.models import RSVP, Event, EventCohost, HostMessage
 from members.models import Member
 from notifications import messages, tokens
 from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail, MailSettings
@@ -237,6 +237,40 @@ def event_cancelled(*, event: Event) -> None:
                  details={"sequence": event.sequence}) for m in _attendees(event)])
 
 
+def host_message_queue(*, message: HostMessage) -> int:
+    """Inside the message's transaction: one mail to each guest in the groups it was written to
+    (not the host or co-hosts, who write them; nobody who turned the topic off or has no proven
+    address). Keyed by the message and the member, so it is queued and sent once; returns how
+    many were queued."""
+    if not settings.EMAIL_ENABLED:
+        return 0
+    event = message.event
+    rows = []
+    managers = {event.host_id, *EventCohost.objects.filter(event=event).values_list("member_id", flat=True)}
+    candidates = (RSVP.objects.select_related("member", "member__mail_settings")
+                  .filter(event=event, status__in=message.groups).exclude(member_id__in=managers)
+                  .exclude(member__email=""))
+    for rsvp in candidates:
+        member = rsvp.member
+        prefs = getattr(member, "mail_settings", None) or MailSettings(member=member)
+        if not prefs.is_confirmed(member.email) or not prefs.host_messages or prefs.is_refused(member.email):
+            continue
+        rows.append(Mail(kind=K.HOST_MESSAGE, member=member, event=event, due_at=timezone.now(),
+                         key=f"host_message:{message.pk}:{member.pk}", details={"message": message.pk}))
+    _queue(rows)
+    return len(rows)
+
+
+def questions_ask(*, event: Event, member_ids: list[int]) -> None:
+    """The host asks members who answered in another app to answer the questions here: one mail
+    each per answer (asking again the same day queues nothing new)."""
+    if not settings.EMAIL_ENABLED:
+        return
+    day = timezone.now().date().isoformat()
+    _queue([Mail(kind=K.QUESTIONS, member_id=m, event=event, due_at=timezone.now(),
+                 key=f"questions:{event.pk}:{m}:{day}") for m in member_ids])
+
+
 def _queue_one(*, kind: str, member: Member, key: str) -> Mail | None:
     if not settings.EMAIL_ENABLED:
         return None
@@ -360,6 +394,8 @@ def _why_not(mail: Mail, prefs: MailSettings) -> str:
     if not getattr(prefs, TOPIC_OF_KIND[mail.kind]):
         return "Turned off by the member."
     answer = RSVP.objects.filter(event=event, member=member).values_list("status", flat=True).first()
+    if mail.kind in (K.HOST_MESSAGE, K.QUESTIONS):
+        return _why_not_host_mail(mail, answer)
     if mail.kind == K.PLACE:
         if event is not None and event.status == Event.Status.CANCELLED:
             return "The event was cancelled."
@@ -379,6 +415,19 @@ def _why_not(mail: Mail, prefs: MailSettings) -> str:
         if mail.details.get("starts_at") != _ts(event.starts_at):
             return "The event moved."
     return ""
+
+
+def _why_not_host_mail(mail: Mail, answer: str | None) -> str:
+    event = mail.event
+    if event is None or event.status == Event.Status.CANCELLED:
+        return "The event was cancelled."
+    if mail.kind == K.HOST_MESSAGE:
+        groups = HostMessage.objects.filter(pk=mail.details.get("message")).values_list("groups", flat=True).first()
+        return "" if groups is not None and answer in groups else "No longer among those it was written to."
+    if timezone.now() >= event.starts_at:
+        return "The event already started."
+    missing = RSVP.objects.filter(event=event, member=mail.member, questions_missing=True).exists()
+    return "" if missing else "The questions were answered since."
 
 
 def _finish(mail: Mail, *, status: str, **fields) -> None:

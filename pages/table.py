@@ -204,6 +204,8 @@ TABLE: tuple[Shown, ...] = (
     Shown("elonara.ExternalRSVP", {EVENT: ("event_id",)}),
     Shown("elonara.EventCohost", {EVENT: ("event_id",)}),
     Shown("elonara.EventConversation", {EVENT: ("event_id",)}),
+    Shown("elonara.EventQuestion", {EVENT: ("event_id",)}),  # asked in the answer form
+    Shown("elonara.HostMessage", {EVENT: ("event_id",)}),  # "Updates from the host"
     # A new token or a revoked feed: the token kept for the feed (pages.member_feed) is asked again.
     Shown("elonara.CalendarFeed", {VIEWER: ("member_id",), MEMBER_CALENDAR: ("member_id",)}),
     # Their row is kept for their sessions and pages (members.middleware) and names their feed.

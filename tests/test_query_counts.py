@@ -158,8 +158,9 @@ CASES = [
     ("anonymous", "get", "/", 1, 200),
     ("anonymous", "get", "/communities/", 1, 200),
     ("anonymous", "get", "community", 3, 200),  # the community, its members (also the card's count), its events
-    ("anonymous", "get", "event", 4, 200),  # + RSVPs from other AT Protocol apps, co-hosts
-    ("anonymous", "get", "landing", 6, 200),
+    # + RSVPs from other AT Protocol apps, co-hosts, the host's questions and messages
+    ("anonymous", "get", "event", 6, 200),
+    ("anonymous", "get", "landing", 8, 200),
     ("anonymous", "get", "/members/signup/", 0, 200),
     ("anonymous", "get", "/members/login/", 0, 200),
     ("anonymous", "get", "/members/ann/", 2, 200),
@@ -188,7 +189,7 @@ CASES = [
     # their last choice (4).
     ("ann", "get", "/events/new/", 7, 200),
     ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 7, 200),  # a link's fields: no query
-    ("ann", "get", "event", 6, 200),  # the viewer's own answer is read from the attendees; + co-hosts
+    ("ann", "get", "event", 8, 200),  # the viewer's own answer is read from the attendees; + co-hosts
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
     ("ann", "get", "/members/me/edit/", 2, 200),
@@ -207,19 +208,20 @@ CASES = [
     ("bob", "get", "/", 8, 200),
     ("bob", "get", "/upcoming/", 6, 200),  # + no Bluesky session (then kept a few minutes)
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
-    ("bob", "get", "event", 6, 200),  # the same
-    ("bob", "get", "landing", 9, 200),  # the same
+    ("bob", "get", "event", 8, 200),  # the same
+    ("bob", "get", "landing", 11, 200),  # the same
     # + the event locked + publishing the RSVP record (6) + its due time in the write pipeline (1; 2 the first time)
     # + which event pages the publishing state changes (1: an update() sends no signal)
-    ("bob", "post", "/events/{event}/rsvp/", 11, 302),  # the same answer again: nothing to write (elonara.answers)
+    # + the event's questions (elonara.questions, asked under the lock)
+    ("bob", "post", "/events/{event}/rsvp/", 12, 302),  # the same answer again: nothing to write (elonara.answers)
     ("bob", "post", "/communities/{community}/join/", 7, 302),  # + blocked from it?
     ("ann", "get", "/communities/{community}/members/", 6, 200),
     ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
     ("anonymous", "get", "series_ics", 2, 200),
     ("ann", "get", "series_api", 4, 200),
-    ("ann", "get", "people", 8, 200),  # requests, going, waiting list, co-hosts, seats
+    ("ann", "get", "people", 10, 200),  # requests, going, waiting list, co-hosts, seats, questions, answers
     ("ann", "get", "attendees_csv", 4, 200),
-    ("ann", "get", "event_api", 6, 200),
+    ("ann", "get", "event_api", 7, 200),  # + the questions
     ("ann", "get", "waitlist_api", 5, 200),
     ("ann", "get", "requests_api", 4, 200),
     ("bob", "get", "cohosts_api", 4, 200),

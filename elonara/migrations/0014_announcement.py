@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('elonara', '0011_host_going'),
+        ('elonara', '0012_questions'),
     ]
 
     operations = [

@@ -204,6 +204,8 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
                                     "&place=Casa%20do%20Ch%C3%A1&link=javascript:alert(1)&description=Bring%20a%20cup."),
             ("event-edit", f"/events/{event.pk}/edit/"),
             ("event-people", f"/events/{event.pk}/people/"),
+            ("event-questions", f"/events/{event.pk}/questions/"),
+            ("event-message", f"/events/{event.pk}/message/"),
             ("event-occurrence-edit", f"/events/{site.extra['series_first'].pk}/edit/"),
             ("event-cancel", f"/events/{event.pk}/cancel/"),
             ("event-delete", f"/events/{event.pk}/delete/"),

@@ -139,6 +139,8 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
             (ann, "post", "/api/v1/events/{id}/requests/{rsvp_id}/decline/",
              f"/api/v1/events/{w.club.pk}/requests/{w.cara_request.pk}/decline/", None),
             (ann, "get", "/api/v1/events/{id}/waitlist/", f"/api/v1/events/{w.club.pk}/waitlist/", None),
+            (ann, "get", "/api/v1/events/{id}/answers/", f"/api/v1/events/{w.club.pk}/answers/", None),
+            (cara, "get", "/api/v1/events/{id}/answers/", f"/api/v1/events/{w.club.pk}/answers/", None),
             (cara, "get", "/api/v1/events/{id}/waitlist/", f"/api/v1/events/{w.club.pk}/waitlist/", None),
             (ann, "post", "/api/v1/events/{id}/cohosts/", f"/api/v1/events/{ev}/cohosts/", {"username": "bob"}),
             (cara, "post", "/api/v1/events/{id}/cohosts/", f"/api/v1/events/{ev}/cohosts/", {"username": "bob"}),

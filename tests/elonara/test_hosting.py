@@ -245,7 +245,7 @@ def test_api_answers_with_the_waiting_position_and_hosts_manage_with_the_right_p
     services.rsvp_set(event=event, member=host, status="going")
     answer = client.post(f"/api/events/{event.pk}/rsvp/", {"status": "going"}, content_type="application/json",
                          **_bearer(people[0], ["events"]))
-    assert answer.json() == {"event": event.pk, "status": "requested", "waitlist_position": None}
+    assert answer.json() == {"event": event.pk, "status": "requested", "waitlist_position": None, "answers": {}}
 
     host_read, host_write = _bearer(host, ["read"]), _bearer(host, ["events"])
     assert client.post(f"/api/events/{event.pk}/cohosts/", {"username": "co"}, content_type="application/json",
@@ -266,6 +266,7 @@ def test_api_answers_with_the_waiting_position_and_hosts_manage_with_the_right_p
     assert [r["member"]["username"] for r in waitlist["waitlist"]] == ["p0"]
     detail = client.get(f"/api/events/{event.pk}/", **_bearer(people[0], ["read"])).json()
     assert detail["cohosts"] == [{"username": "co", "name": "co"}]
-    assert detail["my_answer"] == {"status": "waitlisted", "waitlist_position": 1, "wanted_status": None}
+    assert detail["my_answer"] == {"status": "waitlisted", "waitlist_position": 1, "wanted_status": None,
+                                   "answers": {}, "questions_missing": False}
     assert client.delete(f"/api/events/{event.pk}/cohosts/co/", **host_write).status_code == 204
     assert selectors.event_cohosts(event=event) == []
