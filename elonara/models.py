@@ -265,6 +265,15 @@ class Event(CoverImage, PublishedRecord):
     capacity_counts_outside = models.BooleanField("answers from other apps take seats", default=False)
     # "Ask to join": answers wait for the host's or a co-host's approval (RSVP.Status.REQUESTED).
     requires_approval = models.BooleanField("ask to join", default=False)
+
+    class GuestList(models.TextChoices):
+        PUBLIC = "public", "Everyone"
+        MEMBERS = "members", "Signed-in members"
+        HIDDEN = "hidden", "Only the host and co-hosts (others see the count)"
+
+    # Who sees the names and faces of the people going; the counts show to everyone.
+    guest_list = models.CharField("who sees the guest list", max_length=8, choices=GuestList.choices,
+                                  default=GuestList.PUBLIC)
     cohosts = models.ManyToManyField(settings.AUTH_USER_MODEL, through="EventCohost", related_name="cohosted_events")
     # An occurrence of a series: `recurrence_id` is the start the rule gave it (RFC 5545
     # RECURRENCE-ID), kept when this one occurrence is moved.
@@ -471,3 +480,22 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.member}"
+
+
+class Checkin(models.Model):
+    """A going guest let in at the door, once: the unique RSVP makes a second scan, from any
+    phone at the door, find this row instead of writing another (elonara.checkin)."""
+
+    rsvp = models.OneToOneField(RSVP, on_delete=models.CASCADE, related_name="checkin")
+    # Kept apart from the RSVP so the count at the door is one indexed query per event.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="checkins")
+    checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+    checked_in_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-checked_in_at", "-pk"]
+        verbose_name = "check-in"
+
+    def __str__(self) -> str:
+        return f"{self.rsvp_id} checked in at {self.checked_in_at:%Y-%m-%d %H:%M}"

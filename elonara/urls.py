@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from elonara import views
+from elonara import door_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,6 +28,10 @@ urlpatterns = [
     path("events/<int:pk>/people/", views.event_people, name="event-people"),
     path("events/<int:pk>/attendees.csv", views.event_attendees_csv, name="event-attendees-csv"),
     path("events/<int:pk>/publish/", views.event_publish, name="event-publish"),
+    path("events/<int:pk>/ticket/", door_views.event_ticket, name="event-ticket"),
+    path("events/<int:pk>/checkin/", door_views.event_checkin, name="event-checkin"),
+    path("events/<int:pk>/checkin/take/", door_views.event_checkin_take, name="event-checkin-take"),
+    path("events/<int:pk>/checkin/counts/", door_views.event_checkin_counts, name="event-checkin-counts"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: core.log_filters keeps it out of log lines.
     path("calendar/feed/<str:token>.ics", views.member_calendar, name="member-calendar"),

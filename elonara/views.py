@@ -28,6 +28,7 @@ from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
 from elonara.models import RSVP, Community, Event, EventSeries
+from elonara.tickets import ticket_code, ticket_qr_svg
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
 from members.models import Member
 
@@ -348,6 +349,10 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         "conversation": conversation,
         **extra_context,
     }
+    if rsvp is not None and rsvp.status == RSVP.Status.GOING:
+        # The guest's ticket (no secret: its code is the HMAC of two ids, elonara.tickets).
+        context["ticket_svg"] = ticket_qr_svg(code=ticket_code(event_id=event.pk, rsvp_id=rsvp.pk),
+                                              title=f"Ticket QR code for {event.title}")
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.
         context["can_publish"] = bluesky_selectors.member_can_write_records(member=user)
