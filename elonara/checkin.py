@@ -121,4 +121,5 @@ def checkin_search(*, event: Event, query: str, limit: int = 50) -> list[RSVP]:
         word = word.lstrip("@")
         rsvps = rsvps.filter(Q(member__display_name__icontains=word) | Q(member__username__icontains=word)
                              | Q(member__bluesky_identity__handle__icontains=word))
-    return list(rsvps.order_by(F("checkin__checked_in_at").asc(nulls_first=True), "member__display_name", "member__username", "pk")[:limit])
+    waiting_first = F("checkin__checked_in_at").asc(nulls_first=True)
+    return list(rsvps.order_by(waiting_first, "member__display_name", "member__username", "pk")[:limit])

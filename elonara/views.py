@@ -28,8 +28,8 @@ from elonara.errors import ElonaraError, NotAllowedError
 from elonara.forms import CohostForm, CommunityEditForm, CommunityForm, EventForm, RSVPForm
 from elonara.home import member_home_side
 from elonara.models import RSVP, Community, Event, EventSeries
-from elonara.tickets import ticket_code, ticket_qr_svg
 from elonara.services import ANONYMOUS_HOME_CACHE_KEY, UPCOMING_CACHE_SECONDS
+from elonara.tickets import ticket_code, ticket_qr_svg
 from members.models import Member
 
 
