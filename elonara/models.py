@@ -202,6 +202,7 @@ class EventSeries(models.Model):
     capacity = models.PositiveIntegerField(null=True, blank=True)
     capacity_counts_outside = models.BooleanField(default=False)
     requires_approval = models.BooleanField(default=False)
+    guest_list = models.CharField(max_length=8, default="public")
     # Instances taken out (a cancelled or deleted occurrence), as UTC ISO strings: the EXDATEs.
     excluded = models.JSONField(default=list, blank=True)
     sequence = models.PositiveIntegerField(default=0)

@@ -293,7 +293,7 @@ def event_edit(request, pk):
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
         "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
         "capacity": event.capacity, "capacity_counts_outside": event.capacity_counts_outside,
-        "requires_approval": event.requires_approval,
+        "requires_approval": event.requires_approval, "guest_list": event.guest_list,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
@@ -349,6 +349,8 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         "conversation": conversation,
         **extra_context,
     }
+    context["show_guest_names"] = selectors.event_guest_names_shown(event=event, member=user,
+                                                                    can_manage=context["can_manage"])
     if rsvp is not None and rsvp.status == RSVP.Status.GOING:
         # The guest's ticket (no secret: its code is the HMAC of two ids, elonara.tickets).
         context["ticket_svg"] = ticket_qr_svg(code=ticket_code(event_id=event.pk, rsvp_id=rsvp.pk),

@@ -10,6 +10,8 @@ class MemberQuerySet(PageRowsQuerySet):
     # A member's row is kept for their sessions and pages (members.middleware, core.page_cache),
     # and their calendar feed's token (elonara.member_feed): an update() renews them as a save does.
     page_fields = ((VIEWER, "pk"), (MEMBER_CALENDAR, "pk"))
+    # When the Bluesky profile was last read (bluesky.profiles): no page shows it.
+    fields_not_shown = frozenset({"bluesky_profile_at"})
 
 
 class MemberManager(UserManager.from_queryset(MemberQuerySet)):  # type: ignore[misc]
@@ -23,6 +25,11 @@ class Member(AbstractUser):
     bio = models.TextField(blank=True)
     # From the Bluesky profile at sign-up with Bluesky (an https URL; never fetched by us).
     avatar_url = models.URLField(max_length=2000, blank=True)
+    # Their face on Bluesky, from the App View's public profile (bluesky.profiles, refreshed daily
+    # and on connect): shown on guest lists beside what they set here. Empty without an account.
+    bluesky_display_name = models.CharField(max_length=640, blank=True)
+    bluesky_avatar_url = models.URLField(max_length=2000, blank=True)
+    bluesky_profile_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[MemberManager] = MemberManager()
 
@@ -32,6 +39,17 @@ class Member(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def face_name(self) -> str:
+        """The name under their face: their Bluesky display name where they have one."""
+        return self.bluesky_display_name or self.name
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for a face without an avatar."""
+        words = [word for word in self.face_name.split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper() or self.username[:1].upper()
 
 
 class ApiToken(models.Model):
