@@ -405,6 +405,18 @@ class RSVP(PublishedRecord):
     # What the member's own record (written in another app) asks for when the rules gave something
     # else ("going" on an event that approves requests): their panel says why ours differs.
     network_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
+
+    class CameBy(models.TextChoices):
+        """Where the first answer came from (the host's figures). Empty: answered before we kept it."""
+
+        INVITATION = "invitation", "Bluesky invitation"
+        LINK = "link", "Shared link"
+        FEED = "feed", "Bluesky feed"
+        OTHER_APP = "other_app", "Other apps"
+        API = "api", "API"
+        HOST = "host", "Host"
+
+    came_by = models.CharField(max_length=12, choices=CameBy.choices, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = RsvpQuerySet.as_manager()

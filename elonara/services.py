@@ -494,13 +494,13 @@ def event_delete(*, event: Event, actor: Member) -> None:
 
 
 @transaction.atomic
-def rsvp_set(*, event: Event, member: Member, status: str, door: Door = Door.PAGE) -> RSVP:
+def rsvp_set(*, event: Event, member: Member, status: str, door: Door = Door.PAGE, via: str = "") -> RSVP:
     """A member's answer on the page or through the API, by the event's rules (elonara.answers):
     "going" beyond the seat limit joins the waiting list (in order); on an "ask to join" event an
     answer waits for approval unless the member was approved before (or hosts it); leaving a seat
     gives it to the first in line at once."""
     # The page and the API are refused with an error, never ignored (None is for network doors).
-    return cast(RSVP, answer_take(event=event, member=member, status=status, door=door))
+    return cast(RSVP, answer_take(event=event, member=member, status=status, door=door, via=via))
 
 
 @transaction.atomic

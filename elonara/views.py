@@ -349,6 +349,12 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         "conversation": conversation,
         **extra_context,
     }
+    # A page opened from a feed (?via=feed) or an invitation (?invitation=...; pages with a query
+    # string are never kept) tells the answer where it came from, for the host's figures.
+    if request.GET.get("invitation"):
+        context["came_via"] = RSVP.CameBy.INVITATION.value
+    elif request.GET.get("via") == RSVP.CameBy.FEED:
+        context["came_via"] = RSVP.CameBy.FEED.value
     context["show_guest_names"] = selectors.event_guest_names_shown(event=event, member=user,
                                                                     can_manage=context["can_manage"])
     if rsvp is not None and rsvp.status == RSVP.Status.GOING:
@@ -541,7 +547,9 @@ def event_rsvp(request, pk):
     form = RSVPForm(request.POST)
     if form.is_valid():
         try:
-            rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"])
+            # Where the answer came from (the host's figures): a closed set, anything else is a link.
+            rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"],
+                                     via=request.POST.get("via", "")[:12])
         except ElonaraError as error:
             messages.error(request, error.message)
         else:

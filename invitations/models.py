@@ -33,7 +33,7 @@ POSTING_ACCOUNTS_ID = 1
 class InvitationQuerySet(PageRowsQuerySet):
     page_fields = ((BATCH_PROGRESS, "batch_id"),)
     # Claims by the dispatcher move only the due time, which no progress shows.
-    fields_not_shown = frozenset({"due_at", "slot_at"})
+    fields_not_shown = frozenset({"due_at", "slot_at", "opened_at"})
 
 
 class InvitationBatch(models.Model):
@@ -117,6 +117,8 @@ class Invitation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # The first time a browser opened the landing page (the host's figures); link previews do not count.
+    opened_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
