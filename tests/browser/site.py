@@ -172,6 +172,8 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("event-new", "/events/new/"),
             ("event-edit", f"/events/{event.pk}/edit/"),
             ("event-people", f"/events/{event.pk}/people/"),
+            ("event-checkin", f"/events/{event.pk}/checkin/"),
+            ("event-ticket", f"/events/{event.pk}/ticket/"),
             ("event-occurrence-edit", f"/events/{site.extra['series_first'].pk}/edit/"),
             ("event-cancel", f"/events/{event.pk}/cancel/"),
             ("event-delete", f"/events/{event.pk}/delete/"),
