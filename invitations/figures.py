@@ -7,12 +7,13 @@ numbers match what the people page lists.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Count
 
 from bluesky.models import BlueskyIdentity, BlueskySignIn
 from elonara.models import RSVP, Event, ExternalRSVP
-from invitations.models import Invitation, InvitationBatch
+from invitations.models import Invitation
 
 S = Invitation.Status
 ANSWERS = (RSVP.Status.GOING, RSVP.Status.MAYBE, RSVP.Status.NOT_GOING)
@@ -67,14 +68,15 @@ def event_figures(*, event: Event) -> EventFigures:
     """A few queries whatever the numbers. An invitation counts as answered with the answer its
     invitee (the member holding the invited Bluesky account) gives this event now, whichever way
     they answered: "Not going" is an answer too."""
-    rows = list(Invitation.objects.filter(event=event).values_list("batch_id", "recipient_did", "status",
-                                                                    "opened_at").order_by("batch_id", "pk"))
+    rows = list(Invitation.objects.filter(event=event).values_list(
+        "batch_id", "batch__created_at", "recipient_did", "status", "opened_at").order_by("batch_id", "pk"))
     batches: list[Funnel] = []
     if rows:
-        answer_by_did = _answers_by_did(event=event, dids={row[1] for row in rows})
-        created = dict(InvitationBatch.objects.filter(event=event).values_list("pk", "created_at"))
+        answer_by_did = _answers_by_did(event=event, dids={row[2] for row in rows})
+        created: dict[int, datetime] = {}
         counted: dict[int, dict[str, int]] = {}
-        for batch_id, did, status, opened_at in rows:
+        for batch_id, batch_created_at, did, status, opened_at in rows:
+            created[batch_id] = batch_created_at
             row = counted.setdefault(batch_id, dict.fromkeys(
                 ("invited", "delivered", "opened", "going", "maybe", "not_going"), 0))
             row["invited"] += 1
