@@ -20,7 +20,7 @@ from django.utils import timezone
 from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.syntax import is_valid_did
-from bluesky.models import BlueskyIdentity, BlueskySignIn
+from bluesky.models import BlueskyIdentity, BlueskySignIn, MemberAppPassword
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -32,13 +32,13 @@ _AVATAR_MAX = 2000
 
 
 def member_dids(*, member_ids: Iterable[int] | None = None) -> dict[str, int]:
-    """DID -> member id for members with a Bluesky account (connected, or signed up with one)."""
-    found: dict[str, int] = {}
-    for model in (BlueskySignIn, BlueskyIdentity):
+    """DID -> member id for members with a Bluesky account, one account per member: the connected
+    one, else the one they signed up with, else the one their app password posts from."""
+    did_of: dict[int, str] = {}
+    for model in (MemberAppPassword, BlueskySignIn, BlueskyIdentity):  # later sources win
         rows = model.objects.all() if member_ids is None else model.objects.filter(member_id__in=list(member_ids))
-        for did, member_id in rows.values_list("did", "member_id"):
-            found[did] = member_id  # the connected account wins over the sign-up one
-    return found
+        did_of.update({member_id: did for did, member_id in rows.values_list("did", "member_id") if did})
+    return {did: member_id for member_id, did in did_of.items()}
 
 
 def _clean_profile(item: Any) -> tuple[str, str, str] | None:

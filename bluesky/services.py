@@ -425,6 +425,8 @@ def member_app_password_set(*, member: Member, identifier: str, app_password: st
     session.open()
     with transaction.atomic():
         MemberAppPassword.objects.filter(member_id=member.pk).delete()
+        # Their face from the App View, read by a worker once this is committed.
+        task_on_commit("bluesky.member_profiles_refresh", member.pk)
         return MemberAppPassword.objects.create(member=member, identifier=identifier,
                                                 app_password=account.app_password, did=session.did,
                                                 handle=session.handle)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core import metrics
 from elonara.errors import ElonaraError, NotAllowedError
 from elonara.models import RSVP, Checkin, Event
 from elonara.selectors import event_can_manage
@@ -70,7 +71,6 @@ def _rsvp_from_code(*, event: Event, code: str) -> int:
     return ref.rsvp_id
 
 
-@transaction.atomic
 def checkin_take(*, event: Event, actor: Member, code: str = "", rsvp_id: int | None = None) -> CheckinResult:
     """Let a going guest in once, by their ticket's code or (picked by name) their answer's id.
 
@@ -78,6 +78,17 @@ def checkin_take(*, event: Event, actor: Member, code: str = "", rsvp_id: int | 
     cannot vouch for a code; a code of another event is refused before any row is read. The
     answer must still be "going" now (an answer changed after the ticket was shown is refused).
     A second check-in returns the first one's time with `already` set."""
+    try:
+        result = _checkin_take(event=event, actor=actor, code=code, rsvp_id=rsvp_id)
+    except CheckinRefused as refused:
+        metrics.checkin_taken(refused.reason)
+        raise
+    metrics.checkin_taken("already" if result.already else "in")
+    return result
+
+
+@transaction.atomic
+def _checkin_take(*, event: Event, actor: Member, code: str, rsvp_id: int | None) -> CheckinResult:
     if not event_can_manage(event=event, member=actor):
         raise NotAllowedError("Only the host or a co-host can check guests in.")
     if event.is_cancelled:
