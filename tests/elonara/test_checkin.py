@@ -15,6 +15,7 @@ from PIL import Image
 from elonara import checkin, services, tickets
 from elonara.errors import NotAllowedError
 from elonara.models import RSVP, Checkin
+from tests.core.test_metrics import metrics_on, scrape, value  # noqa: F401 - fixture
 from tests.notifications.helpers import drain
 from tests.notifications.helpers import event as make_event
 from tests.notifications.helpers import member as make_member
@@ -178,3 +179,18 @@ def test_the_going_mail_and_its_calendar_entry_link_the_ticket(mail_server, djan
     assert checkin.rsvp_ticket_code(rsvp=rsvp) not in going.message.as_string()
     [maybe] = mail_server.to("sam@example.org")
     assert ticket_url not in maybe.message.as_string()
+
+
+@pytest.mark.usefixtures("metrics_on")
+def test_check_ins_are_counted_by_outcome(door, client):
+    host, _, _, party, rsvp = door
+    names = ("in", "already", "forged")
+    before = {name: value(scrape(client), "elonara_checkins_total", outcome=name) for name in names}
+    code = checkin.rsvp_ticket_code(rsvp=rsvp)
+    checkin.checkin_take(event=party, actor=host, code=code)
+    checkin.checkin_take(event=party, actor=host, code=code)
+    with pytest.raises(checkin.CheckinRefused):
+        checkin.checkin_take(event=party, actor=host, code="ELT1-1-1-" + "C" * 20)
+    after = scrape(client)
+    assert {name: value(after, "elonara_checkins_total", outcome=name) - before[name] for name in names} == {
+        "in": 1, "already": 1, "forged": 1}
