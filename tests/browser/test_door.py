@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from elonara import checkin, services
+from tests.browser.artifacts import screenshot_dir
 from tests.browser.test_pages import CSP_COLLECTOR, _axe, _axe_source, _check, _sign_in
 from tests.notifications.helpers import member as make_member
 
@@ -94,6 +95,7 @@ def test_the_door_pages_fit_every_width_and_pass_axe(live_server, launch_browser
     host, ana, _ben, party = door
     base = live_server.url.replace("localhost", "127.0.0.1")
     axe_source = _axe_source()
+    shots = screenshot_dir()
     problems: list[str] = []
     for member, paths in ((host, [f"/events/{party.pk}/checkin/", f"/events/{party.pk}/checkin/?q=zzz",
                                   f"/events/{party.pk}/people/", f"/events/{party.pk}/ticket/"]),
@@ -112,10 +114,14 @@ def test_the_door_pages_fit_every_width_and_pass_axe(live_server, launch_browser
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 800})
                 problems.extend(_check(page, f"{member.username} {path} at {width} px", axe_source))
+                if width in (390, 1280) and "?" not in path:
+                    name = "-".join(part for part in path.split("/") if part and not part.isdigit()) or "event"
+                    page.screenshot(path=str(shots / f"door-{member.username}-{name}-{width}.png"), full_page=True)
             page.emulate_media(color_scheme="dark")
             page.set_viewport_size({"width": 390, "height": 844})
             page.wait_for_timeout(250)
             problems.extend(f"{member.username} {path} (dark): {v['id']}" for v in _axe(page, axe_source))
             page.emulate_media(color_scheme="light")
         context.close()
+    print(f"\nscreenshots: {shots}")
     assert not problems, "\n".join(problems)
