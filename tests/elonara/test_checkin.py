@@ -15,6 +15,7 @@ from PIL import Image
 from elonara import checkin, services, tickets
 from elonara.errors import NotAllowedError
 from elonara.models import RSVP, Checkin
+from members import api_tokens
 from tests.core.test_metrics import metrics_on, scrape, value  # noqa: F401 - fixture
 from tests.notifications.helpers import drain
 from tests.notifications.helpers import event as make_event
@@ -195,3 +196,23 @@ def test_check_ins_are_counted_by_outcome(door, client):
     after = scrape(client)
     assert {name: value(after, "elonara_checkins_total", outcome=name) - before[name] for name in names} == {
         "in": 1, "already": 1, "forged": 1}
+
+
+def _api_post(member, url: str, body: dict):
+    secret = api_tokens.api_token_create(member=member, name="door", permissions=["read", "events"]).secret
+    access = api_tokens.api_access_token_issue(secret=secret)[0]
+    return Client().post(url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def test_the_api_checks_in_through_the_same_service(door):
+    host, ana, ben, party, rsvp = door
+    url = f"/api/v1/events/{party.pk}/checkins/"
+    code = checkin.rsvp_ticket_code(rsvp=rsvp)
+    first = _api_post(host, url, {"code": code})
+    assert first.status_code == 200 and first.json()["already"] is False and first.json()["name"] == "Ana"
+    again = _api_post(host, url, {"code": code}).json()
+    assert again["already"] is True and again["checked_in_at"] == first.json()["checked_in_at"]
+    assert (again["checked_in"], again["going"]) == (1, 2)
+    forged = _api_post(host, url, {"code": code[:-1] + ("A" if code[-1] != "A" else "B")})
+    assert forged.status_code == 409 and forged.json()["error"] == "checkin_refused"
+    assert _api_post(ben, url, {"code": code}).status_code == 403
