@@ -70,3 +70,14 @@ def test_only_https_avatar_addresses_are_kept():
         assert _clean_profile({**good, "avatar": avatar})[2] == ""
     assert _clean_profile({"displayName": "no did"}) is None
     assert _clean_profile("junk") is None
+
+
+def test_changing_the_choice_renews_the_kept_pages():
+    host, ana = make_member("host"), make_member("ana")
+    party = make_event(host)
+    services.rsvp_set(event=party, member=ana, status="going")
+    visitor = Client()
+    assert 'class="person-name">Ana</span>' in _attendees(visitor, party)  # kept now
+    services.event_update(event=party, editor=host, guest_list="hidden")
+    shown = _attendees(visitor, party)
+    assert "Ana" not in shown and "Going: 2" in shown
