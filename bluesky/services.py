@@ -58,6 +58,7 @@ from bluesky.sessions import (
     relay_credentials_get,
     tokens_of,
 )
+from core.tasks import task_on_commit
 from members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,8 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
                                        auth_method=client.auth_method)
             owner_id, did = owner.pk, tokens.sub
             transaction.on_commit(lambda: did_linked.send(sender=BlueskyIdentity, member_id=owner_id, did=did))
+            # Their face from the App View, read by a worker (not on this request).
+            task_on_commit("bluesky.member_profiles_refresh", owner_id)
     except (OAuthFlowError, IntegrityError) as exc:
         # Never keep a session we did not store: the server forgets it too.
         _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
@@ -422,6 +425,8 @@ def member_app_password_set(*, member: Member, identifier: str, app_password: st
     session.open()
     with transaction.atomic():
         MemberAppPassword.objects.filter(member_id=member.pk).delete()
+        # Their face from the App View, read by a worker once this is committed.
+        task_on_commit("bluesky.member_profiles_refresh", member.pk)
         return MemberAppPassword.objects.create(member=member, identifier=identifier,
                                                 app_password=account.app_password, did=session.did,
                                                 handle=session.handle)

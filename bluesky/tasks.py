@@ -13,6 +13,7 @@ from celery import shared_task
 from django.conf import settings
 
 from bluesky import pipeline
+from bluesky.profiles import member_profiles_refresh
 from bluesky.services import oauth_requests_cleanup
 from core.tasks import task_named
 
@@ -60,3 +61,12 @@ def dispatch_due() -> int:
         published += len(claimed)
         due_now += sum(1 for item in claimed if item.countdown < 1.0)
     return published
+
+
+@shared_task(name="bluesky.member_profiles_refresh")
+def member_profiles_refresh_task(member_id: int | None = None) -> int:
+    """Members' faces from the App View: one member (on connect) or every stale one (beat, daily).
+    Idempotent: it reads and writes what the App View says now."""
+    if member_id is None:
+        return member_profiles_refresh(stale_only=True)
+    return member_profiles_refresh(member_ids=[member_id])

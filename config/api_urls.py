@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config.openapi import api_description
 from elonara.api import (
     EventAnswersView,
+    EventCheckinView,
     EventCohostsView,
     EventCohostView,
     EventDetailView,
@@ -39,6 +40,7 @@ def _routes(event_list_view) -> list:
         path("events/<int:pk>/requests/<int:rsvp_id>/decline/", EventRequestAnswerView.as_view(),
              {"decision": "decline"}, name="api-event-request-decline"),
         path("events/<int:pk>/cohosts/", EventCohostsView.as_view(), name="api-event-cohosts"),
+        path("events/<int:pk>/checkins/", EventCheckinView.as_view(), name="api-event-checkins"),
         path("events/<int:pk>/cohosts/<str:username>/", EventCohostView.as_view(), name="api-event-cohost"),
         path("bluesky/", include("bluesky.api_urls")),
         path("invitations/", include("invitations.api_urls")),

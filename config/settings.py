@@ -230,6 +230,9 @@ CELERY_BEAT_SCHEDULE = {
                              "schedule": float(env.int("INVITATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
     # Mail waits in the database (reminders a day ahead, retries after a temporary SMTP refusal):
     # this claims what is due and hands it to workers in batches.
+    # Members' faces (Bluesky name and avatar, bluesky.profiles): each read again once a day; the
+    # hourly round takes only those older than that.
+    "bluesky-member-profiles": {"task": "bluesky.member_profiles_refresh", "schedule": 3600.0},
     "notifications-dispatch-due": {"task": "notifications.dispatch_due",
                                    "schedule": float(env.int("NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS", default=10))},
 }

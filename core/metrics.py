@@ -159,3 +159,14 @@ ANSWERS_TAKEN = Counter(
 
 def answer_taken(door: str, outcome: str) -> None:
     ANSWERS_TAKEN.labels(door=_label(door), outcome=_label(outcome)).inc()
+
+
+# --- the door (elonara/checkin.py) ---------------------------------------------------------------
+CHECKINS = Counter(
+    "elonara_checkins", "Check-ins at the door by outcome (in, already, forged, other_event, not_going, "
+    "cancelled).", ["outcome"]
+)
+
+
+def checkin_taken(outcome: str) -> None:
+    CHECKINS.labels(outcome=_label(outcome)).inc()

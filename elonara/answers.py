@@ -79,6 +79,17 @@ def answer_decide(*, wanted: str, before: str, approved: bool, requires_approval
     return Decision(wanted)
 
 
+def _came_by(*, door: Door, via: str) -> str:
+    """Where a first answer came from, for the host's figures (RSVP.CameBy)."""
+    if door in (Door.NETWORK, Door.ADOPTED):
+        return RSVP.CameBy.OTHER_APP
+    if door == Door.API:
+        return RSVP.CameBy.API
+    if door == Door.HOST:
+        return RSVP.CameBy.HOST
+    return via if via in (RSVP.CameBy.INVITATION, RSVP.CameBy.FEED) else RSVP.CameBy.LINK
+
+
 def _event_lock(*, event_id: int) -> Event:
     # Every change to who holds a seat locks the event row first: answers to one event are taken
     # one at a time, whatever their door, so two concurrent "going" never both take the last seat.
@@ -110,7 +121,8 @@ def _is_manager(*, event: Event, member_id: int) -> bool:
 
 @transaction.atomic
 def answer_take(*, event: Event, member: Member, status: str, door: Door,
-                record: dict[str, Any] | None = None, answers: dict[str, Any] | None = None) -> RSVP | None:
+                record: dict[str, Any] | None = None, answers: dict[str, Any] | None = None,
+                via: str = "") -> RSVP | None:
     """Record or change a member's answer by the event's rules, whatever door it came through.
 
     The page and the API are refused with a message (cancelled, blocked, declined). An answer
@@ -118,7 +130,8 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
     give nothing it changes nothing (None, counted), and where they give less than it asked our
     row holds what they gave. `record` holds fields of the member's record already in their
     repository saying this answer (adopted, or ours changed in another app): it becomes this
-    answer's record instead of one written again.
+    answer's record instead of one written again. `via` names where a page answer came from
+    ("invitation", "feed"), kept with a first answer for the host's figures.
     """
     if status not in RSVP.ANSWERS:
         raise InvalidInputError("Choose going, maybe or not going.", field="status")
@@ -142,7 +155,7 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,
             return None
         raise NotAllowedError(refusal)
     if rsvp is None:
-        rsvp = RSVP(event=current, member=member)
+        rsvp = RSVP(event=current, member=member, came_by=_came_by(door=door, via=via))
     rsvp.event = current
     # Before anything is decided or written: a refusal here leaves the answer as it was.
     answers_changed = questions.answers_take(event=current, rsvp=rsvp, status=status, given=answers,
@@ -204,7 +217,7 @@ def _host_answer(*, event: Event, member: Member, status: str, door: Door) -> RS
     if rsvp is not None and rsvp.status == S.GOING:
         return rsvp
     if rsvp is None:
-        rsvp = RSVP(event=current, member=member)
+        rsvp = RSVP(event=current, member=member, came_by=RSVP.CameBy.HOST)
     rsvp.status, rsvp.wanted_status, rsvp.network_status, rsvp.queued_at = S.GOING, "", "", None
     rsvp.save()
     rsvp.event = current

@@ -11,16 +11,17 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import ERROR
 from core.api import kept_json_response
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
-from elonara import questions, recurrence, selectors, services
+from elonara import checkin, questions, recurrence, selectors, services
 from elonara import series as series_services
 from elonara.models import RSVP, Event, EventQuestion, EventSeries
 from members.models import Member
@@ -441,3 +442,36 @@ class SeriesDetailView(APIView):
     @extend_schema(responses={200: SeriesSerializer})
     def get(self, request: Request, pk: int) -> Response:
         return Response(_series_data(get_object_or_404(EventSeries, pk=pk)))
+
+
+class CheckinSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=200, help_text="The ticket's code, as its QR code holds it.")
+
+
+class CheckinResultSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The guest's name.")
+    already = serializers.BooleanField(help_text="True when the guest was already checked in (nothing changed).")
+    checked_in_at = serializers.DateTimeField(help_text="When the guest was first checked in.")
+    checked_in = serializers.IntegerField(help_text="Guests going who are checked in.")
+    going = serializers.IntegerField(help_text="Guests going.")
+
+
+class EventCheckinView(APIView):
+    """Check a guest in at the door with their ticket's code (the host and co-hosts). A second
+    check-in of the same ticket answers `already` with the first time; a code that is not ours,
+    another event's, or of a guest no longer going is refused (409, `checkin_refused`)."""
+
+    token_permission = "events"
+
+    @extend_schema(request=CheckinSerializer, responses={
+        200: CheckinResultSerializer,
+        409: OpenApiResponse(ERROR, description="Refused: forged code, another event's, not going, cancelled."),
+    })
+    def post(self, request: MemberApiRequest, pk: int) -> Response:
+        event = get_object_or_404(Event, pk=pk)
+        data = CheckinSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = checkin.checkin_take(event=event, actor=request.user, code=data.validated_data["code"])
+        counts = checkin.checkin_counts(event=event)
+        return Response({"name": result.name, "already": result.already, "checked_in_at": result.checked_in_at,
+                         "checked_in": counts.checked_in, "going": counts.going})

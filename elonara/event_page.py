@@ -32,6 +32,8 @@ class EventPage:
     answers: dict[int, RSVP]
     facts_html: SafeString
     about_html: SafeString
+    # The same without names and faces: the counts, for viewers the host's guest-list choice leaves out.
+    about_counts_html: SafeString
     replies_html: SafeString
     # The host's questions, asked in the answer form (elonara.questions).
     questions: list[EventQuestion]
@@ -87,7 +89,8 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
     return EventPage(
         event=event, cohosts=cohosts, answers={a.member_id: a for answers in grouped.values() for a in answers},
         facts_html=render_to_string("elonara/_event_facts.html", context),
-        about_html=render_to_string("elonara/_event_about.html", context),
+        about_html=render_to_string("elonara/_event_about.html", {**context, "show_names": True}),
+        about_counts_html=render_to_string("elonara/_event_about.html", {**context, "show_names": False}),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
         questions=list(EventQuestion.objects.filter(event=event)),
         host_messages=list(HostMessage.objects.filter(event=event).select_related("author")

@@ -108,6 +108,10 @@ class EventForm(forms.Form):
         help_text="They cannot be refused, so they may fill the seats before members.")
     requires_approval = forms.BooleanField(label="Ask to join", required=False,
                                            help_text="You or a co-host approve each answer first.")
+    guest_list = forms.ChoiceField(label="Who sees the guest list", choices=Event.GuestList.choices,
+                                   initial=Event.GuestList.PUBLIC, required=False,
+                                   help_text="Names and faces of who answered; everyone sees the counts.")
+
     # A new event only: make it a series.
     repeat = forms.ChoiceField(label="Repeats", required=False,
                                choices=[("", "Does not repeat"), *EventSeries.Kind.choices])
@@ -132,7 +136,10 @@ class EventForm(forms.Form):
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
     # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
     ADVANCED_FIELDS = ("mode", "locality", "country", "capacity", "capacity_counts_outside", "requires_approval",
-                       *REPEAT_FIELDS)
+                       "guest_list", *REPEAT_FIELDS)
+
+    def clean_guest_list(self) -> str:
+        return self.cleaned_data.get("guest_list") or Event.GuestList.PUBLIC
 
     @property
     def advanced_open(self) -> bool:
@@ -140,7 +147,7 @@ class EventForm(forms.Form):
             if name not in self.fields:
                 continue
             bound = self[name]
-            if bound.errors or bound.value() not in (None, "", False, [], "none"):
+            if bound.errors or bound.value() not in (None, "", False, [], "none", "public"):
                 return True
         return False
 

@@ -178,6 +178,7 @@ class EventSeries(models.Model):
     capacity = models.PositiveIntegerField(null=True, blank=True)
     capacity_counts_outside = models.BooleanField(default=False)
     requires_approval = models.BooleanField(default=False)
+    guest_list = models.CharField(max_length=8, default="public")
     # Instances taken out (a cancelled or deleted occurrence), as UTC ISO strings: the EXDATEs.
     excluded = models.JSONField(default=list, blank=True)
     sequence = models.PositiveIntegerField(default=0)
@@ -242,6 +243,15 @@ class Event(CoverImage, PublishedRecord):
     capacity_counts_outside = models.BooleanField("answers from other apps take seats", default=False)
     # "Ask to join": answers wait for the host's or a co-host's approval (RSVP.Status.REQUESTED).
     requires_approval = models.BooleanField("ask to join", default=False)
+
+    class GuestList(models.TextChoices):
+        PUBLIC = "public", "Everyone"
+        MEMBERS = "members", "Signed-in members"
+        HIDDEN = "hidden", "Only the host and co-hosts (others see the count)"
+
+    # Who sees the names and faces of the people going; the counts show to everyone.
+    guest_list = models.CharField("who sees the guest list", max_length=8, choices=GuestList.choices,
+                                  default=GuestList.PUBLIC)
     cohosts = models.ManyToManyField(settings.AUTH_USER_MODEL, through="EventCohost", related_name="cohosted_events")
     # An occurrence of a series: `recurrence_id` is the start the rule gave it (RFC 5545
     # RECURRENCE-ID), kept when this one occurrence is moved.
@@ -397,6 +407,18 @@ class RSVP(PublishedRecord):
     # Answered through a door that cannot carry our questions (a record written in another app)
     # while the event asks some: "answered elsewhere: questions not answered" until they answer here.
     questions_missing = models.BooleanField(default=False)
+
+    class CameBy(models.TextChoices):
+        """Where the first answer came from (the host's figures). Empty: answered before we kept it."""
+
+        INVITATION = "invitation", "Bluesky invitation"
+        LINK = "link", "Shared link"
+        FEED = "feed", "Bluesky feed"
+        OTHER_APP = "other_app", "Other apps"
+        API = "api", "API"
+        HOST = "host", "Host"
+
+    came_by = models.CharField(max_length=12, choices=CameBy.choices, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PageRowsQuerySet.as_manager()
@@ -524,3 +546,24 @@ class HostMessage(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} to {self.event_id}"
+
+
+class Checkin(models.Model):
+    """A going guest let in at the door, once: the unique RSVP makes a second scan, from any
+    phone at the door, find this row instead of writing another (elonara.checkin)."""
+
+    rsvp = models.OneToOneField(RSVP, on_delete=models.CASCADE, related_name="checkin")
+    # Kept apart from the RSVP so the count at the door is one indexed query per event.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="checkins")
+    checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+    checked_in_at = models.DateTimeField()
+
+    objects = PageRowsQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-checked_in_at", "-pk"]
+        verbose_name = "check-in"
+
+    def __str__(self) -> str:
+        return f"{self.rsvp_id} checked in at {self.checked_in_at:%Y-%m-%d %H:%M}"

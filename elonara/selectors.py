@@ -21,7 +21,7 @@ from members.models import Member
 
 # What the pages show of a person. Cached page parts (elonara.event_page, community_page) load
 # only these, so the cache never holds a password hash, an email address or a login time.
-PERSON_SHOWN = ("username", "display_name", "avatar_url")
+PERSON_SHOWN = ("username", "display_name", "avatar_url", "bluesky_display_name", "bluesky_avatar_url")
 
 
 def person_fields_not_shown(relation: str) -> list[str]:
@@ -100,7 +100,7 @@ def event_attendees(*, event: Event) -> list[RSVP]:
     return list(event.rsvps.select_related("member").order_by("updated_at").only(
         "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
         "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name",
-        "question_answers", "questions_missing"))
+        "question_answers", "questions_missing", "member__bluesky_display_name", "member__bluesky_avatar_url"))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:
@@ -137,6 +137,14 @@ MEMBER_HOME_CACHE_SECONDS = 60
 
 def event_is_host(*, event: Event, member: Member) -> bool:
     return bool(member.is_authenticated and event.host_id == member.pk)
+
+
+def event_guest_names_shown(*, event: Event, member: Member, can_manage: bool) -> bool:
+    """Whether this viewer sees who answered (names and faces) or only the counts: the host's
+    choice (`Event.guest_list`); the host and co-hosts always see them."""
+    if can_manage or event.guest_list == Event.GuestList.PUBLIC:
+        return True
+    return event.guest_list == Event.GuestList.MEMBERS and member.is_authenticated
 
 
 def event_can_manage(*, event: Event, member: Member) -> bool:

@@ -24,7 +24,7 @@ from members.models import Member
 SERIES_WINDOW = 8
 # What an occurrence copies from its series (and what "this and following" changes in both).
 TEMPLATE_FIELDS = ("title", "description", "venue", "online_url", "mode", "country", "locality", "capacity",
-                   "capacity_counts_outside", "requires_approval", "community")
+                   "capacity_counts_outside", "requires_approval", "community", "guest_list")
 
 
 def instant_key(instant: datetime) -> str:

@@ -337,6 +337,7 @@ def event_create(
     capacity: int | None = None,
     capacity_counts_outside: bool = False,
     requires_approval: bool = False,
+    guest_list: str = Event.GuestList.PUBLIC,
 ) -> Event:
     """Publish an event. `image` is an uploaded cover file (optional), validated before any write.
     The host is going to it from the start: their answer (a seat, counted) is made with it.
@@ -351,13 +352,14 @@ def event_create(
     )
     mode, country = _validate_place(mode=mode, country=country)
     _validate_capacity(capacity=capacity)
+    _validate_guest_list(guest_list=guest_list)
     processed = _cover_upload_process(member=host, image=image)
     event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
         image_alt=image_alt.strip(), mode=mode, country=country, locality=locality.strip(),
         capacity=capacity, capacity_counts_outside=capacity_counts_outside, requires_approval=requires_approval,
-        going_count=1,  # the host's own seat, taken just below
+        guest_list=guest_list, going_count=1,  # the host's own seat, taken just below
     )
     _cover_image_set(instance=event, image=processed)
     event.save()
@@ -375,6 +377,11 @@ def _validate_place(*, mode: str, country: str) -> tuple[str, str]:
     return mode, country
 
 
+def _validate_guest_list(*, guest_list: str) -> None:
+    if guest_list not in Event.GuestList.values:
+        raise InvalidInputError("Choose who sees the guest list.", field="guest_list")
+
+
 def _validate_capacity(*, capacity: int | None) -> None:
     if capacity is not None and capacity < 1:
         raise InvalidInputError("A seat limit is at least 1 (leave it empty for no limit).", field="capacity")
@@ -385,7 +392,7 @@ CALENDAR_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", 
 # Shown only in the published record (and the page), not in calendar files.
 PLACE_FIELDS = ("mode", "country", "locality")
 # How answers are taken (neither in calendar files nor in the record).
-HOSTING_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval")
+HOSTING_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval", "guest_list")
 
 
 @transaction.atomic
@@ -413,6 +420,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     )
     merged["mode"], merged["country"] = _validate_place(mode=merged["mode"], country=merged["country"])
     _validate_capacity(capacity=merged["capacity"])
+    _validate_guest_list(guest_list=merged["guest_list"])
     processed = _cover_upload_process(member=editor, image=image)
     # Lock the row: two concurrent edits must each get their own SEQUENCE number.
     current = Event.objects.select_for_update().get(pk=event.pk)
@@ -500,13 +508,13 @@ def event_delete(*, event: Event, actor: Member, delete_announcement: bool = Fal
 
 @transaction.atomic
 def rsvp_set(*, event: Event, member: Member, status: str, door: Door = Door.PAGE,
-             answers: dict[str, Any] | None = None) -> RSVP:
+             answers: dict[str, Any] | None = None, via: str = "") -> RSVP:
     """A member's answer on the page or through the API, by the event's rules (elonara.answers):
     "going" beyond the seat limit joins the waiting list (in order); on an "ask to join" event an
     answer waits for approval unless the member was approved before (or hosts it); leaving a seat
     gives it to the first in line at once."""
     # The page and the API are refused with an error, never ignored (None is for network doors).
-    return cast(RSVP, answer_take(event=event, member=member, status=status, door=door, answers=answers))
+    return cast(RSVP, answer_take(event=event, member=member, status=status, door=door, answers=answers, via=via))
 
 
 @transaction.atomic

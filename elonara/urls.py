@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from elonara import views
+from elonara import door_views, views
 
 urlpatterns = [
     path("terms/", TemplateView.as_view(template_name="elonara/terms.html"), name="terms"),
@@ -30,6 +30,10 @@ urlpatterns = [
     path("events/<int:pk>/questions/", views.event_questions, name="event-questions"),
     path("events/<int:pk>/answers.csv", views.event_answers_csv, name="event-answers-csv"),
     path("events/<int:pk>/message/", views.event_message, name="event-message"),
+    path("events/<int:pk>/ticket/", door_views.event_ticket, name="event-ticket"),
+    path("events/<int:pk>/checkin/", door_views.event_checkin, name="event-checkin"),
+    path("events/<int:pk>/checkin/take/", door_views.event_checkin_take, name="event-checkin-take"),
+    path("events/<int:pk>/checkin/counts/", door_views.event_checkin_counts, name="event-checkin-counts"),
     path("calendar/feed/", views.calendar_feed_manage, name="calendar-feed"),
     # The token is a secret: core.log_filters keeps it out of log lines.
 ]

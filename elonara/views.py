@@ -51,6 +51,7 @@ from elonara.forms import (
 )
 from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventQuestion, EventSeries
 from elonara.prefill import event_prefill
+from elonara.tickets import ticket_code, ticket_qr_svg
 from members.models import Member
 
 
@@ -303,7 +304,7 @@ def event_edit(request, pk):
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
         "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
         "capacity": event.capacity, "capacity_counts_outside": event.capacity_counts_outside,
-        "requires_approval": event.requires_approval,
+        "requires_approval": event.requires_approval, "guest_list": event.guest_list,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }
@@ -369,6 +370,18 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
             is_manager=is_host or user.pk in page.cohost_ids) if user.is_authenticated else [],
         **extra_context,
     }
+    # A page opened from a feed (?via=feed) or an invitation (?invitation=...; pages with a query
+    # string are never kept) tells the answer where it came from, for the host's figures.
+    if request.GET.get("invitation"):
+        context["came_via"] = RSVP.CameBy.INVITATION.value
+    elif request.GET.get("via") == RSVP.CameBy.FEED:
+        context["came_via"] = RSVP.CameBy.FEED.value
+    context["show_guest_names"] = selectors.event_guest_names_shown(event=event, member=user,
+                                                                    can_manage=context["can_manage"])
+    if rsvp is not None and rsvp.status == RSVP.Status.GOING:
+        # The guest's ticket (no secret: its code is the HMAC of two ids, elonara.tickets).
+        context["ticket_svg"] = ticket_qr_svg(code=ticket_code(event_id=event.pk, rsvp_id=rsvp.pk),
+                                              title=f"Ticket QR code for {event.title}")
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.
         context["can_publish"] = bluesky_selectors.member_can_write_records(member=user)
@@ -657,8 +670,9 @@ def event_rsvp(request, pk):
     form = RSVPForm(request.POST)
     if form.is_valid():
         try:
+            # Where the answer came from (the host's figures): a closed set, anything else is a link.
             rsvp = services.rsvp_set(event=event, member=request.user, status=form.cleaned_data["status"],
-                                     answers=_answers_posted(request, event))
+                                     answers=_answers_posted(request, event), via=request.POST.get("via", "")[:12])
         except ElonaraError as error:
             messages.error(request, error.message)
         else:

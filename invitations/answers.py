@@ -17,6 +17,14 @@ from members.models import Member
 
 S = Invitation.Status
 
+def invitation_landing_opened(*, invitation: Invitation) -> bool:
+    """Mark the invitation's landing page opened, once (the first time counts; the host's figures).
+    One conditional update: later and concurrent opens change nothing."""
+    if invitation.opened_at is not None:
+        return False
+    return bool(Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=timezone.now()))
+
+
 def invitation_accept_for_member(*, member: Member, target: Target) -> int:
     """The member RSVPed or joined: their invitations to this target (by their Bluesky DID) are accepted."""
     did = member_did_get(member=member)

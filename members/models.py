@@ -22,6 +22,11 @@ class Member(AbstractUser):
     # The language Elonara speaks to them in: pages, mail. Empty: the footer's choice or the
     # browser's (core.i18n).
     language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    # Their face on Bluesky, from the App View's public profile (bluesky.profiles, refreshed daily
+    # and on connect): shown on guest lists beside what they set here. Empty without an account.
+    bluesky_display_name = models.CharField(max_length=640, blank=True)
+    bluesky_avatar_url = models.URLField(max_length=2000, blank=True)
+    bluesky_profile_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[MemberManager] = MemberManager()
 
@@ -31,6 +36,17 @@ class Member(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def face_name(self) -> str:
+        """The name under their face: their Bluesky display name where they have one."""
+        return self.bluesky_display_name or self.name
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for a face without an avatar."""
+        words = [word for word in self.face_name.split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper() or self.username[:1].upper()
 
 
 class ApiToken(models.Model):

@@ -81,6 +81,9 @@ def _event_context(mail: Mail) -> dict:
         context["author_name"] = message.author.name if message is not None else event.host.name
     if mail.kind == K.RSVP:
         context["answer"] = {"going": "Going", "maybe": "Maybe"}.get(mail.details.get("status"), "")
+        if mail.details.get("status") == "going":
+            # The ticket's page, not its code: whoever else reads the mail cannot get in with it.
+            context["ticket_url"] = absolute_url(reverse("event-ticket", args=[event.pk]))
     return context
 
 
@@ -163,4 +166,9 @@ def calendar_entry(*, event: Event, method: str, attendee_email: str, attendee_n
         attendee.params["PARTSTAT"] = icalendar.vText("TENTATIVE" if answer == "maybe" else "ACCEPTED")
         attendee.params["RSVP"] = icalendar.vText("FALSE")
         component.add("ATTENDEE", attendee)
+        if answer == "going":
+            # The description's link to the ticket's page (sign-in needed; no code in it).
+            ticket = absolute_url(reverse("event-ticket", args=[event.pk]))
+            component["DESCRIPTION"] = "\n\n".join(filter(None, [str(component.get("DESCRIPTION", "")),
+                                                                   f"Your ticket: {ticket}"]))
     return calendar.to_ical()

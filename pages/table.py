@@ -206,12 +206,16 @@ TABLE: tuple[Shown, ...] = (
     Shown("elonara.EventConversation", {EVENT: ("event_id",)}),
     Shown("elonara.EventQuestion", {EVENT: ("event_id",)}),  # asked in the answer form
     Shown("elonara.HostMessage", {EVENT: ("event_id",)}),  # "Updates from the host"
+    # Counted on the guest's ticket ("checked in"); the door's counts are read per request.
+    Shown("elonara.Checkin", {EVENT: ("event_id",)}),
     # A new token or a revoked feed: the token kept for the feed (pages.member_feed) is asked again.
     Shown("elonara.CalendarFeed", {VIEWER: ("member_id",), MEMBER_CALENDAR: ("member_id",)}),
     # Their row is kept for their sessions and pages (members.middleware) and names their feed.
     Shown("members.Member", {VIEWER: ("pk",), MEMBER_CALENDAR: ("pk",)}, _member_shown,
           # Saved on every login; the password shows only to its member ("Change password").
-          only=((frozenset({"last_login"}), ()), (frozenset({"last_login", "password"}), (VIEWER,)))),
+          # When their Bluesky profile was last read (bluesky.profiles) shows nowhere either.
+          only=((frozenset({"last_login", "bluesky_profile_at"}), ()),
+                (frozenset({"last_login", "password", "bluesky_profile_at"}), (VIEWER,)))),
     Shown("members.ApiToken", _VIEWER_ROW),
     # Also the DID their invitations are addressed to: their home lists them.
     Shown("bluesky.BlueskyIdentity", {VIEWER: ("member_id",), MEMBER_HOME: ("member_id",)}),
@@ -222,7 +226,9 @@ TABLE: tuple[Shown, ...] = (
     # The batch's progress (page and API); the host's picker says how many they may still send.
     Shown("invitations.InvitationBatch", {BATCH_PROGRESS: ("pk",)}),
     Shown("invitations.Invitation", {BATCH_PROGRESS: ("batch_id",), VIEWER: ("host_id",)}, _invitees,
-          only=((frozenset({"due_at", "slot_at"}), ()),)),  # the dispatcher's claims: shown nowhere
+          # The dispatcher's claims and the landing page's first opening (the figures are read per
+          # request): shown on no kept page.
+          only=((frozenset({"due_at", "slot_at", "opened_at"}), ()),)),
     # Pickers name the posting account: the writes mode and the relay accounts decide it.
     Shown("bluesky.WritesModeSetting", {}, _constant(POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID)),
     Shown("bluesky.RelayAccount", {}, _constant(POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID)),

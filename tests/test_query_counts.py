@@ -140,7 +140,9 @@ def _urls(w: World) -> dict[str, str]:
         "landing": f"/events/{w.event.pk}/?invitation={w.invitation.token}",
         "series": f"/series/{w.series.pk}/", "series_api": f"/api/series/{w.series.pk}/",
         "series_ics": f"/series/{w.series.pk}/calendar.ics",
-        "people": f"/events/{w.event.pk}/people/", "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
+        "people": f"/events/{w.event.pk}/people/", "checkin": f"/events/{w.event.pk}/checkin/",
+        "checkin_counts": f"/events/{w.event.pk}/checkin/counts/", "ticket": f"/events/{w.event.pk}/ticket/",
+        "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
         "reset_link": f"/members/password-reset/{urlsafe_base64_encode(str(w.bob.pk).encode())}/"
@@ -219,7 +221,12 @@ CASES = [
     ("anonymous", "get", "series", 2, 200),  # the series (with its host), its dates
     ("anonymous", "get", "series_ics", 2, 200),
     ("ann", "get", "series_api", 4, 200),
-    ("ann", "get", "people", 10, 200),  # requests, going, waiting list, co-hosts, seats, questions, answers
+    # requests, going, waiting list, co-hosts, seats, questions, answers; figures: invitations,
+    # invitees' accounts (2) and answers, answers by where they came from, answers from other apps
+    ("ann", "get", "people", 16, 200),
+    ("ann", "get", "checkin", 5, 200),  # + co-host?, the guests found, the counts
+    ("ann", "get", "checkin_counts", 4, 200),
+    ("ann", "get", "ticket", 4, 200),  # the event, her answer with its check-in
     ("ann", "get", "attendees_csv", 4, 200),
     ("ann", "get", "event_api", 7, 200),  # + the questions
     ("ann", "get", "waitlist_api", 5, 200),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('elonara', '0012_questions'),
+        ('elonara', '0013_tickets_checkin'),
     ]
 
     operations = [

@@ -18,6 +18,9 @@ from django.urls import NoReverseMatch, reverse
 from bluesky.selectors import member_did_get
 from elonara.models import RSVP
 from invitations import selectors, targets
+from invitations.answers import invitation_landing_opened
+from invitations.figures import BAR_HEIGHT, CHART_WIDTH, LABEL_WIDTH, funnel_bars
+from invitations.figures import event_figures as figures_get
 from invitations.selectors import host_handle_get
 
 register = template.Library()
@@ -58,6 +61,11 @@ def invitation_landing(context, target) -> dict:
     user = request.user
     if invitation is None:
         return {"invitation": None}
+    # Opened by a person's browser: a navigation (Sec-Fetch-Dest, which link-preview fetchers do not
+    # send) by anyone but the host checking their own link.
+    if (request.method == "GET" and request.headers.get("Sec-Fetch-Dest") == "document"
+            and request.user.pk != invitation.host_id):
+        invitation_landing_opened(invitation=invitation)
     invitation.host_handle = host_handle_get(host=invitation.host)  # type: ignore[attr-defined] # for the template
     next_path = request.get_full_path()
     signup = _safe_reverse("members:signup")
@@ -84,3 +92,13 @@ def invitation_landing(context, target) -> dict:
         # Anyone holding the link may start it; only the invitee's own sign-in completes it.
         "can_stop": not is_invitee,
     }
+
+
+@register.inclusion_tag("invitations/_figures.html")
+def event_figures(event) -> dict:
+    """The host's figures on the event's people page: the invitations' funnel as an SVG bar
+    chart with the same numbers in a table, per batch, and the answers by where they came from."""
+    figures = figures_get(event=event)
+    chart = funnel_bars(figures.total) if figures.total else ([], 0)
+    return {"event": event, "figures": figures, "bars": chart[0], "height": chart[1],
+            "chart_width": CHART_WIDTH, "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT}

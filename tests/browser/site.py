@@ -206,6 +206,8 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
             ("event-people", f"/events/{event.pk}/people/"),
             ("event-questions", f"/events/{event.pk}/questions/"),
             ("event-message", f"/events/{event.pk}/message/"),
+            ("event-checkin", f"/events/{event.pk}/checkin/"),
+            ("event-ticket", f"/events/{event.pk}/ticket/"),
             ("event-occurrence-edit", f"/events/{site.extra['series_first'].pk}/edit/"),
             ("event-cancel", f"/events/{event.pk}/cancel/"),
             ("event-delete", f"/events/{event.pk}/delete/"),

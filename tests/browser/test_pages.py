@@ -36,6 +36,7 @@ SCREENSHOT_WIDTHS = (390, 1280)
 MAIN_PAGES = {
     "home", "invitation-landing", "community-invitation-landing", "event", "event-host", "event-long-words",
     "community", "communities", "login", "signup", "profile", "picker", "progress", "calendar-feed", "event-new",
+    "event-people", "event-checkin", "event-ticket",
 }
 BLOCKING = ("moderate", "serious", "critical")
 MAX_LAYOUT_SHIFT = 0.05

@@ -15,6 +15,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from elonara import services as elonara_services
+from elonara.checkin import rsvp_ticket_code
 from elonara.models import EventSeries
 from invitations import services as invitation_services
 from invitations.models import Invitation
@@ -121,6 +122,7 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
         ann, cara = _bearer(w.ann), _bearer(w.cara)
         client = Client()
         ev, cara_ev = w.event.pk, w.cara_event.pk
+        ann_ticket = rsvp_ticket_code(rsvp=w.event.rsvps.get(member=w.ann))  # the host's own seat
         calls = [
             (ann, "get", "/api/v1/bluesky/identity/", "/api/v1/bluesky/identity/", None),
             (cara, "get", "/api/v1/bluesky/identity/", "/api/v1/bluesky/identity/", None),
@@ -146,6 +148,11 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
             (cara, "post", "/api/v1/events/{id}/cohosts/", f"/api/v1/events/{ev}/cohosts/", {"username": "bob"}),
             (cara, "get", "/api/v1/events/{id}/cohosts/", f"/api/v1/events/{ev}/cohosts/", None),
             (ann, "delete", "/api/v1/events/{id}/cohosts/{username}/", f"/api/v1/events/{ev}/cohosts/bob/", None),
+            (ann, "post", "/api/v1/events/{id}/checkins/", f"/api/v1/events/{ev}/checkins/", {"code": ann_ticket}),
+            (ann, "post", "/api/v1/events/{id}/checkins/", f"/api/v1/events/{ev}/checkins/", {"code": ann_ticket}),
+            (ann, "post", "/api/v1/events/{id}/checkins/", f"/api/v1/events/{ev}/checkins/", {"code": "ELT1-x"}),
+            (cara, "post", "/api/v1/events/{id}/checkins/", f"/api/v1/events/{ev}/checkins/", {"code": ann_ticket}),
+            (ann, "post", "/api/v1/events/{id}/checkins/", f"/api/v1/events/{ev}/checkins/", {}),
             (ann, "post", "/api/v1/events/{id}/rsvp/", f"/api/v1/events/{cara_ev}/rsvp/", {"status": "maybe"}),
             (ann, "post", "/api/v1/events/{id}/rsvp/", f"/api/v1/events/{cara_ev}/rsvp/", {"status": "perhaps"}),
             (ann, "post", "/api/v1/events/{id}/rsvp/", "/api/v1/events/999999/rsvp/", {"status": "going"}),

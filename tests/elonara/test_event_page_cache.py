@@ -57,14 +57,14 @@ def test_every_change_shows_at_once(event, django_capture_on_commit_callbacks):
     _page(visitor, event), _page(bob_client, event)
 
     services.rsvp_set(event=event, member=bob, status="going")  # a save
-    assert "<li>Bob</li>" in _page(visitor, event).split('id="attendees"')[1]
+    assert 'class="person-name">Bob</span>' in _page(visitor, event).split('id="attendees"')[1]
     rsvp = RSVP.objects.get(event=event, member=bob)
     RSVP.objects.filter(pk=rsvp.pk).update(publish_state="published")  # an update(), as the pipeline does
     assert "(published on Bluesky)" in _page(bob_client, event)
 
     bob.display_name = "Bobby"
     bob.save()
-    assert "<li>Bobby</li>" in _page(visitor, event)
+    assert 'class="person-name">Bobby</span>' in _page(visitor, event)
     bob.save(update_fields=["last_login"])  # every login: shown nowhere, renews nothing
     assert cache.get(page_part_key("event", event.pk)) is not None
 
@@ -107,7 +107,7 @@ def test_a_copy_built_before_a_commit_is_never_served_after_it(event, django_cap
         services.rsvp_set(event=event, member=bob, status="going")
         seen_during_the_transaction = cache.get(page_version_key("event", event.pk))
     cache.set(page_part_key("event", event.pk), (seen_during_the_transaction, stale))  # the late store
-    assert "<li>Bob</li>" in _page(visitor, event)
+    assert 'class="person-name">Bob</span>' in _page(visitor, event)
 
 
 def test_a_deleted_event_is_gone(event):

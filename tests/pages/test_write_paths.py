@@ -18,7 +18,7 @@ from django.utils import timezone
 from bluesky.models import MemberAppPassword, RelayAccount, WritesModeSetting
 from core.page_cache import page_version_key, versions_current
 from elonara import series, services
-from elonara.models import RSVP, EventCohost, EventConversation, EventQuestion, ExternalRSVP, HostMessage
+from elonara.models import RSVP, Checkin, EventCohost, EventConversation, EventQuestion, ExternalRSVP, HostMessage
 from invitations.models import Invitation, InvitationBatch
 from members.api_tokens import api_token_create
 from network import services as network_services
@@ -63,6 +63,8 @@ def world(django_user_model, settings):
         "elonara.EventConversation": EventConversation.objects.create(event=event, post_uri="at://did:plc:x/p/3l2"),
         "elonara.EventQuestion": EventQuestion.objects.create(event=event, kind="short", label="Diet?"),
         "elonara.HostMessage": HostMessage.objects.create(event=event, author=host, body="Room 4", groups=["going"]),
+        "elonara.Checkin": Checkin.objects.create(rsvp=RSVP.objects.get(event=event, member=guest), event=event,
+                                                  checked_in_by=host, checked_in_at=timezone.now()),
         "elonara.CalendarFeed": services.calendar_feed_issue(member=guest)[0],
         "members.Member": guest,
         "members.ApiToken": api_token_create(member=guest, name="cli", permissions=["read"]).token,
