@@ -27,9 +27,10 @@ from bluesky.agents.factory import BlueskyAgentFactory
 from bluesky.agents.results import BlueskyResult
 from bluesky.errors import Reason
 from bluesky.graph import BlueskyGraphService, GraphError, GraphProfile
-from bluesky.models import BlueskyIdentity, MemberAppPassword
+from bluesky.models import MemberAppPassword
 from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload, tid_now
+from bluesky.services import BlueskyOAuthService
 from core import metrics
 from core.page_cache import viewers_changed
 from elonara.cards import LinkCard, link_card_for
@@ -95,7 +96,8 @@ def relay_template_for(target: Target) -> str:
 def host_mention(*, host: Member) -> tuple[str, str]:
     """(handle, DID) naming the host in a post: their connected identity, else their app
     password's account. Without a DID the first is plain text (`host_label`) and the DID is ""."""
-    row = BlueskyIdentity.objects.filter(member=host).values_list("handle", "did").first()
+    identity = BlueskyOAuthService.get_identity_for_member(member=host)
+    row = (identity.handle, identity.did) if identity is not None else None
     if not row or not row[0]:
         row = MemberAppPassword.objects.filter(member=host).values_list("handle", "did").first()
     if row and row[0] and row[1]:
@@ -105,9 +107,9 @@ def host_mention(*, host: Member) -> tuple[str, str]:
 
 def host_label(*, host: Member) -> str:
     """The host as the relay names them: "@handle" when connected, else their Elonara username."""
-    handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
-    if handle:
-        return "@" + handle
+    identity = BlueskyOAuthService.get_identity_for_member(member=host)
+    if identity is not None and identity.handle:
+        return "@" + identity.handle
     handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
     # Placeholders in a username would be filled in: strip the braces.
     return "@" + handle if handle else host.username.replace("{", "").replace("}", "")

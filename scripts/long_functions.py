@@ -29,5 +29,5 @@ if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     found = long_functions(Path(args[0] if args else "."), with_bench="--with-bench" in sys.argv)
     for lines, where in found:
-        print(lines, where)
-    print(f"functions over {LIMIT} lines: {len(found)}")
+        sys.stdout.write(f"{lines} {where}\n")
+    sys.stdout.write(f"functions over {LIMIT} lines: {len(found)}\n")
