@@ -89,9 +89,9 @@ def host_handle_get(*, host: Member) -> str:
     """How the landing banner names the host: as the post named them (`services.host_label`): their
     connected Bluesky handle, else the handle of their app password, else their username."""
     identity = BlueskyOAuthService.get_identity_for_member(member=host)
-    handle = identity.handle if identity is not None else ""
-    if not handle:
-        handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
+    if identity is not None and identity.handle:
+        return identity.handle
+    handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
     return handle or host.username
 
 
