@@ -287,7 +287,7 @@ def full_consumer(stream: list[bytes], fresh: list[bytes], *, plc_url: str, data
         connections.close_all()
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--replay", default="")
     parser.add_argument("--save", default="")
@@ -300,15 +300,19 @@ def main() -> None:
     parser.add_argument("--database-url", default="",
                         help="the whole consumer on this database (default: SQLite, then $DATABASE_URL if it is "
                              "PostgreSQL, in a second process)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _peer_state() -> dict:
     state = os.environ.get("ELONARA_PEER_STATE")
-    peer: dict = {}
-    if state:
-        import json
+    if not state:
+        return {}
+    import json
 
-        peer = json.loads(Path(state).read_text())
-    plc_url = peer.get("plc_url", "")
+    return json.loads(Path(state).read_text())
+
+
+def _recorded_frames(args: argparse.Namespace, peer: dict) -> list[bytes]:
     if args.replay:
         recorded = load(args.replay)
     else:
@@ -317,19 +321,11 @@ def main() -> None:
         recorded = record_frames(peer, rounds=args.rounds, calendar_every=args.calendar_every)
     if args.save:
         save(recorded, args.save)
-    sizes = sorted(len(f) for f in recorded)
-    print(f"recorded: {len(recorded)} real frames from the PDS, median {sizes[len(sizes) // 2]} bytes, "
-          f"{sum(1 for f in recorded if is_calendar(f))} touching calendar collections")
+    return recorded
 
-    stream = build_stream(recorded, total=args.frames, calendar_share=args.calendar_share)
-    fresh = build_fresh_stream(recorded, total=args.frames, calendar_share=args.calendar_share)
-    mean = sum(len(f) for f in stream) / len(stream)
-    print(f"stream: {len(stream)} frames (mean {mean:.0f} bytes), {args.calendar_share:.2%} calendar")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    if args.consumer_only:
-        full_consumer(stream, fresh, plc_url=plc_url, database_url=args.database_url)
-        return
+
+def _filter_runs(stream: list[bytes], *, plc_url: str) -> None:
+    """The filter alone (prefilter and verification on or off), one line of figures per run."""
     verifier = CommitVerifier(keys=key_source(plc_url)) if plc_url else None
     runs = [("with byte prefilter, verification on", True, verifier),
             ("with byte prefilter, verification off (before issue 40)", True, None),
@@ -357,20 +353,47 @@ def main() -> None:
               f"({(s.decode_seconds - s.car_seconds) / wall:.0%}), CAR read + hash {s.car_seconds:.3f} s "
               f"({s.car_seconds / wall:.0%}), signature + proof {verify_seconds:.3f} s ({verify_seconds / wall:.0%}), "
               f"loop/clock {other:.3f} s ({other / wall:.0%})")
-    if plc_url:
-        full_consumer(stream, fresh, plc_url=plc_url)
-        postgres = os.environ.get("DATABASE_URL", "")
-        if postgres.startswith(("postgres://", "postgresql://")):
-            import subprocess
-            import tempfile
 
-            with tempfile.NamedTemporaryFile(suffix=".frames") as recording:
-                save(recorded, recording.name)
-                subprocess.run([sys.executable, __file__, "--replay", recording.name, "--consumer-only",
-                                "--frames", str(args.frames), "--calendar-share", str(args.calendar_share),
-                                "--database-url", postgres], check=True)
-    else:
+
+def _whole_consumer_runs(args: argparse.Namespace, recorded: list[bytes], stream: list[bytes], fresh: list[bytes],
+                         *, plc_url: str) -> None:
+    """The whole consumer on SQLite, then on $DATABASE_URL's PostgreSQL in a second process."""
+    if not plc_url:
         print("whole consumer: skipped (every kept commit needs its author's DID document: set ELONARA_PEER_STATE)")
+        return
+    full_consumer(stream, fresh, plc_url=plc_url)
+    postgres = os.environ.get("DATABASE_URL", "")
+    if postgres.startswith(("postgres://", "postgresql://")):
+        import subprocess
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".frames") as recording:
+            save(recorded, recording.name)
+            subprocess.run([sys.executable, __file__, "--replay", recording.name, "--consumer-only",
+                            "--frames", str(args.frames), "--calendar-share", str(args.calendar_share),
+                            "--database-url", postgres], check=True)
+
+
+def main() -> None:
+    args = _arguments()
+    peer = _peer_state()
+    plc_url = peer.get("plc_url", "")
+    recorded = _recorded_frames(args, peer)
+    sizes = sorted(len(f) for f in recorded)
+    print(f"recorded: {len(recorded)} real frames from the PDS, median {sizes[len(sizes) // 2]} bytes, "
+          f"{sum(1 for f in recorded if is_calendar(f))} touching calendar collections")
+
+    stream = build_stream(recorded, total=args.frames, calendar_share=args.calendar_share)
+    fresh = build_fresh_stream(recorded, total=args.frames, calendar_share=args.calendar_share)
+    mean = sum(len(f) for f in stream) / len(stream)
+    print(f"stream: {len(stream)} frames (mean {mean:.0f} bytes), {args.calendar_share:.2%} calendar")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    if args.consumer_only:
+        full_consumer(stream, fresh, plc_url=plc_url, database_url=args.database_url)
+        return
+    _filter_runs(stream, plc_url=plc_url)
+    _whole_consumer_runs(args, recorded, stream, fresh, plc_url=plc_url)
 
 
 if __name__ == "__main__":

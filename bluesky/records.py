@@ -97,51 +97,52 @@ def _check_facets(facets: Any, text_bytes: bytes, problems: list[RecordProblem])
         if not isinstance(facet, dict):
             problems.append(RecordProblem(where, "must be an object"))
             continue
-        index = facet.get("index")
-        if not isinstance(index, dict):
-            problems.append(RecordProblem(f"{where}.index", "is required"))
-        else:
-            start, end = index.get("byteStart"), index.get("byteEnd")
-            if type(start) is not int or type(end) is not int:
-                problems.append(RecordProblem(f"{where}.index", "byteStart and byteEnd must be integers"))
-            elif not (0 <= start < end <= len(text_bytes)):
-                problems.append(
-                    RecordProblem(
-                        f"{where}.index",
-                        f"byte range {start}..{end} is not inside the text ({len(text_bytes)} bytes)",
-                    )
-                )
-            elif not (_is_char_boundary(text_bytes, start) and _is_char_boundary(text_bytes, end)):
-                problems.append(RecordProblem(f"{where}.index", "byte range splits a UTF-8 character"))
+        _check_facet_index(facet.get("index"), f"{where}.index", text_bytes, problems)
         features = facet.get("features")
         if not isinstance(features, list) or not features:
             problems.append(RecordProblem(f"{where}.features", "must be a non-empty list"))
             continue
         for j, feature in enumerate(features):
-            fwhere = f"{where}.features[{j}]"
-            if not isinstance(feature, dict):
-                problems.append(RecordProblem(fwhere, "must be an object"))
-                continue
-            kind = feature.get("$type")
-            if kind == FACET_MENTION:
-                if not is_did(feature.get("did")):
-                    problems.append(RecordProblem(f"{fwhere}.did", "must be a valid DID"))
-            elif kind == FACET_LINK:
-                if not _is_http_uri(feature.get("uri")):
-                    problems.append(RecordProblem(f"{fwhere}.uri", "must be an http(s) URI"))
-            elif kind == FACET_TAG:
-                tag = feature.get("tag")
-                if (
-                    not isinstance(tag, str)
-                    or not tag
-                    or any(ch.isspace() for ch in tag)
-                    or grapheme_count(tag) > MAX_TAG_GRAPHEMES
-                    or len(tag.encode()) > MAX_TAG_BYTES
-                ):
-                    problems.append(RecordProblem(f"{fwhere}.tag", "must be a short tag without spaces"))
-            else:
-                # Only feature types we understand are sent: an unknown one would be shown by no client.
-                problems.append(RecordProblem(f"{fwhere}.$type", f"unsupported facet feature {kind!r}"))
+            _check_facet_feature(feature, f"{where}.features[{j}]", problems)
+
+
+def _check_facet_index(index: Any, where: str, text_bytes: bytes, problems: list[RecordProblem]) -> None:
+    if not isinstance(index, dict):
+        problems.append(RecordProblem(where, "is required"))
+        return
+    start, end = index.get("byteStart"), index.get("byteEnd")
+    if type(start) is not int or type(end) is not int:
+        problems.append(RecordProblem(where, "byteStart and byteEnd must be integers"))
+    elif not (0 <= start < end <= len(text_bytes)):
+        problems.append(
+            RecordProblem(where, f"byte range {start}..{end} is not inside the text ({len(text_bytes)} bytes)")
+        )
+    elif not (_is_char_boundary(text_bytes, start) and _is_char_boundary(text_bytes, end)):
+        problems.append(RecordProblem(where, "byte range splits a UTF-8 character"))
+
+
+def _check_facet_feature(feature: Any, where: str, problems: list[RecordProblem]) -> None:
+    if not isinstance(feature, dict):
+        problems.append(RecordProblem(where, "must be an object"))
+        return
+    kind = feature.get("$type")
+    if kind == FACET_MENTION:
+        if not is_did(feature.get("did")):
+            problems.append(RecordProblem(f"{where}.did", "must be a valid DID"))
+    elif kind == FACET_LINK:
+        if not _is_http_uri(feature.get("uri")):
+            problems.append(RecordProblem(f"{where}.uri", "must be an http(s) URI"))
+    elif kind == FACET_TAG:
+        if not _is_short_tag(feature.get("tag")):
+            problems.append(RecordProblem(f"{where}.tag", "must be a short tag without spaces"))
+    else:
+        # Only feature types we understand are sent: an unknown one would be shown by no client.
+        problems.append(RecordProblem(f"{where}.$type", f"unsupported facet feature {kind!r}"))
+
+
+def _is_short_tag(tag: Any) -> bool:
+    return (isinstance(tag, str) and bool(tag) and not any(ch.isspace() for ch in tag)
+            and grapheme_count(tag) <= MAX_TAG_GRAPHEMES and len(tag.encode()) <= MAX_TAG_BYTES)
 
 
 def _check_blob(blob: Any, where: str, problems: list[RecordProblem], *, max_size: int) -> None:
@@ -186,22 +187,7 @@ def record_problems(record: Any) -> list[RecordProblem]:
     if record.get("$type") != POST_NSID:
         problems.append(RecordProblem("$type", f"must be {POST_NSID!r}"))
 
-    text = record.get("text")
-    text_bytes = b""
-    if not isinstance(text, str):
-        problems.append(RecordProblem("text", "is required and must be a string"))
-    else:
-        try:
-            text_bytes = text.encode("utf-8")
-        except UnicodeEncodeError:
-            # Lone surrogates cannot be sent as UTF-8 at all.
-            problems.append(RecordProblem("text", "is not valid Unicode"))
-        else:
-            if len(text_bytes) > MAX_BYTES:
-                problems.append(RecordProblem("text", f"is {len(text_bytes)} bytes; the limit is {MAX_BYTES}"))
-            graphemes = grapheme_count(text)
-            if graphemes > MAX_GRAPHEMES:
-                problems.append(RecordProblem("text", f"is {graphemes} characters; the limit is {MAX_GRAPHEMES}"))
+    text_bytes = _check_text(record.get("text"), problems)
 
     if not is_valid_datetime(record.get("createdAt")):
         problems.append(RecordProblem("createdAt", "must be an RFC 3339 date-time with a timezone"))
@@ -213,14 +199,36 @@ def record_problems(record: Any) -> list[RecordProblem]:
         _check_embed(record["embed"], problems)
 
     if "langs" in record:
-        langs = record["langs"]
-        if not isinstance(langs, list) or len(langs) > MAX_LANGS:
-            problems.append(RecordProblem("langs", f"must be a list of at most {MAX_LANGS} language tags"))
-        else:
-            for i, lang in enumerate(langs):
-                if not is_str_valid(syntax.is_valid_language, lang):
-                    problems.append(RecordProblem(f"langs[{i}]", "must be a BCP-47 language tag"))
+        _check_langs(record["langs"], problems)
     return problems
+
+
+def _check_text(text: Any, problems: list[RecordProblem]) -> bytes:
+    """The text's problems; its UTF-8 bytes (empty when it has none), which facets index."""
+    if not isinstance(text, str):
+        problems.append(RecordProblem("text", "is required and must be a string"))
+        return b""
+    try:
+        text_bytes = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be sent as UTF-8 at all.
+        problems.append(RecordProblem("text", "is not valid Unicode"))
+        return b""
+    if len(text_bytes) > MAX_BYTES:
+        problems.append(RecordProblem("text", f"is {len(text_bytes)} bytes; the limit is {MAX_BYTES}"))
+    graphemes = grapheme_count(text)
+    if graphemes > MAX_GRAPHEMES:
+        problems.append(RecordProblem("text", f"is {graphemes} characters; the limit is {MAX_GRAPHEMES}"))
+    return text_bytes
+
+
+def _check_langs(langs: Any, problems: list[RecordProblem]) -> None:
+    if not isinstance(langs, list) or len(langs) > MAX_LANGS:
+        problems.append(RecordProblem("langs", f"must be a list of at most {MAX_LANGS} language tags"))
+        return
+    for i, lang in enumerate(langs):
+        if not is_str_valid(syntax.is_valid_language, lang):
+            problems.append(RecordProblem(f"langs[{i}]", "must be a BCP-47 language tag"))
 
 
 def validate_post_record(record: Any) -> None:

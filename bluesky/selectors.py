@@ -87,13 +87,9 @@ class IdentitySummary:
     missing_features: tuple[str, ...] = ()
 
 
-def identity_get_for_member(*, member: Member) -> IdentitySummary | None:
-    # Only what is shown: loading the whole row would decrypt tokens and the DPoP key for nothing.
-    identity = (BlueskyIdentity.objects.filter(member=member)
-                .only("did", "handle", "pds_url", "scope", "status", "connected_at").first()
-                if member.is_authenticated else None)
-    if identity is None:
-        return None
+def identity_summary_of(identity: BlueskyIdentity) -> IdentitySummary:
+    """The shown facts of an identity row (loaded with at least did, handle, pds_url, scope,
+    status, connected_at); `BlueskyOAuthService.get_identity_for_member` is the door to it."""
     return IdentitySummary(
         did=identity.did, handle=identity.handle, server_host=urlsplit(identity.pds_url).netloc,
         scope=identity.scope, permissions=scope_in_words(identity.scope), status=identity.status,

@@ -28,6 +28,7 @@ from bluesky.atproto import (
     AtprotoError,
     DpopKey,
     IdentityResolver,
+    OAuthClient,
     OAuthFlowError,
     PdsClient,
     PendingAuthorization,
@@ -50,7 +51,7 @@ from bluesky.models import (
     WritesModeChange,
     WritesModeSetting,
 )
-from bluesky.selectors import IdentitySummary, identity_get_for_member, writes_mode_default
+from bluesky.selectors import IdentitySummary, identity_summary_of, writes_mode_default
 from bluesky.sessions import (
     AppPasswordAccount,
     AppPasswordPdsSession,
@@ -77,8 +78,8 @@ def browser_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def oauth_start(*, login_input: str, browser_secret: str, member: Member | None = None,
-                purpose: str = OAuthAuthorizationRequest.Purpose.CONNECT, next_path: str = "") -> str:
+def _oauth_start(*, login_input: str, browser_secret: str, member: Member | None = None,
+                 purpose: str = OAuthAuthorizationRequest.Purpose.CONNECT, next_path: str = "") -> str:
     """Push the authorization request and return the URL to send the browser to.
 
     `login_input`: a handle, a DID, or a server URL ("log in with bsky.social").
@@ -105,12 +106,12 @@ def oauth_start(*, login_input: str, browser_secret: str, member: Member | None 
     return pending.authorization_url
 
 
-def oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
+def _oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
     """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
     did = BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first()
     if did is None:
         raise NotConnectedError()
-    return oauth_start(member=member, login_input=did, browser_secret=browser_secret)
+    return _oauth_start(member=member, login_input=did, browser_secret=browser_secret)
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ class OAuthCompletion:
 
 
 @sensitive_variables("params", "browser_secret", "pending", "pending_row", "tokens", "client")
-def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
-                   member: Member | None = None) -> OAuthCompletion:
+def _oauth_complete(*, params: Mapping[str, str], browser_secret: str,
+                    member: Member | None = None) -> OAuthCompletion:
     """Finish a connect or a sign-in from the callback's query parameters.
 
     The pending request must have been started by this browser (and, to connect, by this member):
@@ -134,11 +135,36 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
     cancel the victim's sign-in. Raises `AtprotoError` subclasses with member-safe messages;
     nothing stored changes unless everything checks out.
     """
+    pending_row = _pending_request_take(params=params, browser_secret=browser_secret, member=member)
+    pending = PendingAuthorization.from_dict(json.loads(pending_row.payload))
+    client = clients.oauth_client()
+    tokens = client.complete_authorization(pending, code=params.get("code", ""), iss=params.get("iss"))
+    if pending_row.purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT:
+        # The DID is proven; nothing else is wanted. Store no token, make no member, and end the
+        # session at the server right away.
+        _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
+        return OAuthCompletion(identity=None, member=None, purpose=pending_row.purpose, member_created=False,
+                               next_path=pending_row.next_path, did=tokens.sub)
+    connecting = pending_row.purpose == OAuthAuthorizationRequest.Purpose.CONNECT
+    identity, owner, created = _identity_keep(pending_row=pending_row, pending=pending, tokens=tokens,
+                                              client=client, connecting=connecting)
+    if connecting:
+        _member_profile_fill(member=owner, did=tokens.sub, pds_url=tokens.pds_url)
+    return OAuthCompletion(identity=identity, member=owner, purpose=pending_row.purpose, member_created=created,
+                           next_path=pending_row.next_path, did=tokens.sub)
+
+
+@sensitive_variables("params", "browser_secret")
+def _pending_request_take(*, params: Mapping[str, str], browser_secret: str,
+                          member: Member | None) -> OAuthAuthorizationRequest:
+    """The callback's pending request, checked in order and consumed (single use) before the
+    server's answer is looked at; raises `OAuthFlowError` on the first check that fails."""
     state = params.get("state", "")[:100]
     pending_row = OAuthAuthorizationRequest.objects.filter(state=state).first() if state else None
     if pending_row is None:
         raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
                              code="state_unknown")
+    # Checked before consuming: a callback opened in another browser must not cancel the real one.
     if not hmac.compare_digest(pending_row.browser_hash, browser_hash(browser_secret)):
         raise OAuthFlowError("This sign-in was started in another browser. Please start again here.",
                              code="wrong_browser")
@@ -150,15 +176,14 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
         raise OAuthFlowError("This sign-in took too long. Please start again.", code="state_expired")
     if error := callback_error(dict(params.items())):
         raise error
-    pending = PendingAuthorization.from_dict(json.loads(pending_row.payload))
-    client = clients.oauth_client()
-    tokens = client.complete_authorization(pending, code=params.get("code", ""), iss=params.get("iss"))
-    if pending_row.purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT:
-        # The DID is proven; nothing else is wanted. Store no token, make no member, and end the
-        # session at the server right away.
-        _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
-        return OAuthCompletion(identity=None, member=None, purpose=pending_row.purpose, member_created=False,
-                               next_path=pending_row.next_path, did=tokens.sub)
+    return pending_row
+
+
+@sensitive_variables("pending", "tokens", "client")
+def _identity_keep(*, pending_row: OAuthAuthorizationRequest, pending: PendingAuthorization, tokens: TokenSet,
+                   client: OAuthClient, connecting: bool) -> tuple[BlueskyIdentity, Member, bool]:
+    """Store the granted session for its member (the connecting one, or the one this DID signs in,
+    made if new): (identity, member, member created). Anything refused revokes the session."""
     try:
         with transaction.atomic():
             created = False
@@ -184,10 +209,7 @@ def oauth_complete(*, params: Mapping[str, str], browser_secret: str,
             raise OAuthFlowError("That Bluesky account was just connected elsewhere. Please try again.",
                                  code="store_conflict") from exc
         raise
-    if connecting:
-        _member_profile_fill(member=owner, did=tokens.sub, pds_url=tokens.pds_url)
-    return OAuthCompletion(identity=identity, member=owner, purpose=pending_row.purpose, member_created=created,
-                           next_path=pending_row.next_path, did=tokens.sub)
+    return identity, owner, created
 
 
 def _member_profile_fill(*, member: Member, did: str, pds_url: str) -> None:
@@ -309,7 +331,7 @@ def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonc
     return identity
 
 
-def identity_disconnect(*, member: Member) -> bool:
+def _identity_disconnect(*, member: Member) -> bool:
     """Revoke at the server, then delete tokens and key locally even if revocation failed."""
     identity = BlueskyIdentity.objects.filter(member=member).first()
     if identity is None:
@@ -330,6 +352,58 @@ def oauth_requests_cleanup() -> int:
     """Forget every member's and every visitor's abandoned sign-ins (beat, every 10 minutes)."""
     deleted, _ = OAuthAuthorizationRequest.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted
+
+
+class BlueskyOAuthService:
+    """The one door for a member's Bluesky identity (the name the product's design documents use):
+    start a connection or a sign-in, complete it from the callback, read the member's identity, ask
+    whether it is connected, disconnect. Views, the API, tasks and other apps call these methods;
+    the module's `_oauth_*` / `_identity_*` functions are its steps and nobody else's
+    (`tests/bluesky/test_oauth_door.py` fails otherwise)."""
+
+    @staticmethod
+    def start(*, login_input: str, browser_secret: str, member: Member | None = None,
+              purpose: str = OAuthAuthorizationRequest.Purpose.CONNECT, next_path: str = "") -> str:
+        """Push the authorization request and return the URL to send the browser to.
+
+        `login_input`: a handle, a DID, or a server URL ("log in with bsky.social").
+        `browser_secret`: a random value kept in the starting browser's session; the callback must
+        come back with it. `member`: who connects (`purpose` connect); nobody for a sign-in or a
+        proof of a DID (`purpose` opt-out). `next_path`: a same-site path to land on afterwards
+        (the caller checks it is same-site).
+        """
+        return _oauth_start(login_input=login_input, browser_secret=browser_secret, member=member,
+                            purpose=purpose, next_path=next_path)
+
+    @staticmethod
+    def reauthorize(*, member: Member, browser_secret: str) -> str:
+        """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
+        return _oauth_reauthorize(member=member, browser_secret=browser_secret)
+
+    @staticmethod
+    def complete(*, params: Mapping[str, str], browser_secret: str, member: Member | None = None) -> OAuthCompletion:
+        """Finish what `start` began, from the callback's query parameters (see `_oauth_complete`)."""
+        return _oauth_complete(params=params, browser_secret=browser_secret, member=member)
+
+    @staticmethod
+    def get_identity_for_member(*, member: Member) -> IdentitySummary | None:
+        """What may be shown of the member's identity (never a secret); None if not connected."""
+        if not member.is_authenticated:
+            return None
+        # Only what is shown: loading the whole row would decrypt tokens and the DPoP key for nothing.
+        identity = (BlueskyIdentity.objects.filter(member=member)
+                    .only("did", "handle", "pds_url", "scope", "status", "connected_at").first())
+        return identity_summary_of(identity) if identity is not None else None
+
+    @staticmethod
+    def is_connected(*, member: Member) -> bool:
+        return BlueskyIdentity.objects.filter(member_id=member.pk, status=BlueskyIdentity.Status.CONNECTED).exists()
+
+    @staticmethod
+    def disconnect(*, member: Member) -> bool:
+        """Revoke at the server, then forget the tokens and key even if revocation failed; False
+        when there was nothing to disconnect."""
+        return _identity_disconnect(member=member)
 
 
 # --- The writes mode and the relay account (staff) ---------------------------------------------------
@@ -446,27 +520,3 @@ def member_app_password_remove(*, member: Member, http: SafeHttpClient | None = 
         deleted, _ = MemberAppPassword.objects.filter(member_id=member.pk).delete()
         AppPasswordSession.objects.filter(account_key=account_key).delete()
     return bool(deleted)
-
-
-class BlueskyOAuthService:
-    """The one service for a member's Bluesky OAuth identity, under the name the product's design
-    documents use: get the identity for a member, is connected, connect, disconnect. The steps it
-    stands on (`oauth_start` / `oauth_complete`, `identity_disconnect`, the selectors) stay the
-    functions the rest of the code and the tests call."""
-
-    @staticmethod
-    def get_identity_for_member(*, member: Member) -> IdentitySummary | None:
-        return identity_get_for_member(member=member)
-
-    @staticmethod
-    def is_connected(*, member: Member) -> bool:
-        return BlueskyIdentity.objects.filter(member_id=member.pk, status=BlueskyIdentity.Status.CONNECTED).exists()
-
-    @staticmethod
-    def connect(*, member: Member, login_input: str, browser_secret: str) -> str:
-        """Start connecting: the authorization URL to send the member to (`oauth_complete` finishes)."""
-        return oauth_start(member=member, login_input=login_input, browser_secret=browser_secret)
-
-    @staticmethod
-    def disconnect(*, member: Member) -> bool:
-        return identity_disconnect(member=member)

@@ -21,7 +21,8 @@ from bluesky import clients, keys, services
 from bluesky.atproto import AtprotoError
 from bluesky.errors import BlueskyError
 from bluesky.forms import AppPasswordForm
-from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest
+from bluesky.models import BlueskySignIn, OAuthAuthorizationRequest
+from bluesky.services import BlueskyOAuthService
 from core import metrics
 from core.ratelimit import RateLimitedError, rate_limit_request
 from members.requests import MemberRequest
@@ -61,9 +62,8 @@ def _same_site_path(request: HttpRequest, candidate: str) -> str:
 def connect(request):
     try:
         rate_limit_request(request, "bluesky_start")
-        url = services.BlueskyOAuthService.connect(member=request.user,
-                                                   login_input=request.POST.get("identifier", ""),
-                                                   browser_secret=_browser_secret(request))
+        url = BlueskyOAuthService.start(member=request.user, login_input=request.POST.get("identifier", ""),
+                                        browser_secret=_browser_secret(request))
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky connect refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
@@ -80,9 +80,9 @@ def sign_in(request):
     next_path = _same_site_path(request, request.POST.get("next", ""))
     try:
         rate_limit_request(request, "bluesky_start")
-        url = services.oauth_start(login_input=request.POST.get("identifier", ""),
-                                   browser_secret=_browser_secret(request),
-                                   purpose=OAuthAuthorizationRequest.Purpose.SIGN_IN, next_path=next_path)
+        url = BlueskyOAuthService.start(login_input=request.POST.get("identifier", ""),
+                                        browser_secret=_browser_secret(request),
+                                        purpose=OAuthAuthorizationRequest.Purpose.SIGN_IN, next_path=next_path)
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky sign-in refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
@@ -97,9 +97,9 @@ def prove_did_start(request: HttpRequest, *, did: str, next_path: str) -> str:
     """Start a sign-in that proves `did` and nothing more (scope `atproto`); the callback returns to
     `next_path` (same-site) with the proven DID in the session (`verified_did_pop`)."""
     rate_limit_request(request, "bluesky_start")
-    return services.oauth_start(login_input=did, browser_secret=_browser_secret(request),
-                                purpose=OAuthAuthorizationRequest.Purpose.OPT_OUT,
-                                next_path=_same_site_path(request, next_path))
+    return BlueskyOAuthService.start(login_input=did, browser_secret=_browser_secret(request),
+                                     purpose=OAuthAuthorizationRequest.Purpose.OPT_OUT,
+                                     next_path=_same_site_path(request, next_path))
 
 
 VERIFIED_DID_MAX_AGE = 600
@@ -119,7 +119,7 @@ def verified_did_pop(request: HttpRequest) -> str:
 def reauthorize(request):
     try:
         rate_limit_request(request, "bluesky_start")
-        url = services.oauth_reauthorize(member=request.user, browser_secret=_browser_secret(request))
+        url = BlueskyOAuthService.reauthorize(member=request.user, browser_secret=_browser_secret(request))
     except (AtprotoError, BlueskyError, RateLimitedError) as error:
         messages.error(request, error.message)
         return _profile(request)
@@ -131,7 +131,8 @@ def reauthorize(request):
 def callback(request):
     member = request.user if request.user.is_authenticated else None
     try:
-        done = services.oauth_complete(params=request.GET, browser_secret=_browser_secret(request), member=member)
+        done = BlueskyOAuthService.complete(params=request.GET, browser_secret=_browser_secret(request),
+                                            member=member)
     except AtprotoError as error:
         logger.info("bluesky callback refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
@@ -159,8 +160,9 @@ def callback(request):
 @require_POST
 @login_required
 def disconnect(request):
-    handle = BlueskyIdentity.objects.filter(member=request.user).values_list("handle", flat=True).first()
-    if services.BlueskyOAuthService.disconnect(member=request.user):
+    identity = BlueskyOAuthService.get_identity_for_member(member=request.user)
+    handle = identity.handle if identity is not None else ""
+    if BlueskyOAuthService.disconnect(member=request.user):
         messages.success(request, "Your Bluesky account is disconnected.")
         if BlueskySignIn.objects.filter(member=request.user).exists():
             # Their way back in when they have no password: the sign-in link stays.

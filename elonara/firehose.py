@@ -416,7 +416,7 @@ class FirehoseConsumer:
                     return
             self._checkpoint(force=True)
 
-    def handle(self, data: bytes) -> bool:
+    def handle(self, data: bytes) -> bool:  # noqa: C901 cut in the firehose move
         """Apply one frame. False: the server reported an error and the connection should close."""
         need_seq = time.monotonic() - self._last_checkpoint > CHECKPOINT_SECONDS
         try:

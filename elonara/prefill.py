@@ -72,17 +72,35 @@ def event_prefill(params: Mapping[str, str], *, zone_ids: set[str] | frozenset[s
     given = {name: str(params.get(name, "")).strip() for name in PARAMS}
     if title := _text(given["title"], MAX_TITLE):
         result.initial["title"] = title
-    zone = _zone(given["tz"]) if given["tz"] in zone_ids else None
-    if given["tz"] and zone is None:
+    zone = _zone_fill(result, given["tz"], zone_ids=zone_ids)
+    _times_fill(result, start=given["start"], end=given["end"], zone=zone)
+    if place := _text(given["place"], MAX_PLACE):
+        result.initial["venue"] = place
+    if given["link"]:
+        _link_fill(result, given["link"])
+    if description := given["description"].replace("\r\n", "\n")[:MAX_DESCRIPTION].strip():
+        result.initial["description"] = description
+    return result
+
+
+def _zone_fill(result: Prefill, tz: str, *, zone_ids: set[str] | frozenset[str]) -> ZoneInfo:
+    """The zone the link's times are read in (the form's `time_zone` when the link names one it
+    offers; UTC otherwise, with a note when the link named another)."""
+    zone = _zone(tz) if tz in zone_ids else None
+    if tz and zone is None:
         result.notes.append("The time zone in the link was not recognised; the times are read as UTC.")
-    if zone is not None:
-        result.initial["time_zone"] = given["tz"]
-    zone = zone or ZoneInfo("UTC")
-    starts = _when(given["start"], zone)
-    ends = _when(given["end"], zone)
-    if given["start"] and starts is None:
+    if zone is None:
+        return ZoneInfo("UTC")
+    result.initial["time_zone"] = tz
+    return zone
+
+
+def _times_fill(result: Prefill, *, start: str, end: str, zone: ZoneInfo) -> None:
+    starts = _when(start, zone)
+    ends = _when(end, zone)
+    if start and starts is None:
         result.notes.append("The start time in the link was not understood and was left out.")
-    if given["end"] and ends is None:
+    if end and ends is None:
         result.notes.append("The end time in the link was not understood and was left out.")
     if starts is not None and ends is not None and ends <= starts:
         result.notes.append("The end time in the link was not after the start and was left out.")
@@ -91,19 +109,14 @@ def event_prefill(params: Mapping[str, str], *, zone_ids: set[str] | frozenset[s
         result.initial["starts_at"] = starts.strftime(_FORM_TIME)
     if ends is not None:
         result.initial["ends_at"] = ends.strftime(_FORM_TIME)
-    if place := _text(given["place"], MAX_PLACE):
-        result.initial["venue"] = place
-    link = given["link"]
-    if link:
-        try:
-            if len(link) > MAX_LINK or not link.startswith("https://"):
-                raise ValidationError("not https")
-            URLValidator(schemes=["https"])(link)
-        except ValidationError:
-            result.notes.append("The online link given was not an https:// address and was left out.")
-        else:
-            result.initial["online_url"] = link
-    if description := given["description"].replace("\r\n", "\n")[:MAX_DESCRIPTION].strip():
-        result.initial["description"] = description
-    return result
 
+
+def _link_fill(result: Prefill, link: str) -> None:
+    try:
+        if len(link) > MAX_LINK or not link.startswith("https://"):
+            raise ValidationError("not https")
+        URLValidator(schemes=["https"])(link)
+    except ValidationError:
+        result.notes.append("The online link given was not an https:// address and was left out.")
+    else:
+        result.initial["online_url"] = link

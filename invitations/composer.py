@@ -124,15 +124,55 @@ def compose_invitation(
     {host} is `host_handle`: a mention of `host_did` (never shortened) when both are known, else
     plain text (a host without a Bluesky account is named by their username).
     """
+    template = _template_complete(template)
+    mention_text = "@" + recipient_handle.lstrip("@")
+    host_text = "@" + host_handle.lstrip("@") if host_handle and host_did else host_handle
+    segments = _segments(template, mention_text=mention_text, host_text=host_text,
+                         host_mentioned=bool(host_did and host_handle), url=url, name=name, date=date)
+    free_graphemes, free_bytes, reserve = _free_budget(segments, max_graphemes=max_graphemes, max_bytes=max_bytes)
+    dids = {"mention": recipient_did, "host": host_did}
+
+    text_parts: list[str] = []
+    facets: list[dict] = []
+    byte_offset = 0
+    budget_exhausted = False
+    for kind, text in segments:
+        if kind == "free":
+            text, budget_exhausted = _free_text_fit(text, free_graphemes=free_graphemes, free_bytes=free_bytes,
+                                                    reserve=reserve, exhausted=budget_exhausted)
+            free_graphemes -= grapheme_count(text)
+            free_bytes -= _byte_len(text)
+        else:
+            feature = ({"$type": FACET_LINK, "uri": url} if kind == "link"
+                       else {"$type": FACET_MENTION, "did": dids[kind]})
+            facets.append({"index": {"byteStart": byte_offset, "byteEnd": byte_offset + _byte_len(text)},
+                           "features": [feature]})
+        text_parts.append(text)
+        byte_offset += _byte_len(text)
+
+    # Only trailing whitespace is dropped: facets index from the start, so they stay valid.
+    full = "".join(text_parts).rstrip()
+    embed = None
+    if card_title:
+        embed = {"$type": EMBED_EXTERNAL,
+                 "external": {"uri": url, "title": card_title, "description": card_description}}
+    return ComposedPost(text=full, facets=facets, langs=list(langs or []), embed=embed)
+
+
+def _template_complete(template: str) -> str:
+    """The host's template with {mention} in front and {link} at the end when it lacks them."""
     template = template.strip() or DEFAULT_TEMPLATE
     if "{mention}" not in template:
         template = "{mention} " + template
     if "{link}" not in template:
         template = template + " {link}"
-    mention_text = "@" + recipient_handle.lstrip("@")
-    host_text = "@" + host_handle.lstrip("@") if host_handle and host_did else host_handle
+    return template
 
-    # Segments: (kind, text) with kind "mention", "link" or "free".
+
+def _segments(template: str, *, mention_text: str, host_text: str, host_mentioned: bool, url: str,
+              name: str, date: str) -> list[tuple[str, str]]:
+    """The template cut at its placeholders: (kind, text), kind "mention", "host", "link" (never
+    shortened, each a facet) or "free" (the host's words, the event's name and date)."""
     segments: list[tuple[str, str]] = []
     position = 0
     for match in _PLACEHOLDER.finditer(template):
@@ -142,7 +182,7 @@ def compose_invitation(
         if key == "mention":
             segments.append(("mention", mention_text))
         elif key == "host":
-            segments.append(("host", host_text) if host_did and host_handle else ("free", host_text))
+            segments.append(("host", host_text) if host_mentioned else ("free", host_text))
         elif key == "link":
             segments.append(("link", url))
         else:
@@ -150,7 +190,12 @@ def compose_invitation(
         position = match.end()
     if position < len(template):
         segments.append(("free", template[position:]))
+    return segments
 
+
+def _free_budget(segments: list[tuple[str, str]], *, max_graphemes: int, max_bytes: int) -> tuple[int, int, int]:
+    """What the free text may use (graphemes, bytes) and the reserve kept for separators; raises
+    `ComposeError` when the fixed parts alone do not fit."""
     fixed_graphemes = sum(grapheme_count(t) for k, t in segments if k != "free")
     fixed_bytes = sum(_byte_len(t) for k, t in segments if k != "free")
     if fixed_graphemes > max_graphemes or fixed_bytes > max_bytes:
@@ -163,48 +208,18 @@ def compose_invitation(
     if free_graphemes < 0 or free_bytes < 0:
         raise ComposeError(reason="mention and link alone exceed the post limits",
                            graphemes=fixed_graphemes, byte_length=fixed_bytes)
-    free_graphemes += separators
-    free_bytes += separators
-    reserve = separators
+    return free_graphemes + separators, free_bytes + separators, separators
 
-    text_parts: list[str] = []
-    facets: list[dict] = []
-    byte_offset = 0
-    budget_exhausted = False
-    for kind, text in segments:
-        if kind == "free":
-            if budget_exhausted:
-                # Past the cut, free text shrinks to a separating space.
-                text = " " if text and free_graphemes >= 1 and free_bytes >= 1 else ""
-            else:
-                shortened = _truncate(
-                    text, max_graphemes=free_graphemes - reserve, max_bytes=free_bytes - reserve
-                )
-                if shortened != text:
-                    budget_exhausted = True
-                    if free_graphemes - grapheme_count(shortened) >= 1 and free_bytes - _byte_len(shortened) >= 1:
-                        shortened += " "
-                text = shortened
-            free_graphemes -= grapheme_count(text)
-            free_bytes -= _byte_len(text)
-        else:
-            start = byte_offset
-            end = start + _byte_len(text)
-            if kind == "mention":
-                feature = {"$type": FACET_MENTION, "did": recipient_did}
-            elif kind == "host":
-                feature = {"$type": FACET_MENTION, "did": host_did}
-            else:
-                feature = {"$type": FACET_LINK, "uri": url}
-            facets.append({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]})
-        text_parts.append(text)
-        byte_offset += _byte_len(text)
 
-    # Only trailing whitespace is dropped: facets index from the start, so they stay valid.
-    full = "".join(text_parts).rstrip()
-    embed = None
-    if card_title:
-        embed = {"$type": EMBED_EXTERNAL,
-                 "external": {"uri": url, "title": card_title, "description": card_description}}
-    return ComposedPost(text=full, facets=facets, langs=list(langs or []), embed=embed)
-
+def _free_text_fit(text: str, *, free_graphemes: int, free_bytes: int, reserve: int,
+                   exhausted: bool) -> tuple[str, bool]:
+    """One free segment shortened to what is left: (its text, whether the budget is now spent)."""
+    if exhausted:
+        # Past the cut, free text shrinks to a separating space.
+        return (" " if text and free_graphemes >= 1 and free_bytes >= 1 else ""), True
+    shortened = _truncate(text, max_graphemes=free_graphemes - reserve, max_bytes=free_bytes - reserve)
+    if shortened == text:
+        return text, False
+    if free_graphemes - grapheme_count(shortened) >= 1 and free_bytes - _byte_len(shortened) >= 1:
+        shortened += " "
+    return shortened, True

@@ -10,8 +10,9 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from bluesky.models import BlueskyIdentity, MemberAppPassword
+from bluesky.models import MemberAppPassword
 from bluesky.selectors import member_did_query
+from bluesky.services import BlueskyOAuthService
 from invitations import targets
 from invitations.limits import host_daily_cap
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut
@@ -87,9 +88,10 @@ def invited_dids(*, target: Target) -> dict[str, str]:
 def host_handle_get(*, host: Member) -> str:
     """How the landing banner names the host: as the post named them (`services.host_label`): their
     connected Bluesky handle, else the handle of their app password, else their username."""
-    handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
-    if not handle:
-        handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
+    identity = BlueskyOAuthService.get_identity_for_member(member=host)
+    if identity is not None and identity.handle:
+        return identity.handle
+    handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
     return handle or host.username
 
 

@@ -24,11 +24,13 @@ from django.utils import timezone
 from bluesky import pipeline
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.factory import BlueskyAgentFactory
+from bluesky.agents.results import BlueskyResult
 from bluesky.errors import Reason
 from bluesky.graph import BlueskyGraphService, GraphError, GraphProfile
-from bluesky.models import BlueskyIdentity, MemberAppPassword
+from bluesky.models import MemberAppPassword
 from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload, tid_now
+from bluesky.services import BlueskyOAuthService
 from core import metrics
 from core.page_cache import rows_inserted
 from elonara.cards import LinkCard, link_card_for
@@ -94,7 +96,8 @@ def relay_template_for(target: Target) -> str:
 def host_mention(*, host: Member) -> tuple[str, str]:
     """(handle, DID) naming the host in a post: their connected identity, else their app
     password's account. Without a DID the first is plain text (`host_label`) and the DID is ""."""
-    row = BlueskyIdentity.objects.filter(member=host).values_list("handle", "did").first()
+    identity = BlueskyOAuthService.get_identity_for_member(member=host)
+    row = (identity.handle, identity.did) if identity is not None else None
     if not row or not row[0]:
         row = MemberAppPassword.objects.filter(member=host).values_list("handle", "did").first()
     if row and row[0] and row[1]:
@@ -104,9 +107,9 @@ def host_mention(*, host: Member) -> tuple[str, str]:
 
 def host_label(*, host: Member) -> str:
     """The host as the relay names them: "@handle" when connected, else their Elonara username."""
-    handle = BlueskyIdentity.objects.filter(member=host).values_list("handle", flat=True).first()
-    if handle:
-        return "@" + handle
+    identity = BlueskyOAuthService.get_identity_for_member(member=host)
+    if identity is not None and identity.handle:
+        return "@" + identity.handle
     handle = MemberAppPassword.objects.filter(member=host).values_list("handle", flat=True).first()
     # Placeholders in a username would be filled in: strip the braces.
     return "@" + handle if handle else host.username.replace("{", "").replace("}", "")
@@ -281,6 +284,34 @@ def invitations_enqueue(
     benchmark measures for 10,000 recipients.
     """
     result = result or BulkCreateResult(batch=None)
+    candidates = _enqueue_candidates(host=host, target=target, profiles=profiles, result=result)
+    with transaction.atomic():
+        # Lock the host row so two concurrent "Send" clicks cannot both pass the daily cap, and the
+        # recipients so two hosts at once cannot both pass the weekly cap per recipient.
+        get_user_model().objects.select_for_update().filter(pk=host.pk).first()
+        _lock_recipients([p.did for p in candidates])
+        fresh = _within_caps(host=host, candidates=candidates, result=result)
+        if not fresh:
+            return result
+        result.batch = _batch_write(host=host, target=target, profiles=fresh, message_template=message_template)
+        result.created_count = len(fresh)
+        queued = len(fresh)
+        # Written by COPY: the host's picker (how many they may still send today) and the batch's
+        # progress are renewed as for a bulk_create of them.
+        rows_inserted(Invitation, [Invitation(host=host, batch=result.batch)])
+
+        def after_commit() -> None:
+            _dispatch_due_soon()
+            metrics.invitation_queued(queued)
+
+        transaction.on_commit(after_commit)
+    return result
+
+
+def _enqueue_candidates(*, host: Member, target: Target, profiles: list[GraphProfile],
+                        result: BulkCreateResult) -> list[GraphProfile]:
+    """The profiles not already invited to the target, not opted out and not already members
+    (the others land in `result.skipped` with their reason); read before any lock is taken."""
     dids = [p.did for p in profiles]
     already = set(
         Invitation.objects.filter(**targets.target_filter(target), recipient_did__in=dids)
@@ -299,48 +330,38 @@ def invitations_enqueue(
             result.skipped[profile.did] = reason
         else:
             candidates.append(profile)
+    return candidates
 
-    with transaction.atomic():
-        # Lock the host row so two concurrent "Send" clicks cannot both pass the daily cap, and the
-        # recipients so two hosts at once cannot both pass the weekly cap per recipient.
-        get_user_model().objects.select_for_update().filter(pk=host.pk).first()
-        _lock_recipients([p.did for p in candidates])
-        week = recipients_week_counts(dids=[p.did for p in candidates])
-        fresh = []
-        for profile in candidates:
-            if week.get(profile.did, 0) >= settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT:
-                result.skipped[profile.did] = "recipient_weekly_cap"
-            else:
-                fresh.append(profile)
-        remaining = invitation_daily_remaining(host=host)
-        for profile in fresh[remaining:]:
-            result.skipped[profile.did] = "daily_cap"
-        fresh = fresh[:remaining]
-        if not fresh:
-            return result
-        fields = targets.target_fields(target)
-        batch = InvitationBatch.objects.create(
-            host=host, message_template=message_template or "", langs="en", **fields
-        )
-        try:
-            with transaction.atomic():
-                _insert_invitations(batch=batch, host=host, profiles=fresh, **fields)
-        except IntegrityError as exc:
-            # A concurrent request invited one of them first: refuse politely, write nothing.
-            raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
-        result.batch = batch
-        result.created_count = len(fresh)
-        queued = len(fresh)
-        # Written by COPY: the host's picker (how many they may still send today) and the batch's
-        # progress are renewed as for a bulk_create of them.
-        rows_inserted(Invitation, [Invitation(host=host, batch=batch)])
 
-        def after_commit() -> None:
-            _dispatch_due_soon()
-            metrics.invitation_queued(queued)
+def _within_caps(*, host: Member, candidates: list[GraphProfile], result: BulkCreateResult) -> list[GraphProfile]:
+    """The candidates under the weekly cap per recipient and the host's daily cap (the rest go to
+    `result.skipped`); called under the host's and the recipients' locks."""
+    week = recipients_week_counts(dids=[p.did for p in candidates])
+    fresh = []
+    for profile in candidates:
+        if week.get(profile.did, 0) >= settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT:
+            result.skipped[profile.did] = "recipient_weekly_cap"
+        else:
+            fresh.append(profile)
+    remaining = invitation_daily_remaining(host=host)
+    for profile in fresh[remaining:]:
+        result.skipped[profile.did] = "daily_cap"
+    return fresh[:remaining]
 
-        transaction.on_commit(after_commit)
-    return result
+
+def _batch_write(*, host: Member, target: Target, profiles: list[GraphProfile],
+                 message_template: str) -> InvitationBatch:
+    fields = targets.target_fields(target)
+    batch = InvitationBatch.objects.create(
+        host=host, message_template=message_template or "", langs="en", **fields
+    )
+    try:
+        with transaction.atomic():
+            _insert_invitations(batch=batch, host=host, profiles=profiles, **fields)
+    except IntegrityError as exc:
+        # A concurrent request invited one of them first: refuse politely, write nothing.
+        raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
+    return batch
 
 
 _INSERT_COLUMNS = (
@@ -466,28 +487,17 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
     if slot_at is None and invitation.slot_at is not None:
         slot_at = invitation.slot_at.timestamp()
 
-    if InvitationOptOut.objects.filter(recipient_did=invitation.recipient_did).exists() or \
-            InvitationDecline.objects.filter(host=host, recipient_did=invitation.recipient_did).exists():
-        # Opted out after it was queued: it is never posted.
-        return _fail(invitation, code="opted_out", retryable=False,
-                     reason="The invitee asked not to be invited; this invitation will not be sent.")
-    if invitation.status == S.QUEUED and invitation_respect_refusals(
-            host=host, dids=[invitation.recipient_did], graph_service=graph_service, strict=False):
-        # A block between the host and the invitee (either way) came after it was queued.
-        return _fail(invitation, code="blocked", retryable=False,
-                     reason="One of you blocks the other on Bluesky; this invitation will not be sent.")
+    refused = _refused_since_queued(invitation, graph_service=graph_service)
+    if refused is not None:
+        return refused
 
     waiting = pipeline.pace(account_key=_budget_account(host, account), slot_at=slot_at)
     if waiting is not None:
         return _later(invitation.pk, status=invitation.status, wait=waiting)
 
-    # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
-    # attempt, and freeze createdAt the first time so every attempt writes the identical record.
-    if not invitation_transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
-                                 record_created_at=Coalesce("record_created_at", Value(timezone.now())),
-                                 due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
-        return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
-    invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
+    lost = _send_claim(invitation)
+    if lost is not None:
+        return lost
     attempt = invitation.attempts
 
     posting_kind = account.kind if account is not None else ""
@@ -501,17 +511,53 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
     result = agent.create_post_for_member(host, record, rkey=invitation.rkey, thumb=_thumb_of(card),
                                           account=account)
-
     if result.success:
-        sent_at = timezone.now()
-        if invitation_transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
-                                 sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
-                                 posted_by=posting_kind):
-            metrics.invitation_sent()
-            metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
-        return SendOutcome(status=S.SENT)
+        return _sent(invitation, result=result, posting_kind=posting_kind)
+    return _send_failed(invitation, result=result, attempt=attempt, account_key=_budget_account(host, account))
 
-    outcome = pipeline.after_failure(result, attempt=attempt, account_key=_budget_account(host, account))
+
+def _refused_since_queued(invitation: Invitation, *,
+                          graph_service: BlueskyGraphService | None) -> SendOutcome | None:
+    """The failure of an invitation whose invitee opted out or that a block forbids since it was
+    queued (never posted, never retried); None when it may still be sent."""
+    host = invitation.host
+    if InvitationOptOut.objects.filter(recipient_did=invitation.recipient_did).exists() or \
+            InvitationDecline.objects.filter(host=host, recipient_did=invitation.recipient_did).exists():
+        # Opted out after it was queued: it is never posted.
+        return _fail(invitation, code="opted_out", retryable=False,
+                     reason="The invitee asked not to be invited; this invitation will not be sent.")
+    if invitation.status == S.QUEUED and invitation_respect_refusals(
+            host=host, dids=[invitation.recipient_did], graph_service=graph_service, strict=False):
+        # A block between the host and the invitee (either way) came after it was queued.
+        return _fail(invitation, code="blocked", retryable=False,
+                     reason="One of you blocks the other on Bluesky; this invitation will not be sent.")
+    return None
+
+
+def _send_claim(invitation: Invitation) -> SendOutcome | None:
+    """Claim the attempt (the row refreshed); the outcome to return when another run has it."""
+    # Claim in one statement: queued -> sending (or sending -> sending on redelivery), count the
+    # attempt, and freeze createdAt the first time so every attempt writes the identical record.
+    if not invitation_transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
+                                 record_created_at=Coalesce("record_created_at", Value(timezone.now())),
+                                 due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
+        return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
+    invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
+    return None
+
+
+def _sent(invitation: Invitation, *, result: BlueskyResult, posting_kind: str) -> SendOutcome:
+    sent_at = timezone.now()
+    if invitation_transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
+                             sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
+                             posted_by=posting_kind):
+        metrics.invitation_sent()
+        metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
+    return SendOutcome(status=S.SENT)
+
+
+def _send_failed(invitation: Invitation, *, result: BlueskyResult, attempt: int, account_key: str) -> SendOutcome:
+    outcome = pipeline.after_failure(result, attempt=attempt, account_key=account_key)
     if outcome.kind == "failed":
         return _fail(invitation, code=outcome.reason, reason=result.error or "Bluesky refused the post.",
                      retryable=outcome.retryable)

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from bluesky import services as bluesky_services
+from bluesky.services import BlueskyOAuthService
 from core.client_address import client_address
 from core.i18n import supported_language
 from core.ratelimit import Limit, rate_limit_hit, rate_limit_release
@@ -79,7 +80,7 @@ def member_delete(*, member: Member) -> None:
     Their cover files are deleted from storage once the transaction commits (a rolled back
     deletion keeps them, and the rows pointing at them).
     """
-    bluesky_services.identity_disconnect(member=member)
+    BlueskyOAuthService.disconnect(member=member)
     bluesky_services.member_app_password_remove(member=member)
     with transaction.atomic():
         events = Event.objects.filter(host=member)

@@ -135,12 +135,8 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def event_fields(record: Any) -> EventFields:
-    """What we keep of an event record, or RecordRejected."""
-    if not isinstance(record, dict):
-        raise RecordRejected("invalid")
+def _refuse_too_large(record: dict[str, Any]) -> None:
     description = record.get("description", "")
-    # Size first: validating megabytes would be work spent on something we drop anyway.
     if isinstance(description, str) and len(description) > MAX_DESCRIPTION_BYTES:
         raise RecordRejected("too_large")
     if isinstance(description, str) and len(description.encode()) > MAX_DESCRIPTION_BYTES:
@@ -153,15 +149,10 @@ def event_fields(record: Any) -> EventFields:
     if (isinstance(locations, list) and len(locations) > MAX_LOCATIONS) or \
             (isinstance(uris, list) and len(uris) > MAX_LOCATIONS):
         raise RecordRejected("too_large")
-    if record.get("$type") != EVENT_NSID or record_problems(EVENT_NSID, record):
-        raise RecordRejected("invalid")
-    starts_at = _parse_time(record.get("startsAt"))
-    if starts_at is None:
-        raise RecordRejected("no_start")  # an event with no start cannot be listed as upcoming
-    ends_at = _parse_time(record.get("endsAt")) if "endsAt" in record else None
-    if ends_at is not None and ends_at < starts_at:
-        raise RecordRejected("bad_time")
-    offset = starts_at.utcoffset()
+
+
+def _places(locations: list[Any]) -> tuple[str, str]:
+    """(the places named, joined and bounded; the first https online link) of the locations."""
     place_parts: list[str] = []
     online_url = ""
     for location in locations:
@@ -173,10 +164,34 @@ def event_fields(record: Any) -> EventFields:
             text = _place_of(location)
             if text and text not in place_parts:
                 place_parts.append(text)
-    link_url = ""
+    return "; ".join(place_parts)[:MAX_PLACE_CHARS], online_url
+
+
+def _first_link(uris: list[Any]) -> str:
     for item in uris:
-        if isinstance(item, dict) and (link_url := _https(item.get("uri"))):
-            break
+        if isinstance(item, dict) and (link := _https(item.get("uri"))):
+            return link
+    return ""
+
+
+def event_fields(record: Any) -> EventFields:
+    """What we keep of an event record, or RecordRejected."""
+    if not isinstance(record, dict):
+        raise RecordRejected("invalid")
+    # Size first: validating megabytes would be work spent on something we drop anyway.
+    _refuse_too_large(record)
+    description, name = record.get("description", ""), record.get("name")
+    locations, uris = record.get("locations") or [], record.get("uris") or []
+    if record.get("$type") != EVENT_NSID or record_problems(EVENT_NSID, record):
+        raise RecordRejected("invalid")
+    starts_at = _parse_time(record.get("startsAt"))
+    if starts_at is None:
+        raise RecordRejected("no_start")  # an event with no start cannot be listed as upcoming
+    ends_at = _parse_time(record.get("endsAt")) if "endsAt" in record else None
+    if ends_at is not None and ends_at < starts_at:
+        raise RecordRejected("bad_time")
+    offset = starts_at.utcoffset()
+    place, online_url = _places(locations)
     return EventFields(
         name=" ".join(name.split())[:MAX_NAME_CHARS] if isinstance(name, str) else "Untitled event",
         description=description.strip() if isinstance(description, str) else "",
@@ -186,8 +201,8 @@ def event_fields(record: Any) -> EventFields:
         utc_offset_minutes=int(offset.total_seconds() // 60) if offset is not None else 0,
         mode=_token(record.get("mode"), MODES, "inperson"),
         status=_token(record.get("status"), STATUSES, "scheduled"),
-        place="; ".join(place_parts)[:MAX_PLACE_CHARS],
+        place=place,
         online_url=online_url,
-        link_url=link_url,
+        link_url=_first_link(uris),
         hidden_label=hiding_label(self_label_values(record.get("labels"))),
     )

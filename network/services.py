@@ -112,18 +112,7 @@ def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int 
             existing.delete()
         return None
     if existing is not None:
-        if existing.blocked or existing.creator.blocked:
-            metrics.network_event("blocked")
-            return existing
-        if existing.cid != cid:
-            NetworkEvent.objects.filter(pk=existing.pk).update(
-                cid=cid, seq=max(seq, existing.seq), revision=F("revision") + 1, updated_at=timezone.now(),
-                **_columns(fields))
-            metrics.network_event("updated")
-        elif seq > existing.seq:
-            NetworkEvent.objects.filter(pk=existing.pk).update(seq=seq)
-        existing.refresh_from_db()
-        return existing
+        return _network_event_update(existing, fields=fields, cid=cid, seq=seq)
     creator, _ = Creator.objects.get_or_create(did=did)
     if creator.blocked:
         metrics.network_event("blocked")
@@ -136,6 +125,23 @@ def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int 
     metrics.network_event("kept")
     _queue_profile(creator)
     return event
+
+
+def _network_event_update(existing: NetworkEvent, *, fields: EventFields, cid: str, seq: int) -> NetworkEvent:
+    """A kept event's newer record: its shown fields replaced when the record changed (a blocked
+    event or creator keeps what it had)."""
+    if existing.blocked or existing.creator.blocked:
+        metrics.network_event("blocked")
+        return existing
+    if existing.cid != cid:
+        NetworkEvent.objects.filter(pk=existing.pk).update(
+            cid=cid, seq=max(seq, existing.seq), revision=F("revision") + 1, updated_at=timezone.now(),
+            **_columns(fields))
+        metrics.network_event("updated")
+    elif seq > existing.seq:
+        NetworkEvent.objects.filter(pk=existing.pk).update(seq=seq)
+    existing.refresh_from_db()
+    return existing
 
 
 def _columns(fields: EventFields) -> dict[str, Any]:
@@ -265,10 +271,26 @@ def network_event_fetch(*, link: str) -> NetworkEvent:
     uri = f"at://{identity.did}/{EVENT_NSID}/{parsed.rkey}"
     if (ours := Event.objects.filter(at_uri=uri).first()) is not None:
         raise _OwnEvent(ours)
-    pds = PdsClient(http=clients.safe_http_client(), pds_url=identity.pds_url)
+    cid, record = _event_record_read(did=identity.did, pds_url=identity.pds_url, rkey=parsed.rkey, uri=uri)
+    with transaction.atomic():
+        creator = Creator.objects.filter(did=identity.did).first()
+        event = network_event_store(did=identity.did, rkey=parsed.rkey, cid=cid, record=record)
+        if event is None:
+            if creator is not None and creator.blocked:
+                raise NetworkEventError("Events of this account are not shown here.", code="blocked")
+            raise NetworkEventError("That event is over.", code="past")
+        if event.blocked:
+            raise NetworkEventError("This event is not shown here.", code="blocked")
+    return event
+
+
+def _event_record_read(*, did: str, pds_url: str, rkey: str, uri: str) -> tuple[str, Any]:
+    """(cid, record) of the event record read from the account's PDS, checked to be a calendar
+    event we can show; `NetworkEventError` otherwise (a record gone from the repository is
+    forgotten here too)."""
+    pds = PdsClient(http=clients.safe_http_client(), pds_url=pds_url)
     try:
-        body = pds.get("com.atproto.repo.getRecord",
-                       params={"repo": identity.did, "collection": EVENT_NSID, "rkey": parsed.rkey})
+        body = pds.get("com.atproto.repo.getRecord", params={"repo": did, "collection": EVENT_NSID, "rkey": rkey})
     except AtprotoError as exc:
         status = getattr(exc, "status", None)
         if status == 400 and (known := NetworkEvent.objects.filter(uri=uri).first()) is not None:
@@ -284,16 +306,7 @@ def network_event_fetch(*, link: str) -> NetworkEvent:
     except RecordRejected as rejected:
         metrics.network_event(rejected.code)
         raise NetworkEventError("That record is not a valid calendar event.", code="invalid") from rejected
-    with transaction.atomic():
-        creator = Creator.objects.filter(did=identity.did).first()
-        event = network_event_store(did=identity.did, rkey=parsed.rkey, cid=cid, record=body["value"])
-        if event is None:
-            if creator is not None and creator.blocked:
-                raise NetworkEventError("Events of this account are not shown here.", code="blocked")
-            raise NetworkEventError("That event is over.", code="past")
-        if event.blocked:
-            raise NetworkEventError("This event is not shown here.", code="blocked")
-    return event
+    return cid, body["value"]
 
 
 class _OwnEvent(NetworkEventError):

@@ -374,7 +374,7 @@ def mail_send(*, mail_id: int, claim: str, connection) -> str:
     return "sent"
 
 
-def _why_not(mail: Mail, prefs: MailSettings) -> str:
+def _why_not(mail: Mail, prefs: MailSettings) -> str:  # noqa: C901 being changed by the questions work
     member, event = mail.member, mail.event
     if not settings.EMAIL_ENABLED:
         return "Mail is turned off on this site."

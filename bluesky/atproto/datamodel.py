@@ -187,18 +187,21 @@ class _Reader:
         if major == 4:
             return [self.value(depth + 1) for _ in range(arg)]
         if major == 5:
-            result: dict[str, Any] = {}
-            for _ in range(arg):
-                key = self.value(depth + 1)
-                if not isinstance(key, str):
-                    raise DataModelError("map keys are text strings")
-                if key in result:
-                    raise DataModelError("a map key appears twice")
-                result[key] = self.value(depth + 1)
-            return result
+            return self._map(arg, depth)
         if major == 6:
             return self._link(arg)
         return self._simple(info, arg)
+
+    def _map(self, size: int, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for _ in range(size):
+            key = self.value(depth + 1)
+            if not isinstance(key, str):
+                raise DataModelError("map keys are text strings")
+            if key in result:
+                raise DataModelError("a map key appears twice")
+            result[key] = self.value(depth + 1)
+        return result
 
     def _link(self, tag: int) -> dict[str, str]:
         if tag != _CID_TAG:

@@ -168,9 +168,14 @@ class FirehoseFilter:
             return self._repo_event(frame, body)
         if kind != "#commit" or not candidate:
             return frame
+        return self._commit(frame, body)
+
+    def _commit(self, frame: Frame, body: dict[str, Any]) -> Frame:
+        """A commit that may touch a kept collection: its kept ops, with their records read from
+        its CAR blocks (checked against their CIDs), or the CAR's refusal."""
         ops = body.get("ops")
-        repo = body.get("repo")
-        if not isinstance(ops, list) or not isinstance(repo, str) or frame.seq is None:
+        repo, seq = body.get("repo"), frame.seq
+        if not isinstance(ops, list) or not isinstance(repo, str) or seq is None:
             raise FrameError("commit without ops, repo or seq")
         kept = [op for op in ops if isinstance(op, dict) and isinstance(op.get("path"), str)
                 and op["path"].startswith(self.prefixes)]
@@ -192,22 +197,7 @@ class FirehoseFilter:
             self.stats.car_decoded += 1
             self.stats.car_seconds += time.perf_counter() - car_started
         for op in kept:
-            collection, _, rkey = op["path"].partition("/")
-            action = op.get("action")
-            if action not in ("create", "update", "delete") or not rkey:
-                raise FrameError("unknown operation")
-            raw_cid = op.get("cid")
-            record = None
-            cid = bytes(raw_cid) if isinstance(raw_cid, bytes | bytearray) else None
-            if action != "delete" and cid is not None:
-                # The record in its JSON form (links and byte strings kept apart), from a block
-                # read_car has checked against its CID.
-                block = blocks.raw.get(cid)
-                value = decode_dag_cbor(block) if block is not None else None
-                record = value if isinstance(value, dict) else None
-            frame.claims.append(OpClaim(path=op["path"], action=action, cid=cid if action != "delete" else None))
-            frame.ops.append(RecordOp(seq=frame.seq, repo=repo, action=action, collection=collection, rkey=rkey,
-                                      cid=_cid_text(raw_cid), record=record))
+            _kept_op_add(frame, op, blocks=blocks, repo=repo, seq=seq)
         return frame
 
     @staticmethod
@@ -234,3 +224,24 @@ def subscribe_url(base_url: str, *, cursor: int | None) -> str:
         base = "ws://" + base.removeprefix("http://")
     url = f"{base}/xrpc/com.atproto.sync.subscribeRepos"
     return f"{url}?cursor={cursor}" if cursor is not None else url
+
+
+def _kept_op_add(frame: Frame, op: dict[str, Any], *, blocks: Blocks, repo: str, seq: int) -> None:
+    """One kept op of a commit onto its frame: the claim the signed tree must prove, and the
+    operation with its record (in JSON form) when it writes one."""
+    collection, _, rkey = op["path"].partition("/")
+    action = op.get("action")
+    if action not in ("create", "update", "delete") or not rkey:
+        raise FrameError("unknown operation")
+    raw_cid = op.get("cid")
+    record = None
+    cid = bytes(raw_cid) if isinstance(raw_cid, bytes | bytearray) else None
+    if action != "delete" and cid is not None:
+        # The record in its JSON form (links and byte strings kept apart), from a block
+        # read_car has checked against its CID.
+        block = blocks.raw.get(cid)
+        value = decode_dag_cbor(block) if block is not None else None
+        record = value if isinstance(value, dict) else None
+    frame.claims.append(OpClaim(path=op["path"], action=action, cid=cid if action != "delete" else None))
+    frame.ops.append(RecordOp(seq=seq, repo=repo, action=action, collection=collection, rkey=rkey,
+                              cid=_cid_text(raw_cid), record=record))

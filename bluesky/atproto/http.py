@@ -464,28 +464,7 @@ class SafeHttpClient:
         except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             raise TransportError("The server could not be reached.", code="unreachable", host=host) from exc
         try:
-            if 300 <= response.status_code < 400:
-                raise TransportError("The server answered with a redirect, which is not followed.",
-                                     code="redirect", status=response.status_code, retryable=False, host=host)
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise TransportError("The server's answer was too large.", code="too_large", retryable=False,
-                                     host=host)
-            decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), host)
-            chunks, wire, size = [], 0, 0
-            # The stream itself, not iter_raw(): a transport may hand over a response already
-            # loaded in memory (tests), whose stream still yields the raw bytes.
-            for raw in response.stream:  # type: ignore[union-attr]
-                wire += len(raw)
-                # Both sizes are capped: decoded bytes (bombs) and wire bytes (padding that decodes to nothing).
-                chunk = decoder.decode(raw, limit - size + 1)
-                size += len(chunk)
-                if size > limit or wire > limit:
-                    raise TransportError("The server's answer was too large.", code="too_large",
-                                         retryable=False, host=host)
-                if time.monotonic() > deadline:
-                    raise TransportError("The server took too long to answer.", code="timeout", host=host)
-                chunks.append(chunk)
+            chunks = self._body_read(response, limit=limit, deadline=deadline, host=host)
         except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
             raise TransportError("The server took too long to answer.", code="timeout", host=host) from exc
         except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
@@ -495,6 +474,34 @@ class SafeHttpClient:
         headers = [(k, v) for k, v in response.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=request)
+
+    @staticmethod
+    def _body_read(response: httpx.Response, *, limit: int, deadline: float, host: str) -> list[bytes]:
+        """The answer's decoded body, refused when it redirects, outgrows `limit` (declared, on the
+        wire or decoded) or outlasts `deadline`; network errors are the caller's to translate."""
+        if 300 <= response.status_code < 400:
+            raise TransportError("The server answered with a redirect, which is not followed.",
+                                 code="redirect", status=response.status_code, retryable=False, host=host)
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise TransportError("The server's answer was too large.", code="too_large", retryable=False,
+                                 host=host)
+        decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), host)
+        chunks, wire, size = [], 0, 0
+        # The stream itself, not iter_raw(): a transport may hand over a response already
+        # loaded in memory (tests), whose stream still yields the raw bytes.
+        for raw in response.stream:  # type: ignore[union-attr]
+            wire += len(raw)
+            # Both sizes are capped: decoded bytes (bombs) and wire bytes (padding that decodes to nothing).
+            chunk = decoder.decode(raw, limit - size + 1)
+            size += len(chunk)
+            if size > limit or wire > limit:
+                raise TransportError("The server's answer was too large.", code="too_large",
+                                     retryable=False, host=host)
+            if time.monotonic() > deadline:
+                raise TransportError("The server took too long to answer.", code="timeout", host=host)
+            chunks.append(chunk)
+        return chunks
 
     @staticmethod
     def _finish(response: httpx.Response, expect_json: bool) -> httpx.Response:

@@ -1,14 +1,15 @@
 from django import template
 
 from bluesky.forms import AppPasswordForm
-from bluesky.selectors import identity_get_for_member, member_app_password_get
+from bluesky.selectors import member_app_password_get
+from bluesky.services import BlueskyOAuthService
 
 register = template.Library()
 
 
 @register.simple_tag
 def bluesky_identity(member):
-    return identity_get_for_member(member=member)
+    return BlueskyOAuthService.get_identity_for_member(member=member)
 
 
 @register.inclusion_tag("bluesky/_app_password_form.html", takes_context=True)

@@ -160,16 +160,9 @@ def _describe(violation: dict) -> str:
     return f"{violation['id']} ({violation['impact']}): {violation['help']} at {targets}"
 
 
-def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser):
-    base = live_server.url.replace("localhost", "127.0.0.1")
-    site = build_site()
-    axe_source = _axe_source()
-    shots = screenshot_dir()
-    members = {"visitor": None, "host": site.alice, "invitee": site.bob}
-    problems: list[str] = []
-    checked = 0
-
-    # The check can fail: axe, as injected here, reports a page with known faults.
+def _the_checks_can_fail(launch_browser, base, axe_source):
+    """The checks below can fail: axe, as injected here, reports a page with known faults; and
+    the width, layout-shift and policy measures each catch a fault made on purpose."""
     probe = launch_browser().new_page()
     probe.set_content('<html lang="en"><head><title>t</title></head><body><main><h1>Page</h1><h3>Skipped</h3>'
                       '<img src="data:,"><button></button><p style="color:#ccc">faint</p>'
@@ -196,6 +189,36 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
     probe.evaluate("() => { const s = document.createElement('style'); s.textContent = 'p {}'; "
                    "document.head.appendChild(s); }")
     assert any("style-src" in v for v in _csp_violations(probe))
+
+
+def _after_a_post_problems(page, base, role, axe_source, shots) -> list[str]:
+    """Pages that only a form's answer shows: errors beside their fields, a token shown once."""
+    problems: list[str] = []
+    for name, path, act in AFTER_A_POST.get(role, []):
+        page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+        page.goto(base + path)
+        act(page)
+        page.wait_for_load_state()
+        if name.endswith("-message"):
+            assert page.locator("[role=status] li.message").count(), name  # the page carries one
+        for width in (WIDTHS[0], WIDTHS[-1]):
+            page.set_viewport_size({"width": width, "height": 800})
+            problems.extend(_check(page, f"{role} {name} at {width} px", axe_source))
+            if width == WIDTHS[-1]:
+                page.screenshot(path=str(shots / f"{role}-{name}-{width}.png"), full_page=True)
+    return problems
+
+
+def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser):
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    site = build_site()
+    axe_source = _axe_source()
+    shots = screenshot_dir()
+    members = {"visitor": None, "host": site.alice, "invitee": site.bob}
+    problems: list[str] = []
+    checked = 0
+
+    _the_checks_can_fail(launch_browser, base, axe_source)
 
     for role, role_pages in pages(site).items():
         context = launch_browser()
@@ -234,19 +257,7 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
             if name in MAIN_PAGES and name in ("home", "invitation-landing", "event"):
                 page.screenshot(path=str(shots / f"{role}-{name}-390-dark.png"), full_page=True)
             page.emulate_media(color_scheme="light")
-        # Pages that only a form's answer shows: errors beside their fields, a token shown once.
-        for name, path, act in AFTER_A_POST.get(role, []):
-            page.set_viewport_size({"width": WIDTHS[0], "height": 800})
-            page.goto(base + path)
-            act(page)
-            page.wait_for_load_state()
-            if name.endswith("-message"):
-                assert page.locator("[role=status] li.message").count(), name  # the page carries one
-            for width in (WIDTHS[0], WIDTHS[-1]):
-                page.set_viewport_size({"width": width, "height": 800})
-                problems.extend(_check(page, f"{role} {name} at {width} px", axe_source))
-                if width == WIDTHS[-1]:
-                    page.screenshot(path=str(shots / f"{role}-{name}-{width}.png"), full_page=True)
+        problems.extend(_after_a_post_problems(page, base, role, axe_source, shots))
         context.close()
         problems.extend(f"{role}: console: {line}" for line in console)
 

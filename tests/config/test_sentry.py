@@ -48,8 +48,9 @@ def connect_unguarded(request):
     # Context some code might add on the way (a careless extra, a log line quoting a token).
     sentry_sdk.set_extra("bluesky_session", {"accessJwt": JWT, "refreshJwt": REFRESH, "note": f"got {JWT}"})
     logging.getLogger("elonara.test").warning("token endpoint said %s and %s", JWT, REFRESH)
-    return HttpResponseRedirect(services.oauth_start(member=member, login_input=request.POST["identifier"],
-                                                     browser_secret="browser-secret"))
+    url = services.BlueskyOAuthService.start(member=member, login_input=request.POST["identifier"],
+                                             browser_secret="browser-secret")
+    return HttpResponseRedirect(url)
 
 
 urlpatterns = [path("connect-unguarded/", connect_unguarded)]

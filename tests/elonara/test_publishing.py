@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from bluesky.selectors import identity_get_for_member
+from bluesky.services import BlueskyOAuthService
 from core.page_cache import _versions_renew
 from elonara import atrecords, publishing, services
 from elonara.models import RSVP, Event, PublishState
@@ -73,7 +73,7 @@ def test_a_grant_without_the_calendar_collections_fails_with_a_reason_before_any
     assert outcome.state == PublishState.FAILED and event.publish_state == PublishState.FAILED
     assert "community.lexicon.calendar.event" in event.publish_error and "Reauthorize" in event.publish_error
 
-    summary = identity_get_for_member(member=host)
+    summary = BlueskyOAuthService.get_identity_for_member(member=host)
     assert "publishing your events to other Bluesky apps" in summary.missing_features
     client = Client()
     client.force_login(host)

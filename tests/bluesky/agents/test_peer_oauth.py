@@ -1,5 +1,5 @@
 """The OAuth agent against the official PDS, with a session connected through the OAuth services
-(oauth_start -> the PDS's sign-in and consent -> oauth_complete)."""
+(BlueskyOAuthService.start -> the PDS's sign-in and consent -> BlueskyOAuthService.complete)."""
 
 import pytest
 from django.urls import reverse
@@ -18,10 +18,11 @@ pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def connect(peer_settings, app_host, peer_consent):
     def _connect(member, account, *, scope=None):
-        authorize_url = services.oauth_start(member=member, login_input=attr(account, "handle"),
-                                             browser_secret="test-browser")
+        authorize_url = services.BlueskyOAuthService.start(member=member, login_input=attr(account, "handle"),
+                                                           browser_secret="test-browser")
         answer = peer_consent(authorize_url, account, scope) if scope else peer_consent(authorize_url, account)
-        return services.oauth_complete(member=member, params=answer, browser_secret="test-browser").identity
+        done = services.BlueskyOAuthService.complete(member=member, params=answer, browser_secret="test-browser")
+        return done.identity
 
     return _connect
 
