@@ -104,12 +104,13 @@ def oauth_start(*, login_input: str, browser_secret: str, member: Member | None 
     return pending.authorization_url
 
 
-def oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
-    """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
+def oauth_reauthorize(*, member: Member, browser_secret: str, next_path: str = "") -> str:
+    """Start a new consent for the member's connected account (e.g. to grant more permissions).
+    `next_path`: a same-site path to come back to (the page that asked), else the profile."""
     did = BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first()
     if did is None:
         raise NotConnectedError()
-    return oauth_start(member=member, login_input=did, browser_secret=browser_secret)
+    return oauth_start(member=member, login_input=did, browser_secret=browser_secret, next_path=next_path)
 
 
 @dataclass(frozen=True)

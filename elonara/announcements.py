@@ -37,6 +37,7 @@ from bluesky.records import (
     graphemes,
     tid_now,
 )
+from bluesky.selectors import identity_grant_gaps
 from core.tasks import task_named
 from elonara.cards import LinkCard, event_link_card, event_when_text
 from elonara.models import Event, EventConversation, PublishState
@@ -55,6 +56,18 @@ CONVERSATION_FIRST_READ_SECONDS = 5.0
 def announcement_unavailable_reason(*, host: Member) -> str:
     """Why the box cannot be ticked ("" when the host has an account of their own that can post)."""
     return NO_ACCOUNT_REASON if pipeline.record_agent_for(host) is None else ""
+
+
+def announcement_delete_gaps(*, event: Event) -> tuple[str, ...]:
+    """What the host's OAuth grant lacks to delete the announcement post (words for "Reconnect
+    Bluesky to allow ..."): a grant given before Elonara asked for deleting posts. Empty when there
+    is no post of ours, or the post would be deleted with an app password (no scope limits it)."""
+    if not event.announce_rkey:
+        return ()
+    chosen = pipeline.record_agent_for(event.host)
+    if chosen is None or chosen[1].kind != "oauth":
+        return ()
+    return identity_grant_gaps(member=event.host, features=("delete_posts",))
 
 
 def announcement_default(*, host: Member) -> bool:

@@ -542,7 +542,8 @@ def event_delete(request, pk):
                               delete_announcement=request.POST.get("delete_announcement") == "on")
         messages.success(request, "The event is deleted.")
         return redirect("home")
-    return render(request, "elonara/event_delete.html", {"event": event})
+    return render(request, "elonara/event_delete.html",
+                  {"event": event, "grant_gaps": announcement_services.announcement_delete_gaps(event=event)})
 
 
 _RSVP_MESSAGES: dict[str, str] = {

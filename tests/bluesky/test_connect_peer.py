@@ -79,7 +79,7 @@ def test_narrower_grant_shows_and_offers_reauthorization(client, member, loopbac
     identity = BlueskyIdentity.objects.get(member=member)
     assert identity.scope == "atproto"
     page = client.get(reverse("members:profile", args=[member.username])).content.decode()
-    assert "Reauthorize" in page and "Some features need more permissions" in page
+    assert "Reconnect Bluesky to allow" in page and "Some features need more permissions" in page
     api = client.get("/api/bluesky/identity/").json()
     assert api["scope"] == "atproto" and api["can_post"] is False
 
