@@ -355,9 +355,13 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     user = request.user
     rsvp = page.answers.get(user.pk) if user.is_authenticated else None
     is_host = user.is_authenticated and event.host_id == user.pk
+    # Answers of accounts the viewer blocks on Bluesky are not listed to them: their lists drawn
+    # for them alone (this copy of the page is theirs), the shared part left as it is.
+    blocked, blocks_seconds = event_page.event_answers_blocked_for(page=page, member=user)
     context = {
         "event": event,
         "page": page,
+        "about_html": page.about_html_without(dids=blocked) if blocked else page.about_html,
         "zone": event.zone,
         "is_host": is_host,
         # The same rule as selectors.event_can_manage, from the co-hosts already read for the page.
@@ -377,6 +381,9 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     seconds = conversation_services.conversation_fresh_seconds(conversation=conversation)
     if event.image:
         seconds = min(seconds, media_url_seconds())
+    if blocks_seconds is not None:
+        # A block made in the Bluesky app renews nothing here: the copy lasts as long as the blocks read.
+        seconds = min(seconds, blocks_seconds)
     return render(request, "elonara/event_detail.html", context), seconds
 
 

@@ -186,7 +186,8 @@ CASES = [
     ("ann", "get", "community", 5, 200),  # + session, member (their membership is among the members)
     ("ann", "get", "/events/new/", 3, 200),
     ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 3, 200),  # a link's fields: no query
-    ("ann", "get", "event", 6, 200),  # the viewer's own answer is read from the attendees; + co-hosts
+    ("ann", "get", "event", 7, 200),  # the viewer's own answer is read from the attendees; + co-hosts
+    # + her Bluesky session, when others answered with an account (her blocks: then kept a few minutes)
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
     ("ann", "get", "/members/me/edit/", 2, 200),
@@ -205,8 +206,8 @@ CASES = [
     ("bob", "get", "/", 8, 200),
     ("bob", "get", "/upcoming/", 6, 200),  # + no Bluesky session (then kept a few minutes)
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
-    ("bob", "get", "event", 6, 200),  # the same
-    ("bob", "get", "landing", 9, 200),  # the same
+    ("bob", "get", "event", 7, 200),  # the same
+    ("bob", "get", "landing", 10, 200),  # the same
     # + the event locked + publishing the RSVP record (6) + its due time in the write pipeline (1; 2 the first time)
     # + which event pages the publishing state changes (1: an update() sends no signal)
     ("bob", "post", "/events/{event}/rsvp/", 11, 302),  # the same answer again: nothing to write (elonara.answers)
