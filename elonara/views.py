@@ -523,6 +523,22 @@ def event_ics(request, pk):
     return _calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics", headers={}, download=True)
 
 
+@require_POST
+@login_required
+def event_announce_retry(request, pk):
+    """The host asks again for an announcement post that failed (elonara.announcements)."""
+    event = get_object_or_404(Event, pk=pk)
+    try:
+        queued = announcement_services.announcement_retry(event=event, actor=request.user)
+    except NotAllowedError as error:
+        raise PermissionDenied(error.message) from error
+    if queued:
+        messages.success(request, "Posting the announcement on Bluesky again.")
+    elif reason := announcement_services.announcement_unavailable_reason(host=request.user):
+        messages.error(request, reason)
+    return redirect(event)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def event_cancel(request, pk):
