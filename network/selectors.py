@@ -77,6 +77,13 @@ def _creators(condition: Q) -> QuerySet:
     return Creator.objects.filter(condition).values("pk")
 
 
+def accounts_hidden_everywhere() -> QuerySet:
+    """The DIDs (a subquery) of accounts whose events are shown nowhere, ours included: blocked by
+    staff, or carrying a hiding label on their Bluesky profile (as last read, for the accounts we
+    keep a profile of: creators of other apps' events)."""
+    return Creator.objects.filter(Q(blocked=True) | ~Q(hidden_label="")).values("did")
+
+
 # What a network event's card shows (network/_card.html): nothing else is read.
 _CARD_FIELDS = ("uri", "name", "starts_at", "ends_at", "utc_offset_minutes", "place", "mode", "status", "going_count",
                 "creator__did", "creator__handle")
@@ -99,7 +106,9 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
     given); `follows_only` keeps only creators (and our hosts) the member follows. `hidden_dids`:
     accounts the member blocks or mutes on Bluesky, whose events are left out."""
     now = now or timezone.now()
-    ours = Event.objects.filter(event_listed_q(now=now))
+    hidden_hosts = accounts_hidden_everywhere()
+    ours = Event.objects.filter(event_listed_q(now=now)).exclude(
+        Q(host__bluesky_identity__did__in=hidden_hosts) | Q(host__bluesky_app_password__did__in=hidden_hosts))
     network = (_network_shown().filter(event_listed_q(now=now))
                .exclude(Exists(Event.objects.filter(at_uri=OuterRef("uri")))))  # ours, read back before saved
     if hidden_dids:
