@@ -77,11 +77,12 @@ def _creators(condition: Q) -> QuerySet:
     return Creator.objects.filter(condition).values("pk")
 
 
-def accounts_hidden_everywhere() -> QuerySet:
-    """The DIDs (a subquery) of accounts whose events are shown nowhere, ours included: blocked by
-    staff, or carrying a hiding label on their Bluesky profile (as last read, for the accounts we
-    keep a profile of: creators of other apps' events)."""
-    return Creator.objects.filter(Q(blocked=True) | ~Q(hidden_label="")).values("did")
+def accounts_labelled_hidden() -> QuerySet:
+    """The DIDs (a subquery) of accounts whose Bluesky profile carries a hiding label (as last
+    read, for the accounts we keep a profile of: creators of other apps' events). Their events are
+    shown nowhere, ours included: the label is the account's. (Staff blocking a creator concerns
+    the events other apps make; a member's events here have their own tools.)"""
+    return Creator.objects.exclude(hidden_label="").values("did")
 
 
 # What a network event's card shows (network/_card.html): nothing else is read.
@@ -106,7 +107,7 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
     given); `follows_only` keeps only creators (and our hosts) the member follows. `hidden_dids`:
     accounts the member blocks or mutes on Bluesky, whose events are left out."""
     now = now or timezone.now()
-    hidden_hosts = accounts_hidden_everywhere()
+    hidden_hosts = accounts_labelled_hidden()
     ours = Event.objects.filter(event_listed_q(now=now)).exclude(
         Q(host__bluesky_identity__did__in=hidden_hosts) | Q(host__bluesky_app_password__did__in=hidden_hosts))
     network = (_network_shown().filter(event_listed_q(now=now))
