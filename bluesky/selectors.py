@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -10,7 +11,13 @@ from django.conf import settings
 from django.db.models import QuerySet, Value
 
 from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
-from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
+from bluesky.atproto.scopes import (
+    POST_COLLECTION,
+    scope_allows_graph_reads,
+    scope_allows_posting,
+    scope_allows_record_write,
+    scope_allows_rpc,
+)
 from bluesky.models import (
     AppPasswordSession,
     BlueskyIdentity,
@@ -39,18 +46,61 @@ _SCOPE_WORDS = {
 
 
 
+def _allows_calls(*nsids: str) -> Callable[[str], bool]:
+    return lambda scope: all(scope_allows_rpc(scope, nsid) for nsid in nsids)
+
+
+def _allows_writes(collection: str, *actions: str) -> Callable[[str], bool]:
+    return lambda scope: all(scope_allows_record_write(scope, collection, a) for a in actions)
+
+
+# What Elonara does with a member's OAuth grant, each with its rule and its words. The default scope
+# grew over time (deleting posts, blocks and mutes): a grant given before lacks the newer ones, and
+# the member must reconnect to give them. Words finish "Reconnect Bluesky to allow ...".
+GRANT_FEATURES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "posting": (scope_allows_posting, "posting invitations"),
+    "followers": (scope_allows_graph_reads, "listing your followers"),
+    "event_records": (_allows_writes(EVENT_NSID, "create", "update", "delete"),
+                      "publishing your events to other Bluesky apps"),
+    "rsvp_records": (_allows_writes(RSVP_NSID, "create", "update", "delete"),
+                     "publishing your RSVPs to other Bluesky apps"),
+    "delete_posts": (_allows_writes(POST_COLLECTION, "delete"), "deleting the announcement posts Elonara wrote"),
+    "blocked_by": (_allows_calls("app.bsky.actor.getProfiles"),
+                   "leaving out of your invitations people who block you"),
+    "blocks_mutes": (_allows_calls("app.bsky.graph.getBlocks", "app.bsky.graph.getMutes"),
+                     "hiding events by people you block or mute"),
+}
+
+
 def scope_missing_features(scope: str) -> list[str]:
     """What Elonara cannot do with this grant, in words (empty: everything it asks for)."""
-    missing = []
-    if not scope_allows_posting(scope):
-        missing.append("posting invitations")
-    if not scope_allows_graph_reads(scope):
-        missing.append("listing your followers")
-    if not all(scope_allows_record_write(scope, EVENT_NSID, a) for a in ("create", "update", "delete")):
-        missing.append("publishing your events to other Bluesky apps")
-    if not all(scope_allows_record_write(scope, RSVP_NSID, a) for a in ("create", "update", "delete")):
-        missing.append("publishing your RSVPs to other Bluesky apps")
-    return missing
+    return [words for allows, words in GRANT_FEATURES.values() if not allows(scope)]
+
+
+def scope_grant_gaps(*, scope: str, features: Iterable[str]) -> tuple[str, ...]:
+    """Which of `features` (keys of GRANT_FEATURES) the granted `scope` lacks, in words."""
+    return tuple(GRANT_FEATURES[key][1] for key in features if not GRANT_FEATURES[key][0](scope))
+
+
+def identity_did_and_grant(*, member: Member) -> tuple[str, str | None]:
+    """In one query: the DID of the member's Bluesky identity ("" if none) and the scope it
+    granted while connected (None when nothing is connected: there is no grant to widen)."""
+    if not member.is_authenticated:
+        return "", None
+    row = BlueskyIdentity.objects.filter(member=member).values_list("did", "scope", "status").first()
+    if row is None:
+        return "", None
+    did, scope, status = row
+    return did, scope if status == BlueskyIdentity.Status.CONNECTED else None
+
+
+def identity_grant_gaps(*, member: Member, features: Iterable[str]) -> tuple[str, ...]:
+    """Which of `features` (keys of GRANT_FEATURES) the member's connected OAuth grant lacks, in
+    words: a page needing them offers to reconnect before anything fails. Empty when nothing is
+    connected (the page asks to connect instead) or the grant allows them all. The caller asks only
+    for what the OAuth grant would do (an app password is not limited by a scope)."""
+    _did, scope = identity_did_and_grant(member=member)
+    return () if scope is None else scope_grant_gaps(scope=scope, features=features)
 
 
 def scope_in_words(scope: str) -> list[str]:

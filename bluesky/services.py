@@ -106,12 +106,13 @@ def _oauth_start(*, login_input: str, browser_secret: str, member: Member | None
     return pending.authorization_url
 
 
-def _oauth_reauthorize(*, member: Member, browser_secret: str) -> str:
-    """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
+def _oauth_reauthorize(*, member: Member, browser_secret: str, next_path: str = "") -> str:
+    """Start a new consent for the member's connected account (e.g. to grant more permissions).
+    `next_path`: a same-site path to come back to (the page that asked), else the profile."""
     did = BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first()
     if did is None:
         raise NotConnectedError()
-    return _oauth_start(member=member, login_input=did, browser_secret=browser_secret)
+    return _oauth_start(member=member, login_input=did, browser_secret=browser_secret, next_path=next_path)
 
 
 @dataclass(frozen=True)
@@ -376,9 +377,10 @@ class BlueskyOAuthService:
                             purpose=purpose, next_path=next_path)
 
     @staticmethod
-    def reauthorize(*, member: Member, browser_secret: str) -> str:
-        """Start a new consent for the member's connected account (e.g. to grant more permissions)."""
-        return _oauth_reauthorize(member=member, browser_secret=browser_secret)
+    def reauthorize(*, member: Member, browser_secret: str, next_path: str = "") -> str:
+        """Start a new consent for the member's connected account (e.g. to grant more permissions),
+        coming back to `next_path` (a same-site path: the page that asked) or the profile."""
+        return _oauth_reauthorize(member=member, browser_secret=browser_secret, next_path=next_path)
 
     @staticmethod
     def complete(*, params: Mapping[str, str], browser_secret: str, member: Member | None = None) -> OAuthCompletion:

@@ -119,7 +119,8 @@ def verified_did_pop(request: HttpRequest) -> str:
 def reauthorize(request):
     try:
         rate_limit_request(request, "bluesky_start")
-        url = BlueskyOAuthService.reauthorize(member=request.user, browser_secret=_browser_secret(request))
+        url = BlueskyOAuthService.reauthorize(member=request.user, browser_secret=_browser_secret(request),
+                                              next_path=_same_site_path(request, request.POST.get("next", "")))
     except (AtprotoError, BlueskyError, RateLimitedError) as error:
         messages.error(request, error.message)
         return _profile(request)
@@ -146,7 +147,9 @@ def callback(request):
     assert done.identity is not None and done.member is not None
     if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
         messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")
-        return _profile(request)
+        # A reconnect asked from a page (the picker, the delete page) returns there.
+        back = _same_site_path(request, done.next_path)
+        return redirect(back) if back else _profile(request)
     # A new session key for the signed-in member (django.contrib.auth rotates it).
     login(request, done.member, backend="django.contrib.auth.backends.ModelBackend")
     if done.member_created:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -37,8 +38,10 @@ from bluesky.records import (
     graphemes,
     tid_now,
 )
+from bluesky.selectors import identity_grant_gaps
 from core.tasks import task_named
 from elonara.cards import LinkCard, event_link_card, event_when_text
+from elonara.errors import NotAllowedError
 from elonara.models import Event, EventConversation, PublishState
 from members.models import Member
 
@@ -55,6 +58,18 @@ CONVERSATION_FIRST_READ_SECONDS = 5.0
 def announcement_unavailable_reason(*, host: Member) -> str:
     """Why the box cannot be ticked ("" when the host has an account of their own that can post)."""
     return NO_ACCOUNT_REASON if pipeline.record_agent_for(host) is None else ""
+
+
+def announcement_delete_gaps(*, event: Event) -> tuple[str, ...]:
+    """What the host's OAuth grant lacks to delete the announcement post (words for "Reconnect
+    Bluesky to allow ..."): a grant given before Elonara asked for deleting posts. Empty when there
+    is no post of ours, or the post would be deleted with an app password (no scope limits it)."""
+    if not event.announce_rkey:
+        return ()
+    chosen = pipeline.record_agent_for(event.host)
+    if chosen is None or chosen[1].kind != "oauth":
+        return ()
+    return identity_grant_gaps(member=event.host, features=("delete_posts",))
 
 
 def announcement_default(*, host: Member) -> bool:
@@ -294,6 +309,42 @@ def announcement_choose(*, event: Event, host: Member, wanted: bool) -> bool:
     Event.objects.filter(pk=event.pk).update(announce_wanted=wanted)
     event.announce_wanted = wanted
     return bool(wanted) and announcement_queue(event=event)
+
+
+@transaction.atomic
+def announcement_retry(*, event: Event, actor: Member) -> bool:
+    """The host asks again for an announcement that failed: the same post (its record key kept, so
+    it is never written twice), its attempts counted afresh, through the same pipeline and budget.
+    True: queued. False: it had not failed, or no account of the host's can post now."""
+    if event.host_id != actor.pk:
+        raise NotAllowedError("Only the host can post the announcement: it is written from their account.")
+    current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
+    if current is None or current.announce_state != PublishState.FAILED:
+        return False
+    pipeline.record_write_reset_attempts(kind=RecordWrite.Kind.ANNOUNCE, object_id=current.pk)
+    queued = announcement_queue(event=current)
+    event.announce_state, event.announce_error = current.announce_state, current.announce_error
+    return queued
+
+
+@dataclass(frozen=True)
+class AnnouncementStatus:
+    """Where the announcement post stands, as the API says it: `state` none | pending | posted |
+    failed; `uri` its at:// address once posted; `reason` why it failed (for the host and co-hosts)."""
+
+    state: str
+    uri: str
+    reason: str
+
+
+_STATUS_WORDS = {PublishState.NONE: "none", PublishState.PENDING: "pending", PublishState.PUBLISHED: "posted",
+                 PublishState.FAILED: "failed"}
+
+
+def announcement_status(*, event: Event, with_reason: bool) -> AnnouncementStatus:
+    state = _STATUS_WORDS.get(PublishState(event.announce_state or ""), "none")
+    return AnnouncementStatus(state=state, uri=event.announce_uri if state == "posted" else "",
+                              reason=event.announce_error if with_reason and state == "failed" else "")
 
 
 def announcement_can_reply(*, event: Event) -> bool:

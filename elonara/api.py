@@ -7,6 +7,7 @@ co-hosts see the waiting list and the requests and answer them; only the host ad
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpResponse
@@ -21,8 +22,9 @@ from rest_framework.views import APIView
 from config.openapi import ERROR
 from core.api import kept_json_response
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
-from elonara import checkin, questions, recurrence, selectors, services
+from elonara import announcements, checkin, questions, recurrence, selectors, services
 from elonara import series as series_services
+from elonara.errors import InvalidInputError
 from elonara.models import RSVP, Event, EventQuestion, EventSeries
 from members.models import Member
 from members.requests import MemberApiRequest
@@ -42,6 +44,72 @@ class EventSerializer(serializers.ModelSerializer):
         return event.get_absolute_url()
 
 
+_ANSWERS_HELP = ("Answers to the event's questions by question id (as a string): text for short and long "
+                 "text, a choice for one choice, a list of choices for several, true for a ticked checkbox.")
+
+
+class QuestionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=EventQuestion.Kind.choices)
+    # The API's own names: DRF's metaclass takes them as fields, though a Field has attributes of these names.
+    label = serializers.CharField()  # type: ignore[assignment]
+    choices = serializers.ListField(child=serializers.CharField())
+    required = serializers.BooleanField()  # type: ignore[assignment]
+
+
+class MemberRefSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MyAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RSVP.Status.choices)
+    waitlist_position = serializers.IntegerField(allow_null=True, help_text="Your place in line when waitlisted.")
+    wanted_status = serializers.ChoiceField(choices=RSVP.Status.choices, allow_null=True,
+                                            help_text="What you asked for while waitlisted or waiting for approval.")
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=_ANSWERS_HELP)
+    questions_missing = serializers.BooleanField(
+        help_text="You answered in another app, which could not carry the questions: answer them here.")
+
+
+class AnnouncementSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[("none", "Not asked for"), ("pending", "Being posted"),
+                                             ("posted", "Posted"), ("failed", "Not posted")],
+                                    help_text="The announcement post Elonara writes from the host's account.")
+    uri = serializers.CharField(help_text="The post's at:// address once posted, else empty.")
+    reason = serializers.CharField(help_text="Why it was not posted (shown to the host and co-hosts), else empty.")
+
+
+class EventDetailSerializer(EventSerializer):
+    host = MemberRefSerializer()
+    cohosts = MemberRefSerializer(many=True)
+    seats_taken = serializers.IntegerField()
+    my_answer = MyAnswerSerializer(allow_null=True, help_text="Your answer; null when you have none.")
+    questions = QuestionSerializer(many=True, help_text="What the host asks when you answer going.")
+    announcement = AnnouncementSerializer()
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "host", "cohosts", "seats_taken", "my_answer", "questions",
+                  "announcement"]
+
+
+class EventCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    time_zone = serializers.CharField(max_length=64, default="UTC")
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+    venue = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+    capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    requires_approval = serializers.BooleanField(required=False, default=False)
+    announce = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Post the event's announcement on Bluesky from your own account (connected, or your app "
+                  "password), with its link card; its replies become the event's conversation. Refused when no "
+                  "account of yours can post. Your choice is remembered as the box's default on the site.")
+
+
 class EventPagination(CursorPagination):
     """Soonest first, then by id: a stable order, so following `next` neither skips nor repeats
     an event while others are added."""
@@ -59,11 +127,29 @@ class EventPagination(CursorPagination):
 
 
 class EventListView(generics.ListAPIView):
-    """Upcoming events (not ended yet), soonest first, a page at a time."""
+    """Upcoming events (not ended yet), soonest first, a page at a time; POST publishes one."""
 
-    token_permission = "read"
     serializer_class = EventSerializer
     pagination_class = EventPagination
+
+    @property
+    def token_permission(self) -> str:
+        return "read" if self.request.method in permissions.SAFE_METHODS else "events"
+
+    @extend_schema(request=EventCreateSerializer, responses={201: EventDetailSerializer})
+    def post(self, request: MemberApiRequest) -> Response:
+        data = EventCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        announce = fields.pop("announce")
+        # Checked before anything is written: asked for, the post must be possible.
+        if announce and (reason := announcements.announcement_unavailable_reason(host=request.user)):
+            raise InvalidInputError(reason, field="announce")
+        event = services.event_create(host=request.user, **fields)
+        if not announcements.announcement_unavailable_reason(host=request.user):
+            announcements.announcement_choose(event=event, host=request.user, wanted=announce)
+        return Response(_event_detail(Event.objects.select_related("host").get(pk=event.pk), request.user),
+                        status=201)
 
     def get_queryset(self):
         return selectors.event_list_upcoming_for_api()
@@ -91,50 +177,11 @@ class LegacyEventListView(APIView):
         return kept_json_response(EVENT_LISTS, EVENT_LISTS_ID, build, part="legacy")
 
 
-_ANSWERS_HELP = ("Answers to the event's questions by question id (as a string): text for short and long "
-                 "text, a choice for one choice, a list of choices for several, true for a ticked checkbox.")
-
-
 class RsvpSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[(value, RSVP.Status(value).label) for value in RSVP.ANSWERS])
     answers = serializers.DictField(child=serializers.JSONField(), required=False, help_text=_ANSWERS_HELP +
                                     " Required questions must be answered to say going; left out, the answers "
                                     "already given are kept. They change only until the event starts.")
-
-
-class QuestionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=EventQuestion.Kind.choices)
-    # The API's own names: DRF's metaclass takes them as fields, though a Field has attributes of these names.
-    label = serializers.CharField()  # type: ignore[assignment]
-    choices = serializers.ListField(child=serializers.CharField())
-    required = serializers.BooleanField()  # type: ignore[assignment]
-
-
-class MemberRefSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    name = serializers.CharField()
-
-
-class MyAnswerSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=RSVP.Status.choices)
-    waitlist_position = serializers.IntegerField(allow_null=True, help_text="Your place in line when waitlisted.")
-    wanted_status = serializers.ChoiceField(choices=RSVP.Status.choices, allow_null=True,
-                                            help_text="What you asked for while waitlisted or waiting for approval.")
-    answers = serializers.DictField(child=serializers.JSONField(), help_text=_ANSWERS_HELP)
-    questions_missing = serializers.BooleanField(
-        help_text="You answered in another app, which could not carry the questions: answer them here.")
-
-
-class EventDetailSerializer(EventSerializer):
-    host = MemberRefSerializer()
-    cohosts = MemberRefSerializer(many=True)
-    seats_taken = serializers.IntegerField()
-    my_answer = MyAnswerSerializer(allow_null=True, help_text="Your answer; null when you have none.")
-    questions = QuestionSerializer(many=True, help_text="What the host asks when you answer going.")
-
-    class Meta(EventSerializer.Meta):
-        fields = [*EventSerializer.Meta.fields, "host", "cohosts", "seats_taken", "my_answer", "questions"]
 
 
 class LineEntrySerializer(serializers.Serializer):
@@ -231,14 +278,22 @@ class EventDetailView(APIView):
     @extend_schema(responses={200: EventDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         event = get_object_or_404(Event.objects.select_related("host"), pk=pk)
-        data = EventSerializer(event).data
-        data["host"] = _member(event.host)
-        data["cohosts"] = [_member(m) for m in selectors.event_cohosts(event=event)]
-        data["seats_taken"] = selectors.event_seats_taken(event=event)
-        asked = questions.event_questions(event=event)
-        data["my_answer"] = _my_answer(event, request.user, asked)
-        data["questions"] = [_question(q) for q in asked]
-        return Response(data)
+        return Response(_event_detail(event, request.user))
+
+
+def _event_detail(event: Event, member) -> dict:
+    data = EventSerializer(event).data
+    cohosts = selectors.event_cohosts(event=event)
+    data["host"] = _member(event.host)
+    data["cohosts"] = [_member(m) for m in cohosts]
+    data["seats_taken"] = selectors.event_seats_taken(event=event)
+    asked = questions.event_questions(event=event)
+    data["my_answer"] = _my_answer(event, member, asked)
+    data["questions"] = [_question(q) for q in asked]
+    # Why it failed is the hosts' business (the same rule as selectors.event_can_manage).
+    manages = member.pk == event.host_id or any(m.pk == member.pk for m in cohosts)
+    data["announcement"] = asdict(announcements.announcement_status(event=event, with_reason=manages))
+    return data
 
 
 def _managed_event(request: MemberApiRequest, pk: int) -> Event:
@@ -381,6 +436,10 @@ class SeriesCreateSerializer(serializers.Serializer):
     online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
     capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     requires_approval = serializers.BooleanField(required=False, default=False)
+    announce = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Post the announcement of the first occurrence on Bluesky from your own account (a series is "
+                  "announced once). Refused when no account of yours can post.")
 
 
 class SeriesOccurrenceSerializer(serializers.Serializer):
@@ -429,7 +488,12 @@ class SeriesCreateView(APIView):
         data = SeriesCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
+        announce = fields.pop("announce")
+        if announce and (reason := announcements.announcement_unavailable_reason(host=request.user)):
+            raise InvalidInputError(reason, field="announce")
         first = series_services.series_create(host=request.user, **fields)
+        if not announcements.announcement_unavailable_reason(host=request.user):
+            announcements.announcement_choose(event=first, host=request.user, wanted=announce)
         assert first.series is not None
         return Response(_series_data(first.series), status=201)
 

@@ -10,17 +10,19 @@ deletes through elonara.signals, `update()` through the models' querysets).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
+from bluesky.graph import HIDDEN_ACCOUNTS_SECONDS, BlueskyGraphService
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from elonara import ical, selectors
 from elonara.community_page import CalendarFile
-from elonara.models import RSVP, Event, EventCohost, EventQuestion, HostMessage
+from elonara.models import RSVP, Event, EventCohost, EventQuestion, ExternalRSVP, HostMessage
 from members.models import Member
 
 
@@ -39,16 +41,55 @@ class EventPage:
     questions: list[EventQuestion]
     # "Updates from the host", newest first; the view shows each to the groups it was written to.
     host_messages: list[HostMessage]
+    # Answers from other apps by status: the attendee lists are drawn again without a viewer's blocks.
+    outside: dict[str, list[ExternalRSVP]] = field(default_factory=dict)
 
     @property
     def cohost_ids(self) -> set[int]:
         return {c.pk for c in self.cohosts}
+
+    def answer_dids(self, *, viewer_id: int | None) -> set[str]:
+        """The Bluesky accounts of those listed as answering, the host's and the viewer's own left
+        out (the host is named all over the page; nobody blocks themselves)."""
+        dids = {r.did for rows in self.outside.values() for r in rows}
+        for member_id, rsvp in self.answers.items():
+            if member_id not in (self.event.host_id, viewer_id):
+                dids.update(d for d in (getattr(rsvp, "identity_did", None), getattr(rsvp, "app_password_did", None))
+                            if d)
+        return dids
+
+    def about_html_without(self, *, dids: Collection[str]) -> SafeString:
+        """The about part with the answers of these accounts left out: drawn for one viewer, never
+        kept in the part every viewer shares."""
+        hidden = set(dids)
+        grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
+        for rsvp in self.answers.values():  # in the shared lists' order (the host first among going)
+            if not hidden & {getattr(rsvp, "identity_did", None), getattr(rsvp, "app_password_did", None)}:
+                grouped[rsvp.status].append(rsvp)
+        outside = {status: [r for r in rows if r.did not in hidden] for status, rows in self.outside.items()}
+        kept = sum(map(len, self.outside.values()))
+        return render_to_string("elonara/_event_about.html",
+                                {**_about_context(self.event, grouped, outside, kept=kept), "show_names": True})
 
 
 def event_page_get(*, event_id: int) -> EventPage | None:
     """The event's page part, from the cache when current (one round trip), else built from the
     database (six queries, seven with seats) and cached. None: no such event."""
     return page_part_get("event", event_id, lambda: (_event_page_build(event_id=event_id), PAGE_CACHE_SECONDS))
+
+
+def event_answers_blocked_for(*, page: EventPage, member: Member) -> tuple[set[str], int | None]:
+    """The accounts answering this event that the signed-in `member` blocks on Bluesky (their own
+    blocks, read with their own session and kept a few minutes: bluesky.graph), whose answers are
+    then not listed to them; and how many seconds that stays true (None: nothing was asked). Asked
+    only when someone other than the host and the member answered with a Bluesky account."""
+    if not member.is_authenticated:
+        return set(), None
+    dids = page.answer_dids(viewer_id=member.pk)
+    if not dids:
+        return set(), None
+    hidden = BlueskyGraphService().hidden_accounts(member=member)
+    return {did for did in dids if hidden.get(did) == "block"}, HIDDEN_ACCOUNTS_SECONDS
 
 
 def event_calendar_get(*, event_id: int) -> CalendarFile | None:
@@ -76,14 +117,9 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
     outside = selectors.event_outside_rsvps_by_status(event=event)
     conversation = getattr(event, "conversation", None)
     context = {
-        "event": event,
+        **_about_context(event, grouped, outside, kept=sum(map(len, outside.values()))),
         "cohosts": cohosts,
         "seats_taken": selectors.event_seats_taken(event=event) if event.capacity else None,
-        "attendees": grouped,
-        "outside_rsvps": outside,
-        # The firehose keeps at most this many per event (elonara.firehose): say so when full.
-        "outside_rsvps_full": sum(map(len, outside.values())) >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
-        "outside_rsvps_cap": settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
         "conversation": conversation,
     }
     return EventPage(
@@ -95,4 +131,19 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         questions=list(EventQuestion.objects.filter(event=event)),
         host_messages=list(HostMessage.objects.filter(event=event).select_related("author")
                            .defer(*selectors.person_fields_not_shown("author"))),
+        outside=outside,
     )
+
+
+def _about_context(event: Event, grouped: dict[str, list[RSVP]], outside: dict[str, list[ExternalRSVP]], *,
+                   kept: int) -> dict:
+    """What the about part shows. `kept`: how many outside answers the event keeps (all of them,
+    also those a viewer does not see)."""
+    return {
+        "event": event,
+        "attendees": grouped,
+        "outside_rsvps": outside,
+        # The firehose keeps at most this many per event (elonara.firehose): say so when full.
+        "outside_rsvps_full": kept >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
+        "outside_rsvps_cap": settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT,
+    }

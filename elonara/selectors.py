@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from elonara.models import (
@@ -96,11 +96,15 @@ def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
 def event_attendees(*, event: Event) -> list[RSVP]:
     """The answers with only what the event page shows: the member's name, the status and (for the
     viewer's own answer) its publishing state, place in line, request and promotion, and the
-    answers to the host's questions (filled in the viewer's answer form)."""
+    answers to the host's questions (filled in the viewer's answer form); and the member's Bluesky
+    accounts (`identity_did`, `app_password_did`, None when they have none), so a viewer who blocks
+    one of them is not shown their answer (joined: no query more)."""
     return list(event.rsvps.select_related("member").order_by("updated_at").only(
         "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
         "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name",
-        "question_answers", "questions_missing", "member__bluesky_display_name", "member__bluesky_avatar_url"))
+        "question_answers", "questions_missing", "member__bluesky_display_name", "member__bluesky_avatar_url",
+    ).annotate(identity_did=F("member__bluesky_identity__did"),
+               app_password_did=F("member__bluesky_app_password__did")))
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:

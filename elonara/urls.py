@@ -21,6 +21,7 @@ urlpatterns = [
     path("events/<int:pk>/calendar.ics", views.event_ics, name="event-ics"),
     path("events/<int:pk>/cancel/", views.event_cancel, name="event-cancel"),
     path("events/<int:pk>/delete/", views.event_delete, name="event-delete"),
+    path("events/<int:pk>/announcement/retry/", views.event_announce_retry, name="event-announce-retry"),
     path("series/<int:pk>/", views.series_detail, name="series-detail"),
     path("series/<int:pk>/calendar.ics", views.series_ics, name="series-ics"),
     path("events/<int:pk>/conversation/", views.event_conversation, name="event-conversation"),

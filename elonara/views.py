@@ -350,9 +350,13 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     user = request.user
     rsvp = page.answers.get(user.pk) if user.is_authenticated else None
     is_host = user.is_authenticated and event.host_id == user.pk
+    # Answers of accounts the viewer blocks on Bluesky are not listed to them: their lists drawn
+    # for them alone (this copy of the page is theirs), the shared part left as it is.
+    blocked, blocks_seconds = event_page.event_answers_blocked_for(page=page, member=user)
     context = {
         "event": event,
         "page": page,
+        "about_html": page.about_html_without(dids=blocked) if blocked else page.about_html,
         "zone": event.zone,
         "is_host": is_host,
         # The same rule as selectors.event_can_manage, from the co-hosts already read for the page.
@@ -390,6 +394,9 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     seconds = conversation_services.conversation_fresh_seconds(conversation=conversation)
     if event.image:
         seconds = min(seconds, media_url_seconds())
+    if blocks_seconds is not None:
+        # A block made in the Bluesky app renews nothing here: the copy lasts as long as the blocks read.
+        seconds = min(seconds, blocks_seconds)
     return render(request, "elonara/event_detail.html", context), seconds
 
 
@@ -628,6 +635,22 @@ def event_ics(request, pk):
     return calendar_file_response(request, calendar, filename=f"{calendar.slug}.ics", headers={}, download=True)
 
 
+@require_POST
+@login_required
+def event_announce_retry(request, pk):
+    """The host asks again for an announcement post that failed (elonara.announcements)."""
+    event = get_object_or_404(Event, pk=pk)
+    try:
+        queued = announcement_services.announcement_retry(event=event, actor=request.user)
+    except NotAllowedError as error:
+        raise PermissionDenied(error.message) from error
+    if queued:
+        messages.success(request, "Posting the announcement on Bluesky again.")
+    elif reason := announcement_services.announcement_unavailable_reason(host=request.user):
+        messages.error(request, reason)
+    return redirect(event)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def event_cancel(request, pk):
@@ -654,7 +677,8 @@ def event_delete(request, pk):
                               delete_announcement=request.POST.get("delete_announcement") == "on")
         messages.success(request, "The event is deleted.")
         return redirect("home")
-    return render(request, "elonara/event_delete.html", {"event": event})
+    return render(request, "elonara/event_delete.html",
+                  {"event": event, "grant_gaps": announcement_services.announcement_delete_gaps(event=event)})
 
 
 _RSVP_MESSAGES: dict[str, str] = {

@@ -28,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 from elonara.models import Community, Event
 from elonara.selectors import event_listed_q
 from feeds.models import CommunityFeed
+from network.selectors import hosts_labelled_hidden_q
 
 FEED_COLLECTION = "app.bsky.feed.generator"
 FOLLOWS_RKEY = "upcoming-follows"
@@ -125,9 +126,11 @@ def cursor_decode(cursor: str) -> tuple[datetime, int] | None:
 
 def _listed(now: datetime) -> QuerySet[Event]:
     # A feed is for what one can still go to: cancelled events are left out (a Bluesky feed cannot
-    # mark them, unlike our own lists).
-    return Event.objects.filter(event_listed_q(now=now), status=Event.Status.SCHEDULED,
-                                conversation__isnull=False)
+    # mark them, unlike our own lists). Nor an event whose host's Bluesky profile carries a hiding
+    # label (network.selectors.hosts_labelled_hidden_q), as on Upcoming. (Each reader's own blocks
+    # and mutes, and labels on the post itself, the App View applies when it hydrates the skeleton.)
+    return (Event.objects.filter(event_listed_q(now=now), status=Event.Status.SCHEDULED, conversation__isnull=False)
+            .exclude(hosts_labelled_hidden_q()))
 
 
 def _dids_rows(dids: Iterable[str] | QuerySet) -> QuerySet | RawSQL | list[str]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from bluesky import views as bluesky_views
 from bluesky.atproto import AtprotoError
-from bluesky.selectors import member_did_get
+from bluesky.selectors import identity_did_and_grant, scope_grant_gaps
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get, page_response
 from core.ratelimit import RateLimitedError
 from invitations import answers, limits, selectors, services, targets
@@ -66,6 +66,8 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
     template = services.default_template_for(target)
     sample = {"mention": "@their.handle", "name": targets.target_name(target),
               "date": targets.target_date_text(target), "link": settings.ELONARA_PUBLIC_URL + target.get_absolute_url()}
+    posting_account = services.invitation_posting_account(host=request.user)
+    did, grant = identity_did_and_grant(member=request.user)
     response = render(
         request,
         "invitations/picker.html",
@@ -78,8 +80,13 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
             "sample_post": _PLACEHOLDER.sub(lambda match: sample[match[1]], template),
             "remaining_today": limits.invitation_daily_remaining(host=request.user),
             "daily_cap": limits.host_daily_cap(host=request.user),
-            "posting_account": services.invitation_posting_account(host=request.user),
-            "connected": bool(member_did_get(member=request.user)),
+            "posting_account": posting_account,
+            "connected": bool(did),
+            # An older grant lacks what the picker needs (the followers, who blocks the host, and
+            # posting when the host's own grant posts): asked to reconnect before inviting fails.
+            "grant_gaps": () if grant is None else scope_grant_gaps(scope=grant, features=(
+                "followers", "blocked_by",
+                *(("posting",) if posting_account is not None and posting_account.kind == "oauth" else ()))),
             "page_size": _page_size(request.GET.get("page_size")),
             **extra_context,
         },

@@ -77,6 +77,18 @@ def _creators(condition: Q) -> QuerySet:
     return Creator.objects.filter(condition).values("pk")
 
 
+def hosts_labelled_hidden_q() -> Q:
+    """Events (ours) whose host's Bluesky account (connected or app password) carries a hiding
+    label on its profile, as last read for the accounts we keep a profile of (creators of other
+    apps' events): shown nowhere, since the label is the account's. For `.exclude()`; each
+    subquery starts from the few labelled creators (a DID index lookup each), never from every
+    member. (Staff blocking a creator concerns the events other apps make; a member's events have
+    their own tools.)"""
+    labelled = Creator.objects.exclude(hidden_label="").values("did")
+    return (Q(host_id__in=BlueskyIdentity.objects.filter(did__in=labelled).values("member_id"))
+            | Q(host_id__in=MemberAppPassword.objects.filter(did__in=labelled).values("member_id")))
+
+
 # What a network event's card shows (network/_card.html): nothing else is read.
 _CARD_FIELDS = ("uri", "name", "starts_at", "ends_at", "utc_offset_minutes", "place", "mode", "status", "going_count",
                 "creator__did", "creator__handle")
@@ -99,7 +111,7 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
     given); `follows_only` keeps only creators (and our hosts) the member follows. `hidden_dids`:
     accounts the member blocks or mutes on Bluesky, whose events are left out."""
     now = now or timezone.now()
-    ours = Event.objects.filter(event_listed_q(now=now))
+    ours = Event.objects.filter(event_listed_q(now=now)).exclude(hosts_labelled_hidden_q())
     network = (_network_shown().filter(event_listed_q(now=now))
                .exclude(Exists(Event.objects.filter(at_uri=OuterRef("uri")))))  # ours, read back before saved
     if hidden_dids:

@@ -191,7 +191,8 @@ CASES = [
     # their last choice (4).
     ("ann", "get", "/events/new/", 7, 200),
     ("ann", "get", "/events/new/?title=Tea&start=2031-05-02T19:00&place=Porto", 7, 200),  # a link's fields: no query
-    ("ann", "get", "event", 8, 200),  # the viewer's own answer is read from the attendees; + co-hosts
+    ("ann", "get", "event", 9, 200),  # the viewer's own answer is read from the attendees; + co-hosts
+    # + her Bluesky session, when others answered with an account (her blocks: then kept a few minutes)
     ("ann", "get", "event_edit", 5, 200),
     ("ann", "get", "/members/me/", 2, 302),
     ("ann", "get", "/members/me/edit/", 2, 200),
@@ -210,8 +211,8 @@ CASES = [
     ("bob", "get", "/", 8, 200),
     ("bob", "get", "/upcoming/", 6, 200),  # + no Bluesky session (then kept a few minutes)
     ("bob", "post", "network_rsvp", 7, 302),  # the event (locked), the answer, recount, the publishing account
-    ("bob", "get", "event", 8, 200),  # the same
-    ("bob", "get", "landing", 11, 200),  # the same
+    ("bob", "get", "event", 9, 200),  # the same
+    ("bob", "get", "landing", 12, 200),  # the same
     # + the event locked + publishing the RSVP record (6) + its due time in the write pipeline (1; 2 the first time)
     # + which event pages the publishing state changes (1: an update() sends no signal)
     # + the event's questions (elonara.questions, asked under the lock)

@@ -79,7 +79,7 @@ def test_narrower_grant_shows_and_offers_reauthorization(client, member, loopbac
     identity = BlueskyIdentity.objects.get(member=member)
     assert identity.scope == "atproto"
     page = client.get(reverse("members:profile", args=[member.username])).content.decode()
-    assert "Reauthorize" in page and "Some features need more permissions" in page
+    assert "Reconnect Bluesky to allow" in page and "Some features need more permissions" in page
     api = client.get("/api/bluesky/identity/").json()
     assert api["scope"] == "atproto" and api["can_post"] is False
 
@@ -120,3 +120,27 @@ def test_unknown_handle_gives_a_clear_message(client, member, loopback_app):
     response = client.post(reverse("bluesky:connect"), {"identifier": "nobody-here.test"}, follow=True)
     assert "No Bluesky account was found" in response.content.decode()
     assert not OAuthAuthorizationRequest.objects.exists()
+
+
+def test_reconnecting_from_a_page_widens_the_grant_and_comes_back(client, member, loopback_app, accounts,
+                                                                  peer_consent, settings):
+    carol = accounts["carol"]
+    client.force_login(member)
+    old = "atproto repo:app.bsky.feed.post?action=create"  # an older, narrower grant
+    connect(client, carol.handle, carol, peer_consent, scope=old)
+    page = client.get(reverse("members:profile", args=[member.username])).content.decode()
+    assert "Reconnect Bluesky to allow" in page and "deleting the announcement posts Elonara wrote" in page
+    # The picker's (or the delete page's) button: the consent, then back to that page.
+    back = "/events/new/"
+    response = client.post(reverse("bluesky:reauthorize"), {"next": back})
+    assert response.status_code == 302
+    params = peer_consent(response.url, carol, None)
+    done = client.get(reverse("bluesky:callback"), params)
+    assert done.status_code == 302 and done.url == back
+    assert BlueskyIdentity.objects.get(member=member).scope.split() == settings.BLUESKY_OAUTH_SCOPE.split()
+    page = client.get(reverse("members:profile", args=[member.username])).content.decode()
+    assert "Reconnect Bluesky to allow" not in page
+    # An address off the site is never followed.
+    response = client.post(reverse("bluesky:reauthorize"), {"next": "https://evil.example/"})
+    done = client.get(reverse("bluesky:callback"), peer_consent(response.url, carol, None))
+    assert done.url == reverse("members:profile", args=[member.username])

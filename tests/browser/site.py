@@ -96,6 +96,11 @@ def build_site() -> Site:
         ends_at=start + timedelta(days=3, hours=3), time_zone="America/New_York", venue="Café Lumière",
         online_url="https://meet.example.org/board-games",
     )
+    # Its announcement failed: the host's page says why, with "Try again".
+    Event.objects.filter(pk=plain_event.pk).update(
+        announce_wanted=True, announce_rkey="3lbx2vqkzq44e", announce_state="failed",
+        announce_error="Bluesky refused the post: the account's write limit is reached for today.")
+    plain_event.refresh_from_db()
     long_event = elonara_services.event_create(
         host=carol, title=f"Workshop {LONG_WORD}", starts_at=start + timedelta(days=5),
         ends_at=start + timedelta(days=6, hours=2), time_zone="Asia/Kolkata", venue=LONG_WORD,
@@ -199,6 +204,7 @@ def pages(site: Site) -> dict[str, list[tuple[str, str]]]:
         "host": [
             ("home", "/"),
             ("event-host", event.get_absolute_url()),
+            ("event-host-announcement-failed", site.plain_event.get_absolute_url()),
             ("event-new", "/events/new/"),
             ("event-new-from-link", "/events/new/?title=Tea%20tasting&start=2031-05-02T19:00&end=soon"
                                     "&place=Casa%20do%20Ch%C3%A1&link=javascript:alert(1)&description=Bring%20a%20cup."),

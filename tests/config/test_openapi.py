@@ -133,6 +133,14 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
                 "starts_at": (timezone.now() + timedelta(days=2)).isoformat(),
                 "ends_at": (timezone.now() + timedelta(days=2, hours=1)).isoformat()}),
             (ann, "post", "/api/v1/series/", "/api/v1/series/", {"kind": "yearly"}),
+            (ann, "post", "/api/v1/events/", "/api/v1/events/", {
+                "title": "Lantern walk", "announce": True, "venue": "Park",
+                "starts_at": (timezone.now() + timedelta(days=4)).isoformat(),
+                "ends_at": (timezone.now() + timedelta(days=4, hours=1)).isoformat()}),
+            (cara, "post", "/api/v1/events/", "/api/v1/events/", {  # no account of hers can post it
+                "title": "Quiz II", "announce": True,
+                "starts_at": (timezone.now() + timedelta(days=4)).isoformat(),
+                "ends_at": (timezone.now() + timedelta(days=4, hours=1)).isoformat()}),
             (cara, "get", "/api/v1/events/{id}/", f"/api/v1/events/{w.club.pk}/", None),
             (ann, "get", "/api/v1/events/{id}/requests/", f"/api/v1/events/{w.club.pk}/requests/", None),
             (cara, "get", "/api/v1/events/{id}/requests/", f"/api/v1/events/{w.club.pk}/requests/", None),

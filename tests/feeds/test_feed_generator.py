@@ -230,3 +230,27 @@ def test_the_organizers_page_turns_the_feed_on_and_shows_its_address(feeds_world
             in organizer.get(url).content.decode())
     organizer.post(url, {"wanted": "0"})
     assert not CommunityFeed.objects.exists()
+
+
+def test_a_host_whose_profile_carries_a_hiding_label_is_in_no_feed(feeds_world):
+    from elonara import services as es
+    from network.models import Creator
+
+    alice, dave = feeds_world["alice"], feeds_world["dave"]
+    community = es.community_create(creator=alice, name="Go players")
+    CommunityFeed.objects.create(community=community)
+    in_community = _announced(alice, 4, community=community)
+    alone = _announced(alice, 2)
+    daves = _announced(dave, 3)
+    FollowedAccount.objects.create(member=feeds_world["bob"], did=dave.bluesky_identity.did)
+    community_feed = f"at://{PUBLISHER}/app.bsky.feed.generator/community-{community.pk}"
+    token = service_jwt(feeds_world["bob_key"], iss=feeds_world["bob_did"], aud=US)
+    assert _get(community_feed, None).json()["feed"] == [{"post": in_community.conversation.post_uri}]
+    assert [i["post"] for i in _get(FOLLOWS_FEED, token).json()["feed"]] == [
+        alone.conversation.post_uri, daves.conversation.post_uri, in_community.conversation.post_uri]
+    # Alice's profile carries a hiding label (as last read: her events in other apps are kept
+    # here); Dave's profile was read too, and is clean.
+    Creator.objects.create(did=alice.bluesky_identity.did, handle="alice.test", hidden_label="!hide")
+    Creator.objects.create(did=dave.bluesky_identity.did, handle="dave.test")
+    assert _get(community_feed, None).json()["feed"] == []
+    assert _get(FOLLOWS_FEED, token).json()["feed"] == [{"post": daves.conversation.post_uri}]

@@ -79,6 +79,29 @@ def test_a_self_labelled_event_and_a_labelled_creator_are_hidden_and_their_pages
 
 
 @pytest.mark.django_db
+def test_our_events_by_a_host_whose_profile_carries_a_hiding_label_are_left_out(bob, django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from elonara import services as elonara_services
+
+    host = django_user_model.objects.create_user(username="hal", password="pw-123456")
+    host_did = random_did()
+    link_identity(member=host, did=host_did, handle="hal.test")
+    start = timezone.now() + timedelta(days=2)
+    elonara_services.event_create(host=host, title="Hal's picnic", starts_at=start, ends_at=start + timedelta(hours=2),
+                                  venue="Park")
+    assert _names(bob) == ["Hal's picnic"]
+    # His events in other apps are kept here, so his profile is read: it carries a hiding label.
+    creator = Creator.objects.create(did=host_did, handle="hal.test", hidden_label="!hide")
+    assert _names(bob) == []
+    # Staff blocking his account as a creator concerns other apps' events (test_network_events).
+    Creator.objects.filter(pk=creator.pk).update(hidden_label="", blocked=True)
+    assert _names(bob) == ["Hal's picnic"]
+
+
+@pytest.mark.django_db
 def test_events_by_accounts_the_member_blocks_or_mutes_are_left_out(bob):
     _followed(bob, "Chess", days=2)
     blocked = _followed(bob, "By someone blocked", days=3)
