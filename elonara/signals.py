@@ -4,7 +4,7 @@ renews is the pages app's table, pages.table, for every model of every app.)"""
 from django.dispatch import receiver
 
 from bluesky.services import did_linked
-from elonara.firehose import outside_answers_adopt
+from elonara.outside_answers import outside_answers_adopt
 
 
 @receiver(did_linked)
