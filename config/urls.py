@@ -32,7 +32,7 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("language", language_set, name="language"),
-    path("members/", include("members.urls")),
+    path("members/", include("pages.member_urls")),
     path("bluesky/", include("bluesky.urls")),
     path("invitations/", include("invitations.urls")),
     path("notifications/", include("notifications.urls")),

@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.openapi import ERROR
 from core.api import kept_json_response
+from core.api_schemas import ERROR
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
 from elonara import checkin, questions, recurrence, selectors, services
 from elonara import series as series_services

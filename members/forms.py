@@ -1,12 +1,16 @@
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
 from members.services import login_attempt_begin, login_attempt_succeeded
+from members.signals import password_reset_requested
 
 
 class _AttemptLimitMixin:
@@ -81,7 +85,5 @@ class QueuedPasswordResetForm(PasswordResetForm):
     the reset link is made by the worker, never stored or carried by the broker."""
 
     def save(self, *args, **kwargs) -> None:
-        from notifications.services import password_reset_request
-
         for member in self.get_users(self.cleaned_data["email"]):
-            password_reset_request(member=member)
+            transaction.on_commit(partial(password_reset_requested.send, sender=Member, member=member))
