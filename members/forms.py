@@ -1,10 +1,7 @@
-from functools import partial
-
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.ratelimit import RateLimitedError
@@ -85,5 +82,6 @@ class QueuedPasswordResetForm(PasswordResetForm):
     the reset link is made by the worker, never stored or carried by the broker."""
 
     def save(self, *args, **kwargs) -> None:
+        # Nothing of members' is written by a request: nothing to wait for a commit of.
         for member in self.get_users(self.cleaned_data["email"]):
-            transaction.on_commit(partial(password_reset_requested.send, sender=Member, member=member))
+            password_reset_requested.send(sender=Member, member=member)

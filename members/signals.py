@@ -1,7 +1,8 @@
 """What members says happened, for the apps above it to react to (connected in their `ready()`).
 
-`email_to_confirm` and `password_reset_requested` are sent once the change commits (notifications
-queues the confirmation link, the reset mail). `member_deleting` is sent inside the deletion's
+`email_to_confirm` is sent once the change commits (notifications queues the confirmation link);
+`password_reset_requested` when a reset is asked for (it changes nothing of members': notifications
+queues the reset mail). `member_deleting` is sent inside the deletion's
 transaction, before the member's row goes: what other apps keep of theirs (events they host,
 communities they made) must go in the same transaction, or not at all."""
 
