@@ -40,3 +40,12 @@ def test_the_cursor_moves_to_network_with_its_rows():
     from network.firehose import firehose_cursor_get
 
     assert firehose_cursor_get(source=SOURCE) == 4242
+
+
+@pytest.mark.django_db
+def test_the_cursor_admin_moved_with_it(client, django_user_model):
+    staff = django_user_model.objects.create_superuser(username="staff", password="not-a-secret-1", email="s@x.org")
+    client.force_login(staff)
+    old = client.get("/admin/elonara/firehosecursor/?o=1")
+    assert (old.status_code, old["Location"]) == (308, "/admin/network/firehosecursor/?o=1")
+    assert client.get(old["Location"]).status_code == 200
