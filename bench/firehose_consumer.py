@@ -244,7 +244,7 @@ def full_consumer(stream: list[bytes], fresh: list[bytes], *, plc_url: str, data
         call_command("migrate", verbosity=0)
         from django.db import connection
 
-        from elonara.firehose import FirehoseConsumer
+        from network.firehose import FirehoseConsumer
 
         database = connection.vendor
         consumer = FirehoseConsumer(source="http://127.0.0.1:9")

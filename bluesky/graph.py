@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,7 +25,9 @@ from bluesky.records import is_did
 from bluesky.sessions import AppPasswordPdsSession, OAuthPdsSession, PdsSession, member_credentials_get
 from core import metrics
 from core.errors import ApplicationError
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 logger = logging.getLogger(__name__)
 

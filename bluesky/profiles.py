@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from bluesky import clients
 from bluesky.atproto import AtprotoError
 from bluesky.atproto.syntax import is_valid_did
 from bluesky.models import BlueskyIdentity, BlueskySignIn, MemberAppPassword
-from members.models import Member
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def member_profiles_refresh(*, member_ids: Iterable[int] | None = None, stale_on
     App View does not know (deleted, taken down) loses its face; a failed call keeps what we had."""
     dids = member_dids(member_ids=member_ids)
     if stale_only:
-        fresh = set(Member.objects.filter(pk__in=set(dids.values()),
+        fresh = set(get_user_model().objects.filter(pk__in=set(dids.values()),
                                           bluesky_profile_at__gte=timezone.now() - PROFILE_MAX_AGE)
                     .values_list("pk", flat=True))
         dids = {did: pk for did, pk in dids.items() if pk not in fresh}
@@ -79,7 +79,7 @@ def member_profiles_refresh(*, member_ids: Iterable[int] | None = None, stale_on
             if cleaned is not None and cleaned[0] in dids:
                 seen[cleaned[0]] = cleaned
         now = timezone.now()
-        members = Member.objects.in_bulk([dids[did] for did in chunk])
+        members = get_user_model().objects.in_bulk([dids[did] for did in chunk])
         unchanged = []
         for did in chunk:
             member = members.get(dids[did])
@@ -94,5 +94,5 @@ def member_profiles_refresh(*, member_ids: Iterable[int] | None = None, stale_on
             member.save(update_fields=["bluesky_display_name", "bluesky_avatar_url", "bluesky_profile_at"])
             changed += 1
         # Only when it was read: no page shows that (pages.table: the Member row's `only`).
-        Member.objects.filter(pk__in=unchanged).update(bluesky_profile_at=now)
+        get_user_model().objects.filter(pk__in=unchanged).update(bluesky_profile_at=now)
     return changed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -28,7 +29,9 @@ from bluesky.models import (
     WritesModeSetting,
 )
 from bluesky.sessions import member_credentials_get, relay_credentials_get
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 # Plain words for the permissions a member granted.
 _SCOPE_WORDS = {

@@ -16,8 +16,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -60,7 +62,9 @@ from bluesky.sessions import (
     tokens_of,
 )
 from core.tasks import task_on_commit
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 logger = logging.getLogger(__name__)
 
@@ -256,8 +260,8 @@ def _member_for_sign_in(tokens: TokenSet) -> tuple[Member, bool]:
         BlueskySignIn.objects.filter(pk=link.pk).update(last_used_at=timezone.now())
         return link.member, False
     display_name, avatar_url = _bluesky_profile(did=tokens.sub, pds_url=tokens.pds_url)
-    member = Member(username=_username_from(tokens.handle), display_name=display_name[:100] or tokens.handle[:100],
-                    avatar_url=avatar_url)
+    member = get_user_model()(username=_username_from(tokens.handle),
+                              display_name=display_name[:100] or tokens.handle[:100], avatar_url=avatar_url)
     member.set_unusable_password()
     member.save()
     BlueskySignIn.objects.create(member=member, did=tokens.sub, last_used_at=timezone.now())
@@ -276,7 +280,7 @@ _USERNAME_CHARS = re.compile(r"[^a-z0-9_-]+")
 
 def _username_from(handle: str) -> str:
     base = _USERNAME_CHARS.sub("", handle.split(".", 1)[0].lower())[:30] or "member"
-    taken = set(Member.objects.filter(username__startswith=base).values_list("username", flat=True))
+    taken = set(get_user_model().objects.filter(username__startswith=base).values_list("username", flat=True))
     if base not in taken:
         return base
     for n in range(2, 1000):

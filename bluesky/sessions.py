@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 from django.conf import settings
@@ -58,7 +58,9 @@ from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, Sessio
 from bluesky.models import AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount, RenewalLease
 from core import metrics
 from core.ratelimit import RateLimitedError
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 logger = logging.getLogger(__name__)
 
@@ -654,7 +656,7 @@ def relay_credentials_get() -> AppPasswordAccount | None:
                               kind="relay")
 
 
-def member_credentials_get(*, member: Member) -> AppPasswordAccount | None:
+def member_credentials_get(*, member: "Member") -> AppPasswordAccount | None:  # noqa: UP037 - a name for the type checker only
     """The member's app-password credentials, DECRYPTED. Only for opening a session."""
     row = MemberAppPassword.objects.filter(member_id=member.pk).first()
     if row is None or not row.app_password:

@@ -25,7 +25,7 @@ from bluesky.models import BlueskySignIn, OAuthAuthorizationRequest
 from bluesky.services import BlueskyOAuthService
 from core import metrics
 from core.ratelimit import RateLimitedError, rate_limit_request
-from members.requests import MemberRequest
+from core.requests import MemberRequest
 
 logger = logging.getLogger(__name__)
 

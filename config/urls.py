@@ -11,8 +11,8 @@ from members.views import language_set
 
 
 def moved(new_prefix: str):
-    """Pages that moved when `bluesky.agents` joined the `bluesky` app: 308 keeps the method, so old
-    bookmarks and forms still land where they meant to."""
+    """Pages that moved (`bluesky.agents` joining the `bluesky` app, the firehose cursor joining
+    `network`): 308 keeps the method, so old bookmarks and forms still land where they meant to."""
 
     def view(request: HttpRequest, rest: str) -> HttpResponseRedirect:
         query = request.META.get("QUERY_STRING", "")
@@ -26,13 +26,15 @@ def moved(new_prefix: str):
 urlpatterns = [
     re_path(r"^admin/bluesky_agents/(?P<rest>.*)$", moved("/admin/bluesky/")),
     re_path(r"^bluesky/agents/(?P<rest>.*)$", moved("/bluesky/")),
+    # The firehose cursor moved from elonara to network (its admin pages with it).
+    re_path(r"^admin/elonara/firehosecursor/(?P<rest>.*)$", moved("/admin/network/firehosecursor/")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("readyz/worker", health.readyz_worker, name="readyz-worker"),
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("language", language_set, name="language"),
-    path("members/", include("members.urls")),
+    path("members/", include("pages.member_urls")),
     path("bluesky/", include("bluesky.urls")),
     path("invitations/", include("invitations.urls")),
     path("notifications/", include("notifications.urls")),

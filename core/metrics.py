@@ -109,7 +109,7 @@ def network_event(outcome: str) -> None:
     NETWORK_EVENTS.labels(outcome=_label(outcome)).inc()
 
 
-# --- the firehose consumer (elonara/firehose.py) ----------------------------------------------
+# --- the firehose consumer (network/firehose.py) ----------------------------------------------
 FIREHOSE_FRAMES_SKIPPED = Counter(
     "elonara_firehose_frames_skipped", "Firehose frames skipped, by reason (undecodable: bad or too "
     "deeply nested; too_large: above the frame size limit).", ["reason"]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP, FirehoseCursor
+from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP
 
 RECORD_FIELDS = ["publish_state", "publish_error", "publish_attempts", "published_at", "at_uri", "at_cid", "at_rkey",
                  "at_repo_did"]
@@ -62,17 +62,6 @@ class ExternalRSVPAdmin(admin.ModelAdmin):
     search_fields = ["handle", "did", "event__title"]
     readonly_fields = ["event", "did", "handle", "handle_checked_at", "status", "uri", "cid", "seq", "created_at",
                        "updated_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(FirehoseCursor)
-class FirehoseCursorAdmin(admin.ModelAdmin):
-    """Where the consumer is; `outdated_at` set means frames were missed (the relay's window passed)."""
-
-    list_display = ["source", "seq", "updated_at", "outdated_at", "last_error"]
-    readonly_fields = ["source", "seq", "updated_at", "outdated_at", "last_error"]
 
     def has_add_permission(self, request):
         return False

@@ -19,15 +19,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.openapi import ERROR
 from core.api import kept_json_response
+from core.api_schemas import ERROR
 from core.page_cache import EVENT_LISTS, EVENT_LISTS_ID, EVENT_LISTS_SECONDS
+from core.requests import MemberApiRequest
 from elonara import announcements, checkin, questions, recurrence, selectors, services
 from elonara import series as series_services
 from elonara.errors import InvalidInputError
 from elonara.models import RSVP, Event, EventQuestion, EventSeries
 from members.models import Member
-from members.requests import MemberApiRequest
 
 
 class EventSerializer(serializers.ModelSerializer):

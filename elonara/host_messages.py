@@ -1,23 +1,27 @@
 """Messages the host or a co-host writes to the guests ("we moved to room 4").
 
-A message is a row (shown on the event page as "Updates from the host") and, in the same
-transaction, one mail per recipient queued through notifications (its own topic, one-click
+A message is a row (shown on the event page as "Updates from the host") and, once it commits,
+one mail per recipient queued through notifications (its `host_message_sent` receiver) (its own topic, one-click
 unsubscribe, sent once by the dispatcher). Rate limited per host and event: a mail to everyone
 is not something to repeat many times an hour.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
+from django.dispatch import Signal
 
 from core.ratelimit import Limit, rate_limit_hit
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, Event, HostMessage
 from elonara.selectors import event_can_manage
 from members.models import Member
-from notifications import hooks as mail_hooks
 
 BODY_MAX = 2000
+# Sent once a message commits (notifications mails it to the guests it was written to).
+host_message_sent = Signal()  # kwargs: message
 # Who sees the updates on the event page: the groups a message can be written to.
 READERS = HostMessage.GROUPS
 
@@ -41,7 +45,7 @@ def host_message_send(*, event: Event, actor: Member, body: str, groups: list[st
     # Counted last, once the message is valid: a typo refused above does not use up the limit.
     rate_limit_hit(limit=Limit.named("host_message"), keys=[f"event:{event.pk}:member:{actor.pk}"])
     message = HostMessage.objects.create(event=event, author=actor, body=body, groups=chosen)
-    mail_hooks.host_message_sent(message=message)
+    transaction.on_commit(partial(host_message_sent.send, sender=HostMessage, message=message))
     return message
 
 

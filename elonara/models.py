@@ -460,25 +460,11 @@ class ExternalRSVP(models.Model):
         ordering = ["created_at"]
         verbose_name = "outside RSVP"
         indexes = [models.Index(fields=["did"])]
-        # One answer per account and event (the newest record wins: elonara.firehose).
+        # One answer per account and event (the newest record wins: elonara.outside_answers).
         constraints = [models.UniqueConstraint(fields=["event", "did"], name="unique_outside_rsvp_per_account")]
 
     def __str__(self) -> str:
         return f"{self.handle or self.did} → {self.event}: {self.get_status_display()}"
-
-
-class FirehoseCursor(models.Model):
-    """How far the consumer has read a firehose (one row per source URL)."""
-
-    source = models.CharField(max_length=400, unique=True)
-    seq = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-    # Set when the source said our cursor was older than its window (frames were missed).
-    outdated_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.source} @ {self.seq}"
 
 
 class CalendarFeed(models.Model):

@@ -9,16 +9,21 @@ A record written in another app cannot carry our questions: its answer is taken 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, Event, EventQuestion
 from elonara.selectors import event_can_manage
 from members.models import Member
-from notifications import hooks as mail_hooks
+
+# Sent once the host asked guests who answered elsewhere to answer the questions here
+# (notifications mails each of them a link).
+questions_asked = Signal()  # kwargs: event, member_ids
 
 K = EventQuestion.Kind
 QUESTIONS_MAX = 10
@@ -184,5 +189,5 @@ def questions_ask_missing(*, event: Event, actor: Member) -> int:
         raise NotAllowedError(STARTED_REFUSAL)
     member_ids = list(RSVP.objects.filter(event=event, questions_missing=True, status__in=ASKING)
                       .values_list("member_id", flat=True))
-    mail_hooks.questions_ask(event=event, member_ids=member_ids)
+    transaction.on_commit(partial(questions_asked.send, sender=Event, event=event, member_ids=member_ids))
     return len(member_ids)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,11 +42,14 @@ from elonara.models import (
 )
 from elonara.selectors import event_can_manage
 from members.models import Member
-from notifications import hooks as mail_hooks
 
 # Sent after a member joins, once the transaction commits (invitations listen). Answers send
 # elonara.answers.rsvp_changed (re-exported here).
 community_joined = Signal()  # kwargs: membership
+# Sent once an edit that changed an event commits (notifications mails those going when its time or
+# place moved), and once a cancellation commits (notifications mails the cancellation).
+event_changed = Signal()  # kwargs: before, after
+event_cancelled = Signal()  # kwargs: event
 
 
 # --- wall-clock times in an event's zone ---------------------------------------------------------
@@ -438,9 +442,31 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     if announce_reply and editor.pk == event.host_id and moved:
         announcements.announcement_reply_queue(event=event,
                                                text=announcements.reply_text_for_time_change(event=event))
+    # Sent before the promotions below queue theirs: a notice of the move is worked out (and the
+    # reminders moved) before a promoted guest's own reminder is queued, as when it ran inline.
+    transaction.on_commit(partial(event_changed.send, sender=Event, before=current, after=event))
     event_waitlist_promote(event_id=event.pk)
-    mail_hooks.event_changed(before=current, after=event)  # notifications: mail on commit if time/place moved
     return event
+
+
+def member_owned_delete(*, member_id: int) -> None:
+    """A member is being deleted (members.signals.member_deleting, inside its transaction): the
+    events they host and communities they created go (with their answers, memberships and
+    invitations), their cover files from storage once the transaction commits (a rolled back
+    deletion keeps them, and the rows pointing at them)."""
+    events = Event.objects.filter(host_id=member_id)
+    communities = Community.objects.filter(created_by_id=member_id)
+    cover_names = [name for name in [*events.values_list("image", flat=True),
+                                      *communities.values_list("image", flat=True)] if name]
+    events.delete()
+    communities.delete()
+    storage = Event._meta.get_field("image").storage
+    transaction.on_commit(partial(_cover_files_delete, storage=storage, names=cover_names))
+
+
+def _cover_files_delete(*, storage, names: list[str]) -> None:
+    for name in names:
+        storage.delete(name)
 
 
 def _series_exclude(*, event: Event) -> None:
@@ -472,7 +498,7 @@ def event_cancel(*, event: Event, actor: Member, announce_reply: bool = False) -
         current.sequence += 1
         current.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
         publishing.event_publish_queue(event=current)
-        mail_hooks.event_cancelled(event=current)  # notifications: cancellation mail on commit
+        transaction.on_commit(partial(event_cancelled.send, sender=Event, event=current))
         _series_exclude(event=current)
         if announce_reply:
             announcements.announcement_reply_queue(event=current,

@@ -17,7 +17,7 @@ def event_refresh_counts(event_id: int) -> None:
 @shared_task(acks_late=True)
 def outside_rsvp_handles_resolve(ids: list[int]) -> None:
     """Handle lookups of outside answers' accounts (network calls: never in the firehose consumer)."""
-    from elonara.firehose import outside_rsvp_handles_resolve as resolve
+    from elonara.outside_answers import outside_rsvp_handles_resolve as resolve
 
     resolve(ids=ids)
 

@@ -12,10 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.requests import MemberRequest
 from elonara.models import Community
 from feeds import services
 from feeds.errors import FeedError
-from members.requests import MemberRequest
 
 
 def _xrpc(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:

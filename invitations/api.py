@@ -17,14 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bluesky.graph import BlueskyGraphService, GraphKind
-from config.openapi import ERROR
 from core.api import json_body, json_response
+from core.api_schemas import ERROR
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from core.ratelimit import rate_limit_request
+from core.requests import MemberApiRequest
 from invitations import limits, selectors, services, targets
 from invitations.models import BATCH_PROGRESS, InvitationBatch
 from invitations.views import get_target
-from members.requests import MemberApiRequest
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -19,9 +19,9 @@ from bluesky.atproto import AtprotoError
 from bluesky.selectors import identity_did_and_grant, scope_grant_gaps
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get, page_response
 from core.ratelimit import RateLimitedError
+from core.requests import MemberRequest
 from invitations import answers, limits, selectors, services, targets
 from invitations.models import BATCH_PROGRESS, POSTING_ACCOUNTS, POSTING_ACCOUNTS_ID, Invitation, InvitationBatch
-from members.requests import MemberRequest
 
 TARGET_MODELS = {"event": "Event", "community": "Community"}
 

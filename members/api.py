@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.openapi import ErrorSerializer
+from core.api_schemas import ErrorSerializer
 from members.api_tokens import api_access_token_issue
 from members.authentication import ApiRateThrottle
 

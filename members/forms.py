@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
 from members.services import login_attempt_begin, login_attempt_succeeded
+from members.signals import password_reset_requested
 
 
 class _AttemptLimitMixin:
@@ -81,7 +82,6 @@ class QueuedPasswordResetForm(PasswordResetForm):
     the reset link is made by the worker, never stored or carried by the broker."""
 
     def save(self, *args, **kwargs) -> None:
-        from notifications.services import password_reset_request
-
+        # Nothing of members' is written by a request: nothing to wait for a commit of.
         for member in self.get_users(self.cleaned_data["email"]):
-            password_reset_request(member=member)
+            password_reset_requested.send(sender=Member, member=member)

@@ -1,6 +1,7 @@
 """Writes for members."""
 
 import hashlib
+from functools import partial
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -10,8 +11,8 @@ from bluesky.services import BlueskyOAuthService
 from core.client_address import client_address
 from core.i18n import supported_language
 from core.ratelimit import Limit, rate_limit_hit, rate_limit_release
-from elonara.models import Community, Event
 from members.models import Member
+from members.signals import email_to_confirm, member_deleting
 
 
 def _login_keys(request: HttpRequest, username: str) -> list[str]:
@@ -41,8 +42,6 @@ def member_update_profile(*, member: Member, display_name: str, email: str, bio:
     """Save the profile. A new email address gets a confirmation link; until it is confirmed no
     notification goes there (the old address's confirmation does not carry over). `language`:
     None keeps the one set (empty: follow the page's menu or the browser)."""
-    from notifications.services import member_email_changed
-
     # From the database: a bound ModelForm has already copied the new value onto `member`.
     stored = Member.objects.filter(pk=member.pk).values_list("email", flat=True).first() or ""
     email_changed = email.strip().lower() != stored.lower()
@@ -55,8 +54,15 @@ def member_update_profile(*, member: Member, display_name: str, email: str, bio:
         fields.append("language")
     member.save(update_fields=fields)
     if email_changed and member.email:
-        member_email_changed(member=member)
+        # The new address gets a confirmation link (the old confirmation names the old address).
+        member_email_to_confirm(member=member)
     return member
+
+
+def member_email_to_confirm(*, member: Member) -> None:
+    """Once the transaction commits, ask for the member's address to be confirmed (sign-up, a new
+    address): notifications queues the link."""
+    transaction.on_commit(partial(email_to_confirm.send, sender=Member, member=member))
 
 
 def member_language_set(*, member: Member, language: str) -> str:
@@ -83,17 +89,7 @@ def member_delete(*, member: Member) -> None:
     BlueskyOAuthService.disconnect(member=member)
     bluesky_services.member_app_password_remove(member=member)
     with transaction.atomic():
-        events = Event.objects.filter(host=member)
-        communities = Community.objects.filter(created_by=member)
-        cover_names = [name for name in [*events.values_list("image", flat=True),
-                                          *communities.values_list("image", flat=True)] if name]
-        events.delete()
-        communities.delete()
+        # What other apps keep of theirs goes first, in this transaction (elonara: the events they
+        # host and communities they made, which would otherwise hold the row).
+        member_deleting.send(sender=Member, member=member)
         member.delete()
-        storage = Event._meta.get_field("image").storage
-        transaction.on_commit(lambda: _cover_files_delete(storage=storage, names=cover_names))
-
-
-def _cover_files_delete(*, storage, names: list[str]) -> None:
-    for name in names:
-        storage.delete(name)

@@ -1,14 +1,13 @@
 import hashlib
-from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
-from django.http import HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseForbidden
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -16,15 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.i18n import supported_language
-from core.page_cache import page_response
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit, rate_limit_keys
-from elonara import selectors as event_selectors
 from members import api_tokens
 from members.forms import ApiTokenForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
-from members.models import ApiToken, Member
-from members.services import member_delete, member_language_set, member_update_profile
-from notifications import services as mail_services
-from notifications.forms import MailSettingsForm
+from members.services import member_email_to_confirm, member_language_set, member_update_profile
 
 
 def signup(request):
@@ -34,43 +28,13 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         member = form.save()
-        mail_services.email_confirmation_request(member=member)
+        member_email_to_confirm(member=member)
         login(request, member, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to Elonara, {member.name}!")
         if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             return redirect(next_url)
         return redirect("home")
     return render(request, "members/signup.html", {"form": form, "next": next_url})
-
-
-# The own profile says when the calendar feed was last read ("5 minutes ago"): kept no longer.
-PROFILE_SECONDS = 60
-
-
-def profile(request, username):
-    # The own profile, a page of settings, is kept whole until the member's own state changes
-    # (core.page_cache.VIEWER: their row, communities, Bluesky connection, feed, mail, tokens);
-    # someone else's is not kept (it shows their state, not the viewer's).
-    return page_response(request, f"profile:{username}", [], partial(_profile_render, request, username))
-
-
-def _profile_render(request, username: str, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
-    member = get_object_or_404(Member, username=username)
-    is_self = request.user.is_authenticated and request.user.pk == member.pk
-    context = {
-        "profile_member": member,
-        "is_self": is_self,
-        "communities": event_selectors.community_list_for_member(member=member),
-        "api_tokens": ApiToken.objects.filter(member=member, revoked_at__isnull=True) if is_self else [],
-        "api_token_form": ApiTokenForm() if is_self else None,
-        **extra_context,
-    }
-    if is_self:
-        mail_settings = mail_services.mail_settings_get(member=member)
-        context.update(mail_settings=mail_settings, mail_settings_form=MailSettingsForm(instance=mail_settings),
-                       mail_settings_confirmed=mail_settings.is_confirmed(member.email),
-                       mail_settings_refused=mail_settings.is_refused(member.email))
-    return render(request, "members/profile.html", context), PROFILE_SECONDS if is_self else 0
 
 
 @login_required
@@ -148,25 +112,6 @@ def api_token_revoke(request, token_id: int):
     if api_tokens.api_token_revoke(member=request.user, token_id=token_id):
         messages.success(request, "API token revoked: it stops working at once.")
     return redirect("members:me")
-
-
-@login_required
-def account_delete(request):
-    member = request.user
-    if request.method == "POST":
-        if request.POST.get("confirm_username", "").strip() != member.username:
-            messages.error(request, "Type your username to confirm.")
-        else:
-            logout(request)
-            member_delete(member=member)
-            messages.success(request, "Your Elonara account is deleted. Posts already on Bluesky are yours and "
-                                      "stay there.")
-            return redirect("home")
-    context = {
-        "hosted_events": member.hosted_events.all(),
-        "created_communities": event_selectors.community_list_created_by(member=member),
-    }
-    return render(request, "members/account_delete.html", context)
 
 
 @login_required

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from elonara.admin import RECORD_FIELDS
 from network import services
-from network.models import Creator, NetworkAnswer, NetworkEvent, NetworkEventReport, NetworkRSVP
+from network.models import Creator, FirehoseCursor, NetworkAnswer, NetworkEvent, NetworkEventReport, NetworkRSVP
 
 
 @admin.action(description="Block: hide everywhere and keep no new events of theirs")
@@ -84,3 +84,14 @@ class NetworkEventReportAdmin(admin.ModelAdmin):
     search_fields = ["event__name", "event__uri", "note"]
     raw_id_fields = ["event", "member"]
     readonly_fields = ["event", "member", "reason", "note", "created_at"]
+
+
+@admin.register(FirehoseCursor)
+class FirehoseCursorAdmin(admin.ModelAdmin):
+    """Where the consumer is; `outdated_at` set means frames were missed (the relay's window passed)."""
+
+    list_display = ["source", "seq", "updated_at", "outdated_at", "last_error"]
+    readonly_fields = ["source", "seq", "updated_at", "outdated_at", "last_error"]
+
+    def has_add_permission(self, request):
+        return False

@@ -259,3 +259,21 @@ class NetworkEventReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} reports {self.event_id}: {self.reason}"
+
+
+class FirehoseCursor(models.Model):
+    """How far the consumer has read a firehose (one row per source URL)."""
+
+    source = models.CharField(max_length=400, unique=True)
+    seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set when the source said our cursor was older than its window (frames were missed).
+    outdated_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        # Moved here from elonara with its rows: the table keeps the name it was made with.
+        db_table = "elonara_firehosecursor"
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.seq}"

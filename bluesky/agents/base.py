@@ -12,7 +12,7 @@ import abc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bluesky.agents.results import BlueskyResult
 from bluesky.atproto import AtprotoError, TransportError, XrpcError
@@ -22,7 +22,9 @@ from bluesky.lexicon import validate_record
 from bluesky.records import POST_NSID, BlobUpload, is_valid_rkey, validate_post_record
 from bluesky.sessions import PdsSession
 from core import metrics
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 logger = logging.getLogger(__name__)
 

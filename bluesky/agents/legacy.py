@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.atproto import IdentityResolver, SafeHttpClient
 from bluesky.errors import NotConnectedError
 from bluesky.models import AppPasswordSession
 from bluesky.sessions import AppPasswordAccount, AppPasswordPdsSession, member_credentials_get, relay_credentials_get
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 
 class LegacyBlueskyAgent(BlueskyAgentInterface[AppPasswordPdsSession]):

@@ -3,13 +3,17 @@ nonces and proofs are handled there)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.results import BlueskyResult
 from bluesky.atproto.scopes import scope_allows_blob, scope_allows_posting, scope_allows_record_write
 from bluesky.errors import NotConnectedError, Reason
 from bluesky.models import BlueskyIdentity
 from bluesky.sessions import OAuthPdsSession
-from members.models import Member
+
+if TYPE_CHECKING:
+    from core.users import Member
 
 REAUTHORIZE_MESSAGE = (
     "Your Bluesky connection does not allow Elonara to create posts. Please reauthorize Elonara on your "

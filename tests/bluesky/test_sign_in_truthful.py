@@ -11,9 +11,9 @@ from django.utils import timezone
 from bluesky.atproto.firehose import RecordOp
 from bluesky.models import BlueskyIdentity
 from elonara import services
-from elonara.firehose import firehose_ops_apply
 from elonara.models import RSVP, Event, ExternalRSVP
 from members.models import Member
+from network.firehose import firehose_ops_apply
 
 pytestmark = [pytest.mark.peer, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bluesky import services as bluesky_services
 from elonara import services
-from elonara.models import FirehoseCursor
+from network.models import FirehoseCursor
 from tests.celery_worker import subprocess_database_url
 from tests.invitations.peer_helpers import worker_env
 

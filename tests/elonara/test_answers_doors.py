@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from bluesky.atproto.firehose import RecordOp
 from bluesky.models import BlueskySignIn
-from elonara import atrecords, firehose, selectors, services
+from elonara import atrecords, outside_answers, selectors, services
 from elonara.errors import NotAllowedError
 from elonara.models import RSVP, Event, ExternalRSVP
 from members.models import Member
+from network import firehose
 
 pytestmark = pytest.mark.django_db
 NSID = atrecords.RSVP_NSID
@@ -89,7 +90,7 @@ def by_adoption(event: Event, member: Member, status: str) -> None:
     """An outside answer written before its author joined, adopted at join."""
     firehose.firehose_ops_apply(source="test", seq=next(_seq), ops=[_op(member, event, status)])
     assert ExternalRSVP.objects.filter(did=did_of(member), event=event).exists()
-    firehose.outside_answers_adopt(did=did_of(member), member_id=member.pk)
+    outside_answers.outside_answers_adopt(did=did_of(member), member_id=member.pk)
 
 
 DOORS: dict[str, Callable[[Event, Member, str], None]] = {

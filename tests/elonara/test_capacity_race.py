@@ -72,7 +72,8 @@ def test_fifty_parallel_answers_through_mixed_doors_on_twenty_seats():
         pytest.fail("the services tier runs on PostgreSQL")
     from bluesky.atproto.firehose import RecordOp
     from bluesky.models import BlueskySignIn
-    from elonara import atrecords, firehose
+    from elonara import atrecords
+    from network import firehose
 
     host = Member.objects.create_user(username="host", password="pw-long-enough-123")
     start = timezone.now() + timedelta(days=2)

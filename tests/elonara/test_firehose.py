@@ -14,8 +14,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
 from elonara import services
-from elonara.firehose import FirehoseConsumer
-from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor
+from elonara.models import RSVP, Event, ExternalRSVP
+from network.firehose import FirehoseConsumer
+from network.models import FirehoseCursor
 from tests.bluesky.atproto.test_firehose import recorded_frames
 from tests.network.frames import directory  # noqa: F401 - the fixture
 
@@ -143,7 +144,7 @@ class FakeRelay:
 
 @pytest.mark.django_db(transaction=True)
 def test_consumer_reconnects_from_its_cursor_and_survives_bad_frames(our_event, monkeypatch):
-    monkeypatch.setattr("elonara.firehose.BACKOFF_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr("network.firehose.BACKOFF_FIRST_SECONDS", 0.05)
     _post, created, updated, _deleted = recorded_frames()
     like = {"action": "create", "path": "app.bsky.feed.like/3k", "cid": None}
     other = frame({"op": 1, "t": "#commit"}, {"seq": 1, "repo": "did:plc:x", "blocks": b"", "ops": [like]})
@@ -194,8 +195,8 @@ def test_a_deeply_nested_frame_is_skipped_and_counted(our_event):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_frame_above_the_size_limit_is_skipped_not_received_forever(our_event, monkeypatch):
-    monkeypatch.setattr("elonara.firehose.BACKOFF_FIRST_SECONDS", 0.05)
-    monkeypatch.setattr("elonara.firehose.MAX_FRAME_BYTES", 4096)
+    monkeypatch.setattr("network.firehose.BACKOFF_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr("network.firehose.MAX_FRAME_BYTES", 4096)
     like = {"action": "create", "path": "app.bsky.feed.like/3k", "cid": None}
     small = frame({"op": 1, "t": "#commit"}, {"seq": 41, "repo": "did:plc:x", "blocks": b"", "ops": [like]})
     huge = frame({"op": 1, "t": "#commit"}, {"seq": 42, "repo": "did:plc:x", "blocks": b"x" * 10_000, "ops": [like]})
@@ -223,7 +224,7 @@ def _rsvp_op(event, did: str, rkey: str, seq: int, status: str = "going"):
 @pytest.mark.django_db
 def test_one_account_writing_many_records_is_one_outside_answer_the_newest(our_event, client):
     # Issue 24: 150 records to one event were 150 rows and 150 names on the page.
-    from elonara.firehose import firehose_ops_apply
+    from network.firehose import firehose_ops_apply
 
     did = "did:plc:" + "m" * 24
     for n in range(150):
@@ -242,7 +243,7 @@ def test_one_account_writing_many_records_is_one_outside_answer_the_newest(our_e
 @pytest.mark.django_db
 def test_outside_answers_per_event_are_capped_and_the_page_says_so(our_event, client, settings):
     from core.metrics import OUTSIDE_RSVPS_REFUSED
-    from elonara.firehose import firehose_ops_apply
+    from network.firehose import firehose_ops_apply
 
     settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT = 3
     before = OUTSIDE_RSVPS_REFUSED._value.get()
@@ -267,7 +268,8 @@ def counting_plc(directory):  # noqa: F811
 def test_handle_lookups_leave_the_consumer_and_failures_are_remembered(our_event, counting_plc, settings):
     # Issue 24: each new outside answer looked its handle up inside the consumer; failures were
     # not remembered (10 records: 10 lookups of up to ~10 s each).
-    from elonara.firehose import firehose_ops_apply, outside_rsvp_handles_resolve
+    from elonara.outside_answers import outside_rsvp_handles_resolve
+    from network.firehose import firehose_ops_apply
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     did = "did:plc:" + "h" * 24

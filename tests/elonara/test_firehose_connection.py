@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close, CloseCode
 from websockets.sync.server import serve
 
-from elonara.firehose import FirehoseConsumer, connection_end_reason
+from network.firehose import FirehoseConsumer, connection_end_reason
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ class _StopOnConnectionLost(logging.Handler):
 def _first_loss(source: str) -> logging.LogRecord:
     stop = threading.Event()
     handler = _StopOnConnectionLost(stop)
-    log = logging.getLogger("elonara.firehose")
+    log = logging.getLogger("network.firehose")
     log.addHandler(handler)
     try:
         FirehoseConsumer(source=source, stop=stop).run()

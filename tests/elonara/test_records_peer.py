@@ -12,8 +12,9 @@ from django.db import connection
 from django.test import Client
 
 from bluesky.lexicon import validate_record
-from elonara import atrecords, firehose, publishing, selectors, services
-from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
+from elonara import atrecords, outside_answers, publishing, selectors, services
+from elonara.models import RSVP, Event, ExternalRSVP, PublishState
+from network.models import FirehoseCursor
 from tests.elonara.records_helpers import (
     ConsumerProcess,
     OtherApp,
@@ -204,7 +205,7 @@ def test_rsvp_written_in_another_app_shows_up_through_the_consumer(peer, account
         row = wait_for(lambda: ExternalRSVP.objects.filter(uri=created["uri"]).first(), what="outside RSVP")
         assert row.did == carol.did and row.status == ExternalRSVP.Status.GOING and row.cid == created["cid"]
         # The handle is looked up by a worker task, never by the consumer; run that task's service here.
-        firehose.outside_rsvp_handles_resolve(ids=[row.pk])
+        outside_answers.outside_rsvp_handles_resolve(ids=[row.pk])
         assert ExternalRSVP.objects.get(pk=row.pk).handle == carol.handle
         assert not ExternalRSVP.objects.filter(did=accounts["bob"].did).exists()
         assert RSVP.objects.get(pk=rsvp.pk).status == RSVP.Status.GOING

@@ -20,7 +20,7 @@ from websockets.sync.server import serve
 from bluesky.atproto.firehose import subscribe_url
 from core.metrics import FIREHOSE_FRAMES_REFUSED
 from elonara import atrecords
-from elonara.firehose import FirehoseConsumer
+from network.firehose import FirehoseConsumer
 from network.models import NetworkEvent
 from tests.network.frames import tamper
 from tests.network.test_network_peer import event_record, network_settings  # noqa: F401 - the fixture

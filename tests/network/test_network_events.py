@@ -12,9 +12,9 @@ from django.utils import timezone
 from core import metrics
 from elonara import atrecords
 from elonara import services as elonara_services
-from elonara.firehose import FirehoseConsumer
 from elonara.models import Event, ExternalRSVP, PublishState
 from network import selectors, services
+from network.firehose import FirehoseConsumer
 from network.links import LinkNotUnderstood, link_parse
 from network.models import Creator, FollowedAccount, FollowSync, NetworkAnswer, NetworkEvent, NetworkRSVP
 from network.records import RecordRejected, event_fields

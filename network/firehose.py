@@ -1,13 +1,13 @@
-"""Reading calendar records back from the network: the firehose consumer and the services it calls.
+"""The network's firehose: the consumer, its cursor, and the router that hands each operation to its owner.
 
 `FirehoseConsumer.run()` (started by `manage.py consume_firehose`) reads
 com.atproto.sync.subscribeRepos from `BLUESKY_FIREHOSE_URL`, keeps only operations on
 community.lexicon.calendar.rsvp / .event (see bluesky.atproto.firehose) and hands them to
-`firehose_ops_apply`, which upserts the RSVPs whose subject is one of our events, keeps other apps'
-events and the answers to them (network.services), and stores the
-cursor in the same transaction: a consumer killed at any point resumes from the last applied frame,
-and re-applying a frame changes nothing (rows keyed by record URI, older sequence numbers ignored).
-"""
+`firehose_ops_apply`. Its router decides whose record each one is: our events and the answers to
+them go to elonara (elonara.outside_answers), other apps' events and the answers to those to
+network.services. The cursor is stored in the same transaction: a consumer killed at any point
+resumes from the last applied frame, and re-applying a frame changes nothing (rows keyed by record
+URI, older sequence numbers ignored)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidHandshake, InvalidStatus, InvalidURI
@@ -27,20 +25,15 @@ from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from bluesky import clients
-from bluesky.atproto import AtprotoError
 from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame, FrameError, RecordOp, subscribe_url
-from bluesky.atproto.identity import is_valid_did
 from bluesky.atproto.repo import Blocks, CommitVerifier, VerificationError
-from bluesky.lexicon import record_problems
-from bluesky.records import is_valid_rkey
-from bluesky.selectors import member_id_for_did
 from core import metrics
 from core.cache import state_cache
 from core.tasks import task_on_commit
-from elonara import answers, atrecords
-from elonara.models import RSVP, Event, ExternalRSVP, FirehoseCursor, PublishState
-from members.models import Member
+from elonara import atrecords, outside_answers
+from elonara.models import RSVP, Event
 from network import services as network_services
+from network.models import FirehoseCursor
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +44,6 @@ BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 # A connection that lived this long resets the backoff.
 HEALTHY_SECONDS = 30.0
-HANDLE_TTL = timedelta(hours=24)
 # Relays cap commits well below this; a frame above it closes the connection (and would again).
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 # A refused frame is logged once per author in this long (a relay sending forgeries must not flood
@@ -93,178 +85,39 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
 
     Returns the ids of outside RSVPs whose handle a worker looks up (queued on commit)."""
     to_resolve: list[int] = []
-    recount: set[int] = set()
     for op in ops:
         if op.collection == atrecords.RSVP_NSID:
-            if network_services.network_answer_apply(op=op):
-                continue  # an answer to an event of another app (network.services)
-            to_resolve.extend(_apply_rsvp(op, recount))
+            to_resolve.extend(_route_answer(op))
         elif op.collection == atrecords.EVENT_NSID:
-            _apply_event(op)
+            _route_event(op)
     _cursor_save(source=source, seq=seq)
-    if recount:
-        for event_id in recount:
-            task_on_commit("elonara.tasks.event_refresh_counts", event_id)
     if to_resolve:
         # Lookups take up to seconds each and may fail: a worker does them, the consumer reads on.
         task_on_commit("elonara.tasks.outside_rsvp_handles_resolve", to_resolve)
     return to_resolve
 
 
-def _apply_rsvp(op: RecordOp, recount: set[int]) -> list[int]:
+# The router: whose record an operation is, decided here and only here. Each owner applies its
+# own by its rules (elonara.outside_answers for our events and answers to them, network.services
+# for other apps' events and answers to those).
+
+def _route_answer(op: RecordOp) -> list[int]:
+    if network_services.network_answer_apply(op=op):
+        return []  # an answer to an event of another app (or our member's answer to one, echoing)
     own = RSVP.objects.filter(at_uri=op.uri).first()
     if own is not None:
-        _own_record_apply(own=own, op=op)
+        outside_answers.own_answer_record_apply(own=own, op=op)
         return []
-    if not is_valid_did(op.repo) or not is_valid_rkey(op.rkey):
-        return []  # untrusted input: the relay's repo field ends up in a link on the event page
-    existing = ExternalRSVP.objects.filter(uri=op.uri).first()
-    if existing is not None and existing.seq >= op.seq:
-        return []  # a replayed frame (restart from an older cursor)
-    answer = _answer_of(op) if op.action != "delete" else None
-    member_id = member_id_for_did(did=op.repo) if answer is not None else None
-    if answer is None or member_id is not None:
-        # Deleted, not (or no longer) an answer to one of our events, or a member's: not an outside one.
-        if existing is not None:
-            existing.delete()
-        if answer is not None and member_id is not None:
-            _member_answer_from_network(event=answer[0], member_id=member_id, record=op.record or {})
-        return []
-    return _outside_answer_keep(op=op, event=answer[0], status=answer[1], existing=existing)
+    return outside_answers.answer_record_apply(op=op)
 
 
-def _own_record_apply(*, own: RSVP, op: RecordOp) -> None:
-    """Our record of a member's answer, read back: our own write echoing, or changed or deleted in
-    another app (the member's answer follows, by the rules, without writing back)."""
-    if op.action == "delete":
-        # Deleted in another app: no longer on the network (the answer here stays).
-        RSVP.objects.filter(pk=own.pk).update(at_uri="", at_cid="", publish_state=PublishState.NONE)
-        return
-    if not op.cid or op.cid == own.at_cid or op.record is None:
-        return
-    RSVP.objects.filter(pk=own.pk).update(at_cid=op.cid)
-    status = atrecords.rsvp_status_from_record(op.record.get("status"))
-    member = Member.objects.filter(pk=own.member_id).first()
-    if status and member is not None:
-        answers.answer_take(event=own.event, member=member, status=status, door=answers.Door.NETWORK,
-                            record={"at_cid": op.cid})
-
-
-def _answer_of(op: RecordOp) -> tuple[Event, str] | None:
-    """The event of ours a valid rsvp record answers, and its outside status; None otherwise."""
-    record = op.record
-    if not isinstance(record, dict) or record_problems(atrecords.RSVP_NSID, record):
-        return None
-    status = atrecords.external_status(record.get("status"))
-    subject = record.get("subject")
-    uri = subject.get("uri") if isinstance(subject, dict) else None
-    event = Event.objects.filter(at_uri=uri).first() if status and uri else None
-    return (event, status) if event is not None and status else None
-
-
-def _outside_answer_keep(*, op: RecordOp, event: Event, status: str, existing: ExternalRSVP | None) -> list[int]:
-    # One outside answer per account and event: another record of theirs about the same event
-    # replaces it when newer (an account writing 150 records is one name on the page, not 150).
-    same_account = ExternalRSVP.objects.filter(event=event, did=op.repo)
-    if existing is not None:
-        same_account = same_account.exclude(pk=existing.pk)
-    other = same_account.first()
-    if other is not None:
-        if other.seq > op.seq:
-            if existing is not None:
-                existing.delete()
-            return []  # an older record of theirs: the newer answer stays
-        if existing is not None:
-            other.delete()
-        else:
-            existing = other
-    if existing is None:
-        if ExternalRSVP.objects.filter(event=event).count() >= settings.ELONARA_OUTSIDE_RSVPS_MAX_PER_EVENT:
-            metrics.outside_rsvp_refused()
-            return []  # untrusted input: the rows kept per event are bounded
-        # A lookup of this account made lately is reused, a failed one too (it stays failed for
-        # HANDLE_TTL: ten records of an unresolvable account are not ten lookups).
-        checked = (ExternalRSVP.objects.filter(did=op.repo, handle_checked_at__gt=timezone.now() - HANDLE_TTL)
-                   .values_list("handle", "handle_checked_at").first())
-        row = ExternalRSVP.objects.create(event=event, did=op.repo, handle=checked[0] if checked else "",
-                                          status=status, uri=op.uri, cid=op.cid or "", seq=op.seq,
-                                          handle_checked_at=checked[1] if checked else None)
-        return [] if checked else [row.pk]
-    ExternalRSVP.objects.filter(pk=existing.pk).update(event=event, status=status, uri=op.uri, cid=op.cid or "",
-                                                       seq=op.seq, updated_at=timezone.now())
-    return []
-
-
-def _member_answer_from_network(*, event: Event, member_id: int, record: dict) -> None:
-    """A member answered in another app: that is their answer here too, by the same rules as the
-    page (elonara.answers); our own record of what the rules gave follows, so apps agree."""
-    status = atrecords.rsvp_status_from_record(record.get("status"))
-    member = Member.objects.filter(pk=member_id).first()
-    if status is not None and member is not None:
-        answers.answer_take(event=event, member=member, status=status, door=answers.Door.NETWORK)
-
-
-_MEMBER_STATUS: dict[str, str] = {
-    ExternalRSVP.Status.GOING: RSVP.Status.GOING, ExternalRSVP.Status.INTERESTED: RSVP.Status.MAYBE,
-    ExternalRSVP.Status.NOT_GOING: RSVP.Status.NOT_GOING}
-
-
-@transaction.atomic
-def outside_answers_adopt(*, did: str, member_id: int) -> int:
-    """The DID just became a member's (sign-up, sign-in, connect): its outside answers become that
-    member's answers, by the event's rules (elonara.answers), so the page stops listing them under
-    "not members here". Their record stays the one in their repository (adopted, not written
-    again). An answer the member already gave here is kept unless the outside one is newer.
-    Returns how many outside answers were folded in."""
-    outside = list(ExternalRSVP.objects.select_for_update().filter(did=did).select_related("event"))
-    member = Member.objects.filter(pk=member_id).first()
-    for row in outside:
-        status = _MEMBER_STATUS.get(row.status)
-        rsvp = RSVP.objects.filter(event=row.event, member_id=member_id).first()
-        ours = row.uri.startswith(f"at://{did}/{atrecords.RSVP_NSID}/")
-        row.delete()  # first: an outside "going" taking a seat must not keep its author off it
-        if member is not None and status is not None and ours and (rsvp is None or row.updated_at > rsvp.updated_at):
-            record = None if rsvp is not None and rsvp.at_uri else {
-                "at_uri": row.uri, "at_cid": row.cid, "at_rkey": row.uri.rsplit("/", 1)[-1], "at_repo_did": did,
-                "publish_state": PublishState.PUBLISHED, "publish_error": "", "published_at": row.updated_at}
-            answers.answer_take(event=row.event, member=member, status=status, door=answers.Door.ADOPTED,
-                                record=record)
-        task_on_commit("elonara.tasks.event_refresh_counts", row.event_id)
-    return len(outside)
-
-
-def _apply_event(op: RecordOp) -> None:
+def _route_event(op: RecordOp) -> None:
     event = Event.objects.filter(at_uri=op.uri).first()
-    if event is None:
+    if event is not None:
+        outside_answers.own_event_record_apply(event=event, op=op)
+    else:
         # Another app's event (or ours read back before its URI was saved: dropped there).
         network_services.network_event_apply(op=op)
-        return
-    if op.action == "delete":
-        Event.objects.filter(pk=event.pk).update(
-            at_uri="", at_cid="", publish_state=PublishState.FAILED,
-            publish_error="The record was deleted outside Elonara; edit the event to publish it again.")
-    elif op.cid and op.cid != event.at_cid:
-        # Changed in another app: remember its version (RSVPs point at it; our next update merges).
-        Event.objects.filter(pk=event.pk).update(at_cid=op.cid)
-
-
-def outside_rsvp_handles_resolve(*, ids: Iterable[int]) -> None:
-    """Look up the handles of outside RSVPs' accounts (verified both ways; cached on the rows, a
-    failure as an empty handle checked now). Run by a worker (elonara.tasks)."""
-    resolver = clients.identity_resolver()
-    recent = timezone.now() - HANDLE_TTL
-    done: set[str] = set()
-    for row in ExternalRSVP.objects.filter(pk__in=list(ids)):
-        if row.did in done or (row.handle_checked_at is not None and row.handle_checked_at > recent):
-            continue  # several ids of one account, or a lookup another task just made
-        done.add(row.did)
-        try:
-            identity = resolver.resolve(row.did)
-        except AtprotoError:
-            handle = ""
-        else:
-            handle = identity.handle if identity.handle_verified else ""
-        ExternalRSVP.objects.filter(did=row.did).update(handle=handle, handle_checked_at=timezone.now())
 
 
 # --- the consumer ---------------------------------------------------------------------------
@@ -416,7 +269,7 @@ class FirehoseConsumer:
                     return
             self._checkpoint(force=True)
 
-    def handle(self, data: bytes) -> bool:  # noqa: C901 cut in the firehose move
+    def handle(self, data: bytes) -> bool:
         """Apply one frame. False: the server reported an error and the connection should close."""
         need_seq = time.monotonic() - self._last_checkpoint > CHECKPOINT_SECONDS
         try:
@@ -429,19 +282,8 @@ class FirehoseConsumer:
             return True
         if self.on_frame is not None:
             self.on_frame(frame)
-        if frame.kind == "error":
-            logger.warning("firehose error frame", extra={"source": self.source, "error": frame.name})
-            if frame.name == "FutureCursor":
-                # Our cursor is ahead of the source (it was reset): start again from its present.
-                FirehoseCursor.objects.filter(source=self.source).update(seq=0, last_error="FutureCursor")
-                self._seen_seq = self._saved_seq = None
-            return False
-        if frame.kind == "#info":
-            if frame.name == INFO_OUTDATED_CURSOR:
-                firehose_outdated_record(source=self.source, message=frame.message)
-            else:
-                logger.info("firehose info", extra={"source": self.source, "name": frame.name})
-            return True
+        if frame.kind in ("error", "#info"):
+            return self._message(frame)
         if frame.seq is None:
             return True
         self._seen_seq = frame.seq
@@ -462,6 +304,21 @@ class FirehoseConsumer:
         else:
             self._checkpoint(force=need_seq)
         return True
+
+    def _message(self, frame: Frame) -> bool:
+        """An error or #info frame from the source. False: the connection should close."""
+        if frame.kind == "#info":
+            if frame.name == INFO_OUTDATED_CURSOR:
+                firehose_outdated_record(source=self.source, message=frame.message)
+            else:
+                logger.info("firehose info", extra={"source": self.source, "name": frame.name})
+            return True
+        logger.warning("firehose error frame", extra={"source": self.source, "error": frame.name})
+        if frame.name == "FutureCursor":
+            # Our cursor is ahead of the source (it was reset): start again from its present.
+            FirehoseCursor.objects.filter(source=self.source).update(seq=0, last_error="FutureCursor")
+            self._seen_seq = self._saved_seq = None
+        return False
 
     def _verified(self, frame: Frame) -> bool:
         try:

@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from elonara.firehose import FirehoseConsumer
+from network.firehose import FirehoseConsumer
 
 logger = logging.getLogger(__name__)
 
