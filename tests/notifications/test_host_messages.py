@@ -182,3 +182,43 @@ def test_the_host_asks_those_who_answered_elsewhere_to_answer_here(mail_server, 
     asked = [r for r in mail_server.to("hal@example.org") if r.subject.startswith("The host asks")]
     assert len(asked) == 1 and f"/events/{ride.pk}/" in asked[0].text()
     assert not any(r.subject.startswith("The host asks") for r in mail_server.to("ann@example.org"))
+
+
+def _checkbox_offered(client: Client, ride) -> bool:
+    return 'name="also_reply"' in client.get(f"/events/{ride.pk}/message/").content.decode()
+
+
+def test_the_reply_in_the_thread_is_offered_to_the_host_with_a_thread_and_an_account(party):
+    from bluesky.models import MemberAppPassword, RecordWrite
+    from bluesky.atproto.syntax import is_valid_tid
+    from elonara.models import EventConversation, PublishState
+
+    ride, host, cohost, _people = party
+    as_host, as_cohost = Client(), Client()
+    as_host.force_login(host)
+    as_cohost.force_login(cohost)
+    # No thread yet: not offered, and the host is told why.
+    page = as_host.get(f"/events/{ride.pk}/message/").content.decode()
+    assert 'name="also_reply"' not in page and "announce the event or link its post" in page
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    assert not _checkbox_offered(as_host, ride)  # no account of their own to post from
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    assert _checkbox_offered(as_host, ride)
+    # A co-host's message never speaks as the host in the host's thread.
+    assert not _checkbox_offered(as_cohost, ride)
+    with pytest.raises(InvalidInputError) as refused:
+        host_messages.host_message_send(event=ride, actor=cohost, body="Hi", groups=["going"], also_reply=True)
+    assert refused.value.field == "also_reply" and not HostMessage.objects.exists()
+    # Ticked by the host: the message is saved with the reply's key fixed, and queued in the pipeline.
+    as_host.post(f"/events/{ride.pk}/message/", {"groups": ["going"], "body": "Room 4.", "also_reply": "on"})
+    message = HostMessage.objects.get()
+    assert message.reply_state == PublishState.PENDING and is_valid_tid(message.reply_rkey)
+    job = RecordWrite.objects.get(kind=RecordWrite.Kind.MESSAGE_REPLY)
+    assert (job.object_id, job.member_id) == (message.pk, host.pk)
+    assert "Posting it as a reply in the Bluesky thread" in as_host.get(f"/events/{ride.pk}/message/").content.decode()
+    # Unticked: a mail and an update only.
+    as_host.post(f"/events/{ride.pk}/message/", {"groups": ["going"], "body": "Doors at 7."})
+    assert HostMessage.objects.get(body="Doors at 7.").reply_state == ""
+    assert RecordWrite.objects.filter(kind=RecordWrite.Kind.MESSAGE_REPLY).count() == 1
