@@ -189,8 +189,8 @@ def _checkbox_offered(client: Client, ride) -> bool:
 
 
 def test_the_reply_in_the_thread_is_offered_to_the_host_with_a_thread_and_an_account(party):
-    from bluesky.models import MemberAppPassword, RecordWrite
     from bluesky.atproto.syntax import is_valid_tid
+    from bluesky.models import MemberAppPassword, RecordWrite
     from elonara.models import EventConversation, PublishState
 
     ride, host, cohost, _people = party
