@@ -168,7 +168,7 @@ def _thread_refs(*, event: Event, count_attempt: Callable[[], int]) -> tuple[dic
 def _reply_failed(message_id: int, outcome: Outcome) -> Outcome:
     HostMessage.objects.filter(pk=message_id).update(reply_state=PublishState.FAILED,
                                                      reply_error=outcome.message[:300])
-    logger.info("message reply not posted", extra={"message": message_id, "reason": outcome.reason})
+    logger.info("message reply not posted", extra={"host_message": message_id, "reason": outcome.reason})
     return outcome.with_state(PublishState.FAILED)
 
 

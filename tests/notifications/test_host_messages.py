@@ -222,3 +222,30 @@ def test_the_reply_in_the_thread_is_offered_to_the_host_with_a_thread_and_an_acc
     as_host.post(f"/events/{ride.pk}/message/", {"groups": ["going"], "body": "Doors at 7."})
     assert HostMessage.objects.get(body="Doors at 7.").reply_state == ""
     assert RecordWrite.objects.filter(kind=RecordWrite.Kind.MESSAGE_REPLY).count() == 1
+
+
+def test_a_thread_bluesky_cannot_read_is_tried_a_few_times_then_said(party, settings):
+    """The App View does not answer (a closed port on loopback): the reply waits and tries again a
+    few times, then fails with a reason the host reads; nothing is written meanwhile."""
+    from bluesky.models import MemberAppPassword
+    from elonara.models import EventConversation, PublishState
+
+    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
+    settings.BLUESKY_APPVIEW_URL = "http://127.0.0.1:9"
+    ride, host, _cohost, _people = party
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    message = host_messages.host_message_send(event=ride, actor=host, body="Room 4.", groups=["going"],
+                                              also_reply=True)
+    attempts = iter(range(1, 100))
+    outcomes = [host_messages.host_message_reply_publish(message_id=message.pk, count_attempt=lambda: next(attempts))
+                for _ in range(host_messages.THREAD_READ_ATTEMPTS)]
+    assert [o.kind for o in outcomes] == ["wait"] * (host_messages.THREAD_READ_ATTEMPTS - 1) + ["failed"]
+    message.refresh_from_db()
+    assert message.reply_state == PublishState.FAILED and not message.reply_uri
+    client = Client()
+    client.force_login(host)
+    assert "Not posted in the Bluesky thread: Bluesky did not answer" in client.get(
+        f"/events/{ride.pk}/message/").content.decode()
