@@ -30,7 +30,7 @@ from bluesky.atproto.syntax import is_valid_at_uri, is_valid_cid
 from bluesky.errors import Reason
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
-from bluesky.records import tid_now
+from bluesky.records import POST_NSID, tid_now
 from core.ratelimit import Limit, rate_limit_hit
 from elonara.announcements import NO_ACCOUNT_REASON, announcement_can_reply, announcement_reply_record
 from elonara.cards import event_link_card
@@ -219,3 +219,17 @@ def _message_reply_writer(job: RecordWrite) -> Outcome:
 def register_writers() -> None:
     """Called once by the app's ready()."""
     pipeline.register_writer(RecordWrite.Kind.MESSAGE_REPLY, _message_reply_writer)
+
+
+def host_message_replies_delete_queue(*, event: Event) -> int:
+    """Delete, with the event, the replies its messages became in the thread (the host ticked it
+    on deleting). A reply not written yet is never written: its message goes with the event."""
+    keys = list(HostMessage.objects.filter(event=event).exclude(reply_rkey="").values_list("reply_rkey", flat=True))
+    for rkey in keys:
+        pipeline.record_write_queue(kind=RecordWrite.Kind.DELETE, member_id=event.host_id, collection=POST_NSID,
+                                    rkey=rkey)
+    return len(keys)
+
+
+def host_message_replies_exist(*, event: Event) -> bool:
+    return HostMessage.objects.filter(event=event).exclude(reply_rkey="").exists()

@@ -658,7 +658,8 @@ def event_delete(request, pk):
                               delete_announcement=request.POST.get("delete_announcement") == "on")
         messages.success(request, "The event is deleted.")
         return redirect("home")
-    return render(request, "elonara/event_delete.html", {"event": event})
+    return render(request, "elonara/event_delete.html", {
+        "event": event, "message_replies": host_messages.host_message_replies_exist(event=event)})
 
 
 _RSVP_MESSAGES: dict[str, str] = {

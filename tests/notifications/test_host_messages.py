@@ -249,3 +249,29 @@ def test_a_thread_bluesky_cannot_read_is_tried_a_few_times_then_said(party, sett
     client.force_login(host)
     assert "Not posted in the Bluesky thread: Bluesky did not answer" in client.get(
         f"/events/{ride.pk}/message/").content.decode()
+
+
+def test_deleting_the_event_offers_to_delete_the_messages_replies(party):
+    from bluesky.models import MemberAppPassword, RecordWrite
+    from bluesky.records import POST_NSID
+    from elonara.models import EventConversation
+
+    ride, host, _cohost, _people = party
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    client = Client()
+    client.force_login(host)
+    assert 'name="delete_announcement"' not in client.get(f"/events/{ride.pk}/delete/").content.decode()
+    replied = host_messages.host_message_send(event=ride, actor=host, body="Room 4.", groups=["going"],
+                                              also_reply=True)
+    host_messages.host_message_send(event=ride, actor=host, body="Mail only.", groups=["going"])
+    page = client.get(f"/events/{ride.pk}/delete/").content.decode()
+    assert 'name="delete_announcement"' in page and "your messages posted as replies" in page
+    client.post(f"/events/{ride.pk}/delete/", {"delete_announcement": "on"})
+    deletions = set(RecordWrite.objects.filter(kind=RecordWrite.Kind.DELETE, collection=POST_NSID)
+                    .values_list("rkey", flat=True))
+    assert deletions == {replied.reply_rkey}
+    # The reply not written yet is never written: its message went with the event.
+    assert host_messages.host_message_reply_publish(message_id=replied.pk).state == "missing"
