@@ -2,7 +2,8 @@
 official PDS and App View: written in the host's own repository through the write pipeline and
 read back from the PDS with its reply.root and reply.parent. Under a post the host linked (itself
 a reply) the linked post is the parent and its thread's root stays the root; under the
-announcement Elonara wrote, the announcement is both."""
+announcement Elonara wrote, the announcement is both. Deleting the event with the box ticked
+deletes the reply from the PDS."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from bluesky import pipeline
 from bluesky import services as bluesky_services
 from bluesky.models import RecordWrite, WritesMode
 from bluesky.records import POST_NSID
@@ -89,3 +91,12 @@ def test_a_message_is_a_reply_in_the_events_thread(peer, accounts, peer_settings
     stored = get_record(peer, message.reply_uri).raise_for_status().json()["value"]
     ref = {"uri": announced.announce_uri, "cid": announced.announce_cid}
     assert stored["reply"] == {"root": ref, "parent": ref}
+
+    # Deleting the first event with the box ticked deletes its message's reply (the pipeline's own deletion).
+    first_reply = HostMessage.objects.get(event=event).reply_uri
+    client.post(f"/events/{event.pk}/delete/", {"delete_announcement": "on"})
+    for job in RecordWrite.objects.filter(kind=RecordWrite.Kind.DELETE, collection=POST_NSID):
+        assert pipeline.record_delete(member_id=job.member_id, collection=job.collection, rkey=job.rkey).state == \
+            "deleted"
+    assert get_record(peer, first_reply).status_code == 400
+    assert get_record(peer, message.reply_uri).status_code == 200  # the other event's stays
