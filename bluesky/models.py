@@ -262,6 +262,7 @@ class RecordWrite(models.Model):
         DELETE = "delete", "Record deletion"
         ANNOUNCE = "announce", "Event announcement post"
         ANNOUNCE_REPLY = "announce_reply", "Reply in an event's announcement thread"
+        MESSAGE_REPLY = "message_reply", "A host's message as a reply in the event's thread"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     object_id = models.BigIntegerField(null=True, blank=True)

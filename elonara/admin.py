@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from elonara.models import RSVP, CalendarFeed, Community, CommunityMembership, Event, ExternalRSVP
+from elonara.models import (
+    RSVP,
+    CalendarFeed,
+    Checkin,
+    Community,
+    CommunityMembership,
+    Event,
+    EventQuestion,
+    ExternalRSVP,
+    HostMessage,
+)
 
 RECORD_FIELDS = ["publish_state", "publish_error", "publish_attempts", "published_at", "at_uri", "at_cid", "at_rkey",
                  "at_repo_did"]
@@ -78,3 +88,54 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class _RecordOfWhatHappened(admin.ModelAdmin):
+    """Rows that record what hosts and guests did (through the site's services, which check them):
+    staff read them and may delete one (abuse, a mistake); they never write or change one here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EventQuestion)
+class EventQuestionAdmin(_RecordOfWhatHappened):
+    """The host's questions: changed on the event's questions page only (elonara.questions checks
+    the kinds, choices and the limit of ten); guests' answers live on their RSVP."""
+
+    list_display = ["label", "event", "kind", "required", "position", "created_at"]
+    list_filter = ["kind", "required"]
+    search_fields = ["label", "event__title"]
+    fields = ["event", "kind", "label", "choices", "required", "position", "created_at"]
+
+
+@admin.register(HostMessage)
+class HostMessageAdmin(_RecordOfWhatHappened):
+    """A message mailed to guests (and perhaps posted in the event's thread): what was sent."""
+
+    list_display = ["event", "author", "excerpt", "created_at", "reply_state"]
+    list_filter = ["reply_state"]
+    search_fields = ["event__title", "author__username", "body"]
+    fields = ["event", "author", "groups", "body", "created_at", "reply_state", "reply_uri", "reply_error"]
+
+    @admin.display(description="message")
+    def excerpt(self, obj: HostMessage) -> str:
+        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+
+@admin.register(Checkin)
+class CheckinAdmin(_RecordOfWhatHappened):
+    """Who was let in at the door, when and by whom. The ticket's code is never shown: it is a
+    signature (elonara.tickets) that lets its holder in."""
+
+    list_display = ["event", "guest", "checked_in_at", "checked_in_by"]
+    search_fields = ["event__title", "rsvp__member__username"]
+    fields = ["event", "guest", "checked_in_at", "checked_in_by"]
+    list_select_related = ["event", "rsvp__member", "checked_in_by"]
+
+    @admin.display(description="guest")
+    def guest(self, obj: Checkin) -> str:
+        return obj.rsvp.member.username

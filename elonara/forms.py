@@ -252,3 +252,11 @@ class HostMessageForm(forms.Form):
     body = forms.CharField(label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 6}),
                            help_text="Sent by mail to the people you choose (those who turned these messages "
                                      "off are left out) and shown on the event page under “Updates from the host”.")
+    also_reply = forms.BooleanField(
+        label="Also post it as a reply in the event's Bluesky thread", required=False,
+        help_text="Posted from your own Bluesky account under the event's post, where anyone can read it.")
+
+    def __init__(self, *args, reply_offered: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not reply_offered:  # no thread, not the host, or no account of their own to post from
+            del self.fields["also_reply"]

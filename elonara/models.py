@@ -524,6 +524,14 @@ class HostMessage(models.Model):
     body = models.TextField(max_length=2000)
     groups = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Also a reply in the event's Bluesky thread, from the host's own account, when they ticked it
+    # (elonara.host_messages): the record key is fixed before the first attempt and createdAt at
+    # it, so a retry writes the same post; "" state: not asked.
+    reply_state = models.CharField(max_length=10, choices=PublishState.choices, blank=True, default="")
+    reply_rkey = models.CharField(max_length=20, blank=True)
+    reply_uri = models.CharField(max_length=400, blank=True)
+    reply_created_at = models.DateTimeField(null=True, blank=True)
+    reply_error = models.CharField(max_length=300, blank=True)
 
     objects = PageRowsQuerySet.as_manager()
 
@@ -532,6 +540,12 @@ class HostMessage(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} to {self.event_id}"
+
+    @property
+    def reply_web_url(self) -> str:
+        """The bsky.app page of the reply in the thread (once written)."""
+        did, _, rkey = self.reply_uri.removeprefix("at://").partition("/app.bsky.feed.post/")
+        return f"https://bsky.app/profile/{did}/post/{rkey}"
 
 
 class Checkin(models.Model):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
-from elonara import announcements, atrecords, publishing
+from elonara import announcements, atrecords, host_messages, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
     Door,
     answer_take,
@@ -513,7 +513,8 @@ def event_cancel(*, event: Event, actor: Member, announce_reply: bool = False) -
 def event_delete(*, event: Event, actor: Member, delete_announcement: bool = False) -> None:
     """Delete an event (its host only), with its record in the host's repository and the RSVP
     records members published for it (queued on commit). `delete_announcement`: the announcement
-    post Elonara wrote for it (and its reply) goes too; else it stays on Bluesky."""
+    post Elonara wrote for it (and its reply), and the replies its messages became in its thread, go
+    too; else they stay on Bluesky."""
     if event.host_id != actor.pk:
         raise NotAllowedError("Only the host can delete this event.")
     current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
@@ -524,6 +525,7 @@ def event_delete(*, event: Event, actor: Member, delete_announcement: bool = Fal
         publishing.record_delete_queue(member=current.host, collection=atrecords.EVENT_NSID, rkey=current.at_rkey)
     if delete_announcement:
         announcements.announcement_delete_queue(event=current)
+        host_messages.host_message_replies_delete_queue(event=current)
     for rsvp in RSVP.objects.select_related("member").filter(event=current).exclude(at_rkey=""):
         publishing.record_delete_queue(member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rsvp.at_rkey)
     if current.image:

@@ -567,11 +567,13 @@ def event_questions(request, pk):
 def event_message(request, pk):
     """The host or a co-host writes to chosen guests; earlier messages below, newest first."""
     event = _manager_event(request, pk)
-    form = HostMessageForm(request.POST or None)
+    reply_note = host_messages.host_message_reply_unavailable_reason(event=event, actor=request.user)
+    form = HostMessageForm(request.POST or None, reply_offered=not reply_note)
     if request.method == "POST" and form.is_valid():
         try:
             host_messages.host_message_send(event=event, actor=request.user, body=form.cleaned_data["body"],
-                                            groups=form.cleaned_data["groups"])
+                                            groups=form.cleaned_data["groups"],
+                                            also_reply=bool(form.cleaned_data.get("also_reply")))
         except ElonaraError as error:
             _apply_error(form, error)
         except RateLimitedError as error:
@@ -581,6 +583,8 @@ def event_message(request, pk):
             return redirect("event-message", pk=event.pk)
     return render(request, "elonara/event_message.html", {
         "event": event, "form": form, "sent": host_messages.host_messages_for(event=event, member=request.user),
+        # Said to the host only: a co-host is not offered the host's own thread.
+        "reply_note": reply_note if event.host_id == request.user.pk else "",
     })
 
 
@@ -677,8 +681,9 @@ def event_delete(request, pk):
                               delete_announcement=request.POST.get("delete_announcement") == "on")
         messages.success(request, "The event is deleted.")
         return redirect("home")
-    return render(request, "elonara/event_delete.html",
-                  {"event": event, "grant_gaps": announcement_services.announcement_delete_gaps(event=event)})
+    return render(request, "elonara/event_delete.html", {
+        "event": event, "grant_gaps": announcement_services.announcement_delete_gaps(event=event),
+        "message_replies": host_messages.host_message_replies_exist(event=event)})
 
 
 _RSVP_MESSAGES: dict[str, str] = {

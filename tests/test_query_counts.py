@@ -142,6 +142,7 @@ def _urls(w: World) -> dict[str, str]:
         "series_ics": f"/series/{w.series.pk}/calendar.ics",
         "people": f"/events/{w.event.pk}/people/", "checkin": f"/events/{w.event.pk}/checkin/",
         "checkin_counts": f"/events/{w.event.pk}/checkin/counts/", "ticket": f"/events/{w.event.pk}/ticket/",
+        "message": f"/events/{w.event.pk}/message/",
         "attendees_csv": f"/events/{w.event.pk}/attendees.csv",
         "event_api": f"/api/events/{w.event.pk}/", "waitlist_api": f"/api/events/{w.event.pk}/waitlist/",
         "requests_api": f"/api/events/{w.event.pk}/requests/", "cohosts_api": f"/api/events/{w.event.pk}/cohosts/",
@@ -228,6 +229,9 @@ CASES = [
     ("ann", "get", "checkin", 5, 200),  # + co-host?, the guests found, the counts
     ("ann", "get", "checkin_counts", 4, 200),
     ("ann", "get", "ticket", 4, 200),  # the event, her answer with its check-in
+    # session, member, the event, whether it has a Bluesky thread (with one, + her own account: writes
+    # mode, app password, OAuth identity), the messages sent with their authors
+    ("ann", "get", "message", 5, 200),
     ("ann", "get", "attendees_csv", 4, 200),
     ("ann", "get", "event_api", 7, 200),  # + the questions
     ("ann", "get", "waitlist_api", 5, 200),

@@ -14,8 +14,11 @@ from django.utils import timezone
 from PIL import Image
 
 from elonara import checkin, services
+from invitations import services as invitation_services
+from invitations.models import Invitation
 from tests.browser.artifacts import screenshot_dir
 from tests.browser.test_pages import CSP_COLLECTOR, _axe, _axe_source, _check, _sign_in
+from tests.invitations.conftest import profile
 from tests.notifications.helpers import member as make_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,6 +101,15 @@ def test_the_door_pages_fit_every_width_and_pass_axe(live_server, launch_browser
     cleo.display_name = "Cleo " + "Supercalifragilistic" * 5
     cleo.save()
     services.rsvp_set(event=party, member=cleo, status="going")
+    # Two batches of invitations, delivered, failed and opened: the people page draws its figures.
+    invitation_services.invitations_enqueue(host=host, target=party, message_template="",
+                                            profiles=[profile(f"{n}.test") for n in ("dora", "eli", "fin")])
+    invitation_services.invitations_enqueue(host=host, target=party, profiles=[profile("gil.test")],
+                                            message_template="")
+    invited = Invitation.objects.filter(event=party)
+    invited.filter(recipient_handle__in=["dora.test", "eli.test", "gil.test"]).update(status=Invitation.Status.SENT)
+    invited.filter(recipient_handle="fin.test").update(status=Invitation.Status.FAILED)
+    invited.filter(recipient_handle="dora.test").update(opened_at=timezone.now())
     base = live_server.url.replace("localhost", "127.0.0.1")
     axe_source = _axe_source()
     shots = screenshot_dir()
@@ -114,6 +126,8 @@ def test_the_door_pages_fit_every_width_and_pass_axe(live_server, launch_browser
             page.set_viewport_size({"width": WIDTHS[0], "height": 800})
             response = page.goto(base + path, wait_until="load")
             assert response is not None and response.status == 200, path
+            if path.endswith("/people/"):
+                assert page.locator("#funnel-chart").count() == 1 and page.locator("#doors-table").count() == 1
             if path.endswith("/") and "checkin" not in path and member == ana and "ticket" not in path:
                 page.locator("#my-ticket summary").click()  # the folded ticket, open for the checks
             for width in WIDTHS:

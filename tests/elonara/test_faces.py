@@ -81,3 +81,73 @@ def test_changing_the_choice_renews_the_kept_pages():
     services.event_update(event=party, editor=host, guest_list="hidden")
     shown = _attendees(visitor, party)
     assert "Ana" not in shown and "Going: 2" in shown
+
+
+def _with_face(member, *, name: str, avatar: str = ""):
+    # As bluesky.profiles keeps a profile read from the App View (saved: every page learns of it).
+    member.bluesky_display_name, member.bluesky_avatar_url = name, avatar
+    member.save(update_fields=["bluesky_display_name", "bluesky_avatar_url"])
+    return member
+
+
+AVATAR = "https://cdn.example/img/avatar/plain/did:plc:ana/abc@jpeg"
+
+
+def test_faces_on_the_hosts_people_page_and_the_event_page_host_line():
+    host = _with_face(make_member("host"), name="Hanna Host", avatar="https://cdn.example/host.jpg")
+    ana, ben, cleo = make_member("ana"), make_member("ben"), make_member("cleo")
+    _with_face(ana, name="Ana Bluesky", avatar=AVATAR)
+    party = make_event(host)
+    services.event_cohost_add(event=party, actor=host, member=cleo)
+    services.rsvp_set(event=party, member=ana, status="going")
+    services.rsvp_set(event=party, member=ben, status="maybe")
+    people = signed_in(host).get(f"/events/{party.pk}/people/").content.decode()
+    going = people.split('id="going"')[1].split("</ul>")[0]
+    assert f'src="{AVATAR}"' in going and 'class="person-name">Ana Bluesky</span>' in going
+    assert '<span class="person-handle">@ana</span>' in going
+    cohosts = people.split('id="cohosts"')[1].split("</ul>")[0]
+    assert 'aria-hidden="true">C</span><span class="person-text"><span class="person-name">Cleo</span>' in cohosts
+    facts = Client().get(f"/events/{party.pk}/").content.decode().split("<dt>Host</dt>")[1].split("</dd>")[0]
+    assert 'src="https://cdn.example/host.jpg"' in facts and "Hanna Host" in facts
+    assert 'aria-hidden="true">C</span><span class="person-name">Cleo</span>' in facts  # the co-host's initials
+
+
+def test_faces_on_the_community_page_its_members_page_and_a_profile():
+    host, ana = make_member("host"), make_member("ana")
+    community = services.community_create(creator=host, name="Board gamers")
+    services.community_join(community=community, member=ana)
+    visitor = Client()
+    page = visitor.get(community.get_absolute_url()).content.decode()  # kept now
+    assert 'aria-hidden="true">A</span><span class="person-name">Ana</span>' in page
+    organizers = page.split('id="organizers"')[1].split("</p>")[0]
+    assert 'aria-hidden="true">H</span><span class="person-name">Host</span>' in organizers
+    # A new face read from the App View renews the kept community page (pages.table: the Member row).
+    _with_face(ana, name="Ana Bluesky", avatar=AVATAR)
+    _with_face(host, name="Hanna Host", avatar="https://cdn.example/host.jpg")
+    page = visitor.get(community.get_absolute_url()).content.decode()
+    members = page.split('id="member-list"')[1].split("</ul>")[0]
+    assert f'src="{AVATAR}"' in members and "Ana Bluesky" in members
+    assert 'src="https://cdn.example/host.jpg"' in page.split('id="organizers"')[1].split("</p>")[0]
+    manage = signed_in(host).get(f"/communities/{community.slug}/members/").content.decode()
+    assert f'src="{AVATAR}"' in manage and '<span class="person-handle">@ana</span>' in manage
+    own = signed_in(ana).get("/members/ana/").content.decode()
+    assert f'src="{AVATAR}"' in own and "<h1>Ana Bluesky</h1>" in own
+
+
+@pytest.mark.parametrize("choice", ["members", "hidden"])
+def test_the_api_shows_no_guest_to_whom_the_page_would_not(choice):
+    from tests.elonara.test_questions import api_client
+
+    host, ana, ben = make_member("host"), make_member("ana"), make_member("ben")
+    party = make_event(host)
+    services.event_update(event=party, editor=host, guest_list=choice, capacity=1, requires_approval=True)
+    services.rsvp_set(event=party, member=ana, status="going")
+    services.rsvp_set(event=party, member=ben, status="going")
+    guest = api_client(ben)
+    for path in ("", "waitlist/", "requests/", "answers/", "cohosts/"):
+        response = Client().get(f"/api/v1/events/{party.pk}/{path}", **guest)
+        assert response.status_code in (200, 403), path
+        assert "ana" not in response.content.decode().lower(), path
+    # The host still reads them.
+    requests = Client().get(f"/api/v1/events/{party.pk}/requests/", **api_client(host)).json()
+    assert {r["member"]["username"] for r in requests["requests"]} == {"ana", "ben"}

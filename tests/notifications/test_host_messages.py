@@ -184,3 +184,96 @@ def test_the_host_asks_those_who_answered_elsewhere_to_answer_here(mail_server, 
     asked = [r for r in mail_server.to("hal@example.org") if r.subject.startswith("The host asks")]
     assert len(asked) == 1 and f"/events/{ride.pk}/" in asked[0].text()
     assert not any(r.subject.startswith("The host asks") for r in mail_server.to("ann@example.org"))
+
+
+def _checkbox_offered(client: Client, ride) -> bool:
+    return 'name="also_reply"' in client.get(f"/events/{ride.pk}/message/").content.decode()
+
+
+def test_the_reply_in_the_thread_is_offered_to_the_host_with_a_thread_and_an_account(party):
+    from bluesky.atproto.syntax import is_valid_tid
+    from bluesky.models import MemberAppPassword, RecordWrite
+    from elonara.models import EventConversation, PublishState
+
+    ride, host, cohost, _people = party
+    as_host, as_cohost = Client(), Client()
+    as_host.force_login(host)
+    as_cohost.force_login(cohost)
+    # No thread yet: not offered, and the host is told why.
+    page = as_host.get(f"/events/{ride.pk}/message/").content.decode()
+    assert 'name="also_reply"' not in page and "announce the event or link its post" in page
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    assert not _checkbox_offered(as_host, ride)  # no account of their own to post from
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    assert _checkbox_offered(as_host, ride)
+    # A co-host's message never speaks as the host in the host's thread.
+    assert not _checkbox_offered(as_cohost, ride)
+    with pytest.raises(InvalidInputError) as refused:
+        host_messages.host_message_send(event=ride, actor=cohost, body="Hi", groups=["going"], also_reply=True)
+    assert refused.value.field == "also_reply" and not HostMessage.objects.exists()
+    # Ticked by the host: the message is saved with the reply's key fixed, and queued in the pipeline.
+    as_host.post(f"/events/{ride.pk}/message/", {"groups": ["going"], "body": "Room 4.", "also_reply": "on"})
+    message = HostMessage.objects.get()
+    assert message.reply_state == PublishState.PENDING and is_valid_tid(message.reply_rkey)
+    job = RecordWrite.objects.get(kind=RecordWrite.Kind.MESSAGE_REPLY)
+    assert (job.object_id, job.member_id) == (message.pk, host.pk)
+    assert "Posting it as a reply in the Bluesky thread" in as_host.get(f"/events/{ride.pk}/message/").content.decode()
+    # Unticked: a mail and an update only.
+    as_host.post(f"/events/{ride.pk}/message/", {"groups": ["going"], "body": "Doors at 7."})
+    assert HostMessage.objects.get(body="Doors at 7.").reply_state == ""
+    assert RecordWrite.objects.filter(kind=RecordWrite.Kind.MESSAGE_REPLY).count() == 1
+
+
+def test_a_thread_bluesky_cannot_read_is_tried_a_few_times_then_said(party, settings):
+    """The App View does not answer (a closed port on loopback): the reply waits and tries again a
+    few times, then fails with a reason the host reads; nothing is written meanwhile."""
+    from bluesky.models import MemberAppPassword
+    from elonara.models import EventConversation, PublishState
+
+    settings.ATPROTO_ALLOW_INSECURE_HOSTS = True
+    settings.BLUESKY_APPVIEW_URL = "http://127.0.0.1:9"
+    ride, host, _cohost, _people = party
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    message = host_messages.host_message_send(event=ride, actor=host, body="Room 4.", groups=["going"],
+                                              also_reply=True)
+    attempts = iter(range(1, 100))
+    outcomes = [host_messages.host_message_reply_publish(message_id=message.pk, count_attempt=lambda: next(attempts))
+                for _ in range(host_messages.THREAD_READ_ATTEMPTS)]
+    assert [o.kind for o in outcomes] == ["wait"] * (host_messages.THREAD_READ_ATTEMPTS - 1) + ["failed"]
+    message.refresh_from_db()
+    assert message.reply_state == PublishState.FAILED and not message.reply_uri
+    client = Client()
+    client.force_login(host)
+    assert "Not posted in the Bluesky thread: Bluesky did not answer" in client.get(
+        f"/events/{ride.pk}/message/").content.decode()
+
+
+def test_deleting_the_event_offers_to_delete_the_messages_replies(party):
+    from bluesky.models import MemberAppPassword, RecordWrite
+    from bluesky.records import POST_NSID
+    from elonara.models import EventConversation
+
+    ride, host, _cohost, _people = party
+    MemberAppPassword.objects.create(member=host, identifier="host.test", handle="host.test",
+                                     did="did:plc:hosthosthosthosthosthost", app_password="abcd-efgh-ijkl-mnop")
+    EventConversation.objects.create(event=ride, post_uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3k",
+                                     set_by=host)
+    client = Client()
+    client.force_login(host)
+    assert 'name="delete_announcement"' not in client.get(f"/events/{ride.pk}/delete/").content.decode()
+    replied = host_messages.host_message_send(event=ride, actor=host, body="Room 4.", groups=["going"],
+                                              also_reply=True)
+    host_messages.host_message_send(event=ride, actor=host, body="Mail only.", groups=["going"])
+    page = client.get(f"/events/{ride.pk}/delete/").content.decode()
+    assert 'name="delete_announcement"' in page and "your messages posted as replies" in page
+    client.post(f"/events/{ride.pk}/delete/", {"delete_announcement": "on"})
+    deletions = set(RecordWrite.objects.filter(kind=RecordWrite.Kind.DELETE, collection=POST_NSID)
+                    .values_list("rkey", flat=True))
+    assert deletions == {replied.reply_rkey}
+    # The reply not written yet is never written: its message went with the event.
+    assert host_messages.host_message_reply_publish(message_id=replied.pk).state == "missing"
