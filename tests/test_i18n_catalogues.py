@@ -55,6 +55,18 @@ _SHOWN_META = frozenset({"description", "og:title", "og:description", "og:site_n
                          "twitter:image:alt"})
 
 
+# Words handed to a template as string literals inside tags: an include's label or title, a
+# default shown when a value is empty. Marked ones are written `_("...")`.
+_TAG_STRINGS = re.compile(
+    r'(?:\b(?:label|title|text|heading|caption|message|help|empty)=|\|default:)"([^"]*)"')
+
+
+def tag_strings(source: str) -> list[str]:
+    source = _COMMENT.sub(" ", _COMMENT_BLOCK.sub(" ", source))
+    tags = _TAG.findall(source) + _VARIABLE.findall(source)
+    return [text for tag in tags for text in _TAG_STRINGS.findall(tag)]
+
+
 def template_text(source: str) -> str:
     """The template with its comments, marked strings, tags and values taken out. Each becomes a
     space or an empty string: a value inside a word must not split it into "words" of its own."""
@@ -100,13 +112,14 @@ class _ShownText(HTMLParser):
 def unmarked_strings(source: str, *, html: bool = True) -> list[str]:
     """The visible strings of a template left outside translate/blocktranslate, in order."""
     text = template_text(source)
+    chunks: list[str] = tag_strings(source)
     if html:
         parser = _ShownText()
         parser.feed(text)
         parser.close()
-        chunks = parser.found
+        chunks += parser.found
     else:
-        chunks = [text]
+        chunks.append(text)
     found = []
     for chunk in chunks:
         for line in chunk.splitlines():
@@ -141,6 +154,9 @@ def test_every_template_string_is_marked() -> None:
     ("<script>const label = 'Hello';</script><style>p::after{content:'x'}</style>", []),
     ("{% comment %}Why this{% endcomment %}{# also #}<!-- not shown -->", []),
     ("<p>{{ a }} · {{ b }} × 2 → 3</p>", []),
+    ('{% include "_button.html" with url=u label="See the event" %}{{ p|default:"(none)" }}',
+     ["See the event", "(none)"]),
+    ('{% include "_button.html" with url=u label=_("See the event") %}{{ p|default:_("none") }}', []),
     ('<meta name="description" content="Events near you"><meta name="viewport" content="width">',
      ["Events near you"]),
 ])
