@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 LOCALE = ROOT / "locale"
 
-# Names that stay as they are in every language: the product's own and the network's.
-NOT_TRANSLATED = frozenset({"Elonara", "Bluesky"})
+# Names that stay as they are in every language: the product's own, the network's, UTC.
+NOT_TRANSLATED = frozenset({"Elonara", "Bluesky", "UTC"})
 
 # Folders whose marking is another change's work (issue 39 is split in parts); the lead empties
 # this once they are merged. Everything else must be marked now.
