@@ -189,14 +189,19 @@ _COUNTS = frozenset({"%(counter)s", "%(count)s", "%d", "{count}"})
 
 
 def catalogue_problems(po: polib.POFile) -> list[str]:
-    problems = []
+    # A fuzzy header is dropped by msgfmt, and its Plural-Forms with it.
+    problems = ["fuzzy header"] if po.metadata_is_fuzzy else []
+    # Each language has its own number of plural forms (Japanese one, Spanish three).
+    plural_forms = re.search(r"nplurals\s*=\s*(\d+)", po.metadata.get("Plural-Forms", ""))
+    forms = int(plural_forms.group(1)) if plural_forms else 2
     for entry in po:
         if entry.obsolete:
             continue
         if "fuzzy" in entry.flags:
             problems.append(f"fuzzy: {entry.msgid!r}")
             continue
-        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        translations = ([entry.msgstr_plural.get(form, "") for form in range(forms)]
+                        if entry.msgid_plural else [entry.msgstr])
         if not all(translations):
             problems.append(f"untranslated: {entry.msgid!r}")
             continue
@@ -220,6 +225,8 @@ def test_a_complete_catalogue_has_every_entry_translated(language: str) -> None:
 
 def test_the_catalogue_check_finds_missing_fuzzy_and_wrong_placeholders() -> None:
     po = polib.POFile()
+    po.metadata_is_fuzzy = True
+    po.metadata["Plural-Forms"] = "nplurals=2; plural=(n != 1);"
     po.append(polib.POEntry(msgid="Going", msgstr="参加"))
     po.append(polib.POEntry(msgid="Maybe", msgstr=""))
     po.append(polib.POEntry(msgid="Not going", msgstr="Nein", flags=["fuzzy"]))
@@ -228,6 +235,7 @@ def test_the_catalogue_check_finds_missing_fuzzy_and_wrong_placeholders() -> Non
     po.append(polib.POEntry(msgid="%(counter)s event", msgid_plural="%(counter)s events",
                             msgstr_plural={0: "ein Termin", 1: "%(counter)s Termine"}))
     assert catalogue_problems(po) == [
+        "fuzzy header",
         "untranslated: 'Maybe'",
         "fuzzy: 'Not going'",
         "placeholders ['%(nom)s'] for ['%(name)s']: 'Hosted by %(name)s'",
