@@ -20,3 +20,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 mkdir -p var
+# Translations: `.mo` files are built here, never committed, so `make run` and `make serve` answer
+# in every shipped language on a fresh machine. compilemessages rebuilds only catalogues newer
+# than their `.mo`; msgfmt comes from Debian's gettext.
+if compgen -G "locale/*/LC_MESSAGES/*.po" >/dev/null; then
+  if ! command -v msgfmt >/dev/null; then
+    echo "Installing gettext (msgfmt compiles the translation catalogues)"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends gettext
+  fi
+  # DEBUG=true only lets the settings load without production secrets; nothing else reads it here.
+  # Only ./locale: compilemessages would otherwise walk into .venv and node_modules.
+  DEBUG=true .venv/bin/python manage.py compilemessages --verbosity 0 \
+    --ignore .venv --ignore node_modules --ignore var --ignore tests --ignore bench
+fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the full test suite needs, if any is missing:
 # PostgreSQL and Redis (started privately by the tests), Chromium (the browser tests),
-# dnsmasq (a private DNS server for the handle-resolution tests), and the compilers the test
-# peer's native module needs.
+# dnsmasq (a private DNS server for the handle-resolution tests), the compilers the test
+# peer's native module needs, and gettext (msgfmt compiles the translation catalogues).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || [ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || need+=(postgresql)
@@ -20,6 +20,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 # npm fetches Node 22 for the test peer (tests/peer/install.sh).
 command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)
+# gettext: `manage.py compilemessages` (scripts/bootstrap.sh) and `make messages` run msgfmt/xgettext.
+command -v msgfmt >/dev/null || need+=(gettext)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "Installing Debian packages: ${need[*]}"
 sudo=""
