@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import QuerySet, Value
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
 from bluesky.atproto.scopes import scope_allows_graph_reads, scope_allows_posting, scope_allows_record_write
@@ -25,16 +27,16 @@ from members.models import Member
 
 # Plain words for the permissions a member granted.
 _SCOPE_WORDS = {
-    "atproto": "Sign in with your Bluesky account",
-    "transition:generic": "Full access, like an app password",
-    "transition:chat.bsky": "Read and send chat messages",
-    "repo:app.bsky.feed.post?action=create": "Create posts",
-    "repo:app.bsky.feed.post?action=create&action=delete": "Create posts and delete the ones Elonara wrote",
-    "repo:app.bsky.feed.post": "Create, edit and delete posts",
-    "repo:*": "Change anything in your repository",
-    "blob:image/*": "Upload images (link-card pictures)",
-    "repo:community.lexicon.calendar.event": "Publish your events as calendar records other apps can show",
-    "repo:community.lexicon.calendar.rsvp": "Publish your RSVPs as records other apps can show",
+    "atproto": _("Sign in with your Bluesky account"),
+    "transition:generic": _("Full access, like an app password"),
+    "transition:chat.bsky": _("Read and send chat messages"),
+    "repo:app.bsky.feed.post?action=create": _("Create posts"),
+    "repo:app.bsky.feed.post?action=create&action=delete": _("Create posts and delete the ones Elonara wrote"),
+    "repo:app.bsky.feed.post": _("Create, edit and delete posts"),
+    "repo:*": _("Change anything in your repository"),
+    "blob:image/*": _("Upload images (link-card pictures)"),
+    "repo:community.lexicon.calendar.event": _("Publish your events as calendar records other apps can show"),
+    "repo:community.lexicon.calendar.rsvp": _("Publish your RSVPs as records other apps can show"),
 }
 
 
@@ -43,13 +45,13 @@ def scope_missing_features(scope: str) -> list[str]:
     """What Elonara cannot do with this grant, in words (empty: everything it asks for)."""
     missing = []
     if not scope_allows_posting(scope):
-        missing.append("posting invitations")
+        missing.append(gettext("posting invitations"))
     if not scope_allows_graph_reads(scope):
-        missing.append("listing your followers")
+        missing.append(gettext("listing your followers"))
     if not all(scope_allows_record_write(scope, EVENT_NSID, a) for a in ("create", "update", "delete")):
-        missing.append("publishing your events to other Bluesky apps")
+        missing.append(gettext("publishing your events to other Bluesky apps"))
     if not all(scope_allows_record_write(scope, RSVP_NSID, a) for a in ("create", "update", "delete")):
-        missing.append("publishing your RSVPs to other Bluesky apps")
+        missing.append(gettext("publishing your RSVPs to other Bluesky apps"))
     return missing
 
 
@@ -57,17 +59,17 @@ def scope_in_words(scope: str) -> list[str]:
     words = []
     for token in scope.split():
         if token in _SCOPE_WORDS:
-            words.append(_SCOPE_WORDS[token])
+            words.append(str(_SCOPE_WORDS[token]))
         elif token.startswith("rpc:app.bsky.graph.getFollowers"):
-            words.append("See who follows you")
+            words.append(gettext("See who follows you"))
         elif token.startswith("rpc:app.bsky.graph.getFollows"):
-            words.append("See who you follow")
+            words.append(gettext("See who you follow"))
         elif token.startswith("rpc:app.bsky.actor.getProfiles"):
-            words.append("See who blocks you (to leave them out of your invitations)")
+            words.append(gettext("See who blocks you (to leave them out of your invitations)"))
         elif token.startswith("rpc:app.bsky.graph.getBlocks"):
-            words.append("See whom you block")
+            words.append(gettext("See whom you block"))
         elif token.startswith("rpc:app.bsky.graph.getMutes"):
-            words.append("See whom you mute")
+            words.append(gettext("See whom you mute"))
         else:
             words.append(token)
     return words
