@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from bluesky import clients
 from bluesky.atproto import (
@@ -84,7 +85,7 @@ class RenewBusyError(BlueskyError):
     """Another process has been renewing this session for longer than we wait: try again later."""
 
     code = Reason.TRANSPORT
-    default_message = "The Bluesky session is being renewed; please try again in a moment."
+    default_message = _("The Bluesky session is being renewed; please try again in a moment.")
 
 
 def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None],
