@@ -140,7 +140,11 @@ def api_token_create(request):
         messages.error(request, exc.message)
         return redirect("members:me")
     # Shown once, on a page that is never cached; only its hash is stored.
-    return render(request, "members/api_token_created.html", {"created": created})
+    # The example command is code, not words: built here so the template holds only text to translate.
+    exchange_url = request.build_absolute_uri(reverse("api-token-exchange"))
+    example = (f"curl -X POST {exchange_url} -H 'Content-Type: application/json' "
+               """-d '{"api_token": "…"}'""")
+    return render(request, "members/api_token_created.html", {"created": created, "example": example})
 
 
 @login_required

@@ -88,7 +88,7 @@ def test_a_page_with_messages_or_a_query_string_is_shown_as_rendered_not_kept(an
     _get(host, progress)
     assert host.get(progress).templates == []  # kept
     host.post(f"/invitations/batches/{batch.pk}/retry/")  # nothing to retry: only a message
-    assert "0 invitation(s) queued again." in _get(host, progress)
+    assert "0 invitations queued again." in _get(host, progress)
     assert "queued again" not in _get(host, progress)  # shown once
 
     picker = f"/invitations/event/{event.pk}/invite/"
