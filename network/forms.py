@@ -12,7 +12,7 @@ class PasteLinkForm(forms.Form):
 
 
 class NetworkRSVPForm(forms.Form):
-    status = forms.ChoiceField(label=_("Your answer"), choices=NetworkRSVP.Status.choices)
+    status = forms.ChoiceField(label=_("Status"), choices=NetworkRSVP.Status.choices)
 
 
 class NetworkReportForm(forms.Form):
