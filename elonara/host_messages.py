@@ -9,6 +9,7 @@ is not something to repeat many times an hour.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.ratelimit import Limit, rate_limit_hit
 from elonara.errors import InvalidInputError, NotAllowedError
@@ -27,17 +28,17 @@ def host_message_send(*, event: Event, actor: Member, body: str, groups: list[st
     """Write to the chosen groups (going, maybe, waitlisted, requested). Checked, counted against
     the host's limit, then saved with its mail queued (sent after commit)."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can write to the guests.")
+        raise NotAllowedError(gettext("Only the host or a co-host can write to the guests."))
     if event.status == Event.Status.CANCELLED:
-        raise NotAllowedError("This event is cancelled.")
+        raise NotAllowedError(gettext("This event is cancelled."))
     body = body.strip()
     if not body:
-        raise InvalidInputError("Write the message.", field="body")
+        raise InvalidInputError(gettext("Write the message."), field="body")
     if len(body) > BODY_MAX:
         raise InvalidInputError(f"Keep the message under {BODY_MAX} characters.", field="body")
     chosen = [g for g in HostMessage.GROUPS if g in groups]
     if not chosen or len(chosen) != len(set(groups)):
-        raise InvalidInputError("Choose who gets the message.", field="groups")
+        raise InvalidInputError(gettext("Choose who gets the message."), field="groups")
     # Counted last, once the message is valid: a typo refused above does not use up the limit.
     rate_limit_hit(limit=Limit.named("host_message"), keys=[f"event:{event.pk}:member:{actor.pk}"])
     message = HostMessage.objects.create(event=event, author=actor, body=body, groups=chosen)
