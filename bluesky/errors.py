@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import ApplicationError
 
 
@@ -43,7 +45,7 @@ class BlueskyError(ApplicationError):
     """`retry_after`: when a retry may succeed (a 429's reset time), timezone-aware UTC."""
 
     code = "bluesky_error"
-    default_message = "Something went wrong with the Bluesky connection."
+    default_message = _("Something went wrong with the Bluesky connection.")
     http_status = 502
     status_by_code = {Reason.NOT_CONNECTED: 409, Reason.NEEDS_REAUTHORIZATION: 409, Reason.SCOPE_MISSING: 403,
                       Reason.RATE_LIMITED: 429, Reason.INVALID_RECORD: 400, "invalid_writes_mode": 500}
@@ -51,12 +53,12 @@ class BlueskyError(ApplicationError):
 
 class NotConnectedError(BlueskyError):
     code = Reason.NOT_CONNECTED
-    default_message = "Connect your Bluesky account first."
+    default_message = _("Connect your Bluesky account first.")
 
 
 class SessionEndedError(BlueskyError):
     code = Reason.NEEDS_REAUTHORIZATION
-    default_message = "Your Bluesky connection has expired. Please reconnect."
+    default_message = _("Your Bluesky connection has expired. Please reconnect.")
 
 
 class AppPasswordSessionError(BlueskyError):

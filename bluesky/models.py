@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from bluesky.crypto import EncryptedTextField
 from core.page_cache import PageRowsQuerySet
@@ -26,8 +27,8 @@ class BlueskyIdentity(RenewalLease):
     """A member's connected Bluesky account and its OAuth session (one per member)."""
 
     class Status(models.TextChoices):
-        CONNECTED = "connected", "Connected"
-        NEEDS_RECONNECTION = "needs_reconnection", "Needs reconnection"
+        CONNECTED = "connected", _("Connected")
+        NEEDS_RECONNECTION = "needs_reconnection", _("Needs reconnection")
 
     member = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bluesky_identity")
     did = models.CharField(max_length=255, unique=True)

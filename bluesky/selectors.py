@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import QuerySet, Value
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from bluesky.atproto.nsid import EVENT_NSID, RSVP_NSID
 from bluesky.atproto.scopes import (
@@ -35,16 +38,16 @@ if TYPE_CHECKING:
 
 # Plain words for the permissions a member granted.
 _SCOPE_WORDS = {
-    "atproto": "Sign in with your Bluesky account",
-    "transition:generic": "Full access, like an app password",
-    "transition:chat.bsky": "Read and send chat messages",
-    "repo:app.bsky.feed.post?action=create": "Create posts",
-    "repo:app.bsky.feed.post?action=create&action=delete": "Create posts and delete the ones Elonara wrote",
-    "repo:app.bsky.feed.post": "Create, edit and delete posts",
-    "repo:*": "Change anything in your repository",
-    "blob:image/*": "Upload images (link-card pictures)",
-    "repo:community.lexicon.calendar.event": "Publish your events as calendar records other apps can show",
-    "repo:community.lexicon.calendar.rsvp": "Publish your RSVPs as records other apps can show",
+    "atproto": _("Sign in with your Bluesky account"),
+    "transition:generic": _("Full access, like an app password"),
+    "transition:chat.bsky": _("Read and send chat messages"),
+    "repo:app.bsky.feed.post?action=create": _("Create posts"),
+    "repo:app.bsky.feed.post?action=create&action=delete": _("Create posts and delete the ones Elonara wrote"),
+    "repo:app.bsky.feed.post": _("Create, edit and delete posts"),
+    "repo:*": _("Change anything in your repository"),
+    "blob:image/*": _("Upload images (link-card pictures)"),
+    "repo:community.lexicon.calendar.event": _("Publish your events as calendar records other apps can show"),
+    "repo:community.lexicon.calendar.rsvp": _("Publish your RSVPs as records other apps can show"),
 }
 
 
@@ -60,29 +63,29 @@ def _allows_writes(collection: str, *actions: str) -> Callable[[str], bool]:
 # What Elonara does with a member's OAuth grant, each with its rule and its words. The default scope
 # grew over time (deleting posts, blocks and mutes): a grant given before lacks the newer ones, and
 # the member must reconnect to give them. Words finish "Reconnect Bluesky to allow ...".
-GRANT_FEATURES: dict[str, tuple[Callable[[str], bool], str]] = {
-    "posting": (scope_allows_posting, "posting invitations"),
-    "followers": (scope_allows_graph_reads, "listing your followers"),
+GRANT_FEATURES: dict[str, tuple[Callable[[str], bool], str | Promise]] = {
+    "posting": (scope_allows_posting, _("posting invitations")),
+    "followers": (scope_allows_graph_reads, _("listing your followers")),
     "event_records": (_allows_writes(EVENT_NSID, "create", "update", "delete"),
-                      "publishing your events to other Bluesky apps"),
+                      _("publishing your events to other Bluesky apps")),
     "rsvp_records": (_allows_writes(RSVP_NSID, "create", "update", "delete"),
-                     "publishing your RSVPs to other Bluesky apps"),
-    "delete_posts": (_allows_writes(POST_COLLECTION, "delete"), "deleting the announcement posts Elonara wrote"),
+                     _("publishing your RSVPs to other Bluesky apps")),
+    "delete_posts": (_allows_writes(POST_COLLECTION, "delete"), _("deleting the announcement posts Elonara wrote")),
     "blocked_by": (_allows_calls("app.bsky.actor.getProfiles"),
-                   "leaving out of your invitations people who block you"),
+                   _("leaving out of your invitations people who block you")),
     "blocks_mutes": (_allows_calls("app.bsky.graph.getBlocks", "app.bsky.graph.getMutes"),
-                     "hiding events by people you block or mute"),
+                     _("hiding events by people you block or mute")),
 }
 
 
 def scope_missing_features(scope: str) -> list[str]:
     """What Elonara cannot do with this grant, in words (empty: everything it asks for)."""
-    return [words for allows, words in GRANT_FEATURES.values() if not allows(scope)]
+    return [str(words) for allows, words in GRANT_FEATURES.values() if not allows(scope)]
 
 
 def scope_grant_gaps(*, scope: str, features: Iterable[str]) -> tuple[str, ...]:
     """Which of `features` (keys of GRANT_FEATURES) the granted `scope` lacks, in words."""
-    return tuple(GRANT_FEATURES[key][1] for key in features if not GRANT_FEATURES[key][0](scope))
+    return tuple(str(GRANT_FEATURES[key][1]) for key in features if not GRANT_FEATURES[key][0](scope))
 
 
 def identity_did_and_grant(*, member: Member) -> tuple[str, str | None]:
@@ -110,17 +113,17 @@ def scope_in_words(scope: str) -> list[str]:
     words = []
     for token in scope.split():
         if token in _SCOPE_WORDS:
-            words.append(_SCOPE_WORDS[token])
+            words.append(str(_SCOPE_WORDS[token]))
         elif token.startswith("rpc:app.bsky.graph.getFollowers"):
-            words.append("See who follows you")
+            words.append(gettext("See who follows you"))
         elif token.startswith("rpc:app.bsky.graph.getFollows"):
-            words.append("See who you follow")
+            words.append(gettext("See who you follow"))
         elif token.startswith("rpc:app.bsky.actor.getProfiles"):
-            words.append("See who blocks you (to leave them out of your invitations)")
+            words.append(gettext("See who blocks you (to leave them out of your invitations)"))
         elif token.startswith("rpc:app.bsky.graph.getBlocks"):
-            words.append("See whom you block")
+            words.append(gettext("See whom you block"))
         elif token.startswith("rpc:app.bsky.graph.getMutes"):
-            words.append("See whom you mute")
+            words.append(gettext("See whom you mute"))
         else:
             words.append(token)
     return words

@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from bluesky import clients
@@ -92,12 +93,12 @@ def _oauth_start(*, login_input: str, browser_secret: str, member: Member | None
     `next_path`: a same-site path to land on afterwards (the caller checks it is same-site).
     """
     if purpose == OAuthAuthorizationRequest.Purpose.CONNECT and member is None:
-        raise NotConnectedError("Sign in to Elonara before connecting a Bluesky account.")
+        raise NotConnectedError(gettext("Sign in to Elonara before connecting a Bluesky account."))
     text = (login_input or "").strip()
     if not text:
-        raise OAuthFlowError("Enter your Bluesky handle, DID or server address.", code="empty_input")
+        raise OAuthFlowError(gettext("Enter your Bluesky handle, DID or server address."), code="empty_input")
     if len(text) > MAX_LOGIN_INPUT:
-        raise OAuthFlowError("That is too long to be a handle, DID or server address.", code="invalid_input")
+        raise OAuthFlowError(gettext("That is too long to be a handle, DID or server address."), code="invalid_input")
     # Proving an account asks for nothing but `atproto`: no posting, no reading, no tokens kept.
     scope = "atproto" if purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT else None
     pending = clients.oauth_client().start_authorization(text, scope=scope)
@@ -167,18 +168,18 @@ def _pending_request_take(*, params: Mapping[str, str], browser_secret: str,
     state = params.get("state", "")[:100]
     pending_row = OAuthAuthorizationRequest.objects.filter(state=state).first() if state else None
     if pending_row is None:
-        raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
+        raise OAuthFlowError(gettext("This sign-in link is unknown, expired or already used. Please start again."),
                              code="state_unknown")
     # Checked before consuming: a callback opened in another browser must not cancel the real one.
     if not hmac.compare_digest(pending_row.browser_hash, browser_hash(browser_secret)):
-        raise OAuthFlowError("This sign-in was started in another browser. Please start again here.",
+        raise OAuthFlowError(gettext("This sign-in was started in another browser. Please start again here."),
                              code="wrong_browser")
     connecting = pending_row.purpose == OAuthAuthorizationRequest.Purpose.CONNECT
     if connecting and (member is None or pending_row.member_id != member.pk):
-        raise OAuthFlowError("This sign-in was started by someone else.", code="wrong_member")
+        raise OAuthFlowError(gettext("This sign-in was started by someone else."), code="wrong_member")
     _authorization_request_consume(pending_row)
     if pending_row.expires_at < timezone.now():
-        raise OAuthFlowError("This sign-in took too long. Please start again.", code="state_expired")
+        raise OAuthFlowError(gettext("This sign-in took too long. Please start again."), code="state_expired")
     if error := callback_error(dict(params.items())):
         raise error
     return pending_row
@@ -195,7 +196,8 @@ def _identity_keep(*, pending_row: OAuthAuthorizationRequest, pending: PendingAu
             if connecting:
                 owner = pending_row.member
                 if owner is None:  # the member who started a connect was deleted meanwhile
-                    raise OAuthFlowError("That sign-in request has expired. Please try again.", code="no_member")
+                    raise OAuthFlowError(gettext("That sign-in request has expired. Please try again."),
+                                         code="no_member")
             else:
                 owner, created = _member_for_sign_in(tokens)
             # Only the nonces of this account's own servers are kept with it.
@@ -211,7 +213,7 @@ def _identity_keep(*, pending_row: OAuthAuthorizationRequest, pending: PendingAu
         # Never keep a session we did not store: the server forgets it too.
         _revoke_quietly(tokens, pending.dpop_key.private_jwk_json())
         if isinstance(exc, IntegrityError):
-            raise OAuthFlowError("That Bluesky account was just connected elsewhere. Please try again.",
+            raise OAuthFlowError(gettext("That Bluesky account was just connected elsewhere. Please try again."),
                                  code="store_conflict") from exc
         raise
     return identity, owner, created
@@ -242,7 +244,7 @@ def _authorization_request_consume(row: OAuthAuthorizationRequest) -> None:
     with transaction.atomic():
         deleted, _ = OAuthAuthorizationRequest.objects.filter(pk=row.pk).delete()
     if not deleted:
-        raise OAuthFlowError("This sign-in link is unknown, expired or already used. Please start again.",
+        raise OAuthFlowError(gettext("This sign-in link is unknown, expired or already used. Please start again."),
                              code="state_unknown")
 
 
@@ -272,7 +274,7 @@ def _refuse_inactive(member: Member) -> None:
     # A deactivated member stays out whichever way they come (password logins check is_active too);
     # raised inside the store's transaction, so the tokens just obtained are revoked.
     if not member.is_active:
-        raise OAuthFlowError("This Elonara account is deactivated.", code="member_inactive")
+        raise OAuthFlowError(gettext("This Elonara account is deactivated."), code="member_inactive")
 
 
 _USERNAME_CHARS = re.compile(r"[^a-z0-9_-]+")
@@ -319,7 +321,7 @@ def _identity_store(*, member: Member, tokens: TokenSet, dpop_key: DpopKey, nonc
                     auth_method: str) -> BlueskyIdentity:
     if (BlueskyIdentity.objects.filter(did=tokens.sub).exclude(member=member).exists()
             or BlueskySignIn.objects.filter(did=tokens.sub).exclude(member=member).exists()):
-        raise OAuthFlowError("That Bluesky account is already connected to another Elonara member.",
+        raise OAuthFlowError(gettext("That Bluesky account is already connected to another Elonara member."),
                              code="did_taken")
     previous = BlueskyIdentity.objects.select_for_update().filter(member=member).first()
     old_session = (tokens_of(previous), previous.dpop_private_jwk) if previous else None
@@ -468,7 +470,7 @@ def relay_check(*, http: SafeHttpClient | None = None, resolver: IdentityResolve
     """Really obtain a relay session (reuse, refresh or create) and report whether it works."""
     account = relay_credentials_get()
     if account is None:
-        return RelayCheck(ok=False, message="No relay account is configured.")
+        return RelayCheck(ok=False, message=gettext("No relay account is configured."))
     session = AppPasswordPdsSession(account, http=http, resolver=resolver)
     try:
         # A cheap authenticated read proves the access token is accepted, not only stored.
@@ -476,10 +478,12 @@ def relay_check(*, http: SafeHttpClient | None = None, resolver: IdentityResolve
     except BlueskyError as exc:
         return RelayCheck(ok=False, message=exc.message)
     except XrpcError as exc:
-        return RelayCheck(ok=False, message=f"The relay session was refused ({exc.status} {exc.error}).")
+        return RelayCheck(ok=False, message=gettext("The relay session was refused (%(status)s %(error)s).")
+                          % {"status": exc.status, "error": exc.error})
     except AtprotoError:
-        return RelayCheck(ok=False, message="Could not reach the relay account's server.")
-    return RelayCheck(ok=True, message=f"Relay session works for @{session.handle} ({session.did}).",
+        return RelayCheck(ok=False, message=gettext("Could not reach the relay account's server."))
+    return RelayCheck(ok=True, message=gettext("Relay session works for @%(handle)s (%(did)s).")
+                      % {"handle": session.handle, "did": session.did},
                       did=session.did, handle=session.handle)
 
 
@@ -495,7 +499,7 @@ def member_app_password_set(*, member: Member, identifier: str, app_password: st
     """
     identifier = normalize_identifier(identifier)
     if not identifier or not app_password.strip():
-        raise AppPasswordSessionError("Enter your handle and an app password.", code=Reason.AUTH_FAILED)
+        raise AppPasswordSessionError(gettext("Enter your handle and an app password."), code=Reason.AUTH_FAILED)
     account = AppPasswordAccount(account_key=f"member:{member.pk}", identifier=identifier,
                                  app_password=app_password.strip(), kind="member")
     session = AppPasswordPdsSession(account, http=http, resolver=resolver)

@@ -32,6 +32,8 @@ from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from bluesky import clients
 from bluesky.atproto import (
@@ -86,7 +88,7 @@ class RenewBusyError(BlueskyError):
     """Another process has been renewing this session for longer than we wait: try again later."""
 
     code = Reason.TRANSPORT
-    default_message = "The Bluesky session is being renewed; please try again in a moment."
+    default_message = _("The Bluesky session is being renewed; please try again in a moment.")
 
 
 def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: Callable[[Row], None],
@@ -111,7 +113,7 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
         with transaction.atomic():
             current = model._default_manager.select_for_update().filter(pk=row.pk).first()
             if current is None:
-                raise SessionEndedError("This Bluesky session was removed meanwhile.")
+                raise SessionEndedError(gettext("This Bluesky session was removed meanwhile."))
             if not still_needed(current):
                 return current
             now = timezone.now()
@@ -145,7 +147,7 @@ def refresh_under_lock(row: Row, *, still_needed: Callable[[Row], bool], renew: 
         if abandon is not None:
             abandon(current)
         if not model._default_manager.filter(pk=row.pk).exists():
-            raise SessionEndedError("This Bluesky session was removed meanwhile.")
+            raise SessionEndedError(gettext("This Bluesky session was removed meanwhile."))
         # A renewal outlived its lease (it should not: requests end long before).
         logger.error("renewed session not stored: its lease had expired", extra={"row": row.pk})
         raise RenewBusyError(retryable=True)
@@ -457,15 +459,19 @@ def _token_expiry(token: str, *, now: datetime) -> datetime:
 def session_error(exc: XrpcError, *, doing: str) -> AppPasswordSessionError:
     """A createSession/refreshSession refusal in words a member or an admin can act on."""
     if exc.status == 429:
-        return AppPasswordSessionError(f"Bluesky's rate limit was reached while trying to {doing}.",
+        return AppPasswordSessionError(gettext("Bluesky's rate limit was reached while trying to %(doing)s.")
+                                       % {"doing": doing},
                                        code=Reason.RATE_LIMITED, retryable=True, retry_after=exc.retry_after)
     if exc.status >= 500:
-        return AppPasswordSessionError(f"The Bluesky server had a problem while trying to {doing}.",
+        return AppPasswordSessionError(gettext("The Bluesky server had a problem while trying to %(doing)s.")
+                                       % {"doing": doing},
                                        code=Reason.SERVER_ERROR, retryable=True)
     if exc.status == 401 or exc.error in TOKEN_ERROR_NAMES:
-        return AppPasswordSessionError(f"Bluesky refused the app password (could not {doing}).",
+        return AppPasswordSessionError(gettext("Bluesky refused the app password (could not %(doing)s).")
+                                       % {"doing": doing},
                                        code=Reason.AUTH_FAILED)
-    return AppPasswordSessionError(f"Bluesky refused the request to {doing} ({exc.status}).",
+    return AppPasswordSessionError(gettext("Bluesky refused the request to %(doing)s (%(status)s).")
+                                   % {"doing": doing, "status": exc.status},
                                    code=Reason.REQUEST_REJECTED)
 
 
@@ -526,7 +532,7 @@ class AppPasswordPdsSession(PdsSession):
     def _store(self, row: AppPasswordSession, body: dict[str, Any], *, pds_url: str) -> None:
         access, refresh = body.get("accessJwt"), body.get("refreshJwt")
         if not isinstance(access, str) or not isinstance(refresh, str) or not access or not refresh:
-            raise AppPasswordSessionError("The Bluesky server did not return a session.",
+            raise AppPasswordSessionError(gettext("The Bluesky server did not return a session."),
                                           code=Reason.REQUEST_REJECTED, retryable=True)
         now = self._now()
         row.access_jwt = access
@@ -551,16 +557,16 @@ class AppPasswordPdsSession(PdsSession):
                 logger.info("app-password session refresh refused; creating a new one",
                             extra={"account_key": row.account_key, "status": exc.status, "error": exc.error})
                 return False
-            raise session_error(exc, doing="refresh the Bluesky session") from exc
+            raise session_error(exc, doing=gettext("refresh the Bluesky session")) from exc
         except TransportError as exc:
-            raise AppPasswordSessionError("Could not reach the Bluesky server to refresh the session.",
+            raise AppPasswordSessionError(gettext("Could not reach the Bluesky server to refresh the session."),
                                           code=Reason.TRANSPORT, retryable=exc.retryable) from exc
         except AtprotoError as exc:  # a refused URL: retrying cannot help
-            raise AppPasswordSessionError("The Bluesky server's address cannot be used.",
+            raise AppPasswordSessionError(gettext("The Bluesky server's address cannot be used."),
                                           code=Reason.TRANSPORT) from exc
         if body.get("did") and body.get("did") != row.did:
             # The server swapped accounts under us: never post with that session.
-            raise AppPasswordSessionError("The Bluesky server returned a session for another account.",
+            raise AppPasswordSessionError(gettext("The Bluesky server returned a session for another account."),
                                           code=Reason.IDENTITY_MISMATCH)
         row.refreshed_at = self._now()
         row.refresh_count += 1
@@ -585,12 +591,12 @@ class AppPasswordPdsSession(PdsSession):
         except IdentityResolutionError as exc:
             transient = exc.code in _TRANSIENT_IDENTITY_CODES
             raise AppPasswordSessionError(
-                "Could not reach the servers that resolve the Bluesky account." if transient
+                gettext("Could not reach the servers that resolve the Bluesky account.") if transient
                 else f"The Bluesky account {account.identifier!r} could not be resolved ({exc.message})",
                 code=Reason.IDENTITY_UNRESOLVED, retryable=transient,
             ) from exc
         except AtprotoError as exc:
-            raise AppPasswordSessionError("Could not reach the servers that resolve the Bluesky account.",
+            raise AppPasswordSessionError(gettext("Could not reach the servers that resolve the Bluesky account."),
                                           code=Reason.IDENTITY_UNRESOLVED,
                                           retryable=isinstance(exc, TransportError) and exc.retryable) from exc
         pds_url = identity.pds_url.rstrip("/")
@@ -601,19 +607,20 @@ class AppPasswordPdsSession(PdsSession):
         except XrpcError as exc:
             failure = f"createSession {exc.status} {exc.error}"[:300]
             AppPasswordSession.objects.filter(pk=row.pk).update(last_error=failure)
-            raise session_error(exc, doing="sign in to Bluesky with the app password") from exc
+            raise session_error(exc, doing=gettext("sign in to Bluesky with the app password")) from exc
         except TransportError as exc:
-            raise AppPasswordSessionError("Could not reach the Bluesky server to sign in.", code=Reason.TRANSPORT,
-                                          retryable=exc.retryable) from exc
+            raise AppPasswordSessionError(gettext("Could not reach the Bluesky server to sign in."),
+                                          code=Reason.TRANSPORT, retryable=exc.retryable) from exc
         except AtprotoError as exc:
-            raise AppPasswordSessionError("The Bluesky server's address cannot be used.",
+            raise AppPasswordSessionError(gettext("The Bluesky server's address cannot be used."),
                                           code=Reason.TRANSPORT) from exc
         if body.get("did") != identity.did:
             # The DID the PDS signed us in as must be the account the DID document says lives there.
             AppPasswordSession.objects.filter(pk=row.pk).update(
                 last_error="createSession returned another DID than the resolved identity", access_jwt="",
                 refresh_jwt="")
-            raise AppPasswordSessionError("The Bluesky server signed in a different account than the one configured.",
+            raise AppPasswordSessionError(
+                gettext("The Bluesky server signed in a different account than the one configured."),
                                           code=Reason.IDENTITY_MISMATCH)
         row.identifier = account.identifier
         row.credential_fingerprint = account.fingerprint

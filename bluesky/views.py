@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
@@ -33,6 +35,12 @@ logger = logging.getLogger(__name__)
 BROWSER_SECRET_KEY = "bluesky_browser_secret"
 # After an OPT_OUT sign-in: the DID the server proved, for the page that asked (next_path).
 VERIFIED_DID_KEY = "bluesky_verified_did"
+
+
+def _shown(error: AtprotoError | BlueskyError | RateLimitedError) -> str:
+    """The error's message in the request's language: the Django-free protocol package only marks
+    its messages (`gettext_noop`), so they are translated here; ours are translated already."""
+    return gettext(error.message)
 
 
 def _profile(request):
@@ -67,7 +75,7 @@ def connect(request):
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky connect refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
-        messages.error(request, error.message)
+        messages.error(request, _shown(error))
         return _profile(request)
     metrics.connect_started()
     return redirect(url)
@@ -86,7 +94,7 @@ def sign_in(request):
     except (AtprotoError, RateLimitedError) as error:
         logger.info("bluesky sign-in refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
-        messages.error(request, error.message)
+        messages.error(request, _shown(error))
         login_url = reverse("members:login")
         return redirect(f"{login_url}?{urlencode({'next': next_path})}" if next_path else login_url)
     metrics.connect_started()
@@ -122,7 +130,7 @@ def reauthorize(request):
         url = BlueskyOAuthService.reauthorize(member=request.user, browser_secret=_browser_secret(request),
                                               next_path=_same_site_path(request, request.POST.get("next", "")))
     except (AtprotoError, BlueskyError, RateLimitedError) as error:
-        messages.error(request, error.message)
+        messages.error(request, _shown(error))
         return _profile(request)
     return redirect(url)
 
@@ -137,7 +145,7 @@ def callback(request):
     except AtprotoError as error:
         logger.info("bluesky callback refused", extra={"code": error.code})
         metrics.connect_refused(error.code)
-        return render(request, "bluesky/connect_error.html", {"message": error.message}, status=400)
+        return render(request, "bluesky/connect_error.html", {"message": _shown(error)}, status=400)
     if done.purpose == OAuthAuthorizationRequest.Purpose.OPT_OUT:
         # Kept server-side in this browser's session only: the page that started the proof reads it.
         request.session[VERIFIED_DID_KEY] = {"did": done.did, "at": int(time.time())}
@@ -146,17 +154,17 @@ def callback(request):
     # CONNECT and SIGN_IN always complete with an identity and its member.
     assert done.identity is not None and done.member is not None
     if done.purpose == OAuthAuthorizationRequest.Purpose.CONNECT:
-        messages.success(request, f"Connected to Bluesky as @{done.identity.handle}.")
+        messages.success(request, _("Connected to Bluesky as @%(handle)s.") % {"handle": done.identity.handle})
         # A reconnect asked from a page (the picker, the delete page) returns there.
         back = _same_site_path(request, done.next_path)
         return redirect(back) if back else _profile(request)
     # A new session key for the signed-in member (django.contrib.auth rotates it).
     login(request, done.member, backend="django.contrib.auth.backends.ModelBackend")
     if done.member_created:
-        messages.success(request, f"Welcome to Elonara, {done.member.name}! You signed up with Bluesky as "
-                                  f"@{done.identity.handle}.")
+        messages.success(request, _("Welcome to Elonara, %(name)s! You signed up with Bluesky as @%(handle)s.")
+                         % {"name": done.member.name, "handle": done.identity.handle})
     else:
-        messages.success(request, f"Signed in with Bluesky as @{done.identity.handle}.")
+        messages.success(request, _("Signed in with Bluesky as @%(handle)s.") % {"handle": done.identity.handle})
     return redirect(_same_site_path(request, done.next_path) or "home")
 
 
@@ -166,11 +174,15 @@ def disconnect(request):
     identity = BlueskyOAuthService.get_identity_for_member(member=request.user)
     handle = identity.handle if identity is not None else ""
     if BlueskyOAuthService.disconnect(member=request.user):
-        messages.success(request, "Your Bluesky account is disconnected.")
+        messages.success(request, _("Your Bluesky account is disconnected."))
         if BlueskySignIn.objects.filter(member=request.user).exists():
             # Their way back in when they have no password: the sign-in link stays.
-            messages.info(request, f"You can still sign in to Elonara with Bluesky as @{handle}"
-                                   f"{'' if request.user.has_usable_password() else ', or set a password'}.")
+            if request.user.has_usable_password():
+                messages.info(request, _("You can still sign in to Elonara with Bluesky as @%(handle)s.")
+                              % {"handle": handle})
+            else:
+                messages.info(request, _("You can still sign in to Elonara with Bluesky as @%(handle)s, or set a "
+                                         "password.") % {"handle": handle})
     return _profile(request)
 
 
@@ -194,21 +206,22 @@ def app_password_page(request: HttpRequest) -> HttpResponse:
 def app_password_add(request: MemberRequest) -> HttpResponse:
     form = AppPasswordForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter your Bluesky handle and an app password.")
+        messages.error(request, _("Enter your Bluesky handle and an app password."))
         return HttpResponseRedirect(_next_url(request))
     try:
         rate_limit_request(request, "app_password")
     except RateLimitedError as exc:
-        messages.error(request, f"The app password was not saved: {exc.message}")
+        messages.error(request, _("The app password was not saved: %(reason)s") % {"reason": exc.message})
         return HttpResponseRedirect(_next_url(request))
     try:
         saved = services.member_app_password_set(member=request.user, identifier=form.cleaned_data["identifier"],
                                                  app_password=form.cleaned_data["app_password"])
     except BlueskyError as exc:
         # The message is written by us and never contains the password.
-        messages.error(request, f"The app password was not saved: {exc.message}")
+        messages.error(request, _("The app password was not saved: %(reason)s") % {"reason": exc.message})
     else:
-        messages.success(request, f"App password saved: Elonara can post as @{saved.handle or saved.identifier}.")
+        messages.success(request, _("App password saved: Elonara can post as @%(account)s.")
+                         % {"account": saved.handle or saved.identifier})
     return HttpResponseRedirect(_next_url(request))
 
 
@@ -216,7 +229,7 @@ def app_password_add(request: MemberRequest) -> HttpResponse:
 @require_POST
 def app_password_remove(request: MemberRequest) -> HttpResponse:
     if services.member_app_password_remove(member=request.user):
-        messages.success(request, "App password removed.")
+        messages.success(request, _("App password removed."))
     return HttpResponseRedirect(_next_url(request))
 
 

@@ -31,16 +31,22 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 
 class ApplicationError(Exception):
     code: str = "error"
-    default_message: str = "Something went wrong."
+    # Marked with gettext_lazy: read in the language of the request (or task) that raises it.
+    default_message: str | Promise = _("Something went wrong.")
     http_status: ClassVar[int] = 400
     status_by_code: ClassVar[dict[str, int]] = {}
 
     def __init__(self, message: str | None = None, *, code: str | None = None, retryable: bool = False,
                  retry_after: datetime | None = None, **fields: Any) -> None:
-        self.message = message or self.default_message
+        # Made a plain string when raised, in the language active then: errors are pickled
+        # (Celery) and compared as text, which a lazy string would make fragile.
+        self.message = str(message or self.default_message)
         if code:
             self.code = code
         self.retryable = retryable
@@ -75,8 +81,8 @@ class ServiceUnavailable(ApplicationError):
 
     code = "unavailable"
     http_status = 503
-    default_message = ("Elonara cannot reach its database right now. Nothing was changed: "
-                       "please try again in a moment.")
+    default_message = _("Elonara cannot reach its database right now. Nothing was changed: "
+                        "please try again in a moment.")
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("retryable", True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import ngettext
 
 from core.client_address import client_address
 from core.errors import ApplicationError
@@ -41,7 +42,10 @@ class RateLimitedError(ApplicationError):
     def __init__(self, *, limit: Limit, retry_after: int) -> None:
         self.limit = limit
         minutes = max(1, math.ceil(retry_after / 60))
-        super().__init__(f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        self.minutes = minutes
+        super().__init__(ngettext("Too many attempts. Please try again in %(minutes)d minute.",
+                                  "Too many attempts. Please try again in %(minutes)d minutes.", minutes)
+                         % {"minutes": minutes},
                          retryable=True, retry_after=datetime.now(UTC) + timedelta(seconds=retry_after),
                          limit_name=limit.name)
 

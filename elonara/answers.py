@@ -23,6 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core import metrics
 from core.tasks import task_on_commit
@@ -134,7 +135,7 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noq
     ("invitation", "feed"), kept with a first answer for the host's figures.
     """
     if status not in RSVP.ANSWERS:
-        raise InvalidInputError("Choose going, maybe or not going.", field="status")
+        raise InvalidInputError(gettext("Choose going, maybe or not going."), field="status")
     from_network = door in (Door.NETWORK, Door.ADOPTED)
     if member.pk == event.host_id:
         return _host_answer(event=event, member=member, status=status, door=door)
@@ -256,11 +257,11 @@ def rsvp_remove(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
     answer from any door cannot bring them back), their published record is withdrawn, and a seat
     they held goes to the first in line."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can remove people.")
+        raise NotAllowedError(gettext("Only the host or a co-host can remove people."))
     current = _event_lock(event_id=event.pk)
     rsvp = RSVP.objects.select_related("member").filter(pk=rsvp_id, event=current).first()
     if rsvp is None or rsvp.status in (S.NOT_GOING, S.DECLINED) or _is_manager(event=current, member_id=rsvp.member_id):
-        raise InvalidInputError("This person is not among those going, waiting or asking.")
+        raise InvalidInputError(gettext("This person is not among those going, waiting or asking."))
     before = rsvp.status
     if rsvp.at_rkey and rsvp.publish_state:
         publishing.record_delete_queue(member=rsvp.member, collection=atrecords.RSVP_NSID, rkey=rsvp.at_rkey)
@@ -276,11 +277,11 @@ def rsvp_remove(*, event: Event, actor: Member, rsvp_id: int) -> RSVP:
 
 def _request_get(*, event: Event, actor: Member, rsvp_id: int) -> tuple[Event, RSVP]:
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can answer requests.")
+        raise NotAllowedError(gettext("Only the host or a co-host can answer requests."))
     current = _event_lock(event_id=event.pk)
     rsvp = RSVP.objects.select_related("member").filter(pk=rsvp_id, event=current).first()
     if rsvp is None or rsvp.status != S.REQUESTED:
-        raise InvalidInputError("This request was already answered or withdrawn.")
+        raise InvalidInputError(gettext("This request was already answered or withdrawn."))
     rsvp.event = current
     return current, rsvp
 

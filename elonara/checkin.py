@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core import metrics
 from elonara.errors import ElonaraError, NotAllowedError
@@ -90,7 +91,7 @@ def checkin_take(*, event: Event, actor: Member, code: str = "", rsvp_id: int | 
 @transaction.atomic
 def _checkin_take(*, event: Event, actor: Member, code: str, rsvp_id: int | None) -> CheckinResult:
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can check guests in.")
+        raise NotAllowedError(gettext("Only the host or a co-host can check guests in."))
     if event.is_cancelled:
         raise CheckinRefused(CANCELLED, reason="cancelled")
     if code:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import clients
 from bluesky.atproto import AtprotoError
@@ -56,11 +57,11 @@ def post_uri_parse(*, link: str) -> tuple[str, str]:
     text = link.strip()
     match = _BSKY_LINK.match(text) or _AT_URI.match(text)
     if match is None:
-        raise InvalidInputError("Paste the post's link from Bluesky (https://bsky.app/profile/…/post/…).",
+        raise InvalidInputError(gettext("Paste the post's link from Bluesky (https://bsky.app/profile/…/post/…)."),
                                 field="post")
     actor, rkey = match["actor"], match["rkey"]
     if not is_valid_record_key(rkey) or not is_valid_at_identifier(actor):
-        raise InvalidInputError("That is not a Bluesky post link.", field="post")
+        raise InvalidInputError(gettext("That is not a Bluesky post link."), field="post")
     return actor, rkey
 
 
@@ -74,14 +75,14 @@ def post_web_url(uri: str) -> str:
 def conversation_set(*, event: Event, actor: Member, link: str) -> EventConversation:
     """Name the announcement post (the host or a co-host); its replies are read right after commit."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can link the event's Bluesky post.")
+        raise NotAllowedError(gettext("Only the host or a co-host can link the event's Bluesky post."))
     who, rkey = post_uri_parse(link=link)
     did = who
     if not is_did(who):
         try:
             did = clients.identity_resolver().resolve_handle(who)
         except AtprotoError as exc:
-            raise InvalidInputError("We could not find that Bluesky account.", field="post") from exc
+            raise InvalidInputError(gettext("We could not find that Bluesky account."), field="post") from exc
     uri = f"at://{did}/app.bsky.feed.post/{rkey}"
     conversation, _created = EventConversation.objects.update_or_create(
         event=event, defaults={"post_uri": uri, "replies": [], "reply_count": 0, "fetched_at": None,
@@ -93,7 +94,7 @@ def conversation_set(*, event: Event, actor: Member, link: str) -> EventConversa
 @transaction.atomic
 def conversation_clear(*, event: Event, actor: Member) -> None:
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can change the event's Bluesky post.")
+        raise NotAllowedError(gettext("Only the host or a co-host can change the event's Bluesky post."))
     EventConversation.objects.filter(event=event).delete()
 
 

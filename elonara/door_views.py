@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -35,8 +36,9 @@ def _when(result: checkin.CheckinResult, event: Event) -> str:
 
 def _said(result: checkin.CheckinResult, event: Event) -> str:
     if result.already:
-        return f"{result.name} is already checked in (at {_when(result, event)})."
-    return f"{result.name} is checked in."
+        return gettext("%(name)s is already checked in (at %(when)s).") % {"name": result.name,
+                                                                            "when": _when(result, event)}
+    return gettext("%(name)s is checked in.") % {"name": result.name}
 
 
 @never_cache

@@ -3,6 +3,9 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from elonara.errors import InvalidInputError
 from elonara.images import MIN_HEIGHT, MIN_WIDTH
@@ -15,21 +18,21 @@ IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
 
 def _image_field() -> forms.FileField:
     return forms.FileField(
-        label="Cover image", required=False, widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
-        help_text=f"Optional. JPEG, PNG or WebP, at least {MIN_WIDTH}×{MIN_HEIGHT} pixels. "
-                  "Shown on the page and in link previews.",
+        label=_("Cover image"), required=False, widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
+        help_text=format_lazy(_("Optional. JPEG, PNG or WebP, at least {width}×{height} pixels. "
+                                "Shown on the page and in link previews."), width=MIN_WIDTH, height=MIN_HEIGHT),
     )
 
 
 def _image_alt_field() -> forms.CharField:
     return forms.CharField(
-        label="Image alt text", max_length=300, required=False,
-        help_text="What the image shows, for people who cannot see it.",
+        label=_("Image alt text"), max_length=300, required=False,
+        help_text=_("What the image shows, for people who cannot see it."),
     )
 
 
 def _remove_image_field() -> forms.BooleanField:
-    return forms.BooleanField(label="Remove the current image", required=False)
+    return forms.BooleanField(label=_("Remove the current image"), required=False)
 
 
 @cache  # the zone list is fixed for the process
@@ -48,14 +51,15 @@ def zone_choices() -> list:
 
 
 class CommunityForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = forms.CharField(label=_("Name"), max_length=120)
     slug = forms.SlugField(
         max_length=140,
         required=False,
-        label="Address",
-        help_text="Letters, numbers and dashes. Leave empty to derive it from the name.",
+        label=_("Address"),
+        help_text=_("Letters, numbers and dashes. Leave empty to derive it from the name."),
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 5}),
+                                  required=False)
     image = _image_field()
     image_alt = _image_alt_field()
 
@@ -63,8 +67,9 @@ class CommunityForm(forms.Form):
 class CommunityEditForm(forms.Form):
     """The address (slug) is not editable: links to the community are already out there."""
 
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 5}),
+                                  required=False)
     image = _image_field()
     image_alt = _image_alt_field()
     remove_image = _remove_image_field()
@@ -85,53 +90,57 @@ class LocalDateTimeInput(forms.DateTimeInput):
 class EventForm(forms.Form):
     """Start and end are typed as wall-clock times in the chosen time zone."""
 
-    title = forms.CharField(max_length=200)
-    starts_at = forms.DateTimeField(label="Starts", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
-    ends_at = forms.DateTimeField(label="Ends", widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
-    time_zone = forms.ChoiceField(choices=zone_choices, initial="UTC")
-    venue = forms.CharField(label="Place", max_length=255, required=False, help_text="Address, if in person.")
-    online_url = forms.URLField(label="Online link", max_length=500, required=False, assume_scheme="https")
-    mode = forms.ChoiceField(label="Attendance", required=False,
-                             choices=[("", "From the place and the link"), *Event.Mode.choices])
-    locality = forms.CharField(label="Town or city", max_length=120, required=False)
-    country = forms.CharField(label="Country code", max_length=2, required=False,
-                              help_text="Two letters (PT, FR, US…). With it, Bluesky apps can show the address.")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
-    community = forms.ModelChoiceField(queryset=Community.objects.none(), required=False, empty_label="(none)")
+    title = forms.CharField(label=_("Title"), max_length=200)
+    starts_at = forms.DateTimeField(label=_("Starts"), widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
+    ends_at = forms.DateTimeField(label=_("Ends"), widget=LocalDateTimeInput(), input_formats=["%Y-%m-%dT%H:%M"])
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=zone_choices, initial="UTC")
+    venue = forms.CharField(label=_("Place"), max_length=255, required=False, help_text=_("Address, if in person."))
+    online_url = forms.URLField(label=_("Online link"), max_length=500, required=False, assume_scheme="https")
+    mode = forms.ChoiceField(label=_("Attendance"), required=False,
+                             choices=[("", _("From the place and the link")), *Event.Mode.choices])
+    locality = forms.CharField(label=_("Town or city"), max_length=120, required=False)
+    country = forms.CharField(label=_("Country code"), max_length=2, required=False,
+                              help_text=_("Two letters (PT, FR, US…). With it, Bluesky apps can show the address."))
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 6}),
+                                  required=False)
+    community = forms.ModelChoiceField(queryset=Community.objects.none(), required=False, label=_("Community"),
+                                       empty_label=_("(none)"))
     image = _image_field()
     image_alt = _image_alt_field()
     remove_image = _remove_image_field()
-    capacity = forms.IntegerField(label="Seat limit", required=False, min_value=1,
-                                  help_text="Optional. Beyond it, people join a waiting list and get seats in order.")
+    capacity = forms.IntegerField(label=_("Seat limit"), required=False, min_value=1,
+                                  help_text=_("Optional. Beyond it, people join a waiting list and get seats in "
+                                              "order."))
     capacity_counts_outside = forms.BooleanField(
-        label="Answers from other Bluesky apps take seats", required=False,
-        help_text="They cannot be refused, so they may fill the seats before members.")
-    requires_approval = forms.BooleanField(label="Ask to join", required=False,
-                                           help_text="You or a co-host approve each answer first.")
-    guest_list = forms.ChoiceField(label="Who sees the guest list", choices=Event.GuestList.choices,
+        label=_("Answers from other Bluesky apps take seats"), required=False,
+        help_text=_("They cannot be refused, so they may fill the seats before members."))
+    requires_approval = forms.BooleanField(label=_("Ask to join"), required=False,
+                                           help_text=_("You or a co-host approve each answer first."))
+    guest_list = forms.ChoiceField(label=_("Who sees the guest list"), choices=Event.GuestList.choices,
                                    initial=Event.GuestList.PUBLIC, required=False,
-                                   help_text="Names and faces of who answered; everyone sees the counts.")
+                                   help_text=_("Names and faces of who answered; everyone sees the counts."))
 
     # A new event only: make it a series.
-    repeat = forms.ChoiceField(label="Repeats", required=False,
-                               choices=[("", "Does not repeat"), *EventSeries.Kind.choices])
-    repeat_rule = forms.CharField(label="Custom rule", max_length=300, required=False,
-                                  help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TU,TH or "
-                                            "FREQ=MONTHLY;BYDAY=-1FR (the last Friday).")
-    repeat_until = forms.DateField(label="Repeats until", required=False,
+    repeat = forms.ChoiceField(label=_("Repeats"), required=False,
+                               choices=[("", _("Does not repeat")), *EventSeries.Kind.choices])
+    repeat_rule = forms.CharField(label=_("Custom rule"), max_length=300, required=False,
+                                  help_text=_("An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TU,TH or "
+                                              "FREQ=MONTHLY;BYDAY=-1FR (the last Friday)."))
+    repeat_until = forms.DateField(label=_("Repeats until"), required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
-    repeat_count = forms.IntegerField(label="…or this many times", required=False, min_value=1, max_value=500)
+    repeat_count = forms.IntegerField(label=_("…or this many times"), required=False, min_value=1, max_value=500)
     # Publishing: Elonara writes the announcement post from the host's own account (elonara.announcements).
     announce = forms.BooleanField(
-        label="Announce it on Bluesky", required=False,
-        help_text="A post from your Bluesky account with the event's card; its replies show on the event page.")
+        label=_("Announce it on Bluesky"), required=False,
+        help_text=_("A post from your Bluesky account with the event's card; its replies show on the event page."))
     # Editing the host's own announced event: the new time as a reply in the announcement's thread.
     announce_reply = forms.BooleanField(
-        label="Post the new time as a reply to the announcement on Bluesky", required=False,
-        help_text="Only when the start or end changes.")
+        label=_("Post the new time as a reply to the announcement on Bluesky"), required=False,
+        help_text=_("Only when the start or end changes."))
     # Editing an occurrence of a series.
-    scope = forms.ChoiceField(label="Change", required=False, initial="this", widget=forms.RadioSelect,
-                              choices=[("this", "This event only"), ("following", "This and the following events")])
+    scope = forms.ChoiceField(label=_("Change"), required=False, initial="this", widget=forms.RadioSelect,
+                              choices=[("this", _("This event only")),
+                                       ("following", _("This and the following events"))])
 
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
     # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
@@ -193,8 +202,9 @@ class EventForm(forms.Form):
                 # the form from saving until it is).
                 which = forms.ChoiceField(
                     label=repeated_time_question(repeated=resolved, zone_name=zone_name), required=False,
-                    choices=[("", "Choose…"), ("0", f"The first, {resolved.earlier:%H:%M %Z}"),
-                             ("1", f"The second, {resolved.later:%H:%M %Z}")])
+                    choices=[("", gettext("Choose…")),
+                             ("0", gettext("The first, %(time)s") % {"time": f"{resolved.earlier:%H:%M %Z}"}),
+                             ("1", gettext("The second, %(time)s") % {"time": f"{resolved.later:%H:%M %Z}"})])
                 fields = list(self.fields.items())
                 at = next(i for i, (field_name, _f) in enumerate(fields) if field_name == name) + 1
                 fields.insert(at, (f"{name}_which", which))
@@ -219,7 +229,7 @@ class EventForm(forms.Form):
                     continue
                 if isinstance(resolved, RepeatedTime):
                     if f"{name}_which" in self.fields:  # asked just below the field: not an error yet
-                        self.add_error(None, "Choose which of the two times you mean, under the time.")
+                        self.add_error(None, gettext("Choose which of the two times you mean, under the time."))
                     else:
                         self.add_error(name, repeated_time_question(repeated=resolved, zone_name=zone_name))
                     data.pop(name, None)
@@ -229,32 +239,34 @@ class EventForm(forms.Form):
 
 
 class RSVPForm(forms.Form):
-    status = forms.ChoiceField(choices=[("going", "Going"), ("maybe", "Maybe"), ("not_going", "Not going")])
+    status = forms.ChoiceField(label=_("Status"), choices=[("going", _("Going")), ("maybe", _("Maybe")),
+                                                               ("not_going", _("Not going"))])
 
 
 class CohostForm(forms.Form):
-    username = forms.CharField(label="Member's username", max_length=150)
+    username = forms.CharField(label=_("Member's username"), max_length=150)
 
 
 class QuestionForm(forms.Form):
-    kind = forms.ChoiceField(label="Kind of answer", choices=EventQuestion.Kind.choices)
-    label = forms.CharField(label="Question", max_length=300)
-    choices = forms.CharField(label="Choices (one and several choices only)", required=False,
-                              widget=forms.Textarea(attrs={"rows": 4}), help_text="One a line.")
-    required = forms.BooleanField(label="Required", required=False)
+    kind = forms.ChoiceField(label=_("Kind of answer"), choices=EventQuestion.Kind.choices)
+    label = forms.CharField(label=_("Question"), max_length=300)
+    choices = forms.CharField(label=_("Choices (one and several choices only)"), required=False,
+                              widget=forms.Textarea(attrs={"rows": 4}), help_text=_("One a line."))
+    required = forms.BooleanField(label=_("Required"), required=False)
 
 
 class HostMessageForm(forms.Form):
     groups = forms.MultipleChoiceField(
-        label="Send to", widget=forms.CheckboxSelectMultiple, initial=[RSVP.Status.GOING],
-        choices=[(RSVP.Status.GOING, "Going"), (RSVP.Status.MAYBE, "Maybe"),
-                 (RSVP.Status.WAITLISTED, "On the waiting list"), (RSVP.Status.REQUESTED, "Asking to join")])
-    body = forms.CharField(label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 6}),
-                           help_text="Sent by mail to the people you choose (those who turned these messages "
-                                     "off are left out) and shown on the event page under “Updates from the host”.")
+        label=_("Send to"), widget=forms.CheckboxSelectMultiple, initial=[RSVP.Status.GOING],
+        choices=[(RSVP.Status.GOING, _("Going")), (RSVP.Status.MAYBE, _("Maybe")),
+                 (RSVP.Status.WAITLISTED, _("On the waiting list")), (RSVP.Status.REQUESTED, _("Asking to join"))])
+    body = forms.CharField(label=_("Message"), max_length=2000, widget=forms.Textarea(attrs={"rows": 6}),
+                           help_text=_("Sent by mail to the people you choose (those who turned these messages "
+                                       "off are left out) and shown on the event page under “Updates from the "
+                                       "host”."))
     also_reply = forms.BooleanField(
-        label="Also post it as a reply in the event's Bluesky thread", required=False,
-        help_text="Posted from your own Bluesky account under the event's post, where anyone can read it.")
+        label=_("Also post it as a reply in the event's Bluesky thread"), required=False,
+        help_text=_("Posted from your own Bluesky account under the event's post, where anyone can read it."))
 
     def __init__(self, *args, reply_offered: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)

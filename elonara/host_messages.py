@@ -25,6 +25,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import clients, pipeline
 from bluesky.atproto import AtprotoError
@@ -58,17 +59,17 @@ def host_message_send(*, event: Event, actor: Member, body: str, groups: list[st
     reply in the event's Bluesky thread (refused unless `host_message_reply_unavailable_reason`
     is empty), queued in the write pipeline."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can write to the guests.")
+        raise NotAllowedError(gettext("Only the host or a co-host can write to the guests."))
     if event.status == Event.Status.CANCELLED:
-        raise NotAllowedError("This event is cancelled.")
+        raise NotAllowedError(gettext("This event is cancelled."))
     body = body.strip()
     if not body:
-        raise InvalidInputError("Write the message.", field="body")
+        raise InvalidInputError(gettext("Write the message."), field="body")
     if len(body) > BODY_MAX:
         raise InvalidInputError(f"Keep the message under {BODY_MAX} characters.", field="body")
     chosen = [g for g in HostMessage.GROUPS if g in groups]
     if not chosen or len(chosen) != len(set(groups)):
-        raise InvalidInputError("Choose who gets the message.", field="groups")
+        raise InvalidInputError(gettext("Choose who gets the message."), field="groups")
     if also_reply and (why_not := host_message_reply_unavailable_reason(event=event, actor=actor)):
         raise InvalidInputError(why_not, field="also_reply")
     # Counted last, once the message is valid: a typo refused above does not use up the limit.

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 # The pages each model shows on are renewed by the pages app's table (pages.table), for saves,
 # deletes, update() and bulk_create() alike: every model it names uses this queryset.
@@ -80,8 +81,8 @@ class CommunityMembership(models.Model):
     class Role(models.TextChoices):
         # Organizers (stored as "host"): they create the community's events, edit it, add and
         # remove organizers, and remove (and block) members.
-        HOST = "host", "Organizer"
-        MEMBER = "member", "Member"
+        HOST = "host", _("Organizer")
+        MEMBER = "member", _("Member")
 
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="memberships")
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -118,10 +119,10 @@ class CommunityBlock(models.Model):
 class PublishState(models.TextChoices):
     """Where the AT Protocol record of an event or an RSVP stands ("" = not published: no connection)."""
 
-    NONE = "", "Not published"
-    PENDING = "pending", "Publishing"
-    PUBLISHED = "published", "Published"
-    FAILED = "failed", "Failed"
+    NONE = "", _("Not published")
+    PENDING = "pending", _("Publishing")
+    PUBLISHED = "published", _("Published")
+    FAILED = "failed", _("Failed")
 
 
 class PublishedRecord(models.Model):
@@ -152,10 +153,10 @@ class EventSeries(models.Model):
     from the local wall-clock time of `starts_at` (elonara.recurrence)."""
 
     class Kind(models.TextChoices):
-        WEEKLY = "weekly", "Every week"
-        BIWEEKLY = "biweekly", "Every two weeks"
-        MONTHLY_NTH = "monthly_nth", "Every month on the same weekday (e.g. 2nd Tuesday)"
-        CUSTOM = "custom", "Custom rule (RRULE)"
+        WEEKLY = "weekly", _("Every week")
+        BIWEEKLY = "biweekly", _("Every two weeks")
+        MONTHLY_NTH = "monthly_nth", _("Every month on the same weekday (e.g. 2nd Tuesday)")
+        CUSTOM = "custom", _("Custom rule (RRULE)")
 
     host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hosted_series")
     community = models.ForeignKey(Community, on_delete=models.SET_NULL, null=True, blank=True,
@@ -204,14 +205,14 @@ class EventSeries(models.Model):
 
 class Event(CoverImage, PublishedRecord):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        CANCELLED = "cancelled", "Cancelled"
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Mode(models.TextChoices):
         # community.lexicon.calendar.event#mode
-        INPERSON = "inperson", "In person"
-        VIRTUAL = "virtual", "Online"
-        HYBRID = "hybrid", "In person and online"
+        INPERSON = "inperson", _("In person")
+        VIRTUAL = "virtual", _("Online")
+        HYBRID = "hybrid", _("In person and online")
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -245,9 +246,9 @@ class Event(CoverImage, PublishedRecord):
     requires_approval = models.BooleanField("ask to join", default=False)
 
     class GuestList(models.TextChoices):
-        PUBLIC = "public", "Everyone"
-        MEMBERS = "members", "Signed-in members"
-        HIDDEN = "hidden", "Only the host and co-hosts (others see the count)"
+        PUBLIC = "public", _("Everyone")
+        MEMBERS = "members", _("Signed-in members")
+        HIDDEN = "hidden", _("Only the host and co-hosts (others see the count)")
 
     # Who sees the names and faces of the people going; the counts show to everyone.
     guest_list = models.CharField("who sees the guest list", max_length=8, choices=GuestList.choices,
@@ -376,13 +377,13 @@ class EventConversation(models.Model):
 
 class RSVP(PublishedRecord):
     class Status(models.TextChoices):
-        GOING = "going", "Going"
-        MAYBE = "maybe", "Maybe"
-        NOT_GOING = "not_going", "Not going"
+        GOING = "going", _("Going")
+        MAYBE = "maybe", _("Maybe")
+        NOT_GOING = "not_going", _("Not going")
         # Not answers a member picks: where a "going" (or, with approval, any answer) waits.
-        WAITLISTED = "waitlisted", "On the waiting list"
-        REQUESTED = "requested", "Requested"
-        DECLINED = "declined", "Declined"
+        WAITLISTED = "waitlisted", _("On the waiting list")
+        REQUESTED = "requested", _("Requested")
+        DECLINED = "declined", _("Declined")
 
     # What a member may ask for; the other statuses are decided by the event's rules.
     ANSWERS = (Status.GOING, Status.MAYBE, Status.NOT_GOING)
@@ -411,12 +412,12 @@ class RSVP(PublishedRecord):
     class CameBy(models.TextChoices):
         """Where the first answer came from (the host's figures). Empty: answered before we kept it."""
 
-        INVITATION = "invitation", "Bluesky invitation"
-        LINK = "link", "Shared link"
-        FEED = "feed", "Bluesky feed"
-        OTHER_APP = "other_app", "Other apps"
-        API = "api", "API"
-        HOST = "host", "Host"
+        INVITATION = "invitation", _("Bluesky invitation")
+        LINK = "link", _("Shared link")
+        FEED = "feed", _("Bluesky feed")
+        OTHER_APP = "other_app", _("Other apps")
+        API = "api", _("API")
+        HOST = "host", _("Host")
 
     came_by = models.CharField(max_length=12, choices=CameBy.choices, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -438,9 +439,9 @@ class ExternalRSVP(models.Model):
     members' RSVPs: never counted as members, shown by handle."""
 
     class Status(models.TextChoices):
-        GOING = "going", "Going"
-        INTERESTED = "interested", "Interested"
-        NOT_GOING = "not_going", "Not going"
+        GOING = "going", _("Going")
+        INTERESTED = "interested", _("Interested")
+        NOT_GOING = "not_going", _("Not going")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="external_rsvps")
     did = models.CharField(max_length=255)
@@ -488,11 +489,11 @@ class EventQuestion(models.Model):
     elonara.questions.QUESTIONS_MAX per event."""
 
     class Kind(models.TextChoices):
-        SHORT = "short", "Short text"
-        LONG = "long", "Long text"
-        ONE = "one", "One choice"
-        MANY = "many", "Several choices"
-        CHECKBOX = "checkbox", "Checkbox"
+        SHORT = "short", _("Short text")
+        LONG = "long", _("Long text")
+        ONE = "one", _("One choice")
+        MANY = "many", _("Several choices")
+        CHECKBOX = "checkbox", _("Checkbox")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="questions")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -15,6 +15,7 @@ import logging
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import pipeline
 from bluesky.errors import Reason
@@ -55,7 +56,7 @@ def host_can_publish(*, host: Member) -> bool:
 def event_publish_again(*, event: Event, actor: Member) -> bool:
     """The host asks to (re)publish now: after a failure, or after connecting Bluesky."""
     if event.host_id != actor.pk:
-        raise NotAllowedError("Only the host can publish this event.")
+        raise NotAllowedError(gettext("Only the host can publish this event."))
     Event.objects.filter(pk=event.pk).update(publish_attempts=0)
     return event_publish_queue(event=event)
 

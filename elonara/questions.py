@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from elonara.errors import InvalidInputError, NotAllowedError
 from elonara.models import RSVP, Event, EventQuestion
@@ -43,21 +44,21 @@ def question_add(*, event: Event, actor: Member, kind: str, label: str, choices:
                  required: bool = False) -> EventQuestion:
     """Add a question at the end. One and several choices need two choices at least."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can change the questions.")
+        raise NotAllowedError(gettext("Only the host or a co-host can change the questions."))
     # Lock the event: two hosts adding at once must not pass the limit together.
     current = Event.objects.select_for_update().get(pk=event.pk)
     if kind not in K.values:
-        raise InvalidInputError("Choose a kind of question.", field="kind")
+        raise InvalidInputError(gettext("Choose a kind of question."), field="kind")
     label = " ".join(label.split())
     if not label:
-        raise InvalidInputError("Write the question.", field="label")
+        raise InvalidInputError(gettext("Write the question."), field="label")
     if len(label) > 300:
-        raise InvalidInputError("Keep the question under 300 characters.", field="label")
+        raise InvalidInputError(gettext("Keep the question under 300 characters."), field="label")
     cleaned = [" ".join(c.split()) for c in (choices or [])]
     cleaned = list(dict.fromkeys(c for c in cleaned if c))  # blank lines and repeats dropped
     if kind in (K.ONE, K.MANY):
         if len(cleaned) < 2:
-            raise InvalidInputError("Give at least two choices, one a line.", field="choices")
+            raise InvalidInputError(gettext("Give at least two choices, one a line."), field="choices")
         if len(cleaned) > CHOICES_MAX or any(len(c) > 200 for c in cleaned):
             raise InvalidInputError(f"Give at most {CHOICES_MAX} choices of up to 200 characters.", field="choices")
     else:
@@ -75,7 +76,7 @@ def question_delete(*, event: Event, actor: Member, question_id: int) -> None:
     """Remove a question; the answers already given to it stay in the answers' rows but are no
     longer shown or exported."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can change the questions.")
+        raise NotAllowedError(gettext("Only the host or a co-host can change the questions."))
     EventQuestion.objects.filter(event=event, pk=question_id).delete()
 
 
@@ -184,7 +185,7 @@ def questions_ask_missing(*, event: Event, actor: Member) -> int:
     """Mail everyone marked "answered elsewhere: questions not answered" a link to answer here.
     Returns how many were asked (once per member and answer: asking again sends nothing new)."""
     if not event_can_manage(event=event, member=actor):
-        raise NotAllowedError("Only the host or a co-host can ask guests to answer.")
+        raise NotAllowedError(gettext("Only the host or a co-host can ask guests to answer."))
     if timezone.now() >= event.starts_at:
         raise NotAllowedError(STARTED_REFUSAL)
     member_ids = list(RSVP.objects.filter(event=event, questions_missing=True, status__in=ASKING)

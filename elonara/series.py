@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from elonara import answers, publishing, recurrence, services
 from elonara.errors import InvalidInputError, NotAllowedError
@@ -62,22 +63,23 @@ def series_create(
     """Make a repeating event; returns its first occurrence (the next ones are made at once, up to
     the window). `fields` are event_create's other fields (title, venue, capacity...)."""
     if kind not in EventSeries.Kind.values:
-        raise InvalidInputError("Pick how the event repeats.", field="repeat")
+        raise InvalidInputError(gettext("Pick how the event repeats."), field="repeat")
     if until_date is not None and count is not None:
-        raise InvalidInputError("End the series by a date or after a number of times, not both.", field="repeat_count")
+        raise InvalidInputError(gettext("End the series by a date or after a number of times, not both."),
+                                field="repeat_count")
     if count is not None and not 1 <= count <= 500:
-        raise InvalidInputError("Between 1 and 500 times.", field="repeat_count")
+        raise InvalidInputError(gettext("Between 1 and 500 times."), field="repeat_count")
     if starts_at.tzinfo is None or ends_at <= starts_at:
-        raise InvalidInputError("The event must end after it starts.", field="ends_at")
+        raise InvalidInputError(gettext("The event must end after it starts."), field="ends_at")
     zone = zone_named(time_zone)
     value = _rule_for(kind=kind, rule=rule, local_start=starts_at.astimezone(zone))
     until = _until_from_date(until_date=until_date, time_zone=time_zone)
     if until is not None and until < starts_at:
-        raise InvalidInputError("The series must end after its first date.", field="repeat_until")
+        raise InvalidInputError(gettext("The series must end after its first date."), field="repeat_until")
     first = next(recurrence.instants(value, local_start=starts_at.astimezone(zone), zone=zone, until=until,
                                      count=count), None)
     if first is None:
-        raise InvalidInputError("This rule gives no date: check it and the end.", field="repeat_rule")
+        raise InvalidInputError(gettext("This rule gives no date: check it and the end."), field="repeat_rule")
     duration = ends_at - starts_at
     # The first occurrence is the rule's first date (a custom rule may not fall on the start chosen).
     event = services.event_create(host=host, starts_at=first, ends_at=first + duration, time_zone=time_zone,
@@ -152,9 +154,9 @@ def series_update_following(*, event: Event, editor: Member, image=None, remove_
     A change of time moves each later occurrence by the same wall-clock difference, in the zone,
     so a 19:00 -> 20:00 change is 20:00 on both sides of a daylight-saving change."""
     if not event_can_manage(event=event, member=editor):
-        raise NotAllowedError("Only the host or a co-host can edit this event.")
+        raise NotAllowedError(gettext("Only the host or a co-host can edit this event."))
     if event.series_id is None or event.recurrence_id is None:
-        raise InvalidInputError("This event is not part of a series.")
+        raise InvalidInputError(gettext("This event is not part of a series."))
     old = EventSeries.objects.select_for_update().get(pk=event.series_id)
     pivot = event.recurrence_id
     old_zone = old.zone
@@ -163,7 +165,7 @@ def series_update_following(*, event: Event, editor: Member, image=None, remove_
     new_start = changes.get("starts_at", event.starts_at)
     new_end = changes.get("ends_at", event.ends_at)
     if new_end <= new_start:
-        raise InvalidInputError("The event must end after it starts.", field="ends_at")
+        raise InvalidInputError(gettext("The event must end after it starts."), field="ends_at")
     shift = _wall(new_start, new_zone) - _wall(event.starts_at, old_zone)
     duration = new_end - new_start
     following = list(old.occurrences.filter(recurrence_id__gte=pivot).order_by("recurrence_id"))

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from elonara import announcements, atrecords, host_messages, publishing
@@ -182,10 +183,10 @@ def community_create(
     """Create a community; its creator becomes its host. `image` is an uploaded file (optional)."""
     name = name.strip()
     if not name:
-        raise InvalidInputError("A community needs a name.", field="name")
+        raise InvalidInputError(gettext("A community needs a name."), field="name")
     slug = slugify(slug.strip()) if slug.strip() else _unique_slug(name)
     if Community.objects.filter(slug=slug).exists():
-        raise InvalidInputError("That address is already taken; pick another.", field="slug")
+        raise InvalidInputError(gettext("That address is already taken; pick another."), field="slug")
     # Checked (and decoded) before anything is written.
     processed = _cover_upload_process(member=creator, image=image)
     try:
@@ -197,7 +198,7 @@ def community_create(
             _cover_image_set(instance=community, image=processed)
             community.save()
     except IntegrityError as exc:  # a concurrent create took the slug
-        raise InvalidInputError("That address is already taken; pick another.", field="slug") from exc
+        raise InvalidInputError(gettext("That address is already taken; pick another."), field="slug") from exc
     CommunityMembership.objects.create(community=community, member=creator, role=CommunityMembership.Role.HOST)
     return community
 
@@ -215,10 +216,10 @@ def community_update(
 ) -> Community:
     """Change a community's name, description or cover; only its hosts may. The address stays."""
     if not community.memberships.filter(member=editor, role=CommunityMembership.Role.HOST).exists():
-        raise NotAllowedError("Only a host can edit this community.")
+        raise NotAllowedError(gettext("Only a host can edit this community."))
     if name is not None:
         if not name.strip():
-            raise InvalidInputError("A community needs a name.", field="name")
+            raise InvalidInputError(gettext("A community needs a name."), field="name")
         community.name = name.strip()
     if description is not None:
         community.description = description.strip()
@@ -233,7 +234,8 @@ def community_update(
 @transaction.atomic
 def community_join(*, community: Community, member: Member) -> CommunityMembership:
     if CommunityBlock.objects.filter(community=community, member=member).exists():
-        raise NotAllowedError("The organizers of this community removed you from it; you cannot join it again.")
+        raise NotAllowedError(gettext("The organizers of this community removed you from it; you cannot join it "
+                                      "again."))
     membership, created = CommunityMembership.objects.get_or_create(community=community, member=member)
     if created:
         transaction.on_commit(lambda: community_joined.send(sender=CommunityMembership, membership=membership))
@@ -248,13 +250,14 @@ def community_leave(*, community: Community, member: Member) -> None:
     if membership.role == CommunityMembership.Role.HOST:
         other_hosts = community.memberships.filter(role=CommunityMembership.Role.HOST).exclude(pk=membership.pk)
         if not other_hosts.exists():
-            raise NotAllowedError("You organize this community, so you cannot leave it (add another organizer first).")
+            raise NotAllowedError(gettext("You organize this community, so you cannot leave it (add another organizer "
+                                          "first)."))
     membership.delete()
 
 
 def _organizer_check(*, community: Community, actor: Member) -> None:
     if not community.memberships.filter(member=actor, role=CommunityMembership.Role.HOST).exists():
-        raise NotAllowedError("Only an organizer of this community can do that.")
+        raise NotAllowedError(gettext("Only an organizer of this community can do that."))
 
 
 @transaction.atomic
@@ -267,10 +270,10 @@ def community_organizer_set(*, community: Community, actor: Member, member: Memb
     rows = list(CommunityMembership.objects.select_for_update().filter(community=community).order_by("pk"))
     membership = next((m for m in rows if m.member_id == member.pk), None)
     if membership is None:
-        raise InvalidInputError("Only members can be organizers: they join first.", field="member")
+        raise InvalidInputError(gettext("Only members can be organizers: they join first."), field="member")
     organizers = [m for m in rows if m.role == CommunityMembership.Role.HOST]
     if not organizer and membership.role == CommunityMembership.Role.HOST and len(organizers) == 1:
-        raise NotAllowedError("A community keeps at least one organizer.")
+        raise NotAllowedError(gettext("A community keeps at least one organizer."))
     membership.role = CommunityMembership.Role.HOST if organizer else CommunityMembership.Role.MEMBER
     membership.save(update_fields=["role"])
     return membership
@@ -283,7 +286,7 @@ def community_member_remove(*, community: Community, actor: Member, member: Memb
     _organizer_check(community=community, actor=actor)
     membership = CommunityMembership.objects.select_for_update().filter(community=community, member=member).first()
     if membership is not None and membership.role == CommunityMembership.Role.HOST:
-        raise NotAllowedError("Make them a plain member first: organizers are not removed outright.")
+        raise NotAllowedError(gettext("Make them a plain member first: organizers are not removed outright."))
     if membership is not None:
         membership.delete()
     if block:
@@ -309,16 +312,16 @@ def _validate_event(
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError("Pick a valid time zone.", field="time_zone") from exc
+        raise InvalidInputError(gettext("Pick a valid time zone."), field="time_zone") from exc
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInputError("Start and end need a time zone.", field="starts_at")
+        raise InvalidInputError(gettext("Start and end need a time zone."), field="starts_at")
     if ends_at <= starts_at:
-        raise InvalidInputError("The event must end after it starts.", field="ends_at")
+        raise InvalidInputError(gettext("The event must end after it starts."), field="ends_at")
     if not venue.strip() and not online_url.strip():
-        raise InvalidInputError("Give a place, an online link, or both.", field="venue")
+        raise InvalidInputError(gettext("Give a place, an online link, or both."), field="venue")
     if community is not None and not community.memberships.filter(
             member=host, role=CommunityMembership.Role.HOST).exists():
-        raise NotAllowedError("Only the community's organizers can add events to it.")
+        raise NotAllowedError(gettext("Only the community's organizers can add events to it."))
 
 
 @transaction.atomic
@@ -349,7 +352,7 @@ def event_create(
     When the host has a Bluesky account, the event is also written to the host's repository as a
     community.lexicon.calendar.event record (queued on commit, see elonara.publishing)."""
     if not title.strip():
-        raise InvalidInputError("An event needs a title.", field="title")
+        raise InvalidInputError(gettext("An event needs a title."), field="title")
     _validate_event(
         host=host, starts_at=starts_at, ends_at=ends_at, time_zone=time_zone,
         venue=venue, online_url=online_url, community=community,
@@ -374,21 +377,21 @@ def event_create(
 
 def _validate_place(*, mode: str, country: str) -> tuple[str, str]:
     if mode and mode not in Event.Mode.values:
-        raise InvalidInputError("Pick in person, online, or both.", field="mode")
+        raise InvalidInputError(gettext("Pick in person, online, or both."), field="mode")
     country = country.strip().upper()
     if country and (len(country) != 2 or not country.isascii() or not country.isalpha()):
-        raise InvalidInputError("Use the two-letter country code (e.g. PT, FR, US).", field="country")
+        raise InvalidInputError(gettext("Use the two-letter country code (e.g. PT, FR, US)."), field="country")
     return mode, country
 
 
 def _validate_guest_list(*, guest_list: str) -> None:
     if guest_list not in Event.GuestList.values:
-        raise InvalidInputError("Choose who sees the guest list.", field="guest_list")
+        raise InvalidInputError(gettext("Choose who sees the guest list."), field="guest_list")
 
 
 def _validate_capacity(*, capacity: int | None) -> None:
     if capacity is not None and capacity < 1:
-        raise InvalidInputError("A seat limit is at least 1 (leave it empty for no limit).", field="capacity")
+        raise InvalidInputError(gettext("A seat limit is at least 1 (leave it empty for no limit)."), field="capacity")
 
 
 # What a calendar entry shows: a change to any of these is a new revision (SEQUENCE + 1).
@@ -409,14 +412,14 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     host asks for a new time to be posted as a reply to the event's announcement post.
     """
     if not event_can_manage(event=event, member=editor):
-        raise NotAllowedError("Only the host or a co-host can edit this event.")
+        raise NotAllowedError(gettext("Only the host or a co-host can edit this event."))
     allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, *HOSTING_FIELDS, "community", "image_alt"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown fields: {', '.join(sorted(unknown))}")
     merged = {name: changes.get(name, getattr(event, name)) for name in allowed}
     if not str(merged["title"]).strip():
-        raise InvalidInputError("An event needs a title.", field="title")
+        raise InvalidInputError(gettext("An event needs a title."), field="title")
     # A community is the host's choice: a co-host's edit is checked against the host's memberships.
     _validate_event(
         host=event.host, starts_at=merged["starts_at"], ends_at=merged["ends_at"], time_zone=merged["time_zone"],
@@ -490,7 +493,7 @@ def event_cancel(*, event: Event, actor: Member, announce_reply: bool = False) -
     carry STATUS:CANCELLED with a higher SEQUENCE so calendar apps update their copy.
     `announce_reply`: say so in a reply to the event's announcement post."""
     if event.host_id != actor.pk:
-        raise NotAllowedError("Only the host can cancel this event.")
+        raise NotAllowedError(gettext("Only the host can cancel this event."))
     current = Event.objects.select_for_update().get(pk=event.pk)
     if current.status != Event.Status.CANCELLED:
         current.status = Event.Status.CANCELLED
@@ -516,7 +519,7 @@ def event_delete(*, event: Event, actor: Member, delete_announcement: bool = Fal
     post Elonara wrote for it (and its reply), and the replies its messages became in its thread, go
     too; else they stay on Bluesky."""
     if event.host_id != actor.pk:
-        raise NotAllowedError("Only the host can delete this event.")
+        raise NotAllowedError(gettext("Only the host can delete this event."))
     current = Event.objects.select_for_update().select_related("host").filter(pk=event.pk).first()
     if current is None:
         return
@@ -549,11 +552,11 @@ def rsvp_set(*, event: Event, member: Member, status: str, door: Door = Door.PAG
 def event_cohost_add(*, event: Event, actor: Member, member: Member) -> EventCohost:
     """The host shares the event with another member (idempotent)."""
     if event.host_id != actor.pk:
-        raise NotAllowedError("Only the host can add co-hosts.")
+        raise NotAllowedError(gettext("Only the host can add co-hosts."))
     if member.pk == event.host_id:
-        raise InvalidInputError("You already host this event.", field="username")
+        raise InvalidInputError(gettext("You already host this event."), field="username")
     if not member.is_active:
-        raise InvalidInputError("No such member.", field="username")
+        raise InvalidInputError(gettext("No such member."), field="username")
     cohost, _created = EventCohost.objects.get_or_create(event=event, member=member)
     return cohost
 
@@ -562,7 +565,7 @@ def event_cohost_add(*, event: Event, actor: Member, member: Member) -> EventCoh
 def event_cohost_remove(*, event: Event, actor: Member, member: Member) -> None:
     """The host removes a co-host, or a co-host steps down."""
     if event.host_id != actor.pk and actor.pk != member.pk:
-        raise NotAllowedError("Only the host can remove co-hosts.")
+        raise NotAllowedError(gettext("Only the host can remove co-hosts."))
     EventCohost.objects.filter(event=event, member=member).delete()
 
 

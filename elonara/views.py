@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
+from django.utils.functional import Promise
 from django.utils.http import http_date
 from django.utils.text import slugify
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext, gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -72,7 +73,7 @@ def community_create(request):
         except ElonaraError as error:
             _apply_error(form, error)
         else:
-            messages.success(request, f"{community.name} is ready. You are its host.")
+            messages.success(request, gettext("%(name)s is ready. You are its host.") % {"name": community.name})
             return redirect(community)
     return render(request, "elonara/community_form.html", {"form": form})
 
@@ -91,7 +92,7 @@ def community_edit(request, slug):
         except ElonaraError as error:
             _apply_error(form, error)
         else:
-            messages.success(request, "Community updated.")
+            messages.success(request, gettext("Community updated."))
             return redirect(community)
     return render(request, "elonara/community_edit.html", {"form": form, "community": community})
 
@@ -206,7 +207,7 @@ def community_join(request, slug):
     except NotAllowedError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"You joined {community.name}.")
+        messages.success(request, gettext("You joined %(name)s.") % {"name": community.name})
     return redirect(community)
 
 
@@ -224,14 +225,15 @@ def community_members_manage(request, slug):
             if action in ("organizer_add", "organizer_remove"):
                 services.community_organizer_set(community=community, actor=request.user, member=member,
                                                  organizer=action == "organizer_add")
-                role = "an organizer" if action == "organizer_add" else "a member"
-                messages.success(request, f"{member.name} is {role} now.")
+                said = (gettext("%(name)s is an organizer now.") if action == "organizer_add"
+                        else gettext("%(name)s is a member now."))
+                messages.success(request, said % {"name": member.name})
             elif action == "remove":
                 services.community_member_remove(community=community, actor=request.user, member=member, block=True)
-                messages.success(request, f"{member.name} is removed and cannot join again.")
+                messages.success(request, gettext("%(name)s is removed and cannot join again.") % {"name": member.name})
             elif action == "unblock":
                 services.community_unblock(community=community, actor=request.user, member=member)
-                messages.success(request, f"{member.name} may join again.")
+                messages.success(request, gettext("%(name)s may join again.") % {"name": member.name})
         except ElonaraError as error:
             messages.error(request, error.message)
         return redirect("community-members", slug=community.slug)
@@ -251,7 +253,7 @@ def community_leave(request, slug):
     except NotAllowedError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"You left {community.name}.")
+        messages.success(request, gettext("You left %(name)s.") % {"name": community.name})
     return redirect(community)
 
 
@@ -286,8 +288,8 @@ def event_create(request):
             # (A series is announced once, by its first occurrence.)
             if not announce_reason:
                 announcement_services.announcement_choose(event=event, host=request.user, wanted=announce)
-            messages.success(request, "Your event is published." + (
-                " Its announcement is being posted on Bluesky." if announce and not announce_reason else ""))
+            messages.success(request, gettext("Your event is published. Its announcement is being posted on Bluesky.")
+                             if announce and not announce_reason else gettext("Your event is published."))
             return redirect(event)
     return render(request, "elonara/event_form.html", {"form": form, "editing": False,
                                                         "prefill": prefill if prefill and prefill.given else None})
@@ -327,7 +329,7 @@ def event_edit(request, pk):
         except ElonaraError as error:
             _apply_error(form, error)
         else:
-            messages.success(request, "Event updated.")
+            messages.success(request, gettext("Event updated."))
             return redirect(event)
     return render(request, "elonara/event_form.html", {"form": form, "editing": True, "event": event})
 
@@ -433,9 +435,10 @@ def event_publish(request, pk):
     except NotAllowedError as error:
         raise PermissionDenied(error.message) from error
     if queued:
-        messages.success(request, "Publishing the event on Bluesky.")
+        messages.success(request, gettext("Publishing the event on Bluesky."))
     else:
-        messages.error(request, "Connect your Bluesky account (or add an app password) to publish the event there.")
+        messages.error(request, gettext("Connect your Bluesky account (or add an app password) to publish the event "
+                                        "there."))
     return redirect(event)
 
 
@@ -459,17 +462,19 @@ def event_people(request, pk):
                 act = {"approve": services.rsvp_approve, "decline": services.rsvp_decline,
                        "remove": services.rsvp_remove}[action]
                 rsvp = act(event=event, actor=request.user, rsvp_id=int(request.POST.get("rsvp", 0) or 0))
-                messages.success(request, f"{rsvp.member.name}: {rsvp.get_status_display().lower()}.")
+                messages.success(request, gettext("%(name)s: %(status)s.")
+                                 % {"name": rsvp.member.name, "status": rsvp.get_status_display().lower()})
                 return redirect("event-people", pk=event.pk)
             if action == "ask_questions":
                 asked_count = questions.questions_ask_missing(event=event, actor=request.user)
-                messages.success(request, f"Asked {asked_count} {'person' if asked_count == 1 else 'people'} by mail "
-                                          "to answer the questions.")
+                messages.success(request, ngettext("Asked %(count)d person by mail to answer the questions.",
+                                                   "Asked %(count)d people by mail to answer the questions.",
+                                                   asked_count) % {"count": asked_count})
                 return redirect("event-people", pk=event.pk)
             if action == "cohost_remove":
                 member = get_object_or_404(Member, pk=int(request.POST.get("member", 0) or 0))
                 services.event_cohost_remove(event=event, actor=request.user, member=member)
-                messages.success(request, f"{member.name} is no longer a co-host.")
+                messages.success(request, gettext("%(name)s is no longer a co-host.") % {"name": member.name})
                 return redirect("event-people", pk=event.pk) if member != request.user else redirect(event)
             if action == "cohost_add" and cohost_form.is_valid():
                 new_cohost = Member.objects.filter(username=cohost_form.cleaned_data["username"].strip().lstrip("@"),
@@ -478,7 +483,7 @@ def event_people(request, pk):
                     cohost_form.add_error("username", "No member has that username.")
                 else:
                     services.event_cohost_add(event=event, actor=request.user, member=new_cohost)
-                    messages.success(request, f"{new_cohost.name} co-hosts this event.")
+                    messages.success(request, gettext("%(name)s co-hosts this event.") % {"name": new_cohost.name})
                     return redirect("event-people", pk=event.pk)
         except ValueError as error:
             raise Http404("No such answer") from error
@@ -543,13 +548,13 @@ def event_questions(request, pk):
             if request.POST.get("action") == "delete":
                 questions.question_delete(event=event, actor=request.user,
                                           question_id=int(request.POST.get("question", 0) or 0))
-                messages.success(request, "Question removed.")
+                messages.success(request, gettext("Question removed."))
                 return redirect("event-questions", pk=event.pk)
             if form.is_valid():
                 data = form.cleaned_data
                 questions.question_add(event=event, actor=request.user, kind=data["kind"], label=data["label"],
                                        choices=data["choices"].splitlines(), required=data["required"])
-                messages.success(request, "Question added.")
+                messages.success(request, gettext("Question added."))
                 return redirect("event-questions", pk=event.pk)
         except ValueError as error:
             raise Http404("No such question") from error
@@ -579,7 +584,8 @@ def event_message(request, pk):
         except RateLimitedError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, "Message sent. It shows on the event page under “Updates from the host”.")
+            messages.success(request, gettext("Message sent. It shows on the event page under “Updates from the "
+                                              "host”."))
             return redirect("event-message", pk=event.pk)
     return render(request, "elonara/event_message.html", {
         "event": event, "form": form, "sent": host_messages.host_messages_for(event=event, member=request.user),
@@ -618,10 +624,10 @@ def event_conversation(request, pk):
     try:
         if request.POST.get("action") == "clear":
             conversation_services.conversation_clear(event=event, actor=request.user)
-            messages.success(request, "The Bluesky post is no longer linked.")
+            messages.success(request, gettext("The Bluesky post is no longer linked."))
         else:
             conversation_services.conversation_set(event=event, actor=request.user, link=request.POST.get("post", ""))
-            messages.success(request, "Linked. Replies on Bluesky show here in a moment.")
+            messages.success(request, gettext("Linked. Replies on Bluesky show here in a moment."))
     except NotAllowedError as error:
         raise PermissionDenied(error.message) from error
     except ElonaraError as error:
@@ -664,7 +670,8 @@ def event_cancel(request, pk):
     if request.method == "POST":
         services.event_cancel(event=event, actor=request.user,
                               announce_reply=request.POST.get("announce_reply") == "on")
-        messages.success(request, "The event is cancelled. Calendars that follow it will show it as cancelled.")
+        messages.success(request, gettext("The event is cancelled. Calendars that follow it will show it as "
+                                          "cancelled."))
         return redirect(event)
     return render(request, "elonara/event_cancel.html",
                   {"event": event, "can_reply": announcement_services.announcement_can_reply(event=event)})
@@ -679,16 +686,17 @@ def event_delete(request, pk):
     if request.method == "POST":
         services.event_delete(event=event, actor=request.user,
                               delete_announcement=request.POST.get("delete_announcement") == "on")
-        messages.success(request, "The event is deleted.")
+        messages.success(request, gettext("The event is deleted."))
         return redirect("home")
     return render(request, "elonara/event_delete.html", {
         "event": event, "grant_gaps": announcement_services.announcement_delete_gaps(event=event),
         "message_replies": host_messages.host_message_replies_exist(event=event)})
 
 
-_RSVP_MESSAGES: dict[str, str] = {
-    RSVP.Status.WAITLISTED: "All seats are taken: you are on the waiting list. You get a seat as soon as one frees.",
-    RSVP.Status.REQUESTED: "Your request is sent. The host will approve it or not.",
+_RSVP_MESSAGES: dict[str, str | Promise] = {
+    RSVP.Status.WAITLISTED: gettext_lazy("All seats are taken: you are on the waiting list. You get a seat as soon "
+                                         "as one frees."),
+    RSVP.Status.REQUESTED: gettext_lazy("Your request is sent. The host will approve it or not."),
 }
 
 
@@ -705,9 +713,10 @@ def event_rsvp(request, pk):
         except ElonaraError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, _RSVP_MESSAGES.get(rsvp.status, f"Your answer: {rsvp.get_status_display()}."))
+            messages.success(request, str(_RSVP_MESSAGES.get(rsvp.status) or gettext("Your answer: %(answer)s.")
+                                          % {"answer": rsvp.get_status_display()}))
     else:
-        messages.error(request, "Choose going, maybe or not going.")
+        messages.error(request, gettext("Choose going, maybe or not going."))
     return redirect(event)
 
 
@@ -722,11 +731,11 @@ def calendar_feed_manage(request):
         if action == "regenerate":
             _feed, token = services.calendar_feed_issue(member=request.user)
             feed_url = cards.absolute_url(reverse("member-calendar", args=[token]))
-            messages.success(request, "Your private calendar feed is ready. Copy its address now: "
-                                      "it is shown only once.")
+            messages.success(request, gettext("Your private calendar feed is ready. Copy its address now: "
+                                              "it is shown only once."))
         elif action == "revoke":
             services.calendar_feed_revoke(member=request.user)
-            messages.success(request, "Your calendar feed is turned off; its address no longer works.")
+            messages.success(request, gettext("Your calendar feed is turned off; its address no longer works."))
             return redirect("calendar-feed")
     feed = selectors.calendar_feed_for_member(member=request.user)
     return render(request, "elonara/calendar_feed.html", {

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import ApplicationError
 
 
 class FeedError(ApplicationError):
     code = "feed"
-    default_message = "This feed cannot be served."
+    default_message = _("This feed cannot be served.")
     status_by_code = {"unknown_feed": 400, "bad_request": 400, "auth": 401, "forbidden": 403, "publisher": 503}
 
     def __init__(self, message: str | None = None, *, code: str | None = None, xrpc_error: str = "InvalidRequest",

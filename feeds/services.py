@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import clients
 from bluesky.atproto import AtprotoError
@@ -154,7 +155,7 @@ def community_feed_set(*, community: Community, actor: Member, wanted: bool) -> 
     """An organizer turns the community's Bluesky feed on or off; the feed records are written
     again after commit when a publishing account is configured. Returns whether it is on."""
     if not community_is_host(community=community, member=actor):
-        raise FeedError("Only the community's organizers can change its feed.", code="forbidden")
+        raise FeedError(gettext("Only the community's organizers can change its feed."), code="forbidden")
     if wanted:
         CommunityFeed.objects.get_or_create(community=community)
     else:
@@ -173,7 +174,7 @@ class CommunityFeedState:
 def community_feed_state(*, community: Community, actor: Member) -> CommunityFeedState:
     """What an organizer's page shows: whether the feed is on, and its address once published."""
     if not community_is_host(community=community, member=actor):
-        raise FeedError("Only the community's organizers can change its feed.", code="forbidden")
+        raise FeedError(gettext("Only the community's organizers can change its feed."), code="forbidden")
     wanted = CommunityFeed.objects.filter(community=community).exists()
     rkey = selectors.community_feed_spec(community).rkey
     uri = FeedRecord.objects.filter(rkey=rkey).values_list("uri", flat=True).first() if wanted else None

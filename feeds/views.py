@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.requests import MemberRequest
@@ -65,7 +66,7 @@ def community_feed(request: MemberRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         wanted = services.community_feed_set(community=community, actor=request.user,
                                              wanted=request.POST.get("wanted") == "1")
-        messages.success(request, "The Bluesky feed is on." if wanted else "The Bluesky feed is off.")
+        messages.success(request, gettext("The Bluesky feed is on.") if wanted else gettext("The Bluesky feed is off."))
         return redirect("feeds-community", slug=community.slug)
     state = services.community_feed_state(community=community, actor=request.user)
     return render(request, "feeds/community_feed.html",

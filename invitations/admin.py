@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 
 from invitations import selectors
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut, InvitationReport
@@ -54,7 +55,7 @@ class InvitationReportAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Invitations report",
+            "title": gettext("Invitations report"),
             "opts": self.model._meta,
             "days": selectors.invitations_report_days(days=14),
             "hosts": selectors.hosts_nearest_cap(limit=20),

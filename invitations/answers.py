@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky.selectors import member_did_get
 from core import metrics
@@ -58,9 +59,10 @@ def invitation_decline(*, member: Member, token: str) -> Invitation:
     """
     invitation = Invitation.objects.filter(token=token).first()
     if invitation is None:
-        raise InvitationError(code="not_found", message="This invitation does not exist.")
+        raise InvitationError(code="not_found", message=gettext("This invitation does not exist."))
     if member_did_get(member=member) != invitation.recipient_did:
-        raise InvitationError(code="not_recipient", message="Only the invited person can decline this invitation.")
+        raise InvitationError(code="not_recipient",
+                              message=gettext("Only the invited person can decline this invitation."))
     with transaction.atomic():
         invitation_transition(invitation_id=invitation.pk, to=S.DECLINED)
         InvitationDecline.objects.get_or_create(host=invitation.host, recipient_did=invitation.recipient_did)
@@ -74,10 +76,10 @@ def invitation_opt_out(*, did: str, token: str, scope: str) -> Invitation:
     Elonara). Nothing else about the person is stored. Their pending invitation to this target, if
     any, is declined; queued ones are skipped when their turn comes."""
     if scope not in ("host", "all"):
-        raise InvitationError(code="invalid_request", message="Choose who should stop inviting you.")
+        raise InvitationError(code="invalid_request", message=gettext("Choose who should stop inviting you."))
     invitation = Invitation.objects.select_related("host").filter(token=token).first()
     if invitation is None:
-        raise InvitationError(code="not_found", message="This invitation does not exist.")
+        raise InvitationError(code="not_found", message=gettext("This invitation does not exist."))
     with transaction.atomic():
         if scope == "all":
             InvitationOptOut.objects.get_or_create(recipient_did=did)

@@ -138,7 +138,7 @@ class GraphPageView(APIView):
             reason = "already_invited" if profile["invited"] else marks.get(profile["did"], "")
             profile["invitable"] = not reason
             profile["reason"] = reason
-            profile["reason_text"] = limits.SKIP_REASONS.get(reason, "")
+            profile["reason_text"] = str(limits.SKIP_REASONS.get(reason, ""))
         data["remaining_today"] = limits.invitation_daily_remaining(host=request.user)
         return Response(data)
 
@@ -204,7 +204,7 @@ class BulkCreateView(APIView):
                 "batch": batch.pk if batch else None,
                 "created": result.created_count,
                 "skipped": result.skipped,
-                "skipped_text": {did: limits.SKIP_REASONS.get(code, code) for did, code in result.skipped.items()},
+                "skipped_text": {did: str(limits.SKIP_REASONS.get(code, code)) for did, code in result.skipped.items()},
                 "progress_url": reverse("invitations:progress", args=[batch.pk]) if batch else None,
                 "status_url": reverse("invitations-api-batch", args=[batch.pk]) if batch else None,
             },

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count
+from django.utils.translation import gettext
 
 from bluesky.models import BlueskyIdentity, BlueskySignIn
 from elonara.models import RSVP, Event, ExternalRSVP
@@ -86,10 +87,11 @@ def event_figures(*, event: Event) -> EventFigures:
                 row[answer] += 1
         for batch_id, row in counted.items():
             when = created.get(batch_id)
-            batches.append(_funnel(f"Batch of {when:%d %b %Y, %H:%M} UTC" if when else "Batch", row))
+            batches.append(_funnel(gettext("Batch of %(when)s UTC") % {"when": f"{when:%d %b %Y, %H:%M}"} if when
+                                   else gettext("Batch"), row))
     total = None
     if batches:
-        total = Funnel(label="All invitations", **{name: sum(getattr(b, name) for b in batches) for name in (
+        total = Funnel(label=gettext("All invitations"), **{name: sum(getattr(b, name) for b in batches) for name in (
             "invited", "delivered", "opened", "going", "maybe", "not_going")})
     return EventFigures(total=total, batches=batches, doors=_doors(event=event))
 
@@ -117,7 +119,8 @@ def _doors(*, event: Event) -> list[DoorRow]:
         ours = next(k for k, v in outside.items() if v == status)
         row = counts.setdefault(RSVP.CameBy.OTHER_APP, {})
         row[ours] = row.get(ours, 0) + n
-    labels = [*((value, label) for value, label in RSVP.CameBy.choices), ("", "Not recorded (earlier answers)")]
+    labels = [*((value, str(label)) for value, label in RSVP.CameBy.choices),
+              ("", gettext("Not recorded (earlier answers)"))]
     return [DoorRow(label=label, going=counts[value].get(RSVP.Status.GOING, 0),
                     maybe=counts[value].get(RSVP.Status.MAYBE, 0),
                     not_going=counts[value].get(RSVP.Status.NOT_GOING, 0))
@@ -151,6 +154,8 @@ def chart_bars(*, items: list[tuple[str, int, str]]) -> tuple[list[Bar], int]:
 
 
 def funnel_bars(funnel: Funnel) -> tuple[list[Bar], int]:
-    return chart_bars(items=[("Invited", funnel.invited, "sent"), ("Delivered", funnel.delivered, "sent"),
-                             ("Opened the page", funnel.opened, "sent"), ("Going", funnel.going, "going"),
-                             ("Maybe", funnel.maybe, "maybe"), ("Not going", funnel.not_going, "no")])
+    return chart_bars(items=[(gettext("Invited"), funnel.invited, "sent"),
+                             (gettext("Delivered"), funnel.delivered, "sent"),
+                             (gettext("Opened the page"), funnel.opened, "sent"),
+                             (gettext("Going"), funnel.going, "going"), (gettext("Maybe"), funnel.maybe, "maybe"),
+                             (gettext("Not going"), funnel.not_going, "no")])

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from bluesky.graph import GraphProfile
 from invitations.models import Invitation, InvitationDecline, InvitationOptOut
@@ -53,17 +54,18 @@ def opted_out_dids(*, host: Member, dids: list[str]) -> dict[str, str]:
 
 
 # What the picker and the API say about someone who cannot be invited.
+# Lazy: said in the language of the picker that shows them.
 SKIP_REASONS = {
-    "not_connected": "not connected to you on Bluesky",
-    "not_mutual": "follows you? no — you follow them but they don't follow you back",
-    "already_invited": "already invited",
-    "declined": "asked not to be invited by you",
-    "opted_out": "opted out of Elonara invitations",
-    "already_member": "already in",
-    "recipient_weekly_cap": "weekly limit reached (they got enough invitations this week)",
-    "daily_cap": "your daily limit is reached",
-    "blocked_by": "blocks you",
-    "blocking": "you block them",
+    "not_connected": _("not connected to you on Bluesky"),
+    "not_mutual": _("follows you? no — you follow them but they don't follow you back"),
+    "already_invited": _("already invited"),
+    "declined": _("asked not to be invited by you"),
+    "opted_out": _("opted out of Elonara invitations"),
+    "already_member": _("already in"),
+    "recipient_weekly_cap": _("weekly limit reached (they got enough invitations this week)"),
+    "daily_cap": _("your daily limit is reached"),
+    "blocked_by": _("blocks you"),
+    "blocking": _("you block them"),
 }
 
 

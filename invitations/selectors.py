@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky.models import MemberAppPassword
 from bluesky.selectors import member_did_query
@@ -70,7 +71,7 @@ def invitation_list_for_home(*, member: Member, limit: int = 50) -> list[dict[st
             .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
                          "community__slug", "community__name")[:limit])
     # Said from the recipient's side ("Sent" is the sender's word for it).
-    label = {S.SENT: "Waiting for your answer", S.ACCEPTED: "Accepted"}
+    label = {S.SENT: gettext("Waiting for your answer"), S.ACCEPTED: gettext("Accepted")}
     return [
         {"url": (reverse("event-detail", args=[event_id]) if event_id
                  else reverse("community-detail", args=[slug])),

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import pipeline
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
@@ -213,10 +214,10 @@ def invitation_bulk_create(
     against the host's real followers/follows (App View, through their PDS), the daily cap,
     declines, existing invitations and existing members/attendees, before anything is written."""
     if not targets.target_is_hosted_by(target, member=host):
-        raise InvitationError(code="not_host", message="Only the host can invite people here.")
+        raise InvitationError(code="not_host", message=gettext("Only the host can invite people here."))
     wanted = list(dict.fromkeys(d for d in recipient_dids if isinstance(d, str) and d.startswith("did:")))
     if not wanted:
-        raise InvitationError(code="no_recipients", message="Pick at least one person to invite.")
+        raise InvitationError(code="no_recipients", message=gettext("Pick at least one person to invite."))
     try:
         compose_invitation(
             template=message_template or default_template_for(target), recipient_handle="handle.invalid",
@@ -224,7 +225,7 @@ def invitation_bulk_create(
             url=targets.target_public_url(target, token="x" * 16),
         )
     except ComposeError as exc:
-        raise InvitationError(code="message_too_long", message="This message cannot fit in a post.") from exc
+        raise InvitationError(code="message_too_long", message=gettext("This message cannot fit in a post.")) from exc
 
     result = BulkCreateResult(batch=None)
     # Opted out (from everyone, or from this host): skipped before even reading the graph.
@@ -360,7 +361,8 @@ def _batch_write(*, host: Member, target: Target, profiles: list[GraphProfile],
             _insert_invitations(batch=batch, host=host, profiles=profiles, **fields)
     except IntegrityError as exc:
         # A concurrent request invited one of them first: refuse politely, write nothing.
-        raise InvitationError(code="already_invited", message="Some of these people were just invited.") from exc
+        raise InvitationError(code="already_invited",
+                              message=gettext("Some of these people were just invited.")) from exc
     return batch
 
 
@@ -579,7 +581,7 @@ def invitation_fail_exhausted(*, invitation_id: int, reason: str) -> None:
 def invitation_retry_failed(*, host: Member, batch: InvitationBatch) -> int:
     """Re-queue this batch's retryable failures ("Retry failed" on the progress page)."""
     if batch.host_id != host.pk:
-        raise InvitationError(code="not_host", message="Only the host can retry these invitations.")
+        raise InvitationError(code="not_host", message=gettext("Only the host can retry these invitations."))
     ids = list(batch.invitations.filter(status=S.FAILED, retryable=True).values_list("pk", flat=True))
     if not ids:
         return 0

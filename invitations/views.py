@@ -12,6 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from bluesky import views as bluesky_views
@@ -129,7 +131,8 @@ def _progress_render(request: HttpRequest, batch_id: int, extra_context: dict[st
 def retry_failed(request: MemberRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(InvitationBatch, pk=batch_id, host=request.user)
     count = services.invitation_retry_failed(host=request.user, batch=batch)
-    messages.info(request, f"{count} invitation(s) queued again.")
+    messages.info(request, ngettext("%(count)d invitation queued again.", "%(count)d invitations queued again.",
+                                   count) % {"count": count})
     return HttpResponseRedirect(reverse("invitations:progress", args=[batch.pk]))
 
 
@@ -144,7 +147,7 @@ def stop_start(request: HttpRequest, token: str) -> HttpResponse:
     back = targets.target_public_path(invitation.target, token=invitation.token)
     scope = request.POST.get("scope", "")
     if scope not in ("host", "all"):
-        messages.error(request, "Choose who should stop inviting you.")
+        messages.error(request, _("Choose who should stop inviting you."))
         return HttpResponseRedirect(back)
     request.session[STOP_INTENT_KEY] = {"token": invitation.token, "scope": scope}
     try:
@@ -162,7 +165,7 @@ def stop_done(request: HttpRequest, token: str) -> HttpResponse:
     intent = request.session.pop(STOP_INTENT_KEY, None)
     did = bluesky_views.verified_did_pop(request)
     if not did or not isinstance(intent, dict) or intent.get("token") != token:
-        messages.error(request, "Your Bluesky account could not be confirmed. Please try again.")
+        messages.error(request, _("Your Bluesky account could not be confirmed. Please try again."))
         return HttpResponseRedirect(reverse("home"))
     try:
         invitation = answers.invitation_opt_out(did=did, token=token, scope=str(intent.get("scope")))
@@ -183,5 +186,5 @@ def decline(request: MemberRequest, token: str) -> HttpResponse:
     except services.InvitationError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("home"))
-    messages.info(request, "Invitation declined. This host will not invite you again.")
+    messages.info(request, _("Invitation declined. This host will not invite you again."))
     return HttpResponseRedirect(invitation.target.get_absolute_url())

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bluesky.selectors import member_did_get
 from core.errors import ApplicationError
@@ -70,9 +71,9 @@ class CreatedApiToken:
 def api_token_create(*, member: Member, name: str, permissions: list[str]) -> CreatedApiToken:
     wanted = sorted(set(permissions))
     if not wanted or not set(wanted) <= set(ApiToken.Permission.values):
-        raise ApiTokenError("Choose at least one permission.")
+        raise ApiTokenError(_("Choose at least one permission."))
     if not name.strip():
-        raise ApiTokenError("Give the token a name, so you know later what uses it.")
+        raise ApiTokenError(_("Give the token a name, so you know later what uses it."))
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(member=member, name=name.strip()[:100], permissions=wanted,
                                     secret_hash=_hash(secret))
@@ -88,10 +89,10 @@ def api_token_revoke(*, member: Member, token_id: int) -> bool:
 def api_access_token_issue(*, secret: str) -> tuple[str, int]:
     """Exchange a long-lived token for an access token: (JWT, lifetime in seconds)."""
     if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
-        raise ApiTokenError("That is not an Elonara API token.")
+        raise ApiTokenError(_("That is not an Elonara API token."))
     token = ApiToken.objects.select_related("member").filter(secret_hash=_hash(secret)).first()
     if token is None or token.revoked_at is not None or not token.member.is_active:
-        raise ApiTokenError("This API token is unknown or was revoked.")
+        raise ApiTokenError(_("This API token is unknown or was revoked."))
     now = timezone.now()
     claims = {
         "iss": _issuer(), "aud": AUDIENCE, "sub": str(token.member_id), "member_id": token.member_id,
@@ -144,11 +145,11 @@ def api_access_token_verify(access_token: str) -> tuple[Member, dict[str, Any]]:
             options={"require": ["exp", "iat", "iss", "aud", "sub", "tid"]},
         )
     except jwt.PyJWTError as exc:
-        raise ApiTokenError("The access token is invalid or expired.") from exc
+        raise ApiTokenError(_("The access token is invalid or expired.")) from exc
     token_id, member_id = claims.get("tid"), claims.get("sub")
     token = _token_kept(token_id=token_id, member_id=member_id) if isinstance(token_id, int) else None
     if token is None or token.revoked or str(token.member.pk) != member_id or not token.member.is_active:
-        raise ApiTokenError("The access token was revoked.")
+        raise ApiTokenError(_("The access token was revoked."))
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_PRECISION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # renews the kept copy too

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.ratelimit import RateLimitedError
 from members.models import ApiToken, Member
@@ -21,8 +22,11 @@ class _AttemptLimitMixin:
             try:
                 counted = login_attempt_begin(request=self.request, username=username)
             except RateLimitedError as exc:
-                raise forms.ValidationError(f"Too many failed sign-in attempts. {exc.message.split('. ', 1)[-1]}",
-                                            code="rate_limited") from exc
+                raise forms.ValidationError(
+                    ngettext("Too many failed sign-in attempts. Please try again in %(minutes)d minute.",
+                             "Too many failed sign-in attempts. Please try again in %(minutes)d minutes.",
+                             exc.minutes) % {"minutes": exc.minutes},
+                    code="rate_limited") from exc
         cleaned = super().clean()  # a wrong password raises here and stays counted
         login_attempt_succeeded(counted=counted)
         return cleaned
@@ -46,8 +50,9 @@ class AdminLoginForm(_AttemptLimitMixin, AdminAuthenticationForm):
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=True)
-    display_name = forms.CharField(max_length=100, required=False, help_text="How others see you. Optional.")
+    email = forms.EmailField(label=_("Email"), required=True)
+    display_name = forms.CharField(label=_("Display name"), max_length=100, required=False,
+                                   help_text=_("How others see you. Optional."))
 
     class Meta(UserCreationForm.Meta):
         model = Member
@@ -63,6 +68,7 @@ class ProfileForm(forms.ModelForm):
         model = Member
         fields = ("display_name", "email", "bio", "language")
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        labels = {"display_name": _("Display name"), "bio": _("Bio")}
         help_texts = {"language": _("For pages and mail. Empty: the language chosen at the foot of the page, "
                                     "or your browser's.")}
 
@@ -72,8 +78,10 @@ class ProfileForm(forms.ModelForm):
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. “calendar script”.")
-    permissions = forms.MultipleChoiceField(choices=ApiToken.Permission.choices, widget=forms.CheckboxSelectMultiple)
+    name = forms.CharField(label=_("Name"), max_length=100,
+                           help_text=_("What will use it, e.g. “calendar script”."))
+    permissions = forms.MultipleChoiceField(label=_("Permissions"), choices=ApiToken.Permission.choices,
+                                            widget=forms.CheckboxSelectMultiple)
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

@@ -54,9 +54,9 @@ class ApiToken(models.Model):
     short-lived signed access tokens with the permissions chosen here. Revocable."""
 
     class Permission(models.TextChoices):
-        READ = "read", "Read (events, communities, your Bluesky connection)"
-        EVENTS = "events", "Events (RSVP)"
-        INVITATIONS = "invitations", "Invitations (pick, preview, send, follow progress)"
+        READ = "read", _("Read (events, communities, your Bluesky connection)")
+        EVENTS = "events", _("Events (RSVP)")
+        INVITATIONS = "invitations", _("Invitations (pick, preview, send, follow progress)")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)

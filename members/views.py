@@ -10,6 +10,7 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -30,7 +31,7 @@ def signup(request):
         member = form.save()
         member_email_to_confirm(member=member)
         login(request, member, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Elonara, {member.name}!")
+        messages.success(request, _("Welcome to Elonara, %(name)s!") % {"name": member.name})
         if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             return redirect(next_url)
         return redirect("home")
@@ -47,7 +48,7 @@ def profile_edit(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         member_update_profile(member=request.user, **form.cleaned_data)
-        messages.success(request, "Profile saved.")
+        messages.success(request, _("Profile saved."))
         return redirect("members:profile", username=request.user.username)
     return render(request, "members/profile_edit.html", {"form": form})
 
@@ -63,7 +64,7 @@ def language_set(request):
     the browser must say the form was sent from our own pages (Origin, which browsers send with
     every POST, or Sec-Fetch-Site)."""
     if not _same_origin(request):
-        return HttpResponseForbidden("Choose the language from Elonara's own pages.")
+        return HttpResponseForbidden(_("Choose the language from Elonara's own pages."))
     language = supported_language(request.POST.get("language")) or ""
     if request.user.is_authenticated:
         member_language_set(member=request.user, language=language)
@@ -94,7 +95,7 @@ def _same_origin(request) -> bool:
 def api_token_create(request):
     form = ApiTokenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the token a name and choose at least one permission.")
+        messages.error(request, _("Give the token a name and choose at least one permission."))
         return redirect("members:me")
     try:
         created = api_tokens.api_token_create(member=request.user, name=form.cleaned_data["name"],
@@ -103,14 +104,18 @@ def api_token_create(request):
         messages.error(request, exc.message)
         return redirect("members:me")
     # Shown once, on a page that is never cached; only its hash is stored.
-    return render(request, "members/api_token_created.html", {"created": created})
+    # The example command is code, not words: built here so the template holds only text to translate.
+    exchange_url = request.build_absolute_uri(reverse("api-token-exchange"))
+    example = (f"curl -X POST {exchange_url} -H 'Content-Type: application/json' "
+               """-d '{"api_token": "…"}'""")
+    return render(request, "members/api_token_created.html", {"created": created, "example": example})
 
 
 @login_required
 @require_POST
 def api_token_revoke(request, token_id: int):
     if api_tokens.api_token_revoke(member=request.user, token_id=token_id):
-        messages.success(request, "API token revoked: it stops working at once.")
+        messages.success(request, _("API token revoked: it stops working at once."))
     return redirect("members:me")
 
 
@@ -122,7 +127,7 @@ def password_set(request):
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, form.user)
-        messages.success(request, "Password saved. You can now also log in with your username and password.")
+        messages.success(request, _("Password saved. You can now also log in with your username and password."))
         return redirect("members:me")
     return render(request, "members/password.html", {"form": form})
 

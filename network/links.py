@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from django.utils.translation import gettext_noop
+
 from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.atproto.syntax import is_account_did, is_account_handle, is_valid_record_key
 
@@ -43,28 +45,29 @@ def _authority(text: str, *, allow_test_tld: bool) -> str:
             return text
     elif is_account_handle(text.lower(), allow_test_tld=allow_test_tld):
         return text.lower()
-    raise LinkNotUnderstood("The link does not name an account.")
+    raise LinkNotUnderstood(gettext_noop("The link does not name an account."))
 
 
 def link_parse(text: str, *, app_hosts: tuple[str, ...], allow_test_tld: bool = False) -> RecordLink:
     text = (text or "").strip()
     if len(text) > 2048:
-        raise LinkNotUnderstood("That link is too long.")
+        raise LinkNotUnderstood(gettext_noop("That link is too long."))
     if text.startswith("at://"):
         parts = text.removeprefix("at://").split("?")[0].split("#")[0].split("/")
         if len(parts) != 3 or parts[1] != EVENT_NSID:
-            raise LinkNotUnderstood("That at:// link does not name a calendar event record.")
+            raise LinkNotUnderstood(gettext_noop("That at:// link does not name a calendar event record."))
         authority, rkey = parts[0], parts[2]
     elif text.startswith("https://"):
         url = urlsplit(text)
         if (url.hostname or "").lower() not in app_hosts or url.port not in (None, 443):
-            raise LinkNotUnderstood("Links from that site cannot be read here; paste the event's at:// link.")
+            raise LinkNotUnderstood(
+                gettext_noop("Links from that site cannot be read here; paste the event's at:// link."))
         parts = [p for p in url.path.split("/") if p]
         if len(parts) != 2:
-            raise LinkNotUnderstood("That page does not name an event record.")
+            raise LinkNotUnderstood(gettext_noop("That page does not name an event record."))
         authority, rkey = parts
     else:
-        raise LinkNotUnderstood("Paste an at:// link or the address of an event page.")
+        raise LinkNotUnderstood(gettext_noop("Paste an at:// link or the address of an event page."))
     if not is_valid_record_key(rkey):
-        raise LinkNotUnderstood("That link does not name an event record.")
+        raise LinkNotUnderstood(gettext_noop("That link does not name an event record."))
     return RecordLink(authority=_authority(authority, allow_test_tld=allow_test_tld), rkey=rkey)

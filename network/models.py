@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from core.page_cache import PageRowsQuerySet
 from elonara.models import PublishedRecord
@@ -50,9 +51,9 @@ class NetworkEvent(models.Model):
         KEPT = "kept", "Reviewed: kept"
 
     class Mode(models.TextChoices):
-        INPERSON = "inperson", "In person"
-        VIRTUAL = "virtual", "Online"
-        HYBRID = "hybrid", "In person and online"
+        INPERSON = "inperson", _("In person")
+        VIRTUAL = "virtual", _("Online")
+        HYBRID = "hybrid", _("In person and online")
 
     creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="events")
     uri = models.CharField("record URI", max_length=400, unique=True)
@@ -150,9 +151,9 @@ class NetworkRSVP(PublishedRecord):
     their own repository (strongRef to the event's URI and the CID we showed them)."""
 
     class Status(models.TextChoices):
-        GOING = "going", "Going"
-        MAYBE = "maybe", "Maybe"
-        NOT_GOING = "not_going", "Not going"
+        GOING = "going", _("Going")
+        MAYBE = "maybe", _("Maybe")
+        NOT_GOING = "not_going", _("Not going")
 
     event = models.ForeignKey(NetworkEvent, on_delete=models.CASCADE, related_name="member_rsvps")
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_rsvps")
@@ -176,9 +177,9 @@ class NetworkAnswer(models.Model):
     Counted on the event's page; our members' answers written here are NetworkRSVPs instead."""
 
     class Status(models.TextChoices):
-        GOING = "going", "Going"
+        GOING = "going", _("Going")
         INTERESTED = "interested", "Interested"
-        NOT_GOING = "not_going", "Not going"
+        NOT_GOING = "not_going", _("Not going")
 
     event = models.ForeignKey(NetworkEvent, on_delete=models.CASCADE, related_name="answers")
     did = models.CharField(max_length=255, db_index=True)
@@ -241,11 +242,11 @@ class NetworkEventReport(models.Model):
     event). Enough distinct reporters hide it until staff review it."""
 
     class Reason(models.TextChoices):
-        SPAM = "spam", "Spam or a scam"
-        ABUSE = "abuse", "Harassment or hate"
-        ADULT = "adult", "Adult or graphic content not labelled"
-        MISLEADING = "misleading", "Misleading or fake"
-        OTHER = "other", "Something else"
+        SPAM = "spam", _("Spam or a scam")
+        ABUSE = "abuse", _("Harassment or hate")
+        ADULT = "adult", _("Adult or graphic content not labelled")
+        MISLEADING = "misleading", _("Misleading or fake")
+        OTHER = "other", _("Something else")
 
     event = models.ForeignKey(NetworkEvent, on_delete=models.CASCADE, related_name="reports")
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

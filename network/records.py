@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.lexicon import record_problems
 from bluesky.records import is_valid_datetime
@@ -31,15 +33,16 @@ MODES = ("inperson", "virtual", "hybrid")
 # adult-content setting and lists events to everyone, visitors included, so the labels Bluesky
 # blurs or hides by default for adult content are hidden here too; `!warn` and other informational
 # labels are not. Order: the first found is the reason given.
+# Lazy: said in the language of the page that explains why an event is hidden.
 HIDING_LABELS = {
-    "!takedown": "taken down by a moderation service",
-    "!suspend": "the account is suspended",
-    "!hide": "labelled to be hidden",
-    "porn": "labelled as adult content (porn)",
-    "sexual": "labelled as sexual content",
-    "nudity": "labelled as containing nudity",
-    "graphic-media": "labelled as graphic media",
-    "gore": "labelled as graphic media (gore)",
+    "!takedown": _("taken down by a moderation service"),
+    "!suspend": _("the account is suspended"),
+    "!hide": _("labelled to be hidden"),
+    "porn": _("labelled as adult content (porn)"),
+    "sexual": _("labelled as sexual content"),
+    "nudity": _("labelled as containing nudity"),
+    "graphic-media": _("labelled as graphic media"),
+    "gore": _("labelled as graphic media (gore)"),
 }
 MAX_LABELS = 20
 STATUSES = ("scheduled", "planned", "cancelled", "postponed", "rescheduled")

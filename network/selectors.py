@@ -12,6 +12,7 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky.atproto.nsid import EVENT_NSID
 from bluesky.models import BlueskyIdentity, MemberAppPassword
@@ -197,15 +198,16 @@ def network_event_hidden_reason(*, event: NetworkEvent, hidden_dids: dict[str, s
     """Why this event is not shown to this viewer, in words ("" when it is shown): the same rules as
     "Upcoming" (labels, reports, the viewer's blocks and mutes)."""
     if event.hidden_label:
-        return f"This event is hidden: it is {HIDING_LABELS.get(event.hidden_label, 'labelled to be hidden')}."
+        label = HIDING_LABELS.get(event.hidden_label) or gettext("labelled to be hidden")
+        return gettext("This event is hidden: it is %(label)s.") % {"label": label}
     if event.creator.hidden_label:
-        label = HIDING_LABELS.get(event.creator.hidden_label, "labelled to be hidden")
-        return f"This event is hidden: its creator's Bluesky account is {label}."
+        label = HIDING_LABELS.get(event.creator.hidden_label) or gettext("labelled to be hidden")
+        return gettext("This event is hidden: its creator's Bluesky account is %(label)s.") % {"label": label}
     if event.review == NetworkEvent.Review.PENDING:
-        return "This event is hidden: members reported it, and staff have not reviewed it yet."
+        return gettext("This event is hidden: members reported it, and staff have not reviewed it yet.")
     why = (hidden_dids or {}).get(event.creator.did)
     if why == "block":
-        return "This event is hidden: you block its creator on Bluesky."
+        return gettext("This event is hidden: you block its creator on Bluesky.")
     if why == "mute":
-        return "This event is hidden: you muted its creator on Bluesky."
+        return gettext("This event is hidden: you muted its creator on Bluesky.")
     return ""

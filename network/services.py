@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bluesky import clients, pipeline
 from bluesky.atproto import AtprotoError
@@ -256,7 +257,7 @@ def network_event_fetch(*, link: str) -> NetworkEvent:
         parsed = link_parse(link, app_hosts=settings.NETWORK_EVENT_LINK_HOSTS,
                             allow_test_tld=settings.ATPROTO_ALLOW_INSECURE_HOSTS)
     except LinkNotUnderstood as exc:
-        raise NetworkEventError(str(exc), code="link") from exc
+        raise NetworkEventError(gettext(str(exc)), code="link") from exc  # links marks, we translate
     if parsed.is_did:
         known = NetworkEvent.objects.filter(uri=f"at://{parsed.authority}/{EVENT_NSID}/{parsed.rkey}").first()
     else:
@@ -267,7 +268,8 @@ def network_event_fetch(*, link: str) -> NetworkEvent:
     except AtprotoError as exc:
         if known is not None:
             return known
-        raise NetworkEventError("The account that made this event could not be found.", code="resolve") from exc
+        raise NetworkEventError(gettext("The account that made this event could not be found."),
+                                code="resolve") from exc
     uri = f"at://{identity.did}/{EVENT_NSID}/{parsed.rkey}"
     if (ours := Event.objects.filter(at_uri=uri).first()) is not None:
         raise _OwnEvent(ours)
@@ -277,10 +279,10 @@ def network_event_fetch(*, link: str) -> NetworkEvent:
         event = network_event_store(did=identity.did, rkey=parsed.rkey, cid=cid, record=record)
         if event is None:
             if creator is not None and creator.blocked:
-                raise NetworkEventError("Events of this account are not shown here.", code="blocked")
-            raise NetworkEventError("That event is over.", code="past")
+                raise NetworkEventError(gettext("Events of this account are not shown here."), code="blocked")
+            raise NetworkEventError(gettext("That event is over."), code="past")
         if event.blocked:
-            raise NetworkEventError("This event is not shown here.", code="blocked")
+            raise NetworkEventError(gettext("This event is not shown here."), code="blocked")
     return event
 
 
@@ -295,17 +297,17 @@ def _event_record_read(*, did: str, pds_url: str, rkey: str, uri: str) -> tuple[
         status = getattr(exc, "status", None)
         if status == 400 and (known := NetworkEvent.objects.filter(uri=uri).first()) is not None:
             known.delete()  # gone from the repository
-        message = ("That event does not exist (any more)." if status in (400, 404)
-                   else "The event's server could not be reached; try again.")
+        message = (gettext("That event does not exist (any more).") if status in (400, 404)
+                   else gettext("The event's server could not be reached; try again."))
         raise NetworkEventError(message, code="fetch") from exc
     cid = body.get("cid")
     if body.get("uri") not in (uri, None) or not isinstance(cid, str) or not cid:
-        raise NetworkEventError("The event's server sent an unexpected answer.", code="fetch")
+        raise NetworkEventError(gettext("The event's server sent an unexpected answer."), code="fetch")
     try:
         event_fields(body.get("value"))
     except RecordRejected as rejected:
         metrics.network_event(rejected.code)
-        raise NetworkEventError("That record is not a valid calendar event.", code="invalid") from rejected
+        raise NetworkEventError(gettext("That record is not a valid calendar event."), code="invalid") from rejected
     return cid, body["value"]
 
 
@@ -313,7 +315,7 @@ class _OwnEvent(NetworkEventError):
     """The link names one of our own events: the caller redirects to its page."""
 
     def __init__(self, event: Event) -> None:
-        super().__init__("That is an event on Elonara.", code="ours")
+        super().__init__(gettext("That is an event on Elonara."), code="ours")
         self.event = event
 
 
@@ -471,10 +473,10 @@ def network_rsvp_set(*, event: NetworkEvent, member: Member, status: str) -> Net
     """The member's answer to a network event; its record is written on commit, paced like our
     own RSVPs, at one fixed record key per (member, event)."""
     if status not in NetworkRSVP.Status.values:
-        raise InvalidInputError("Choose going, maybe or not going.", field="status")
+        raise InvalidInputError(gettext("Choose going, maybe or not going."), field="status")
     event = NetworkEvent.objects.select_for_update().get(pk=event.pk)
     if event.is_cancelled:
-        raise InvalidInputError("This event is cancelled.")
+        raise InvalidInputError(gettext("This event is cancelled."))
     rsvp, created = NetworkRSVP.objects.get_or_create(event=event, member=member,
                                                       defaults={"status": status, "subject_cid": event.cid})
     if not created and rsvp.status == status and rsvp.subject_cid == event.cid \
@@ -551,7 +553,7 @@ def network_event_report(*, event: NetworkEvent, member: Member, reason: str, no
     NETWORK_REPORTS_TO_HIDE distinct members have reported it, it is hidden until staff review it;
     an event staff kept stays shown."""
     if reason not in NetworkEventReport.Reason.values:
-        raise InvalidInputError("Choose why you report this event.", field="reason")
+        raise InvalidInputError(gettext("Choose why you report this event."), field="reason")
     NetworkEvent.objects.select_for_update().filter(pk=event.pk).first()  # one count at a time per event
     report, _ = NetworkEventReport.objects.update_or_create(
         event=event, member=member, defaults={"reason": reason, "note": " ".join(note.split())[:500]})

@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.ratelimit import RateLimitedError, rate_limit_request
@@ -104,9 +105,9 @@ def event_rsvp(request, did, rkey):
         except ElonaraError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Your answer: {rsvp.get_status_display()}.")
+            messages.success(request, _("Your answer: %(answer)s.") % {"answer": rsvp.get_status_display()})
     else:
-        messages.error(request, "Choose going, maybe or not going.")
+        messages.error(request, _("Choose going, maybe or not going."))
     return redirect(event)
 
 
@@ -125,10 +126,11 @@ def creator_hide(request, did, rkey):
     event = _event_or_404(did, rkey)
     if request.POST.get("undo"):
         services.creator_unhide(member=request.user, creator=event.creator)
-        messages.success(request, "Their events show on Upcoming again.")
+        messages.success(request, _("Their events show on Upcoming again."))
         return redirect(event)
     services.creator_hide(member=request.user, creator=event.creator)
-    messages.success(request, f"You will not see events by {event.creator.name} on Upcoming.")
+    messages.success(request, _("You will not see events by %(creator)s on Upcoming.")
+                     % {"creator": event.creator.name})
     return redirect("network:upcoming")
 
 
@@ -138,7 +140,7 @@ def event_report(request, did, rkey):
     event = _event_or_404(did, rkey)
     form = NetworkReportForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose why you report this event.")
+        messages.error(request, _("Choose why you report this event."))
         return redirect(event)
     try:
         rate_limit_request(request, "network_report")
@@ -147,7 +149,7 @@ def event_report(request, did, rkey):
     except (ElonaraError, RateLimitedError) as error:
         messages.error(request, error.message)
         return redirect(event)
-    messages.success(request, "Thank you: staff will look at this event.")
+    messages.success(request, _("Thank you: staff will look at this event."))
     return redirect(event)
 
 

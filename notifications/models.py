@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from core.page_cache import PageRowsQuerySet
 
@@ -104,8 +106,9 @@ TOPIC_OF_KIND: dict[str, str] = {
     Mail.Kind.HOST_MESSAGE: "host_messages", Mail.Kind.QUESTIONS: "host_messages",
 }
 # How a one-click unsubscribe link and its page name each topic.
-TOPIC_LABELS: dict[str, str] = {
-    "rsvp_confirmations": "confirmations of your answers", "event_changes": "changes and cancellations",
-    "reminders": "reminders", "place_changes": "news about your place (waiting list and requests)",
-    "host_messages": "messages from the hosts of your events",
+# Lazy: rendered in the language of the page or of the mail that names them.
+TOPIC_LABELS: dict[str, str | Promise] = {
+    "rsvp_confirmations": _("confirmations of your answers"), "event_changes": _("changes and cancellations"),
+    "reminders": _("reminders"), "place_changes": _("news about your place (waiting list and requests)"),
+    "host_messages": _("messages from the hosts of your events"),
 }

@@ -25,6 +25,7 @@ from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.tasks import task_on_commit
@@ -79,10 +80,10 @@ def unsubscribe(*, token: str) -> tuple[Member, str]:
     the signed link is the proof (RFC 8058). Returns the member and the topic."""
     claim = tokens.unsubscribe_read(token)
     if claim is None or (claim[1] not in TOPICS and claim[1] != "all"):
-        raise EmailError("This unsubscribe link is not valid.", code="bad_link")
+        raise EmailError(gettext("This unsubscribe link is not valid."), code="bad_link")
     member = Member.objects.filter(pk=claim[0]).first()
     if member is None:
-        raise EmailError("This unsubscribe link is not valid.", code="bad_link")
+        raise EmailError(gettext("This unsubscribe link is not valid."), code="bad_link")
     topics = TOPICS if claim[1] == "all" else (claim[1],)
     mail_settings_update(member=member, **{topic: False for topic in topics})
     return member, claim[1]
@@ -101,11 +102,12 @@ def email_confirm(*, token: str) -> Member:
     """Mark the address a link was sent to as confirmed, if it is still the member's address."""
     claim = tokens.confirmation_read(token)
     if claim is None:
-        raise EmailError("This confirmation link is not valid or has expired. Send a new one from your profile.",
-                         code="bad_link")
+        raise EmailError(gettext("This confirmation link is not valid or has expired. Send a new one from your "
+                                 "profile."), code="bad_link")
     member = Member.objects.filter(pk=claim.member_id).first()
     if member is None or member.email.lower() != claim.email:
-        raise EmailError("This link was for an address that is no longer on the account.", code="address_changed")
+        raise EmailError(gettext("This link was for an address that is no longer on the account."),
+                         code="address_changed")
     row, _ = MailSettings.objects.select_for_update().get_or_create(member=member)
     row.confirmed_email, row.confirmed_at = member.email, timezone.now()
     row.save(update_fields=["confirmed_email", "confirmed_at"])

@@ -1,6 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -10,7 +12,7 @@ from notifications import services, tokens
 from notifications.forms import MailSettingsForm
 from notifications.models import TOPIC_LABELS as MAIL_TOPIC_LABELS
 
-TOPIC_LABELS = {**MAIL_TOPIC_LABELS, "all": "all event mail"}
+TOPIC_LABELS = {**MAIL_TOPIC_LABELS, "all": gettext_lazy("all event mail")}
 
 
 @login_required
@@ -19,7 +21,7 @@ def settings_update(request):
     form = MailSettingsForm(request.POST)
     if form.is_valid():
         services.mail_settings_update(member=request.user, **form.cleaned_data)
-        messages.success(request, "Notification choices saved.")
+        messages.success(request, _("Notification choices saved."))
     return redirect("members:me")
 
 
@@ -32,7 +34,7 @@ def confirmation_send(request):
         messages.error(request, exc.message)
         return redirect("members:me")
     if services.email_confirmation_request(member=request.user) is not None:
-        messages.success(request, f"We sent a confirmation link to {request.user.email}.")
+        messages.success(request, _("We sent a confirmation link to %(email)s.") % {"email": request.user.email})
     return redirect("members:me")
 
 
@@ -49,8 +51,8 @@ def confirm(request, token: str):
     claim = tokens.confirmation_read(token)
     if claim is None:
         return render(request, "notifications/confirm.html",
-                      {"error": "This confirmation link is not valid or has expired. Send a new one from your "
-                                "profile."}, status=400)
+                      {"error": _("This confirmation link is not valid or has expired. Send a new one from "
+                                  "your profile.")}, status=400)
     return render(request, "notifications/confirm.html", {"email": claim.email})
 
 
@@ -70,6 +72,6 @@ def unsubscribe(request, token: str):
         return render(request, "notifications/unsubscribe.html", {"done": TOPIC_LABELS[topic]})
     claim = tokens.unsubscribe_read(token)
     if claim is None or claim[1] not in TOPIC_LABELS:
-        return render(request, "notifications/unsubscribe.html", {"error": "This unsubscribe link is not valid."},
+        return render(request, "notifications/unsubscribe.html", {"error": _("This unsubscribe link is not valid.")},
                       status=400)
     return render(request, "notifications/unsubscribe.html", {"topic": TOPIC_LABELS[claim[1]]})

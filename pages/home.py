@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from core.page_cache import MEMBER_HOME, page_part_get
 from elonara.models import RSVP, Community, Event
@@ -37,7 +38,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
     """{"plans": [{url, title, status, other_app, hosting}], "communities": [{url, name}],
     "invitations": [{url, title, host, status, token}]}: five narrow queries (events they host,
     plans here, plans in other apps' events, communities, invitations)."""
-    status_label = dict(RSVP.Status.choices)
+    status_label = {value: str(label) for value, label in RSVP.Status.choices}
     now = timezone.now()
     plans = (RSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
              .order_by("event__starts_at")
@@ -51,7 +52,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
     # A host's own events are in their plans as "Hosting" (their own going answer is not listed again).
     hosting = (Event.objects.filter(event_listed_q(now=now), host=member)
                .order_by("starts_at").values_list("pk", "title", "starts_at", "status"))
-    rows = [(starts, reverse("event-detail", args=[pk]), title, "Hosting", False, state == "cancelled")
+    rows = [(starts, reverse("event-detail", args=[pk]), title, gettext("Hosting"), False, state == "cancelled")
             for pk, title, starts, state in hosting]
     hosted = {row[1] for row in rows}
     rows += [(starts, url, title, status_label[status], False, state == "cancelled")

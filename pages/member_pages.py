@@ -10,6 +10,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from core.page_cache import page_response
 from elonara import selectors as event_selectors
@@ -54,12 +55,12 @@ def account_delete(request):
     member = request.user
     if request.method == "POST":
         if request.POST.get("confirm_username", "").strip() != member.username:
-            messages.error(request, "Type your username to confirm.")
+            messages.error(request, _("Type your username to confirm."))
         else:
             logout(request)
             member_delete(member=member)
-            messages.success(request, "Your Elonara account is deleted. Posts already on Bluesky are yours and "
-                                      "stay there.")
+            messages.success(request, _("Your Elonara account is deleted. Posts already on Bluesky are yours and "
+                                        "stay there."))
             return redirect("home")
     context = {
         "hosted_events": member.hosted_events.all(),

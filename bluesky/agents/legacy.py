@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.atproto import IdentityResolver, SafeHttpClient
 from bluesky.errors import NotConnectedError
@@ -45,8 +47,8 @@ class LegacyBlueskyAgent(BlueskyAgentInterface[AppPasswordPdsSession]):
         loaded = posting.loaded if posting is not None else None
         account = loaded if isinstance(loaded, AppPasswordAccount) else self.app_password_account(member)
         if account is None:
-            raise NotConnectedError("Posting needs an app password: add one on your Bluesky card, or ask staff to "
-                                    "configure the relay account.")
+            raise NotConnectedError(_("Posting needs an app password: add one on your Bluesky card, or ask staff "
+                                      "to configure the relay account."))
         return self.session_for(account).open()
 
     # Records speak for their author: only the member's own app password, never the relay.
@@ -57,5 +59,5 @@ class LegacyBlueskyAgent(BlueskyAgentInterface[AppPasswordPdsSession]):
     def _open_record_session(self, member: Member) -> AppPasswordPdsSession:
         account = member_credentials_get(member=member)
         if account is None:
-            raise NotConnectedError("Publishing to Bluesky needs your own app password or a Bluesky connection.")
+            raise NotConnectedError(_("Publishing to Bluesky needs your own app password or a Bluesky connection."))
         return self.session_for(account).open()

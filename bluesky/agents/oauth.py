@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+
 from bluesky.agents.base import BlueskyAgentInterface, PostingAccount
 from bluesky.agents.results import BlueskyResult
 from bluesky.atproto.scopes import scope_allows_blob, scope_allows_posting, scope_allows_record_write
@@ -38,7 +40,7 @@ class OAuthBlueskyAgent(BlueskyAgentInterface[OAuthPdsSession]):
         else:
             session = OAuthPdsSession.for_member(member)
         if session is None:
-            raise NotConnectedError("Connect your Bluesky account to post invitations.")
+            raise NotConnectedError(_("Connect your Bluesky account to post invitations."))
         return session
 
     def _check_session(self, session: OAuthPdsSession) -> BlueskyResult | None:
@@ -57,7 +59,7 @@ class OAuthBlueskyAgent(BlueskyAgentInterface[OAuthPdsSession]):
     def _open_record_session(self, member: Member) -> OAuthPdsSession:
         session = OAuthPdsSession.for_member(member)
         if session is None:
-            raise NotConnectedError("Connect your Bluesky account to publish to Bluesky.")
+            raise NotConnectedError(_("Connect your Bluesky account to publish to Bluesky."))
         return session
 
     def _check_record_write(self, session: OAuthPdsSession, collection: str, action: str) -> BlueskyResult | None:

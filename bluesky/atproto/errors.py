@@ -21,9 +21,16 @@ from datetime import datetime
 from typing import Any
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue (makemessages knows this name) and returns it
+    unchanged: this package is Django-free, so the Django side translates a message where it shows
+    it (`bluesky.views`)."""
+    return message
+
+
 class AtprotoError(Exception):
     code = "atproto_error"
-    default_message = "Something went wrong talking to the Bluesky network."
+    default_message = gettext_noop("Something went wrong talking to the Bluesky network.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, **fields: Any) -> None:
         self.message = message or self.default_message
@@ -35,12 +42,12 @@ class AtprotoError(Exception):
 
 class UnsafeURLError(AtprotoError):
     code = "unsafe_url"
-    default_message = "That address cannot be used."
+    default_message = gettext_noop("That address cannot be used.")
 
 
 class TransportError(AtprotoError):
     code = "transport"
-    default_message = "The server could not be reached or gave an unusable answer."
+    default_message = gettext_noop("The server could not be reached or gave an unusable answer.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
                  retryable: bool = True, **fields: Any) -> None:
@@ -51,17 +58,17 @@ class TransportError(AtprotoError):
 
 class IdentityResolutionError(AtprotoError):
     code = "identity"
-    default_message = "That Bluesky account could not be found."
+    default_message = gettext_noop("That Bluesky account could not be found.")
 
 
 class MetadataError(AtprotoError):
     code = "metadata"
-    default_message = "That server does not support the sign-in Elonara needs."
+    default_message = gettext_noop("That server does not support the sign-in Elonara needs.")
 
 
 class OAuthFlowError(AtprotoError):
     code = "oauth_flow"
-    default_message = "The sign-in could not be completed. Please try again."
+    default_message = gettext_noop("The sign-in could not be completed. Please try again.")
 
 
 class ClientKeyMissingError(OAuthFlowError):
@@ -69,12 +76,12 @@ class ClientKeyMissingError(OAuthFlowError):
     server only accepts that key for this session, so it cannot be refreshed: reconnect."""
 
     code = "client_key_missing"
-    default_message = "This Bluesky connection must be renewed. Please connect your account again."
+    default_message = gettext_noop("This Bluesky connection must be renewed. Please connect your account again.")
 
 
 class OAuthTokenError(AtprotoError):
     code = "oauth_token"
-    default_message = "The authorization server refused the request."
+    default_message = gettext_noop("The authorization server refused the request.")
 
     def __init__(self, message: str | None = None, *, error: str = "", status: int | None = None,
                  **fields: Any) -> None:

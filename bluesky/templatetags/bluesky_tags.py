@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import gettext, pgettext
 
 from bluesky.forms import AppPasswordForm
 from bluesky.selectors import member_app_password_get
@@ -24,3 +25,13 @@ def app_password_form(context, level=3):
         "level": level,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def join_words(items) -> str:
+    """["a", "b", "c"] as "a, b and c", in the language of the request."""
+    items = [str(item) for item in items]
+    if len(items) < 2:
+        return "".join(items)
+    return gettext("%(items)s and %(last)s") % {
+        "items": pgettext("list separator", ", ").join(items[:-1]), "last": items[-1]}
