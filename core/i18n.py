@@ -28,6 +28,13 @@ def supported_language(code: str | None) -> str | None:
         return None
 
 
+def language_tag(code: str) -> str:
+    """A language of settings.LANGUAGES as a BCP-47 tag for records (a post's `langs`): "pt-br" is
+    "pt-BR", "ja" stays "ja"."""
+    language, _, region = code.partition("-")
+    return f"{language}-{region.upper()}" if region else language
+
+
 def member_language(member: object) -> str:
     """The language to write to a member in when they are not reading (mail): their own setting,
     else the language their last page was answered in (`last_language`), else English."""

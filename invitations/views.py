@@ -81,6 +81,8 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
             "posting_account": services.invitation_posting_account(host=request.user),
             "connected": bool(member_did_get(member=request.user)),
             "page_size": _page_size(request.GET.get("page_size")),
+            "languages": settings.LANGUAGES,
+            "post_language": services.invitation_language(host=request.user),
             **extra_context,
         },
     )
