@@ -48,7 +48,7 @@ def _remember_language(request: HttpRequest, language: str) -> None:
     their row, only on a change (never per request), so their mail can follow it. Duck-typed on
     the user model (core imports no app); their kept row is renewed by the write (pages.table)."""
     user = getattr(request, "user", None)
-    if not getattr(user, "is_authenticated", False) or getattr(user, "last_language", language) == language:
+    if user is None or not user.is_authenticated or getattr(user, "last_language", language) == language:
         return
     user._meta.default_manager.filter(pk=user.pk).update(last_language=language)
     user.last_language = language
