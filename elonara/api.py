@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,7 +37,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url",
-                  "status", "url", "capacity", "requires_approval", "series"]
+                  "status", "url", "capacity", "requires_approval", "series", "language"]
 
     def get_url(self, event: Event) -> str:
         return event.get_absolute_url()
@@ -381,6 +382,8 @@ class SeriesCreateSerializer(serializers.Serializer):
     online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
     capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     requires_approval = serializers.BooleanField(required=False, default=False)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, default="", allow_blank=True,
+                                       help_text="The language it is held in; empty: yours.")
 
 
 class SeriesOccurrenceSerializer(serializers.Serializer):

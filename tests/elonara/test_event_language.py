@@ -82,3 +82,20 @@ def test_upcoming_filters_by_language():
     assert titles(language="xx") == titles()  # not one we speak: no filter
     page = Client().get("/upcoming/?language=de").content.decode()
     assert "Stammtisch" in page and "Meetup" not in page and '<option value="de" lang="de" selected>' in page
+
+
+def test_a_series_made_through_the_api_keeps_its_language_on_every_occurrence():
+    yuki = _member("yuki")
+    browser = Client()
+    browser.force_login(yuki)
+    response = browser.post("/api/v1/series/", {
+        "kind": "weekly", "count": 3, "title": "Go club", "venue": "Hall", "language": "ja",
+        "starts_at": START.isoformat(), "ends_at": (START + timedelta(hours=1)).isoformat()},
+        content_type="application/json")
+    assert response.status_code == 201, response.content
+    occurrences = Event.objects.filter(title="Go club")
+    assert occurrences.count() == 3 and {e.language for e in occurrences} == {"ja"}
+    listed = browser.get(f"/api/v1/events/{occurrences.first().pk}/").json()
+    assert listed["language"] == "ja"
+    assert browser.post("/api/v1/series/", {"kind": "weekly", "title": "X", "language": "tlh"},
+                        content_type="application/json").status_code == 400
