@@ -28,6 +28,32 @@ def supported_language(code: str | None) -> str | None:
         return None
 
 
+def language_tag(code: str) -> str:
+    """A language of settings.LANGUAGES as a BCP-47 tag for records (a post's `langs`): "pt-br" is
+    "pt-BR", "ja" stays "ja"."""
+    language, _, region = code.partition("-")
+    return f"{language}-{region.upper()}" if region else language
+
+
+def member_language(member: object) -> str:
+    """The language to write to a member in when they are not reading (mail): their own setting,
+    else the language their last page was answered in (`last_language`), else English."""
+    return (supported_language(getattr(member, "language", ""))
+            or supported_language(getattr(member, "last_language", ""))
+            or settings.LANGUAGE_CODE)
+
+
+def _remember_language(request: HttpRequest, language: str) -> None:
+    """A signed-in member's page answered in another language than the last one: one UPDATE of
+    their row, only on a change (never per request), so their mail can follow it. Duck-typed on
+    the user model (core imports no app); their kept row is renewed by the write (pages.table)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(user, "last_language", language) == language:
+        return
+    user._meta.default_manager.filter(pk=user.pk).update(last_language=language)
+    user.last_language = language
+
+
 def request_language(request: HttpRequest) -> str:
     member_choice = getattr(getattr(request, "user", None), "language", "")
     return (supported_language(member_choice)
@@ -48,6 +74,7 @@ class LanguageMiddleware:
         language = request_language(request)
         translation.activate(language)
         request.LANGUAGE_CODE = language
+        _remember_language(request, language)
         try:
             response = self.get_response(request)
         finally:

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bluesky import pipeline
 from bluesky.errors import Reason
@@ -39,6 +40,7 @@ from bluesky.records import (
     tid_now,
 )
 from bluesky.selectors import identity_grant_gaps
+from core.i18n import language_tag
 from core.tasks import task_named
 from elonara.cards import LinkCard, event_link_card, event_when_text
 from elonara.errors import NotAllowedError
@@ -105,25 +107,39 @@ def _with_link(lead: str, url: str, *, created_at: datetime) -> dict:
     }
 
 
-def announcement_record(*, card: LinkCard, when: str, created_at: datetime) -> dict:
+def announcement_record(*, card: LinkCard, when: str, created_at: datetime, langs: list[str] | None = None) -> dict:
     """The announcement post: the event's title and when, its link, and its link card (the
-    thumbnail is uploaded by the posting session just before writing)."""
+    thumbnail is uploaded by the posting session just before writing). `langs`: the event's
+    language as BCP-47 (`event_langs`), so Bluesky's language filters and feeds can place it."""
     record = _with_link(f"{card.title}\n{when}", card.url, created_at=created_at)
+    if langs:
+        record["langs"] = langs
     record["embed"] = {"$type": EMBED_EXTERNAL,
                        "external": {"uri": card.url, "title": card.title, "description": card.description}}
     return record
 
 
+def event_langs(event: Event) -> list[str]:
+    """The `langs` of the posts about an event: its language (Event.language) as BCP-47."""
+    return [language_tag(event.language or settings.LANGUAGE_CODE)]
+
+
 def reply_text_for_time_change(*, event: Event) -> str:
-    return f"New time: {event_when_text(event)}"
+    # In the event's language, whoever edits it (the reply is stored as text and posted later).
+    with translation.override(event.language or settings.LANGUAGE_CODE):
+        return f"New time: {event_when_text(event)}"
 
 
 def reply_text_for_cancellation(*, event: Event) -> str:
-    return f"Cancelled: {event.title} will not take place."
+    with translation.override(event.language or settings.LANGUAGE_CODE):
+        return f"Cancelled: {event.title} will not take place."
 
 
-def announcement_reply_record(*, text: str, url: str, root_uri: str, root_cid: str, created_at: datetime) -> dict:
+def announcement_reply_record(*, text: str, url: str, root_uri: str, root_cid: str, created_at: datetime,
+                              langs: list[str] | None = None) -> dict:
     record = _with_link(text, url, created_at=created_at)
+    if langs:
+        record["langs"] = langs
     # Each reply answers the announcement itself: the thread stays one level deep, easy to read.
     ref = {"uri": root_uri, "cid": root_cid}
     record["reply"] = {"root": ref, "parent": ref}
@@ -197,8 +213,11 @@ def announcement_publish(*, event_id: int, slot_at: float | None = None,
                                                                           Value(timezone.now())))
     event.refresh_from_db(fields=["announce_created_at"])
     attempt = count_attempt()
-    card = event_link_card(event=event, with_image_bytes=True)
-    record = announcement_record(card=card, when=event_when_text(event), created_at=event.announce_created_at)
+    # Written in the event's language (the card's date and the time), whatever the worker's.
+    with translation.override(event.language or settings.LANGUAGE_CODE):
+        card = event_link_card(event=event, with_image_bytes=True)
+        record = announcement_record(card=card, when=event_when_text(event), created_at=event.announce_created_at,
+                                     langs=event_langs(event))
     result = agent.own_post_create_for_member(event.host, record, rkey=event.announce_rkey, thumb=_thumb(card))
     if result.success:
         with transaction.atomic():
@@ -263,7 +282,8 @@ def announcement_reply_publish(*, event_id: int, slot_at: float | None = None,
     event.refresh_from_db(fields=["announce_reply_created_at"])
     record = announcement_reply_record(
         text=event.announce_reply_text, url=event_link_card(event=event, with_image_bytes=False).url,
-        root_uri=event.announce_uri, root_cid=event.announce_cid, created_at=event.announce_reply_created_at)
+        root_uri=event.announce_uri, root_cid=event.announce_cid, created_at=event.announce_reply_created_at,
+        langs=event_langs(event))
     rkey = event.announce_reply_rkey
     attempt = count_attempt()
     result = agent.own_post_create_for_member(event.host, record, rkey=rkey)

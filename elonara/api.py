@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import asdict
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -38,7 +39,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url",
-                  "status", "url", "capacity", "requires_approval", "series"]
+                  "status", "url", "capacity", "requires_approval", "series", "language"]
 
     def get_url(self, event: Event) -> str:
         return event.get_absolute_url()
@@ -440,6 +441,8 @@ class SeriesCreateSerializer(serializers.Serializer):
         required=False, default=False,
         help_text="Post the announcement of the first occurrence on Bluesky from your own account (a series is "
                   "announced once). Refused when no account of yours can post.")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, default="", allow_blank=True,
+                                       help_text="The language it is held in; empty: yours.")
 
 
 class SeriesOccurrenceSerializer(serializers.Serializer):

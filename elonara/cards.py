@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import formats
 
 from elonara.images import OUTPUT_MIME
-from elonara.models import Community, Event, zone_label
+from elonara.models import Community, Event
+from elonara.when import event_when
 
 DESCRIPTION_MAX = 300
 SNIPPET_MAX = 200
@@ -50,15 +50,9 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def event_when_text(event: Event) -> str:
-    """E.g. "Sun 1 Jun 2031, 09:30–12:00, Berlin time (UTC+2)", in the event's own zone."""
-    zone = event.zone
-    start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
-    day = formats.date_format(start, "D j M Y")
-    if start.date() == end.date():
-        span = f"{day}, {start:%H:%M}–{end:%H:%M}"
-    else:
-        span = f"{day}, {start:%H:%M} – {formats.date_format(end, 'D j M Y')}, {end:%H:%M}"
-    return f"{span}, {zone_label(event.time_zone, event.starts_at)}"
+    """E.g. "Sun 1 Jun 2031, 09:30–12:00, Berlin time (UTC+2)", in the event's own zone and the
+    active language (elonara.when)."""
+    return event_when(starts_at=event.starts_at, ends_at=event.ends_at, time_zone=event.time_zone, short=True)
 
 
 def _image(target: Event | Community, *, with_image_bytes: bool) -> CardImage | None:

@@ -3,6 +3,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.conf import settings
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -119,6 +120,9 @@ class EventForm(forms.Form):
     guest_list = forms.ChoiceField(label=_("Who sees the guest list"), choices=Event.GuestList.choices,
                                    initial=Event.GuestList.PUBLIC, required=False,
                                    help_text=_("Names and faces of who answered; everyone sees the counts."))
+    language = forms.ChoiceField(label=_("Language of the event"), choices=settings.LANGUAGES, required=False,
+                                 help_text=_("Its announcement on Bluesky is marked with it, and Upcoming can be "
+                                             "filtered by it."))
 
     # A new event only: make it a series.
     repeat = forms.ChoiceField(label=_("Repeats"), required=False,
@@ -145,7 +149,7 @@ class EventForm(forms.Form):
     REPEAT_FIELDS = ("repeat", "repeat_rule", "repeat_until", "repeat_count")
     # Shown folded under "More options" (templates/elonara/event_form.html) unless one is set or wrong.
     ADVANCED_FIELDS = ("mode", "locality", "country", "capacity", "capacity_counts_outside", "requires_approval",
-                       "guest_list", *REPEAT_FIELDS)
+                       "guest_list", "language", *REPEAT_FIELDS)
 
     def clean_guest_list(self) -> str:
         return self.cleaned_data.get("guest_list") or Event.GuestList.PUBLIC
@@ -156,6 +160,8 @@ class EventForm(forms.Form):
             if name not in self.fields:
                 continue
             bound = self[name]
+            if name == "language" and not bound.errors and bound.value() in (bound.initial, "", None):
+                continue  # the host's own language (or the event's) is not an option they set
             if bound.errors or bound.value() not in (None, "", False, [], "none", "public"):
                 return True
         return False

@@ -176,6 +176,7 @@ class EventSeries(models.Model):
     mode = models.CharField(max_length=10, blank=True)
     country = models.CharField(max_length=2, blank=True)
     locality = models.CharField(max_length=120, blank=True)
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     capacity = models.PositiveIntegerField(null=True, blank=True)
     capacity_counts_outside = models.BooleanField(default=False)
     requires_approval = models.BooleanField(default=False)
@@ -231,6 +232,10 @@ class Event(CoverImage, PublishedRecord):
     # For the address of the published record (community.lexicon.location.address needs a country).
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter code")
     locality = models.CharField("town or city", max_length=120, blank=True)
+    # The language the event is held in (the host's choice, theirs by default): its announcement
+    # post's `langs` and the Upcoming filter. The calendar lexicon has no field for it (so not in
+    # the record).
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     # Kept up to date by a Celery task after each RSVP change (see elonara.tasks).
     going_count = models.PositiveIntegerField(default=0)
     maybe_count = models.PositiveIntegerField(default=0)

@@ -51,7 +51,7 @@ def event_list_upcoming_for_api() -> QuerySet[Event]:
     """Events that have not ended yet, with only the columns the API shows (the caller orders and pages)."""
     return Event.objects.filter(event_listed_q()).only(
         "id", "title", "description", "starts_at", "ends_at", "time_zone", "venue", "online_url", "status",
-        "capacity", "requires_approval", "series")
+        "capacity", "requires_approval", "series", "language")
 
 
 def event_list_for_community(*, community: Community) -> QuerySet[Event]:

@@ -25,7 +25,7 @@ from members.models import Member
 SERIES_WINDOW = 8
 # What an occurrence copies from its series (and what "this and following" changes in both).
 TEMPLATE_FIELDS = ("title", "description", "venue", "online_url", "mode", "country", "locality", "capacity",
-                   "capacity_counts_outside", "requires_approval", "community", "guest_list")
+                   "capacity_counts_outside", "requires_approval", "community", "guest_list", "language")
 
 
 def instant_key(instant: datetime) -> str:
@@ -180,7 +180,9 @@ def series_update_following(*, event: Event, editor: Member, image=None, remove_
     rule = old.rule if old.kind == EventSeries.Kind.CUSTOM else recurrence.preset_rule(
         old.kind, local_start=new_rid.astimezone(new_zone))
     template = {name: getattr(old, name) for name in TEMPLATE_FIELDS}
-    template.update({name: value for name, value in changes.items() if name in TEMPLATE_FIELDS})
+    # An empty value keeps the series' language (a form left at its default sends none).
+    template.update({name: value for name, value in changes.items()
+                     if name in TEMPLATE_FIELDS and not (name == "language" and not value)})
     new = EventSeries.objects.create(
         host=old.host, kind=old.kind, rule=rule, until=old.until, count=remaining, starts_at=new_rid,
         duration=duration, time_zone=new_zone_name, **template,

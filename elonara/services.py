@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
+from core.i18n import member_language
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
 from elonara import announcements, atrecords, host_messages, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
@@ -345,9 +346,11 @@ def event_create(
     capacity_counts_outside: bool = False,
     requires_approval: bool = False,
     guest_list: str = Event.GuestList.PUBLIC,
+    language: str = "",
 ) -> Event:
     """Publish an event. `image` is an uploaded cover file (optional), validated before any write.
     The host is going to it from the start: their answer (a seat, counted) is made with it.
+    `language`: the one it is held in; empty is the host's (core.i18n.member_language).
 
     When the host has a Bluesky account, the event is also written to the host's repository as a
     community.lexicon.calendar.event record (queued on commit, see elonara.publishing)."""
@@ -360,13 +363,14 @@ def event_create(
     mode, country = _validate_place(mode=mode, country=country)
     _validate_capacity(capacity=capacity)
     _validate_guest_list(guest_list=guest_list)
+    language = _validate_language(language=language, host=host)
     processed = _cover_upload_process(member=host, image=image)
     event = Event(
         host=host, title=title.strip(), description=description.strip(), starts_at=starts_at, ends_at=ends_at,
         time_zone=time_zone, venue=venue.strip(), online_url=online_url.strip(), community=community,
         image_alt=image_alt.strip(), mode=mode, country=country, locality=locality.strip(),
         capacity=capacity, capacity_counts_outside=capacity_counts_outside, requires_approval=requires_approval,
-        guest_list=guest_list, going_count=1,  # the host's own seat, taken just below
+        guest_list=guest_list, language=language, going_count=1,  # the host's own seat, taken just below
     )
     _cover_image_set(instance=event, image=processed)
     event.save()
@@ -382,6 +386,14 @@ def _validate_place(*, mode: str, country: str) -> tuple[str, str]:
     if country and (len(country) != 2 or not country.isascii() or not country.isalpha()):
         raise InvalidInputError(gettext("Use the two-letter country code (e.g. PT, FR, US)."), field="country")
     return mode, country
+
+
+def _validate_language(*, language: str, host: Member) -> str:
+    if not language:
+        return member_language(host)
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInputError("Pick one of the languages Elonara speaks.", field="language")
+    return language
 
 
 def _validate_guest_list(*, guest_list: str) -> None:
@@ -400,6 +412,8 @@ CALENDAR_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", 
 PLACE_FIELDS = ("mode", "country", "locality")
 # How answers are taken (neither in calendar files nor in the record).
 HOSTING_FIELDS = ("capacity", "capacity_counts_outside", "requires_approval", "guest_list")
+# Where the event is listed and in which language it is announced (not in the record: no field).
+LISTING_FIELDS = ("language",)
 
 
 @transaction.atomic
@@ -413,7 +427,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     """
     if not event_can_manage(event=event, member=editor):
         raise NotAllowedError(gettext("Only the host or a co-host can edit this event."))
-    allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, *HOSTING_FIELDS, "community", "image_alt"}
+    allowed = {*CALENDAR_FIELDS, *PLACE_FIELDS, *HOSTING_FIELDS, *LISTING_FIELDS, "community", "image_alt"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -428,6 +442,7 @@ def event_update(*, event: Event, editor: Member, image=None, remove_image: bool
     merged["mode"], merged["country"] = _validate_place(mode=merged["mode"], country=merged["country"])
     _validate_capacity(capacity=merged["capacity"])
     _validate_guest_list(guest_list=merged["guest_list"])
+    merged["language"] = _validate_language(language=merged["language"] or event.language, host=event.host)
     processed = _cover_upload_process(member=editor, image=image)
     # Lock the row: two concurrent edits must each get their own SEQUENCE number.
     current = Event.objects.select_for_update().get(pk=event.pk)

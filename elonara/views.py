@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bluesky import selectors as bluesky_selectors
+from core.i18n import member_language
 from core.media import media_url_seconds
 from core.page_cache import page_response
 from core.ratelimit import RateLimitedError
@@ -267,6 +268,7 @@ def event_create(request):
     prefill = event_prefill(request.GET, zone_ids=TIME_ZONE_IDS) if request.method == "GET" else None
     if prefill is not None:
         initial.update(prefill.initial)
+    initial.setdefault("language", member_language(request.user))
     announce_reason = announcement_services.announcement_unavailable_reason(host=request.user)
     initial["announce"] = not announce_reason and announcement_services.announcement_default(host=request.user)
     form = EventForm(request.POST or None, request.FILES or None, communities=communities, initial=initial,
@@ -306,7 +308,7 @@ def event_edit(request, pk):
         "online_url": event.online_url, "time_zone": event.time_zone, "community": event.community,
         "image_alt": event.image_alt, "mode": event.mode, "country": event.country, "locality": event.locality,
         "capacity": event.capacity, "capacity_counts_outside": event.capacity_counts_outside,
-        "requires_approval": event.requires_approval, "guest_list": event.guest_list,
+        "requires_approval": event.requires_approval, "guest_list": event.guest_list, "language": event.language,
         "starts_at": event.starts_at.astimezone(zone).replace(tzinfo=None),
         "ends_at": event.ends_at.astimezone(zone).replace(tzinfo=None),
     }

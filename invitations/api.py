@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import partial
 from typing import cast
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -36,6 +37,8 @@ def _int(raw: str | None, default: int) -> int:
 
 KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=["event", "community"],
                         description="What you invite to.")
+# The languages a post may be written in (settings.LANGUAGES codes: "pt-br" is posted as "pt-BR").
+LANGUAGE_CHOICES = settings.LANGUAGES  # the same choice set as events' language: one enum in the API description
 TARGET = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's or community's id.")
 
 
@@ -145,6 +148,8 @@ class GraphPageView(APIView):
 
 class PreviewSerializer(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, max_length=3000, required=False, default="")
+    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False, default="", allow_blank=True,
+                                       help_text="The post's language (its `langs`); empty: yours.")
     did = serializers.CharField(max_length=2048)
     handle = serializers.CharField(max_length=253)
 
@@ -161,6 +166,7 @@ class PreviewView(APIView):
         preview = services.invitation_preview(
             host=request.user, target=target, message_template=ser.validated_data["message"],
             recipient_did=ser.validated_data["did"], recipient_handle=ser.validated_data["handle"],
+            language=ser.validated_data["language"],
         )
         post, account = preview.post, preview.account
         return Response({
@@ -174,6 +180,9 @@ class PreviewView(APIView):
 
 class BulkCreateSerializer(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, max_length=3000, required=False, default="")
+    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False, default="", allow_blank=True,
+                                       help_text="The posts' language (their `langs`, the default wording); "
+                                                 "empty: yours.")
     dids = serializers.ListField(child=serializers.CharField(max_length=2048), min_length=1, max_length=5000)
 
 
@@ -196,7 +205,7 @@ class BulkCreateView(APIView):
         rate_limit_request(request, "invitations")
         result = services.invitation_bulk_create(
             host=request.user, target=target, recipient_dids=ser.validated_data["dids"],
-            message_template=ser.validated_data["message"],
+            message_template=ser.validated_data["message"], language=ser.validated_data["language"],
         )
         batch = result.batch
         return Response(

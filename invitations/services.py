@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from bluesky import pipeline
@@ -33,6 +33,7 @@ from bluesky.pipeline import Claimed, Outcome
 from bluesky.records import BlobUpload, tid_now
 from bluesky.services import BlueskyOAuthService
 from core import metrics
+from core.i18n import language_tag, member_language, supported_language
 from core.page_cache import rows_inserted
 from elonara.cards import LinkCard, link_card_for
 from elonara.models import Community, Event
@@ -117,17 +118,37 @@ def host_label(*, host: Member) -> str:
 
 
 def _template_for(*, invitation_host: Member, target: Target, message_template: str, posting_kind: str) -> str:
+    # str(): the wordings may be marked for translation; they are read in the active language.
     if posting_kind == "relay":
-        return relay_template_for(target)
-    return message_template or default_template_for(target)
+        return str(relay_template_for(target))
+    return message_template or str(default_template_for(target))
+
+
+def invitation_language(*, host: Member, language: str = "") -> str:
+    """The language of an invitation's post: the host's choice in the picker, else their own."""
+    return supported_language(language) or member_language(host)
+
+
+def _batch_language(batch: InvitationBatch) -> str:
+    # The batch keeps the post's `langs` as written (BCP-47); its first names the wording's language.
+    first = batch.langs.split(",")[0] if batch.langs else ""
+    return supported_language(first) or settings.LANGUAGE_CODE
 
 
 def invitation_compose(*, invitation: Invitation, message_template: str | None = None,
                        posting_kind: str = "", card: LinkCard | None = None) -> ComposedPost:
     """The exact post for this invitation (also what the preview shows). From the relay account
     (`posting_kind` "relay") it is Elonara's wording, whatever the batch's message says.
-    `card`: the target's link card when the caller already has it."""
+    `card`: the target's link card when the caller already has it. Written in the batch's language
+    (the default wording, the date), marked with it in `langs`."""
     batch = invitation.batch
+    with translation.override(_batch_language(batch)):
+        return _invitation_compose(invitation=invitation, batch=batch, message_template=message_template,
+                                   posting_kind=posting_kind, card=card)
+
+
+def _invitation_compose(*, invitation: Invitation, batch: InvitationBatch, message_template: str | None,
+                        posting_kind: str, card: LinkCard | None) -> ComposedPost:
     template = message_template if message_template is not None else batch.message_template
     target = invitation.target
     card = card or link_card_for(target, with_image_bytes=False)
@@ -167,9 +188,19 @@ def invitation_posting_account(*, host: Member, agent: BlueskyAgentInterface | N
 
 
 def invitation_preview(*, host: Member, target: Target, message_template: str, recipient_did: str,
-                       recipient_handle: str, agent: BlueskyAgentInterface | None = None) -> Preview:
+                       recipient_handle: str, agent: BlueskyAgentInterface | None = None,
+                       language: str = "") -> Preview:
     """The post exactly as it will be sent to this recipient, and from which account (the token in
-    the link is a placeholder)."""
+    the link is a placeholder), in the language chosen (`invitation_language`)."""
+    language = invitation_language(host=host, language=language)
+    with translation.override(language):
+        return _invitation_preview(host=host, target=target, message_template=message_template,
+                                   recipient_did=recipient_did, recipient_handle=recipient_handle, agent=agent,
+                                   langs=[language_tag(language)])
+
+
+def _invitation_preview(*, host: Member, target: Target, message_template: str, recipient_did: str,
+                        recipient_handle: str, agent: BlueskyAgentInterface | None, langs: list[str]) -> Preview:
     account = invitation_posting_account(host=host, agent=agent)
     card = link_card_for(target, with_image_bytes=False)
     host_named = host_mention(host=host)
@@ -181,7 +212,7 @@ def invitation_preview(*, host: Member, target: Target, message_template: str, r
         name=targets.target_name(target),
         date=targets.target_date_text(target),
         url=targets.target_public_url(target, token="PREVIEW"),
-        langs=["en"],
+        langs=langs,
         card_title=card.title,
         card_description=card.description,
         host_handle=host_named[0],
@@ -209,10 +240,12 @@ def invitation_bulk_create(
     recipient_dids: list[str],
     message_template: str = "",
     graph_service: BlueskyGraphService | None = None,
+    language: str = "",
 ) -> BulkCreateResult:
     """Invite accounts connected to the host. The client's list is only a wish: each DID is checked
     against the host's real followers/follows (App View, through their PDS), the daily cap,
-    declines, existing invitations and existing members/attendees, before anything is written."""
+    declines, existing invitations and existing members/attendees, before anything is written.
+    `language`: the posts' (`invitation_language`), kept on the batch."""
     if not targets.target_is_hosted_by(target, member=host):
         raise InvitationError(code="not_host", message=gettext("Only the host can invite people here."))
     wanted = list(dict.fromkeys(d for d in recipient_dids if isinstance(d, str) and d.startswith("did:")))
@@ -241,7 +274,7 @@ def invitation_bulk_create(
     wanted = [d for d in wanted if d in invitable.profiles and d not in blocks]
     return invitations_enqueue(
         host=host, target=target, profiles=[invitable.profiles[d] for d in wanted if d in invitable.profiles],
-        message_template=message_template, result=result,
+        message_template=message_template, result=result, language=language,
     )
 
 
@@ -277,7 +310,7 @@ def invitation_respect_refusals(*, host: Member, dids: list[str],
 
 def invitations_enqueue(
     *, host: Member, target: Target, profiles: list[GraphProfile], message_template: str,
-    result: BulkCreateResult | None = None
+    result: BulkCreateResult | None = None, language: str = ""
 ) -> BulkCreateResult:
     """Write the invitations for already-verified profiles and queue their sending after commit.
 
@@ -294,7 +327,8 @@ def invitations_enqueue(
         fresh = _within_caps(host=host, candidates=candidates, result=result)
         if not fresh:
             return result
-        result.batch = _batch_write(host=host, target=target, profiles=fresh, message_template=message_template)
+        result.batch = _batch_write(host=host, target=target, profiles=fresh, message_template=message_template,
+                                    language=invitation_language(host=host, language=language))
         result.created_count = len(fresh)
         queued = len(fresh)
         # Written by COPY: the host's picker (how many they may still send today) and the batch's
@@ -351,10 +385,10 @@ def _within_caps(*, host: Member, candidates: list[GraphProfile], result: BulkCr
 
 
 def _batch_write(*, host: Member, target: Target, profiles: list[GraphProfile],
-                 message_template: str) -> InvitationBatch:
+                 message_template: str, language: str) -> InvitationBatch:
     fields = targets.target_fields(target)
     batch = InvitationBatch.objects.create(
-        host=host, message_template=message_template or "", langs="en", **fields
+        host=host, message_template=message_template or "", langs=language_tag(language), **fields
     )
     try:
         with transaction.atomic():
@@ -504,8 +538,10 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
 
     posting_kind = account.kind if account is not None else ""
     try:
-        # One card for the text and the thumbnail (with the image's bytes, read once from storage).
-        card = link_card_for(invitation.target, with_image_bytes=True)
+        # One card for the text and the thumbnail (with the image's bytes, read once from storage),
+        # its words in the post's language.
+        with translation.override(_batch_language(invitation.batch)):
+            card = link_card_for(invitation.target, with_image_bytes=True)
         post = invitation_compose(invitation=invitation, posting_kind=posting_kind, card=card)
     except ComposeError:
         return _fail(invitation, code="invalid_record", reason="The message does not fit in a post.", retryable=False)

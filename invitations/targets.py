@@ -39,11 +39,12 @@ def target_name(target: Target) -> str:
 
 
 def target_date_text(target: Target) -> str:
-    """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00, Paris time (UTC+1)"."""
+    """The event's start in its own time zone, e.g. "Fri 5 Dec 2026, 19:00, Paris time (UTC+1)", in
+    the active language's order (config/formats)."""
     if not isinstance(target, Event):
         return ""
     zone = target.zone
-    return (formats.date_format(timezone.localtime(target.starts_at, zone), "D j M Y, H:i")
+    return (formats.date_format(timezone.localtime(target.starts_at, zone), "EVENT_SHORT_FORMAT")
             + f", {zone_label(target.time_zone, target.starts_at)}")
 
 

@@ -90,6 +90,8 @@ def _picker_render(request: MemberRequest, kind: str, pk: int, extra_context: di
                 "followers", "blocked_by",
                 *(("posting",) if posting_account is not None and posting_account.kind == "oauth" else ()))),
             "page_size": _page_size(request.GET.get("page_size")),
+            "languages": settings.LANGUAGES,
+            "post_language": services.invitation_language(host=request.user),
             **extra_context,
         },
     )

@@ -22,6 +22,9 @@ class Member(AbstractUser):
     # The language Elonara speaks to them in: pages, mail. Empty: the footer's choice or the
     # browser's (core.i18n).
     language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    # The language their last page was answered in (core.i18n.LanguageMiddleware writes it when it
+    # changes): their mail follows it when they chose none above. English until they visit.
+    last_language = models.CharField(max_length=10, default=settings.LANGUAGE_CODE, editable=False)
     # Their face on Bluesky, from the App View's public profile (bluesky.profiles, refreshed daily
     # and on connect): shown on guest lists beside what they set here. Empty without an account.
     bluesky_display_name = models.CharField(max_length=640, blank=True)

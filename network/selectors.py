@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from heapq import merge
 from typing import TypeVar
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -33,13 +34,16 @@ class UpcomingFilters:
     mode: str = ""  # "", "online", "inperson"
     q: str = ""
     follows_only: bool = False
+    language: str = ""  # "" or one of settings.LANGUAGES
 
     @classmethod
     def from_query(cls, params) -> UpcomingFilters:
         when = params.get("when", "")
         mode = params.get("mode", "")
+        language = params.get("language", "")
         return cls(when=when if when in WHEN else "", mode=mode if mode in ("online", "inperson") else "",
-                   q=" ".join(params.get("q", "").split())[:200], follows_only=params.get("follows") == "1")
+                   q=" ".join(params.get("q", "").split())[:200], follows_only=params.get("follows") == "1",
+                   language=language if language in dict(settings.LANGUAGES) else "")
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,11 @@ def upcoming_list(*, member: Member, filters: UpcomingFilters, limit: int = UPCO
         ours = ours.filter(Q(mode__in=[Event.Mode.INPERSON, Event.Mode.HYBRID]) | Q(mode="", venue__gt="")
                            | Q(mode="", online_url=""))
         network = network.filter(mode__in=[NetworkEvent.Mode.INPERSON, NetworkEvent.Mode.HYBRID])
+    if filters.language:
+        ours = ours.filter(language=filters.language)
+        # Other apps' event records have no language (community.lexicon.calendar.event has no
+        # `langs`): none of them is known to be in the one asked for.
+        network = network.none()
     ours = _text_filter(ours, filters.q, title="title")
     network = _text_filter(network, filters.q, title="name")
     if member.is_authenticated:

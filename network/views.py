@@ -54,6 +54,7 @@ def _upcoming(request):
     items = selectors.upcoming_list(member=request.user, filters=filters, hidden_dids=hidden)
     return render(request, "network/upcoming.html", {
         "items": items, "filters": filters, "sync": sync, "paste_form": PasteLinkForm(),
+        "languages": settings.LANGUAGES,
     })
 
 

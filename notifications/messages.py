@@ -18,13 +18,15 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from core.i18n import member_language
 from elonara import ical
 from elonara.cards import absolute_url
-from elonara.models import Event, HostMessage, zone_label, zone_named
+from elonara.models import Event, HostMessage
+from elonara.when import event_when
 from notifications import tokens
 from notifications.models import TOPIC_LABELS, TOPIC_OF_KIND, Mail
 
@@ -38,14 +40,9 @@ class Composed:
 
 
 def when_text(starts_at: datetime, ends_at: datetime, zone_name: str) -> str:
-    """"Saturday 14 March 2027, 10:00–12:00, Berlin time (UTC+1)", in the event's own zone; a one-day
-    event says its date once."""
-    zone = zone_named(zone_name or "UTC")
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    day = f"{start:%A} {start.day} {start:%B %Y}"
-    if start.date() == end.date():
-        return f"{day}, {start:%H:%M}–{end:%H:%M}, {zone_label(zone_name, starts_at)}"
-    return f"{day}, {start:%H:%M} – {end:%A} {end.day} {end:%B %Y}, {end:%H:%M}, {zone_label(zone_name, starts_at)}"
+    """"Saturday 14 March 2027, 10:00–12:00, Berlin time (UTC+1)", in the event's own zone and the
+    language the mail is written in (elonara.when)."""
+    return event_when(starts_at=starts_at, ends_at=ends_at, time_zone=zone_name)
 
 
 def place_text(*, venue: str, online: bool) -> str:
@@ -92,8 +89,16 @@ def _topic(mail: Mail) -> str:
 
 
 def compose(*, mail: Mail) -> Composed:
+    """The mail in its recipient's language (core.i18n.member_language: their setting, else the
+    language of their last page, else English): subject, both parts and the dates in them."""
+    with translation.override(member_language(mail.member)):
+        return _compose(mail=mail)
+
+
+def _compose(*, mail: Mail) -> Composed:
     member = mail.member
     context: dict = {"member_name": member.name, "site_url": settings.ELONARA_PUBLIC_URL,
+                     "mail_language": translation.get_language(),
                      "settings_url": absolute_url(reverse("members:me"))}
     headers = {"Auto-Submitted": "auto-generated"}
     ics: tuple[bytes, str] | None = None

@@ -213,9 +213,10 @@ TABLE: tuple[Shown, ...] = (
     # Their row is kept for their sessions and pages (members.middleware) and names their feed.
     Shown("members.Member", {VIEWER: ("pk",), MEMBER_CALENDAR: ("pk",)}, _member_shown,
           # Saved on every login; the password shows only to its member ("Change password").
-          # When their Bluesky profile was last read (bluesky.profiles) shows nowhere either.
+          # When their Bluesky profile was last read (bluesky.profiles) shows nowhere either. The
+          # language of their last page shows nowhere but is read from their kept row (core.i18n).
           only=((frozenset({"last_login", "bluesky_profile_at"}), ()),
-                (frozenset({"last_login", "password", "bluesky_profile_at"}), (VIEWER,)))),
+                (frozenset({"last_login", "password", "bluesky_profile_at", "last_language"}), (VIEWER,)))),
     Shown("members.ApiToken", _VIEWER_ROW),
     # Also the DID their invitations are addressed to: their home lists them.
     Shown("bluesky.BlueskyIdentity", {VIEWER: ("member_id",), MEMBER_HOME: ("member_id",)}),

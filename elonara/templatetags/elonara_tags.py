@@ -1,10 +1,12 @@
 """{% calendar_feed_card %}: the logged-in member's private calendar feed, for their profile;
-`{{ event|zone_label }}`: the event's zone as people say it ("Berlin time (UTC+1)")."""
+`{{ event|zone_label }}`: the event's zone as people say it ("Berlin time (UTC+1)");
+`{{ event|event_when }}`: its time in words with the zone, in the active language."""
 
 from django import template
 
 from elonara import selectors
 from elonara.models import zone_label as _zone_label
+from elonara.when import event_when as _event_when
 
 register = template.Library()
 
@@ -21,3 +23,11 @@ def calendar_feed_card(context):
 def zone_label(event) -> str:
     """Events and series (anything with `time_zone` and `starts_at`): the offset at its start."""
     return _zone_label(event.time_zone, event.starts_at)
+
+
+@register.filter
+def event_when(event, style: str = "") -> str:
+    """`{{ event|event_when }}`: its span in its own zone with the zone named, in the active
+    language (elonara.when); `{{ event|event_when:"short" }}` for cards and lists."""
+    return _event_when(starts_at=event.starts_at, ends_at=event.ends_at, time_zone=event.time_zone,
+                       short=style == "short")

@@ -150,12 +150,20 @@
       return text.replace(/\{(mention|name|date|link)\}/g, function (_m, key) { return values[key]; });
     }
 
+    // The post's language, and the message: the unchanged default is sent empty, so the server
+    // writes its default wording in that language.
+    function postLanguage() { return el("message-language") ? el("message-language").value : ""; }
+    function messageText() {
+      var box = el("message");
+      return box.value === box.defaultValue ? "" : box.value;
+    }
+
     function preview() {
       var first = selected.values().next().value;
       if (!first) { el("preview").textContent = samplePost(); return; }
       fetchJSON(root.dataset.previewUrl, {
         method: "POST",
-        body: JSON.stringify({ message: el("message").value, did: first.did, handle: first.handle })
+        body: JSON.stringify({ message: messageText(), language: postLanguage(), did: first.did, handle: first.handle })
       }).then(function (data) {
         // The server marks the link's code PREVIEW: each person's own code goes there.
         el("preview").textContent = data.text.replace(/invitation=PREVIEW/g, "invitation=…");
@@ -211,11 +219,12 @@
       render(); updateSelection();
     });
     el("message").addEventListener("input", updateSelection);
+    if (el("message-language")) { el("message-language").addEventListener("change", preview); }
     el("send").addEventListener("click", function () {
       el("send").disabled = true;
       fetchJSON(root.dataset.createUrl, {
         method: "POST",
-        body: JSON.stringify({ message: el("message").value, dids: Array.from(selected.keys()) })
+        body: JSON.stringify({ message: messageText(), language: postLanguage(), dids: Array.from(selected.keys()) })
       }).then(function (data) {
         if (data.progress_url) { window.location.assign(data.progress_url); return; }
         var why = Object.values(data.skipped_text || data.skipped || {});

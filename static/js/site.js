@@ -39,6 +39,10 @@
     if (!nodes.length || !window.Intl || !Intl.DateTimeFormat) { return; }
     var here;
     try { here = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    // Day and time words in the page's language (<html lang>); English pages keep the 24-hour
+    // clock and day-month order the server writes (en-GB). The comparison below stays en-GB.
+    var lang = document.documentElement.lang || "en";
+    var locale = lang === "en" ? "en-GB" : lang;
     Array.prototype.forEach.call(nodes, function (node) {
       var zone = node.getAttribute("data-zone");
       var start = new Date(node.getAttribute("data-start"));
@@ -49,14 +53,14 @@
                  new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here, timeZoneName: "shortOffset" }, fmt)).format(start);
       if (same) { node.textContent = "Your time too"; return; }
       // The day only when it is not the event's own day there: the line stays short.
-      var dayHere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, dayFmt)).format(start);
-      var dayThere = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, dayFmt)).format(start);
+      var dayHere = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: here }, dayFmt)).format(start);
+      var dayThere = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: zone }, dayFmt)).format(start);
       var text = (dayHere === dayThere ? "" : dayHere + ", ") +
-                 new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, fmt)).format(start);
+                 new Intl.DateTimeFormat(locale, Object.assign({ timeZone: here }, fmt)).format(start);
       var endAttr = node.getAttribute("data-end");
       if (endAttr) {
         var end = new Date(endAttr);
-        if (!isNaN(end)) { text += "–" + new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here }, fmt)).format(end); }
+        if (!isNaN(end)) { text += "–" + new Intl.DateTimeFormat(locale, Object.assign({ timeZone: here }, fmt)).format(end); }
       }
       node.textContent = text + " your time";
     });

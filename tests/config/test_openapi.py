@@ -130,6 +130,7 @@ def test_every_documented_operation_answers_as_documented(spec, settings, django
             (ann, "get", "/api/v1/events/{id}/", f"/api/v1/events/{w.club.pk}/", None),
             (ann, "post", "/api/v1/series/", "/api/v1/series/", {
                 "kind": "weekly", "count": 3, "title": "Run club", "time_zone": "Europe/Berlin", "venue": "Park",
+                "language": "de",
                 "starts_at": (timezone.now() + timedelta(days=2)).isoformat(),
                 "ends_at": (timezone.now() + timedelta(days=2, hours=1)).isoformat()}),
             (ann, "post", "/api/v1/series/", "/api/v1/series/", {"kind": "yearly"}),

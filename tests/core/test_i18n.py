@@ -5,6 +5,8 @@ import re
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from members.models import Member
@@ -92,3 +94,23 @@ def test_kept_pages_are_kept_per_language(client, member):
     client.force_login(member)
     for language in ("es", "en", "es"):
         assert html_lang(client.get("/", HTTP_ACCEPT_LANGUAGE=language)) == language
+
+
+@pytest.mark.django_db
+def test_a_members_last_language_is_written_once_when_it_changes_never_per_request(client, member):
+    """Their mail follows it (core.i18n.member_language); their kept row is renewed by the write, so
+    the next request sees it and writes nothing."""
+    client.force_login(member)
+
+    def language_writes(**headers) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/communities/", **headers)
+        return sum(1 for q in queries.captured_queries if q["sql"].startswith("UPDATE") and "last_language" in q["sql"])
+
+    assert language_writes(HTTP_ACCEPT_LANGUAGE="en") == 0  # English until they visit: no change
+    assert language_writes(HTTP_ACCEPT_LANGUAGE="de") == 1
+    assert language_writes(HTTP_ACCEPT_LANGUAGE="de") == 0
+    assert language_writes(HTTP_ACCEPT_LANGUAGE="de") == 0
+    member.refresh_from_db()
+    assert member.last_language == "de"
+    assert language_writes(HTTP_ACCEPT_LANGUAGE="ja") == 1

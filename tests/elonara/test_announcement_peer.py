@@ -16,7 +16,7 @@ import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
 from bluesky import pipeline
@@ -72,7 +72,8 @@ def test_announced_on_publishing_replies_show_and_cancellation_replies(mode, pee
     response = client.post("/events/new/", {
         "title": "Fête des lanternes 🏮", "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
         "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "time_zone": "Europe/Lisbon",
-        "venue": "Jardim da Estrela", "image": _cover(), "image_alt": "Lanterns", "announce": "on"})
+        "venue": "Jardim da Estrela", "image": _cover(), "image_alt": "Lanterns", "announce": "on",
+        "language": "pt-br"})
     assert response.status_code == 302, response.content[:400]
     event = Event.objects.get()
     assert RecordWrite.objects.filter(kind=RecordWrite.Kind.ANNOUNCE, object_id=event.pk).exists()
@@ -87,7 +88,10 @@ def test_announced_on_publishing_replies_show_and_cancellation_replies(mode, pee
     stored = get_record(peer, event.announce_uri).raise_for_status().json()
     assert stored["cid"] == event.announce_cid
     value = stored["value"]
-    card = event_link_card(event=event)
+    # In the event's language (issue 39): marked for Bluesky's language filters, its card's date in it.
+    assert value["langs"] == ["pt-BR"]
+    with translation.override("pt-br"):
+        card = event_link_card(event=event)
     external = value["embed"]["external"]
     assert value["embed"]["$type"] == "app.bsky.embed.external"
     assert (external["title"], external["uri"], external["description"]) == (card.title, card.url, card.description)
@@ -122,7 +126,7 @@ def test_announced_on_publishing_replies_show_and_cancellation_replies(mode, pee
     assert outcome.state == PublishState.PUBLISHED and event.announce_reply_uri
     reply = get_record(peer, event.announce_reply_uri).raise_for_status().json()["value"]
     assert reply["reply"]["root"] == {"uri": event.announce_uri, "cid": event.announce_cid}
-    assert reply["reply"]["parent"] == reply["reply"]["root"]
+    assert reply["reply"]["parent"] == reply["reply"]["root"] and reply["langs"] == ["pt-BR"]
     assert reply["text"].startswith("Cancelled: Fête des lanternes 🏮 will not take place.")
 
     # Deleting with the box ticked deletes the post and the reply (the pipeline's own deletion).

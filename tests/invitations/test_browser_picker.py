@@ -66,6 +66,9 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
     page.get_by_label("Search").fill("bob")
     page.wait_for_function("() => document.querySelectorAll('#people li').length === 1")
     assert bob.handle in page.locator("#people").inner_text()
+    # The post's language: the host's (English) offered first; they pick Brazilian Portuguese.
+    assert page.locator("#message-language").input_value() == "en"
+    page.select_option("#message-language", "pt-br")
     page.get_by_role("button", name="Select all shown").click()
     assert page.locator("#selected-count").inner_text() == "1 selected"
     page.wait_for_function("() => document.getElementById('preview').textContent.startsWith('@bob.test')")
@@ -102,6 +105,7 @@ def test_picker_preview_send_and_progress(settings, peer, accounts, peer_consent
     record = posts_in_repo(peer, alice.did)[invitation.rkey]
     # What the preview showed is what was posted (apart from the per-invitation token in the link).
     assert record["text"].split("http")[0] == preview.split("http")[0]
+    assert record["langs"] == ["pt-BR"]
 
     # Back in the picker, bob is marked as already invited and cannot be picked again.
     page.goto(f"{live_server.url}/invitations/event/{event.pk}/invite/")

@@ -7,8 +7,9 @@ from django.core.cache import cache
 from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 
-from invitations import services
+from invitations import services, targets
 from invitations.models import Invitation
 from tests.invitations.conftest import link_identity, make_member, profile, random_did
 
@@ -186,3 +187,22 @@ def test_event_page_banner_and_decline_by_the_invitee(client, host, event):
     assert "Invite from Bluesky" not in client.get(event.get_absolute_url()).content.decode()
     client.force_login(host)
     assert "Invite from Bluesky" in client.get(event.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_post_is_in_the_language_picked_the_hosts_by_default(client, host, event):
+    """The picker offers the host's language; the preview (and so the post) carries the one picked
+    in `langs`, its date written in it."""
+    host.language = "de"
+    host.save(update_fields=["language"])
+    client.force_login(host)
+    page = client.get(reverse("invitations:picker", args=["event", event.pk])).content.decode()
+    assert '<option value="de" lang="de" selected>' in page
+    url = f"/api/invitations/event/{event.pk}/preview/"
+    body = {"message": "", "did": random_did(), "handle": "bob.test"}
+    assert client.post(url, body, content_type="application/json").json()["langs"] == ["de"]
+    portuguese = client.post(url, {**body, "language": "pt-br"}, content_type="application/json").json()
+    assert portuguese["langs"] == ["pt-BR"]
+    with translation.override("pt-br"):
+        assert targets.target_date_text(event) in portuguese["text"]
+    assert client.post(url, {**body, "language": "tlh"}, content_type="application/json").status_code == 400
