@@ -218,6 +218,40 @@ def in_process_cold(data: dict[str, object], *, runs: int = 60) -> list[tuple[st
     return [(name, ms, ms / bare) for name, ms in results]
 
 
+def print_cold(cold_pages: list[tuple[str, float, float]]) -> None:
+    print("in-process, nothing cached (the cache cleared before each request, median of 60):")
+    for name, ms, times in cold_pages:
+        print(f"  {name:26} {ms:8.2f} ms {times:6.1f}x the bare view")
+
+
+def profile_cold(data: dict[str, object], path: str) -> None:
+    """cProfile of 30 cold builds of one page (BENCH_PROFILE=/path/), with the queries of one."""
+    import cProfile
+    import pstats
+
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    path = path.format(**data)
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(data["guest_member"])
+    profiler = cProfile.Profile()
+    for _ in range(30):
+        cache.clear()
+        client.force_login(data["guest_member"])
+        profiler.runcall(client.get, path)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    cache.clear()
+    client.force_login(data["guest_member"])
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    print(f"{len(queries)} queries:")
+    for query in queries:
+        print("  ", query["sql"][:220])
+
+
 def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
     """What the kept copies cost in Redis: bytes of whole-page copies per signed-in viewer, all the
     cache's bytes per viewer, and the hit rate of the run (keyspace hits / lookups), from Redis."""
@@ -261,6 +295,12 @@ def main() -> None:
         # Production serves hashed static files from the manifest: collect them as a deployment does.
         call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
+        if os.environ.get("BENCH_IN_PROCESS_ONLY"):
+            # The in-process figures alone (no server): a quick check while working on a page.
+            print_cold(in_process_cold(data))
+            if os.environ.get("BENCH_PROFILE"):
+                profile_cold(data, os.environ["BENCH_PROFILE"])
+            return
         home_ms, bare_ms, cold_ms = in_process_home(data)
         cold_pages = in_process_cold(data)
         from django.db import connections
@@ -325,9 +365,7 @@ def main() -> None:
                 print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
             print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
                   f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
-            print("in-process, nothing cached (the cache cleared before each request, median of 60):")
-            for name, ms, times in cold_pages:
-                print(f"  {name:26} {ms:8.2f} ms {times:6.1f}x the bare view")
+            print_cold(cold_pages)
             per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
             print(f"kept in Redis after the run (2 signed-in viewers): whole-page copies {per_viewer_pages / 1024:.1f} "
                   f"KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per viewer; cache hit rate {hit_rate} %")
