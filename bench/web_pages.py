@@ -36,6 +36,8 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 ROUNDS = 3
 WARMUP = 40
 CONCURRENCY = 8
+# Members who each view every page once after the cache is flushed (the first-view figures).
+COLD_MEMBERS = int(os.environ.get("BENCH_COLD_MEMBERS", "60"))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -62,6 +64,37 @@ def cpu_seconds(master: int) -> float:
     return total / TICKS
 
 
+# BENCH_TLS=1: gunicorn serves TLS itself (a self-signed certificate made for the run), as a
+# production front would; the clients below then pay and make the server pay the handshakes.
+TLS = os.environ.get("BENCH_TLS", "") not in ("", "0")
+
+
+def self_signed(directory: Path) -> list[str]:
+    """gunicorn's --certfile/--keyfile arguments for a fresh self-signed certificate of 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (directory / "bench.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "bench.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    return ["--certfile", str(directory / "bench.crt"), "--keyfile", str(directory / "bench.key")]
+
+
 def hammer(base: str, path: str, cookies: dict[str, str], count: int, headers: dict[str, str] | None = None) -> float:
     """`count` GETs over CONCURRENCY keep-alive connections; returns wall seconds."""
     todo = iter(range(count))
@@ -69,7 +102,7 @@ def hammer(base: str, path: str, cookies: dict[str, str], count: int, headers: d
     errors: list[str] = []
 
     def run() -> None:
-        with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=30) as client:
+        with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=30, verify=not TLS) as client:
             while True:
                 with lock:
                     if next(todo, None) is None:
@@ -156,7 +189,18 @@ def build_data() -> dict[str, object]:
         c.force_login(m)
         return {"sessionid": c.cookies["sessionid"].value}
 
-    return {"host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
+    # The first-view members: each in the 5 communities, going to Ann's event and 10 others, with a feed.
+    viewers = []
+    for i in range(COLD_MEMBERS):
+        v = Member.objects.create_user(username=f"v{i}", password=secrets.token_urlsafe(12), display_name=f"V{i}")
+        for c in communities:
+            es.community_join(community=c, member=v)
+        for e in [event, *events[i % 20:i % 20 + 10]]:
+            es.rsvp_set(event=e, member=v, status="going")
+        viewers.append({"cookies": session(v), "name": v.username, "feed": es.calendar_feed_issue(member=v)[1]})
+
+    return {"viewers": viewers, "changer": others[0],
+            "host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
             "batch": batch.pk, "community": communities[0].slug, "feed_token": feed_token,
             "access_token": access["access_token"]}
 
@@ -252,6 +296,93 @@ def profile_cold(data: dict[str, object], path: str) -> None:
         print("  ", query["sql"][:220])
 
 
+def first_views(base: str, server: int, redis_url: str, data: dict[str, object]) -> list[tuple[str, float]]:
+    """The first view of each page by every one of the COLD_MEMBERS members after the page cache is
+    flushed (as after a deployment), one request each over CONCURRENCY clients: (page, server CPU ms
+    per request). Then the event page viewed again and again by the same members while its event
+    changes once a second (an answer toggled), each change renewing every viewer's copy."""
+    import redis
+
+    from elonara import services as es
+    from elonara.models import Event
+
+    viewers = data["viewers"]
+    pages = [("bare view, signed in", lambda v: "/bench/bare/"), ("home, member", lambda v: "/"),
+             ("profile, own", lambda v: f"/members/{v['name']}/"),
+             ("member feed", lambda v: f"/calendar/feed/{v['feed']}.ics"),
+             ("event, member", lambda v: f"/events/{data['event']}/"),
+             ("community, member", lambda v: f"/communities/{data['community']}/")]
+
+    def run(paths: list[tuple[str, dict[str, str]]]) -> float:
+        todo = iter(paths)
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker() -> None:
+            # A new connection per member (their own browser): with TLS, each pays a handshake.
+            while True:
+                with lock:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                with httpx.Client(base_url=base, cookies=item[1], timeout=30, verify=not TLS) as client:
+                    response = client.get(item[0])
+                if response.status_code != 200:
+                    errors.append(f"{item[0]}: {response.status_code}")
+
+        threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+        before = cpu_seconds(server)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            sys.exit(f"requests failed: {errors[:3]}")
+        return (cpu_seconds(server) - before) / len(paths) * 1000
+
+    results = []
+    for name, path in pages:
+        redis.Redis.from_url(redis_url).flushdb()  # nothing kept: no page, part or member row
+        results.append((name, run([(path(v), v["cookies"]) for v in viewers])))
+    # One change a second on the event its viewers keep looking at.
+    event = Event.objects.get(pk=data["event"])
+    stop = threading.Event()
+
+    def change() -> None:
+        status = "maybe"
+        while not stop.wait(1.0):
+            es.rsvp_set(event=event, member=data["changer"], status=status)
+            status = "going" if status == "maybe" else "maybe"
+        from django.db import connection
+
+        connection.close()
+
+    changer = threading.Thread(target=change)
+    path = f"/events/{data['event']}/"
+    run([(path, v["cookies"]) for v in viewers])  # every viewer has a copy to lose
+    changer.start()
+    try:
+        results.append(("event, member, 1 change/s", run([(path, v["cookies"]) for v in viewers] * 10)))
+    finally:
+        stop.set()
+        changer.join()
+    return results
+
+
+def print_first_views(base: str, server: int, redis_url: str, data: dict[str, object], floor: float) -> None:
+    """First views last: they flush the cache. Rounds interleave the pages, as the warm ones do."""
+    firsts: dict[str, list[float]] = {}
+    for _ in range(ROUNDS):
+        for name, ms in first_views(base, server, redis_url, data):
+            firsts.setdefault(name, []).append(ms)
+    cold_floor = statistics.median(firsts["bare view, signed in"])
+    print(f"first view by {COLD_MEMBERS} different members after a cache flush (server CPU ms per request, median "
+          f"of {ROUNDS} rounds; x the bare view's floor above, and x the signed-in bare view's first view):")
+    for name, values in firsts.items():
+        ms = statistics.median(values)
+        print(f"  {name:28} {ms:8.2f} ms {ms / floor:6.2f}x floor {ms / cold_floor:6.2f}x signed-in bare")
+
+
 def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
     """What the kept copies cost in Redis: bytes of whole-page copies per signed-in viewer, all the
     cache's bytes per viewer, and the hit rate of the run (keyspace hits / lookups), from Redis."""
@@ -272,7 +403,7 @@ def main() -> None:
     db_url = _require("DATABASE_URL")
     redis_url = _require("REDIS_URL")
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if TLS else 'http'}://127.0.0.1:{port}"
     with fresh_database(db_url) as database:
         env = {
             **os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
@@ -307,13 +438,14 @@ def main() -> None:
 
         connections.close_all()
         log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log", "wb")
+        tls = self_signed(Path(log.name).parent) if TLS else []
         server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py",
-                                   "--access-logfile", "/dev/null"],
+                                   "--access-logfile", "/dev/null", *tls],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             for _ in range(200):
                 try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    if httpx.get(f"{base}/healthz", timeout=1, verify=not TLS).status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
@@ -341,8 +473,8 @@ def main() -> None:
                 ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
                 ("API identity", "/api/bluesky/identity/", host),
             ]
-            print(f"gunicorn, 2 sync workers, {REQUESTS} requests per page and round, {ROUNDS} rounds "
-                  f"(median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
+            print(f"gunicorn{' with TLS' if TLS else ''}, 2 sync workers, {REQUESTS} requests per page and round, "
+                  f"{ROUNDS} rounds (median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
             pages = [(*page, None) if len(page) == 3 else page for page in pages]
             import redis
 
@@ -367,8 +499,7 @@ def main() -> None:
                   f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
             print_cold(cold_pages)
             per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
-            print(f"kept in Redis after the run (2 signed-in viewers): whole-page copies {per_viewer_pages / 1024:.1f} "
-                  f"KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per viewer; cache hit rate {hit_rate} %")
+            print_first_views(base, server.pid, redis_url, data, floor)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)

@@ -335,9 +335,10 @@ class Event(CoverImage, PublishedRecord):
         month = MONTHS_3[local.month].title()
         when = f"{WEEKDAYS_ABBR[local.weekday()]} {local.day} {month} {local.year}, {local:%H:%M}"
         return {"url": self.get_absolute_url(), "title": self.title, "month": month, "day": str(local.day),
-                "iso": local.isoformat(), "when": when, "zone": zone_label(self.time_zone, self.starts_at), "venue": self.venue,
-                "online": bool(self.online_url), "cancelled": self.is_cancelled, "going": self.going_count,
-                "maybe": self.maybe_count, "community": self.community.name if self.community_id else ""}
+                "iso": local.isoformat(), "when": when, "zone": zone_label(self.time_zone, self.starts_at),
+                "venue": self.venue, "online": bool(self.online_url), "cancelled": self.is_cancelled,
+                "going": self.going_count, "maybe": self.maybe_count,
+                "community": self.community.name if self.community_id else ""}
 
     @property
     def attendance_mode(self) -> str:
