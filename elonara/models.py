@@ -338,7 +338,7 @@ class Event(CoverImage, PublishedRecord):
                 "iso": local.isoformat(), "when": when, "zone": zone_label(self.time_zone, self.starts_at),
                 "venue": self.venue, "online": bool(self.online_url), "cancelled": self.is_cancelled,
                 "going": self.going_count, "maybe": self.maybe_count,
-                "community": self.community.name if self.community_id else ""}
+                "community": self.community.name if self.community else ""}
 
     @property
     def attendance_mode(self) -> str:
