@@ -5,6 +5,12 @@ run as the floor; then the member home's time in-process (Django's test client, 
 The data set is built here: a member in 5 communities with 30 upcoming events on the site, 20
 answers and 3 invitations; a host with an event, an invitation batch of 50 and a calendar feed.
 
+Last, first views: after a flush of the page cache, each of BENCH_COLD_MEMBERS members (60, each in
+the 5 communities and going to 11 events) asks for each page once, on a new connection; then the
+event page again and again while an answer on it changes once a second. BENCH_TLS=1 has gunicorn
+serve TLS itself; BENCH_IN_PROCESS_ONLY=1 prints the in-process cold figures alone (no server), with
+BENCH_PROFILE=<path> a cProfile and the queries of that page built cold.
+
 CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
 the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
 Needs DATABASE_URL (PostgreSQL) and REDIS_URL: `make bench` provides them.
