@@ -5,6 +5,12 @@ run as the floor; then the member home's time in-process (Django's test client, 
 The data set is built here: a member in 5 communities with 30 upcoming events on the site, 20
 answers and 3 invitations; a host with an event, an invitation batch of 50 and a calendar feed.
 
+Last, first views: after a flush of the page cache, each of BENCH_COLD_MEMBERS members (60, each in
+the 5 communities and going to 11 events) asks for each page once, on a new connection; then the
+event page again and again while an answer on it changes once a second. BENCH_TLS=1 has gunicorn
+serve TLS itself; BENCH_IN_PROCESS_ONLY=1 prints the in-process cold figures alone (no server), with
+BENCH_PROFILE=<path> a cProfile and the queries of that page built cold.
+
 CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
 the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
 Needs DATABASE_URL (PostgreSQL) and REDIS_URL: `make bench` provides them.
@@ -36,6 +42,8 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 ROUNDS = 3
 WARMUP = 40
 CONCURRENCY = 8
+# Members who each view every page once after the cache is flushed (the first-view figures).
+COLD_MEMBERS = int(os.environ.get("BENCH_COLD_MEMBERS", "60"))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -62,6 +70,37 @@ def cpu_seconds(master: int) -> float:
     return total / TICKS
 
 
+# BENCH_TLS=1: gunicorn serves TLS itself (a self-signed certificate made for the run), as a
+# production front would; the clients below then pay and make the server pay the handshakes.
+TLS = os.environ.get("BENCH_TLS", "") not in ("", "0")
+
+
+def self_signed(directory: Path) -> list[str]:
+    """gunicorn's --certfile/--keyfile arguments for a fresh self-signed certificate of 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (directory / "bench.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "bench.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    return ["--certfile", str(directory / "bench.crt"), "--keyfile", str(directory / "bench.key")]
+
+
 def hammer(base: str, path: str, cookies: dict[str, str], count: int, headers: dict[str, str] | None = None) -> float:
     """`count` GETs over CONCURRENCY keep-alive connections; returns wall seconds."""
     todo = iter(range(count))
@@ -69,7 +108,7 @@ def hammer(base: str, path: str, cookies: dict[str, str], count: int, headers: d
     errors: list[str] = []
 
     def run() -> None:
-        with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=30) as client:
+        with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=30, verify=not TLS) as client:
             while True:
                 with lock:
                     if next(todo, None) is None:
@@ -156,7 +195,18 @@ def build_data() -> dict[str, object]:
         c.force_login(m)
         return {"sessionid": c.cookies["sessionid"].value}
 
-    return {"host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
+    # The first-view members: each in the 5 communities, going to Ann's event and 10 others, with a feed.
+    viewers = []
+    for i in range(COLD_MEMBERS):
+        v = Member.objects.create_user(username=f"v{i}", password=secrets.token_urlsafe(12), display_name=f"V{i}")
+        for c in communities:
+            es.community_join(community=c, member=v)
+        for e in [event, *events[i % 20:i % 20 + 10]]:
+            es.rsvp_set(event=e, member=v, status="going")
+        viewers.append({"cookies": session(v), "name": v.username, "feed": es.calendar_feed_issue(member=v)[1]})
+
+    return {"viewers": viewers, "changer": others[0],
+            "host": session(host), "guest": session(guest), "guest_member": guest, "event": event.pk,
             "batch": batch.pk, "community": communities[0].slug, "feed_token": feed_token,
             "access_token": access["access_token"]}
 
@@ -201,21 +251,143 @@ def in_process_cold(data: dict[str, object], *, runs: int = 60) -> list[tuple[st
     paths = [("bare view", "/bench/bare/"), ("member home", "/"), ("own profile", "/members/bob/"),
              ("member feed", f"/calendar/feed/{data['feed_token']}.ics"), ("event page", f"/events/{data['event']}/"),
              ("community page", f"/communities/{data['community']}/")]
-    results = []
-    for name, path in paths:
-        times = []
-        for n in range(runs + 5):
+    # Interleaved: each round asks for every page once, so a busy moment on the machine weighs on
+    # the bare view and the pages alike.
+    times: dict[str, list[float]] = {name: [] for name, _ in paths}
+    for n in range(runs + 5):
+        for name, path in paths:
             cache.clear()
             start = time.perf_counter()
             response = client.get(path)
             if n >= 5:
-                times.append(time.perf_counter() - start)
+                times[name].append(time.perf_counter() - start)
             if response.status_code != 200:
                 sys.exit(f"{path}: {response.status_code}")
-        results.append((name, statistics.median(times) * 1000))
+    results = [(name, statistics.median(times[name]) * 1000) for name, _ in paths]
     client.force_login(data["guest_member"])
     bare = results[0][1]
     return [(name, ms, ms / bare) for name, ms in results]
+
+
+def print_cold(cold_pages: list[tuple[str, float, float]]) -> None:
+    print("in-process, nothing cached (the cache cleared before each request, pages interleaved, median of 60):")
+    for name, ms, times in cold_pages:
+        print(f"  {name:26} {ms:8.2f} ms {times:6.1f}x the bare view")
+
+
+def profile_cold(data: dict[str, object], path: str) -> None:
+    """cProfile of 30 cold builds of one page (BENCH_PROFILE=/path/), with the queries of one."""
+    import cProfile
+    import pstats
+
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    path = path.format(**data)
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(data["guest_member"])
+    profiler = cProfile.Profile()
+    for _ in range(30):
+        cache.clear()
+        client.force_login(data["guest_member"])
+        profiler.runcall(client.get, path)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    cache.clear()
+    client.force_login(data["guest_member"])
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    print(f"{len(queries)} queries:")
+    for query in queries:
+        print("  ", query["sql"][:220])
+
+
+def first_views(base: str, server: int, redis_url: str, data: dict[str, object]) -> list[tuple[str, float]]:
+    """The first view of each page by every one of the COLD_MEMBERS members after the page cache is
+    flushed (as after a deployment), one request each over CONCURRENCY clients: (page, server CPU ms
+    per request). Then the event page viewed again and again by the same members while its event
+    changes once a second (an answer toggled), each change renewing every viewer's copy."""
+    import redis
+
+    from elonara import services as es
+    from elonara.models import Event
+
+    viewers = data["viewers"]
+    pages = [("bare view, signed in", lambda v: "/bench/bare/"), ("home, member", lambda v: "/"),
+             ("profile, own", lambda v: f"/members/{v['name']}/"),
+             ("member feed", lambda v: f"/calendar/feed/{v['feed']}.ics"),
+             ("event, member", lambda v: f"/events/{data['event']}/"),
+             ("community, member", lambda v: f"/communities/{data['community']}/")]
+
+    def run(paths: list[tuple[str, dict[str, str]]]) -> float:
+        todo = iter(paths)
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker() -> None:
+            # A new connection per member (their own browser): with TLS, each pays a handshake.
+            while True:
+                with lock:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                with httpx.Client(base_url=base, cookies=item[1], timeout=30, verify=not TLS) as client:
+                    response = client.get(item[0])
+                if response.status_code != 200:
+                    errors.append(f"{item[0]}: {response.status_code}")
+
+        threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+        before = cpu_seconds(server)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            sys.exit(f"requests failed: {errors[:3]}")
+        return (cpu_seconds(server) - before) / len(paths) * 1000
+
+    results = []
+    for name, path in pages:
+        redis.Redis.from_url(redis_url).flushdb()  # nothing kept: no page, part or member row
+        results.append((name, run([(path(v), v["cookies"]) for v in viewers])))
+    # One change a second on the event its viewers keep looking at.
+    event = Event.objects.get(pk=data["event"])
+    stop = threading.Event()
+
+    def change() -> None:
+        status = "maybe"
+        while not stop.wait(1.0):
+            es.rsvp_set(event=event, member=data["changer"], status=status)
+            status = "going" if status == "maybe" else "maybe"
+        from django.db import connection
+
+        connection.close()
+
+    changer = threading.Thread(target=change)
+    path = f"/events/{data['event']}/"
+    run([(path, v["cookies"]) for v in viewers])  # every viewer has a copy to lose
+    changer.start()
+    try:
+        results.append(("event, member, 1 change/s", run([(path, v["cookies"]) for v in viewers] * 10)))
+    finally:
+        stop.set()
+        changer.join()
+    return results
+
+
+def print_first_views(base: str, server: int, redis_url: str, data: dict[str, object], floor: float) -> None:
+    """First views last: they flush the cache. Rounds interleave the pages, as the warm ones do."""
+    firsts: dict[str, list[float]] = {}
+    for _ in range(ROUNDS):
+        for name, ms in first_views(base, server, redis_url, data):
+            firsts.setdefault(name, []).append(ms)
+    cold_floor = statistics.median(firsts["bare view, signed in"])
+    print(f"first view by {COLD_MEMBERS} different members after a cache flush (server CPU ms per request, median "
+          f"of {ROUNDS} rounds; x the bare view's floor above, and x the signed-in bare view's first view):")
+    for name, values in firsts.items():
+        ms = statistics.median(values)
+        print(f"  {name:28} {ms:8.2f} ms {ms / floor:6.2f}x floor {ms / cold_floor:6.2f}x signed-in bare")
 
 
 def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
@@ -238,7 +410,7 @@ def main() -> None:
     db_url = _require("DATABASE_URL")
     redis_url = _require("REDIS_URL")
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if TLS else 'http'}://127.0.0.1:{port}"
     with fresh_database(db_url) as database:
         env = {
             **os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
@@ -261,19 +433,26 @@ def main() -> None:
         # Production serves hashed static files from the manifest: collect them as a deployment does.
         call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
+        if os.environ.get("BENCH_IN_PROCESS_ONLY"):
+            # The in-process figures alone (no server): a quick check while working on a page.
+            print_cold(in_process_cold(data))
+            if os.environ.get("BENCH_PROFILE"):
+                profile_cold(data, os.environ["BENCH_PROFILE"])
+            return
         home_ms, bare_ms, cold_ms = in_process_home(data)
         cold_pages = in_process_cold(data)
         from django.db import connections
 
         connections.close_all()
         log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log", "wb")
+        tls = self_signed(Path(log.name).parent) if TLS else []
         server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py",
-                                   "--access-logfile", "/dev/null"],
+                                   "--access-logfile", "/dev/null", *tls],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             for _ in range(200):
                 try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    if httpx.get(f"{base}/healthz", timeout=1, verify=not TLS).status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
@@ -301,8 +480,8 @@ def main() -> None:
                 ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
                 ("API identity", "/api/bluesky/identity/", host),
             ]
-            print(f"gunicorn, 2 sync workers, {REQUESTS} requests per page and round, {ROUNDS} rounds "
-                  f"(median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
+            print(f"gunicorn{' with TLS' if TLS else ''}, 2 sync workers, {REQUESTS} requests per page and round, "
+                  f"{ROUNDS} rounds (median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
             pages = [(*page, None) if len(page) == 3 else page for page in pages]
             import redis
 
@@ -325,12 +504,9 @@ def main() -> None:
                 print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
             print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
                   f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
-            print("in-process, nothing cached (the cache cleared before each request, median of 60):")
-            for name, ms, times in cold_pages:
-                print(f"  {name:26} {ms:8.2f} ms {times:6.1f}x the bare view")
+            print_cold(cold_pages)
             per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
-            print(f"kept in Redis after the run (2 signed-in viewers): whole-page copies {per_viewer_pages / 1024:.1f} "
-                  f"KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per viewer; cache hit rate {hit_rate} %")
+            print_first_views(base, server.pid, redis_url, data, floor)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)

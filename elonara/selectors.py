@@ -39,10 +39,13 @@ def event_listed_q(*, now: datetime | None = None, via: str = "") -> Q:
 
 
 def event_list_upcoming(*, limit: int = 50) -> QuerySet[Event]:
-    """Events that have not ended yet, soonest first (cancelled ones marked, event_listed_q)."""
+    """Events that have not ended yet, soonest first (cancelled ones marked, event_listed_q), with
+    the columns their cards show (Event.card) and no more: the list is read whole when it renews."""
     return (
         Event.objects.filter(event_listed_q())
-        .select_related("host", "community")
+        .select_related("community")
+        .only("id", "title", "starts_at", "time_zone", "venue", "online_url", "status", "going_count", "maybe_count",
+              "community_id", "community__name")
         .order_by("starts_at")[:limit]
     )
 
