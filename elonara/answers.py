@@ -121,7 +121,7 @@ def _is_manager(*, event: Event, member_id: int) -> bool:
 
 
 @transaction.atomic
-def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noqa: C901 cut once the questions' work settles
+def answer_take(*, event: Event, member: Member, status: str, door: Door,
                 record: dict[str, Any] | None = None, answers: dict[str, Any] | None = None,
                 via: str = "") -> RSVP | None:
     """Record or change a member's answer by the event's rules, whatever door it came through.
@@ -141,15 +141,9 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noq
         return _host_answer(event=event, member=member, status=status, door=door)
     # Read from the database, not the caller's copy: the host may have just cancelled it.
     current = _event_lock(event_id=event.pk)
-    refusal = ""
-    if current.status == Event.Status.CANCELLED:
-        refusal = "This event is cancelled."
-    elif _is_blocked(event=current, member_id=member.pk):
-        refusal = "You cannot answer events of this community."
     rsvp = RSVP.objects.filter(event=current, member=member).first()
     before = rsvp.status if rsvp is not None else ""
-    if not refusal and before == S.DECLINED and not from_network and status != S.NOT_GOING:
-        refusal = "The host declined your request to join this event."
+    refusal = _refusal(event=current, member=member, before=before, status=status, from_network=from_network)
     if refusal:
         metrics.answer_taken(door, "ignored")
         if from_network:
@@ -161,9 +155,9 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noq
     # Before anything is decided or written: a refusal here leaves the answer as it was.
     answers_changed = questions.answers_take(event=current, rsvp=rsvp, status=status, given=answers,
                                              from_network=from_network)
-    seats_left = _seats_left(event=current)
     decision = answer_decide(
-        wanted=status, before=before, requires_approval=current.requires_approval, seats_left=seats_left,
+        wanted=status, before=before, requires_approval=current.requires_approval,
+        seats_left=_seats_left(event=current),
         approved=rsvp.approved_at is not None or _is_manager(event=current, member_id=member.pk))
     final = decision.status
     network_status = status if from_network and final != status else ""
@@ -172,6 +166,28 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noq
     if final == before and rsvp.pk is not None and rsvp.network_status == network_status and (
             final != S.REQUESTED or rsvp.wanted_status == decision.wanted) and not retry and not answers_changed:
         return rsvp  # nothing changes (the same answer again, a record echoing what we hold)
+    adopted = _answer_save(rsvp=rsvp, decision=decision, before=before, network_status=network_status, record=record)
+    _answer_followed_up(rsvp=rsvp, event=current, decision=decision, before=before,
+                        publish=final in RSVP.ANSWERS and not adopted and (final != before or retry))
+    return rsvp
+
+
+def _refusal(*, event: Event, member: Member, before: str, status: str, from_network: bool) -> str:
+    """Why this answer cannot be taken at all (empty: it can)."""
+    if event.status == Event.Status.CANCELLED:
+        return gettext("This event is cancelled.")
+    if _is_blocked(event=event, member_id=member.pk):
+        return gettext("You cannot answer events of this community.")
+    if before == S.DECLINED and not from_network and status != S.NOT_GOING:
+        return gettext("The host declined your request to join this event.")
+    return ""
+
+
+def _answer_save(*, rsvp: RSVP, decision: Decision, before: str, network_status: str,
+                 record: dict[str, Any] | None) -> bool:
+    """The decided answer on the row, saved. True when it adopts a record already in the member's
+    repository (`record`), which is then not written again."""
+    final = decision.status
     if final in (S.WAITLISTED, S.REQUESTED):
         if before != final:
             rsvp.queued_at = timezone.now()
@@ -185,19 +201,23 @@ def answer_take(*, event: Event, member: Member, status: str, door: Door,  # noq
         for field, value in record.items():
             setattr(rsvp, field, value)
     rsvp.save()
-    # Waiting (for a seat or for approval) is not an answer to publish: the record is written once
-    # the member has the seat or the approval. An adopted record is already in their repository.
-    publish = final in RSVP.ANSWERS and not adopted and (final != before or retry)
+    return adopted
+
+
+def _answer_followed_up(*, rsvp: RSVP, event: Event, decision: Decision, before: str, publish: bool) -> None:
+    """What a saved answer sets off: its record written (waiting for a seat or for approval is not
+    an answer to publish: the record is written once the member has the seat or the approval),
+    the mail and counts, and a seat freed for the next in line."""
+    final = decision.status
     change = "answered"
     if final in (S.WAITLISTED, S.REQUESTED) and before != final:
         change = "waitlisted" if final == S.WAITLISTED else "requested"
-    if final != before or rsvp.wanted_status != decision.wanted or publish:
+    if final != before or publish:
         _after_answer(rsvp=rsvp, publish=publish, change=change)
     else:
         task_on_commit("elonara.tasks.event_refresh_counts", rsvp.event_id)
     if before == S.GOING and final != S.GOING:
-        _waitlist_promote(event=current)
-    return rsvp
+        _waitlist_promote(event=event)
 
 
 def _host_answer(*, event: Event, member: Member, status: str, door: Door) -> RSVP | None:

@@ -376,8 +376,10 @@ def mail_send(*, mail_id: int, claim: str, connection) -> str:
     return "sent"
 
 
-def _why_not(mail: Mail, prefs: MailSettings) -> str:  # noqa: C901 being changed by the questions work
-    member, event = mail.member, mail.event
+def _why_not(mail: Mail, prefs: MailSettings) -> str:
+    """Why this mail must not go now (empty: it may), checked when it is taken: the address and
+    the member's wishes first, then whether what it says is still true."""
+    member = mail.member
     if not settings.EMAIL_ENABLED:
         return "Mail is turned off on this site."
     if not member.is_active:
@@ -395,13 +397,20 @@ def _why_not(mail: Mail, prefs: MailSettings) -> str:  # noqa: C901 being change
         return "The address is not confirmed."
     if not getattr(prefs, TOPIC_OF_KIND[mail.kind]):
         return "Turned off by the member."
-    answer = RSVP.objects.filter(event=event, member=member).values_list("status", flat=True).first()
+    answer = RSVP.objects.filter(event=mail.event, member=member).values_list("status", flat=True).first()
     if mail.kind in (K.HOST_MESSAGE, K.QUESTIONS):
         return _why_not_host_mail(mail, answer)
     if mail.kind == K.PLACE:
-        if event is not None and event.status == Event.Status.CANCELLED:
+        if mail.event is not None and mail.event.status == Event.Status.CANCELLED:
             return "The event was cancelled."
         return "" if answer == mail.details.get("status") else "The place changed since."
+    return _why_not_event_notice(mail, answer)
+
+
+def _why_not_event_notice(mail: Mail, answer: str | None) -> str:
+    """A notice about an event the member answered (confirmation, change, cancellation,
+    reminder): still true only while they go (or maybe) and the event is as the notice says."""
+    event = mail.event
     if answer not in ATTENDING:
         return "No longer going or maybe."
     if mail.kind == K.CANCELLED:
