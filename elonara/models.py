@@ -9,6 +9,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # The pages each model shows on are renewed by the pages app's table (pages.table), for saves,
@@ -38,7 +39,8 @@ def zone_label(name: str, at: datetime) -> str:
     utc = f"UTC{sign}{hours}{f':{rest:02d}' if rest else ''}" if minutes else "UTC"
     if zone.key.startswith("Etc/") or "/" not in zone.key:
         return utc
-    return f"{zone.key.rsplit('/', 1)[-1].replace('_', ' ')} time ({utc})"
+    return gettext("%(place)s time (%(offset)s)") % {"place": zone.key.rsplit("/", 1)[-1].replace("_", " "),
+                                                      "offset": utc}
 
 
 def cover_upload_to(instance: models.Model, filename: str) -> str:

@@ -22,6 +22,9 @@ command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)
 # gettext: `manage.py compilemessages` (scripts/bootstrap.sh) and `make messages` run msgfmt/xgettext.
 command -v msgfmt >/dev/null || need+=(gettext)
+# Japanese, Chinese and Korean glyphs for the browser tests: the Japanese pages are measured (line
+# breaking, overflow) and screenshotted with real glyphs, not empty boxes.
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "Installing Debian packages: ${need[*]}"
 sudo=""

@@ -51,7 +51,8 @@
       var dayFmt = { weekday: "short", day: "numeric", month: "short" };
       var same = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone, timeZoneName: "shortOffset" }, fmt)).format(start) ===
                  new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: here, timeZoneName: "shortOffset" }, fmt)).format(start);
-      if (same) { node.textContent = "Your time too"; return; }
+      // The words come from the page, in its language (templates/elonara/_event_when.html).
+      if (same) { node.textContent = node.getAttribute("data-same") || "Your time too"; return; }
       // The day only when it is not the event's own day there: the line stays short.
       var dayHere = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: here }, dayFmt)).format(start);
       var dayThere = new Intl.DateTimeFormat(locale, Object.assign({ timeZone: zone }, dayFmt)).format(start);
@@ -62,7 +63,7 @@
         var end = new Date(endAttr);
         if (!isNaN(end)) { text += "–" + new Intl.DateTimeFormat(locale, Object.assign({ timeZone: here }, fmt)).format(end); }
       }
-      node.textContent = text + " your time";
+      node.textContent = (node.getAttribute("data-yours") || "{time} your time").replace("{time}", text);
     });
   }
 

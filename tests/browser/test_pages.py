@@ -266,6 +266,44 @@ def test_every_page_fits_every_width_and_passes_axe(live_server, launch_browser)
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("language", ["ja", "de"])
+def test_every_page_in_japanese_and_german_fits_every_width_and_passes_axe(live_server, launch_browser, language):
+    # Japanese (line breaking without spaces) and German (long words) on every page, chosen as a
+    # visitor would with the footer's menu (its cookie); <html lang> says it, nothing overflows.
+    from django.conf import settings
+
+    base = live_server.url.replace("localhost", "127.0.0.1")
+    site = build_site()
+    axe_source = _axe_source()
+    shots = screenshot_dir()
+    members = {"visitor": None, "host": site.alice, "invitee": site.bob}
+    problems: list[str] = []
+    for role, role_pages in pages(site).items():
+        context = launch_browser()
+        context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}])
+        if members[role] is not None:
+            _sign_in(context, base, members[role])
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(20_000)
+        for name, path in role_pages:
+            page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+            response = page.goto(base + path, wait_until="load")
+            expected = 400 if name.endswith("bad-link") else 200
+            if response is None or response.status != expected:
+                problems.append(f"{language} {role} {name} ({path}): HTTP {response.status if response else '-'}")
+                continue
+            if (lang := page.evaluate("document.documentElement.lang")) != language:
+                problems.append(f"{language} {role} {name} ({path}): <html lang={lang!r}>")
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 800 if width < 768 else 900})
+                problems.extend(_check(page, f"{language} {role} {name} ({path}) at {width} px", axe_source))
+                if width in SCREENSHOT_WIDTHS and name in MAIN_PAGES:
+                    page.screenshot(path=str(shots / f"{language}-{role}-{name}-{width}.png"), full_page=True)
+        context.close()
+    print(f"\nscreenshots: {shots}")
+    assert not problems, "\n".join(problems)
+
+
 def test_on_a_phone_the_invitation_leads_with_the_event_and_its_one_action(live_server, launch_browser):
     """From the post to "Going" on a 390 x 844 screen: the event first, then the action, all on
     the first screen, and the header's links behind "Menu"."""
