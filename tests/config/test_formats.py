@@ -26,10 +26,10 @@ def test_every_language_names_every_event_format(code):
 
 @pytest.mark.parametrize(("code", "expected"), [
     ("en", "Saturday 3 July 2027, 19:30–21:00, Tokyo time (UTC+9)"),
-    ("ja", "2027年7月3日(土) 19:30–21:00, Tokyo time (UTC+9)"),
-    ("de", "Samstag, 3. Juli 2027, 19:30–21:00, Tokyo time (UTC+9)"),
-    ("es", "sábado, 3 de julio de 2027, 19:30–21:00, Tokyo time (UTC+9)"),
-    ("pt-br", "Sábado, 3 de Julho de 2027, 19:30–21:00, Tokyo time (UTC+9)"),
+    ("ja", "2027年7月3日(土) 19:30–21:00, Tokyo時間（UTC+9）"),
+    ("de", "Samstag, 3. Juli 2027, 19:30–21:00, Ortszeit Tokyo (UTC+9)"),
+    ("es", "sábado, 3 de julio de 2027, 19:30–21:00, hora de Tokyo (UTC+9)"),
+    ("pt-br", "Sábado, 3 de Julho de 2027, 19:30–21:00, horário de Tokyo (UTC+9)"),
 ])
 def test_event_when_in_each_language(code, expected):
     with translation.override(code):
@@ -38,8 +38,8 @@ def test_event_when_in_each_language(code, expected):
 
 @pytest.mark.parametrize(("code", "expected"), [
     ("en", "Sat 3 Jul 2027, 19:30 – Sun 4 Jul 2027, 21:00, Tokyo time (UTC+9)"),
-    ("ja", "2027年7月3日(土) 19:30 – 2027年7月4日(日) 21:00, Tokyo time (UTC+9)"),
-    ("de", "Sa., 3. Jul 2027, 19:30 – So., 4. Jul 2027, 21:00, Tokyo time (UTC+9)"),
+    ("ja", "2027年7月3日(土) 19:30 – 2027年7月4日(日) 21:00, Tokyo時間（UTC+9）"),
+    ("de", "Sa., 3. Jul 2027, 19:30 – So., 4. Jul 2027, 21:00, Ortszeit Tokyo (UTC+9)"),
 ])
 def test_event_when_short_over_two_days(code, expected):
     with translation.override(code):
