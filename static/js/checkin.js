@@ -41,6 +41,9 @@
   var lastCode = "";
   var lastAt = 0;
 
+  // Words in the page's language: the scanner's data-w-* attributes (event_checkin.html).
+  function word(name, fallback) { return (scanner && scanner.dataset["w" + name]) || fallback; }
+
   function say(text, kind) {
     result.textContent = text;
     result.className = "notice " + kind;
@@ -62,13 +65,13 @@
         } else if (data && data.message) {
           say(data.message, "error");
         } else {
-          say("Not checked in: the server did not answer (" + r.status + "). Try again or search by name.", "error");
+          say(word("NoAnswer", "Not checked in: the server did not answer ({status}). Try again or search by name.").replace("{status}", r.status), "error");
         }
         setOnline(true);
       });
     }).catch(function () {
       setOnline(false);
-      say("Not checked in: no connection. Try again, or search by name once back online.", "error");
+      say(word("Offline", "Not checked in: no connection. Try again, or search by name once back online."), "error");
     }).then(function () { busy = false; });
   }
 
@@ -95,7 +98,7 @@
 
   start.addEventListener("click", function () {
     try { detector = detector || new window.BarcodeDetector({ formats: ["qr_code"] }); } catch (e) {
-      say("This browser cannot read QR codes; search by name instead.", "error");
+      say(word("NoQr", "This browser cannot read QR codes; search by name instead."), "error");
       return;
     }
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
@@ -107,7 +110,7 @@
       return video.play();
     }).then(frame).catch(function () {
       stopCamera();
-      say("The camera is not available; search by name instead.", "error");
+      say(word("NoCamera", "The camera is not available; search by name instead."), "error");
     });
   });
   stop.addEventListener("click", stopCamera);

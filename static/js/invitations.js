@@ -24,6 +24,13 @@
   }
 
   // ---- Picker -------------------------------------------------------------------------
+  // Words this script shows, in the page's language: the root's data-w-* attributes
+  // (templates/invitations/picker.html, progress.html), English when one is missing.
+  function word(root, name, fallback, values) {
+    var text = root.dataset["w" + name] || fallback;
+    return text.replace(/\{(\w+)\}/g, function (m, key) { return values && key in values ? values[key] : m; });
+  }
+
   function initPicker(root) {
     var tabs = { followers: { pages: [], cursors: [null], done: false }, follows: { pages: [], cursors: [null], done: false } };
     var current = "followers";
@@ -43,7 +50,7 @@
       return fetchJSON(url).then(function (data) {
         state.pages[index] = data.profiles;
         if (typeof data.remaining_today === "number") {
-          el("remaining-today").textContent = "You can invite " + data.remaining_today + " more today";
+          el("remaining-today").textContent = word(root, "Remaining", "You can invite {n} more today", { n: data.remaining_today });
         }
         if (data.cursor) { state.cursors[index + 1] = data.cursor; } else { state.done = true; }
         return data.profiles;
@@ -116,7 +123,7 @@
         if (p.invited) {
           var mark = document.createElement("span");
           mark.className = "invited";
-          mark.textContent = "already invited: " + p.invited;
+          mark.textContent = word(root, "Invited", "already invited: {status}", { status: p.invited });
           label.appendChild(mark);
         } else if (p.invitable === false) {
           var why = document.createElement("span");
@@ -128,14 +135,14 @@
         list.appendChild(li);
       });
       var state = tabs[current];
-      el("page-label").textContent = "Page " + (pageIndex + 1);
+      el("page-label").textContent = word(root, "Page", "Page {n}", { n: pageIndex + 1 });
       el("prev-page").disabled = pageIndex === 0;
       el("next-page").disabled = !state.cursors[pageIndex + 1];
     }
 
     var previewTimer = null;
     function updateSelection() {
-      el("selected-count").textContent = selected.size + " selected";
+      el("selected-count").textContent = word(root, "Selected", "{n} selected", { n: selected.size });
       el("send").disabled = selected.size === 0;
       clearTimeout(previewTimer);
       previewTimer = setTimeout(preview, 200);
@@ -168,8 +175,10 @@
         // The server marks the link's code PREVIEW: each person's own code goes there.
         el("preview").textContent = data.text.replace(/invitation=PREVIEW/g, "invitation=…");
         el("preview-account").textContent = data.account
-          ? "Posted from @" + data.account.handle + (data.account.kind === "relay" ? " (Elonara's account, Elonara's wording)" : " (your account)")
-          : "You have no Bluesky account Elonara can post with yet.";
+          ? (data.account.kind === "relay"
+            ? word(root, "PostedRelay", "Posted from @{handle} (Elonara's account, Elonara's wording)", { handle: data.account.handle })
+            : word(root, "PostedOwn", "Posted from @{handle} (your account)", { handle: data.account.handle }))
+          : word(root, "NoAccount", "You have no Bluesky account Elonara can post with yet.");
         showError("");
       })
         .catch(function (err) { showError(err.message); });
@@ -228,7 +237,7 @@
       }).then(function (data) {
         if (data.progress_url) { window.location.assign(data.progress_url); return; }
         var why = Object.values(data.skipped_text || data.skipped || {});
-        showError("Nobody could be invited: " + Array.from(new Set(why)).join("; "));
+        showError(word(root, "Nobody", "Nobody could be invited: {reasons}", { reasons: Array.from(new Set(why)).join("; ") }));
         el("send").disabled = false;
       }).catch(function (err) { showError(err.message); el("send").disabled = false; });
     });
@@ -249,7 +258,7 @@
         var list = el("failures");
         list.textContent = "";
         if (!data.failures.length) {
-          var none = document.createElement("li"); none.className = "none"; none.textContent = "None."; list.appendChild(none);
+          var none = document.createElement("li"); none.className = "none"; none.textContent = word(root, "None", "None."); list.appendChild(none);
         }
         data.failures.forEach(function (f) {
           var li = document.createElement("li");
