@@ -109,6 +109,8 @@ class EventCreateSerializer(serializers.Serializer):
         help_text="Post the event's announcement on Bluesky from your own account (connected, or your app "
                   "password), with its link card; its replies become the event's conversation. Refused when no "
                   "account of yours can post. Your choice is remembered as the box's default on the site.")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, default="", allow_blank=True,
+                                       help_text="The language it is held in; empty: yours.")
 
 
 class EventPagination(CursorPagination):
@@ -423,26 +425,17 @@ class EventAnswersView(APIView):
                                      for r in rsvps]})
 
 
-class SeriesCreateSerializer(serializers.Serializer):
+class SeriesCreateSerializer(EventCreateSerializer):
+    """An event's fields for its first occurrence, and the rule that repeats it."""
+
     kind = serializers.ChoiceField(choices=EventSeries.Kind.choices)
     rule = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
     until_date = serializers.DateField(required=False, allow_null=True, default=None)
     count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=500)
-    title = serializers.CharField(max_length=200)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    time_zone = serializers.CharField(max_length=64, default="UTC")
-    description = serializers.CharField(required=False, default="", allow_blank=True)
-    venue = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
-    online_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
-    capacity = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    requires_approval = serializers.BooleanField(required=False, default=False)
     announce = serializers.BooleanField(
         required=False, default=False,
         help_text="Post the announcement of the first occurrence on Bluesky from your own account (a series is "
                   "announced once). Refused when no account of yours can post.")
-    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, default="", allow_blank=True,
-                                       help_text="The language it is held in; empty: yours.")
 
 
 class SeriesOccurrenceSerializer(serializers.Serializer):

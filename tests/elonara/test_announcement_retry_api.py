@@ -110,9 +110,9 @@ def test_the_api_takes_the_box_and_says_where_the_announcement_stands(host, djan
     event = Event.objects.get(pk=made.json()["id"])
     assert event.announce_wanted is True and event.host == host
     assert RecordWrite.objects.filter(kind=RecordWrite.Kind.ANNOUNCE, object_id=event.pk).exists()
-    quiet = client.post("/api/v1/events/", _new_event(title="Quiet walk"), content_type="application/json",
-                        **_bearer(host))
-    assert quiet.json()["announcement"]["state"] == "none"
+    quiet = client.post("/api/v1/events/", _new_event(title="Quiet walk", language="ja"),
+                        content_type="application/json", **_bearer(host))
+    assert quiet.json()["announcement"]["state"] == "none" and quiet.json()["language"] == "ja"
     assert Event.objects.get(pk=quiet.json()["id"]).announce_wanted is False
     assert client.post("/api/v1/events/", _new_event(), content_type="application/json",
                        **_bearer(host, ["read"])).status_code == 403
