@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from bluesky.atproto import AtprotoError, XrpcError
 from bluesky.atproto.nsid import GRAPH_GET_FOLLOWERS, GRAPH_GET_FOLLOWS
@@ -186,7 +187,8 @@ class BlueskyGraphService:
     def _session_for(self, member: Member) -> OAuthPdsSession:
         session = OAuthPdsSession.for_member(member)
         if session is None:
-            raise GraphError(code="not_connected", message="Connect your Bluesky account to see your followers.")
+            raise GraphError(code="not_connected",
+                             message=gettext("Connect your Bluesky account to see your followers."))
         return session
 
     def get_followers(self, member: Member, cursor: str | None = None) -> GraphPage:

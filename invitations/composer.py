@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+
 from bluesky.records import (
     EMBED_EXTERNAL,
     FACET_LINK,
@@ -28,14 +30,16 @@ from core.errors import ApplicationError
 
 ELLIPSIS = "…"
 
-# Placeholders a host may use in their message. {mention} and {link} are never shortened.
-DEFAULT_TEMPLATE = "{mention} you're invited to {name} on {date}. Hope to see you there! {link}"
-DEFAULT_COMMUNITY_TEMPLATE = "{mention} you're invited to join {name}. Hope to see you there! {link}"
+# Placeholders a host may use in their message. {mention} and {link} are never shortened. The
+# wordings are English here and translated where a post is composed, in the post's language
+# (invitations.services.default_template_for / relay_template_for).
+DEFAULT_TEMPLATE = gettext_noop("{mention} you're invited to {name} on {date}. Hope to see you there! {link}")
+DEFAULT_COMMUNITY_TEMPLATE = gettext_noop("{mention} you're invited to join {name}. Hope to see you there! {link}")
 # The relay account's only wording ({host}: the host's "@handle", a mention of its own, so readers can
 # tap through to the person who invites them): the relay speaks for every host, so it never carries a
 # host's own text.
-RELAY_TEMPLATE = "{mention} {host} invites you to {name} on {date}. Sent for them by Elonara. {link}"
-RELAY_COMMUNITY_TEMPLATE = "{mention} {host} invites you to join {name}. Sent for them by Elonara. {link}"
+RELAY_TEMPLATE = gettext_noop("{mention} {host} invites you to {name} on {date}. Sent for them by Elonara. {link}")
+RELAY_COMMUNITY_TEMPLATE = gettext_noop("{mention} {host} invites you to join {name}. Sent for them by Elonara. {link}")
 _PLACEHOLDER = re.compile(r"\{(mention|link|name|date|host)\}")
 
 
@@ -161,7 +165,7 @@ def compose_invitation(
 
 def _template_complete(template: str) -> str:
     """The host's template with {mention} in front and {link} at the end when it lacks them."""
-    template = template.strip() or DEFAULT_TEMPLATE
+    template = template.strip() or gettext(DEFAULT_TEMPLATE)
     if "{mention}" not in template:
         template = "{mention} " + template
     if "{link}" not in template:

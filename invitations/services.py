@@ -83,16 +83,17 @@ class SendOutcome:
 
 
 def default_template_for(target: Target) -> str:
-    return DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
+    """The default message, in the active language (the post's, where a post is composed)."""
+    wording = DEFAULT_TEMPLATE if targets.target_kind(target) == "event" else DEFAULT_COMMUNITY_TEMPLATE
+    return gettext(wording)
 
 
 def relay_template_for(target: Target) -> str:
     """Elonara's own wording for posts from the relay account: names the host ({host}, filled in by
     the composer as a mention, see `host_mention`) and the target. Never the host's free text: the
     relay speaks for every host at once."""
-    if targets.target_kind(target) == "event":
-        return RELAY_TEMPLATE
-    return RELAY_COMMUNITY_TEMPLATE
+    wording = RELAY_TEMPLATE if targets.target_kind(target) == "event" else RELAY_COMMUNITY_TEMPLATE
+    return gettext(wording)
 
 
 def host_mention(*, host: Member) -> tuple[str, str]:

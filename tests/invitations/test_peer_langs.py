@@ -54,3 +54,5 @@ def test_an_invitation_in_portuguese_is_read_back_with_its_langs(settings, peer,
     with translation.override("en"):
         english_date = targets.target_date_text(event)
     assert portuguese_date != english_date and portuguese_date in record["text"]
+    # The relay's own wording, in Portuguese too (not only the date): no English sentence.
+    assert "convida você para Roda de samba" in record["text"] and "invites you" not in record["text"]
