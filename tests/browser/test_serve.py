@@ -139,10 +139,17 @@ def wait_group_gone(proc: subprocess.Popen, log: Path, timeout: float = 60) -> N
         pytest.fail(f"processes left running:\n{left}\n{log.read_text()[-3000:]}")
 
 
+def _as_in_a_terminal() -> None:
+    # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and a
+    # shell cannot trap a signal ignored on entry: Ctrl-C in a terminal always arrives with the
+    # default disposition, so the set starts with it here too.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_as_in_a_terminal)
 
 
 def test_make_serve_runs_the_app_and_ctrl_c_stops_everything(clone, redis_server, database, page, tmp_path):
