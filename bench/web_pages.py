@@ -9,7 +9,8 @@ Last, first views: after a flush of the page cache, each of BENCH_COLD_MEMBERS m
 the 5 communities and going to 11 events) asks for each page once, on a new connection; then the
 event page again and again while an answer on it changes once a second. BENCH_TLS=1 has gunicorn
 serve TLS itself; BENCH_IN_PROCESS_ONLY=1 prints the in-process cold figures alone (no server), with
-BENCH_PROFILE=<path> a cProfile and the queries of that page built cold.
+BENCH_PROFILE=<path> a cProfile and the queries of that page built cold (BENCH_PROFILE_DUMP=<file> keeps
+the profile), BENCH_RUN=<file.py> runs that file with the data set (`data`) instead.
 
 CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
 the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
@@ -294,6 +295,8 @@ def profile_cold(data: dict[str, object], path: str) -> None:
         client.force_login(data["guest_member"])
         profiler.runcall(client.get, path)
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    if os.environ.get("BENCH_PROFILE_DUMP"):  # for a closer look: python -m pstats FILE
+        profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
     cache.clear()
     client.force_login(data["guest_member"])
     with CaptureQueriesContext(connection) as queries:
@@ -433,6 +436,11 @@ def main() -> None:
         # Production serves hashed static files from the manifest: collect them as a deployment does.
         call_command("collectstatic", interactive=False, verbosity=0)
         data = build_data()
+        if os.environ.get("BENCH_RUN"):
+            # A closer look at one piece: the file runs with this data set (`data`) and nothing else.
+            exec(compile(Path(os.environ["BENCH_RUN"]).read_text(), os.environ["BENCH_RUN"], "exec"),
+                 {"data": data, "__name__": "bench_run"})
+            return
         if os.environ.get("BENCH_IN_PROCESS_ONLY"):
             # The in-process figures alone (no server): a quick check while working on a page.
             print_cold(in_process_cold(data))

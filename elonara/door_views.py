@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -28,6 +28,10 @@ def _door_event(request, pk: int) -> Event:
     if not selectors.event_can_manage(event=event, member=request.user):
         raise PermissionDenied("Only the host or a co-host can check guests in.")
     return event
+
+
+def _qr_title(event: Event) -> str:
+    return gettext("Ticket QR code for %(title)s") % {"title": event.title}
 
 
 def _when(result: checkin.CheckinResult, event: Event) -> str:
@@ -54,9 +58,26 @@ def event_ticket(request, pk):
     code = checkin.rsvp_ticket_code(rsvp=rsvp)
     return render(request, "elonara/event_ticket.html", {
         "event": event, "rsvp": rsvp, "code": code,
-        "qr_svg": ticket_qr_svg(code=code, title=f"Ticket QR code for {event.title}"),
+        "qr_svg": ticket_qr_svg(code=code, title=_qr_title(event)),
         "checked_in": getattr(rsvp, "checkin", None),
     })
+
+
+@login_required
+@require_GET
+def event_ticket_qr(request, pk):
+    """The signed-in guest's ticket as an SVG image, for the event page's folded "Your ticket":
+    drawing a QR code costs more than the rest of that page's own part, so the page links it and
+    only a guest who opens the ticket pays. Kept by their browser only (the code is theirs)."""
+    rsvp = (RSVP.objects.filter(event_id=pk, member=request.user, status=RSVP.Status.GOING)
+            .select_related("event").first())
+    if rsvp is None:
+        raise Http404("No ticket.")
+    svg = ticket_qr_svg(code=checkin.rsvp_ticket_code(rsvp=rsvp), title=_qr_title(rsvp.event))
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    # The code never changes for an answer; a guest who stops going is refused at the door anyway.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @never_cache

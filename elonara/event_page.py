@@ -126,7 +126,9 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         event=event, cohosts=cohosts, answers={a.member_id: a for answers in grouped.values() for a in answers},
         facts_html=render_to_string("elonara/_event_facts.html", context),
         about_html=render_to_string("elonara/_event_about.html", {**context, "show_names": True}),
-        about_counts_html=render_to_string("elonara/_event_about.html", {**context, "show_names": False}),
+        # Only for viewers the host's guest-list choice leaves out: none when the list is public.
+        about_counts_html=(render_to_string("elonara/_event_about.html", {**context, "show_names": False})
+                           if event.guest_list != Event.GuestList.PUBLIC else SafeString()),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
         questions=list(EventQuestion.objects.filter(event=event)),
         host_messages=list(HostMessage.objects.filter(event=event).select_related("author")

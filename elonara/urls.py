@@ -32,6 +32,7 @@ urlpatterns = [
     path("events/<int:pk>/answers.csv", views.event_answers_csv, name="event-answers-csv"),
     path("events/<int:pk>/message/", views.event_message, name="event-message"),
     path("events/<int:pk>/ticket/", door_views.event_ticket, name="event-ticket"),
+    path("events/<int:pk>/ticket.svg", door_views.event_ticket_qr, name="event-ticket-qr"),
     path("events/<int:pk>/checkin/", door_views.event_checkin, name="event-checkin"),
     path("events/<int:pk>/checkin/take/", door_views.event_checkin_take, name="event-checkin-take"),
     path("events/<int:pk>/checkin/counts/", door_views.event_checkin_counts, name="event-checkin-counts"),

@@ -53,7 +53,6 @@ from elonara.forms import (
 )
 from elonara.models import RSVP, TIME_ZONE_IDS, Community, Event, EventQuestion, EventSeries
 from elonara.prefill import event_prefill
-from elonara.tickets import ticket_code, ticket_qr_svg
 from members.models import Member
 
 
@@ -386,10 +385,8 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
         context["came_via"] = RSVP.CameBy.FEED.value
     context["show_guest_names"] = selectors.event_guest_names_shown(event=event, member=user,
                                                                     can_manage=context["can_manage"])
-    if rsvp is not None and rsvp.status == RSVP.Status.GOING:
-        # The guest's ticket (no secret: its code is the HMAC of two ids, elonara.tickets).
-        context["ticket_svg"] = ticket_qr_svg(code=ticket_code(event_id=event.pk, rsvp_id=rsvp.pk),
-                                              title=f"Ticket QR code for {event.title}")
+    # The guest's ticket: its image is linked (door_views.event_ticket_qr), drawn only when opened.
+    context["has_ticket"] = rsvp is not None and rsvp.status == RSVP.Status.GOING
     if context["is_host"] and event.publish_state in ("", "failed"):
         # One query (whether the host has an account to write records with), not the agents' three.
         context["can_publish"] = bluesky_selectors.member_can_write_records(member=user)

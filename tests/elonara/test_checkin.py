@@ -128,13 +128,23 @@ def test_the_qr_decodes_to_a_code_the_door_takes_once(door):
 
 
 def test_the_svg_on_the_page_is_the_same_code(door):
-    _, ana, _, party, rsvp = door
+    _, ana, ben, party, rsvp = door
     code = checkin.rsvp_ticket_code(rsvp=rsvp)
     svg = tickets.ticket_qr_svg(code=code)
     # segno's PNG and SVG come from one matrix: same size and modules.
     assert 'width="165"' in svg and svg == tickets.ticket_qr_svg(code=code)
-    body = signed_in(ana).get(f"/events/{party.pk}/").content.decode()
-    assert 'id="my-ticket"' in body and svg.split("<path", 2)[2] in body
+    client = signed_in(ana)
+    body = client.get(f"/events/{party.pk}/").content.decode()
+    # The event page links the image (drawn only when the folded ticket is opened).
+    assert 'id="my-ticket"' in body and f'src="/events/{party.pk}/ticket.svg"' in body
+    image = client.get(f"/events/{party.pk}/ticket.svg")
+    assert image["Content-Type"].startswith("image/svg+xml") and "private" in image["Cache-Control"]
+    assert svg.split("<path", 2)[2] in image.content.decode()
+    # Nobody else's: someone not going, a stranger.
+    assert signed_in(ben).get(f"/events/{party.pk}/ticket.svg").status_code == 404
+    assert Client().get(f"/events/{party.pk}/ticket.svg").status_code == 302
+    services.rsvp_set(event=party, member=ana, status="not_going")
+    assert client.get(f"/events/{party.pk}/ticket.svg").status_code == 404
 
 
 def test_no_ticket_for_who_is_not_going_and_pages_for_managers_only(door):
