@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
@@ -23,6 +24,7 @@ from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from elonara import ical, selectors
 from elonara.community_page import CalendarFile
 from elonara.models import RSVP, Event, EventCohost, EventQuestion, ExternalRSVP, HostMessage
+from elonara.selectors import AnswerRow
 from members.models import Member
 
 
@@ -30,8 +32,9 @@ from members.models import Member
 class EventPage:
     event: Event
     cohosts: list[Member]
-    # Every member's answer by member id: the viewer's own is looked up here, with no query.
-    answers: dict[int, RSVP]
+    # Every member's answer by member id (plain rows, cheap to keep): the viewer's own is looked
+    # up here, with no query (`answer_for`).
+    answers: dict[int, AnswerRow]
     facts_html: SafeString
     about_html: SafeString
     # The same without names and faces: the counts, for viewers the host's guest-list choice leaves out.
@@ -48,24 +51,28 @@ class EventPage:
     def cohost_ids(self) -> set[int]:
         return {c.pk for c in self.cohosts}
 
+    def answer_for(self, member_id: int | None) -> RSVP | None:
+        """The member's own answer, read-only, for their answer panel."""
+        row = self.answers.get(member_id) if member_id is not None else None
+        return row.as_rsvp() if row is not None else None
+
     def answer_dids(self, *, viewer_id: int | None) -> set[str]:
         """The Bluesky accounts of those listed as answering, the host's and the viewer's own left
         out (the host is named all over the page; nobody blocks themselves)."""
         dids = {r.did for rows in self.outside.values() for r in rows}
-        for member_id, rsvp in self.answers.items():
+        for member_id, row in self.answers.items():
             if member_id not in (self.event.host_id, viewer_id):
-                dids.update(d for d in (getattr(rsvp, "identity_did", None), getattr(rsvp, "app_password_did", None))
-                            if d)
+                dids.update(d for d in (row.identity_did, row.app_password_did) if d)
         return dids
 
     def about_html_without(self, *, dids: Collection[str]) -> SafeString:
         """The about part with the answers of these accounts left out: drawn for one viewer, never
         kept in the part every viewer shares."""
         hidden = set(dids)
-        grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
-        for rsvp in self.answers.values():  # in the shared lists' order (the host first among going)
-            if not hidden & {getattr(rsvp, "identity_did", None), getattr(rsvp, "app_password_did", None)}:
-                grouped[rsvp.status].append(rsvp)
+        grouped: dict[str, list[AnswerRow]] = {status: [] for status in RSVP.Status.values}
+        for row in self.answers.values():  # in the shared lists' order (the host first among going)
+            if not hidden & {row.identity_did, row.app_password_did}:
+                grouped[row.status].append(row)
         outside = {status: [r for r in rows if r.did not in hidden] for status, rows in self.outside.items()}
         kept = sum(map(len, self.outside.values()))
         return render_to_string("elonara/_event_about.html",
@@ -107,14 +114,22 @@ def _event_calendar_build(*, event_id: int) -> CalendarFile | None:
 
 
 def _event_page_build(*, event_id: int) -> EventPage | None:
+    # Whether the event has co-hosts, questions, messages and outside answers comes with the event:
+    # most have none, and a query that finds nothing costs as much as one that finds something.
     event = (Event.objects.select_related("host", "community", "series", "conversation")
-             .defer(*selectors.person_fields_not_shown("host")).filter(pk=event_id).first())
+             .defer(*selectors.person_fields_not_shown("host"))
+             .annotate(has_cohosts=Exists(EventCohost.objects.filter(event=OuterRef("pk"))),
+                       has_questions=Exists(EventQuestion.objects.filter(event=OuterRef("pk"))),
+                       has_messages=Exists(HostMessage.objects.filter(event=OuterRef("pk"))),
+                       has_outside=Exists(ExternalRSVP.objects.filter(event=OuterRef("pk"))))
+             .filter(pk=event_id).first())
     if event is None:
         return None
     grouped = selectors.event_attendees_by_status(event=event)
     cohosts = [link.member for link in EventCohost.objects.filter(event=event).select_related("member")
-               .defer(*selectors.person_fields_not_shown("member"))]
-    outside = selectors.event_outside_rsvps_by_status(event=event)
+               .defer(*selectors.person_fields_not_shown("member"))] if event.has_cohosts else []
+    outside = (selectors.event_outside_rsvps_by_status(event=event) if event.has_outside
+               else {status: [] for status in ExternalRSVP.Status.values})
     conversation = getattr(event, "conversation", None)
     context = {
         **_about_context(event, grouped, outside, kept=sum(map(len, outside.values()))),
@@ -130,14 +145,14 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
         about_counts_html=(render_to_string("elonara/_event_about.html", {**context, "show_names": False})
                            if event.guest_list != Event.GuestList.PUBLIC else SafeString()),
         replies_html=render_to_string("elonara/_event_replies.html", context) if conversation else SafeString(),
-        questions=list(EventQuestion.objects.filter(event=event)),
+        questions=list(EventQuestion.objects.filter(event=event)) if event.has_questions else [],
         host_messages=list(HostMessage.objects.filter(event=event).select_related("author")
-                           .defer(*selectors.person_fields_not_shown("author"))),
+                           .defer(*selectors.person_fields_not_shown("author"))) if event.has_messages else [],
         outside=outside,
     )
 
 
-def _about_context(event: Event, grouped: dict[str, list[RSVP]], outside: dict[str, list[ExternalRSVP]], *,
+def _about_context(event: Event, grouped: dict[str, list[AnswerRow]], outside: dict[str, list[ExternalRSVP]], *,
                    kept: int) -> dict:
     """What the about part shows. `kept`: how many outside answers the event keeps (all of them,
     also those a viewer does not see)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q, QuerySet
@@ -17,7 +18,7 @@ from elonara.models import (
     EventSeries,
     ExternalRSVP,
 )
-from members.models import Member
+from members.models import Face, Member
 
 # What the pages show of a person. Cached page parts (elonara.event_page, community_page) load
 # only these, so the cache never holds a password hash, an email address or a login time.
@@ -87,27 +88,63 @@ def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
     return community.memberships.select_related("member").order_by("-role", "joined_at")
 
 
-def event_attendees_by_status(*, event: Event) -> dict[str, list[RSVP]]:
+@dataclass(slots=True)
+class AnswerRow(Face):
+    """One member's answer as the event page lists it: plain values, no model instances (a
+    hundred of those cost more to build and to keep in the page's cached part than the page).
+    Their face (`member`: the row itself), their Bluesky accounts (`identity_did`,
+    `app_password_did`: None without, so a viewer who blocks one is not shown the answer), and for
+    the viewer's own answer the columns the answer panel shows (`ANSWER_COLUMNS`, `as_rsvp`)."""
+
+    member_id: int
+    status: str
+    username: str
+    display_name: str
+    bluesky_display_name: str
+    bluesky_avatar_url: str
+    identity_did: str | None
+    app_password_did: str | None
+    own: tuple  # the ANSWER_COLUMNS' values, for as_rsvp()
+
+    @property
+    def member(self) -> AnswerRow:
+        return self
+
+    def as_rsvp(self) -> RSVP:
+        """The answer as a (read-only) model instance for its own member's panel."""
+        given = dict(zip(ANSWER_COLUMNS, self.own, strict=True))
+        # from_db takes the values in the model's column order, the others deferred.
+        columns = [f.attname for f in RSVP._meta.concrete_fields if f.attname in given]
+        return RSVP.from_db("default", columns, [given[c] for c in columns])
+
+
+# What the answering member's own panel reads of their answer (the place in line, the request,
+# the promotion, the publishing state, the answers to the host's questions).
+ANSWER_COLUMNS = ("id", "event_id", "member_id", "status", "publish_state", "publish_error", "updated_at",
+                  "wanted_status", "network_status", "queued_at", "promoted_at", "question_answers",
+                  "questions_missing")
+_FACE_COLUMNS = ("member__username", "member__display_name", "member__bluesky_display_name",
+                 "member__bluesky_avatar_url", "identity_did", "app_password_did")
+
+
+def event_attendees_by_status(*, event: Event) -> dict[str, list[AnswerRow]]:
     """The answers by status, the host first among those going (the list marks them Host)."""
-    grouped: dict[str, list[RSVP]] = {status: [] for status in RSVP.Status.values}
-    for rsvp in event_attendees(event=event):
-        grouped[rsvp.status].append(rsvp)
-    grouped[RSVP.Status.GOING].sort(key=lambda rsvp: rsvp.member_id != event.host_id)  # stable: the rest keep order
+    grouped: dict[str, list[AnswerRow]] = {status: [] for status in RSVP.Status.values}
+    for row in event_attendees(event=event):
+        grouped[row.status].append(row)
+    grouped[RSVP.Status.GOING].sort(key=lambda row: row.member_id != event.host_id)  # stable: the rest keep order
     return grouped
 
 
-def event_attendees(*, event: Event) -> list[RSVP]:
-    """The answers with only what the event page shows: the member's name, the status and (for the
-    viewer's own answer) its publishing state, place in line, request and promotion, and the
-    answers to the host's questions (filled in the viewer's answer form); and the member's Bluesky
-    accounts (`identity_did`, `app_password_did`, None when they have none), so a viewer who blocks
-    one of them is not shown their answer (joined: no query more)."""
-    return list(event.rsvps.select_related("member").order_by("updated_at").only(
-        "status", "event_id", "member_id", "publish_state", "publish_error", "updated_at",
-        "wanted_status", "network_status", "queued_at", "promoted_at", "member__username", "member__display_name",
-        "question_answers", "questions_missing", "member__bluesky_display_name", "member__bluesky_avatar_url",
-    ).annotate(identity_did=F("member__bluesky_identity__did"),
-               app_password_did=F("member__bluesky_app_password__did")))
+def event_attendees(*, event: Event) -> list[AnswerRow]:
+    """The answers in the order given, with only what the event page shows (one query, the
+    member's Bluesky accounts joined)."""
+    columns = len(ANSWER_COLUMNS)
+    rows = (event.rsvps.order_by("updated_at")
+            .annotate(identity_did=F("member__bluesky_identity__did"),
+                      app_password_did=F("member__bluesky_app_password__did"))
+            .values_list(*ANSWER_COLUMNS, *_FACE_COLUMNS))
+    return [AnswerRow(row[2], row[3], *row[columns:], own=row[:columns]) for row in rows]
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:

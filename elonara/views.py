@@ -351,7 +351,7 @@ def _event_detail_render(request, pk: int, extra_context: dict[str, str]) -> tup
     # Shown as last read; a stale one is refreshed by a worker (never on this request).
     conversation_services.conversation_refresh_if_stale(conversation=conversation)
     user = request.user
-    rsvp = page.answers.get(user.pk) if user.is_authenticated else None
+    rsvp = page.answer_for(user.pk) if user.is_authenticated else None
     is_host = user.is_authenticated and event.host_id == user.pk
     # Answers of accounts the viewer blocks on Bluesky are not listed to them: their lists drawn
     # for them alone (this copy of the page is theirs), the shared part left as it is.

@@ -12,7 +12,32 @@ class MemberManager(UserManager.from_queryset(PageRowsQuerySet)):  # type: ignor
     pass
 
 
-class Member(AbstractUser):
+class Face:
+    """A person as pages show them, from `username`, `display_name` and `bluesky_display_name`:
+    a member, or a row read for a list (elonara.event_page's answers) that is not a model."""
+
+    __slots__ = ()  # the rows are slotted
+    username: str
+    display_name: str
+    bluesky_display_name: str
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def face_name(self) -> str:
+        """The name under their face: their Bluesky display name where they have one."""
+        return self.bluesky_display_name or self.name
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for a face without an avatar."""
+        words = [word for word in self.face_name.split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper() or self.username[:1].upper()
+
+
+class Member(Face, AbstractUser):
     """A person with an Elonara account. Custom from the first migration so it can grow."""
 
     display_name = models.CharField(max_length=100, blank=True)
@@ -35,21 +60,6 @@ class Member(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.username
-
-    @property
-    def face_name(self) -> str:
-        """The name under their face: their Bluesky display name where they have one."""
-        return self.bluesky_display_name or self.name
-
-    @property
-    def initials(self) -> str:
-        """Up to two letters for a face without an avatar."""
-        words = [word for word in self.face_name.split() if word[:1].isalnum()]
-        return "".join(word[0] for word in words[:2]).upper() or self.username[:1].upper()
 
 
 class ApiToken(models.Model):
