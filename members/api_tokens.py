@@ -9,11 +9,14 @@ stops access at once. Bluesky tokens never appear in either.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, cast
 
 import jwt
@@ -137,15 +140,24 @@ def _token_kept(*, token_id: int, member_id: Any) -> _KeptToken | None:
     return token
 
 
+@functools.lru_cache(maxsize=4096)
+def _claims_signed(access_token: str, key: bytes, issuer: str) -> MappingProxyType[str, Any]:
+    """The claims of an access token whose signature, audience, issuer and claims check out; kept
+    per process (a script asks with one token many times in its 15 minutes), so only its expiry is
+    checked again on later uses. A refused token raises and is never kept. The key and issuer
+    are part of what is kept under: a new SECRET_KEY or public address refuses what was kept."""
+    return MappingProxyType(jwt.decode(access_token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=issuer,
+                                       options={"require": ["exp", "iat", "iss", "aud", "sub", "tid"]}))
+
+
 def api_access_token_verify(access_token: str) -> tuple[Member, dict[str, Any]]:
     """The member and claims of a valid access token; `ApiTokenError` otherwise."""
     try:
-        claims = jwt.decode(
-            access_token, _signing_key(), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=_issuer(),
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "tid"]},
-        )
+        claims = dict(_claims_signed(access_token, _signing_key(), _issuer()))
     except jwt.PyJWTError as exc:
         raise ApiTokenError(_("The access token is invalid or expired.")) from exc
+    if not isinstance(claims["exp"], int | float) or claims["exp"] <= time.time():  # as PyJWT: expired at exp
+        raise ApiTokenError(_("The access token is invalid or expired."))
     token_id, member_id = claims.get("tid"), claims.get("sub")
     token = _token_kept(token_id=token_id, member_id=member_id) if isinstance(token_id, int) else None
     if token is None or token.revoked or str(token.member.pk) != member_id or not token.member.is_active:

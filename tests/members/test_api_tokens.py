@@ -133,6 +133,17 @@ def test_refused_tokens_get_401(ann, event, settings):
     assert Client().get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 200
 
 
+def test_a_token_used_before_is_refused_once_it_expires(ann, event, monkeypatch):
+    # Its signature is checked once per process (api_tokens._claims_signed); its expiry every time.
+    created = api_tokens.api_token_create(member=ann, name="t", permissions=["read"])
+    access = _access(created.secret)
+    assert _call(access, "read", event) == 200
+    expires = jwt.decode(access, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(api_tokens.time, "time", lambda: expires + 1)
+    response = Client().get("/api/events/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert response.status_code == 401 and response.json()["detail"] == "The access token is invalid or expired."
+
+
 def test_revoking_stops_access_at_once(client, ann, event):
     created = api_tokens.api_token_create(member=ann, name="t", permissions=["read"])
     access = _access(created.secret)
