@@ -23,14 +23,16 @@ from django.utils.safestring import SafeString
 
 from core.page_cache import PAGE_CACHE_SECONDS, page_part_get
 from elonara import cards, ical, selectors
-from elonara.models import Community, CommunityMembership
+from elonara.models import Community
+from elonara.selectors import MemberRow
 
 
 @dataclass
 class CommunityPage:
     community: Community
-    # Every membership by member id: the viewer's own is looked up here, with no query.
-    memberships: dict[int, CommunityMembership]
+    # Every membership by member id (plain rows, cheap to keep): the viewer's own is looked up
+    # here, with no query.
+    memberships: dict[int, MemberRow]
     calendar_url: str
     organizers_html: SafeString
     body_html: SafeString
@@ -143,8 +145,7 @@ def _community_page_build(*, community_id: int) -> tuple[CommunityPage | None, i
     community = Community.objects.filter(pk=community_id).first()
     if community is None:
         return None, 0
-    memberships = list(selectors.community_members(community=community)
-                       .defer(*selectors.person_fields_not_shown("member")))
+    memberships = selectors.community_member_rows(community=community)
     events = list(selectors.event_list_for_community(community=community))
     calendar_url = cards.absolute_url(reverse("community-calendar", args=[community.slug]))
     context = {"community": community, "memberships": memberships, "events": events, "calendar_url": calendar_url}

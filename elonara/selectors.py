@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from elonara.models import (
@@ -86,6 +87,31 @@ def community_blocks(*, community: Community):
 
 def community_members(*, community: Community) -> QuerySet[CommunityMembership]:
     return community.memberships.select_related("member").order_by("-role", "joined_at")
+
+
+@dataclass(slots=True)
+class MemberRow(Face):
+    """One membership as the community page lists it: plain values (see AnswerRow), the
+    organizers first; `member` is the row itself and `profile_url` its member's page."""
+
+    member_id: int
+    role: str
+    username: str
+    display_name: str
+    bluesky_display_name: str
+    bluesky_avatar_url: str
+    profile_url: str
+
+    @property
+    def member(self) -> MemberRow:
+        return self
+
+
+def community_member_rows(*, community: Community) -> list[MemberRow]:
+    rows = community_members(community=community).values_list(
+        "member_id", "role", "member__username", "member__display_name", "member__bluesky_display_name",
+        "member__bluesky_avatar_url")
+    return [MemberRow(*row, profile_url=reverse("members:profile", args=[row[2]])) for row in rows]
 
 
 @dataclass(slots=True)
