@@ -32,8 +32,10 @@ def profile(request, username):
 
 
 def _profile_render(request, username: str, extra_context: dict[str, str]) -> tuple[HttpResponse, int]:
-    member = get_object_or_404(Member, username=username)
-    is_self = request.user.is_authenticated and request.user.pk == member.pk
+    user = request.user
+    is_self = user.is_authenticated and user.username == username
+    # Their own: the row the request already holds (renewed with every change of it), no query more.
+    member = user if is_self else get_object_or_404(Member, username=username)
     context = {
         "profile_member": member,
         "is_self": is_self,
