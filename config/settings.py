@@ -115,6 +115,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.site_urls",
             ],
+            # core is a package, not an app: its tags are named here.
+            "libraries": {"forms_tags": "core.templatetags.forms_tags"},
         },
     },
 ]
