@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -219,17 +219,21 @@ def network_answer_apply(*, op: RecordOp) -> bool:
 
 def _answers_recount(*, event_id: int) -> None:
     """The event's counts from its rows, in one UPDATE: answers written in other apps plus our
-    members' own."""
-
-    def counted(model: type[NetworkAnswer] | type[NetworkRSVP], status: str) -> Coalesce:
-        rows = (model.objects.filter(event_id=OuterRef("pk"), status=status).order_by().values("event_id")
-                .annotate(n=Count("id")).values("n"))
-        return Coalesce(Subquery(rows), 0)
-
+    members' own. Through the queryset's update(), so the pages showing the event are renewed."""
     NetworkEvent.objects.filter(pk=event_id).update(
-        going_count=counted(NetworkAnswer, NetworkAnswer.Status.GOING) + counted(NetworkRSVP, NetworkRSVP.Status.GOING),
-        interested_count=(counted(NetworkAnswer, NetworkAnswer.Status.INTERESTED)
-                          + counted(NetworkRSVP, NetworkRSVP.Status.MAYBE)))
+        going_count=_counted(event_id, NetworkAnswer.Status.GOING, NetworkRSVP.Status.GOING),
+        interested_count=_counted(event_id, NetworkAnswer.Status.INTERESTED, NetworkRSVP.Status.MAYBE))
+
+
+def _counted(event_id: int, answer_status: str, rsvp_status: str) -> RawSQL:
+    # Written as SQL: the same count built from Subquery/OuterRef/Coalesce took the ORM ~3 ms to
+    # compile per answer (the database runs it in microseconds), most of what a kept RSVP cost
+    # the firehose consumer.
+    answers, rsvps = NetworkAnswer._meta.db_table, NetworkRSVP._meta.db_table
+    # Our own tables' names; every value a parameter.
+    return RawSQL(f'(SELECT COUNT(*) FROM "{answers}" WHERE "event_id" = %s AND "status" = %s)'  # noqa: S608, S611
+                  f' + (SELECT COUNT(*) FROM "{rsvps}" WHERE "event_id" = %s AND "status" = %s)',
+                  (event_id, str(answer_status), event_id, str(rsvp_status)))
 
 
 def network_events_cleanup(*, now=None) -> int:
