@@ -113,7 +113,8 @@ def _route_answer(op: RecordOp) -> list[int]:
 
 
 def _route_event(op: RecordOp) -> None:
-    event = Event.objects.filter(at_uri=op.uri).first()
+    # Only what the owner reads (most of these are other apps' events: the lookup is all they cost).
+    event = Event.objects.filter(at_uri=op.uri).only("pk", "at_cid").first()
     if event is not None:
         outside_answers.own_event_record_apply(event=event, op=op)
     else:

@@ -104,7 +104,7 @@ def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int 
         metrics.network_event(rejected.code)
         NetworkEvent.objects.filter(uri=uri).delete()  # an update that broke it: not shown any more
         return None
-    existing = NetworkEvent.objects.select_related("creator").filter(uri=uri).first()
+    existing = NetworkEvent.objects.filter(uri=uri).first()
     if existing is not None and seq and existing.seq >= seq:
         return existing
     if fields.ends_at < timezone.now() - KEEP_AFTER_END:
