@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -30,7 +30,7 @@ from bluesky.lexicon import record_problems
 from bluesky.models import RecordWrite
 from bluesky.pipeline import Outcome
 from bluesky.records import is_did
-from bluesky.selectors import member_id_for_did
+from bluesky.selectors import member_id_for_did_sql
 from core import metrics
 from core.tasks import task_named, task_on_commit
 from elonara import atrecords
@@ -171,11 +171,10 @@ def network_event_apply(*, op: RecordOp) -> None:
 def _written_by_us(op: RecordOp) -> bool:
     """A member's answer we wrote, echoing back: by its address, or (the echo can come before the
     writer stored the address: the consumer is another process) by the fixed record key stored
-    before the write, in the repository of the member it belongs to."""
-    if NetworkRSVP.objects.filter(at_uri=op.uri).exists():
-        return True
-    member_id = member_id_for_did(did=op.repo)
-    return member_id is not None and NetworkRSVP.objects.filter(member_id=member_id, at_rkey=op.rkey).exists()
+    before the write, in the repository of the member it belongs to. One query."""
+    member, params = member_id_for_did_sql(did=op.repo)
+    by_key = Q(at_rkey=op.rkey, member_id=RawSQL(f"({member})", params))  # noqa: S611 - parameters only
+    return NetworkRSVP.objects.filter(Q(at_uri=op.uri) | by_key).exists()
 
 
 def network_answer_apply(*, op: RecordOp) -> bool:
