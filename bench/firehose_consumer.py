@@ -258,8 +258,15 @@ def full_consumer(stream: list[bytes], fresh: list[bytes], *, plc_url: str, data
         # so a second run of the bench sees the fresh stream as new again.
         from core.cache import state_cache
 
-        state_cache().delete_many([f"firehose:rev:{libipld.decode_dag_cbor_multi(f)[1].get('repo')}"
-                                   for f in fresh + stream if is_calendar(f)])
+        authors = {libipld.decode_dag_cbor_multi(f)[1].get("repo") for f in fresh + stream if is_calendar(f)}
+        state_cache().delete_many([f"firehose:rev:{did}" for did in authors])
+        # Likewise the rows a previous run kept in a database given with --database-url (and its
+        # cursor, past every sequence number here): otherwise "new" commits would update them.
+        from network.models import Creator, FirehoseCursor, NetworkAnswer
+
+        NetworkAnswer.objects.filter(did__in=authors).delete()
+        Creator.objects.filter(did__in=authors).delete()
+        FirehoseCursor.objects.filter(source=consumer.source).delete()
         # Warm up on frames of other collections only: a calendar commit seen now would make the
         # fresh stream's older revisions replays.
         for frame in [f for f in stream[:2000] if not is_calendar(f)]:

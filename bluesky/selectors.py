@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import QuerySet, Value
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -173,11 +174,21 @@ def member_id_for_did(*, did: str) -> int | None:
     """The member whose Bluesky account (OAuth connection, sign-in link kept after a disconnect, or
     own app password) is `did`, in that order of preference. One query: the firehose consumer asks
     this for every answer it sees, nearly all by people who are not members."""
-    links = [rows.filter(did=did).order_by().annotate(rank=Value(rank)).values_list("member_id", "rank")
-             for rank, rows in enumerate((BlueskyIdentity.objects.all(), BlueskySignIn.objects.all(),
-                                          MemberAppPassword.objects.all()))]
-    first = links[0].union(*links[1:], all=True).order_by("rank")[:1]
-    return next((member_id for member_id, _rank in first), None)
+    sql, params = member_id_for_did_sql(did=did)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row is not None else None
+
+
+def member_id_for_did_sql(*, did: str) -> tuple[str, list[str]]:
+    """`member_id_for_did` as SQL and its parameters: a subquery for a caller's one query."""
+    # Written as SQL: the ORM took ~1.2 ms to compile this union, the database runs it in
+    # microseconds, and the consumer asks it per kept answer.
+    links = " UNION ALL ".join(
+        f'SELECT "member_id", {rank} AS "rank" FROM "{model._meta.db_table}" WHERE "did" = %s'  # noqa: S608 - our tables; the DID a parameter
+        for rank, model in enumerate((BlueskyIdentity, BlueskySignIn, MemberAppPassword)))
+    return f'SELECT "member_id" FROM ({links}) AS "links" ORDER BY "rank" LIMIT 1', [did] * 3  # noqa: S608
 
 
 # --- Posting accounts ----------------------------------------------------------------------------

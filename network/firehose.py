@@ -29,7 +29,7 @@ from bluesky.atproto.firehose import INFO_OUTDATED_CURSOR, FirehoseFilter, Frame
 from bluesky.atproto.repo import Blocks, CommitVerifier, VerificationError
 from core import metrics
 from core.cache import state_cache
-from core.tasks import task_on_commit
+from core.tasks import task_named, task_on_commit
 from elonara import atrecords, outside_answers
 from elonara.models import RSVP, Event
 from network import services as network_services
@@ -50,6 +50,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 # the log); every one is counted in the metrics.
 REFUSAL_LOG_SECONDS = 300.0
 _REFUSAL_LOG_MAX = 10_000
+_RESOLVE_HANDLES_TASK = "elonara.tasks.outside_rsvp_handles_resolve"
 
 
 # --- services -------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> lis
     _cursor_save(source=source, seq=seq)
     if to_resolve:
         # Lookups take up to seconds each and may fail: a worker does them, the consumer reads on.
-        task_on_commit("elonara.tasks.outside_rsvp_handles_resolve", to_resolve)
+        task_on_commit(_RESOLVE_HANDLES_TASK, to_resolve)
     return to_resolve
 
 
@@ -112,7 +113,8 @@ def _route_answer(op: RecordOp) -> list[int]:
 
 
 def _route_event(op: RecordOp) -> None:
-    event = Event.objects.filter(at_uri=op.uri).first()
+    # Only what the owner reads (most of these are other apps' events: the lookup is all they cost).
+    event = Event.objects.filter(at_uri=op.uri).only("pk", "at_cid").first()
     if event is not None:
         outside_answers.own_event_record_apply(event=event, op=op)
     else:
@@ -204,6 +206,9 @@ class FirehoseConsumer:
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
         self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=_CachedRevs())
         self.on_frame = on_frame
+        # Every app's tasks module loaded now, not when the first kept frame queues a task: that
+        # load (Celery's autodiscovery, lazy outside a worker) takes most of a second.
+        task_named(_RESOLVE_HANDLES_TASK)
         self._refusals_logged: dict[str, float] = {}
         self._last_checkpoint = 0.0
         self._seen_seq: int | None = None

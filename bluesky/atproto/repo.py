@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+import coincurve
 import libipld
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -144,6 +145,10 @@ def read_car(data: bytes) -> Blocks:
 class PublicKey:
     key: ec.EllipticCurvePublicKey
     order: int
+    # A secp256k1 key also in libsecp256k1's form (coincurve): it verifies in about a fifteenth of
+    # the time OpenSSL's generic curve code takes (0.04 against 0.6 ms here), and most repositories'
+    # keys are secp256k1. P-256 keys stay with OpenSSL, which is fast on that curve.
+    secp256k1: coincurve.PublicKey | None = None
 
 
 _KEYS: dict[str, PublicKey] = {}
@@ -171,9 +176,10 @@ def public_key_from_multikey(multibase: str) -> PublicKey:
         raise KeyUnavailable("the signing key is neither secp256k1 nor P-256")
     try:
         key = ec.EllipticCurvePublicKey.from_encoded_point(curve, data[2:])
+        fast = coincurve.PublicKey(data[2:]) if order == _SECP256K1_N else None
     except ValueError as exc:
         raise KeyUnavailable("the signing key is not a point on its curve") from exc
-    parsed = PublicKey(key, order)
+    parsed = PublicKey(key, order, fast)
     with _KEYS_LOCK:
         if len(_KEYS) >= _KEYS_MAX:
             _KEYS.clear()  # bounded: start over rather than grow with every author ever seen
@@ -223,11 +229,17 @@ def signature_valid(key: PublicKey, signature: bytes, message: bytes) -> bool:
     s = int.from_bytes(signature[32:], "big")
     if not (0 < r < key.order and 0 < s <= key.order // 2):
         return False  # high-S (malleable) or out of range
+    if key.secp256k1 is not None:
+        return key.secp256k1.verify(encode_dss_signature(r, s), message, hasher=_sha256)
     try:
         key.key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True
+
+
+def _sha256(message: bytes) -> bytes:
+    return hashlib.sha256(message).digest()
 
 
 # --- the commit and the tree -----------------------------------------------------------------
