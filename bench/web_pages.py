@@ -514,7 +514,14 @@ def main() -> None:
                   f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
             print_cold(cold_pages)
             per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
+            print(f"kept in Redis after the warm rounds (2 signed-in viewers): whole-page copies "
+                  f"{per_viewer_pages / 1024:.1f} KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per "
+                  f"viewer; cache hit rate {hit_rate} %")
             print_first_views(base, server.pid, redis_url, data, floor)
+            # After the last round of first views: each of the members has seen every page once.
+            _, per_member, _ = kept_memory(redis_url, viewers=COLD_MEMBERS)
+            print(f"kept in Redis after the first views: {per_member / 1024:.1f} KiB per active member "
+                  f"({COLD_MEMBERS} members, each page once; shared parts included)")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
