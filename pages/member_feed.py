@@ -30,6 +30,7 @@ from elonara.community_page import CalendarFile, calendar_file
 from elonara.models import CalendarFeed
 from members.models import Member
 from network import selectors as network_selectors
+from network.models import NetworkRSVP
 
 
 def member_calendar_for_token(*, token: str) -> CalendarFile | None:
@@ -67,7 +68,10 @@ _EVENT_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", "v
 def _member_calendar_build(*, member_id: int, feed_id: int | None = None, feed_open: list[bool] | None = None
                            ) -> tuple[CalendarFile | None, int]:
     """`feed_id`: whether that feed is still open (and its member active) is put in `feed_open`."""
-    members = Member.objects.filter(pk=member_id, is_active=True).only("username", "display_name")
+    # With whether they answered any event of another app at all (most never did: their query is
+    # then not made).
+    members = (Member.objects.filter(pk=member_id, is_active=True).only("username", "display_name")
+               .annotate(network_answers=Exists(NetworkRSVP.objects.filter(member_id=member_id))))
     if feed_id is not None:
         members = members.annotate(feed_open=Exists(CalendarFeed.objects.filter(pk=feed_id)))
     member = members.first()
@@ -78,8 +82,9 @@ def _member_calendar_build(*, member_id: int, feed_id: int | None = None, feed_o
     since = timezone.now() - selectors.CALENDAR_FEED_PAST
     events: list[Any] = list(selectors.event_list_for_member_calendar(member=member)
                              .select_related(None).only(*_EVENT_FIELDS))
-    events += network_selectors.network_events_for_member_calendar(
-        member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)
+    if getattr(member, "network_answers", True):
+        events += network_selectors.network_events_for_member_calendar(
+            member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)
     events.sort(key=lambda event: event.starts_at)
     body = ical.member_feed_ics(member=member, events=events, vevents=_vevents_shared(events))
     return calendar_file(slug=member.username, body=body, events=events)
