@@ -11,11 +11,12 @@ at the second 02:30 would be filed an hour early; a UTC time is exact whichever 
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -78,7 +79,24 @@ def exact_time(instant: datetime, zone: tzinfo) -> datetime:
     return local
 
 
-def _vevent(event: Event) -> icalendar.Event:
+class VeventFacts(NamedTuple):
+    """Everything an event's VEVENT says, read from its row: the VEVENT is made from these alone,
+    so equal facts give equal bytes (the key of the copy every feed holding the event shares)."""
+
+    uid: str
+    summary: str
+    start: datetime
+    end: datetime
+    stamp: datetime
+    created: datetime
+    sequence: int
+    cancelled: bool
+    description: str
+    location: str | None
+    url: str
+
+
+def vevent_facts(event: Event | Any) -> VeventFacts:
     zone = event.zone
     page = absolute_url(event.get_absolute_url())
     cancelled = event.status == Event.Status.CANCELLED
@@ -88,30 +106,64 @@ def _vevent(event: Event) -> icalendar.Event:
         lines.append(f"Online: {ical_text(event.online_url, one_line=True)}")
     lines.append(page)
     title = ical_text(event.title, one_line=True)
-    component = icalendar.Event.new(
-        uid=event_uid(event),
-        summary=f"Cancelled: {title}" if cancelled else title,
-        start=exact_time(event.starts_at, zone),
-        end=exact_time(event.ends_at, zone),
-        # Without METHOD, DTSTAMP is when the entry was last revised (RFC 5545 3.8.7.2).
-        stamp=event.updated_at,
-        created=event.created_at,
-        last_modified=event.updated_at,
-        sequence=event.sequence,
-        status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
+    return VeventFacts(
+        uid=event_uid(event), summary=f"Cancelled: {title}" if cancelled else title,
+        start=exact_time(event.starts_at, zone), end=exact_time(event.ends_at, zone),
+        stamp=event.updated_at, created=event.created_at, sequence=event.sequence, cancelled=cancelled,
         description="\n\n".join(lines),
-        location=ical_text(event.venue, one_line=True) or ("Online" if event.online_url else None),
-        url=page,
-        transparency=TRANSP.TRANSPARENT if cancelled else TRANSP.OPAQUE,
+        location=ical_text(event.venue, one_line=True) or ("Online" if event.online_url else None), url=page,
     )
-    return component
 
 
-def calendar_build(*, events: Iterable[Event | Any], name: str, uid: str, feed: bool) -> bytes:
+def vevent_key(facts: VeventFacts) -> str:
+    """Names these facts' VEVENT: any change to what it says is a new name (its repr holds each
+    time's zone and fold, so a time written in UTC differs from the same wall-clock time zoned)."""
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:40]
+
+
+def _vevent_of(facts: VeventFacts) -> icalendar.Event:
+    return icalendar.Event.new(
+        uid=facts.uid,
+        summary=facts.summary,
+        start=facts.start,
+        end=facts.end,
+        # Without METHOD, DTSTAMP is when the entry was last revised (RFC 5545 3.8.7.2).
+        stamp=facts.stamp,
+        created=facts.created,
+        last_modified=facts.stamp,
+        sequence=facts.sequence,
+        status=STATUS.CANCELLED if facts.cancelled else STATUS.CONFIRMED,
+        description=facts.description,
+        location=facts.location,
+        url=facts.url,
+        transparency=TRANSP.TRANSPARENT if facts.cancelled else TRANSP.OPAQUE,
+    )
+
+
+def _vevent(event: Event) -> icalendar.Event:
+    return _vevent_of(vevent_facts(event))
+
+
+def vevent_ical(facts: VeventFacts) -> bytes:
+    """The VEVENT's lines, as the library writes them inside a calendar."""
+    return _vevent_of(facts).to_ical()
+
+
+_CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+def calendar_build(*, events: Iterable[Event | Any], name: str, uid: str, feed: bool,
+                   vevents: Sequence[bytes] | None = None) -> bytes:
     # `events`: ours and other apps' (network.models.NetworkEvent has the same calendar fields).
     """An iCalendar object holding these events, each with its zone's VTIMEZONE.
 
     `uid` names the calendar itself (RFC 7986); `feed` adds the refresh hints of a subscription.
+    `vevents`: each event's `vevent_ical`, when the caller has them already (kept copies).
+
+    The library writes the calendar's own lines; the zones' and events' lines, each written by the
+    library too, are put before its END line: the bytes the library would write for the whole
+    calendar (the library writes a component's subcomponents after its properties, each whole),
+    without re-reading each cached zone nor building every event again.
     """
     events = list(events)
     # Calendar.new writes NAME and the older X-WR-CALNAME that many clients still read.
@@ -130,11 +182,14 @@ def calendar_build(*, events: Iterable[Event | Any], name: str, uid: str, feed: 
         first, last = event.starts_at.astimezone(zone).year, event.ends_at.astimezone(zone).year
         known = spans.get(zone_name)
         spans[zone_name] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
-    for zone_name, (first, last) in sorted(spans.items()):
-        calendar.add_component(_vtimezone(zone_name, first, last))
-    for event in events:
-        calendar.add_component(_vevent(event))
-    return calendar.to_ical()
+    if vevents is None:
+        vevents = [vevent_ical(vevent_facts(event)) for event in events]
+    head = calendar.to_ical()
+    if not head.endswith(_CALENDAR_END):
+        raise ValueError("the library ended the calendar otherwise")
+    return b"".join([head[:-len(_CALENDAR_END)],
+                     *(_vtimezone_ical(zone_name, first, last) for zone_name, (first, last) in sorted(spans.items())),
+                     *vevents, _CALENDAR_END])
 
 
 def event_ics(*, event: Event) -> bytes:
@@ -147,9 +202,9 @@ def _feed_uid(kind: str, key: object) -> str:
     return f"{kind}-{key}@{host}"
 
 
-def member_feed_ics(*, member, events: Iterable[Event | Any]) -> bytes:
+def member_feed_ics(*, member, events: Iterable[Event | Any], vevents: Sequence[bytes] | None = None) -> bytes:
     return calendar_build(events=events, name=f"{member.name} · Elonara", uid=_feed_uid("member-feed", member.pk),
-                          feed=True)
+                          feed=True, vevents=vevents)
 
 
 def community_feed_ics(*, community, events: Iterable[Event]) -> bytes:

@@ -8,6 +8,7 @@ holds links only, no form, so its HTML is the same in every session of the membe
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from network.models import NetworkRSVP
 
 def member_home_side(*, member: Member) -> SafeString:
     """The HTML of the member's side of the home page: their plans, communities and Bluesky
-    invitations. Five narrow queries and a render, or none when it is in the cache."""
+    invitations. Three or four narrow queries and a render, or none when it is in the cache."""
     def build() -> tuple[SafeString, int]:
         lists = member_home_lists(member=member)
         return render_to_string("elonara/_home_side.html", {
@@ -36,36 +37,42 @@ def member_home_side(*, member: Member) -> SafeString:
 
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
     """{"plans": [{url, title, status, other_app, hosting}], "communities": [{url, name}],
-    "invitations": [{url, title, host, status, token}]}: five narrow queries (events they host,
-    plans here, plans in other apps' events, communities, invitations)."""
+    "invitations": [{url, title, host, status, token}]}: three narrow queries (events they host or
+    answered, communities, invitations), and plans in other apps' events when they have any."""
     status_label = {value: str(label) for value, label in RSVP.Status.choices}
     now = timezone.now()
-    plans = (RSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
-             .order_by("event__starts_at")
-             .values_list("event_id", "event__title", "status", "event__starts_at", "event__status"))
-    # Answers to events of other apps (network.models) are plans too.
-    network_plans = (NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
-                     .order_by("event__starts_at")
-                     .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
+    # Events they host ("Hosting": their own going answer is not listed again) and events they
+    # answered, in one query: the answer's status read for the rows found only; and on each row,
+    # whether they answered any event of another app at all (most never did: that query is then
+    # not made).
+    answer = RSVP.objects.filter(event=OuterRef("pk"), member=member).values("status")[:1]
+    ours = list(Event.objects.filter(event_listed_q(now=now))
+                .filter(Q(host=member) | Q(pk__in=RSVP.objects.filter(member=member).values("event_id")))
+                .annotate(answer=Subquery(answer), elsewhere=Exists(NetworkRSVP.objects.filter(member=member)))
+                .order_by("starts_at")
+                .values_list("pk", "title", "starts_at", "status", "host_id", "answer", "elsewhere"))
     communities = (Community.objects.filter(memberships__member=member).order_by("name")
                    .values_list("slug", "name"))
-    # A host's own events are in their plans as "Hosting" (their own going answer is not listed again).
-    hosting = (Event.objects.filter(event_listed_q(now=now), host=member)
-               .order_by("starts_at").values_list("pk", "title", "starts_at", "status"))
-    rows = [(starts, reverse("event-detail", args=[pk]), title, gettext("Hosting"), False, state == "cancelled")
-            for pk, title, starts, state in hosting]
-    hosted = {row[1] for row in rows}
-    rows += [(starts, url, title, status_label[status], False, state == "cancelled")
-             for pk, title, status, starts, state in plans if (url := reverse("event-detail", args=[pk])) not in hosted]
-    for uri, name, status, starts, state in network_plans:
-        did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
-        rows.append((starts, reverse("network:event", args=[did, rkey]), name, status_label[status], True,
-                     state == "cancelled"))
+    hosting = gettext("Hosting")
+    # Sorted by start; at the same start, what they host, then their answers, then other apps'.
+    rows = [((starts, 0 if host_id == member.pk else 1), reverse("event-detail", args=[pk]), title,
+             hosting if host_id == member.pk else status_label[status], False, state == "cancelled",
+             host_id == member.pk)
+            for pk, title, starts, state, host_id, status, _elsewhere in ours]
+    if not ours or ours[0][-1]:
+        # Answers to events of other apps (network.models) are plans too.
+        network_plans = (NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
+                         .order_by("event__starts_at")
+                         .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
+        for uri, name, status, starts, state in network_plans:
+            did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
+            rows.append(((starts, 2), reverse("network:event", args=[did, rkey]), name, status_label[status], True,
+                         state == "cancelled", False))
     rows.sort(key=lambda row: row[0])
     return {
         "plans": [{"url": url, "title": title, "status": status, "other_app": other, "cancelled": cancelled,
-                   "hosting": status == "Hosting"}
-                  for _starts, url, title, status, other, cancelled in rows],
+                   "hosting": hosted}
+                  for _starts, url, title, status, other, cancelled, hosted in rows],
         "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
                         for slug, name in communities],
         "invitations": invitation_list_for_home(member=member),
