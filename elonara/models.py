@@ -333,7 +333,7 @@ class Event(CoverImage, PublishedRecord):
 
     @cached_property
     def card(self) -> dict[str, object]:
-        """Everything its card shows (elonara/_event_card.html), worked out here in one pass. The
+        """Everything its card shows (elonara_tags.event_cards), worked out here in one pass. The
         card is rendered for every row of the home, community and upcoming lists, where a
         `{% timezone %}` block, four `date` filters, a `reverse()` and a dozen attribute lookups per
         row (each a failed `[]` before the `getattr`) were most of a cold page's build; the template

@@ -6,7 +6,7 @@
 from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from elonara import selectors
 from elonara.models import zone_label as _zone_label
@@ -65,3 +65,36 @@ def _face_html(member, *, handle: bool = False) -> str:
     if handle:
         name = f'<span class="person-text">{name}<span class="person-handle">@{escape(member.username)}</span></span>'
     return f'<span class="person face">{picture}{name}</span>'
+
+
+@register.simple_tag
+def event_cards(events) -> SafeString:
+    """`{% event_cards events %}`: the cards of a list of events (home, community, Upcoming), each
+    from `Event.card`. Drawn here: thirty cards through a template were most of a cold home."""
+    return mark_safe("".join(_event_card_html(event.card) for event in events))  # noqa: S308 - escaped below
+
+
+@register.simple_tag
+def event_card(event) -> SafeString:
+    """`{% event_card event %}`: one card, as in `event_cards`."""
+    return mark_safe(_event_card_html(event.card))  # noqa: S308 - escaped in _event_card_html
+
+
+def _event_card_html(card: dict) -> str:
+    cancelled = f'<span class="badge cancelled">{escape(gettext("Cancelled"))}</span> ' if card["cancelled"] else ""
+    meta = f'{escape(card["when"])} · {escape(card["zone"])}'
+    where = (f' · {escape(card["venue"])}' if card["venue"] else "") + (
+        f' · {escape(gettext("Online"))}' if card["online"] else "")
+    counts = [ngettext("%(counter)s going", "%(counter)s going", card["going"]) % {"counter": card["going"]}
+              ] if card["going"] else []
+    if card["maybe"]:
+        counts.append(ngettext("%(counter)s maybe", "%(counter)s maybe", card["maybe"]) % {"counter": card["maybe"]})
+    extra = escape(", ".join(counts))
+    if card["community"]:
+        extra += (" · " if counts else "") + escape(card["community"])
+    extra_line = f'<p class="meta">{extra}</p>' if extra else ""
+    return (f'<li class="card card-link event-card"><div class="date-tile" aria-hidden="true">'
+            f'<span class="date-tile-month">{escape(card["month"])}</span>'
+            f'<span class="date-tile-day">{escape(card["day"])}</span></div><div class="event-card-body">'
+            f'<h3>{cancelled}<a href="{escape(card["url"])}">{escape(card["title"])}</a></h3>'
+            f'<p class="meta"><time datetime="{escape(card["iso"])}">{meta}</time>{where}</p>{extra_line}</div></li>')
