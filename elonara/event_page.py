@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import IntegerField
@@ -139,7 +140,8 @@ def _has_flags() -> RawSQL:
 
 
 def _has(event: Event, what: str) -> bool:
-    return bool(event.has_flags & (1 << list(_HAS).index(what)))
+    flags: int = cast(Any, event).has_flags  # the annotation of _event_page_build's query
+    return bool(flags & (1 << list(_HAS).index(what)))
 
 
 def _event_page_build(*, event_id: int) -> EventPage | None:
@@ -148,7 +150,7 @@ def _event_page_build(*, event_id: int) -> EventPage | None:
     if event is None:
         return None
     # Kept on the event as select_related would (None when there is none): the page reads it often.
-    Event.conversation.related.set_cached_value(  # type: ignore[attr-defined]
+    Event.conversation.related.set_cached_value(
         event, EventConversation.objects.filter(event=event).first() if _has(event, "conversation") else None)
     grouped = selectors.event_attendees_by_status(event=event)
     cohosts = [link.member for link in EventCohost.objects.filter(event=event).select_related("member")

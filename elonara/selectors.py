@@ -170,7 +170,10 @@ def event_attendees(*, event: Event) -> list[AnswerRow]:
             .annotate(identity_did=F("member__bluesky_identity__did"),
                       app_password_did=F("member__bluesky_app_password__did"))
             .values_list(*ANSWER_COLUMNS, *_FACE_COLUMNS))
-    return [AnswerRow(row[2], row[3], *row[columns:], own=row[:columns]) for row in rows]
+    return [AnswerRow(member_id=row[2], status=row[3], username=row[columns], display_name=row[columns + 1],
+                      bluesky_display_name=row[columns + 2], bluesky_avatar_url=row[columns + 3],
+                      identity_did=row[columns + 4], app_password_did=row[columns + 5], own=row[:columns])
+            for row in rows]
 
 
 def event_outside_rsvps_by_status(*, event: Event) -> dict[str, list[ExternalRSVP]]:

@@ -89,7 +89,7 @@ def _event_card_html(card: dict) -> str:
               ] if card["going"] else []
     if card["maybe"]:
         counts.append(ngettext("%(counter)s maybe", "%(counter)s maybe", card["maybe"]) % {"counter": card["maybe"]})
-    extra = escape(", ".join(counts))
+    extra = str(escape(", ".join(counts)))
     if card["community"]:
         extra += (" · " if counts else "") + escape(card["community"])
     extra_line = f'<p class="meta">{extra}</p>' if extra else ""
