@@ -209,7 +209,9 @@ TABLE: tuple[Shown, ...] = (
     # Counted on the guest's ticket ("checked in"); the door's counts are read per request.
     Shown("elonara.Checkin", {EVENT: ("event_id",)}),
     # A new token or a revoked feed: the token kept for the feed (pages.member_feed) is asked again.
-    Shown("elonara.CalendarFeed", {VIEWER: ("member_id",), MEMBER_CALENDAR: ("member_id",)}),
+    # Its use recorded (at most hourly) shows on the own profile only ("last read"), not in the feed.
+    Shown("elonara.CalendarFeed", {VIEWER: ("member_id",), MEMBER_CALENDAR: ("member_id",)},
+          only=((frozenset({"last_used_at"}), (VIEWER,)),)),
     # Their row is kept for their sessions and pages (members.middleware) and names their feed.
     Shown("members.Member", {VIEWER: ("pk",), MEMBER_CALENDAR: ("pk",)}, _member_shown,
           # Saved on every login; the password shows only to its member ("Change password").

@@ -89,3 +89,25 @@ def test_the_feed_is_what_the_library_writes_for_the_whole_calendar():
     for event in events:
         whole.add_component(ical._vevent(event))
     assert ical.calendar_build(events=events, name="Ann", uid="u@x", feed=True) == whole.to_ical()
+
+
+def test_recording_a_feeds_use_renews_the_profile_not_the_feed():
+    # A calendar app's poll records the feed's use at most hourly (`last_used_at`): shown on the
+    # own profile ("last read"), not in the feed, which is then not rebuilt for it.
+    from core.page_cache import MEMBER_CALENDAR, VIEWER, page_version_key, versions_current
+    from elonara.models import CalendarFeed
+
+    ann = _member("ann")
+    services.calendar_feed_issue(member=ann)
+    keys = [page_version_key(MEMBER_CALENDAR, ann.pk), page_version_key(VIEWER, ann.pk)]
+    before = versions_current(keys)
+    CalendarFeed.objects.filter(member=ann).update(last_used_at=timezone.now())
+    feed, viewer = versions_current(keys)
+    assert feed == before[0] and viewer != before[1]
+    feed_row = CalendarFeed.objects.get(member=ann)
+    feed_row.last_used_at = timezone.now()
+    feed_row.save(update_fields=["last_used_at"])
+    assert versions_current(keys)[0] == before[0]
+    # Anything else about the feed (a revocation: the row goes) renews the feed too.
+    feed_row.delete()
+    assert versions_current(keys)[0] != before[0]
