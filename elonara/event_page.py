@@ -135,13 +135,16 @@ def _has_flags() -> RawSQL:
     event_id = f'"{Event._meta.db_table}"."id"'
     tables = [model._meta.db_table for model in _HAS.values()]
     bits = [f'(CASE WHEN EXISTS (SELECT 1 FROM "{table}" WHERE "{table}"."event_id" = {event_id}) '  # noqa: S608
-            f"THEN {1 << i} ELSE 0 END)" for i, table in enumerate(tables)]
+            f"THEN {bit} ELSE 0 END)" for bit, table in zip(_BIT.values(), tables, strict=True)]
     return RawSQL(" + ".join(bits), (), output_field=IntegerField())  # noqa: S611 - no outside text in it
+
+
+_BIT = {what: 1 << i for i, what in enumerate(_HAS)}
 
 
 def _has(event: Event, what: str) -> bool:
     flags: int = cast(Any, event).has_flags  # the annotation of _event_page_build's query
-    return bool(flags & (1 << list(_HAS).index(what)))
+    return bool(flags & _BIT[what])
 
 
 def _event_page_build(*, event_id: int) -> EventPage | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,8 +140,7 @@ class AnswerRow(Face):
     def as_rsvp(self) -> RSVP:
         """The answer as a (read-only) model instance for its own member's panel."""
         given = dict(zip(ANSWER_COLUMNS, self.own, strict=True))
-        # from_db takes the values in the model's column order, the others deferred.
-        columns = [f.attname for f in RSVP._meta.concrete_fields if f.attname in given]
+        columns = _answer_columns_in_model_order()
         return RSVP.from_db("default", columns, [given[c] for c in columns])
 
 
@@ -149,6 +149,12 @@ class AnswerRow(Face):
 ANSWER_COLUMNS = ("id", "event_id", "member_id", "status", "publish_state", "publish_error", "updated_at",
                   "wanted_status", "network_status", "queued_at", "promoted_at", "question_answers",
                   "questions_missing")
+@functools.cache
+def _answer_columns_in_model_order() -> list[str]:
+    # from_db takes the values in the model's column order, the others deferred: worked out once.
+    return [f.attname for f in RSVP._meta.concrete_fields if f.attname in ANSWER_COLUMNS]
+
+
 _FACE_COLUMNS = ("member__username", "member__display_name", "member__bluesky_display_name",
                  "member__bluesky_avatar_url", "identity_did", "app_password_did")
 
