@@ -521,16 +521,14 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
     host = invitation.host
     agent = agent or BlueskyAgentFactory.make()
     account = agent.posting_account(host)
-    if slot_at is None and invitation.slot_at is not None:
-        slot_at = invitation.slot_at.timestamp()
 
     refused = _refused_since_queued(invitation, graph_service=graph_service)
     if refused is not None:
         return refused
 
-    waiting = pipeline.pace(account_key=_budget_account(host, account), slot_at=slot_at)
+    waiting = _pace(invitation, account_key=_budget_account(host, account), slot_at=slot_at)
     if waiting is not None:
-        return _later(invitation.pk, status=invitation.status, wait=waiting)
+        return waiting
 
     lost = _send_claim(invitation)
     if lost is not None:
@@ -553,6 +551,28 @@ def invitation_send(*, invitation_id: int, slot_at: float | None = None,
     if result.success:
         return _sent(invitation, result=result, posting_kind=posting_kind)
     return _send_failed(invitation, result=result, attempt=attempt, account_key=_budget_account(host, account))
+
+
+def _pace(invitation: Invitation, *, account_key: str, slot_at: float | None) -> SendOutcome | None:
+    """Take this invitation's turn in its account's budget; None: post now, else when to try again.
+
+    The slot an invitation reserved stays in its row until the post is written or a retry needs a
+    fresh one, and the row is locked while the turn is taken: a second copy of the same message (a
+    redelivery, before or while the first copy posts) finds that slot instead of reserving, and so
+    charging the day's budget, a second time. The row's slot is the newest; a message may carry an
+    older one."""
+    with transaction.atomic():
+        held = Invitation.objects.select_for_update().filter(pk=invitation.pk).values_list("slot_at", flat=True)
+        row_slot = next(iter(held), None)
+        if row_slot is not None:
+            slot_at = row_slot.timestamp()
+        waiting = pipeline.pace(account_key=account_key, slot_at=slot_at)
+        if waiting is None:
+            if slot_at is None:
+                # A slot reserved and due at once: the row keeps it as this write's, like any other.
+                Invitation.objects.filter(pk=invitation.pk).update(slot_at=timezone.now())
+            return None
+        return _later(invitation.pk, status=invitation.status, wait=waiting)
 
 
 def _refused_since_queued(invitation: Invitation, *,
@@ -579,7 +599,7 @@ def _send_claim(invitation: Invitation) -> SendOutcome | None:
     # attempt, and freeze createdAt the first time so every attempt writes the identical record.
     if not invitation_transition(invitation_id=invitation.pk, to=S.SENDING, attempts=F("attempts") + 1,
                                  record_created_at=Coalesce("record_created_at", Value(timezone.now())),
-                                 due_at=timezone.now() + pipeline.claim_lease(), slot_at=None):
+                                 due_at=timezone.now() + pipeline.claim_lease()):
         return SendOutcome(status=Invitation.objects.get(pk=invitation.pk).status)
     invitation.refresh_from_db(fields=["status", "attempts", "record_created_at"])
     return None
@@ -589,7 +609,7 @@ def _sent(invitation: Invitation, *, result: BlueskyResult, posting_kind: str) -
     sent_at = timezone.now()
     if invitation_transition(invitation_id=invitation.pk, to=S.SENT, post_uri=result.uri, post_cid=result.cid,
                              sent_at=sent_at, failure_code="", failure_reason="", retryable=False, due_at=None,
-                             posted_by=posting_kind):
+                             slot_at=None, posted_by=posting_kind):
         metrics.invitation_sent()
         metrics.publish_lag((sent_at - invitation.created_at).total_seconds())
     return SendOutcome(status=S.SENT)

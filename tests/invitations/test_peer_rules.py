@@ -23,6 +23,7 @@ from django.utils import timezone
 from bluesky import clients
 from bluesky import services as bluesky_services
 from bluesky.models import BlueskyIdentity, BlueskySignIn, OAuthAuthorizationRequest, WritesMode
+from core.cache import state_cache
 from invitations import services
 from invitations.models import Invitation, InvitationOptOut
 from members.models import Member
@@ -128,6 +129,22 @@ def test_the_per_recipient_cap_holds_across_two_hosts(settings, peer, accounts, 
         assert (bob["invitable"], bob["reason"]) == (False, "recipient_weekly_cap")
 
 
+def _send_messages_in_broker(broker) -> int:
+    """Invitation messages in the broker: waiting, and delivered but unacknowledged (where countdown
+    messages sit). The dispatch rounds' own messages are left out: on a slow machine they queue up
+    behind the work, which says nothing about where waiting invitations are kept."""
+    waiting = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
+    delivered = [json.loads(raw)[0] for raw in broker.hvals("unacked")]  # [message, exchange, routing key]
+    return sum(message["headers"].get("task") == services.SEND_TASK for message in waiting + delivered)
+
+
+def _budget_state(account: str) -> dict[str, object]:
+    """What the account's write budget holds (shown when the test fails)."""
+    cache = state_cache()
+    day = timezone.now().strftime("%Y%m%d")
+    return {key: cache.get(f"wb:{account}:{key}") for key in ("tat", "last", f"day:{day}")}
+
+
 def _requested_scopes(authorization_url: str) -> list[str]:
     """Every scope string in the authorization server's page for this request (as a browser gets it):
     the client metadata's declared scope, and the scope this request asks for."""
@@ -200,6 +217,9 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
     Elonara's wording and none with the hosts' text."""
     import redis
 
+    # The budgets live in the state cache, which must start empty (the per-test clear goes through
+    # the page cache, which drops a command when Redis is slow to answer).
+    state_cache().clear()
     settings.INVITATIONS_WEEKLY_CAP_PER_RECIPIENT = 10
     bluesky_services.writes_mode_set(mode=WritesMode.LEGACY)
     alice_acc, bob_acc, carol_acc = accounts["alice"], accounts["bob"], accounts["carol"]
@@ -238,18 +258,19 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
             dispatch_due.delay()
             for _ in range(5):
                 if time.monotonic() - started > 3:
-                    depths.append(broker.llen("celery") + broker.hlen("unacked"))
+                    depths.append(_send_messages_in_broker(broker))
                 time.sleep(0.2)
             if Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENT).count() >= 6:
                 break
         time.sleep(9)  # anything redelivered after the visibility timeout would show up now
         # Three invitations wait for tomorrow's budget: in the database, not as broker messages.
-        settled_depth = broker.llen("celery") + broker.hlen("unacked")
+        settled_depth = _send_messages_in_broker(broker)
     log = (tmp_path / "worker.log").read_text()
     rows = list(Invitation.objects.filter(pk__in=ids).order_by("sent_at"))
     sent = [r for r in rows if r.status == Invitation.Status.SENT]
     waiting = [r for r in rows if r.status != Invitation.Status.SENT]
-    assert len(sent) == 6, ([(r.status, r.failure_reason) for r in rows], log[-3000:])
+    assert len(sent) == 6, (_budget_state(f"relay:{carol_acc.handle}"),
+                            [(r.status, r.attempts, r.due_at, r.slot_at, r.failure_code) for r in rows], log[-3000:])
     # The rest wait for tomorrow's budget in the database, not in the broker.
     tomorrow = (timezone.now() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert all(r.status == Invitation.Status.QUEUED and r.due_at >= tomorrow - timedelta(seconds=1)
@@ -265,11 +286,11 @@ def test_relay_budget_holds_when_two_hosts_send_at_once(settings, peer, accounts
             assert times[j] - times[i] >= (j - i - 1) * 3.0 * 0.9, gaps
     # Only work due within the horizon (one post every ~3 s, 2 s ahead) and the dispatch messages
     # themselves: never the hours-long waits (those would keep every waiting invitation here).
-    print(f"broker depth after the first round: max {max(depths)}, mean {sum(depths) / len(depths):.1f} "
-          f"over {len(depths)} samples; post gaps {[round(g, 2) for g in gaps]} s")
-    # (a dispatch round every second by this test, and what is due within 2 s: a loaded machine may
-    # hold a few more for a moment; a countdown message per waiting invitation would be 9 at first)
-    assert max(depths) <= 6, depths
+    print(f"invitation messages in the broker after the first round: max {max(depths)}, "
+          f"mean {sum(depths) / len(depths):.1f} over {len(depths)} samples; post gaps {[round(g, 2) for g in gaps]} s")
+    # (what is due within 2 s, and on a loaded machine a copy or two for a moment; a countdown
+    # message per waiting invitation would be 9 at first)
+    assert max(depths) <= 4, depths
     assert settled_depth <= 1, settled_depth
     # Exactly 6 new posts in the relay's repo, each Elonara's wording naming the host, never theirs.
     posts = {k: v for k, v in posts_in_repo(peer, carol_acc.did).items() if k not in before}

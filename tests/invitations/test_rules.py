@@ -272,3 +272,38 @@ def test_one_send_attempt_looks_the_posting_account_up_once(relay, old_host, eve
     relay_reads = [q["sql"] for q in queries.captured_queries
                    if q["sql"].lstrip().upper().startswith("SELECT") and "bluesky_relayaccount" in q["sql"]]
     assert len(relay_reads) == 1
+
+
+@pytest.mark.django_db
+def test_a_copy_of_the_message_delivered_while_the_post_is_written_takes_no_second_slot(relay, old_host, event):
+    # The broker redelivers an invitation's message (a worker slow past the visibility timeout)
+    # while the first copy is writing the post: the copy must not reserve, and so charge the
+    # day's budget, a second time: six relay posts a day would become five.
+    account = relay_credentials_get()
+    did = "did:plc:" + "r" * 24
+    AppPasswordSession.objects.create(
+        account_key=account.account_key, identifier=account.identifier, credential_fingerprint=account.fingerprint,
+        did=did, handle="relay.test", pds_url="https://pds.example.com", access_jwt="access", refresh_jwt="refresh",
+        access_expires_at=timezone.now() + timedelta(hours=1))
+    invitation = _enqueue(old_host, event, [profile("bob.test")]).created[0]
+    copies = []
+
+    def pds(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("com.atproto.repo.createRecord"):
+            # The second copy arrives now, as the message first published (no slot in it).
+            copies.append(services.invitation_send(invitation_id=invitation.pk, agent=agent))
+            body = json.loads(request.content)
+            return httpx.Response(200, json={"uri": f"at://{did}/app.bsky.feed.post/{body['rkey']}",
+                                              "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
+        return httpx.Response(400, json={"error": "RecordNotFound", "message": "no such record"})
+
+    agent = LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
+    budget = WriteBudget(account=services._budget_account(old_host, agent.posting_account(old_host)))
+    outcome = services.invitation_send(invitation_id=invitation.pk, agent=agent)
+    invitation.refresh_from_db()
+    assert outcome.status == S.SENT and invitation.status == S.SENT and invitation.attempts == 1
+    [copy] = copies
+    assert copy.retry_in is not None or copy.scheduled  # it waits; when it runs again the post is sent
+    # One post charged to the day, not two.
+    charged = budget_cache().get(budget._day_key(time.time()))
+    assert charged == budget.config.points_per_post, charged
