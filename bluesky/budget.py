@@ -6,7 +6,9 @@ Bluesky charges createRecord BLUESKY_WRITE_POINTS_PER_POST points out of
 BLUESKY_WRITE_POINTS_PER_HOUR per hour and BLUESKY_WRITE_POINTS_PER_DAY per day, per account.
 Hourly: a virtual-scheduling (GCRA) reservation spaces posts evenly at 3600 * per_post / per_hour
 seconds, so no sliding hour ever holds more than the budget and a long run uses all of it. Daily: a
-counter per UTC day; a full day pushes the reservation to the next day.
+counter per UTC day; a full day pushes the reservation to the next day, into that day's own queue
+(its end kept apart: the running queue's end stays on the day it is on, where a write that must
+be re-paced still belongs).
 
 A reservation is a slot in time: the caller waits until its slot, then takes its turn (`turn`)
 and posts, so N queued invitations cost at most 2N task runs instead of a thundering herd
@@ -118,6 +120,16 @@ class WriteBudget:
     def _day_key(self, when: float) -> str:
         return f"wb:{self.account}:day:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
 
+    def _day_tat_key(self, when: float) -> str:
+        """The end of the queue of slots given to that day ahead of time, when an earlier day was full."""
+        return f"wb:{self.account}:tat:{datetime.fromtimestamp(when, tz=UTC):%Y%m%d}"
+
+    def _queue_end(self, now: float) -> float:
+        """The first free slot of the day `now` is on: after the running queue and after what was
+        given to this day ahead of time."""
+        found = budget_cache().get_many([self._tat_key, self._day_tat_key(now)])
+        return max(float(found.get(self._tat_key) or 0.0), float(found.get(self._day_tat_key(now)) or 0.0), now)
+
     def _locked(self, fn: Callable[[], T]) -> T:
         """`fn` under the account's lock. The budget unreachable (Redis down) is busy too: the
         write waits and asks again, never writes unpaced."""
@@ -140,8 +152,8 @@ class WriteBudget:
         `slot_at`: the slot an earlier attempt of this write reserved (due now or past); None: a
         first attempt, which reserves one. A write proceeds only when the account's last write is at
         least `gap` ago, and its time becomes the last write; otherwise (a late slot next to another
-        write) it gets a fresh slot after both the queue (`tat`) and that gap, without being
-        charged to the day again."""
+        write) it gets a fresh slot after both its day's queue and that gap, without being charged to
+        the day again."""
         now = time.time() if now is None else now
 
         def take() -> float | None:
@@ -150,8 +162,9 @@ class WriteBudget:
                 return slot
             last = budget_cache().get(self._last_key)
             if last is not None and now - float(last) < self.config.gap:
-                tat = float(budget_cache().get(self._tat_key) or 0.0)
-                later = max(tat, now, float(last) + self.config.gap)
+                # Charged to this day already: to the end of this day's queue, never to a slot a
+                # later day's budget was counted for.
+                later = max(self._queue_end(now), float(last) + self.config.gap)
                 budget_cache().set(self._tat_key, later + self.config.interval, _STATE_SECONDS)
                 return later
             budget_cache().set(self._last_key, now, _STATE_SECONDS)
@@ -166,18 +179,22 @@ class WriteBudget:
 
     def _reserve_locked(self, now: float) -> float:
         cost = self.config.points_per_post
-        tat = float(budget_cache().get(self._tat_key) or 0.0)
-        slot = max(tat, now)
-        # A full day moves the slot to the start of the next UTC day, as often as needed.
+        slot = self._queue_end(now)
+        ahead = False
+        # A full day moves the slot into the next UTC day's own queue, as often as needed.
         for _ in range(30):
             day_key = self._day_key(slot)
             used = int(budget_cache().get(day_key) or 0)
             if used + cost <= self.config.points_per_day:
                 break
             day = datetime.fromtimestamp(slot, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            slot = (day + timedelta(days=1)).timestamp()
+            next_day = (day + timedelta(days=1)).timestamp()
+            slot = max(next_day, float(budget_cache().get(self._day_tat_key(next_day)) or 0.0))
+            ahead = True
         budget_cache().set(day_key, used + cost, _STATE_SECONDS)
-        budget_cache().set(self._tat_key, slot + self.config.interval, _STATE_SECONDS)
+        # A slot given ahead to a later day ends that day's queue, not the running one.
+        budget_cache().set(self._day_tat_key(slot) if ahead else self._tat_key, slot + self.config.interval,
+                           _STATE_SECONDS)
         return slot
 
     def push_back(self, *, until: float) -> None:

@@ -107,3 +107,22 @@ def test_writes_of_one_account_are_never_closer_than_the_gap_however_they_arrive
     assert len(writes) == 30
     assert min(b - a for a, b in zip(writes, writes[1:], strict=False)) >= config.gap
     assert max(sum(1 for t in writes if s <= t < s + 60) for s in writes) <= 60 / config.gap + 1
+
+
+def test_a_write_re_paced_on_a_full_day_stays_on_its_day():
+    # Six posts a day, nine asked for: three slots go to tomorrow. A write of today whose slot came
+    # a little too soon after the write before it waits for the pace, today; it was never counted
+    # in tomorrow's budget, so it must not take one of tomorrow's slots.
+    config = BudgetConfig(points_per_hour=3600 * 3, points_per_day=6 * 3, points_per_post=3)  # 1 post/s
+    budget = WriteBudget(account="full-day", config=config)
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
+    midnight = datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    slots = [budget.reserve(now=start) for _ in range(9)]
+    assert all(s < midnight for s in slots[:6]) and all(s >= midnight for s in slots[6:])
+    assert budget.turn(now=slots[0], slot_at=slots[0]) is None
+    assert budget.turn(now=slots[1] + 0.3, slot_at=slots[1]) is None  # a worker late for its slot
+    later = budget.turn(now=slots[2], slot_at=slots[2])
+    assert later is not None and slots[1] + 0.3 + config.gap <= later < midnight
+    # Tomorrow's queue is untouched: a reservation made tomorrow comes after the three given ahead.
+    assert budget.reserve(now=midnight + 0.5) >= slots[8] + config.interval - 1e-6
+
