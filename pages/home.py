@@ -8,6 +8,8 @@ holds links only, no form, so its HTML is the same in every session of the membe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from core.page_cache import MEMBER_HOME, page_part_get
+from core.sql import FixedQuery
 from elonara.models import RSVP, Community, Event
 from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, event_listed_q
 from invitations.selectors import invitation_list_for_home
@@ -35,24 +38,37 @@ def member_home_side(*, member: Member) -> SafeString:
     return page_part_get(MEMBER_HOME, member.pk, build) or SafeString()
 
 
+# The lists' queries, compiled once (core.sql): a home built cold pays for its rows, not for SQL.
+_MEMBER, _NOW = -7_130_001, datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+# Events they host ("Hosting": their own going answer is not listed again) and events they
+# answered, in one query: the answer's status read for the rows found only; and on each row,
+# whether they answered any event of another app at all (most never did: that query is then not
+# made).
+_PLANS = FixedQuery(lambda member_id, now: (
+    Event.objects.filter(event_listed_q(now=now))
+    .filter(Q(host_id=member_id) | Q(pk__in=RSVP.objects.filter(member_id=member_id).values("event_id")))
+    .annotate(answer=Subquery(RSVP.objects.filter(event=OuterRef("pk"), member_id=member_id).values("status")[:1]),
+              elsewhere=Exists(NetworkRSVP.objects.filter(member_id=member_id)))
+    .order_by("starts_at")
+    .values_list("pk", "title", "starts_at", "status", "host_id", "answer", "elsewhere")), member_id=_MEMBER, now=_NOW)
+_COMMUNITIES = FixedQuery(lambda member_id: (
+    Community.objects.filter(memberships__member_id=member_id).order_by("name").values_list("slug", "name")),
+    member_id=_MEMBER)
+_NETWORK_PLANS = FixedQuery(lambda member_id, now: (
+    NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member_id=member_id)
+    .order_by("event__starts_at")
+    .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status")),
+    member_id=_MEMBER, now=_NOW)
+
+
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
     """{"plans": [{url, title, status, other_app, hosting}], "communities": [{url, name}],
     "invitations": [{url, title, host, status, token}]}: three narrow queries (events they host or
     answered, communities, invitations), and plans in other apps' events when they have any."""
     status_label = {value: str(label) for value, label in RSVP.Status.choices}
     now = timezone.now()
-    # Events they host ("Hosting": their own going answer is not listed again) and events they
-    # answered, in one query: the answer's status read for the rows found only; and on each row,
-    # whether they answered any event of another app at all (most never did: that query is then
-    # not made).
-    answer = RSVP.objects.filter(event=OuterRef("pk"), member=member).values("status")[:1]
-    ours = list(Event.objects.filter(event_listed_q(now=now))
-                .filter(Q(host=member) | Q(pk__in=RSVP.objects.filter(member=member).values("event_id")))
-                .annotate(answer=Subquery(answer), elsewhere=Exists(NetworkRSVP.objects.filter(member=member)))
-                .order_by("starts_at")
-                .values_list("pk", "title", "starts_at", "status", "host_id", "answer", "elsewhere"))
-    communities = (Community.objects.filter(memberships__member=member).order_by("name")
-                   .values_list("slug", "name"))
+    ours = _PLANS.rows(member_id=member.pk, now=now)
+    communities = _COMMUNITIES.rows(member_id=member.pk)
     hosting = gettext("Hosting")
     # Sorted by start; at the same start, what they host, then their answers, then other apps'.
     rows = [((starts, 0 if host_id == member.pk else 1), reverse("event-detail", args=[pk]), title,
@@ -61,10 +77,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
             for pk, title, starts, state, host_id, status, _elsewhere in ours]
     if not ours or ours[0][-1]:
         # Answers to events of other apps (network.models) are plans too.
-        network_plans = (NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member=member)
-                         .order_by("event__starts_at")
-                         .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status"))
-        for uri, name, status, starts, state in network_plans:
+        for uri, name, status, starts, state in _NETWORK_PLANS.rows(member_id=member.pk, now=now):
             did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
             rows.append(((starts, 2), reverse("network:event", args=[did, rkey]), name, status_label[status], True,
                          state == "cancelled", False))
