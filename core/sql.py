@@ -6,64 +6,100 @@ subquery that is 0.3-0.7 ms of Python on every request, and the same string each
 built cold (a first view, a view after a change) it is a fair part of the page's cost. A
 `FixedQuery` builds its queryset from stand-in values (twice, with two sets, to tell them from
 constants that happen to be equal), finds where each stand-in went among the SQL's parameters, and
-afterwards sends that SQL with the request's values. Rows come back as
-the queryset's `values_list` would give them (Django's own converters applied). If a stand-in
-cannot be placed, the query is simply evaluated through the ORM every time.
+afterwards sends that SQL with the request's values. Rows and model instances come back as the
+queryset would give them (Django's own converters, select_related and annotations applied). If a
+stand-in cannot be placed, the query is simply evaluated through the ORM every time.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models import query as django_query
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: list[str | None]  # per parameter: the value it takes, or None (a constant, below)
+    constants: list[Any]
+    compiler: Any
+    converters: dict[int, Any]
+    columns: int
+    populators: list[Any]  # select_related's, for instances
 
 
 class FixedQuery:
-    """`build(**values)` returns a `values_list` queryset; `stand_ins` names one value of each kind
-    it takes (never a value the query holds as a constant). `rows(**values)` runs it."""
+    """`build(**values)` returns a queryset; `stand_ins` names one value of each kind it takes.
+    `rows(**values)` runs a `values_list` query, `instances(**values)` a query of model instances
+    (with what select_related and annotate add), as the queryset would give them."""
 
     def __init__(self, build: Callable[..., QuerySet], **stand_ins: Any) -> None:
         self._build = build
         self._stand_ins = stand_ins
         self._lock = threading.Lock()
-        # alias -> (sql, [param name or None], constants, compiler, converters, column count) or None
-        self._compiled: dict[str, tuple[Any, ...] | None] = {}
+        self._compiled: dict[str, _Compiled | None] = {}
 
     def compiled(self, alias: str = "default") -> bool:
         """Whether the SQL is reused (False: the ORM builds it on every run)."""
         return self._compiled_for(alias) is not None
 
-    def _compiled_for(self, alias: str) -> tuple[Any, ...] | None:
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        compiled = self._compiled_for("default")
+        if compiled is None:
+            return list(self._build(**values))
+        return self._fetch(compiled, "default", values)
+
+    def instances(self, **values: Any) -> list[Any]:
+        compiled = self._compiled_for("default")
+        if compiled is None:
+            return list(self._build(**values))
+        klass_info, select = compiled.compiler.klass_info, compiled.compiler.select
+        model = klass_info["model"]
+        first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        attnames = [column[0].target.attname for column in select[first:last]]
+        annotations = compiled.compiler.annotation_col_map
+        found = []
+        for row in self._fetch(compiled, "default", values):
+            instance = model.from_db("default", attnames, row[first:last])
+            for populator in compiled.populators:
+                populator.populate(row, instance)
+            for name, position in (annotations or {}).items():
+                setattr(instance, name, row[position])
+            found.append(instance)
+        return found
+
+    def _compiled_for(self, alias: str) -> _Compiled | None:
         if alias not in self._compiled:
             with self._lock:
                 self._compiled[alias] = self._compile(alias)
         return self._compiled[alias]
 
-    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
-        alias = "default"
-        compiled = self._compiled_for(alias)
-        if compiled is None:
-            return list(self._build(**values))
-        sql, names, constants, compiler, converters, columns = compiled
+    def _fetch(self, compiled: _Compiled, alias: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         connection = connections[alias]
         params = [_adapted(values[name], connection) if name else constant
-                  for name, constant in zip(names, constants, strict=True)]
+                  for name, constant in zip(compiled.names, compiled.constants, strict=True)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
-        if len(fetched) and len(fetched[0]) != columns:
-            fetched = [row[:columns] for row in fetched]
-        if converters:
-            return [tuple(row) for row in compiler.apply_converters(fetched, converters)]
+        if fetched and len(fetched[0]) != compiled.columns:
+            fetched = [row[:compiled.columns] for row in fetched]
+        if compiled.converters:
+            return [tuple(row) for row in compiled.compiler.apply_converters(fetched, compiled.converters)]
         return [tuple(row) for row in fetched]
 
-    def _compile(self, alias: str) -> tuple[Any, ...] | None:
+    def _compile(self, alias: str) -> _Compiled | None:
         connection = connections[alias]
-        compiler = self._build(**self._stand_ins).query.get_compiler(using=alias)
+        queryset: Any = self._build(**self._stand_ins)  # (Django's own attributes, below, are not in its stubs)
+        if queryset._known_related_objects or queryset._prefetch_related_lookups:
+            return None  # filled in by the queryset itself, not by its SQL
+        compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         # Built a second time with other stand-ins: a parameter that follows its stand-in both
         # times is that value; one that equals it only once is a constant of the query.
@@ -82,7 +118,10 @@ class FixedQuery:
             return None
         columns = compiler.col_count
         converters = compiler.get_converters([column[0] for column in compiler.select[:columns]])
-        return sql, names, list(params), compiler, converters, columns
+        populators = (django_query.get_related_populators(compiler.klass_info, compiler.select, alias)  # type: ignore[attr-defined]
+                      if compiler.klass_info else [])
+        return _Compiled(sql=sql, names=names, constants=list(params), compiler=compiler, converters=converters,
+                         columns=columns, populators=populators)
 
 
 def _same(value: Any, param: Any) -> bool:

@@ -67,3 +67,25 @@ def test_a_stand_in_written_into_the_sql_is_not_reused():
 
 def test_the_member_homes_queries_are_compiled():
     assert home._PLANS.compiled() and home._COMMUNITIES.compiled() and home._NETWORK_PLANS.compiled()
+
+
+def test_instances_are_the_orms_with_select_related_and_annotations():
+    from django.db.models import Count
+
+    host = Member.objects.create_user(username="host", password="pw-long-enough-123", display_name="Hostess")
+    now = timezone.now()
+    event = Event.objects.create(host=host, title="E", starts_at=now, ends_at=now + timedelta(hours=1), venue="Hall")
+    RSVP.objects.create(event=event, member=host, status="going")
+
+    def build(host_id: int):
+        return (Event.objects.filter(host_id=host_id).select_related("host").only("title", "host__display_name")
+                .annotate(answers=Count("rsvps")))
+
+    fixed = FixedQuery(build, host_id=-7_130_001)
+    assert fixed.compiled()
+    [got] = fixed.instances(host_id=host.pk)
+    [expected] = list(build(host.pk))
+    assert (got.pk, got.title, got.answers) == (expected.pk, expected.title, expected.answers) == (event.pk, "E", 1)
+    with CaptureQueriesContext(connection) as queries:
+        assert got.host.display_name == "Hostess"  # loaded with it, no query more
+    assert len(queries) == 0 and fixed.instances(host_id=host.pk + 1000) == []
