@@ -95,9 +95,14 @@ def _queue_profile(creator: Creator) -> None:
 def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int = 0) -> NetworkEvent | None:
     """Keep (or update) one event record. None: dropped (invalid, too large, over, blocked, full);
     the reason is counted. Replays of frames older than what we hold change nothing."""
-    uri = f"at://{did}/{EVENT_NSID}/{rkey}"
-    if Event.objects.filter(at_uri=uri).exists():
+    if Event.objects.filter(at_uri=f"at://{did}/{EVENT_NSID}/{rkey}").exists():
         return None  # one of our own events echoing back
+    return _network_event_keep(did=did, rkey=rkey, cid=cid, record=record, seq=seq)
+
+
+def _network_event_keep(*, did: str, rkey: str, cid: str, record: Any, seq: int) -> NetworkEvent | None:
+    """network_event_store for a record known not to be one of our events."""
+    uri = f"at://{did}/{EVENT_NSID}/{rkey}"
     try:
         fields = event_fields(record)
     except RecordRejected as rejected:
@@ -153,8 +158,8 @@ def _columns(fields: EventFields) -> dict[str, Any]:
 
 
 def network_event_apply(*, op: RecordOp) -> None:
-    """One firehose operation on an event record that is not ours (called inside the consumer's
-    transaction for the frame)."""
+    """One firehose operation on an event record that is not ours: the consumer's router has
+    looked it up among our events already (called inside the consumer's transaction)."""
     if not is_account_did(op.repo) or not is_valid_record_key(op.rkey):
         metrics.network_event("invalid")
         return
@@ -165,7 +170,8 @@ def network_event_apply(*, op: RecordOp) -> None:
         return
     if op.record is None or not op.cid:
         return  # the block is missing from the commit: nothing to read
-    network_event_store(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
+    # Not asked again whether it is one of ours: the router's lookup said it is not.
+    _network_event_keep(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
 
 
 def _written_by_us(op: RecordOp) -> bool:
