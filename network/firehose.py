@@ -171,10 +171,14 @@ _BAD_FRAME_CODES = {CloseCode.PROTOCOL_ERROR, CloseCode.UNSUPPORTED_DATA, CloseC
 class _CachedRevs:
     """The last applied rev of each repository in the shared cache, so a restarted consumer still
     refuses an old commit replayed under a new sequence number (the rows' own checks compare the
-    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard."""
+    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard.
+    Accepted revs are written by `save`, once per batch (one round trip for all of them)."""
 
     _PREFIX = "firehose:rev:"
     _TIMEOUT = 90 * 24 * 3600
+
+    def __init__(self) -> None:
+        self._unsaved: dict[str, str] = {}
 
     def get(self, did: str) -> str | None:
         try:
@@ -184,10 +188,16 @@ class _CachedRevs:
         return rev if isinstance(rev, str) else None
 
     def put(self, did: str, rev: str) -> None:
+        self._unsaved[did] = rev
+
+    def save(self) -> None:
+        if not self._unsaved:
+            return
+        unsaved, self._unsaved = self._unsaved, {}
         try:
-            state_cache().set(self._PREFIX + did, rev, self._TIMEOUT)
+            state_cache().set_many({self._PREFIX + did: rev for did, rev in unsaved.items()}, self._TIMEOUT)
         except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
-            logger.warning("firehose rev not kept in the cache")
+            logger.warning("firehose revs not kept in the cache")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +234,8 @@ class FirehoseConsumer:
         self.source = source.rstrip("/")
         self.stop = stop or threading.Event()
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
-        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=_CachedRevs())
+        self._revs = _CachedRevs()
+        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=self._revs)
         self.on_frame = on_frame
         # Every app's tasks module loaded now, not when the first kept frame queues a task: that
         # load (Celery's autodiscovery, lazy outside a worker) takes most of a second.
@@ -365,6 +376,7 @@ class FirehoseConsumer:
             self._saved_seq = max(seq, self._saved_seq or 0)
         for each in batch:
             self.verifier.accept(each.repo, each.rev)
+        self._revs.save()
 
     def _apply_alone(self, verified: _Verified) -> bool:
         try:
@@ -420,6 +432,7 @@ class FirehoseConsumer:
             self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=_blocks_of(frame))
         except VerificationError as exc:
             self._refused(frame, exc)
+        self._revs.save()
 
     def _refused(self, frame: Frame, exc: VerificationError) -> None:
         metrics.firehose_frame_refused(exc.reason)
