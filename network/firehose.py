@@ -365,15 +365,16 @@ class FirehoseConsumer:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        seq = self._seen_seq if self._seen_seq is not None else batch[-1].seq
+        last = self._seen_seq if self._seen_seq is not None else batch[-1].seq
+        saved: int | None = last
         try:
-            firehose_ops_apply(source=self.source, seq=seq, ops=[op for each in batch for op in each.ops])
+            firehose_ops_apply(source=self.source, seq=last, ops=[op for each in batch for op in each.ops])
         except Exception:  # noqa: BLE001 - one bad record must not stop the consumer (nor its batch)
             batch = [each for each in batch if self._apply_alone(each)]
-            seq = batch[-1].seq if batch else None
-        if seq is not None:
+            saved = batch[-1].seq if batch else None
+        if saved is not None:
             self._last_checkpoint = time.monotonic()
-            self._saved_seq = max(seq, self._saved_seq or 0)
+            self._saved_seq = max(saved, self._saved_seq or 0)
         for each in batch:
             self.verifier.accept(each.repo, each.rev)
         self._revs.save()

@@ -155,3 +155,23 @@ def test_a_batch_of_kept_commits_costs_fewer_queries_than_each_alone():
     assert NetworkEvent.objects.get(uri=alone_uri).going_count == 5
     assert NetworkEvent.objects.get(uri=batched_uri).going_count == 5
     assert together <= one_by_one - 3 * 4, (one_by_one, together)
+
+
+@pytest.mark.django_db
+def test_a_frame_that_cannot_be_stored_costs_only_itself_not_the_rest_of_its_batch(caplog):
+    # A real fault an author can cause: a valid record key long enough that the answer's address
+    # exceeds its column (PostgreSQL refuses the row; SQLite does not check lengths).
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database that enforces a column's length")
+    frames, uri, _seq = event_and_answers(answers=1)
+    consumer = FirehoseConsumer(source=SOURCE)
+    consumer.handle(frames[0])
+    cid = NetworkEvent.objects.get(uri=uri).cid
+    too_long, _bad_seq, _ = commit(repo=random_did(), ops=[("create", f"{RSVP}/{'k' * 450}", answer_record(uri, cid))])
+    after, last_seq, _ = commit(repo=random_did(), ops=[("create", f"{RSVP}/3lafteraaaa2", answer_record(uri, cid))])
+    for data in (frames[1], too_long, after):
+        consumer.receive(data)
+    consumer.flush()
+    assert NetworkEvent.objects.get(uri=uri).going_count == 2  # the answers before and after it
+    assert "firehose frame not applied" in caplog.text
+    assert stored_cursor() == last_seq
