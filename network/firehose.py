@@ -449,12 +449,12 @@ class FirehoseConsumer:
                               "reason": exc.reason, "detail": str(exc)})
 
     def _checkpoint(self, *, force: bool) -> None:
-        if force and self._batch:
-            self.flush()  # stores the cursor with the batch: never past a frame not yet applied
+        if not force:
             return
-        if force and not connection.in_atomic_block:
+        if not connection.in_atomic_block:
             close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
-        if force and self._seen_seq is not None:
+        self.flush()  # a waiting batch stores the cursor itself: never past a frame not yet applied
+        if self._seen_seq is not None:
             if self._seen_seq != self._saved_seq:
                 firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
                 self._saved_seq = self._seen_seq
