@@ -15,8 +15,10 @@
    repeats the recorded calendar commits, so after the first round each is refused as a replay,
    after the signature and proof checks (the work is the same as for a new commit).
 
-4. Replays it once more through the whole `FirehoseConsumer.handle` (Django, SQLite in a temporary
-   file): kept frames look up their event and store the cursor in a transaction; none of the
+4. Replays it once more through the whole consumer as its live loop does (`FirehoseConsumer.receive`
+   per frame, the batch applied when full or due, `flush` at the end; Django, SQLite in a temporary
+   file, or PostgreSQL with `--database-url`): kept frames look up their event and store the cursor
+   in the batch's transaction; the queries per kept commit are counted; none of the
    subjects is one of our events there, so no RSVP rows are written; the event records (another
    app's, to that database) are validated and kept as network events, their RSVPs counted.
 
@@ -272,20 +274,30 @@ def full_consumer(stream: list[bytes], fresh: list[bytes], *, plc_url: str, data
         for frame in [f for f in stream[:2000] if not is_calendar(f)]:
             consumer.handle(frame)
         runs = [("every calendar commit new", fresh), ("the calendar commits repeated", stream)]
+        queries = [0]
+
+        def counted(execute, sql, params, many, context):
+            queries[0] += 1
+            return execute(sql, params, many, context)
+
         for label, frames in runs:
             if not frames:
                 continue
             before, kept_before = refusals(), consumer.filter.stats.kept_ops
-            wall, cpu = time.perf_counter(), time.process_time()
-            for frame in frames:
-                consumer.handle(frame)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            queries[0] = 0
+            with connection.execute_wrapper(counted):  # a counter: costs no round trip of its own
+                wall, cpu = time.perf_counter(), time.process_time()
+                for frame in frames:
+                    consumer.receive(frame)
+                consumer.flush()
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             calendar = sum(1 for f in frames if is_calendar(f))
             refused = {k: v - before.get(k, 0) for k, v in refusals().items() if v - before.get(k, 0)}
-            print(f"whole consumer (FirehoseConsumer.handle, {database}, verification on), {label} ({calendar:,} of "
+            print(f"whole consumer (FirehoseConsumer.receive, {database}, verification on), {label} ({calendar:,} of "
                   f"{len(frames):,} frames): {len(frames) / wall:,.0f} frames/s wall, {len(frames) / cpu:,.0f} "
                   f"frames/s CPU; {consumer.filter.stats.kept_ops - kept_before:,} kept ops; refused "
-                  f"{refused or 'none'}")
+                  f"{refused or 'none'}; {queries[0] / max(calendar, 1):.2f} statements per kept commit "
+                  f"(BEGIN/COMMIT not counted)")
         from network.models import NetworkEvent
 
         print(f"  event records of other apps kept as network events: {NetworkEvent.objects.count():,}")

@@ -5,9 +5,10 @@ com.atproto.sync.subscribeRepos from `BLUESKY_FIREHOSE_URL`, keeps only operatio
 community.lexicon.calendar.rsvp / .event (see bluesky.atproto.firehose) and hands them to
 `firehose_ops_apply`. Its router decides whose record each one is: our events and the answers to
 them go to elonara (elonara.outside_answers), other apps' events and the answers to those to
-network.services. The cursor is stored in the same transaction: a consumer killed at any point
-resumes from the last applied frame, and re-applying a frame changes nothing (rows keyed by record
-URI, older sequence numbers ignored)."""
+network.services. Verified frames wait in a short batch (BATCH_FRAMES, BATCH_SECONDS) and are
+applied together; the cursor is stored in the same transaction, so it never passes a frame whose
+effects are not committed: a consumer killed at any point resumes from the last applied batch, and
+re-applying a frame changes nothing (rows keyed by record URI, older sequence numbers ignored)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
@@ -42,6 +44,12 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 2.0
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
+# Verified frames are applied together, in one transaction with the cursor, once this many wait or
+# the first has waited this long: a kept commit then costs its own queries only, not a transaction
+# and a cursor write of its own (round trips to the database were most of what it cost). Short
+# enough that an answer still shows at once and a restart has little to replay.
+BATCH_FRAMES = 100
+BATCH_SECONDS = 0.25
 # A connection that lived this long resets the backoff.
 HEALTHY_SECONDS = 30.0
 # Relays cap commits well below this; a frame above it closes the connection (and would again).
@@ -82,7 +90,9 @@ def firehose_outdated_record(*, source: str, message: str) -> None:
 
 @transaction.atomic
 def firehose_ops_apply(*, source: str, seq: int, ops: Iterable[RecordOp]) -> list[int]:
-    """Apply one frame's kept operations and move the cursor to `seq`, atomically.
+    """Apply kept operations (of one frame, or of a batch of frames in their order) and move the
+    cursor to `seq`, atomically: `seq` is at or past each op's frame, and no frame it passes is
+    left unapplied.
 
     Returns the ids of outside RSVPs whose handle a worker looks up (queued on commit)."""
     to_resolve: list[int] = []
@@ -161,10 +171,14 @@ _BAD_FRAME_CODES = {CloseCode.PROTOCOL_ERROR, CloseCode.UNSUPPORTED_DATA, CloseC
 class _CachedRevs:
     """The last applied rev of each repository in the shared cache, so a restarted consumer still
     refuses an old commit replayed under a new sequence number (the rows' own checks compare the
-    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard."""
+    relay's sequence numbers, which a hostile relay chooses). Lost entries only weaken the guard.
+    Accepted revs are written by `save`, once per batch (one round trip for all of them)."""
 
     _PREFIX = "firehose:rev:"
     _TIMEOUT = 90 * 24 * 3600
+
+    def __init__(self) -> None:
+        self._unsaved: dict[str, str] = {}
 
     def get(self, did: str) -> str | None:
         try:
@@ -174,10 +188,26 @@ class _CachedRevs:
         return rev if isinstance(rev, str) else None
 
     def put(self, did: str, rev: str) -> None:
+        self._unsaved[did] = rev
+
+    def save(self) -> None:
+        if not self._unsaved:
+            return
+        unsaved, self._unsaved = self._unsaved, {}
         try:
-            state_cache().set(self._PREFIX + did, rev, self._TIMEOUT)
+            state_cache().set_many({self._PREFIX + did: rev for did, rev in unsaved.items()}, self._TIMEOUT)
         except Exception:  # noqa: BLE001 - a cache outage must not stop the consumer
-            logger.warning("firehose rev not kept in the cache")
+            logger.warning("firehose revs not kept in the cache")
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified frame waiting in the batch: its rev counts as seen once the batch is committed."""
+
+    seq: int
+    repo: str
+    rev: str
+    ops: list[RecordOp]
 
 
 def _blocks_of(frame: Frame) -> Blocks:
@@ -204,7 +234,8 @@ class FirehoseConsumer:
         self.source = source.rstrip("/")
         self.stop = stop or threading.Event()
         self.filter = FirehoseFilter(atrecords.COLLECTIONS)
-        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=_CachedRevs())
+        self._revs = _CachedRevs()
+        self.verifier = CommitVerifier(keys=clients.repo_signing_key, revs=self._revs)
         self.on_frame = on_frame
         # Every app's tasks module loaded now, not when the first kept frame queues a task: that
         # load (Celery's autodiscovery, lazy outside a worker) takes most of a second.
@@ -213,6 +244,8 @@ class FirehoseConsumer:
         self._last_checkpoint = 0.0
         self._seen_seq: int | None = None
         self._saved_seq: int | None = None
+        self._batch: list[_Verified] = []
+        self._batch_since = 0.0
 
     def run(self) -> None:
         delay = BACKOFF_FIRST_SECONDS
@@ -261,21 +294,39 @@ class FirehoseConsumer:
         url = subscribe_url(self.source, cursor=cursor)
         logger.info("firehose connecting", extra={"source": self.source, "cursor": cursor})
         with connect(url, max_size=MAX_FRAME_BYTES, open_timeout=10, close_timeout=2) as ws:
-            while not self.stop.is_set():
-                try:
-                    data = ws.recv(timeout=1.0)
-                except TimeoutError:
-                    self._checkpoint(force=True)
-                    continue
-                if isinstance(data, str):
-                    logger.info("firehose text frame skipped", extra={"source": self.source})
-                    continue
-                if not self.handle(data):
-                    return
-            self._checkpoint(force=True)
+            try:
+                while not self.stop.is_set():
+                    try:
+                        data = ws.recv(timeout=self._wait_seconds())
+                    except TimeoutError:
+                        self._checkpoint(force=True)
+                        continue
+                    if isinstance(data, str):
+                        logger.info("firehose text frame skipped", extra={"source": self.source})
+                        continue
+                    if not self.receive(data):
+                        return
+                self._checkpoint(force=True)
+            finally:
+                self.flush()  # however the connection ended, what was verified is applied
+
+    def _wait_seconds(self) -> float:
+        """How long to wait for the next frame: until the batch is due, when one waits."""
+        if not self._batch:
+            return 1.0
+        return max(self._batch_since + BATCH_SECONDS - time.monotonic(), 0.0)
 
     def handle(self, data: bytes) -> bool:
-        """Apply one frame. False: the server reported an error and the connection should close."""
+        """Apply one frame now (`receive`, then `flush`). False: the server reported an error and
+        the connection should close."""
+        more = self.receive(data)
+        self.flush()
+        return more
+
+    def receive(self, data: bytes) -> bool:
+        """Take one frame: a verified one's operations join the batch, applied by `flush` (called
+        here once the batch is full or due). False: the server reported an error and the connection
+        should close."""
         need_seq = time.monotonic() - self._last_checkpoint > CHECKPOINT_SECONDS
         try:
             frame = self.filter.parse(data, need_seq=need_seq)
@@ -296,22 +347,50 @@ class FirehoseConsumer:
             self._repo_event(frame)
         elif (frame.ops or frame.refused is not None) and not self._verified(frame):
             frame.ops = []  # refused: nothing of it is applied; the cursor moves past it below
-        if frame.ops:
-            try:
-                firehose_ops_apply(source=self.source, seq=frame.seq, ops=frame.ops)
-            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
-                logger.error("firehose frame not applied", extra={"source": self.source, "seq": frame.seq,
-                                                                   "failure": type(exc).__name__})
-                return True
-            self._last_checkpoint = time.monotonic()
-            self._saved_seq = frame.seq
-            self.verifier.accept(frame.repo, frame.rev)
-        else:
+        if not frame.ops:
             self._checkpoint(force=need_seq)
+            return True
+        if not self._batch:
+            self._batch_since = time.monotonic()
+        self._batch.append(_Verified(seq=frame.seq, repo=frame.repo, rev=frame.rev, ops=frame.ops))
+        if len(self._batch) >= BATCH_FRAMES or time.monotonic() - self._batch_since >= BATCH_SECONDS:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Apply the batch and move the cursor to the last frame seen, in one transaction (every
+        frame up to it is in the batch or had nothing to apply); then the batch's revs count as
+        seen. A batch that fails is applied again frame by frame, each in its own transaction, so
+        one bad record costs only its own frame, as if each had been applied alone."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        last = self._seen_seq if self._seen_seq is not None else batch[-1].seq
+        saved: int | None = last
+        try:
+            firehose_ops_apply(source=self.source, seq=last, ops=[op for each in batch for op in each.ops])
+        except Exception:  # noqa: BLE001 - one bad record must not stop the consumer (nor its batch)
+            batch = [each for each in batch if self._apply_alone(each)]
+            saved = batch[-1].seq if batch else None
+        if saved is not None:
+            self._last_checkpoint = time.monotonic()
+            self._saved_seq = max(saved, self._saved_seq or 0)
+        for each in batch:
+            self.verifier.accept(each.repo, each.rev)
+        self._revs.save()
+
+    def _apply_alone(self, verified: _Verified) -> bool:
+        try:
+            firehose_ops_apply(source=self.source, seq=verified.seq, ops=verified.ops)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
+            logger.error("firehose frame not applied", extra={"source": self.source, "seq": verified.seq,
+                                                               "failure": type(exc).__name__})
+            return False
         return True
 
     def _message(self, frame: Frame) -> bool:
         """An error or #info frame from the source. False: the connection should close."""
+        self.flush()  # what came before it is applied first (a FutureCursor resets the cursor)
         if frame.kind == "#info":
             if frame.name == INFO_OUTDATED_CURSOR:
                 firehose_outdated_record(source=self.source, message=frame.message)
@@ -329,10 +408,18 @@ class FirehoseConsumer:
         try:
             self.verifier.verify(repo=frame.repo, rev=frame.rev, commit=frame.commit, blocks=_blocks_of(frame),
                                  ops=frame.claims)
+            self._not_in_batch(frame)
         except VerificationError as exc:
             self._refused(frame, exc)
             return False
         return True
+
+    def _not_in_batch(self, frame: Frame) -> None:
+        """The replay guard for the batch: the verifier knows the revs of applied commits only, so
+        a commit not newer than one of its repository still waiting in the batch is refused here."""
+        waiting = next((each.rev for each in reversed(self._batch) if each.repo == frame.repo), None)
+        if waiting is not None and frame.rev <= waiting:
+            raise VerificationError("replay", "the commit is not newer than one already seen")
 
     def _repo_event(self, frame: Frame) -> None:
         if frame.kind == "#identity":
@@ -341,10 +428,12 @@ class FirehoseConsumer:
                 self.verifier.identity_changed(frame.repo)  # key rotation: ask the directory again
             return
         metrics.firehose_repo_event("sync")
+        self.flush()  # the repository's waiting commits are accepted before its reset, not after
         try:
             self.verifier.sync_accept(did=frame.repo, rev=frame.rev, blocks=_blocks_of(frame))
         except VerificationError as exc:
             self._refused(frame, exc)
+        self._revs.save()
 
     def _refused(self, frame: Frame, exc: VerificationError) -> None:
         metrics.firehose_frame_refused(exc.reason)
@@ -360,9 +449,12 @@ class FirehoseConsumer:
                               "reason": exc.reason, "detail": str(exc)})
 
     def _checkpoint(self, *, force: bool) -> None:
-        if force and not connection.in_atomic_block:
+        if not force:
+            return
+        if not connection.in_atomic_block:
             close_old_connections()  # a long-running process: honour CONN_MAX_AGE and health checks
-        if force and self._seen_seq is not None:
+        self.flush()  # a waiting batch stores the cursor itself: never past a frame not yet applied
+        if self._seen_seq is not None:
             if self._seen_seq != self._saved_seq:
                 firehose_cursor_checkpoint(source=self.source, seq=self._seen_seq)
                 self._saved_seq = self._seen_seq

@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -95,9 +95,14 @@ def _queue_profile(creator: Creator) -> None:
 def network_event_store(*, did: str, rkey: str, cid: str, record: Any, seq: int = 0) -> NetworkEvent | None:
     """Keep (or update) one event record. None: dropped (invalid, too large, over, blocked, full);
     the reason is counted. Replays of frames older than what we hold change nothing."""
-    uri = f"at://{did}/{EVENT_NSID}/{rkey}"
-    if Event.objects.filter(at_uri=uri).exists():
+    if Event.objects.filter(at_uri=f"at://{did}/{EVENT_NSID}/{rkey}").exists():
         return None  # one of our own events echoing back
+    return _network_event_keep(did=did, rkey=rkey, cid=cid, record=record, seq=seq)
+
+
+def _network_event_keep(*, did: str, rkey: str, cid: str, record: Any, seq: int) -> NetworkEvent | None:
+    """network_event_store for a record known not to be one of our events."""
+    uri = f"at://{did}/{EVENT_NSID}/{rkey}"
     try:
         fields = event_fields(record)
     except RecordRejected as rejected:
@@ -153,8 +158,8 @@ def _columns(fields: EventFields) -> dict[str, Any]:
 
 
 def network_event_apply(*, op: RecordOp) -> None:
-    """One firehose operation on an event record that is not ours (called inside the consumer's
-    transaction for the frame)."""
+    """One firehose operation on an event record that is not ours: the consumer's router has
+    looked it up among our events already (called inside the consumer's transaction)."""
     if not is_account_did(op.repo) or not is_valid_record_key(op.rkey):
         metrics.network_event("invalid")
         return
@@ -165,24 +170,41 @@ def network_event_apply(*, op: RecordOp) -> None:
         return
     if op.record is None or not op.cid:
         return  # the block is missing from the commit: nothing to read
-    network_event_store(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
+    # Not asked again whether it is one of ours: the router's lookup said it is not.
+    _network_event_keep(did=op.repo, rkey=op.rkey, cid=op.cid, record=op.record, seq=op.seq)
 
 
-def _written_by_us(op: RecordOp) -> bool:
-    """A member's answer we wrote, echoing back: by its address, or (the echo can come before the
-    writer stored the address: the consumer is another process) by the fixed record key stored
-    before the write, in the repository of the member it belongs to. One query."""
-    member, params = member_id_for_did_sql(did=op.repo)
-    by_key = Q(at_rkey=op.rkey, member_id=RawSQL(f"({member})", params))  # noqa: S611 - parameters only
-    return NetworkRSVP.objects.filter(Q(at_uri=op.uri) | by_key).exists()
+def _answer_lookup(op: RecordOp, *, subject_uri: str | None) -> tuple[bool, int | None, int | None]:
+    """What the consumer needs to know of an RSVP record, in one query (it asks per kept answer and
+    pays a round trip per query): whether it is a member's answer we wrote, echoing back; the
+    network event it answers; the answer row kept for it already (ids).
+
+    Ours: by its address, or (the echo can come before the writer stored the address: the consumer
+    is another process) by the fixed record key stored before the write, in the repository of the
+    member it belongs to."""
+    member, member_params = member_id_for_did_sql(did=op.repo)
+    rsvps, events, answers = NetworkRSVP._meta.db_table, NetworkEvent._meta.db_table, NetworkAnswer._meta.db_table
+    # Written as SQL: three answers in one row (the ORM asks them in three); our own tables' names,
+    # every value a parameter.
+    sql = (f'SELECT EXISTS (SELECT 1 FROM "{rsvps}" WHERE "at_uri" = %s OR ("at_rkey" = %s'  # noqa: S608
+           f' AND "member_id" = ({member}))), (SELECT "id" FROM "{events}" WHERE "uri" = %s),'
+           f' (SELECT "id" FROM "{answers}" WHERE "uri" = %s)')
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [op.uri, op.rkey, *member_params, subject_uri, op.uri])
+        ours, event_id, answer_id = cursor.fetchone()
+    return bool(ours), event_id, answer_id
 
 
 def network_answer_apply(*, op: RecordOp) -> bool:
     """An RSVP record seen on the firehose: True when it concerned a network event (or one of our
     members' answers to one) and was handled here; False: not ours to handle."""
-    if _written_by_us(op):
+    record = op.record if isinstance(op.record, dict) else None
+    subject = record.get("subject") if record else None
+    subject_uri = subject.get("uri") if isinstance(subject, dict) else None
+    ours, event_id, answer_id = _answer_lookup(op, subject_uri=subject_uri if isinstance(subject_uri, str) else None)
+    if ours:
         return True  # a member's answer written by us echoing back: already shown
-    existing = NetworkAnswer.objects.filter(uri=op.uri).first()
+    existing = NetworkAnswer.objects.filter(pk=answer_id).first() if answer_id is not None else None
     if op.action == "delete":
         if existing is None:
             return False
@@ -190,11 +212,7 @@ def network_answer_apply(*, op: RecordOp) -> bool:
         existing.delete()
         _answers_recount(event_id=event_id)
         return True
-    record = op.record if isinstance(op.record, dict) else None
-    subject = record.get("subject") if record else None
-    subject_uri = subject.get("uri") if isinstance(subject, dict) else None
-    event = NetworkEvent.objects.filter(uri=subject_uri).only("pk").first() if isinstance(subject_uri, str) else None
-    if event is None:
+    if event_id is None:
         if existing is not None:  # re-pointed elsewhere: no longer an answer to a network event
             existing.delete()
             _answers_recount(event_id=existing.event_id)
@@ -208,10 +226,10 @@ def network_answer_apply(*, op: RecordOp) -> bool:
     # no second read and savepoint as update_or_create would cost.
     previous_event_id = existing.event_id if existing is not None else None
     answer = existing or NetworkAnswer(uri=op.uri)
-    answer.event, answer.did, answer.cid, answer.status, answer.seq = event, op.repo, op.cid or "", status, op.seq
+    answer.event_id, answer.did, answer.cid, answer.status, answer.seq = event_id, op.repo, op.cid or "", status, op.seq
     answer.save()
-    _answers_recount(event_id=event.pk)
-    if previous_event_id is not None and previous_event_id != event.pk:
+    _answers_recount(event_id=event_id)
+    if previous_event_id is not None and previous_event_id != event_id:
         _answers_recount(event_id=previous_event_id)
     return True
 
