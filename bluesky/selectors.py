@@ -33,6 +33,7 @@ from bluesky.models import (
     WritesModeSetting,
 )
 from bluesky.sessions import member_credentials_get, relay_credentials_get
+from core.sql import STAND_IN_ID, FixedQuery
 
 if TYPE_CHECKING:
     from core.users import Member
@@ -211,12 +212,16 @@ class AppPasswordSummary:
     created_at: datetime
 
 
+_APP_PASSWORD_SHOWN = FixedQuery(lambda member_id: (
+    MemberAppPassword.objects.filter(member_id=member_id).order_by("pk")
+    .values_list("identifier", "handle", "created_at")[:1]), member_id=STAND_IN_ID)
+
+
 def member_app_password_get(*, member: Member) -> AppPasswordSummary | None:
     # Only the shown columns: loading the row would decrypt the password for nothing.
     if not member.is_authenticated:
         return None
-    row = (MemberAppPassword.objects.filter(member_id=member.pk)
-           .values_list("identifier", "handle", "created_at").first())
+    row = next(iter(_APP_PASSWORD_SHOWN.rows(member_id=member.pk)), None)
     return AppPasswordSummary(identifier=row[0], handle=row[1], created_at=row[2]) if row else None
 
 

@@ -62,6 +62,7 @@ from bluesky.sessions import (
     relay_credentials_get,
     tokens_of,
 )
+from core.sql import STAND_IN_ID, FixedQuery
 from core.tasks import task_on_commit
 
 if TYPE_CHECKING:
@@ -361,6 +362,12 @@ def oauth_requests_cleanup() -> int:
     return deleted
 
 
+# What may be shown of a member's identity, never the encrypted columns (compiled once: core.sql).
+_IDENTITY_SHOWN = FixedQuery(lambda member_id: (
+    BlueskyIdentity.objects.filter(member_id=member_id)
+    .only("did", "handle", "pds_url", "scope", "status", "connected_at").order_by("pk")[:1]), member_id=STAND_IN_ID)
+
+
 class BlueskyOAuthService:
     """The one door for a member's Bluesky identity (the name the product's design documents use):
     start a connection or a sign-in, complete it from the callback, read the member's identity, ask
@@ -399,8 +406,7 @@ class BlueskyOAuthService:
         if not member.is_authenticated:
             return None
         # Only what is shown: loading the whole row would decrypt tokens and the DPoP key for nothing.
-        identity = (BlueskyIdentity.objects.filter(member=member)
-                    .only("did", "handle", "pds_url", "scope", "status", "connected_at").first())
+        identity = next(iter(_IDENTITY_SHOWN.instances(member_id=member.pk)), None)
         return identity_summary_of(identity) if identity is not None else None
 
     @staticmethod

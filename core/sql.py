@@ -16,12 +16,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models import query as django_query
+
+# Stand-ins for an id and an instant, values no row holds.
+STAND_IN_ID = -7_130_001
+STAND_IN_TIME = datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

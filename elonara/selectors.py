@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from core.sql import STAND_IN_ID, FixedQuery
 from elonara.models import (
     RSVP,
     CalendarFeed,
@@ -72,8 +73,12 @@ def community_list_created_by(*, member: Member) -> QuerySet[Community]:
     return Community.objects.filter(created_by=member).order_by("name")
 
 
-def community_list_for_member(*, member: Member) -> QuerySet[Community]:
-    return Community.objects.filter(memberships__member=member).order_by("name").distinct()
+_COMMUNITIES_OF = FixedQuery(lambda member_id: (
+    Community.objects.filter(memberships__member_id=member_id).order_by("name").distinct()), member_id=STAND_IN_ID)
+
+
+def community_list_for_member(*, member: Member) -> list[Community]:
+    return _COMMUNITIES_OF.instances(member_id=member.pk)
 
 
 def community_list_organized_by(*, member: Member) -> QuerySet[Community]:
@@ -331,10 +336,14 @@ def event_list_for_community_calendar(*, community: Community) -> QuerySet[Event
     )
 
 
+_FEED_OF = FixedQuery(lambda member_id: CalendarFeed.objects.filter(member_id=member_id).order_by("pk")[:1],
+                      member_id=STAND_IN_ID)
+
+
 def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:
     if not member.is_authenticated:
         return None
-    return CalendarFeed.objects.filter(member=member).first()
+    return next(iter(_FEED_OF.instances(member_id=member.pk)), None)
 
 
 def series_occurrences_upcoming(*, series: EventSeries) -> list[Event]:

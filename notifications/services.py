@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from core.errors import ApplicationError
+from core.sql import STAND_IN_ID, FixedQuery
 from core.tasks import task_on_commit
 from elonara import selectors
 from elonara.models import RSVP, Event, EventCohost, HostMessage
@@ -57,9 +58,13 @@ class EmailError(ApplicationError):
 
 # --- Preferences and the address ---------------------------------------------------------------
 
+_SETTINGS_OF = FixedQuery(lambda member_id: MailSettings.objects.filter(member_id=member_id).order_by("pk")[:1],
+                          member_id=STAND_IN_ID)
+
+
 def mail_settings_get(*, member: Member) -> MailSettings:
     """The member's settings; an unsaved row with the defaults when they never changed any."""
-    found = MailSettings.objects.filter(member=member).first()
+    found = next(iter(_SETTINGS_OF.instances(member_id=member.pk)), None)
     return found if found is not None else MailSettings(member=member)
 
 

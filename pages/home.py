@@ -8,8 +8,6 @@ holds links only, no form, so its HTML is the same in every session of the membe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -18,7 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from core.page_cache import MEMBER_HOME, page_part_get
-from core.sql import FixedQuery
+from core.sql import STAND_IN_ID, STAND_IN_TIME, FixedQuery
 from elonara.models import RSVP, Community, Event
 from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, event_listed_q
 from invitations.selectors import invitation_list_for_home
@@ -39,7 +37,7 @@ def member_home_side(*, member: Member) -> SafeString:
 
 
 # The lists' queries, compiled once (core.sql): a home built cold pays for its rows, not for SQL.
-_MEMBER, _NOW = -7_130_001, datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+_MEMBER, _NOW = STAND_IN_ID, STAND_IN_TIME
 # Events they host ("Hosting": their own going answer is not listed again) and events they
 # answered, in one query: the answer's status read for the rows found only; and on each row,
 # whether they answered any event of another app at all (most never did: that query is then not
