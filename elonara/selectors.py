@@ -317,12 +317,12 @@ CALENDAR_FEED_PAST = timedelta(days=90)
 CALENDAR_FEED_MAX_EVENTS = 500
 
 
-def event_list_for_member_calendar(*, member: Member) -> QuerySet[Event]:
-    """Events the member hosts or has answered going/maybe to, cancelled ones included."""
-    since = timezone.now() - CALENDAR_FEED_PAST
-    attending = RSVP.objects.filter(member=member, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE])
+def event_list_for_member_calendar(*, member_id: int, since: datetime) -> QuerySet[Event]:
+    """Events the member hosts or has answered going/maybe to that end after `since` (the feed's
+    window: now less CALENDAR_FEED_PAST), cancelled ones included."""
+    attending = RSVP.objects.filter(member_id=member_id, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE])
     return (
-        Event.objects.filter(Q(host=member) | Q(pk__in=attending.values("event_id")), ends_at__gte=since)
+        Event.objects.filter(Q(host_id=member_id) | Q(pk__in=attending.values("event_id")), ends_at__gte=since)
         .select_related("host")
         .order_by("starts_at")[:CALENDAR_FEED_MAX_EVENTS]
     )

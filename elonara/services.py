@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from core.i18n import member_language
 from core.ratelimit import Limit, RateLimitedError, rate_limit_hit
+from core.sql import FixedQuery
 from elonara import announcements, atrecords, host_messages, publishing
 from elonara.answers import (  # noqa: F401  (the answer services, re-exported)
     Door,
@@ -656,11 +657,16 @@ def calendar_feed_revoke(*, member: Member) -> bool:
     return bool(deleted)
 
 
+_FEED_BY_TOKEN = FixedQuery(lambda token_hash: (
+    CalendarFeed.objects.select_related("member").filter(token_hash=token_hash).order_by("pk")[:1]),
+    token_hash="stand-in-token-hash")
+
+
 def calendar_feed_authenticate(*, token: str) -> CalendarFeed | None:
     """The feed a token opens, or None. Records the use at most once an hour (calendar apps poll)."""
     if not token or len(token) > 100:
         return None
-    feed = CalendarFeed.objects.select_related("member").filter(token_hash=calendar_feed_token_hash(token)).first()
+    feed = next(iter(_FEED_BY_TOKEN.instances(token_hash=calendar_feed_token_hash(token))), None)
     if feed is None or not feed.member.is_active:
         return None
     now = timezone.now()

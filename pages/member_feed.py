@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Exists
+from django.db.models import Exists, QuerySet
 from django.utils import timezone
 
 from core.page_cache import (
@@ -25,6 +25,7 @@ from core.page_cache import (
     page_version_key,
     versions_current,
 )
+from core.sql import STAND_IN_ID, STAND_IN_TIME, FixedQuery
 from elonara import ical, selectors, services
 from elonara.community_page import CalendarFile, calendar_file
 from elonara.models import CalendarFeed
@@ -65,23 +66,34 @@ _EVENT_FIELDS = ("title", "description", "starts_at", "ends_at", "time_zone", "v
                  "sequence", "created_at", "updated_at")
 
 
+# The feed's queries, compiled once (core.sql): a feed built cold pays for its rows, not its SQL.
+def _member_query(member_id: int) -> QuerySet[Member]:
+    return (Member.objects.filter(pk=member_id, is_active=True).only("username", "display_name")
+            .annotate(network_answers=Exists(NetworkRSVP.objects.filter(member_id=member_id))))
+
+
+_MEMBER = FixedQuery(lambda member_id: _member_query(member_id)[:1], member_id=STAND_IN_ID)
+_MEMBER_AND_FEED = FixedQuery(lambda member_id, feed_id: _member_query(member_id).annotate(
+    feed_open=Exists(CalendarFeed.objects.filter(pk=feed_id)))[:1], member_id=STAND_IN_ID, feed_id=STAND_IN_ID - 7)
+_EVENTS = FixedQuery(lambda member_id, since: (
+    selectors.event_list_for_member_calendar(member_id=member_id, since=since)
+    .select_related(None).only(*_EVENT_FIELDS)), member_id=STAND_IN_ID, since=STAND_IN_TIME)
+
+
 def _member_calendar_build(*, member_id: int, feed_id: int | None = None, feed_open: list[bool] | None = None
                            ) -> tuple[CalendarFile | None, int]:
     """`feed_id`: whether that feed is still open (and its member active) is put in `feed_open`."""
     # With whether they answered any event of another app at all (most never did: their query is
     # then not made).
-    members = (Member.objects.filter(pk=member_id, is_active=True).only("username", "display_name")
-               .annotate(network_answers=Exists(NetworkRSVP.objects.filter(member_id=member_id))))
-    if feed_id is not None:
-        members = members.annotate(feed_open=Exists(CalendarFeed.objects.filter(pk=feed_id)))
-    member = members.first()
+    found = (_MEMBER.instances(member_id=member_id) if feed_id is None
+             else _MEMBER_AND_FEED.instances(member_id=member_id, feed_id=feed_id))
+    member = next(iter(found), None)
     if feed_open is not None:
         feed_open.append(bool(member is not None and getattr(member, "feed_open", False)))
     if member is None:
         return None, 0
     since = timezone.now() - selectors.CALENDAR_FEED_PAST
-    events: list[Any] = list(selectors.event_list_for_member_calendar(member=member)
-                             .select_related(None).only(*_EVENT_FIELDS))
+    events: list[Any] = _EVENTS.instances(member_id=member_id, since=since)
     if getattr(member, "network_answers", True):
         events += network_selectors.network_events_for_member_calendar(
             member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)
