@@ -60,6 +60,7 @@ from bluesky.errors import AppPasswordSessionError, BlueskyError, Reason, Sessio
 from bluesky.models import AppPasswordSession, BlueskyIdentity, MemberAppPassword, RelayAccount, RenewalLease
 from core import metrics
 from core.ratelimit import RateLimitedError
+from core.sql import STAND_IN_ID, FixedQuery
 
 if TYPE_CHECKING:
     from core.users import Member
@@ -276,6 +277,13 @@ def tokens_of(identity: BlueskyIdentity) -> TokenSet:
                     handle=identity.handle, expires_at=identity.expires_at, client_kid=identity.client_kid or None)
 
 
+# A member's own sessions, asked on many pages (whose answers to hide): compiled once (core.sql).
+_CONNECTED_IDENTITY = FixedQuery(lambda member_id: BlueskyIdentity.objects.filter(
+    member_id=member_id, status=BlueskyIdentity.Status.CONNECTED).order_by("pk")[:1], member_id=STAND_IN_ID)
+_OWN_APP_PASSWORD = FixedQuery(lambda member_id: MemberAppPassword.objects.filter(member_id=member_id)
+                               .order_by("pk")[:1], member_id=STAND_IN_ID)
+
+
 class OAuthPdsSession(PdsSession):
     """A member's connected Bluesky identity (DPoP calls on their own PDS)."""
 
@@ -296,8 +304,7 @@ class OAuthPdsSession(PdsSession):
 
     @classmethod
     def for_member(cls, member: Any) -> OAuthPdsSession | None:
-        identity = BlueskyIdentity.objects.filter(
-            member_id=member.pk, status=BlueskyIdentity.Status.CONNECTED).first()
+        identity = next(iter(_CONNECTED_IDENTITY.instances(member_id=member.pk)), None)
         return cls(identity) if identity else None
 
     @property
@@ -665,7 +672,7 @@ def relay_credentials_get() -> AppPasswordAccount | None:
 
 def member_credentials_get(*, member: "Member") -> AppPasswordAccount | None:  # noqa: UP037 - a name for the type checker only
     """The member's app-password credentials, DECRYPTED. Only for opening a session."""
-    row = MemberAppPassword.objects.filter(member_id=member.pk).first()
+    row = next(iter(_OWN_APP_PASSWORD.instances(member_id=member.pk)), None)
     if row is None or not row.app_password:
         return None
     return AppPasswordAccount(account_key=f"member:{member.pk}", identifier=row.identifier,

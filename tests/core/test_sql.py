@@ -91,6 +91,7 @@ def test_the_pages_queries_are_compiled():
     # Each falls back to the ORM silently if a stand-in cannot be placed: these must not.
     from bluesky import selectors as bluesky_selectors
     from bluesky import services as bluesky_services
+    from bluesky import sessions
     from elonara import selectors as event_selectors
     from elonara import services as event_services
     from notifications import services as mail_services
@@ -99,5 +100,6 @@ def test_the_pages_queries_are_compiled():
     for fixed in (home._PLANS, home._COMMUNITIES, home._NETWORK_PLANS, event_selectors._COMMUNITIES_OF,
                   event_selectors._FEED_OF, mail_services._SETTINGS_OF, bluesky_services._IDENTITY_SHOWN,
                   bluesky_selectors._APP_PASSWORD_SHOWN, event_services._FEED_BY_TOKEN, member_feed._MEMBER,
-                  member_feed._MEMBER_AND_FEED, member_feed._EVENTS):
+                  member_feed._MEMBER_AND_FEED, member_feed._EVENTS,
+                  sessions._CONNECTED_IDENTITY, sessions._OWN_APP_PASSWORD):
         assert fixed.compiled()
