@@ -221,7 +221,7 @@ def member_app_password_get(*, member: Member) -> AppPasswordSummary | None:
     # Only the shown columns: loading the row would decrypt the password for nothing.
     if not member.is_authenticated:
         return None
-    row = next(iter(_APP_PASSWORD_SHOWN.rows(member_id=member.pk)), None)
+    row = _APP_PASSWORD_SHOWN.first(member_id=member.pk)
     return AppPasswordSummary(identifier=row[0], handle=row[1], created_at=row[2]) if row else None
 
 

@@ -406,7 +406,7 @@ class BlueskyOAuthService:
         if not member.is_authenticated:
             return None
         # Only what is shown: loading the whole row would decrypt tokens and the DPoP key for nothing.
-        identity = next(iter(_IDENTITY_SHOWN.instances(member_id=member.pk)), None)
+        identity = _IDENTITY_SHOWN.first(member_id=member.pk)
         return identity_summary_of(identity) if identity is not None else None
 
     @staticmethod

@@ -304,7 +304,7 @@ class OAuthPdsSession(PdsSession):
 
     @classmethod
     def for_member(cls, member: Any) -> OAuthPdsSession | None:
-        identity = next(iter(_CONNECTED_IDENTITY.instances(member_id=member.pk)), None)
+        identity = _CONNECTED_IDENTITY.first(member_id=member.pk)
         return cls(identity) if identity else None
 
     @property
@@ -672,7 +672,7 @@ def relay_credentials_get() -> AppPasswordAccount | None:
 
 def member_credentials_get(*, member: "Member") -> AppPasswordAccount | None:  # noqa: UP037 - a name for the type checker only
     """The member's app-password credentials, DECRYPTED. Only for opening a session."""
-    row = next(iter(_OWN_APP_PASSWORD.instances(member_id=member.pk)), None)
+    row = _OWN_APP_PASSWORD.first(member_id=member.pk)
     if row is None or not row.app_password:
         return None
     return AppPasswordAccount(account_key=f"member:{member.pk}", identifier=row.identifier,

@@ -6,7 +6,7 @@ subquery that is 0.3-0.7 ms of Python on every request, and the same string each
 built cold (a first view, a view after a change) it is a fair part of the page's cost. A
 `FixedQuery` builds its queryset from stand-in values (twice, with two sets, to tell them from
 constants that happen to be equal), finds where each stand-in went among the SQL's parameters, and
-afterwards sends that SQL with the request's values. Rows and model instances come back as the
+afterwards sends that SQL with the request's values. Rows or model instances come back as the
 queryset would give them (Django's own converters, select_related and annotations applied). If a
 stand-in cannot be placed, the query is simply evaluated through the ORM every time.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,13 +36,17 @@ class _Compiled:
     compiler: Any
     converters: dict[int, Any]
     columns: int
-    populators: list[Any]  # select_related's, for instances
+    # For a query of model instances (None: a values_list query, its rows as they are).
+    model: Any
+    fields: slice  # the model's own columns in a row
+    attnames: list[str]
+    annotations: dict[str, int]
+    populators: list[Any]  # select_related's
 
 
 class FixedQuery:
     """`build(**values)` returns a queryset; `stand_ins` names one value of each kind it takes.
-    `rows(**values)` runs a `values_list` query, `instances(**values)` a query of model instances
-    (with what select_related and annotate add), as the queryset would give them."""
+    `all(**values)` and `first(**values)` run it, giving what the queryset would give."""
 
     def __init__(self, build: Callable[..., QuerySet], **stand_ins: Any) -> None:
         self._build = build
@@ -54,30 +58,29 @@ class FixedQuery:
         """Whether the SQL is reused (False: the ORM builds it on every run)."""
         return self._compiled_for(alias) is not None
 
-    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+    def all(self, **values: Any) -> list[Any]:
+        """What the queryset gives: rows for a `values_list` query, else model instances (with
+        what select_related and annotate add)."""
         compiled = self._compiled_for("default")
         if compiled is None:
             return list(self._build(**values))
-        return self._fetch(compiled, "default", values)
-
-    def instances(self, **values: Any) -> list[Any]:
-        compiled = self._compiled_for("default")
-        if compiled is None:
-            return list(self._build(**values))
-        klass_info, select = compiled.compiler.klass_info, compiled.compiler.select
-        model = klass_info["model"]
-        first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        attnames = [column[0].target.attname for column in select[first:last]]
-        annotations = compiled.compiler.annotation_col_map
+        rows = self._fetch(compiled, "default", values)
+        if compiled.model is None:
+            return rows
         found = []
-        for row in self._fetch(compiled, "default", values):
-            instance = model.from_db("default", attnames, row[first:last])
+        for row in rows:
+            instance = compiled.model.from_db("default", compiled.attnames, row[compiled.fields])
             for populator in compiled.populators:
                 populator.populate(row, instance)
-            for name, position in (annotations or {}).items():
+            for name, position in compiled.annotations.items():
                 setattr(instance, name, row[position])
             found.append(instance)
         return found
+
+    def first(self, **values: Any) -> Any:
+        """The first of `all`, or None (the queryset sliced to one row by `build`)."""
+        found = self.all(**values)
+        return found[0] if found else None
 
     def _compiled_for(self, alias: str) -> _Compiled | None:
         if alias not in self._compiled:
@@ -103,6 +106,8 @@ class FixedQuery:
         queryset: Any = self._build(**self._stand_ins)  # (Django's own attributes, below, are not in its stubs)
         if queryset._known_related_objects or queryset._prefetch_related_lookups:
             return None  # filled in by the queryset itself, not by its SQL
+        if queryset._iterable_class not in (django_query.ModelIterable, django_query.ValuesListIterable):
+            return None  # dicts, flat or named rows: shaped by the queryset, not given as fetched
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         # Built a second time with other stand-ins: a parameter that follows its stand-in both
@@ -122,10 +127,18 @@ class FixedQuery:
             return None
         columns = compiler.col_count
         converters = compiler.get_converters([column[0] for column in compiler.select[:columns]])
-        populators = (django_query.get_related_populators(compiler.klass_info, compiler.select, alias)  # type: ignore[attr-defined]
-                      if compiler.klass_info else [])
-        return _Compiled(sql=sql, names=names, constants=list(params), compiler=compiler, converters=converters,
-                         columns=columns, populators=populators)
+        compiled = _Compiled(sql=sql, names=names, constants=list(params), compiler=compiler, converters=converters,
+                             columns=columns, model=None, fields=slice(0), attnames=[], annotations={}, populators=[])
+        klass_info = compiler.klass_info
+        if queryset._iterable_class is not django_query.ModelIterable or klass_info is None:
+            return compiled  # values_list(): the rows are the answer
+        # What Django's ModelIterable works out on every evaluation, once.
+        fields = slice(klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1)
+        return replace(compiled, model=klass_info["model"], fields=fields,
+                       attnames=[column[0].target.attname for column in compiler.select[fields]],
+                       annotations=dict(compiler.annotation_col_map or {}),
+                       populators=django_query.get_related_populators(  # type: ignore[attr-defined]
+                           klass_info, compiler.select, alias))
 
 
 def _same(value: Any, param: Any) -> bool:

@@ -78,7 +78,7 @@ _COMMUNITIES_OF = FixedQuery(lambda member_id: (
 
 
 def community_list_for_member(*, member: Member) -> list[Community]:
-    return _COMMUNITIES_OF.instances(member_id=member.pk)
+    return _COMMUNITIES_OF.all(member_id=member.pk)
 
 
 def community_list_organized_by(*, member: Member) -> QuerySet[Community]:
@@ -343,7 +343,7 @@ _FEED_OF = FixedQuery(lambda member_id: CalendarFeed.objects.filter(member_id=me
 def calendar_feed_for_member(*, member: Member) -> CalendarFeed | None:
     if not member.is_authenticated:
         return None
-    return next(iter(_FEED_OF.instances(member_id=member.pk)), None)
+    return _FEED_OF.first(member_id=member.pk)
 
 
 def series_occurrences_upcoming(*, series: EventSeries) -> list[Event]:

@@ -666,7 +666,7 @@ def calendar_feed_authenticate(*, token: str) -> CalendarFeed | None:
     """The feed a token opens, or None. Records the use at most once an hour (calendar apps poll)."""
     if not token or len(token) > 100:
         return None
-    feed = next(iter(_FEED_BY_TOKEN.instances(token_hash=calendar_feed_token_hash(token))), None)
+    feed = _FEED_BY_TOKEN.first(token_hash=calendar_feed_token_hash(token))
     if feed is None or not feed.member.is_active:
         return None
     now = timezone.now()

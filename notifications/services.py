@@ -64,7 +64,7 @@ _SETTINGS_OF = FixedQuery(lambda member_id: MailSettings.objects.filter(member_i
 
 def mail_settings_get(*, member: Member) -> MailSettings:
     """The member's settings; an unsaved row with the defaults when they never changed any."""
-    found = next(iter(_SETTINGS_OF.instances(member_id=member.pk)), None)
+    found = _SETTINGS_OF.first(member_id=member.pk)
     return found if found is not None else MailSettings(member=member)
 
 

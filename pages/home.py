@@ -37,7 +37,6 @@ def member_home_side(*, member: Member) -> SafeString:
 
 
 # The lists' queries, compiled once (core.sql): a home built cold pays for its rows, not for SQL.
-_MEMBER, _NOW = STAND_IN_ID, STAND_IN_TIME
 # Events they host ("Hosting": their own going answer is not listed again) and events they
 # answered, in one query: the answer's status read for the rows found only; and on each row,
 # whether they answered any event of another app at all (most never did: that query is then not
@@ -48,15 +47,16 @@ _PLANS = FixedQuery(lambda member_id, now: (
     .annotate(answer=Subquery(RSVP.objects.filter(event=OuterRef("pk"), member_id=member_id).values("status")[:1]),
               elsewhere=Exists(NetworkRSVP.objects.filter(member_id=member_id)))
     .order_by("starts_at")
-    .values_list("pk", "title", "starts_at", "status", "host_id", "answer", "elsewhere")), member_id=_MEMBER, now=_NOW)
+    .values_list("pk", "title", "starts_at", "status", "host_id", "answer", "elsewhere")),
+    member_id=STAND_IN_ID, now=STAND_IN_TIME)
 _COMMUNITIES = FixedQuery(lambda member_id: (
     Community.objects.filter(memberships__member_id=member_id).order_by("name").values_list("slug", "name")),
-    member_id=_MEMBER)
+    member_id=STAND_IN_ID)
 _NETWORK_PLANS = FixedQuery(lambda member_id, now: (
     NetworkRSVP.objects.filter(event_listed_q(now=now, via="event__"), member_id=member_id)
     .order_by("event__starts_at")
     .values_list("event__uri", "event__name", "status", "event__starts_at", "event__status")),
-    member_id=_MEMBER, now=_NOW)
+    member_id=STAND_IN_ID, now=STAND_IN_TIME)
 
 
 def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]]]:
@@ -65,8 +65,8 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
     answered, communities, invitations), and plans in other apps' events when they have any."""
     status_label = {value: str(label) for value, label in RSVP.Status.choices}
     now = timezone.now()
-    ours = _PLANS.rows(member_id=member.pk, now=now)
-    communities = _COMMUNITIES.rows(member_id=member.pk)
+    ours = _PLANS.all(member_id=member.pk, now=now)
+    communities = _COMMUNITIES.all(member_id=member.pk)
     hosting = gettext("Hosting")
     # Sorted by start; at the same start, what they host, then their answers, then other apps'.
     rows = [((starts, 0 if host_id == member.pk else 1), reverse("event-detail", args=[pk]), title,
@@ -75,7 +75,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
             for pk, title, starts, state, host_id, status, _elsewhere in ours]
     if not ours or ours[0][-1]:
         # Answers to events of other apps (network.models) are plans too.
-        for uri, name, status, starts, state in _NETWORK_PLANS.rows(member_id=member.pk, now=now):
+        for uri, name, status, starts, state in _NETWORK_PLANS.all(member_id=member.pk, now=now):
             did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
             rows.append(((starts, 2), reverse("network:event", args=[did, rkey]), name, status_label[status], True,
                          state == "cancelled", False))

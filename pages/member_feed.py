@@ -85,15 +85,14 @@ def _member_calendar_build(*, member_id: int, feed_id: int | None = None, feed_o
     """`feed_id`: whether that feed is still open (and its member active) is put in `feed_open`."""
     # With whether they answered any event of another app at all (most never did: their query is
     # then not made).
-    found = (_MEMBER.instances(member_id=member_id) if feed_id is None
-             else _MEMBER_AND_FEED.instances(member_id=member_id, feed_id=feed_id))
-    member = next(iter(found), None)
+    member = (_MEMBER.first(member_id=member_id) if feed_id is None
+              else _MEMBER_AND_FEED.first(member_id=member_id, feed_id=feed_id))
     if feed_open is not None:
         feed_open.append(bool(member is not None and getattr(member, "feed_open", False)))
     if member is None:
         return None, 0
     since = timezone.now() - selectors.CALENDAR_FEED_PAST
-    events: list[Any] = _EVENTS.instances(member_id=member_id, since=since)
+    events: list[Any] = _EVENTS.all(member_id=member_id, since=since)
     if getattr(member, "network_answers", True):
         events += network_selectors.network_events_for_member_calendar(
             member=member, since=since, limit=selectors.CALENDAR_FEED_MAX_EVENTS)

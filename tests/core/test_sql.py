@@ -39,11 +39,11 @@ def test_rows_are_the_orms_for_every_value_and_the_sql_is_built_once():
     for member_id, when in ((guest.pk, now), (host.pk, now), (guest.pk, now + timedelta(days=1, hours=3))):
         expected = list(_answers(member_id, when))
         with CaptureQueriesContext(connection) as queries:
-            got = fixed.rows(member_id=member_id, now=when)
+            got = fixed.all(member_id=member_id, now=when)
         assert got == expected and len(queries) == 1
         assert all(isinstance(starts, datetime) and starts.tzinfo is not None and isinstance(answered, bool)
                    for _title, starts, answered in got)
-    assert [title for title, _s, answered in fixed.rows(member_id=guest.pk, now=now) if answered] == ["E0", "E2"]
+    assert [title for title, _s, answered in fixed.all(member_id=guest.pk, now=now) if answered] == ["E0", "E2"]
 
 
 def test_a_constant_equal_to_a_stand_in_stays_a_constant():
@@ -55,14 +55,14 @@ def test_a_constant_equal_to_a_stand_in_stays_a_constant():
     fixed = FixedQuery(lambda status: RSVP.objects.filter(Q(status=status) | Q(status="going")).values_list("status"),
                        status="going")
     assert fixed.compiled()
-    assert fixed.rows(status="maybe") == [("maybe",)] and fixed.rows(status="declined") == []
+    assert fixed.all(status="maybe") == [("maybe",)] and fixed.all(status="declined") == []
 
 
 def test_a_stand_in_written_into_the_sql_is_not_reused():
     # A slice's bounds are written into the SQL, not passed as parameters.
     fixed = FixedQuery(lambda limit: RSVP.objects.order_by("pk").values_list("pk")[:limit], limit=7)
     assert not fixed.compiled()
-    assert fixed.rows(limit=3) == []
+    assert fixed.all(limit=3) == []
 
 
 def test_instances_are_the_orms_with_select_related_and_annotations():
@@ -79,12 +79,12 @@ def test_instances_are_the_orms_with_select_related_and_annotations():
 
     fixed = FixedQuery(build, host_id=-7_130_001)
     assert fixed.compiled()
-    [got] = fixed.instances(host_id=host.pk)
+    [got] = fixed.all(host_id=host.pk)
     [expected] = list(build(host.pk))
     assert (got.pk, got.title, got.answers) == (expected.pk, expected.title, expected.answers) == (event.pk, "E", 1)
     with CaptureQueriesContext(connection) as queries:
         assert got.host.display_name == "Hostess"  # loaded with it, no query more
-    assert len(queries) == 0 and fixed.instances(host_id=host.pk + 1000) == []
+    assert len(queries) == 0 and fixed.all(host_id=host.pk + 1000) == []
 
 
 def test_the_pages_queries_are_compiled():

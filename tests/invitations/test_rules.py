@@ -243,28 +243,34 @@ def test_opting_out_from_one_host_leaves_other_hosts(old_host, event):
         answers.invitation_opt_out(did=bob.did, token=invitation.token, scope="everyone-please")
 
 
-@pytest.mark.django_db
-def test_one_send_attempt_looks_the_posting_account_up_once(relay, old_host, event):
-    # The relay's session is fresh, so the attempt goes straight to createRecord (answered here:
-    # the count of lookups, not the network, is under test).
+def _relay_agent(*, on_create) -> LegacyBlueskyAgent:
+    """An agent posting through the relay, whose session is fresh, so an attempt goes straight to
+    createRecord: answered here (`on_create` sees each record written), the network not under test."""
     account = relay_credentials_get()
     did = "did:plc:" + "r" * 24
     AppPasswordSession.objects.create(
         account_key=account.account_key, identifier=account.identifier, credential_fingerprint=account.fingerprint,
         did=did, handle="relay.test", pds_url="https://pds.example.com", access_jwt="access", refresh_jwt="refresh",
         access_expires_at=timezone.now() + timedelta(hours=1))
-    written = []
 
     def pds(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("com.atproto.repo.createRecord"):
             body = json.loads(request.content)
-            written.append(body)
+            on_create(body)
             return httpx.Response(200, json={"uri": f"at://{did}/app.bsky.feed.post/{body['rkey']}",
                                               "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
         return httpx.Response(400, json={"error": "RecordNotFound", "message": "no such record"})
 
+    return LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
+
+
+@pytest.mark.django_db
+def test_one_send_attempt_looks_the_posting_account_up_once(relay, old_host, event):
+    # The relay's session is fresh, so the attempt goes straight to createRecord (answered here:
+    # the count of lookups, not the network, is under test).
+    written = []
+    agent = _relay_agent(on_create=written.append)
     invitation = _enqueue(old_host, event, [profile("bob.test")]).created[0]
-    agent = LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
     with CaptureQueriesContext(connection) as queries:
         outcome = services.invitation_send(invitation_id=invitation.pk, agent=agent)
     invitation.refresh_from_db()
@@ -279,25 +285,11 @@ def test_a_copy_of_the_message_delivered_while_the_post_is_written_takes_no_seco
     # The broker redelivers an invitation's message (a worker slow past the visibility timeout)
     # while the first copy is writing the post: the copy must not reserve, and so charge the
     # day's budget, a second time: six relay posts a day would become five.
-    account = relay_credentials_get()
-    did = "did:plc:" + "r" * 24
-    AppPasswordSession.objects.create(
-        account_key=account.account_key, identifier=account.identifier, credential_fingerprint=account.fingerprint,
-        did=did, handle="relay.test", pds_url="https://pds.example.com", access_jwt="access", refresh_jwt="refresh",
-        access_expires_at=timezone.now() + timedelta(hours=1))
     invitation = _enqueue(old_host, event, [profile("bob.test")]).created[0]
     copies = []
-
-    def pds(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("com.atproto.repo.createRecord"):
-            # The second copy arrives now, as the message first published (no slot in it).
-            copies.append(services.invitation_send(invitation_id=invitation.pk, agent=agent))
-            body = json.loads(request.content)
-            return httpx.Response(200, json={"uri": f"at://{did}/app.bsky.feed.post/{body['rkey']}",
-                                              "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
-        return httpx.Response(400, json={"error": "RecordNotFound", "message": "no such record"})
-
-    agent = LegacyBlueskyAgent(http=SafeHttpClient(transport=httpx.MockTransport(pds)))
+    # The second copy arrives while the post is written, as the message first published (no slot in it).
+    agent = _relay_agent(on_create=lambda _body: copies.append(
+        services.invitation_send(invitation_id=invitation.pk, agent=agent)))
     budget = WriteBudget(account=services._budget_account(old_host, agent.posting_account(old_host)))
     outcome = services.invitation_send(invitation_id=invitation.pk, agent=agent)
     invitation.refresh_from_db()
