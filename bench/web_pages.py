@@ -10,7 +10,8 @@ the 5 communities and going to 11 events) asks for each page once, on a new conn
 event page again and again while an answer on it changes once a second. BENCH_TLS=1 has gunicorn
 serve TLS itself; BENCH_IN_PROCESS_ONLY=1 prints the in-process cold figures alone (no server), with
 BENCH_PROFILE=<path> a cProfile and the queries of that page built cold (BENCH_PROFILE_DUMP=<file> keeps
-the profile), BENCH_RUN=<file.py> runs that file with the data set (`data`) instead.
+the profile), BENCH_RUN=<file.py> runs that file with the data set (`data`) instead, and
+BENCH_FIRST_VIEWS_ONLY=1 runs the server for the first views alone.
 
 CPU is read from /proc for the gunicorn master and its workers before and after each batch, so
 the load generator's own CPU is not counted. Figures are printed; nothing is asserted.
@@ -40,7 +41,7 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 from invitations_common import _require, fresh_database  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARMUP = 40
 CONCURRENCY = 8
 # Members who each view every page once after the cache is flushed (the first-view figures).
@@ -407,6 +408,75 @@ def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
     return pages / viewers, everything / viewers, round(100 * stats["keyspace_hits"] / max(lookups, 1))
 
 
+def serve_rounds(base: str, server: int, redis_url: str, data: dict, in_process: tuple | None) -> None:
+    """The warm rounds page by page, the in-process figures (None: first views only), then first views."""
+    host, guest, ev = data["host"], data["guest"], data["event"]
+    token = {"Authorization": f"Bearer {data['access_token']}"}
+    pages = [
+        ("bare view (floor)", "/bench/bare/", {}),
+        # Not a page: what a signed-in request costs before any page (session, member).
+        ("bare view, signed in", "/bench/bare/", guest),
+        ("home, visitor", "/", {}),
+        ("home, member", "/", guest),
+        ("event, host", f"/events/{ev}/", host),
+        ("event, member", f"/events/{ev}/", guest),
+        ("event, visitor", f"/events/{ev}/", {}),
+        ("community, member", f"/communities/{data['community']}/", guest),
+        ("community, visitor", f"/communities/{data['community']}/", {}),
+        ("profile, own", "/members/bob/", guest),
+        ("picker", f"/invitations/event/{ev}/invite/", host),
+        ("progress", f"/invitations/batches/{data['batch']}/", host),
+        ("event .ics", f"/events/{ev}/calendar.ics", {}),
+        ("community feed", f"/communities/{data['community']}/calendar.ics", {}),
+        ("member feed", f"/calendar/feed/{data['feed_token']}.ics", {}),
+        ("API events", "/api/events/", guest),
+        ("API events, API token", "/api/events/", {}, token),
+        ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
+        ("API identity", "/api/bluesky/identity/", host),
+    ]
+    pages = [(*page, None) if len(page) == 3 else page for page in pages]
+    if in_process is None:
+        # While working on a page's first view: only those figures, x the signed-in bare view.
+        for _name, path, cookies, headers in pages[:3]:
+            hammer(base, path, cookies, WARMUP, headers)
+        print_first_views(base, server, redis_url, data, float("nan"))
+        return
+    print(f"gunicorn{' with TLS' if TLS else ''}, 2 sync workers, {REQUESTS} requests per page and round, "
+          f"{ROUNDS} rounds (median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
+    import redis
+
+    redis.Redis.from_url(redis_url).config_resetstat()  # the hit rate counts this run only
+    for _name, path, cookies, headers in pages:
+        hammer(base, path, cookies, WARMUP, headers)
+    # Rounds interleave the pages, so a noisy moment on the shared machine hits all of them.
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in pages}
+    rate: dict[str, list[float]] = {name: [] for name, *_ in pages}
+    for _ in range(ROUNDS):
+        for name, path, cookies, headers in pages:
+            before = cpu_seconds(server)
+            wall = hammer(base, path, cookies, REQUESTS, headers)
+            cpu[name].append((cpu_seconds(server) - before) / REQUESTS * 1000)
+            rate[name].append(REQUESTS / wall)
+    floor = statistics.median(cpu[pages[0][0]])
+    print(f"{'page':28} {'server CPU ms/req':>18} {'x floor':>8} {'req/s':>8}")
+    for name, *_ in pages:
+        per_request = statistics.median(cpu[name])
+        print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
+    home_ms, bare_ms, cold_ms, cold_pages = in_process
+    print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
+          f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
+    print_cold(cold_pages)
+    per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
+    print(f"kept in Redis after the warm rounds (2 signed-in viewers): whole-page copies "
+          f"{per_viewer_pages / 1024:.1f} KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per "
+          f"viewer; cache hit rate {hit_rate} %")
+    print_first_views(base, server, redis_url, data, floor)
+    # After the last round of first views: each of the members has seen every page once.
+    _, per_member, _ = kept_memory(redis_url, viewers=COLD_MEMBERS)
+    print(f"kept in Redis after the first views: {per_member / 1024:.1f} KiB per active member "
+          f"({COLD_MEMBERS} members, each page once; shared parts included)")
+
+
 def main() -> None:
     from cryptography.fernet import Fernet
 
@@ -447,8 +517,7 @@ def main() -> None:
             if os.environ.get("BENCH_PROFILE"):
                 profile_cold(data, os.environ["BENCH_PROFILE"])
             return
-        home_ms, bare_ms, cold_ms = in_process_home(data)
-        cold_pages = in_process_cold(data)
+        first_views_only = os.environ.get("BENCH_FIRST_VIEWS_ONLY") not in (None, "", "0")
         from django.db import connections
 
         connections.close_all()
@@ -464,64 +533,8 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            host, guest, ev = data["host"], data["guest"], data["event"]
-            token = {"Authorization": f"Bearer {data['access_token']}"}
-            pages = [
-                ("bare view (floor)", "/bench/bare/", {}),
-                # Not a page: what a signed-in request costs before any page (session, member).
-                ("bare view, signed in", "/bench/bare/", guest),
-                ("home, visitor", "/", {}),
-                ("home, member", "/", guest),
-                ("event, host", f"/events/{ev}/", host),
-                ("event, member", f"/events/{ev}/", guest),
-                ("event, visitor", f"/events/{ev}/", {}),
-                ("community, member", f"/communities/{data['community']}/", guest),
-                ("community, visitor", f"/communities/{data['community']}/", {}),
-                ("profile, own", "/members/bob/", guest),
-                ("picker", f"/invitations/event/{ev}/invite/", host),
-                ("progress", f"/invitations/batches/{data['batch']}/", host),
-                ("event .ics", f"/events/{ev}/calendar.ics", {}),
-                ("community feed", f"/communities/{data['community']}/calendar.ics", {}),
-                ("member feed", f"/calendar/feed/{data['feed_token']}.ics", {}),
-                ("API events", "/api/events/", guest),
-                ("API events, API token", "/api/events/", {}, token),
-                ("API batch progress", f"/api/invitations/batches/{data['batch']}/", host),
-                ("API identity", "/api/bluesky/identity/", host),
-            ]
-            print(f"gunicorn{' with TLS' if TLS else ''}, 2 sync workers, {REQUESTS} requests per page and round, "
-                  f"{ROUNDS} rounds (median shown), {CONCURRENCY} concurrent clients, {os.cpu_count()} cores")
-            pages = [(*page, None) if len(page) == 3 else page for page in pages]
-            import redis
-
-            redis.Redis.from_url(redis_url).config_resetstat()  # the hit rate counts this run only
-            for _name, path, cookies, headers in pages:
-                hammer(base, path, cookies, WARMUP, headers)
-            # Rounds interleave the pages, so a noisy moment on the shared machine hits all of them.
-            cpu: dict[str, list[float]] = {name: [] for name, *_ in pages}
-            rate: dict[str, list[float]] = {name: [] for name, *_ in pages}
-            for _ in range(ROUNDS):
-                for name, path, cookies, headers in pages:
-                    before = cpu_seconds(server.pid)
-                    wall = hammer(base, path, cookies, REQUESTS, headers)
-                    cpu[name].append((cpu_seconds(server.pid) - before) / REQUESTS * 1000)
-                    rate[name].append(REQUESTS / wall)
-            floor = statistics.median(cpu[pages[0][0]])
-            print(f"{'page':28} {'server CPU ms/req':>18} {'x floor':>8} {'req/s':>8}")
-            for name, *_ in pages:
-                per_request = statistics.median(cpu[name])
-                print(f"{name:28} {per_request:18.2f} {per_request / floor:8.2f} {statistics.median(rate[name]):8.0f}")
-            print(f"in-process (test client, no server): member home {home_ms:.2f} ms (fragments cold: "
-                  f"{cold_ms:.2f} ms), bare view {bare_ms:.2f} ms (median of 200)")
-            print_cold(cold_pages)
-            per_viewer_pages, per_viewer_all, hit_rate = kept_memory(redis_url, viewers=2)
-            print(f"kept in Redis after the warm rounds (2 signed-in viewers): whole-page copies "
-                  f"{per_viewer_pages / 1024:.1f} KiB per viewer, everything {per_viewer_all / 1024:.1f} KiB per "
-                  f"viewer; cache hit rate {hit_rate} %")
-            print_first_views(base, server.pid, redis_url, data, floor)
-            # After the last round of first views: each of the members has seen every page once.
-            _, per_member, _ = kept_memory(redis_url, viewers=COLD_MEMBERS)
-            print(f"kept in Redis after the first views: {per_member / 1024:.1f} KiB per active member "
-                  f"({COLD_MEMBERS} members, each page once; shared parts included)")
+            serve_rounds(base, server.pid, redis_url, data, None if first_views_only else
+                         (*in_process_home(data), in_process_cold(data)))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)

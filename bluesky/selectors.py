@@ -168,7 +168,12 @@ def member_did_query(*, member: Member) -> QuerySet | None:
     """The member's DID as a subquery (None when not signed in): lets a caller filter by it in one query."""
     if not member.is_authenticated:
         return None
-    return BlueskyIdentity.objects.filter(member=member).values("did")[:1]
+    return member_did_subquery(member_id=member.pk)
+
+
+def member_did_subquery(*, member_id: int) -> QuerySet:
+    """The DID of member `member_id` as a subquery (for a core.sql.FixedQuery: an id, not a row)."""
+    return BlueskyIdentity.objects.filter(member_id=member_id).values("did")[:1]
 
 
 def member_id_for_did(*, did: str) -> int | None:

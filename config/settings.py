@@ -106,7 +106,6 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
@@ -117,6 +116,9 @@ TEMPLATES = [
             ],
             # core is a package, not an app: its tags are named here.
             "libraries": {"forms_tags": "core.templatetags.forms_tags"},
+            # Django's cached loader, with constant {% translate %} and {% url %} tags kept.
+            "loaders": [("core.template_constants.Loader", ["django.template.loaders.filesystem.Loader",
+                                                             "django.template.loaders.app_directories.Loader"])],
         },
     },
 ]

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from bluesky.models import MemberAppPassword
-from bluesky.selectors import member_did_query
+from bluesky.selectors import member_did_query, member_did_subquery
 from bluesky.services import BlueskyOAuthService
+from core.sql import STAND_IN_ID, FixedQuery
 from invitations import targets
 from invitations.limits import host_daily_cap
 from invitations.models import Invitation, InvitationBatch, InvitationDecline, InvitationOptOut
@@ -60,16 +61,23 @@ def invitations_for_member(*, member: Member) -> list[Invitation]:
     )
 
 
-def invitation_list_for_home(*, member: Member, limit: int = 50) -> list[dict[str, str]]:
-    """The home page's "Your Bluesky invitations": [{url, title, host, status, token}], newest first.
-    One query for the columns shown (the invitation rows are wide: message, post, failure, ...)."""
-    did = member_did_query(member=member)
-    if did is None:
+# The member home asks on each cold build: the SQL (three joins and the DID's subquery) compiled
+# once (core.sql). One query for the columns shown (the invitation rows are wide: message, post,
+# failure, ...).
+_HOME_INVITATIONS = FixedQuery(lambda member_id: (
+    Invitation.objects.filter(recipient_did__in=member_did_subquery(member_id=member_id),
+                              status__in=[S.SENT, S.ACCEPTED])
+    .order_by("-created_at")
+    .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
+                 "community__slug", "community__name")[:50]), member_id=STAND_IN_ID)
+
+
+def invitation_list_for_home(*, member: Member) -> list[dict[str, str]]:
+    """The home page's "Your Bluesky invitations": [{url, title, host, status, token}], the 50
+    newest."""
+    if not member.is_authenticated:
         return []
-    rows = (Invitation.objects.filter(recipient_did__in=did, status__in=[S.SENT, S.ACCEPTED])
-            .order_by("-created_at")
-            .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
-                         "community__slug", "community__name")[:limit])
+    rows = _HOME_INVITATIONS.all(member_id=member.pk)
     # Said from the recipient's side ("Sent" is the sender's word for it).
     label = {S.SENT: gettext("Waiting for your answer"), S.ACCEPTED: gettext("Accepted")}
     return [

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from bluesky.selectors import member_did_get
 from core.errors import ApplicationError
 from core.page_cache import PAGE_CACHE_SECONDS, VIEWER, page_key, page_version_key, versions_current
+from core.sql import STAND_IN_ID, FixedQuery
 from members.models import ApiToken, Member
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -81,6 +82,16 @@ def api_token_create(*, member: Member, name: str, permissions: list[str]) -> Cr
     token = ApiToken.objects.create(member=member, name=name.strip()[:100], permissions=wanted,
                                     secret_hash=_hash(secret))
     return CreatedApiToken(token=token, secret=secret)
+
+
+# The own profile lists them on each cold build: the SQL compiled once (core.sql).
+_LIVE_TOKENS_OF = FixedQuery(lambda member_id: ApiToken.objects.filter(member_id=member_id, revoked_at__isnull=True)
+                             .order_by("-created_at", "-pk"), member_id=STAND_IN_ID)
+
+
+def api_token_list_for_member(*, member: Member) -> list[ApiToken]:
+    """The member's tokens not revoked, newest first."""
+    return _LIVE_TOKENS_OF.all(member_id=member.pk)
 
 
 def api_token_revoke(*, member: Member, token_id: int) -> bool:

@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 
 from core.page_cache import page_response
 from elonara import selectors as event_selectors
+from members.api_tokens import api_token_list_for_member
 from members.forms import ApiTokenForm
-from members.models import ApiToken, Member
+from members.models import Member
 from members.services import member_delete
 from notifications import services as mail_services
 from notifications.forms import MailSettingsForm
@@ -40,7 +41,7 @@ def _profile_render(request, username: str, extra_context: dict[str, str]) -> tu
         "profile_member": member,
         "is_self": is_self,
         "communities": event_selectors.community_list_for_member(member=member),
-        "api_tokens": ApiToken.objects.filter(member=member, revoked_at__isnull=True) if is_self else [],
+        "api_tokens": api_token_list_for_member(member=member) if is_self else [],
         "api_token_form": ApiTokenForm() if is_self else None,
         **extra_context,
     }

@@ -94,6 +94,8 @@ def test_the_pages_queries_are_compiled():
     from bluesky import sessions
     from elonara import selectors as event_selectors
     from elonara import services as event_services
+    from invitations import selectors as invitation_selectors
+    from members import api_tokens
     from notifications import services as mail_services
     from pages import member_feed
 
@@ -101,5 +103,6 @@ def test_the_pages_queries_are_compiled():
                   event_selectors._FEED_OF, mail_services._SETTINGS_OF, bluesky_services._IDENTITY_SHOWN,
                   bluesky_selectors._APP_PASSWORD_SHOWN, event_services._FEED_BY_TOKEN, member_feed._MEMBER,
                   member_feed._MEMBER_AND_FEED, member_feed._EVENTS,
-                  sessions._CONNECTED_IDENTITY, sessions._OWN_APP_PASSWORD):
+                  sessions._CONNECTED_IDENTITY, sessions._OWN_APP_PASSWORD, api_tokens._LIVE_TOKENS_OF,
+                  invitation_selectors._HOME_INVITATIONS):
         assert fixed.compiled()
