@@ -391,7 +391,8 @@ def print_first_views(base: str, server: int, redis_url: str, data: dict[str, ob
           f"of {ROUNDS} rounds; x the bare view's floor above, and x the signed-in bare view's first view):")
     for name, values in firsts.items():
         ms = statistics.median(values)
-        print(f"  {name:28} {ms:8.2f} ms {ms / floor:6.2f}x floor {ms / cold_floor:6.2f}x signed-in bare")
+        against_floor = f"{ms / floor:6.2f}x floor" if floor == floor else "(no warm floor)"  # NaN: first views only
+        print(f"  {name:28} {ms:8.2f} ms {against_floor} {ms / cold_floor:6.2f}x signed-in bare")
 
 
 def kept_memory(redis_url: str, viewers: int) -> tuple[float, float, int]:
