@@ -4,7 +4,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 # The pages each model shows on are renewed by the pages app's table (pages.table), for saves,
 # deletes, update() and bulk_create() alike: every model it names uses this queryset.
 from core.page_cache import PageRowsQuerySet
+from core.paths import page_path
 
 TIME_ZONE_CHOICES = sorted((tz, tz.replace("_", " ")) for tz in available_timezones() if "/" in tz or tz == "UTC")
 TIME_ZONE_IDS = frozenset(tz for tz, _label in TIME_ZONE_CHOICES)
@@ -80,7 +80,7 @@ class Community(CoverImage):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("community-detail", kwargs={"slug": self.slug})
+        return page_path("community-detail", slug=self.slug)
 
 
 class CommunityMembership(models.Model):
@@ -203,7 +203,7 @@ class EventSeries(models.Model):
         return f"{self.title} ({self.get_kind_display()})"
 
     def get_absolute_url(self) -> str:
-        return reverse("series-detail", kwargs={"pk": self.pk})
+        return page_path("series-detail", pk=self.pk)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -312,7 +312,7 @@ class Event(CoverImage, PublishedRecord):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("event-detail", kwargs={"pk": self.pk})
+        return page_path("event-detail", pk=self.pk)
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -7,13 +7,13 @@ from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from bluesky.models import MemberAppPassword
 from bluesky.selectors import member_did_query, member_did_subquery
 from bluesky.services import BlueskyOAuthService
+from core.paths import page_path
 from core.sql import STAND_IN_ID, FixedQuery
 from invitations import targets
 from invitations.limits import host_daily_cap
@@ -81,8 +81,7 @@ def invitation_list_for_home(*, member: Member) -> list[dict[str, str]]:
     # Said from the recipient's side ("Sent" is the sender's word for it).
     label = {S.SENT: gettext("Waiting for your answer"), S.ACCEPTED: gettext("Accepted")}
     return [
-        {"url": (reverse("event-detail", args=[event_id]) if event_id
-                 else reverse("community-detail", args=[slug])),
+        {"url": (page_path("event-detail", event_id) if event_id else page_path("community-detail", slug)),
          "title": event_title if event_id else community_name, "host": display_name or username,
          "status": label[status], "token": token}
         for token, status, username, display_name, event_id, event_title, slug, community_name in rows

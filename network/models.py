@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.page_cache import PageRowsQuerySet
+from core.paths import page_path
 from elonara.models import PublishedRecord
 
 
@@ -100,7 +100,7 @@ class NetworkEvent(models.Model):
 
     def get_absolute_url(self) -> str:
         did, _collection, rkey = self.uri.removeprefix("at://").split("/", 2)
-        return reverse("network:event", kwargs={"did": did, "rkey": rkey})
+        return page_path("network:event", did=did, rkey=rkey)
 
     # --- what elonara.ical needs (an .ics in UTC: a record has an offset, not a named zone) ---
     time_zone = "UTC"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from core.page_cache import MEMBER_HOME, page_part_get
+from core.paths import page_path
 from core.sql import STAND_IN_ID, STAND_IN_TIME, FixedQuery
 from elonara.models import RSVP, Community, Event
 from elonara.selectors import MEMBER_HOME_CACHE_SECONDS, event_listed_q
@@ -69,7 +69,7 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
     communities = _COMMUNITIES.all(member_id=member.pk)
     hosting = gettext("Hosting")
     # Sorted by start; at the same start, what they host, then their answers, then other apps'.
-    rows = [((starts, 0 if host_id == member.pk else 1), reverse("event-detail", args=[pk]), title,
+    rows = [((starts, 0 if host_id == member.pk else 1), page_path("event-detail", pk), title,
              hosting if host_id == member.pk else status_label[status], False, state == "cancelled",
              host_id == member.pk)
             for pk, title, starts, state, host_id, status, _elsewhere in ours]
@@ -77,14 +77,14 @@ def member_home_lists(*, member: Member) -> dict[str, list[dict[str, str | bool]
         # Answers to events of other apps (network.models) are plans too.
         for uri, name, status, starts, state in _NETWORK_PLANS.all(member_id=member.pk, now=now):
             did, _collection, rkey = uri.removeprefix("at://").split("/", 2)
-            rows.append(((starts, 2), reverse("network:event", args=[did, rkey]), name, status_label[status], True,
+            rows.append(((starts, 2), page_path("network:event", did, rkey), name, status_label[status], True,
                          state == "cancelled", False))
     rows.sort(key=lambda row: row[0])
     return {
         "plans": [{"url": url, "title": title, "status": status, "other_app": other, "cancelled": cancelled,
                    "hosting": hosted}
                   for _starts, url, title, status, other, cancelled, hosted in rows],
-        "communities": [{"url": reverse("community-detail", args=[slug]), "name": name}
+        "communities": [{"url": page_path("community-detail", slug), "name": name}
                         for slug, name in communities],
         "invitations": invitation_list_for_home(member=member),
     }
