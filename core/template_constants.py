@@ -1,12 +1,14 @@
-"""Templates whose constant `{% translate %}` and `{% url %}` tags keep what they gave.
+"""Templates whose constant `{% translate %}` tags keep what they gave, and whose `{% url %}` tags
+keep their addresses.
 
 A page's fixed words and links are most of its tags (the own profile has 42 `{% translate %}` and
-ten `{% url %}` with no variable in them), and Django works each one out again on every render: a
-translation looks up the language through a context-local, then the catalogue, then escapes (about
-12 µs); a URL is reversed (about 30 µs). Their output depends on nothing a page holds: a constant
-message on the language (and autoescaping), a constant URL on the script prefix, URLconf and
-current application. Each such tag keeps its output under those and gives it again, as
-`{% blank_form %}` keeps an empty form. A tag with a variable in it renders as Django's does.
+a dozen `{% url %}`), and Django works each one out again on every render: a translation looks up
+the language through a context-local, then the catalogue, then escapes (about 12 µs); a URL is
+reversed (about 30 µs). A constant message's output depends only on the language (and
+autoescaping): each such tag keeps it per language and gives it again, as `{% blank_form %}` keeps
+an empty form; a message with a variable renders as Django's does. A URL's address depends on its
+view name and arguments (and the script prefix, URLconf and current application): `{% url %}`
+takes it from `core.paths.path_for`, which keeps it.
 
 `Loader` is Django's cached loader that marks the tags once, when it first compiles a template;
 templates keep `{% load i18n %}` and makemessages reads them as before.
@@ -21,9 +23,11 @@ from django.template.base import FilterExpression
 from django.template.defaulttags import URLNode
 from django.template.loaders import cached
 from django.templatetags.i18n import TranslateNode
-from django.urls import get_script_prefix, get_urlconf
+from django.urls import NoReverseMatch
 from django.utils.html import conditional_escape
 from django.utils.translation import get_language
+
+from core.paths import path_for
 
 
 class KeptTranslateNode(TranslateNode):
@@ -40,30 +44,23 @@ class KeptTranslateNode(TranslateNode):
 
 
 class KeptURLNode(URLNode):
-    """`{% url 'name' 'literal' ... %}`, kept per script prefix, URLconf and current application."""
-
-    kept: dict[tuple[str, Any, str | None], str]
+    """`{% url %}` with its address from `core.paths.path_for` (kept per view name, arguments,
+    script prefix, URLconf and current application)."""
 
     def render(self, context: Context) -> str:
-        key = (get_script_prefix(), get_urlconf(), _current_app(context))
-        url = self.kept.get(key)
-        if url is None:
-            url = self.kept[key] = self._reversed(context)
+        # URLNode.render, with the address kept.
+        args = [arg.resolve(context) for arg in self.args]
+        kwargs = {name: value.resolve(context) for name, value in self.kwargs.items()}
+        url = ""
+        try:
+            url = path_for(self.view_name.resolve(context), args, kwargs, _current_app(context))
+        except NoReverseMatch:
+            if self.asvar is None:
+                raise
         if self.asvar:
             context[self.asvar] = url
             return ""
         return conditional_escape(url) if context.autoescape else url
-
-    def _reversed(self, context: Context) -> str:
-        # Django's render, the address unescaped ("" when it cannot be reversed with `as`).
-        if self.asvar:
-            super().render(context)
-            return context[self.asvar]
-        autoescape, context.autoescape = context.autoescape, False
-        try:
-            return str(super().render(context))
-        finally:
-            context.autoescape = autoescape
 
 
 def _current_app(context: Context) -> str | None:
@@ -93,10 +90,8 @@ def keep_constants(template: Template) -> None:
             node.__class__ = KeptTranslateNode
             node.kept = {}  # type: ignore[attr-defined]
     for node in template.nodelist.get_nodes_by_type(URLNode):
-        if (type(node) is URLNode and _is_literal(node.view_name) and all(map(_is_literal, node.args))
-                and all(map(_is_literal, node.kwargs.values()))):
+        if type(node) is URLNode:
             node.__class__ = KeptURLNode
-            node.kept = {}  # type: ignore[attr-defined]
 
 
 class Loader(cached.Loader):

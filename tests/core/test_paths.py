@@ -26,3 +26,15 @@ def test_it_follows_the_script_prefix():
 def test_an_address_that_does_not_exist_still_fails():
     with pytest.raises(NoReverseMatch):
         page_path("event-detail", "not-a-number")
+
+
+def test_an_argument_other_than_a_string_or_an_integer_is_reversed_each_time():
+    class Slug:
+        def __init__(self, text):
+            self.text = text
+
+        def __str__(self):
+            return self.text
+
+    assert page_path("community-detail", Slug("x-y")) == reverse("community-detail", args=["x-y"])
+    assert page_path("community-detail", Slug("z")) == reverse("community-detail", args=["z"])

@@ -1,6 +1,6 @@
-"""core.template_constants: constant {% translate %} and {% url %} tags keep their output, and give
-what Django's tags give in every language, script prefix and escaping; tags with variables stay
-Django's."""
+"""core.template_constants: constant {% translate %} tags keep their output and {% url %} tags their
+addresses, and give what Django's tags give in every language, script prefix and escaping; a
+translation with a variable stays Django's."""
 
 from pathlib import Path
 
@@ -64,11 +64,19 @@ def test_a_constant_url_follows_the_script_prefix_and_escaping():
         set_script_prefix("/")
 
 
-def test_a_url_with_a_variable_is_reversed_each_time():
-    page = engine(page="{% url 'community-detail' slug %}").get_template("page")
-    assert {type(node) for node in nodes(page, URLNode)} == {URLNode}
-    assert page.render(Context({"slug": "one"})) == reverse("community-detail", args=["one"])
-    assert page.render(Context({"slug": "two"})) == reverse("community-detail", args=["two"])
+def test_a_url_with_variables_gives_each_value_its_own_address():
+    page = engine(page="{% url 'community-detail' slug %}|{% url 'event-detail' pk=pk %}|{% url name %}"
+                  ).get_template("page")
+    assert {type(node) for node in nodes(page, URLNode)} == {KeptURLNode}
+    for slug, pk, name in [("one", 1, "terms"), ("two", 2, "privacy"), ("one", 1, "terms")]:
+        assert page.render(Context({"slug": slug, "pk": pk, "name": name})) == (
+            f"{reverse('community-detail', args=[slug])}|{reverse('event-detail', kwargs={'pk': pk})}|{reverse(name)}")
+
+
+def test_a_url_that_cannot_be_reversed_with_as_gives_nothing():
+    page = engine(page="{% url 'event-detail' pk as address %}[{{ address }}]").get_template("page")
+    assert page.render(Context({"pk": "not-a-number"})) == "[]"
+    assert page.render(Context({"pk": 3})) == f"[{reverse('event-detail', args=[3])}]"
 
 
 def test_a_constant_url_that_cannot_be_reversed_still_fails_loudly():
@@ -94,7 +102,6 @@ def test_every_constant_tag_of_the_site_s_templates_is_kept():
                 assert type(node) is KeptTranslateNode, (name, node.token.contents)
                 kept += 1
         for node in template.nodelist.get_nodes_by_type(URLNode):
-            if not node.view_name.is_var and not node.args and not node.kwargs:
-                assert type(node) is KeptURLNode, (name, node.token.contents)
-                kept += 1
+            assert type(node) is KeptURLNode, (name, node.token.contents)
+            kept += 1
     assert len(names) > 80 and kept > 500
