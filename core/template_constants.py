@@ -83,7 +83,7 @@ def _is_literal(expression: FilterExpression | None) -> bool:
 
 
 def keep_constants(template: Template) -> None:
-    """Turns the template's constant `{% translate %}` and `{% url %}` tags into kept ones."""
+    """Turns the template's constant `{% translate %}` tags and all its `{% url %}` tags into kept ones."""
     for node in template.nodelist.get_nodes_by_type(TranslateNode):
         if (type(node) is TranslateNode and node.asvar is None and _is_literal(node.filter_expression)
                 and _is_literal(node.message_context)):
@@ -95,7 +95,7 @@ def keep_constants(template: Template) -> None:
 
 
 class Loader(cached.Loader):
-    """Django's cached loader, each template's constant tags kept (marked once, when compiled)."""
+    """Django's cached loader, each template's tags marked by `keep_constants` once, when compiled."""
 
     def get_template(self, template_name: str, skip: list[Any] | None = None) -> Template:
         template = super().get_template(template_name, skip)
