@@ -1,5 +1,5 @@
-"""Templates whose constant `{% translate %}` tags keep what they gave, and whose `{% url %}` tags
-keep their addresses.
+"""Templates whose constant `{% translate %}` and `{% static %}` tags keep what they gave, and whose
+`{% url %}` tags keep their addresses.
 
 A page's fixed words and links are most of its tags (the own profile has 42 `{% translate %}` and
 a dozen `{% url %}`), and Django works each one out again on every render: a translation looks up
@@ -8,7 +8,8 @@ reversed (about 30 µs). A constant message's output depends only on the languag
 autoescaping): each such tag keeps it per language and gives it again, as `{% blank_form %}` keeps
 an empty form; a message with a variable renders as Django's does. A URL's address depends on its
 view name and arguments (and the script prefix, URLconf and current application): `{% url %}`
-takes it from `core.paths.path_for`, which keeps it.
+takes it from `core.paths.path_for`, which keeps it. A static file's address (a lookup in the
+storage's manifest) is kept per script prefix.
 
 `Loader` is Django's cached loader that marks the tags once, when it first compiles a template;
 templates keep `{% load i18n %}` and makemessages reads them as before.
@@ -23,7 +24,8 @@ from django.template.base import FilterExpression
 from django.template.defaulttags import URLNode
 from django.template.loaders import cached
 from django.templatetags.i18n import TranslateNode
-from django.urls import NoReverseMatch
+from django.templatetags.static import StaticNode
+from django.urls import NoReverseMatch, get_script_prefix
 from django.utils.html import conditional_escape
 from django.utils.translation import get_language
 
@@ -63,6 +65,20 @@ class KeptURLNode(URLNode):
         return conditional_escape(url) if context.autoescape else url
 
 
+class KeptStaticNode(StaticNode):
+    """`{% static "..." %}` of a literal path, its address kept per script prefix (the storage's
+    manifest does not change while the process runs)."""
+
+    kept: dict[str, str]
+
+    def url(self, context: Context) -> str:
+        prefix = get_script_prefix()
+        url = self.kept.get(prefix)
+        if url is None:
+            url = self.kept[prefix] = super().url(context)
+        return url
+
+
 def _current_app(context: Context) -> str | None:
     # As URLNode finds it: the request's own, else the namespace it resolved to.
     request = getattr(context, "request", None)
@@ -83,7 +99,8 @@ def _is_literal(expression: FilterExpression | None) -> bool:
 
 
 def keep_constants(template: Template) -> None:
-    """Turns the template's constant `{% translate %}` tags and all its `{% url %}` tags into kept ones."""
+    """Turns the template's constant `{% translate %}` and `{% static %}` tags and all its `{% url %}`
+    tags into kept ones."""
     for node in template.nodelist.get_nodes_by_type(TranslateNode):
         if (type(node) is TranslateNode and node.asvar is None and _is_literal(node.filter_expression)
                 and _is_literal(node.message_context)):
@@ -92,6 +109,10 @@ def keep_constants(template: Template) -> None:
     for node in template.nodelist.get_nodes_by_type(URLNode):
         if type(node) is URLNode:
             node.__class__ = KeptURLNode
+    for node in template.nodelist.get_nodes_by_type(StaticNode):
+        if type(node) is StaticNode and _is_literal(node.path):
+            node.__class__ = KeptStaticNode
+            node.kept = {}  # type: ignore[attr-defined]
 
 
 class Loader(cached.Loader):

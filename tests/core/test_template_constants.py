@@ -9,17 +9,18 @@ from django.conf import settings
 from django.template import Context, Engine, engines
 from django.template.defaulttags import URLNode
 from django.templatetags.i18n import TranslateNode
+from django.templatetags.static import StaticNode, static
 from django.urls import reverse, set_script_prefix
 from django.utils import translation
 
-from core.template_constants import KeptTranslateNode, KeptURLNode
+from core.template_constants import KeptStaticNode, KeptTranslateNode, KeptURLNode
 
 LOADERS = ["django.template.loaders.locmem.Loader"]
 
 
 def engine(**templates: str) -> Engine:
     return Engine(loaders=[("core.template_constants.Loader", [(LOADERS[0], templates)])],
-                  libraries={"i18n": "django.templatetags.i18n"})
+                  libraries={"i18n": "django.templatetags.i18n", "static": "django.templatetags.static"})
 
 
 def nodes(template, kind):
@@ -104,4 +105,18 @@ def test_every_constant_tag_of_the_site_s_templates_is_kept():
         for node in template.nodelist.get_nodes_by_type(URLNode):
             assert type(node) is KeptURLNode, (name, node.token.contents)
             kept += 1
+        for node in template.nodelist.get_nodes_by_type(StaticNode):
+            assert type(node) is KeptStaticNode, (name, node.token.contents)
+            kept += 1
     assert len(names) > 80 and kept > 500
+
+
+def test_a_static_address_follows_the_script_prefix():
+    page = engine(page="{% load static %}{% static 'css/elonara.css' %}").get_template("page")
+    assert [type(node) for node in nodes(page, StaticNode)] == [KeptStaticNode]
+    try:
+        for prefix in ["/", "/sub/", "/"]:
+            set_script_prefix(prefix)
+            assert page.render(Context()) == static("css/elonara.css")
+    finally:
+        set_script_prefix("/")
