@@ -70,6 +70,8 @@ def _remembered(request: HttpRequest, user: AbstractBaseUser | AnonymousUser) ->
 
 def member_without_password(user: AbstractBaseUser) -> AbstractBaseUser:
     kept = copy.copy(user)
+    # What pages ask of the hash, kept instead of it (Member.has_usable_password).
+    kept.password_was_usable = user.has_usable_password()  # type: ignore[attr-defined]
     for name in _FIELDS_NOT_KEPT:
         kept.__dict__.pop(name, None)  # a deferred field now: read from the database if asked for
     return kept

@@ -61,6 +61,14 @@ class Member(Face, AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def has_usable_password(self) -> bool:
+        # The signed-in member's kept row has no password hash (members.middleware): it keeps
+        # whether it was usable, so pages asking ("Change password" or "Set a password") read no
+        # row for it.
+        if "password" not in self.__dict__ and hasattr(self, "password_was_usable"):
+            return self.password_was_usable
+        return super().has_usable_password()
+
 
 class ApiToken(models.Model):
     """A member's personal API token: a long-lived secret (stored as a hash) that obtains

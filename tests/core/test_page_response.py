@@ -182,6 +182,24 @@ def test_a_kept_member_row_never_outlives_a_password_change_deactivation_or_dele
     assert "Log in</a>" in _get(fourth, "/communities/")
 
 
+def test_a_kept_member_row_says_whether_its_password_is_usable_without_reading_it(ann):
+    # The own profile asks ("Change password" or "Set a password") when built with the kept row.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from members.middleware import member_without_password
+
+    bluesky_only = Member.objects.create_user(username="sky", password=None)
+    for member, usable in ((ann, True), (bluesky_only, False)):
+        kept = pickle.loads(pickle.dumps(member_without_password(Member.objects.get(pk=member.pk))))
+        with CaptureQueriesContext(connection) as queries:
+            assert kept.has_usable_password() is usable
+        assert len(queries) == 0 and "password" not in kept.__dict__
+        kept.set_password("a-new-long-password-789")  # a hash of its own again: Django's answer
+        assert kept.has_usable_password() is True
+    assert "Set a password" in _get(_signed_in(bluesky_only), "/members/sky/")
+
+
 def test_a_kept_feed_token_stops_at_once_when_revoked_replaced_or_its_member_leaves(ann, event):
     services.rsvp_set(event=event, member=ann, status="going")
     _feed, token = services.calendar_feed_issue(member=ann)
