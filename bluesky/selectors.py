@@ -164,15 +164,9 @@ def member_did_get(*, member: Member) -> str:
     return BlueskyIdentity.objects.filter(member=member).values_list("did", flat=True).first() or ""
 
 
-def member_did_query(*, member: Member) -> QuerySet | None:
-    """The member's DID as a subquery (None when not signed in): lets a caller filter by it in one query."""
-    if not member.is_authenticated:
-        return None
-    return member_did_subquery(member_id=member.pk)
-
-
 def member_did_subquery(*, member_id: int) -> QuerySet:
-    """The DID of member `member_id` as a subquery (for a core.sql.FixedQuery: an id, not a row)."""
+    """The DID of member `member_id` as a subquery: lets a caller filter by it in one query (a
+    core.sql.FixedQuery too: it takes an id, not a row)."""
     return BlueskyIdentity.objects.filter(member_id=member_id).values("did")[:1]
 
 

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf
+
+from core.paths import page_path
+
+_SITE_PAGES = {"home": "home", "communities": "community-list", "upcoming": "network:upcoming",
+               "event_create": "event-create", "logout": "members:logout", "login": "members:login",
+               "signup": "members:signup", "terms": "terms", "privacy": "privacy", "language": "language"}
 
 
 @cache
-def _site_urls() -> dict[str, str]:
-    # The header's and footer's links, on every page: reversed once per process (the URLconf does
-    # not change while it runs), not nine times per request.
-    names = {"home": "home", "communities": "community-list", "upcoming": "network:upcoming",
-             "event_create": "event-create", "logout": "members:logout", "login": "members:login",
-             "signup": "members:signup", "terms": "terms", "privacy": "privacy", "language": "language"}
-    return {key: reverse(name) for key, name in names.items()}
+def _site_urls(_prefix: str, _urlconf: Any) -> dict[str, str]:
+    # The header's and footer's links, on every page: one dict per script prefix and URLconf (in
+    # the key only: page_path reads them itself), not nine lookups per request.
+    return {key: page_path(name) for key, name in _SITE_PAGES.items()}
 
 
 def site_urls(request: HttpRequest) -> dict[str, dict[str, str]]:
-    return {"site_urls": _site_urls()}
+    return {"site_urls": _site_urls(get_script_prefix(), get_urlconf())}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from bluesky.models import MemberAppPassword
-from bluesky.selectors import member_did_query, member_did_subquery
+from bluesky.selectors import member_did_subquery
 from bluesky.services import BlueskyOAuthService
 from core.paths import page_path
 from core.sql import STAND_IN_ID, FixedQuery
@@ -49,27 +49,27 @@ def invitation_for_landing(*, target: Target, token: str | None) -> Invitation |
     return Invitation.objects.select_related("host").filter(token=token, **targets.target_filter(target)).first()
 
 
+def _addressed_to(member_id: int) -> QuerySet[Invitation]:
+    """Invitations sent (or accepted) to the member's connected Bluesky account, newest first."""
+    return (Invitation.objects.filter(recipient_did__in=member_did_subquery(member_id=member_id),
+                                      status__in=[S.SENT, S.ACCEPTED])
+            .order_by("-created_at"))
+
+
 def invitations_for_member(*, member: Member) -> list[Invitation]:
-    """Invitations addressed to the member's connected Bluesky account (home page)."""
-    did = member_did_query(member=member)
-    if did is None:
+    """Invitations addressed to the member's connected Bluesky account, the 50 newest."""
+    if not member.is_authenticated:
         return []
-    return list(
-        Invitation.objects.filter(recipient_did__in=did, status__in=[S.SENT, S.ACCEPTED])
-        .select_related("host", "event", "community")
-        .order_by("-created_at")[:50]
-    )
+    return list(_addressed_to(member.pk).select_related("host", "event", "community")[:50])
 
 
 # The member home asks on each cold build: the SQL (three joins and the DID's subquery) compiled
 # once (core.sql). One query for the columns shown (the invitation rows are wide: message, post,
 # failure, ...).
 _HOME_INVITATIONS = FixedQuery(lambda member_id: (
-    Invitation.objects.filter(recipient_did__in=member_did_subquery(member_id=member_id),
-                              status__in=[S.SENT, S.ACCEPTED])
-    .order_by("-created_at")
-    .values_list("token", "status", "host__username", "host__display_name", "event_id", "event__title",
-                 "community__slug", "community__name")[:50]), member_id=STAND_IN_ID)
+    _addressed_to(member_id).values_list("token", "status", "host__username", "host__display_name", "event_id",
+                                         "event__title", "community__slug", "community__name")[:50]),
+    member_id=STAND_IN_ID)
 
 
 def invitation_list_for_home(*, member: Member) -> list[dict[str, str]]:
